@@ -1,0 +1,1 @@
+//! gridpane-backup-exporter: watches the backups of WordPress sites hosted on GridPane.
