@@ -277,7 +277,17 @@ pub fn load(sources: &Sources) -> Result<Config, ConfigError> {
 }
 
 fn figment_error(e: figment::Error, sources: &Sources) -> ConfigError {
-    let key = e.path.join(".");
+    let key = e.path.iter().fold(String::new(), |mut key, seg| {
+        if seg.parse::<usize>().is_ok() {
+            key.push_str(&format!("[{seg}]"));
+        } else {
+            if !key.is_empty() {
+                key.push('.');
+            }
+            key.push_str(seg);
+        }
+        key
+    });
     let source = match &e.metadata {
         Some(m) if m.name == "environment" => m.interpolate(&Profile::Default, &e.path),
         Some(m) => match &m.source {

@@ -589,8 +589,18 @@ fn contains(haystack: &[u8], needle: &str) -> bool {
 /// Decodes a body, naming the JSON path of the first problem. The message
 /// never quotes a value from the body.
 fn decode<T: DeserializeOwned + Envelope>(ep: Endpoint, body: &[u8]) -> Result<T, ApiError> {
+    #[derive(serde::Deserialize)]
+    struct SuccessOnly {
+        #[serde(default, deserialize_with = "super::lenient::opt_bool")]
+        success: Option<bool>,
+    }
     let mut de = serde_json::Deserializer::from_slice(body);
     let value: T = serde_path_to_error::deserialize(&mut de).map_err(|e| {
+        // `{"success": false, "message": ...}` lacks the usual fields: say
+        // what it is rather than which field is missing.
+        if let Ok(SuccessOnly { success: Some(false) }) = serde_json::from_slice(body) {
+            return ApiError::Unsuccessful { endpoint: ep };
+        }
         let path = e.path().to_string();
         let inner = e.into_inner();
         let message = match inner.classify() {
