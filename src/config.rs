@@ -270,9 +270,7 @@ pub fn load(sources: &Sources) -> Result<Config, ConfigError> {
             value: value.clone(),
         });
     }
-    let raw: RawConfig = figment
-        .extract()
-        .map_err(|e| figment_error(e, sources))?;
+    let raw: RawConfig = figment.extract().map_err(|e| figment_error(e, sources))?;
     validate(raw, sources)
 }
 
@@ -425,7 +423,9 @@ fn account_from_env(sources: &Sources) -> Result<Account, ConfigError> {
 fn parse_base_url(raw: &str) -> Result<Url, String> {
     let url = Url::parse(raw.trim()).map_err(|e| format!("invalid URL \"{raw}\": {e}"))?;
     if url.scheme() != "http" && url.scheme() != "https" {
-        return Err(format!("invalid URL \"{raw}\": scheme must be http or https"));
+        return Err(format!(
+            "invalid URL \"{raw}\": scheme must be http or https"
+        ));
     }
     if url.host_str().is_none() {
         return Err(format!("invalid URL \"{raw}\": no host"));

@@ -90,11 +90,21 @@ fn an_unreadable_or_empty_token_file_is_named() {
     let dir = tempfile::tempdir().unwrap();
     let token = dir.path().join("token");
     std::fs::write(&token, "\n").unwrap();
-    let run = check(dir.path(), &format!("accounts:\n  - name: a\n    token_file: {}\n", token.display()), &[]);
+    let run = check(
+        dir.path(),
+        &format!(
+            "accounts:\n  - name: a\n    token_file: {}\n",
+            token.display()
+        ),
+        &[],
+    );
     assert_eq!(run.code, Some(2));
     assert_eq!(
         run.stderr,
-        format!("error: config.yml: key \"accounts[0].token_file\": token file {} is empty\n", token.display())
+        format!(
+            "error: config.yml: key \"accounts[0].token_file\": token file {} is empty\n",
+            token.display()
+        )
     );
 }
 
@@ -147,7 +157,10 @@ fn a_token_in_the_environment_gives_one_default_account() {
         run.stdout,
         "configuration OK: 1 account(s), poll interval 5m\n  account \"default\": https://my.gridpane.com/\n"
     );
-    assert!(!run.stdout.contains("abc") && !run.stderr.contains("abc"), "the token is never printed");
+    assert!(
+        !run.stdout.contains("abc") && !run.stderr.contains("abc"),
+        "the token is never printed"
+    );
 }
 
 #[test]
@@ -183,5 +196,10 @@ fn the_example_config_is_valid() {
         .arg(&example)
         .output()
         .unwrap();
-    assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
 }

@@ -206,8 +206,9 @@ impl Client {
             } else {
                 vec![("page", page.to_string())]
             };
-            let resp: wire::SchedulesResponse =
-                self.get_json(token, ep, "backups/schedules", &query).await?;
+            let resp: wire::SchedulesResponse = self
+                .get_json(token, ep, "backups/schedules", &query)
+                .await?;
             let n = resp.data.len();
             out.extend(resp.data);
             let more = matches!(&resp.meta, Some(wire::Meta { current_page: Some(c), last_page: Some(l), .. }) if c < l);
@@ -230,7 +231,12 @@ impl Client {
         token: &Secret,
     ) -> Result<Vec<wire::Integration>, ApiError> {
         let resp: wire::IntegrationsResponse = self
-            .get_json(token, Endpoint::BackupIntegrations, "backups/integrations", &[])
+            .get_json(
+                token,
+                Endpoint::BackupIntegrations,
+                "backups/integrations",
+                &[],
+            )
             .await?;
         Ok(resp.integrations)
     }
@@ -324,10 +330,12 @@ impl Client {
             url.query_pairs_mut()
                 .extend_pairs(query.iter().map(|(k, v)| (*k, v.as_str())));
         }
-        let mut bearer = HeaderValue::from_str(&format!("Bearer {}", token.expose()))
-            .map_err(|_| ApiError::Auth {
-                endpoint: ep,
-                status: 0,
+        let mut bearer =
+            HeaderValue::from_str(&format!("Bearer {}", token.expose())).map_err(|_| {
+                ApiError::Auth {
+                    endpoint: ep,
+                    status: 0,
+                }
             })?;
         bearer.set_sensitive(true);
 
@@ -598,7 +606,10 @@ fn decode<T: DeserializeOwned + Envelope>(ep: Endpoint, body: &[u8]) -> Result<T
     let value: T = serde_path_to_error::deserialize(&mut de).map_err(|e| {
         // `{"success": false, "message": ...}` lacks the usual fields: say
         // what it is rather than which field is missing.
-        if let Ok(SuccessOnly { success: Some(false) }) = serde_json::from_slice(body) {
+        if let Ok(SuccessOnly {
+            success: Some(false),
+        }) = serde_json::from_slice(body)
+        {
             return ApiError::Unsuccessful { endpoint: ep };
         }
         let path = e.path().to_string();
@@ -671,14 +682,20 @@ mod tests {
 
     #[test]
     fn endpoint_reset_is_read_as_a_unix_time() {
-        let h = headers(&[("x-ratelimit-endpoint-reset", "1000040"), ("retry-after", "5")]);
+        let h = headers(&[
+            ("x-ratelimit-endpoint-reset", "1000040"),
+            ("retry-after", "5"),
+        ]);
         let now = UNIX_EPOCH + Duration::from_secs(1_000_000);
         assert_eq!(rate_limit_wait(&h, now), Duration::from_secs(40));
     }
 
     #[test]
     fn a_reset_in_the_past_falls_back_to_retry_after() {
-        let h = headers(&[("x-ratelimit-endpoint-reset", "999000"), ("retry-after", "5")]);
+        let h = headers(&[
+            ("x-ratelimit-endpoint-reset", "999000"),
+            ("retry-after", "5"),
+        ]);
         let now = UNIX_EPOCH + Duration::from_secs(1_000_000);
         assert_eq!(rate_limit_wait(&h, now), Duration::from_secs(5));
     }
@@ -713,7 +730,10 @@ mod tests {
         let msg = decode::<wire::Page<wire::Site>>(Endpoint::Sites, body)
             .unwrap_err()
             .to_string();
-        assert_eq!(msg, "/site: unexpected response at data[0]: missing field `id`");
+        assert_eq!(
+            msg,
+            "/site: unexpected response at data[0]: missing field `id`"
+        );
     }
 
     #[test]
@@ -728,8 +748,8 @@ mod tests {
     #[test]
     fn success_false_inside_a_200_is_an_error() {
         let body = br#"{"success": false, "message": "nope", "integrations": []}"#;
-        let err = decode::<wire::IntegrationsResponse>(Endpoint::BackupIntegrations, body)
-            .unwrap_err();
+        let err =
+            decode::<wire::IntegrationsResponse>(Endpoint::BackupIntegrations, body).unwrap_err();
         assert_eq!(err.reason(), "unsuccessful");
     }
 

@@ -16,7 +16,9 @@ pub async fn fake(spec: FleetSpec) -> FakeGridPane {
         token: TOKEN.to_string(),
         ..FakeOptions::default()
     };
-    FakeGridPane::start(Fleet::generate(&spec), opts).await.unwrap()
+    FakeGridPane::start(Fleet::generate(&spec), opts)
+        .await
+        .unwrap()
 }
 
 pub fn account(name: &str, fake: &FakeGridPane, token: &str) -> Account {
@@ -56,7 +58,9 @@ pub async fn start(accounts: Vec<Account>, poll: PollConfig) -> App {
 }
 
 pub async fn get(app: &App, path: &str) -> (u16, String) {
-    let resp = reqwest::get(format!("http://{}{}", app.addr, path)).await.unwrap();
+    let resp = reqwest::get(format!("http://{}{}", app.addr, path))
+        .await
+        .unwrap();
     let status = resp.status().as_u16();
     (status, resp.text().await.unwrap())
 }
@@ -69,19 +73,27 @@ where
 {
     let deadline = tokio::time::Instant::now() + Duration::from_secs(secs);
     while !check().await {
-        assert!(tokio::time::Instant::now() < deadline, "timed out waiting for {what}");
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "timed out waiting for {what}"
+        );
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
 }
 
 pub async fn wait_ready(app: &App) {
-    wait_for(10, "/-/ready", || async { get(app, "/-/ready").await.0 == 200 }).await;
+    wait_for(10, "/-/ready", || async {
+        get(app, "/-/ready").await.0 == 200
+    })
+    .await;
 }
 
 /// The value of the one series whose line starts with `selector` (name and
 /// labels exactly as rendered).
 pub fn value(exposition: &str, selector: &str) -> Option<String> {
-    exposition
-        .lines()
-        .find_map(|l| l.strip_prefix(selector)?.strip_prefix(' ').map(str::to_string))
+    exposition.lines().find_map(|l| {
+        l.strip_prefix(selector)?
+            .strip_prefix(' ')
+            .map(str::to_string)
+    })
 }
