@@ -34,6 +34,8 @@ pub enum AppError {
 pub struct WebOptions {
     pub listen: SocketAddr,
     pub telemetry_path: String,
+    /// Render `/metrics` in full on every scrape (benchmark baseline).
+    pub disable_exposition_cache: bool,
 }
 
 /// A running exporter.
@@ -85,7 +87,11 @@ impl App {
             ));
         }
 
-        let router = http::router(Arc::new(Web::new(Arc::clone(&store), web.telemetry_path)));
+        let mut handlers = Web::new(Arc::clone(&store), web.telemetry_path);
+        if web.disable_exposition_cache {
+            handlers = handlers.without_exposition_cache();
+        }
+        let router = http::router(Arc::new(handlers));
         let mut server_stop = shutdown_rx.clone();
         tasks.spawn(async move {
             let served = axum::serve(listener, router)

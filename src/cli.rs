@@ -54,6 +54,11 @@ pub struct Cli {
     )]
     pub telemetry_path: String,
 
+    /// Render the whole exposition on every scrape instead of serving the
+    /// cached snapshot part: a baseline for benchmarks, not for production.
+    #[arg(long = "web.disable-exposition-cache", hide = true)]
+    pub disable_exposition_cache: bool,
+
     /// Only log messages of this level or above.
     #[arg(long = "log.level", value_enum, default_value = "info")]
     pub log_level: LogLevel,

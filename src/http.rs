@@ -24,6 +24,9 @@ pub struct Web {
     pub telemetry_path: String,
     /// Process metrics (`process_*`).
     process: Registry,
+    /// The snapshot part of `/metrics`, rendered once per change; `None`
+    /// renders everything on every scrape (for benchmarks).
+    exposition: Option<metrics::ExpositionCache>,
 }
 
 impl Web {
@@ -40,7 +43,15 @@ impl Web {
             store,
             telemetry_path,
             process,
+            exposition: Some(metrics::ExpositionCache::new()),
         }
+    }
+
+    /// Renders the whole exposition on every scrape, as a baseline for
+    /// benchmarks (`--web.disable-exposition-cache`).
+    pub fn without_exposition_cache(mut self) -> Self {
+        self.exposition = None;
+        self
     }
 }
 
@@ -80,21 +91,54 @@ pub fn gzip(body: &[u8]) -> Vec<u8> {
 }
 
 async fn metrics_handler(State(web): State<Arc<Web>>, headers: HeaderMap) -> Response {
-    let body = metrics::render(&web.store, &web.process.gather(), chrono::Utc::now());
-    let mut resp = if accepts_gzip(&headers) {
-        let mut r = gzip(&body).into_response();
-        r.headers_mut()
-            .insert(header::CONTENT_ENCODING, HeaderValue::from_static("gzip"));
-        r
-    } else {
-        body.into_response()
+    let gzipped = accepts_gzip(&headers);
+    let mut resp = match &web.exposition {
+        Some(cache) => cached_exposition(&web, cache, gzipped).await,
+        None => {
+            let body = metrics::render(&web.store, &web.process.gather(), chrono::Utc::now());
+            if gzipped { gzip(&body) } else { body }.into_response()
+        }
     };
+    if gzipped {
+        resp.headers_mut()
+            .insert(header::CONTENT_ENCODING, HeaderValue::from_static("gzip"));
+    }
     resp.headers_mut().insert(
         header::CONTENT_TYPE,
         HeaderValue::from_static(EXPOSITION_CONTENT_TYPE),
     );
     resp.headers_mut()
         .insert(header::VARY, HeaderValue::from_static("Accept-Encoding"));
+    resp
+}
+
+/// The cached snapshot part, then the health and process part rendered now,
+/// streamed from the cached buffers without copying them. Gzip: the cached
+/// compressed part, then the tail compressed now, as one gzip member.
+async fn cached_exposition(web: &Web, cache: &metrics::ExpositionCache, gzipped: bool) -> Response {
+    let states = metrics::load_states(&web.store);
+    let arcs: Vec<_> = states.iter().map(|(_, s)| Arc::clone(s)).collect();
+    let (entry, now) = cache.get(&arcs, chrono::Utc::now).await;
+    let health: Vec<_> = states
+        .iter()
+        .map(|(n, s)| (n.as_str(), s.as_ref()))
+        .collect();
+    let tail = metrics::render_tail(&health, &web.process.gather(), now);
+    let mut parts: Vec<bytes::Bytes> = if gzipped {
+        let head = entry.gzip().await;
+        vec![head.bytes.clone(), bytes::Bytes::from(head.finish(&tail))]
+    } else {
+        let mut p = entry.text().chunks.clone();
+        p.push(bytes::Bytes::from(tail));
+        p
+    };
+    parts.retain(|p| !p.is_empty());
+    let len: usize = parts.iter().map(bytes::Bytes::len).sum();
+    let stream =
+        futures_util::stream::iter(parts.into_iter().map(Ok::<_, std::convert::Infallible>));
+    let mut resp = axum::body::Body::from_stream(stream).into_response();
+    resp.headers_mut()
+        .insert(header::CONTENT_LENGTH, HeaderValue::from(len));
     resp
 }
 

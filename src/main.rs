@@ -56,6 +56,7 @@ fn main() -> ExitCode {
     let web = WebOptions {
         listen,
         telemetry_path: cli.telemetry_path.clone(),
+        disable_exposition_cache: cli.disable_exposition_cache,
     };
     match runtime.block_on(run(config, web)) {
         Ok(()) => ExitCode::SUCCESS,

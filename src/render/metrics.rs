@@ -4,10 +4,17 @@
 //! nothing here calls GridPane.
 
 use std::collections::BTreeMap;
+use std::io::Write as _;
+use std::sync::{Arc, RwLock, Weak};
 
+use bytes::Bytes;
 use chrono::{DateTime, Utc};
+use flate2::Compression;
+use flate2::Crc;
+use flate2::write::DeflateEncoder;
 use prometheus::proto::{Counter, Gauge, LabelPair, Metric, MetricFamily, MetricType};
 use prometheus::{Encoder, TextEncoder};
+use tokio::sync::OnceCell;
 
 use crate::gridpane::{ApiError, Endpoint};
 use crate::model::{self, AccountSnapshot, Problem, Storage};
@@ -15,8 +22,6 @@ use crate::store::{AccountState, Store};
 
 pub const VERSION: &str = env!("CARGO_PKG_VERSION");
 pub const REVISION: &str = env!("GRIDPANE_EXPORTER_REVISION");
-
-const FROM_POLL: &str = "(from the last successful poll of the GridPane API)";
 
 /// A family being built.
 struct Family(MetricFamily);
@@ -74,95 +79,141 @@ fn bool_value(b: bool) -> f64 {
     if b { 1.0 } else { 0.0 }
 }
 
-/// The families derived from the snapshots (the bulk of the output).
-pub fn snapshot_families(snapshots: &[&AccountSnapshot], now: DateTime<Utc>) -> Vec<MetricFamily> {
-    let mut site_info = Family::gauge(
-        "gridpane_site_info",
-        &format!("A WordPress site hosted on GridPane, value 1 {FROM_POLL}."),
-    );
-    let mut server_info = Family::gauge(
-        "gridpane_server_info",
-        &format!(
-            "A GridPane server, value 1; backups_version is v2 (Duplicacy) or v1 (legacy) {FROM_POLL}."
-        ),
-    );
-    let mut sites = Family::gauge(
-        "gridpane_sites",
-        &format!("Sites in the account {FROM_POLL}."),
-    );
-    let mut servers = Family::gauge(
-        "gridpane_servers",
-        &format!("Servers in the account {FROM_POLL}."),
-    );
-    let mut integrations_count = Family::gauge(
-        "gridpane_backup_integrations",
-        &format!("Remote backup integrations in the account {FROM_POLL}."),
-    );
-    let mut problems = Family::gauge(
-        "gridpane_site_problems",
-        &format!("Sites with each kind of backup problem {FROM_POLL}."),
-    );
-    let mut enabled = Family::gauge(
-        "gridpane_backup_schedule_enabled",
-        &format!(
-            "1 if automatic backups of this storage are on and scheduled for the site, else 0 {FROM_POLL}."
-        ),
-    );
-    let mut remote_configured = Family::gauge(
-        "gridpane_backup_remote_configured",
-        &format!(
-            "1 if remote backups are on, scheduled and their integration exists, else 0 {FROM_POLL}."
-        ),
-    );
-    let mut integration_missing = Family::gauge(
-        "gridpane_backup_remote_integration_missing",
-        &format!(
-            "1 if the site's remote schedule points at an integration that no longer exists, else 0 {FROM_POLL}."
-        ),
-    );
-    let mut schedule_info = Family::gauge(
-        "gridpane_backup_schedule_info",
-        &format!("A backup schedule of the site, value 1 {FROM_POLL}."),
-    );
-    let mut interval = Family::gauge(
-        "gridpane_backup_schedule_interval_seconds",
-        &format!("Nominal period of the backup schedule (a month counts 30 days) {FROM_POLL}."),
-    );
-    let mut next_run = Family::gauge(
-        "gridpane_backup_schedule_next_run_timestamp_seconds",
-        &format!("Next run of the backup schedule, unix seconds, UTC {FROM_POLL}."),
-    );
-    let mut retention = Family::gauge(
-        "gridpane_backup_retention_seconds",
-        &format!("How long backups of this storage are kept, +Inf for keep-all {FROM_POLL}."),
-    );
-    let mut prune = Family::gauge(
-        "gridpane_backup_prune_schedule",
-        &format!(
-            "Prune schedule: 0 keep daily, 1 daily then weekly, 2 daily then monthly, 3 daily, weekly, then monthly {FROM_POLL}."
-        ),
-    );
-    let mut integration_info = Family::gauge(
-        "gridpane_backup_integration_info",
-        &format!("A remote backup integration (credentials are never read), value 1 {FROM_POLL}."),
-    );
-    let mut integration_sites = Family::gauge(
-        "gridpane_backup_integration_sites",
-        &format!("Sites whose remote backup schedule uses this integration {FROM_POLL}."),
-    );
+/// Help text of a family derived from the snapshots.
+macro_rules! from_poll {
+    ($help:literal) => {
+        concat!(
+            $help,
+            " (from the last successful poll of the GridPane API)."
+        )
+    };
+}
 
+/// The families derived from the snapshots, in output order. All are gauges.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Fam {
+    SiteInfo,
+    ServerInfo,
+    Sites,
+    Servers,
+    IntegrationsCount,
+    Problems,
+    Enabled,
+    RemoteConfigured,
+    IntegrationMissing,
+    ScheduleInfo,
+    Interval,
+    NextRun,
+    Retention,
+    Prune,
+    IntegrationInfo,
+    IntegrationSites,
+}
+
+/// Name and help of each [`Fam`], indexed by its discriminant.
+const SNAPSHOT_FAMILIES: [(&str, &str); 16] = [
+    (
+        "gridpane_site_info",
+        from_poll!("A WordPress site hosted on GridPane, value 1"),
+    ),
+    (
+        "gridpane_server_info",
+        from_poll!("A GridPane server, value 1; backups_version is v2 (Duplicacy) or v1 (legacy)"),
+    ),
+    ("gridpane_sites", from_poll!("Sites in the account")),
+    ("gridpane_servers", from_poll!("Servers in the account")),
+    (
+        "gridpane_backup_integrations",
+        from_poll!("Remote backup integrations in the account"),
+    ),
+    (
+        "gridpane_site_problems",
+        from_poll!("Sites with each kind of backup problem"),
+    ),
+    (
+        "gridpane_backup_schedule_enabled",
+        from_poll!(
+            "1 if automatic backups of this storage are on and scheduled for the site, else 0"
+        ),
+    ),
+    (
+        "gridpane_backup_remote_configured",
+        from_poll!("1 if remote backups are on, scheduled and their integration exists, else 0"),
+    ),
+    (
+        "gridpane_backup_remote_integration_missing",
+        from_poll!(
+            "1 if the site's remote schedule points at an integration that no longer exists, else 0"
+        ),
+    ),
+    (
+        "gridpane_backup_schedule_info",
+        from_poll!("A backup schedule of the site, value 1"),
+    ),
+    (
+        "gridpane_backup_schedule_interval_seconds",
+        from_poll!("Nominal period of the backup schedule (a month counts 30 days)"),
+    ),
+    (
+        "gridpane_backup_schedule_next_run_timestamp_seconds",
+        from_poll!("Next run of the backup schedule, unix seconds, UTC"),
+    ),
+    (
+        "gridpane_backup_retention_seconds",
+        from_poll!("How long backups of this storage are kept, +Inf for keep-all"),
+    ),
+    (
+        "gridpane_backup_prune_schedule",
+        from_poll!(
+            "Prune schedule: 0 keep daily, 1 daily then weekly, 2 daily then monthly, 3 daily, weekly, then monthly"
+        ),
+    ),
+    (
+        "gridpane_backup_integration_info",
+        from_poll!("A remote backup integration (credentials are never read), value 1"),
+    ),
+    (
+        "gridpane_backup_integration_sites",
+        from_poll!("Sites whose remote backup schedule uses this integration"),
+    ),
+];
+
+/// Where the snapshot walk sends its samples.
+trait Sink {
+    fn push(&mut self, family: Fam, labels: &[(&str, &str)], value: f64);
+}
+
+/// Walks the snapshots once, sending every sample of the snapshot part to
+/// `sink`. Returns the earliest next run it reported: until then (and from
+/// `now` on) the walk yields the same samples, as nothing else depends on
+/// `now`.
+fn walk_snapshots(
+    snapshots: &[&AccountSnapshot],
+    now: DateTime<Utc>,
+    sink: &mut impl Sink,
+) -> Option<DateTime<Utc>> {
+    let mut earliest_next_run: Option<DateTime<Utc>> = None;
     for snap in snapshots {
         let account = snap.account.as_str();
         let integration_ids = snap.integration_ids();
         let server_labels = snap.server_labels();
 
-        sites.push(&[("account", account)], snap.sites.len() as f64);
-        servers.push(&[("account", account)], snap.servers.len() as f64);
-        integrations_count.push(&[("account", account)], snap.integrations.len() as f64);
+        sink.push(Fam::Sites, &[("account", account)], snap.sites.len() as f64);
+        sink.push(
+            Fam::Servers,
+            &[("account", account)],
+            snap.servers.len() as f64,
+        );
+        sink.push(
+            Fam::IntegrationsCount,
+            &[("account", account)],
+            snap.integrations.len() as f64,
+        );
 
         for server in &snap.servers {
             let id = server.id.to_string();
-            server_info.push(
+            sink.push(
+                Fam::ServerInfo,
                 &[
                     ("account", account),
                     ("server_id", &id),
@@ -182,7 +233,8 @@ pub fn snapshot_families(snapshots: &[&AccountSnapshot], now: DateTime<Utc>) -> 
                 .server_id
                 .and_then(|i| server_labels.get(&i).copied())
                 .unwrap_or("");
-            site_info.push(
+            sink.push(
+                Fam::SiteInfo,
                 &[
                     ("account", account),
                     ("site_id", &site_id),
@@ -195,12 +247,14 @@ pub fn snapshot_families(snapshots: &[&AccountSnapshot], now: DateTime<Utc>) -> 
             for p in model::site_problems(site, &integration_ids) {
                 *problem_counts.entry(p).or_default() += 1;
             }
-            remote_configured.push(
+            sink.push(
+                Fam::RemoteConfigured,
                 &[("account", account), ("site_id", &site_id)],
                 bool_value(model::remote_configured(site, &integration_ids)),
             );
             if let Some(missing) = model::integration_missing(site, &integration_ids) {
-                integration_missing.push(
+                sink.push(
+                    Fam::IntegrationMissing,
                     &[("account", account), ("site_id", &site_id)],
                     bool_value(missing),
                 );
@@ -212,9 +266,14 @@ pub fn snapshot_families(snapshots: &[&AccountSnapshot], now: DateTime<Utc>) -> 
                     ("site_id", site_id.as_str()),
                     ("storage", storage.as_str()),
                 ];
-                enabled.push(&labels, bool_value(model::schedule_enabled(settings)));
+                sink.push(
+                    Fam::Enabled,
+                    &labels,
+                    bool_value(model::schedule_enabled(settings)),
+                );
                 if let Some(schedule) = &settings.schedule {
-                    schedule_info.push(
+                    sink.push(
+                        Fam::ScheduleInfo,
                         &[
                             ("account", account),
                             ("site_id", &site_id),
@@ -224,17 +283,20 @@ pub fn snapshot_families(snapshots: &[&AccountSnapshot], now: DateTime<Utc>) -> 
                         1.0,
                     );
                     if let Some(secs) = schedule.frequency.interval_seconds() {
-                        interval.push(&labels, secs as f64);
+                        sink.push(Fam::Interval, &labels, secs as f64);
                     }
                     if let Some(at) = model::next_run(schedule, now) {
-                        next_run.push(&labels, at.timestamp() as f64);
+                        if earliest_next_run.is_none_or(|e| at < e) {
+                            earliest_next_run = Some(at);
+                        }
+                        sink.push(Fam::NextRun, &labels, at.timestamp() as f64);
                     }
                 }
                 if let Some(days) = settings.retain_days {
-                    retention.push(&labels, model::retention_seconds(days));
+                    sink.push(Fam::Retention, &labels, model::retention_seconds(days));
                 }
                 if let Some(p) = settings.prune_schedule {
-                    prune.push(&labels, f64::from(p));
+                    sink.push(Fam::Prune, &labels, f64::from(p));
                 }
             }
         }
@@ -247,13 +309,18 @@ pub fn snapshot_families(snapshots: &[&AccountSnapshot], now: DateTime<Utc>) -> 
             Problem::ShortRetention,
         ] {
             let n = problem_counts.get(&p).copied().unwrap_or(0);
-            problems.push(&[("account", account), ("problem", p.as_str())], n as f64);
+            sink.push(
+                Fam::Problems,
+                &[("account", account), ("problem", p.as_str())],
+                n as f64,
+            );
         }
 
         let usage = snap.integration_usage();
         for integration in &snap.integrations {
             let id = integration.id.to_string();
-            integration_info.push(
+            sink.push(
+                Fam::IntegrationInfo,
                 &[
                     ("account", account),
                     ("integration_id", &id),
@@ -263,31 +330,175 @@ pub fn snapshot_families(snapshots: &[&AccountSnapshot], now: DateTime<Utc>) -> 
                 ],
                 1.0,
             );
-            integration_sites.push(
+            sink.push(
+                Fam::IntegrationSites,
                 &[("account", account), ("integration_id", &id)],
                 usage.get(&integration.id).copied().unwrap_or(0) as f64,
             );
         }
     }
+    earliest_next_run
+}
 
-    finish(vec![
-        site_info,
-        server_info,
-        sites,
-        servers,
-        integrations_count,
-        problems,
-        enabled,
-        remote_configured,
-        integration_missing,
-        schedule_info,
-        interval,
-        next_run,
-        retention,
-        prune,
-        integration_info,
-        integration_sites,
-    ])
+/// Builds `MetricFamily` protos: the reference the text writer is tested
+/// against.
+struct ProtoSink(Vec<Family>);
+
+impl Sink for ProtoSink {
+    fn push(&mut self, family: Fam, labels: &[(&str, &str)], value: f64) {
+        if let Some(f) = self.0.get_mut(family as usize) {
+            f.push(labels, value);
+        }
+    }
+}
+
+/// The families derived from the snapshots (the bulk of the output), as
+/// protos. [`snapshot_text`] writes the same exposition directly.
+pub fn snapshot_families(snapshots: &[&AccountSnapshot], now: DateTime<Utc>) -> Vec<MetricFamily> {
+    let mut sink = ProtoSink(
+        SNAPSHOT_FAMILIES
+            .iter()
+            .map(|(name, help)| Family::gauge(name, help))
+            .collect(),
+    );
+    walk_snapshots(snapshots, now, &mut sink);
+    finish(sink.0)
+}
+
+/// The snapshot part of the exposition, in the text format, written without
+/// building protos. Byte for byte what [`encode`] makes of
+/// [`snapshot_families`].
+#[derive(Clone, Debug, Default)]
+pub struct SnapshotText {
+    /// One chunk per non-empty family (its `# HELP` and `# TYPE` lines, then
+    /// its samples), in output order. Served as they are, never joined.
+    pub chunks: Vec<Bytes>,
+    /// Total length of the chunks.
+    pub len: usize,
+    /// The earliest next run of a backup schedule in the output: from then
+    /// on, a fresh render differs.
+    pub valid_until: Option<DateTime<Utc>>,
+}
+
+impl SnapshotText {
+    /// The chunks joined (tests and benchmarks).
+    pub fn to_vec(&self) -> Vec<u8> {
+        let mut out = Vec::with_capacity(self.len);
+        for c in &self.chunks {
+            out.extend_from_slice(c);
+        }
+        out
+    }
+}
+
+/// Writes samples as text, one buffer per family.
+struct TextSink(Vec<Vec<u8>>);
+
+impl Sink for TextSink {
+    fn push(&mut self, family: Fam, labels: &[(&str, &str)], value: f64) {
+        let i = family as usize;
+        let (Some(out), Some((name, help))) = (self.0.get_mut(i), SNAPSHOT_FAMILIES.get(i)) else {
+            return;
+        };
+        if out.is_empty() {
+            out.extend_from_slice(b"# HELP ");
+            out.extend_from_slice(name.as_bytes());
+            out.push(b' ');
+            write_escaped(out, help, false);
+            out.extend_from_slice(b"\n# TYPE ");
+            out.extend_from_slice(name.as_bytes());
+            out.extend_from_slice(b" gauge\n");
+        }
+        write_sample(out, name, labels, value);
+    }
+}
+
+/// Renders the snapshot part of the exposition as text.
+pub fn snapshot_text(snapshots: &[&AccountSnapshot], now: DateTime<Utc>) -> SnapshotText {
+    let mut sink = TextSink(vec![Vec::new(); SNAPSHOT_FAMILIES.len()]);
+    let valid_until = walk_snapshots(snapshots, now, &mut sink);
+    let chunks: Vec<Bytes> = sink
+        .0
+        .into_iter()
+        .filter(|b| !b.is_empty())
+        .map(|mut b| {
+            // Growth by doubling leaves up to half a buffer unused; `Bytes`
+            // would keep it for as long as the cache does.
+            b.shrink_to_fit();
+            Bytes::from(b)
+        })
+        .collect();
+    let len = chunks.iter().map(Bytes::len).sum();
+    SnapshotText {
+        chunks,
+        len,
+        valid_until,
+    }
+}
+
+/// One sample line, as the `prometheus` crate's `TextEncoder` writes it.
+fn write_sample(out: &mut Vec<u8>, name: &str, labels: &[(&str, &str)], value: f64) {
+    out.extend_from_slice(name.as_bytes());
+    let mut separator = b'{';
+    for (k, v) in labels {
+        out.push(separator);
+        out.extend_from_slice(k.as_bytes());
+        out.extend_from_slice(b"=\"");
+        write_escaped(out, v, true);
+        out.push(b'"');
+        separator = b',';
+    }
+    if !labels.is_empty() {
+        out.push(b'}');
+    }
+    out.push(b' ');
+    write_value(out, value);
+    out.push(b'\n');
+}
+
+/// Escapes `\` and newline (and `"` in label values) as the text format
+/// requires. All three are ASCII, so working on bytes keeps UTF-8 intact.
+fn write_escaped(out: &mut Vec<u8>, s: &str, quote: bool) {
+    let needs = |b: &u8| *b == b'\\' || *b == b'\n' || (quote && *b == b'"');
+    if !s.as_bytes().iter().any(needs) {
+        out.extend_from_slice(s.as_bytes());
+        return;
+    }
+    for &b in s.as_bytes() {
+        match b {
+            b'\\' => out.extend_from_slice(b"\\\\"),
+            b'\n' => out.extend_from_slice(b"\\n"),
+            b'"' if quote => out.extend_from_slice(b"\\\""),
+            b => out.push(b),
+        }
+    }
+}
+
+/// A value as `f64`'s `Display` writes it (what the `TextEncoder` uses):
+/// integers without a fraction, `inf`, `NaN`.
+fn write_value(out: &mut Vec<u8>, value: f64) {
+    const EXACT: f64 = 9_007_199_254_740_992.0; // 2^53
+    if value.fract() == 0.0 && value.abs() < EXACT && !(value == 0.0 && value.is_sign_negative()) {
+        let n = value as i64;
+        if n < 0 {
+            out.push(b'-');
+        }
+        let mut digits = [0u8; 20];
+        let mut i = digits.len();
+        let mut m = n.unsigned_abs();
+        loop {
+            i -= 1;
+            digits[i] = b'0' + (m % 10) as u8;
+            m /= 10;
+            if m == 0 {
+                break;
+            }
+        }
+        out.extend_from_slice(&digits[i..]);
+    } else {
+        // Writing into a Vec cannot fail.
+        let _ = write!(out, "{value}");
+    }
 }
 
 /// The exporter's own health per account: small, rendered on every scrape.
@@ -411,23 +622,238 @@ pub fn encode(families: &[MetricFamily], out: &mut Vec<u8>) {
     }
 }
 
-/// Renders the whole exposition from the store: snapshots, health, and the
-/// extra families (process metrics) given.
-pub fn render(store: &Store, extra: &[MetricFamily], now: DateTime<Utc>) -> Vec<u8> {
-    let states: Vec<_> = store
+/// The part of the exposition rendered on every scrape: the exporter's
+/// health per account, then the extra families (process metrics).
+pub fn render_tail(
+    states: &[(&str, &AccountState)],
+    extra: &[MetricFamily],
+    now: DateTime<Utc>,
+) -> Vec<u8> {
+    let now_unix = now.timestamp_millis() as f64 / 1000.0;
+    let mut out = Vec::with_capacity(8 * 1024);
+    encode(&health_families(states, now_unix), &mut out);
+    encode(extra, &mut out);
+    out
+}
+
+/// Every account's current state, in configuration order.
+pub fn load_states(store: &Store) -> Vec<(String, Arc<AccountState>)> {
+    store
         .accounts()
         .iter()
-        .map(|a| (a.name.as_str(), a.load()))
-        .collect();
+        .map(|a| (a.name.clone(), a.load()))
+        .collect()
+}
+
+/// Renders the whole exposition from the store, fresh: snapshots, health,
+/// and the extra families (process metrics) given.
+pub fn render(store: &Store, extra: &[MetricFamily], now: DateTime<Utc>) -> Vec<u8> {
+    let states = load_states(store);
     let snaps: Vec<&AccountSnapshot> = states
         .iter()
         .filter_map(|(_, s)| s.snapshot.as_deref())
         .collect();
-    let health: Vec<(&str, &AccountState)> = states.iter().map(|(n, s)| (*n, s.as_ref())).collect();
-    let now_unix = now.timestamp_millis() as f64 / 1000.0;
-    let mut out = Vec::with_capacity(64 * 1024);
-    encode(&snapshot_families(&snaps, now), &mut out);
-    encode(&health_families(&health, now_unix), &mut out);
-    encode(extra, &mut out);
+    let health: Vec<(&str, &AccountState)> = states
+        .iter()
+        .map(|(n, s)| (n.as_str(), s.as_ref()))
+        .collect();
+    let snapshot = snapshot_text(&snaps, now);
+    let tail = render_tail(&health, extra, now);
+    let mut out = Vec::with_capacity(snapshot.len + tail.len());
+    for c in &snapshot.chunks {
+        out.extend_from_slice(c);
+    }
+    out.extend_from_slice(&tail);
     out
+}
+
+/// The start of a gzip member for a body that begins with `chunks` and
+/// goes on with a part not known yet: the gzip header, then the chunks as
+/// raw deflate blocks ending with a sync flush (byte-aligned, not final).
+/// [`GzipHead::finish`] appends the rest, making one ordinary gzip member.
+/// This is how pigz joins blocks compressed apart.
+#[derive(Debug, Default)]
+pub struct GzipHead {
+    /// Header and deflate blocks.
+    pub bytes: Bytes,
+    crc: Crc,
+    len: u64,
+}
+
+/// Gzip header: no name, no time, unknown OS.
+const GZIP_HEADER: [u8; 10] = [0x1f, 0x8b, 8, 0, 0, 0, 0, 0, 0, 0xff];
+
+impl GzipHead {
+    /// Compresses `chunks` (fast level).
+    pub fn new(chunks: &[Bytes]) -> GzipHead {
+        let len: usize = chunks.iter().map(Bytes::len).sum();
+        let mut out = Vec::with_capacity(len / 8 + 64);
+        out.extend_from_slice(&GZIP_HEADER);
+        let mut crc = Crc::new();
+        let mut enc = DeflateEncoder::new(out, Compression::fast());
+        for c in chunks {
+            crc.update(c);
+            // Writing into a Vec cannot fail.
+            let _ = enc.write_all(c);
+        }
+        // A sync flush ends the blocks on a byte boundary without ending the
+        // stream; the encoder's final block is then dropped with it.
+        let _ = enc.flush();
+        let mut out = std::mem::take(enc.get_mut());
+        out.shrink_to_fit();
+        GzipHead {
+            bytes: Bytes::from(out),
+            crc,
+            len: len as u64,
+        }
+    }
+
+    /// The rest of the member after [`GzipHead::bytes`]: `tail` as final
+    /// deflate blocks, then the CRC-32 and length of the whole body.
+    pub fn finish(&self, tail: &[u8]) -> Vec<u8> {
+        let mut tail_crc = Crc::new();
+        tail_crc.update(tail);
+        let mut enc =
+            DeflateEncoder::new(Vec::with_capacity(tail.len() / 4 + 32), Compression::fast());
+        let _ = enc.write_all(tail);
+        let mut out = enc.finish().unwrap_or_default();
+        let mut crc = Crc::new();
+        crc.combine(&self.crc);
+        crc.combine(&tail_crc);
+        out.extend_from_slice(&crc.sum().to_le_bytes());
+        // ISIZE is the length modulo 2^32 (RFC 1952).
+        out.extend_from_slice(&((self.len + tail.len() as u64) as u32).to_le_bytes());
+        out
+    }
+}
+
+/// The snapshot part of the exposition, rendered once and served to every
+/// scrape while it is still what a fresh render would produce.
+#[derive(Debug)]
+pub struct CachedSnapshot {
+    /// The snapshots it was rendered from, per account in configuration
+    /// order. Weak: an entry never keeps a replaced snapshot's data alive,
+    /// and the allocation it pins keeps its address from being reused.
+    sources: Vec<Option<Weak<AccountSnapshot>>>,
+    rendered_at: DateTime<Utc>,
+    text: SnapshotText,
+    gzip: OnceCell<GzipHead>,
+}
+
+impl CachedSnapshot {
+    /// The plain text, in chunks.
+    pub fn text(&self) -> &SnapshotText {
+        &self.text
+    }
+
+    /// When this entry was rendered.
+    pub fn rendered_at(&self) -> DateTime<Utc> {
+        self.rendered_at
+    }
+
+    /// The compressed snapshot part, computed once, on first use.
+    pub async fn gzip(&self) -> &GzipHead {
+        self.gzip
+            .get_or_init(|| async {
+                let chunks = self.text.chunks.clone();
+                match tokio::task::spawn_blocking(move || GzipHead::new(&chunks)).await {
+                    Ok(gz) => gz,
+                    Err(_) => GzipHead::new(&self.text.chunks),
+                }
+            })
+            .await
+    }
+
+    /// True when a fresh render at `now` from `states` would give the same
+    /// bytes: the same snapshots, and no schedule's next run has come (the
+    /// only way the snapshot part depends on the time).
+    fn serves(&self, states: &[Arc<AccountState>], now: DateTime<Utc>) -> bool {
+        self.sources.len() == states.len()
+            && self.sources.iter().zip(states).all(|(cached, state)| {
+                match (cached, &state.snapshot) {
+                    (None, None) => true,
+                    (Some(w), Some(a)) => std::ptr::eq(w.as_ptr(), Arc::as_ptr(a)),
+                    _ => false,
+                }
+            })
+            && self.rendered_at <= now
+            && self.text.valid_until.is_none_or(|until| now < until)
+    }
+}
+
+/// Caches the snapshot part of the exposition between scrapes. Concurrent
+/// scrapes that find it stale render it once between them.
+#[derive(Debug, Default)]
+pub struct ExpositionCache {
+    current: RwLock<Option<Arc<CachedSnapshot>>>,
+    render_lock: tokio::sync::Mutex<()>,
+}
+
+impl ExpositionCache {
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    fn current(&self) -> Option<Arc<CachedSnapshot>> {
+        match self.current.read() {
+            Ok(g) => g.clone(),
+            Err(poisoned) => poisoned.into_inner().clone(),
+        }
+    }
+
+    fn set(&self, entry: Arc<CachedSnapshot>) {
+        match self.current.write() {
+            Ok(mut g) => *g = Some(entry),
+            Err(poisoned) => *poisoned.into_inner() = Some(entry),
+        }
+    }
+
+    /// The snapshot part for `states` (as loaded for this scrape) and the
+    /// instant it is valid for, read from `clock` once the entry is known to
+    /// be current. Render the per-scrape part with that instant.
+    pub async fn get(
+        &self,
+        states: &[Arc<AccountState>],
+        clock: impl Fn() -> DateTime<Utc>,
+    ) -> (Arc<CachedSnapshot>, DateTime<Utc>) {
+        let now = clock();
+        if let Some(entry) = self.current().filter(|e| e.serves(states, now)) {
+            return (entry, now);
+        }
+        let _rendering = self.render_lock.lock().await;
+        // Another scrape may have rendered it while this one waited.
+        let now = clock();
+        if let Some(entry) = self.current().filter(|e| e.serves(states, now)) {
+            return (entry, now);
+        }
+        let snapshots: Vec<Arc<AccountSnapshot>> =
+            states.iter().filter_map(|s| s.snapshot.clone()).collect();
+        let render = move || {
+            let refs: Vec<&AccountSnapshot> = snapshots.iter().map(Arc::as_ref).collect();
+            snapshot_text(&refs, now)
+        };
+        // Rendering a large fleet takes a while: keep it off the workers
+        // that answer other requests.
+        let text = match tokio::task::spawn_blocking(render).await {
+            Ok(text) => text,
+            Err(_) => {
+                let refs: Vec<&AccountSnapshot> = states
+                    .iter()
+                    .filter_map(|s| s.snapshot.as_deref())
+                    .collect();
+                snapshot_text(&refs, now)
+            }
+        };
+        let entry = Arc::new(CachedSnapshot {
+            sources: states
+                .iter()
+                .map(|s| s.snapshot.as_ref().map(Arc::downgrade))
+                .collect(),
+            rendered_at: now,
+            text,
+            gzip: OnceCell::new(),
+        });
+        self.set(Arc::clone(&entry));
+        (entry, now)
+    }
 }

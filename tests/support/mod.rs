@@ -51,6 +51,7 @@ pub async fn start(accounts: Vec<Account>, poll: PollConfig) -> App {
         WebOptions {
             listen: "127.0.0.1:0".parse().unwrap(),
             telemetry_path: "/metrics".to_string(),
+            disable_exposition_cache: false,
         },
     )
     .await
