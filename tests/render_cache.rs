@@ -259,6 +259,14 @@ fn an_empty_exposition_still_gzips_to_a_valid_member() {
     let mut gz = head.bytes.to_vec();
     gz.extend_from_slice(&head.finish(b"gridpane_up 0\n"));
     assert_eq!(gunzip_one_member(&gz), b"gridpane_up 0\n");
+    // A tail longer than one stored block (64 KiB) is split.
+    let long: Vec<u8> = (0..200_000u32).map(|i| b'a' + (i % 26) as u8).collect();
+    let mut gz = head.bytes.to_vec();
+    gz.extend_from_slice(&head.finish(&long));
+    assert_eq!(gunzip_one_member(&gz), long);
+    if let Some(by_gzip) = system_gunzip(&gz) {
+        assert_eq!(by_gzip, long);
+    }
     let mut nothing = head.bytes.to_vec();
     nothing.extend_from_slice(&head.finish(b""));
     assert_eq!(gunzip_one_member(&nothing), b"");

@@ -708,15 +708,29 @@ impl GzipHead {
         }
     }
 
-    /// The rest of the member after [`GzipHead::bytes`]: `tail` as final
-    /// deflate blocks, then the CRC-32 and length of the whole body.
+    /// The rest of the member after [`GzipHead::bytes`]: `tail` as stored
+    /// (uncompressed) deflate blocks, the last one final, then the CRC-32 and
+    /// length of the whole body. The tail is a few kilobytes of health and
+    /// process metrics: storing it costs a copy, where compressing it would
+    /// cost setting up a compressor on every scrape.
     pub fn finish(&self, tail: &[u8]) -> Vec<u8> {
+        const MAX_STORED: usize = u16::MAX as usize;
+        let blocks = tail.len().div_ceil(MAX_STORED).max(1);
+        let mut out = Vec::with_capacity(tail.len() + 5 * blocks + 8);
+        for i in 0..blocks {
+            let block = tail
+                .get(i * MAX_STORED..tail.len().min((i + 1) * MAX_STORED))
+                .unwrap_or_default();
+            // BFINAL in bit 0, BTYPE 00 (stored); the head ended on a byte
+            // boundary, and a stored block's header pads to the next one.
+            out.push(u8::from(i + 1 == blocks));
+            let len = block.len() as u16;
+            out.extend_from_slice(&len.to_le_bytes());
+            out.extend_from_slice(&(!len).to_le_bytes());
+            out.extend_from_slice(block);
+        }
         let mut tail_crc = Crc::new();
         tail_crc.update(tail);
-        let mut enc =
-            DeflateEncoder::new(Vec::with_capacity(tail.len() / 4 + 32), Compression::fast());
-        let _ = enc.write_all(tail);
-        let mut out = enc.finish().unwrap_or_default();
         let mut crc = Crc::new();
         crc.combine(&self.crc);
         crc.combine(&tail_crc);
