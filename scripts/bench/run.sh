@@ -17,6 +17,7 @@ set -euo pipefail
 
 SIZES=${SIZES:-"1000 10000 100000"}
 DURATION=${DURATION:-10s}
+STEADY_SECS=${STEADY_SECS:-50}
 EXPORTER_PORT=${EXPORTER_PORT:-19878}
 NGINX_PORT=${NGINX_PORT:-19880}
 
@@ -179,12 +180,27 @@ for n in $SIZES; do
     uncached_rss=$(mem_of "$exp_pid" VmRSS)
     uncached_hwm=$(mem_of "$exp_pid" VmHWM)
     stop "$exp_pid"
+
+    # Steady state: a poll every 15 s (each one replaces the snapshot, so
+    # the exposition is rendered again) while scraped with gzip every second.
+    sed 's/^  interval: .*/  interval: 15s/' "$work/bench.yml" > "$work/steady.yml"
+    start_exporter "$work/steady.yml"
+    wait_ready "$EXPORTER_PORT" "$exp_pid" 900
+    for ((i = 0; i < STEADY_SECS; i++)); do
+        curl -fs -H 'Accept-Encoding: gzip' "http://127.0.0.1:$EXPORTER_PORT/metrics" -o /dev/null || true
+        sleep 1
+    done
+    curl -fs "http://127.0.0.1:$EXPORTER_PORT/metrics" -o "$work/steady.txt"
+    steady_polls=$(metric "$work/steady.txt" 'gridpane_polls_total{')
+    steady_rss=$(mem_of "$exp_pid" VmRSS)
+    steady_hwm=$(mem_of "$exp_pid" VmHWM)
+    stop "$exp_pid"
     stop_fleet "$fleet_pid"
 
     ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (b > 0) printf "%.2f", a / b; else print "n/a" }'; }
     scrape_rows+=("| $n | plain | $plain_bytes | $n_rps / $n_p50 / $n_p99 | $c_rps / $c_p50 / $c_p99 | $u_rps / $u_p50 / $u_p99 | $(ratio "$n_rps" "$c_rps") | $(ratio "$c_rps" "$u_rps") |")
     scrape_rows+=("| $n | gzip | $gzip_bytes | $ng_rps / $ng_p50 / $ng_p99 | $cg_rps / $cg_p50 / $cg_p99 | $ug_rps / $ug_p50 / $ug_p99 | $(ratio "$ng_rps" "$cg_rps") | $(ratio "$cg_rps" "$ug_rps") |")
-    rss_rows+=("| $n | $poll_hwm | $cached_rss | $cached_hwm | $uncached_rss | $uncached_hwm | $(awk -v s="$cold" 'BEGIN { printf "%.0f", s * 1000 }') |")
+    rss_rows+=("| $n | $poll_hwm | $cached_rss | $cached_hwm | $steady_rss | $steady_hwm | $steady_polls | $uncached_rss | $uncached_hwm | $(awk -v s="$cold" 'BEGIN { printf "%.0f", s * 1000 }') |")
 done
 
 cat <<TABLE
@@ -202,7 +218,7 @@ $(printf '%s\n' "${scrape_rows[@]}")
 
 ### Memory of the running exporter (MiB)
 
-| sites | peak RSS after the poll | RSS after the scrape runs, cached | peak RSS, cached | RSS after, render per scrape | peak RSS, render per scrape | first gzip scrape after the poll (cache miss) ms |
-|---:|---:|---:|---:|---:|---:|---:|
+| sites | peak RSS after the first poll | RSS after the wrk runs, cached | peak RSS, cached | RSS after ${STEADY_SECS} s of polls every 15 s, cached | peak RSS, same | polls in it | RSS after the wrk runs, render per scrape | peak RSS, render per scrape | first gzip scrape after the poll (cache miss) ms |
+|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|
 $(printf '%s\n' "${rss_rows[@]}")
 TABLE

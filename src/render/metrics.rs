@@ -378,6 +378,8 @@ pub struct SnapshotText {
     /// The earliest next run of a backup schedule in the output: from then
     /// on, a fresh render differs.
     pub valid_until: Option<DateTime<Utc>>,
+    /// Bytes of each family (0 when empty), to size the next render.
+    family_sizes: [usize; SNAPSHOT_FAMILIES.len()],
 }
 
 impl SnapshotText {
@@ -415,15 +417,38 @@ impl Sink for TextSink {
 
 /// Renders the snapshot part of the exposition as text.
 pub fn snapshot_text(snapshots: &[&AccountSnapshot], now: DateTime<Utc>) -> SnapshotText {
-    let mut sink = TextSink(vec![Vec::new(); SNAPSHOT_FAMILIES.len()]);
+    snapshot_text_sized(snapshots, now, None)
+}
+
+/// Renders like [`snapshot_text`], sizing each family's buffer from a
+/// previous render (plus a little): in steady state every family is
+/// allocated once, never grown, so large buffers do not leave freed copies
+/// behind in the allocator.
+pub fn snapshot_text_sized(
+    snapshots: &[&AccountSnapshot],
+    now: DateTime<Utc>,
+    previous: Option<&SnapshotText>,
+) -> SnapshotText {
+    let buffers = SNAPSHOT_FAMILIES
+        .iter()
+        .enumerate()
+        .map(|(i, _)| {
+            let before = previous.map_or(0, |p| p.family_sizes[i]);
+            Vec::with_capacity(before + before / 16)
+        })
+        .collect();
+    let mut sink = TextSink(buffers);
     let valid_until = walk_snapshots(snapshots, now, &mut sink);
+    let mut family_sizes = [0; SNAPSHOT_FAMILIES.len()];
+    for (size, b) in family_sizes.iter_mut().zip(&sink.0) {
+        *size = b.len();
+    }
     let chunks: Vec<Bytes> = sink
         .0
         .into_iter()
         .filter(|b| !b.is_empty())
         .map(|mut b| {
-            // Growth by doubling leaves up to half a buffer unused; `Bytes`
-            // would keep it for as long as the cache does.
+            // Unused capacity would be kept for as long as the cache is.
             b.shrink_to_fit();
             Bytes::from(b)
         })
@@ -433,6 +458,7 @@ pub fn snapshot_text(snapshots: &[&AccountSnapshot], now: DateTime<Utc>) -> Snap
         chunks,
         len,
         valid_until,
+        family_sizes,
     }
 }
 
@@ -842,9 +868,10 @@ impl ExpositionCache {
         }
         let snapshots: Vec<Arc<AccountSnapshot>> =
             states.iter().filter_map(|s| s.snapshot.clone()).collect();
+        let previous = self.current();
         let render = move || {
             let refs: Vec<&AccountSnapshot> = snapshots.iter().map(Arc::as_ref).collect();
-            snapshot_text(&refs, now)
+            snapshot_text_sized(&refs, now, previous.as_deref().map(|p| &p.text))
         };
         // Rendering a large fleet takes a while: keep it off the workers
         // that answer other requests.
