@@ -88,8 +88,6 @@ start_exporter() { # config, extra flags...; sets $exp_pid
 }
 
 stop() { kill "$1" 2>/dev/null || true; wait "$1" 2>/dev/null || true; }
-# The fake stops on SIGINT.
-stop_fleet() { kill -INT "$1" 2>/dev/null || true; wait "$1" 2>/dev/null || true; }
 
 cat > "$work/nginx.conf" <<NGINX
 worker_processes 2;
@@ -195,7 +193,7 @@ for n in $SIZES; do
     steady_rss=$(mem_of "$exp_pid" VmRSS)
     steady_hwm=$(mem_of "$exp_pid" VmHWM)
     stop "$exp_pid"
-    stop_fleet "$fleet_pid"
+    stop "$fleet_pid"
 
     ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (b > 0) printf "%.2f", a / b; else print "n/a" }'; }
     scrape_rows+=("| $n | plain | $plain_bytes | $n_rps / $n_p50 / $n_p99 | $c_rps / $c_p50 / $c_p99 | $u_rps / $u_p50 / $u_p99 | $(ratio "$n_rps" "$c_rps") | $(ratio "$c_rps" "$u_rps") |")
