@@ -1,1 +1,19 @@
-//! gridpane-backup-exporter: watches the backups of WordPress sites hosted on GridPane.
+//! gridpane-backup-exporter: watches the backups of WordPress sites hosted on
+//! GridPane and tells Prometheus when a site is no longer protected.
+//!
+//! Data flows one way:
+//! GridPane API -> [`gridpane`] client -> [`poller`] (one per account) ->
+//! immutable [`model`] snapshot in the [`store`] -> [`render`]ers -> [`http`].
+
+pub mod app;
+pub mod cli;
+pub mod config;
+pub mod demo;
+pub mod fake;
+pub mod gridpane;
+pub mod http;
+pub mod logging;
+pub mod model;
+pub mod poller;
+pub mod render;
+pub mod store;

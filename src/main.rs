@@ -1,1 +1,76 @@
-fn main() {}
+use std::process::ExitCode;
+
+use anyhow::Context as _;
+use clap::Parser as _;
+use gridpane_backup_exporter::app::{self, App, WebOptions};
+use gridpane_backup_exporter::cli::{self, Cli};
+use gridpane_backup_exporter::config::{self, Sources};
+use gridpane_backup_exporter::{demo, logging};
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    logging::init(cli.log_level, cli.log_format);
+
+    let config = if cli.demo {
+        None
+    } else {
+        match config::load(&Sources::from_process(cli.config_file.clone())) {
+            Ok(c) => Some(c),
+            Err(e) => {
+                eprintln!("error: {e}");
+                return ExitCode::from(2);
+            }
+        }
+    };
+    if cli.config_check {
+        if let Some(c) = &config {
+            println!("configuration OK: {} account(s), poll interval {}", c.accounts.len(), humantime::format_duration(c.poll.interval));
+            for a in &c.accounts {
+                println!("  account {:?}: {}", a.name, a.base_url);
+            }
+        }
+        return ExitCode::SUCCESS;
+    }
+    let listen = match cli::parse_listen_address(&cli.listen_address) {
+        Ok(a) => a,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return ExitCode::from(2);
+        }
+    };
+
+    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+        Ok(r) => r,
+        Err(e) => {
+            eprintln!("error: cannot start the runtime: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let web = WebOptions { listen, telemetry_path: cli.telemetry_path.clone() };
+    match runtime.block_on(run(config, web)) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+async fn run(config: Option<config::Config>, web: WebOptions) -> anyhow::Result<()> {
+    // The fake GridPane of --demo lives as long as the exporter.
+    let (_fake, config) = match config {
+        Some(c) => (None, c),
+        None => {
+            let (fake, c) = demo::start().await.context("starting the demo GridPane")?;
+            (Some(fake), c)
+        }
+    };
+    for name in config::short_interval_warnings(&config) {
+        tracing::warn!(account = %name, interval = %humantime::format_duration(config.poll.interval), "poll interval under 60 s risks GridPane's rate limits");
+    }
+    let app = App::start(config, web).await?;
+    app::stop_signal().await;
+    tracing::info!("stop signal received, shutting down");
+    app.shutdown().await;
+    Ok(())
+}

@@ -1,0 +1,96 @@
+//! Command-line flags, named as the Prometheus exporter toolkit names them.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+
+use clap::{Parser, ValueEnum};
+
+pub const LONG_VERSION: &str = concat!(
+    env!("CARGO_PKG_VERSION"),
+    " (revision ",
+    env!("GRIDPANE_EXPORTER_REVISION"),
+    ")"
+);
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum LogLevel {
+    Debug,
+    Info,
+    Warn,
+    Error,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum LogFormat {
+    Logfmt,
+    Json,
+}
+
+/// Prometheus exporter for the backup schedules of WordPress sites on GridPane.
+#[derive(Debug, Parser)]
+#[command(name = "gridpane-backup-exporter", version = LONG_VERSION, about)]
+pub struct Cli {
+    /// YAML configuration file (accounts, poll settings, state file).
+    #[arg(long = "config.file", value_name = "FILE")]
+    pub config_file: Option<PathBuf>,
+
+    /// Validate the configuration, print a summary and exit.
+    #[arg(long = "config.check")]
+    pub config_check: bool,
+
+    /// Address to listen on; ":9878" means every interface.
+    #[arg(long = "web.listen-address", value_name = "ADDR", default_value = ":9878")]
+    pub listen_address: String,
+
+    /// Path under which to expose metrics.
+    #[arg(long = "web.telemetry-path", value_name = "PATH", default_value = "/metrics")]
+    pub telemetry_path: String,
+
+    /// Only log messages of this level or above.
+    #[arg(long = "log.level", value_enum, default_value = "info")]
+    pub log_level: LogLevel,
+
+    /// Log line format.
+    #[arg(long = "log.format", value_enum, default_value = "logfmt")]
+    pub log_format: LogFormat,
+
+    /// Run against a built-in fake GridPane with a generated fleet: no token needed.
+    #[arg(long)]
+    pub demo: bool,
+}
+
+/// Parses `--web.listen-address`: `host:port`, `:port` (every interface),
+/// or `[v6]:port`.
+pub fn parse_listen_address(raw: &str) -> Result<SocketAddr, String> {
+    let full = if raw.starts_with(':') {
+        format!("0.0.0.0{raw}")
+    } else {
+        raw.to_string()
+    };
+    if let Ok(addr) = full.parse::<SocketAddr>() {
+        return Ok(addr);
+    }
+    if let Some(port) = full.strip_prefix("localhost:") {
+        if let Ok(port) = port.parse::<u16>() {
+            return Ok(SocketAddr::from(([127, 0, 0, 1], port)));
+        }
+    }
+    Err(format!(
+        "--web.listen-address: \"{raw}\" is not an address (expected host:port or :port)"
+    ))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_bare_port_listens_on_every_interface() {
+        assert_eq!(parse_listen_address(":9878").unwrap().to_string(), "0.0.0.0:9878");
+        assert_eq!(parse_listen_address("127.0.0.1:0").unwrap().to_string(), "127.0.0.1:0");
+        assert_eq!(parse_listen_address("[::1]:80").unwrap().to_string(), "[::1]:80");
+        assert_eq!(parse_listen_address("localhost:1").unwrap().to_string(), "127.0.0.1:1");
+        assert!(parse_listen_address("nope").is_err());
+        assert!(parse_listen_address(":99999").is_err());
+    }
+}

@@ -1,0 +1,453 @@
+//! Configuration: defaults < YAML file (`--config.file`) < environment
+//! (`GRIDPANE_EXPORTER_...`, nested with `__`). Flags that are not config keys
+//! (`--web.*`, `--log.*`) live in `cli.rs`.
+//!
+//! Every error is one line that names the file (or variable) and the key.
+
+use std::collections::BTreeSet;
+use std::fmt;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use figment::providers::{Format, Yaml};
+use figment::value::{Dict, Map, Value};
+use figment::{Figment, Metadata, Profile, Provider};
+use serde::Deserialize;
+use url::Url;
+
+/// Prefix of the environment variables that override config keys.
+pub const ENV_PREFIX: &str = "GRIDPANE_EXPORTER_";
+/// The public GridPane host; agency instances use their own.
+pub const DEFAULT_BASE_URL: &str = "https://my.gridpane.com";
+/// Name of the single account built from `GRIDPANE_API_TOKEN[_FILE]`.
+pub const DEFAULT_ACCOUNT: &str = "default";
+
+/// A secret string (the GridPane token). It never prints itself.
+#[derive(Clone, Deserialize, PartialEq, Eq)]
+#[serde(transparent)]
+pub struct Secret(String);
+
+impl Secret {
+    pub fn new(value: impl Into<String>) -> Self {
+        Secret(value.into())
+    }
+    /// The only way to read the value: call it where the value is sent.
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Debug for Secret {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("Secret(<redacted>)")
+    }
+}
+
+impl fmt::Display for Secret {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("<redacted>")
+    }
+}
+
+/// Where an account's token comes from. A file is read again at every poll,
+/// so a rotated secret is picked up without a restart, and the token is held
+/// only for the length of one poll.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum TokenSource {
+    Inline(Secret),
+    File(PathBuf),
+}
+
+impl TokenSource {
+    /// Reads the token now. Errors name the file, never the content.
+    pub fn load(&self) -> Result<Secret, TokenError> {
+        match self {
+            TokenSource::Inline(s) => Ok(s.clone()),
+            TokenSource::File(path) => read_token_file(path),
+        }
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum TokenError {
+    #[error("cannot read token file {path}: {source}")]
+    Unreadable {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("token file {path} is empty")]
+    Empty { path: PathBuf },
+}
+
+fn read_token_file(path: &Path) -> Result<Secret, TokenError> {
+    let raw = std::fs::read_to_string(path).map_err(|source| TokenError::Unreadable {
+        path: path.to_path_buf(),
+        source,
+    })?;
+    let token = raw.trim();
+    if token.is_empty() {
+        return Err(TokenError::Empty {
+            path: path.to_path_buf(),
+        });
+    }
+    Ok(Secret::new(token))
+}
+
+/// One GridPane account to watch.
+#[derive(Clone, Debug)]
+pub struct Account {
+    /// Value of the `account` label.
+    pub name: String,
+    /// Host of the GridPane instance, without `/oauth/api/v1`.
+    pub base_url: Url,
+    pub token: TokenSource,
+}
+
+/// Polling and HTTP client settings, shared by all accounts.
+#[derive(Clone, Debug, Deserialize, PartialEq)]
+#[serde(default, deny_unknown_fields)]
+pub struct PollConfig {
+    /// Time between the starts of two polls of one account.
+    #[serde(with = "humantime_serde")]
+    pub interval: Duration,
+    /// Total time one API request may take, body included.
+    #[serde(with = "humantime_serde")]
+    pub timeout: Duration,
+    /// Time to establish a connection.
+    #[serde(with = "humantime_serde")]
+    pub connect_timeout: Duration,
+    /// Requests per minute one account may send (the pacing budget).
+    /// 0 disables pacing (tests and the demo only).
+    pub requests_per_minute: u32,
+    /// `per_page` sent to paginated endpoints.
+    pub per_page: u32,
+    /// Hard cap on pages read from one paginated endpoint in one poll.
+    pub max_pages: u32,
+    /// A response body larger than this is rejected without being buffered.
+    pub max_body_bytes: u64,
+    /// Retries of one request after a 429, a 5xx, a timeout or a network error.
+    pub max_retries: u32,
+}
+
+impl Default for PollConfig {
+    fn default() -> Self {
+        PollConfig {
+            interval: Duration::from_secs(300),
+            timeout: Duration::from_secs(30),
+            connect_timeout: Duration::from_secs(10),
+            requests_per_minute: 30,
+            per_page: 200,
+            max_pages: 500,
+            max_body_bytes: 64 * 1024 * 1024,
+            max_retries: 3,
+        }
+    }
+}
+
+/// The validated configuration.
+#[derive(Clone, Debug)]
+pub struct Config {
+    pub accounts: Vec<Account>,
+    pub poll: PollConfig,
+    pub state_file: Option<PathBuf>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawConfig {
+    #[serde(default)]
+    accounts: Vec<RawAccount>,
+    #[serde(default)]
+    poll: PollConfig,
+    #[serde(default)]
+    state_file: Option<PathBuf>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawAccount {
+    name: String,
+    #[serde(default)]
+    base_url: Option<String>,
+    #[serde(default)]
+    token: Option<Secret>,
+    #[serde(default)]
+    token_file: Option<PathBuf>,
+}
+
+/// A configuration error: one line, naming where and which key.
+#[derive(Debug, thiserror::Error)]
+#[error("{0}")]
+pub struct ConfigError(String);
+
+impl ConfigError {
+    fn at(source: &str, key: &str, message: impl fmt::Display) -> Self {
+        ConfigError(format!("{source}: key \"{key}\": {message}"))
+    }
+}
+
+/// What the configuration is read from, besides built-in defaults.
+#[derive(Clone, Debug, Default)]
+pub struct Sources {
+    /// `--config.file`.
+    pub file: Option<PathBuf>,
+    /// The process environment (all of it; only the relevant names are read).
+    pub env: Vec<(String, String)>,
+}
+
+impl Sources {
+    pub fn from_process(file: Option<PathBuf>) -> Self {
+        Sources {
+            file,
+            env: std::env::vars().collect(),
+        }
+    }
+
+    fn var(&self, name: &str) -> Option<&str> {
+        self.env
+            .iter()
+            .find(|(k, _)| k == name)
+            .map(|(_, v)| v.as_str())
+    }
+
+    fn file_label(&self) -> String {
+        match &self.file {
+            Some(p) => p.display().to_string(),
+            None => "configuration".to_string(),
+        }
+    }
+}
+
+/// One `GRIDPANE_EXPORTER_A__B=value` variable as a figment provider, so that
+/// errors name the variable.
+struct EnvVar {
+    name: String,
+    key: String,
+    value: String,
+}
+
+impl Provider for EnvVar {
+    fn metadata(&self) -> Metadata {
+        let name = self.name.clone();
+        Metadata::named("environment").interpolater(move |_: &Profile, _: &[&str]| name.clone())
+    }
+
+    fn data(&self) -> Result<Map<Profile, Dict>, figment::Error> {
+        let value: Value = self
+            .value
+            .parse()
+            .unwrap_or_else(|_| Value::from(self.value.clone()));
+        let dict = figment::util::nest(&self.key, value)
+            .into_dict()
+            .unwrap_or_default();
+        Ok(Profile::Default.collect(dict))
+    }
+}
+
+/// Reads, merges and validates the configuration.
+pub fn load(sources: &Sources) -> Result<Config, ConfigError> {
+    let mut figment = Figment::new();
+    if let Some(path) = &sources.file {
+        if let Err(e) = std::fs::metadata(path) {
+            return Err(ConfigError(format!(
+                "cannot read config file {}: {e}",
+                path.display()
+            )));
+        }
+        figment = figment.merge(Yaml::file_exact(path));
+    }
+    for (name, value) in &sources.env {
+        let Some(rest) = name.strip_prefix(ENV_PREFIX) else {
+            continue;
+        };
+        let key = rest.to_ascii_lowercase().replace("__", ".");
+        if key.is_empty() {
+            continue;
+        }
+        figment = figment.merge(EnvVar {
+            name: name.clone(),
+            key,
+            value: value.clone(),
+        });
+    }
+    let raw: RawConfig = figment
+        .extract()
+        .map_err(|e| figment_error(e, sources))?;
+    validate(raw, sources)
+}
+
+fn figment_error(e: figment::Error, sources: &Sources) -> ConfigError {
+    let key = e.path.join(".");
+    let source = match &e.metadata {
+        Some(m) if m.name == "environment" => m.interpolate(&Profile::Default, &e.path),
+        Some(m) => match &m.source {
+            Some(figment::Source::File(p)) => p.display().to_string(),
+            _ => sources.file_label(),
+        },
+        None => sources.file_label(),
+    };
+    let kind = e.kind.to_string();
+    if key.is_empty() {
+        ConfigError(format!("{source}: {kind}"))
+    } else {
+        ConfigError::at(&source, &key, kind)
+    }
+}
+
+fn validate(raw: RawConfig, sources: &Sources) -> Result<Config, ConfigError> {
+    let file = sources.file_label();
+    let poll = raw.poll;
+    if poll.interval.is_zero() {
+        return Err(ConfigError::at(&file, "poll.interval", "must be > 0"));
+    }
+    if poll.timeout.is_zero() {
+        return Err(ConfigError::at(&file, "poll.timeout", "must be > 0"));
+    }
+    if poll.per_page == 0 {
+        return Err(ConfigError::at(&file, "poll.per_page", "must be > 0"));
+    }
+    if poll.max_pages == 0 {
+        return Err(ConfigError::at(&file, "poll.max_pages", "must be > 0"));
+    }
+
+    let mut accounts = Vec::with_capacity(raw.accounts.len());
+    let mut names = BTreeSet::new();
+    for (i, a) in raw.accounts.into_iter().enumerate() {
+        let at = |field: &str| format!("accounts[{i}].{field}");
+        let name = a.name.trim().to_string();
+        if name.is_empty() {
+            return Err(ConfigError::at(&file, &at("name"), "must not be empty"));
+        }
+        if !names.insert(name.clone()) {
+            return Err(ConfigError::at(
+                &file,
+                &at("name"),
+                format!("duplicate account name \"{name}\""),
+            ));
+        }
+        let base_url = parse_base_url(a.base_url.as_deref().unwrap_or(DEFAULT_BASE_URL))
+            .map_err(|m| ConfigError::at(&file, &at("base_url"), m))?;
+        let token = match (a.token, a.token_file) {
+            (Some(_), Some(_)) => {
+                return Err(ConfigError::at(
+                    &file,
+                    &format!("accounts[{i}]"),
+                    "set either token or token_file, not both",
+                ));
+            }
+            (None, None) => {
+                return Err(ConfigError::at(
+                    &file,
+                    &format!("accounts[{i}]"),
+                    "missing token: set token or token_file",
+                ));
+            }
+            (Some(t), None) => {
+                if t.expose().trim().is_empty() {
+                    return Err(ConfigError::at(&file, &at("token"), "must not be empty"));
+                }
+                TokenSource::Inline(Secret::new(t.expose().trim()))
+            }
+            (None, Some(path)) => {
+                read_token_file(&path).map_err(|e| ConfigError::at(&file, &at("token_file"), e))?;
+                TokenSource::File(path)
+            }
+        };
+        accounts.push(Account {
+            name,
+            base_url,
+            token,
+        });
+    }
+
+    if accounts.is_empty() {
+        accounts.push(account_from_env(sources)?);
+    }
+
+    Ok(Config {
+        accounts,
+        poll,
+        state_file: raw.state_file,
+    })
+}
+
+/// With no accounts configured, `GRIDPANE_API_TOKEN` or
+/// `GRIDPANE_API_TOKEN_FILE` (and optionally `GRIDPANE_API_URL`) give one
+/// account named `default`.
+fn account_from_env(sources: &Sources) -> Result<Account, ConfigError> {
+    let token = sources.var("GRIDPANE_API_TOKEN").map(str::trim);
+    let token_file = sources.var("GRIDPANE_API_TOKEN_FILE").map(str::trim);
+    let token = match (token, token_file) {
+        (Some(_), Some(_)) => {
+            return Err(ConfigError(
+                "environment: set either GRIDPANE_API_TOKEN or GRIDPANE_API_TOKEN_FILE, not both"
+                    .into(),
+            ));
+        }
+        (Some(""), None) => {
+            return Err(ConfigError(
+                "environment: GRIDPANE_API_TOKEN is empty".into(),
+            ));
+        }
+        (Some(t), None) => TokenSource::Inline(Secret::new(t)),
+        (None, Some(path)) => {
+            let path = PathBuf::from(path);
+            read_token_file(&path)
+                .map_err(|e| ConfigError(format!("environment: GRIDPANE_API_TOKEN_FILE: {e}")))?;
+            TokenSource::File(path)
+        }
+        (None, None) => {
+            return Err(ConfigError(format!(
+                "{}: no accounts configured: add accounts to the config file, or set GRIDPANE_API_TOKEN or GRIDPANE_API_TOKEN_FILE",
+                sources.file_label()
+            )));
+        }
+    };
+    let base_url = parse_base_url(sources.var("GRIDPANE_API_URL").unwrap_or(DEFAULT_BASE_URL))
+        .map_err(|m| ConfigError(format!("environment: GRIDPANE_API_URL: {m}")))?;
+    Ok(Account {
+        name: DEFAULT_ACCOUNT.to_string(),
+        base_url,
+        token,
+    })
+}
+
+fn parse_base_url(raw: &str) -> Result<Url, String> {
+    let url = Url::parse(raw.trim()).map_err(|e| format!("invalid URL \"{raw}\": {e}"))?;
+    if url.scheme() != "http" && url.scheme() != "https" {
+        return Err(format!("invalid URL \"{raw}\": scheme must be http or https"));
+    }
+    if url.host_str().is_none() {
+        return Err(format!("invalid URL \"{raw}\": no host"));
+    }
+    if url.query().is_some() || !url.username().is_empty() || url.password().is_some() {
+        return Err(format!(
+            "invalid URL \"{raw}\": no query string or credentials allowed"
+        ));
+    }
+    Ok(url)
+}
+
+/// True when the URL points at this machine (tests, the demo).
+pub fn is_loopback(url: &Url) -> bool {
+    match url.host() {
+        Some(url::Host::Domain(d)) => d == "localhost",
+        Some(url::Host::Ipv4(ip)) => ip.is_loopback(),
+        Some(url::Host::Ipv6(ip)) => ip.is_loopback(),
+        None => false,
+    }
+}
+
+/// Accounts whose poll interval is short enough to risk GridPane's rate
+/// limits (under a minute, and not a loopback test server).
+pub fn short_interval_warnings(config: &Config) -> Vec<String> {
+    if config.poll.interval >= Duration::from_secs(60) {
+        return Vec::new();
+    }
+    config
+        .accounts
+        .iter()
+        .filter(|a| !is_loopback(&a.base_url))
+        .map(|a| a.name.clone())
+        .collect()
+}

@@ -1,0 +1,36 @@
+//! `--demo`: the exporter against the built-in fake GridPane, so anyone can
+//! see it work without a token.
+
+use std::time::Duration;
+
+use url::Url;
+
+use crate::config::{Account, Config, PollConfig, Secret, TokenSource};
+use crate::fake::{FakeGridPane, FakeOptions, Fleet, FleetSpec};
+
+pub const DEMO_ACCOUNT: &str = "demo";
+pub const DEMO_INTERVAL: Duration = Duration::from_secs(15);
+
+/// Starts the fake GridPane on a loopback port and returns it with a
+/// configuration that polls it every 15 s as the account `demo`.
+pub async fn start() -> std::io::Result<(FakeGridPane, Config)> {
+    let opts = FakeOptions::default();
+    let token = opts.token.clone();
+    let fake = FakeGridPane::start(Fleet::generate(&FleetSpec::demo()), opts).await?;
+    let base_url = Url::parse(&fake.base_url())
+        .map_err(|e| std::io::Error::other(format!("fake GridPane URL: {e}")))?;
+    let config = Config {
+        accounts: vec![Account {
+            name: DEMO_ACCOUNT.to_string(),
+            base_url,
+            token: TokenSource::Inline(Secret::new(token)),
+        }],
+        poll: PollConfig {
+            interval: DEMO_INTERVAL,
+            requests_per_minute: 0,
+            ..PollConfig::default()
+        },
+        state_file: None,
+    };
+    Ok((fake, config))
+}

@@ -1,0 +1,731 @@
+use std::collections::{BTreeMap, HashSet};
+use std::fmt;
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use reqwest::StatusCode;
+use reqwest::header::{ACCEPT, AUTHORIZATION, CONTENT_LENGTH, HeaderMap, HeaderValue};
+use serde::de::DeserializeOwned;
+use url::Url;
+
+use super::error::ApiError;
+use super::wire::{self, Envelope};
+use crate::config::{Account, PollConfig, Secret};
+
+/// The API routes the exporter reads, as bounded label values.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum Endpoint {
+    Sites,
+    Servers,
+    Schedules,
+    BackupIntegrations,
+    PruneSchedule,
+    SiteIntegrations,
+}
+
+impl Endpoint {
+    /// The route template: never an id.
+    pub fn route(self) -> &'static str {
+        match self {
+            Endpoint::Sites => "/site",
+            Endpoint::Servers => "/server",
+            Endpoint::Schedules => "/backups/schedules",
+            Endpoint::BackupIntegrations => "/backups/integrations",
+            Endpoint::PruneSchedule => "/backups/prune-schedule/{site_id}",
+            Endpoint::SiteIntegrations => "/backups/integrations/{site_id}",
+        }
+    }
+}
+
+impl fmt::Display for Endpoint {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.route())
+    }
+}
+
+/// What the client did since it was last asked: requests by endpoint and
+/// status code, 429s, and the remaining quota GridPane last reported.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct RequestTally {
+    /// (endpoint route, HTTP code or "error") -> count.
+    pub requests: BTreeMap<(&'static str, String), u64>,
+    /// endpoint route -> 429 answers.
+    pub rate_limited: BTreeMap<&'static str, u64>,
+    /// scope ("account" or an endpoint route) -> remaining requests.
+    pub remaining: BTreeMap<String, f64>,
+    /// Time spent waiting because of rate limits and pacing.
+    pub waited: Duration,
+}
+
+impl RequestTally {
+    pub fn total_requests(&self) -> u64 {
+        self.requests.values().sum()
+    }
+}
+
+/// How the client waits. Production uses `tokio::time::sleep`; tests can
+/// record the waits instead.
+pub type Sleeper = Arc<dyn Fn(Duration) -> Pin<Box<dyn Future<Output = ()> + Send>> + Send + Sync>;
+
+fn tokio_sleeper() -> Sleeper {
+    Arc::new(|d| Box::pin(tokio::time::sleep(d)))
+}
+
+/// Settings of one account's client.
+#[derive(Clone, Debug)]
+pub struct ClientOptions {
+    pub base_url: Url,
+    pub timeout: Duration,
+    pub connect_timeout: Duration,
+    pub requests_per_minute: u32,
+    pub per_page: u32,
+    pub max_pages: u32,
+    pub max_body_bytes: u64,
+    pub max_retries: u32,
+}
+
+impl ClientOptions {
+    pub fn new(account: &Account, poll: &PollConfig) -> Self {
+        ClientOptions {
+            base_url: account.base_url.clone(),
+            timeout: poll.timeout,
+            connect_timeout: poll.connect_timeout,
+            requests_per_minute: poll.requests_per_minute,
+            per_page: poll.per_page,
+            max_pages: poll.max_pages,
+            max_body_bytes: poll.max_body_bytes,
+            max_retries: poll.max_retries,
+        }
+    }
+}
+
+/// Wait after a 429 that carries no usable header (GridPane's own scripts
+/// sleep 31 s after "Beep, Beep").
+const DEFAULT_RATE_LIMIT_WAIT: Duration = Duration::from_secs(31);
+/// The longest wait a header may ask for; beyond it the request fails.
+const MAX_RATE_LIMIT_WAIT: Duration = Duration::from_secs(300);
+const MAX_BACKOFF: Duration = Duration::from_secs(30);
+const RATE_LIMIT_TEXT: &str = "Beep, Beep";
+
+/// A GridPane API client for one account. Requests are serial: one poller
+/// owns one client.
+pub struct Client {
+    http: reqwest::Client,
+    api_root: Url,
+    opts: ClientOptions,
+    tally: Mutex<RequestTally>,
+    last_request: tokio::sync::Mutex<Option<tokio::time::Instant>>,
+    sleeper: Sleeper,
+}
+
+enum Attempt {
+    Done(bytes::Bytes),
+    RateLimited(Duration),
+    Transient(ApiError),
+    Fatal(ApiError),
+}
+
+impl Client {
+    pub fn new(opts: ClientOptions) -> Result<Self, ApiError> {
+        let http = reqwest::Client::builder()
+            .user_agent(concat!(
+                env!("CARGO_PKG_NAME"),
+                "/",
+                env!("CARGO_PKG_VERSION")
+            ))
+            .timeout(opts.timeout)
+            .connect_timeout(opts.connect_timeout)
+            .redirect(reqwest::redirect::Policy::none())
+            .build()
+            .map_err(|e| ApiError::Network {
+                endpoint: Endpoint::Sites,
+                message: format!("cannot build HTTP client: {e}"),
+            })?;
+        let mut api_root = opts.base_url.clone();
+        {
+            let path = api_root.path().trim_end_matches('/').to_string();
+            api_root.set_path(&format!("{path}/oauth/api/v1/"));
+        }
+        Ok(Client {
+            http,
+            api_root,
+            opts,
+            tally: Mutex::new(RequestTally::default()),
+            last_request: tokio::sync::Mutex::new(None),
+            sleeper: tokio_sleeper(),
+        })
+    }
+
+    /// Replaces how the client waits (tests).
+    pub fn with_sleeper(mut self, sleeper: Sleeper) -> Self {
+        self.sleeper = sleeper;
+        self
+    }
+
+    /// Returns and resets what the client did since the last call.
+    pub fn take_tally(&self) -> RequestTally {
+        match self.tally.lock() {
+            Ok(mut t) => std::mem::take(&mut *t),
+            Err(poisoned) => std::mem::take(&mut *poisoned.into_inner()),
+        }
+    }
+
+    fn with_tally(&self, f: impl FnOnce(&mut RequestTally)) {
+        match self.tally.lock() {
+            Ok(mut t) => f(&mut t),
+            Err(poisoned) => f(&mut poisoned.into_inner()),
+        }
+    }
+
+    /// Every site of the account, all pages.
+    pub async fn sites(&self, token: &Secret) -> Result<Vec<wire::Site>, ApiError> {
+        self.paged(token, Endpoint::Sites, "site", |s: &wire::Site| s.id)
+            .await
+    }
+
+    /// Every server of the account, all pages.
+    pub async fn servers(&self, token: &Secret) -> Result<Vec<wire::Server>, ApiError> {
+        self.paged(token, Endpoint::Servers, "server", |s: &wire::Server| s.id)
+            .await
+    }
+
+    /// The backup schedules of every site (one response; further pages are
+    /// followed if the API ever paginates it).
+    pub async fn backup_schedules(
+        &self,
+        token: &Secret,
+    ) -> Result<Vec<wire::SiteSchedules>, ApiError> {
+        let ep = Endpoint::Schedules;
+        let mut out = Vec::new();
+        let mut page: u32 = 1;
+        loop {
+            let query = if page == 1 {
+                Vec::new()
+            } else {
+                vec![("page", page.to_string())]
+            };
+            let resp: wire::SchedulesResponse =
+                self.get_json(token, ep, "backups/schedules", &query).await?;
+            let n = resp.data.len();
+            out.extend(resp.data);
+            let more = matches!(&resp.meta, Some(wire::Meta { current_page: Some(c), last_page: Some(l), .. }) if c < l);
+            if !more || n == 0 {
+                return Ok(out);
+            }
+            if page >= self.opts.max_pages {
+                return Err(ApiError::Pagination {
+                    endpoint: ep,
+                    pages: page,
+                });
+            }
+            page += 1;
+        }
+    }
+
+    /// The account's remote backup integrations, without credentials.
+    pub async fn backup_integrations(
+        &self,
+        token: &Secret,
+    ) -> Result<Vec<wire::Integration>, ApiError> {
+        let resp: wire::IntegrationsResponse = self
+            .get_json(token, Endpoint::BackupIntegrations, "backups/integrations", &[])
+            .await?;
+        Ok(resp.integrations)
+    }
+
+    /// The integrations attached to one site (per-site detail; off by default).
+    pub async fn site_integrations(
+        &self,
+        token: &Secret,
+        site_id: u64,
+    ) -> Result<Vec<wire::Integration>, ApiError> {
+        let resp: wire::IntegrationsResponse = self
+            .get_json(
+                token,
+                Endpoint::SiteIntegrations,
+                &format!("backups/integrations/{site_id}"),
+                &[],
+            )
+            .await?;
+        Ok(resp.integrations)
+    }
+
+    /// One site's prune schedules (per-site detail; off by default).
+    pub async fn prune_schedule(
+        &self,
+        token: &Secret,
+        site_id: u64,
+    ) -> Result<wire::PruneSchedules, ApiError> {
+        let resp: wire::PruneScheduleResponse = self
+            .get_json(
+                token,
+                Endpoint::PruneSchedule,
+                &format!("backups/prune-schedule/{site_id}"),
+                &[],
+            )
+            .await?;
+        Ok(resp.data.unwrap_or_default())
+    }
+
+    async fn paged<T: DeserializeOwned>(
+        &self,
+        token: &Secret,
+        ep: Endpoint,
+        path: &str,
+        id: impl Fn(&T) -> u64,
+    ) -> Result<Vec<T>, ApiError> {
+        let mut out: Vec<T> = Vec::new();
+        let mut seen = HashSet::new();
+        for page in 1..=self.opts.max_pages {
+            let query = [
+                ("page", page.to_string()),
+                ("per_page", self.opts.per_page.to_string()),
+            ];
+            let resp: wire::Page<T> = self.get_json(token, ep, path, &query).await?;
+            if resp.data.is_empty() {
+                return Ok(out);
+            }
+            let before = seen.len();
+            seen.extend(resp.data.iter().map(&id));
+            if seen.len() == before {
+                // The same items again: the upstream ignores `page`.
+                return Err(ApiError::Pagination {
+                    endpoint: ep,
+                    pages: page,
+                });
+            }
+            out.extend(resp.data);
+            let last_by_meta = matches!(&resp.meta, Some(wire::Meta { current_page: Some(c), last_page: Some(l), .. }) if c >= l);
+            let last_by_links = matches!(&resp.links, Some(wire::Links { next: Some(None) }));
+            if last_by_meta || last_by_links {
+                return Ok(out);
+            }
+        }
+        Err(ApiError::Pagination {
+            endpoint: ep,
+            pages: self.opts.max_pages,
+        })
+    }
+
+    async fn get_json<T: DeserializeOwned + Envelope>(
+        &self,
+        token: &Secret,
+        ep: Endpoint,
+        path: &str,
+        query: &[(&str, String)],
+    ) -> Result<T, ApiError> {
+        let mut url = self.api_root.join(path).map_err(|e| ApiError::Network {
+            endpoint: ep,
+            message: format!("bad URL: {e}"),
+        })?;
+        if !query.is_empty() {
+            url.query_pairs_mut()
+                .extend_pairs(query.iter().map(|(k, v)| (*k, v.as_str())));
+        }
+        let mut bearer = HeaderValue::from_str(&format!("Bearer {}", token.expose()))
+            .map_err(|_| ApiError::Auth {
+                endpoint: ep,
+                status: 0,
+            })?;
+        bearer.set_sensitive(true);
+
+        let mut backoff = Duration::from_secs(1);
+        let mut attempt: u32 = 0;
+        loop {
+            attempt += 1;
+            self.pace().await;
+            let outcome = self.attempt(ep, url.clone(), bearer.clone()).await;
+            let retries_left = attempt <= self.opts.max_retries;
+            match outcome {
+                Attempt::Done(body) => return decode(ep, &body),
+                Attempt::RateLimited(wait) if retries_left => {
+                    let wait = wait + jitter(Duration::from_secs(3));
+                    self.with_tally(|t| t.waited += wait);
+                    (self.sleeper)(wait).await;
+                }
+                Attempt::RateLimited(_) => {
+                    return Err(ApiError::RateLimited {
+                        endpoint: ep,
+                        attempts: attempt,
+                    });
+                }
+                Attempt::Transient(_) if retries_left => {
+                    let wait = backoff + jitter(backoff / 4);
+                    (self.sleeper)(wait).await;
+                    backoff = (backoff * 2).min(MAX_BACKOFF);
+                }
+                Attempt::Transient(e) | Attempt::Fatal(e) => return Err(e),
+            }
+        }
+    }
+
+    /// Keeps requests of this account at most `requests_per_minute`.
+    async fn pace(&self) {
+        if self.opts.requests_per_minute == 0 {
+            return;
+        }
+        let spacing = Duration::from_secs(60) / self.opts.requests_per_minute;
+        let mut last = self.last_request.lock().await;
+        let now = tokio::time::Instant::now();
+        if let Some(prev) = *last {
+            let due = prev + spacing;
+            if due > now {
+                let wait = due - now;
+                self.with_tally(|t| t.waited += wait);
+                (self.sleeper)(wait).await;
+            }
+        }
+        *last = Some(tokio::time::Instant::now());
+    }
+
+    async fn attempt(&self, ep: Endpoint, url: Url, bearer: HeaderValue) -> Attempt {
+        let sent = self
+            .http
+            .get(url)
+            .header(AUTHORIZATION, bearer)
+            .header(ACCEPT, "application/json")
+            .send()
+            .await;
+        let resp = match sent {
+            Ok(r) => r,
+            Err(e) => {
+                self.count(ep, "error");
+                return Attempt::Transient(self.transport_error(ep, &e));
+            }
+        };
+        let status = resp.status();
+        self.count(ep, status.as_str());
+        self.record_remaining(ep, resp.headers());
+
+        if status == StatusCode::TOO_MANY_REQUESTS {
+            self.with_tally(|t| *t.rate_limited.entry(ep.route()).or_default() += 1);
+            return Attempt::RateLimited(rate_limit_wait(resp.headers(), SystemTime::now()));
+        }
+        if status == StatusCode::UNAUTHORIZED || status == StatusCode::FORBIDDEN {
+            return Attempt::Fatal(ApiError::Auth {
+                endpoint: ep,
+                status: status.as_u16(),
+            });
+        }
+        if !status.is_success() {
+            // A rate limit can also hide behind another status: look at the
+            // first bytes only, never log them.
+            let headers = resp.headers().clone();
+            let head = self.read_body(ep, resp, 4096).await.unwrap_or_default();
+            if contains(&head, RATE_LIMIT_TEXT) {
+                self.with_tally(|t| *t.rate_limited.entry(ep.route()).or_default() += 1);
+                return Attempt::RateLimited(rate_limit_wait(&headers, SystemTime::now()));
+            }
+            let err = ApiError::Http {
+                endpoint: ep,
+                status: status.as_u16(),
+            };
+            return if status.is_server_error() {
+                Attempt::Transient(err)
+            } else {
+                Attempt::Fatal(err)
+            };
+        }
+        match self.read_body(ep, resp, self.opts.max_body_bytes).await {
+            Ok(body) if contains(&body[..body.len().min(256)], RATE_LIMIT_TEXT) => {
+                self.with_tally(|t| *t.rate_limited.entry(ep.route()).or_default() += 1);
+                Attempt::RateLimited(DEFAULT_RATE_LIMIT_WAIT)
+            }
+            Ok(body) => Attempt::Done(body),
+            Err(e @ ApiError::TooLarge { .. }) => Attempt::Fatal(e),
+            Err(e) => Attempt::Transient(e),
+        }
+    }
+
+    /// Reads a body up to `limit` bytes, failing (without buffering the
+    /// rest) when it is larger.
+    async fn read_body(
+        &self,
+        ep: Endpoint,
+        mut resp: reqwest::Response,
+        limit: u64,
+    ) -> Result<bytes::Bytes, ApiError> {
+        let too_large = ApiError::TooLarge {
+            endpoint: ep,
+            limit,
+        };
+        let declared = resp
+            .headers()
+            .get(CONTENT_LENGTH)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.parse::<u64>().ok());
+        if declared.is_some_and(|n| n > limit) {
+            return Err(too_large);
+        }
+        let mut buf = bytes::BytesMut::with_capacity(
+            usize::try_from(declared.unwrap_or(0).min(limit)).unwrap_or(0),
+        );
+        loop {
+            match resp.chunk().await {
+                Ok(Some(chunk)) => {
+                    if (buf.len() + chunk.len()) as u64 > limit {
+                        return Err(too_large);
+                    }
+                    buf.extend_from_slice(&chunk);
+                }
+                Ok(None) => return Ok(buf.freeze()),
+                Err(e) => return Err(self.transport_error(ep, &e)),
+            }
+        }
+    }
+
+    fn transport_error(&self, ep: Endpoint, e: &reqwest::Error) -> ApiError {
+        if e.is_timeout() {
+            ApiError::Timeout {
+                endpoint: ep,
+                timeout: self.opts.timeout,
+            }
+        } else {
+            ApiError::Network {
+                endpoint: ep,
+                message: describe_transport_error(e),
+            }
+        }
+    }
+
+    fn count(&self, ep: Endpoint, code: &str) {
+        self.with_tally(|t| {
+            *t.requests
+                .entry((ep.route(), code.to_string()))
+                .or_default() += 1
+        });
+    }
+
+    fn record_remaining(&self, ep: Endpoint, headers: &HeaderMap) {
+        let endpoint = header_f64(headers, "x-ratelimit-endpoint-remaining");
+        let total = header_f64(headers, "x-ratelimit-total-remaining");
+        if endpoint.is_none() && total.is_none() {
+            return;
+        }
+        self.with_tally(|t| {
+            if let Some(v) = endpoint {
+                t.remaining.insert(ep.route().to_string(), v);
+            }
+            if let Some(v) = total {
+                t.remaining.insert("account".to_string(), v);
+            }
+        });
+    }
+}
+
+/// The cause of a transport error, without the URL (no secrets are in URLs,
+/// but hosts of agency instances need not be in every log line either).
+fn describe_transport_error(e: &reqwest::Error) -> String {
+    let kind = if e.is_connect() {
+        "connection failed"
+    } else if e.is_body() || e.is_decode() {
+        "connection broken while reading the body"
+    } else if e.is_request() {
+        "request failed"
+    } else {
+        "transport error"
+    };
+    let mut source = std::error::Error::source(e);
+    let mut root = None;
+    while let Some(s) = source {
+        root = Some(s.to_string());
+        source = s.source();
+    }
+    match root {
+        Some(r) => format!("{kind}: {r}"),
+        None => kind.to_string(),
+    }
+}
+
+fn header_f64(headers: &HeaderMap, name: &str) -> Option<f64> {
+    headers
+        .get(name)?
+        .to_str()
+        .ok()?
+        .trim()
+        .parse::<f64>()
+        .ok()
+        .filter(|v| v.is_finite())
+}
+
+/// How long to wait after a 429: `Retry-After-Endpoint` seconds, else until
+/// `X-RateLimit-Endpoint-Reset` (unix seconds), else `Retry-After` seconds,
+/// else 31 s. Capped at five minutes.
+pub(crate) fn rate_limit_wait(headers: &HeaderMap, now: SystemTime) -> Duration {
+    let now_unix = now
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_secs_f64())
+        .unwrap_or(0.0);
+    let secs = header_f64(headers, "retry-after-endpoint")
+        .or_else(|| {
+            header_f64(headers, "x-ratelimit-endpoint-reset")
+                .map(|reset| reset - now_unix)
+                .filter(|d| *d > 0.0)
+        })
+        .or_else(|| header_f64(headers, "retry-after"));
+    match secs {
+        Some(s) if s > 0.0 => Duration::from_secs_f64(s).min(MAX_RATE_LIMIT_WAIT),
+        Some(_) => Duration::from_secs(1),
+        None => DEFAULT_RATE_LIMIT_WAIT,
+    }
+}
+
+fn jitter(max: Duration) -> Duration {
+    let ms = u64::try_from(max.as_millis()).unwrap_or(u64::MAX);
+    if ms == 0 {
+        return Duration::ZERO;
+    }
+    Duration::from_millis(rand::random_range(0..=ms))
+}
+
+fn contains(haystack: &[u8], needle: &str) -> bool {
+    haystack
+        .windows(needle.len())
+        .any(|w| w == needle.as_bytes())
+}
+
+/// Decodes a body, naming the JSON path of the first problem. The message
+/// never quotes a value from the body.
+fn decode<T: DeserializeOwned + Envelope>(ep: Endpoint, body: &[u8]) -> Result<T, ApiError> {
+    let mut de = serde_json::Deserializer::from_slice(body);
+    let value: T = serde_path_to_error::deserialize(&mut de).map_err(|e| {
+        let path = e.path().to_string();
+        let inner = e.into_inner();
+        let message = match inner.classify() {
+            serde_json::error::Category::Eof => "truncated JSON".to_string(),
+            serde_json::error::Category::Syntax => "invalid JSON".to_string(),
+            serde_json::error::Category::Io => "read error".to_string(),
+            serde_json::error::Category::Data => redact_quoted(&inner.to_string()),
+        };
+        ApiError::Decode {
+            endpoint: ep,
+            path,
+            message,
+        }
+    })?;
+    if value.unsuccessful() {
+        return Err(ApiError::Unsuccessful { endpoint: ep });
+    }
+    Ok(value)
+}
+
+/// Drops quoted values from a serde message (`invalid type: string "x"`),
+/// and the line/column suffix.
+fn redact_quoted(message: &str) -> String {
+    let mut out = String::with_capacity(message.len());
+    let mut in_quote = false;
+    for c in message.chars() {
+        match (c, in_quote) {
+            ('"', false) => {
+                in_quote = true;
+                out.push_str("\"…");
+            }
+            ('"', true) => {
+                in_quote = false;
+                out.push('"');
+            }
+            (_, true) => {}
+            (c, false) => out.push(c),
+        }
+    }
+    match out.find(" at line ") {
+        Some(i) => out[..i].to_string(),
+        None => out,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn headers(pairs: &[(&'static str, &str)]) -> HeaderMap {
+        let mut h = HeaderMap::new();
+        for (k, v) in pairs {
+            h.insert(*k, HeaderValue::from_str(v).unwrap());
+        }
+        h
+    }
+
+    #[test]
+    fn retry_after_endpoint_wins_over_every_other_header() {
+        let h = headers(&[
+            ("retry-after-endpoint", "27"),
+            ("x-ratelimit-endpoint-reset", "1000100"),
+            ("retry-after", "5"),
+        ]);
+        let now = UNIX_EPOCH + Duration::from_secs(1_000_000);
+        assert_eq!(rate_limit_wait(&h, now), Duration::from_secs(27));
+    }
+
+    #[test]
+    fn endpoint_reset_is_read_as_a_unix_time() {
+        let h = headers(&[("x-ratelimit-endpoint-reset", "1000040"), ("retry-after", "5")]);
+        let now = UNIX_EPOCH + Duration::from_secs(1_000_000);
+        assert_eq!(rate_limit_wait(&h, now), Duration::from_secs(40));
+    }
+
+    #[test]
+    fn a_reset_in_the_past_falls_back_to_retry_after() {
+        let h = headers(&[("x-ratelimit-endpoint-reset", "999000"), ("retry-after", "5")]);
+        let now = UNIX_EPOCH + Duration::from_secs(1_000_000);
+        assert_eq!(rate_limit_wait(&h, now), Duration::from_secs(5));
+    }
+
+    #[test]
+    fn no_header_waits_thirty_one_seconds() {
+        assert_eq!(
+            rate_limit_wait(&HeaderMap::new(), SystemTime::now()),
+            Duration::from_secs(31)
+        );
+    }
+
+    #[test]
+    fn an_absurd_wait_is_capped_at_five_minutes() {
+        let h = headers(&[("retry-after-endpoint", "86400")]);
+        assert_eq!(rate_limit_wait(&h, SystemTime::now()), MAX_RATE_LIMIT_WAIT);
+    }
+
+    #[test]
+    fn decode_errors_name_the_path_and_never_quote_the_body() {
+        let body = br#"{"data": [{"id": 1, "url": "a"}, {"id": "secret-looking", "url": "b"}]}"#;
+        let err = decode::<wire::Page<wire::Site>>(Endpoint::Sites, body).unwrap_err();
+        let msg = err.to_string();
+        assert!(msg.contains("data[1].id"), "{msg}");
+        assert!(!msg.contains("secret-looking"), "{msg}");
+        assert_eq!(err.reason(), "decode");
+    }
+
+    #[test]
+    fn a_missing_field_that_matters_is_an_error_naming_it() {
+        let body = br#"{"data": [{"url": "a"}]}"#;
+        let msg = decode::<wire::Page<wire::Site>>(Endpoint::Sites, body)
+            .unwrap_err()
+            .to_string();
+        assert_eq!(msg, "/site: unexpected response at data[0]: missing field `id`");
+    }
+
+    #[test]
+    fn truncated_json_is_named_as_such() {
+        let body = br#"{"data": [{"id": 1, "url": "a"#;
+        let msg = decode::<wire::Page<wire::Site>>(Endpoint::Sites, body)
+            .unwrap_err()
+            .to_string();
+        assert!(msg.ends_with("truncated JSON"), "{msg}");
+    }
+
+    #[test]
+    fn success_false_inside_a_200_is_an_error() {
+        let body = br#"{"success": false, "message": "nope", "integrations": []}"#;
+        let err = decode::<wire::IntegrationsResponse>(Endpoint::BackupIntegrations, body)
+            .unwrap_err();
+        assert_eq!(err.reason(), "unsuccessful");
+    }
+
+    #[test]
+    fn a_page_without_data_is_an_error_not_an_empty_fleet() {
+        let body = br#"{"success": false, "message": "nope"}"#;
+        assert!(decode::<wire::Page<wire::Site>>(Endpoint::Sites, body).is_err());
+    }
+}

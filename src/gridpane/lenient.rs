@@ -1,0 +1,245 @@
+//! Lenient decoders for fields whose JSON type drifts in the real API:
+//! booleans as `true`/`1`/`"1"`/`"true"`, numbers as numbers or strings
+//! (`"05"`), null or absent optionals. Anything that cannot be read as the
+//! intended value is an error that names what was found, never a panic and
+//! never the value itself (bodies may carry secrets).
+
+use std::fmt;
+
+use serde::Deserializer;
+use serde::de::{self, IgnoredAny, MapAccess, SeqAccess, Visitor};
+
+/// One JSON value, reduced to what the lenient decoders need.
+enum Scalar {
+    Null,
+    Bool(bool),
+    Unsigned(u64),
+    Signed(i64),
+    Float(f64),
+    Str(String),
+    Compound(&'static str),
+}
+
+impl Scalar {
+    fn kind(&self) -> &'static str {
+        match self {
+            Scalar::Null => "null",
+            Scalar::Bool(_) => "a boolean",
+            Scalar::Unsigned(_) | Scalar::Signed(_) | Scalar::Float(_) => "a number",
+            Scalar::Str(_) => "a string",
+            Scalar::Compound(k) => k,
+        }
+    }
+}
+
+struct ScalarVisitor;
+
+impl<'de> Visitor<'de> for ScalarVisitor {
+    type Value = Scalar;
+
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("a JSON value")
+    }
+    fn visit_unit<E>(self) -> Result<Scalar, E> {
+        Ok(Scalar::Null)
+    }
+    fn visit_none<E>(self) -> Result<Scalar, E> {
+        Ok(Scalar::Null)
+    }
+    fn visit_some<D: Deserializer<'de>>(self, d: D) -> Result<Scalar, D::Error> {
+        d.deserialize_any(ScalarVisitor)
+    }
+    fn visit_bool<E>(self, v: bool) -> Result<Scalar, E> {
+        Ok(Scalar::Bool(v))
+    }
+    fn visit_u64<E>(self, v: u64) -> Result<Scalar, E> {
+        Ok(Scalar::Unsigned(v))
+    }
+    fn visit_i64<E>(self, v: i64) -> Result<Scalar, E> {
+        Ok(Scalar::Signed(v))
+    }
+    fn visit_f64<E>(self, v: f64) -> Result<Scalar, E> {
+        Ok(Scalar::Float(v))
+    }
+    fn visit_str<E>(self, v: &str) -> Result<Scalar, E> {
+        Ok(Scalar::Str(v.to_owned()))
+    }
+    fn visit_string<E>(self, v: String) -> Result<Scalar, E> {
+        Ok(Scalar::Str(v))
+    }
+    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Scalar, A::Error> {
+        while seq.next_element::<IgnoredAny>()?.is_some() {}
+        Ok(Scalar::Compound("an array"))
+    }
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Scalar, A::Error> {
+        while map.next_entry::<IgnoredAny, IgnoredAny>()?.is_some() {}
+        Ok(Scalar::Compound("an object"))
+    }
+}
+
+fn scalar<'de, D: Deserializer<'de>>(d: D) -> Result<Scalar, D::Error> {
+    d.deserialize_any(ScalarVisitor)
+}
+
+fn to_u64(s: &Scalar) -> Option<u64> {
+    match s {
+        Scalar::Unsigned(v) => Some(*v),
+        Scalar::Signed(v) => u64::try_from(*v).ok(),
+        Scalar::Float(v) if v.fract() == 0.0 && *v >= 0.0 && *v <= u64::MAX as f64 => {
+            Some(*v as u64)
+        }
+        Scalar::Str(v) => v.trim().parse().ok(),
+        _ => None,
+    }
+}
+
+fn to_bool(s: &Scalar) -> Option<bool> {
+    match s {
+        Scalar::Bool(v) => Some(*v),
+        Scalar::Unsigned(0) | Scalar::Signed(0) => Some(false),
+        Scalar::Unsigned(1) | Scalar::Signed(1) => Some(true),
+        Scalar::Str(v) => match v.trim().to_ascii_lowercase().as_str() {
+            "1" | "true" | "yes" | "on" => Some(true),
+            "0" | "false" | "no" | "off" => Some(false),
+            _ => None,
+        },
+        _ => None,
+    }
+}
+
+fn invalid<E: de::Error>(found: &Scalar, expected: &str) -> E {
+    E::custom(format_args!("expected {expected}, found {}", found.kind()))
+}
+
+/// A required non-negative integer id, as a number or a numeric string.
+pub fn id<'de, D: Deserializer<'de>>(d: D) -> Result<u64, D::Error> {
+    let s = scalar(d)?;
+    to_u64(&s).ok_or_else(|| invalid(&s, "an integer id"))
+}
+
+/// An optional non-negative integer; null, absent or `""` are `None`.
+pub fn opt_u64<'de, D: Deserializer<'de>>(d: D) -> Result<Option<u64>, D::Error> {
+    let s = scalar(d)?;
+    match &s {
+        Scalar::Null => Ok(None),
+        Scalar::Str(v) if v.trim().is_empty() => Ok(None),
+        _ => to_u64(&s)
+            .map(Some)
+            .ok_or_else(|| invalid(&s, "an integer")),
+    }
+}
+
+/// An optional small integer (hour, minute, day, retain days).
+pub fn opt_u32<'de, D: Deserializer<'de>>(d: D) -> Result<Option<u32>, D::Error> {
+    let v = opt_u64(d)?;
+    v.map(|v| u32::try_from(v).map_err(|_| de::Error::custom("integer out of range")))
+        .transpose()
+}
+
+/// An optional boolean in any of the forms the API sends.
+pub fn opt_bool<'de, D: Deserializer<'de>>(d: D) -> Result<Option<bool>, D::Error> {
+    let s = scalar(d)?;
+    match &s {
+        Scalar::Null => Ok(None),
+        Scalar::Str(v) if v.trim().is_empty() => Ok(None),
+        _ => to_bool(&s)
+            .map(Some)
+            .ok_or_else(|| invalid(&s, "a boolean")),
+    }
+}
+
+/// A required string; numbers are accepted and written out.
+pub fn string<'de, D: Deserializer<'de>>(d: D) -> Result<String, D::Error> {
+    let s = scalar(d)?;
+    match s {
+        Scalar::Str(v) => Ok(v),
+        Scalar::Unsigned(v) => Ok(v.to_string()),
+        Scalar::Signed(v) => Ok(v.to_string()),
+        other => Err(invalid(&other, "a string")),
+    }
+}
+
+/// A descriptive string (labels, regions, names): anything that is not a
+/// string or a number reads as `None` rather than failing the poll.
+pub fn loose_string<'de, D: Deserializer<'de>>(d: D) -> Result<Option<String>, D::Error> {
+    Ok(match scalar(d)? {
+        Scalar::Str(v) if !v.trim().is_empty() => Some(v),
+        Scalar::Unsigned(v) => Some(v.to_string()),
+        Scalar::Signed(v) => Some(v.to_string()),
+        _ => None,
+    })
+}
+
+/// A list that may also come as `null` or be absent.
+pub fn vec_or_null<'de, D, T>(d: D) -> Result<Vec<T>, D::Error>
+where
+    D: Deserializer<'de>,
+    T: serde::Deserialize<'de>,
+{
+    Ok(<Option<Vec<T>> as serde::Deserialize>::deserialize(d)?.unwrap_or_default())
+}
+
+#[cfg(test)]
+mod tests {
+    use serde::Deserialize;
+
+    #[derive(Deserialize, Debug)]
+    struct Probe {
+        #[serde(default, deserialize_with = "super::opt_bool")]
+        b: Option<bool>,
+        #[serde(default, deserialize_with = "super::opt_u32")]
+        n: Option<u32>,
+        #[serde(default, deserialize_with = "super::loose_string")]
+        s: Option<String>,
+    }
+
+    fn probe(json: &str) -> Result<Probe, serde_json::Error> {
+        serde_json::from_str(json)
+    }
+
+    #[test]
+    fn booleans_read_in_every_form_the_api_sends() {
+        for (raw, want) in [
+            ("true", true),
+            ("false", false),
+            ("1", true),
+            ("0", false),
+            ("\"1\"", true),
+            ("\"0\"", false),
+            ("\"true\"", true),
+            ("\"False\"", false),
+        ] {
+            let p = probe(&format!("{{\"b\": {raw}}}")).expect(raw);
+            assert_eq!(p.b, Some(want), "{raw}");
+        }
+        assert_eq!(probe("{\"b\": null}").unwrap().b, None);
+        assert_eq!(probe("{}").unwrap().b, None);
+    }
+
+    #[test]
+    fn a_boolean_that_is_not_one_is_an_error_not_a_guess() {
+        let err = probe("{\"b\": \"maybe\"}").unwrap_err().to_string();
+        assert!(err.contains("expected a boolean, found a string"), "{err}");
+        assert!(probe("{\"b\": 2}").is_err());
+        assert!(probe("{\"b\": {}}").is_err());
+    }
+
+    #[test]
+    fn zero_padded_string_numbers_read_as_numbers() {
+        assert_eq!(probe("{\"n\": \"05\"}").unwrap().n, Some(5));
+        assert_eq!(probe("{\"n\": \"00\"}").unwrap().n, Some(0));
+        assert_eq!(probe("{\"n\": 23}").unwrap().n, Some(23));
+        assert_eq!(probe("{\"n\": 7.0}").unwrap().n, Some(7));
+        assert_eq!(probe("{\"n\": \"\"}").unwrap().n, None);
+        assert!(probe("{\"n\": \"x5\"}").is_err());
+        assert!(probe("{\"n\": -1}").is_err());
+        assert!(probe("{\"n\": 99999999999}").is_err());
+    }
+
+    #[test]
+    fn descriptive_strings_of_the_wrong_type_read_as_absent() {
+        assert_eq!(probe("{\"s\": [1]}").unwrap().s, None);
+        assert_eq!(probe("{\"s\": 12}").unwrap().s.as_deref(), Some("12"));
+        assert_eq!(probe("{\"s\": \"\"}").unwrap().s, None);
+    }
+}

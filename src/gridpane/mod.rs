@@ -1,0 +1,11 @@
+//! The GridPane API client: HTTP, auth, pagination, retries and lenient
+//! decoding. It knows nothing about metrics; it reports what it did as a
+//! [`RequestTally`] that the poller reads.
+
+mod client;
+mod error;
+pub mod lenient;
+pub mod wire;
+
+pub use client::{Client, ClientOptions, Endpoint, RequestTally, Sleeper};
+pub use error::ApiError;

@@ -1,0 +1,225 @@
+//! The response shapes of the GridPane endpoints the exporter reads, as far
+//! as `shared/gridpane-api.md` knows them. Only the fields the exporter uses
+//! are declared; everything else is ignored. Provider credentials (`token`,
+//! `secret_token`) have no field here, so they are never held.
+
+use serde::Deserialize;
+
+use super::lenient;
+
+/// Laravel pagination envelope of `/site` and `/server`.
+#[derive(Debug, Deserialize)]
+#[serde(bound(deserialize = "T: Deserialize<'de>"))]
+pub struct Page<T> {
+    #[serde(default, deserialize_with = "lenient::opt_bool")]
+    pub success: Option<bool>,
+    #[serde(deserialize_with = "lenient::vec_or_null")]
+    pub data: Vec<T>,
+    #[serde(default)]
+    pub links: Option<Links>,
+    #[serde(default)]
+    pub meta: Option<Meta>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+pub struct Links {
+    /// `Some(None)` when the key is present and null: the last page.
+    #[serde(default, deserialize_with = "present_or_null")]
+    pub next: Option<Option<String>>,
+}
+
+fn present_or_null<'de, D: serde::Deserializer<'de>>(
+    d: D,
+) -> Result<Option<Option<String>>, D::Error> {
+    Ok(Some(lenient::loose_string(d)?))
+}
+
+#[derive(Debug, Default, Deserialize)]
+pub struct Meta {
+    #[serde(default, deserialize_with = "lenient::opt_u64")]
+    pub current_page: Option<u64>,
+    #[serde(default, deserialize_with = "lenient::opt_u64")]
+    pub last_page: Option<u64>,
+    #[serde(default, deserialize_with = "lenient::opt_u64")]
+    pub total: Option<u64>,
+}
+
+/// An item of `GET /server`.
+#[derive(Debug, Deserialize)]
+pub struct Server {
+    #[serde(deserialize_with = "lenient::id")]
+    pub id: u64,
+    #[serde(default, deserialize_with = "lenient::loose_string")]
+    pub label: Option<String>,
+    #[serde(default, deserialize_with = "lenient::loose_string")]
+    pub region: Option<String>,
+    /// `true` when the server runs Backups V2 (Duplicacy).
+    #[serde(default, deserialize_with = "lenient::opt_bool")]
+    pub update_backups: Option<bool>,
+}
+
+/// The `server` object nested in a site.
+#[derive(Debug, Deserialize)]
+pub struct ServerRef {
+    #[serde(default, deserialize_with = "lenient::opt_u64")]
+    pub id: Option<u64>,
+    #[serde(default, deserialize_with = "lenient::loose_string")]
+    pub label: Option<String>,
+}
+
+/// Retention settings carried by a site.
+#[derive(Debug, Default, Deserialize)]
+pub struct SiteCustomizer {
+    #[serde(default, deserialize_with = "lenient::opt_u32")]
+    pub local_prune_schedule: Option<u32>,
+    #[serde(default, deserialize_with = "lenient::opt_u32")]
+    pub local_retain_days: Option<u32>,
+    #[serde(default, deserialize_with = "lenient::opt_u32")]
+    pub remote_prune_schedule: Option<u32>,
+    #[serde(default, deserialize_with = "lenient::opt_u32")]
+    pub remote_retain_days: Option<u32>,
+}
+
+/// An item of `GET /site`.
+#[derive(Debug, Deserialize)]
+pub struct Site {
+    #[serde(deserialize_with = "lenient::id")]
+    pub id: u64,
+    #[serde(deserialize_with = "lenient::string")]
+    pub url: String,
+    #[serde(default, deserialize_with = "lenient::opt_u64")]
+    pub server_id: Option<u64>,
+    #[serde(default, deserialize_with = "lenient::opt_bool")]
+    pub local_bup: Option<bool>,
+    #[serde(default, deserialize_with = "lenient::opt_bool")]
+    pub remote_bup: Option<bool>,
+    #[serde(default)]
+    pub server: Option<ServerRef>,
+    #[serde(default)]
+    pub site_customizer: Option<SiteCustomizer>,
+}
+
+/// `GET /backups/schedules` (and its `/server/{id}`, `/site/{id}` variants).
+#[derive(Debug, Deserialize)]
+pub struct SchedulesResponse {
+    #[serde(default, deserialize_with = "lenient::opt_bool")]
+    pub success: Option<bool>,
+    #[serde(deserialize_with = "lenient::vec_or_null")]
+    pub data: Vec<SiteSchedules>,
+    #[serde(default)]
+    pub links: Option<Links>,
+    #[serde(default)]
+    pub meta: Option<Meta>,
+}
+
+#[derive(Debug, Deserialize)]
+pub struct SiteSchedules {
+    #[serde(deserialize_with = "lenient::id")]
+    pub site_id: u64,
+    #[serde(default, deserialize_with = "lenient::opt_u64")]
+    pub server_id: Option<u64>,
+    #[serde(default, deserialize_with = "lenient::loose_string")]
+    pub url: Option<String>,
+    #[serde(default, deserialize_with = "lenient::vec_or_null")]
+    pub schedule_backups: Vec<Schedule>,
+}
+
+/// One backup schedule row. There is no enabled flag in the API.
+#[derive(Debug, Deserialize)]
+pub struct Schedule {
+    #[serde(deserialize_with = "lenient::id")]
+    pub id: u64,
+    /// `local` or `remote`.
+    #[serde(rename = "type", deserialize_with = "lenient::string")]
+    pub storage: String,
+    /// `hourly`, `daily`, `weekly` or `monthly`.
+    #[serde(default, deserialize_with = "lenient::loose_string")]
+    pub bup_schedule: Option<String>,
+    #[serde(default, deserialize_with = "lenient::opt_u32")]
+    pub hour: Option<u32>,
+    #[serde(default, deserialize_with = "lenient::opt_u32")]
+    pub minute: Option<u32>,
+    #[serde(default, deserialize_with = "lenient::opt_u32")]
+    pub day: Option<u32>,
+    #[serde(default, deserialize_with = "lenient::opt_u64")]
+    pub service_id: Option<u64>,
+    #[serde(default, deserialize_with = "lenient::loose_string")]
+    pub service_name: Option<String>,
+    /// The integration the remote schedule uploads to.
+    #[serde(default, deserialize_with = "lenient::opt_u64")]
+    pub service_user_id: Option<u64>,
+}
+
+/// `GET /backups/integrations` and `GET /backups/integrations/{site_id}`.
+#[derive(Debug, Deserialize)]
+pub struct IntegrationsResponse {
+    #[serde(default, deserialize_with = "lenient::opt_bool")]
+    pub success: Option<bool>,
+    #[serde(deserialize_with = "lenient::vec_or_null")]
+    pub integrations: Vec<Integration>,
+}
+
+/// A backup integration, without its credentials.
+#[derive(Debug, Deserialize)]
+pub struct Integration {
+    #[serde(deserialize_with = "lenient::id")]
+    pub id: u64,
+    #[serde(default, deserialize_with = "lenient::loose_string")]
+    pub integrated_service: Option<String>,
+    #[serde(default, deserialize_with = "lenient::loose_string")]
+    pub integration_name: Option<String>,
+    #[serde(default, deserialize_with = "lenient::loose_string")]
+    pub region: Option<String>,
+}
+
+/// `GET /backups/prune-schedule/{site_id}`: the body has never been seen, so
+/// this reads any of the plausible shapes and keeps only what it recognises.
+#[derive(Debug, Default, Deserialize)]
+pub struct PruneScheduleResponse {
+    #[serde(default, deserialize_with = "lenient::opt_bool")]
+    pub success: Option<bool>,
+    #[serde(default)]
+    pub data: Option<PruneSchedules>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+pub struct PruneSchedules {
+    #[serde(default)]
+    pub local: Option<PruneSetting>,
+    #[serde(default)]
+    pub remote: Option<PruneSetting>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+pub struct PruneSetting {
+    #[serde(default, deserialize_with = "lenient::opt_u32")]
+    pub prune_schedule: Option<u32>,
+    #[serde(default, deserialize_with = "lenient::opt_u32")]
+    pub retain_days: Option<u32>,
+}
+
+/// Something that may carry `success: false` inside a 200.
+pub trait Envelope {
+    fn unsuccessful(&self) -> bool;
+}
+
+impl Envelope for SchedulesResponse {
+    fn unsuccessful(&self) -> bool {
+        self.success == Some(false)
+    }
+}
+impl Envelope for IntegrationsResponse {
+    fn unsuccessful(&self) -> bool {
+        self.success == Some(false)
+    }
+}
+impl Envelope for PruneScheduleResponse {
+    fn unsuccessful(&self) -> bool {
+        self.success == Some(false)
+    }
+}
+impl<T> Envelope for Page<T> {
+    fn unsuccessful(&self) -> bool {
+        self.success == Some(false)
+    }
+}

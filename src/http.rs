@@ -1,0 +1,190 @@
+//! The HTTP server: /metrics, health and readiness, the landing page. Every
+//! handler reads the store; none calls GridPane.
+
+use std::io::Write as _;
+use std::sync::Arc;
+
+use axum::Router;
+use axum::extract::State;
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::response::{Html, IntoResponse, Response};
+use axum::routing::get;
+use flate2::Compression;
+use flate2::write::GzEncoder;
+use prometheus::Registry;
+
+use crate::render::metrics::{self, REVISION, VERSION};
+use crate::store::Store;
+
+pub const EXPOSITION_CONTENT_TYPE: &str = "text/plain; version=0.0.4; charset=utf-8";
+
+/// What the handlers share.
+pub struct Web {
+    pub store: Arc<Store>,
+    pub telemetry_path: String,
+    /// Process metrics (`process_*`).
+    process: Registry,
+}
+
+impl Web {
+    pub fn new(store: Arc<Store>, telemetry_path: String) -> Self {
+        let process = Registry::new();
+        #[cfg(target_os = "linux")]
+        {
+            let pc = prometheus::process_collector::ProcessCollector::for_self();
+            if let Err(e) = process.register(Box::new(pc)) {
+                tracing::warn!(error = %e, "process metrics unavailable");
+            }
+        }
+        Web {
+            store,
+            telemetry_path,
+            process,
+        }
+    }
+}
+
+pub fn router(web: Arc<Web>) -> Router {
+    Router::new()
+        .route(&web.telemetry_path, get(metrics_handler))
+        .route("/-/healthy", get(healthy))
+        .route("/-/ready", get(ready))
+        .route("/", get(landing))
+        .with_state(web)
+}
+
+/// True when the client accepts gzip (and did not say `q=0`).
+pub fn accepts_gzip(headers: &HeaderMap) -> bool {
+    headers
+        .get_all(header::ACCEPT_ENCODING)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(','))
+        .any(|item| {
+            let mut parts = item.split(';').map(str::trim);
+            let name = parts.next().unwrap_or("");
+            let q_zero = parts.any(|p| {
+                p.strip_prefix("q=")
+                    .and_then(|q| q.parse::<f32>().ok())
+                    .is_some_and(|q| q == 0.0)
+            });
+            (name.eq_ignore_ascii_case("gzip") || name == "*") && !q_zero
+        })
+}
+
+pub fn gzip(body: &[u8]) -> Vec<u8> {
+    let mut enc = GzEncoder::new(Vec::with_capacity(body.len() / 8 + 64), Compression::fast());
+    // Writing into a Vec cannot fail.
+    let _ = enc.write_all(body);
+    enc.finish().unwrap_or_default()
+}
+
+async fn metrics_handler(State(web): State<Arc<Web>>, headers: HeaderMap) -> Response {
+    let body = metrics::render(&web.store, &web.process.gather(), chrono::Utc::now());
+    let mut resp = if accepts_gzip(&headers) {
+        let mut r = gzip(&body).into_response();
+        r.headers_mut()
+            .insert(header::CONTENT_ENCODING, HeaderValue::from_static("gzip"));
+        r
+    } else {
+        body.into_response()
+    };
+    resp.headers_mut().insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static(EXPOSITION_CONTENT_TYPE),
+    );
+    resp.headers_mut()
+        .insert(header::VARY, HeaderValue::from_static("Accept-Encoding"));
+    resp
+}
+
+async fn healthy() -> &'static str {
+    "Healthy\n"
+}
+
+async fn ready(State(web): State<Arc<Web>>) -> Response {
+    if web.store.ready() {
+        (StatusCode::OK, "Ready\n").into_response()
+    } else {
+        (
+            StatusCode::SERVICE_UNAVAILABLE,
+            "Not ready: first poll in progress\n",
+        )
+            .into_response()
+    }
+}
+
+/// Escapes text for HTML element content and attribute values.
+pub fn escape_html(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for c in s.chars() {
+        match c {
+            '&' => out.push_str("&amp;"),
+            '<' => out.push_str("&lt;"),
+            '>' => out.push_str("&gt;"),
+            '"' => out.push_str("&quot;"),
+            '\'' => out.push_str("&#39;"),
+            c => out.push(c),
+        }
+    }
+    out
+}
+
+async fn landing(State(web): State<Arc<Web>>) -> Html<String> {
+    let mut rows = String::new();
+    for slot in web.store.accounts() {
+        let state = slot.load();
+        let result = match &state.last_poll {
+            None => "first poll in progress".to_string(),
+            Some(p) => match &p.error {
+                None => "ok".to_string(),
+                Some(e) => format!("failed: {}", e.message),
+            },
+        };
+        let sites = state.snapshot.as_ref().map_or(0, |s| s.sites.len());
+        rows.push_str(&format!(
+            "<tr><td>{}</td><td>{}</td><td>{}</td></tr>\n",
+            escape_html(&slot.name),
+            sites,
+            escape_html(&result)
+        ));
+    }
+    let path = escape_html(&web.telemetry_path);
+    Html(format!(
+        "<!doctype html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">\
+<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\
+<title>GridPane Backup Exporter</title></head>\n<body>\n\
+<h1>GridPane Backup Exporter</h1>\n<p>Version {VERSION} (revision {REVISION})</p>\n\
+<table><thead><tr><th>Account</th><th>Sites</th><th>Last poll</th></tr></thead>\n<tbody>\n{rows}</tbody></table>\n\
+<ul><li><a href=\"{path}\">Metrics</a></li><li><a href=\"/-/healthy\">Health</a></li>\
+<li><a href=\"/-/ready\">Readiness</a></li></ul>\n</body></html>\n"
+    ))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn with_encoding(v: &str) -> HeaderMap {
+        let mut h = HeaderMap::new();
+        h.insert(header::ACCEPT_ENCODING, HeaderValue::from_str(v).unwrap());
+        h
+    }
+
+    #[test]
+    fn gzip_is_used_only_when_the_scraper_asks_for_it() {
+        assert!(accepts_gzip(&with_encoding("gzip")));
+        assert!(accepts_gzip(&with_encoding("deflate, gzip;q=0.5")));
+        assert!(!accepts_gzip(&with_encoding("gzip;q=0")));
+        assert!(!accepts_gzip(&with_encoding("identity")));
+        assert!(!accepts_gzip(&HeaderMap::new()));
+    }
+
+    #[test]
+    fn html_escaping_makes_markup_inert() {
+        assert_eq!(
+            escape_html("<script>alert(\"x\")</script>&'"),
+            "&lt;script&gt;alert(&quot;x&quot;)&lt;/script&gt;&amp;&#39;"
+        );
+    }
+}

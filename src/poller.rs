@@ -1,0 +1,168 @@
+//! One poller per account: fetch from GridPane on an interval, build an
+//! immutable snapshot, swap it into the store. A failed poll keeps the last
+//! good snapshot and records why.
+
+use std::future::Future;
+use std::sync::Arc;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use tokio::sync::watch;
+
+use crate::config::TokenSource;
+use crate::gridpane::{ApiError, Client, RequestTally};
+use crate::model::{self, Fetched};
+use crate::store::{AccountSlot, PollError, PollResult, Store};
+
+/// Where a poller gets its data: GridPane in production, a script in tests.
+pub trait Source: Send + Sync + 'static {
+    /// Fetches everything one poll needs; all of it or an error.
+    fn fetch(&self) -> impl Future<Output = Result<Fetched, ApiError>> + Send;
+    /// What the source's requests did since the last call.
+    fn take_tally(&self) -> RequestTally;
+}
+
+/// The real source: the account's client and token.
+pub struct GridPaneSource {
+    pub client: Client,
+    pub token: TokenSource,
+}
+
+impl Source for GridPaneSource {
+    async fn fetch(&self) -> Result<Fetched, ApiError> {
+        // The token is read for this poll and dropped at its end.
+        let token = self.token.load()?;
+        let schedules = self.client.backup_schedules(&token).await?;
+        let integrations = self.client.backup_integrations(&token).await?;
+        let servers = self.client.servers(&token).await?;
+        let sites = self.client.sites(&token).await?;
+        Ok(Fetched {
+            sites,
+            servers,
+            schedules,
+            integrations,
+        })
+    }
+
+    fn take_tally(&self) -> RequestTally {
+        self.client.take_tally()
+    }
+}
+
+pub fn unix_now() -> f64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_secs_f64())
+        .unwrap_or(0.0)
+}
+
+/// One poll of one account: fetch, then swap in the new snapshot or record
+/// the failure. Logs one line.
+pub async fn poll_once<S: Source>(source: &S, store: &Store, slot: &AccountSlot) -> Result<(), ApiError> {
+    store.update(slot, |s| s.polling = true);
+    let started = tokio::time::Instant::now();
+    let result = source.fetch().await;
+    let duration = started.elapsed().as_secs_f64();
+    let tally = source.take_tally();
+    let finished_at = unix_now();
+    let requests = tally.total_requests();
+
+    let record = |s: &mut crate::store::AccountState, error: Option<PollError>| {
+        s.polling = false;
+        s.ready = true;
+        s.counters.polls += 1;
+        if let Some(e) = &error {
+            *s.counters.poll_errors.entry(e.reason.clone()).or_default() += 1;
+        }
+        for ((endpoint, code), n) in &tally.requests {
+            *s.counters
+                .api_requests
+                .entry((endpoint.to_string(), code.clone()))
+                .or_default() += n;
+        }
+        for (endpoint, n) in &tally.rate_limited {
+            *s.counters
+                .rate_limited
+                .entry(endpoint.to_string())
+                .or_default() += n;
+        }
+        for (scope, v) in &tally.remaining {
+            s.counters.rate_limit_remaining.insert(scope.clone(), *v);
+        }
+        s.last_poll = Some(PollResult {
+            finished_at,
+            duration_seconds: duration,
+            requests,
+            error,
+        });
+    };
+
+    match result {
+        Ok(fetched) => {
+            let snapshot = model::build_snapshot(&slot.name, finished_at, fetched);
+            tracing::info!(
+                account = %slot.name,
+                result = "ok",
+                duration_ms = (duration * 1000.0).round() as u64,
+                sites = snapshot.sites.len(),
+                servers = snapshot.servers.len(),
+                integrations = snapshot.integrations.len(),
+                requests,
+                rate_limited = tally.rate_limited.values().sum::<u64>(),
+                waited_ms = tally.waited.as_millis() as u64,
+                "poll finished"
+            );
+            store.replace_snapshot(slot, snapshot, |s| record(s, None));
+            Ok(())
+        }
+        Err(e) => {
+            tracing::warn!(
+                account = %slot.name,
+                result = "error",
+                reason = e.reason(),
+                error = %e,
+                duration_ms = (duration * 1000.0).round() as u64,
+                requests,
+                rate_limited = tally.rate_limited.values().sum::<u64>(),
+                "poll failed, keeping the last good snapshot"
+            );
+            let error = PollError {
+                reason: e.reason().to_string(),
+                message: e.to_string(),
+            };
+            store.update(slot, |s| record(s, Some(error)));
+            Err(e)
+        }
+    }
+}
+
+/// The delay before the next poll: the interval plus up to a tenth of it
+/// (at most 30 s) of jitter, so accounts drift apart.
+pub fn next_delay(interval: Duration) -> Duration {
+    let max = (interval / 10).min(Duration::from_secs(30));
+    let ms = u64::try_from(max.as_millis()).unwrap_or(0);
+    interval + Duration::from_millis(if ms == 0 { 0 } else { rand::random_range(0..=ms) })
+}
+
+/// Polls at start, then every interval, until `shutdown` turns true. A poll
+/// that overruns the interval is followed at once by the next, never doubled.
+pub async fn run<S: Source>(
+    source: S,
+    store: Arc<Store>,
+    slot: Arc<AccountSlot>,
+    interval: Duration,
+    mut shutdown: watch::Receiver<bool>,
+) {
+    loop {
+        let started = tokio::time::Instant::now();
+        tokio::select! {
+            _ = poll_once(&source, &store, &slot) => {}
+            _ = shutdown.wait_for(|stop| *stop) => return,
+        }
+        let delay = next_delay(interval).saturating_sub(started.elapsed());
+        store.update(&slot, |s| s.next_poll_at = Some(unix_now() + delay.as_secs_f64()));
+        tokio::select! {
+            _ = tokio::time::sleep(delay) => {}
+            _ = shutdown.wait_for(|stop| *stop) => return,
+        }
+    }
+}

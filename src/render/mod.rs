@@ -1,0 +1,4 @@
+//! Renderers: they read snapshots from the store and turn them into what a
+//! reader wants. They never call GridPane.
+
+pub mod metrics;

@@ -1,0 +1,163 @@
+//! The snapshot store: per account, the last good snapshot and the health of
+//! its polling. Pollers write it by swapping whole states; renderers only
+//! read it. Nothing here talks to GridPane.
+
+use std::collections::BTreeMap;
+use std::sync::{Arc, RwLock};
+
+use serde::{Deserialize, Serialize};
+use tokio::sync::watch;
+
+use crate::model::AccountSnapshot;
+
+/// The outcome of one poll.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct PollResult {
+    /// Unix seconds when the poll ended.
+    pub finished_at: f64,
+    pub duration_seconds: f64,
+    /// API requests the poll made, retries included.
+    pub requests: u64,
+    /// `None` when the poll succeeded.
+    pub error: Option<PollError>,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct PollError {
+    /// One of [`crate::gridpane::ApiError::REASONS`].
+    pub reason: String,
+    /// One line for people: endpoint and cause, never a body or a token.
+    pub message: String,
+}
+
+/// Counters since the process started.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct Counters {
+    pub polls: u64,
+    /// reason -> failed polls.
+    pub poll_errors: BTreeMap<String, u64>,
+    /// (endpoint, code) -> requests.
+    pub api_requests: BTreeMap<(String, String), u64>,
+    /// endpoint -> 429s.
+    pub rate_limited: BTreeMap<String, u64>,
+    /// scope -> remaining quota last reported by GridPane.
+    pub rate_limit_remaining: BTreeMap<String, f64>,
+}
+
+/// Everything the renderers know about one account, swapped as a whole.
+#[derive(Clone, Debug, Default)]
+pub struct AccountState {
+    /// The last good snapshot; a failed poll never replaces or clears it.
+    pub snapshot: Option<Arc<AccountSnapshot>>,
+    /// True once the first poll has finished (either way) or a snapshot was
+    /// loaded from the state file.
+    pub ready: bool,
+    /// True while a poll is running.
+    pub polling: bool,
+    pub last_poll: Option<PollResult>,
+    /// Unix seconds when the next poll is due.
+    pub next_poll_at: Option<f64>,
+    pub counters: Counters,
+}
+
+impl AccountState {
+    /// The last poll succeeded.
+    pub fn up(&self) -> bool {
+        matches!(&self.last_poll, Some(p) if p.error.is_none())
+    }
+}
+
+/// One account's slot.
+#[derive(Debug)]
+pub struct AccountSlot {
+    pub name: String,
+    state: RwLock<Arc<AccountState>>,
+}
+
+impl AccountSlot {
+    /// The current state; cheap (an `Arc` clone).
+    pub fn load(&self) -> Arc<AccountState> {
+        match self.state.read() {
+            Ok(g) => Arc::clone(&g),
+            Err(poisoned) => Arc::clone(&poisoned.into_inner()),
+        }
+    }
+
+    fn swap(&self, f: impl FnOnce(&mut AccountState)) {
+        let mut guard = match self.state.write() {
+            Ok(g) => g,
+            Err(poisoned) => poisoned.into_inner(),
+        };
+        let mut next = AccountState::clone(&guard);
+        f(&mut next);
+        *guard = Arc::new(next);
+    }
+}
+
+/// All accounts, in configuration order.
+#[derive(Debug)]
+pub struct Store {
+    accounts: Vec<Arc<AccountSlot>>,
+    /// Bumped whenever any account's snapshot is replaced.
+    generation: watch::Sender<u64>,
+}
+
+impl Store {
+    pub fn new(names: impl IntoIterator<Item = String>) -> Self {
+        let accounts = names
+            .into_iter()
+            .map(|name| {
+                Arc::new(AccountSlot {
+                    name,
+                    state: RwLock::new(Arc::new(AccountState::default())),
+                })
+            })
+            .collect();
+        Store {
+            accounts,
+            generation: watch::Sender::new(0),
+        }
+    }
+
+    pub fn accounts(&self) -> &[Arc<AccountSlot>] {
+        &self.accounts
+    }
+
+    pub fn account(&self, name: &str) -> Option<&Arc<AccountSlot>> {
+        self.accounts.iter().find(|a| a.name == name)
+    }
+
+    /// Every account has finished a first poll or loaded saved state.
+    pub fn ready(&self) -> bool {
+        self.accounts.iter().all(|a| a.load().ready)
+    }
+
+    /// Changes whenever a snapshot is replaced (render caches, persistence).
+    pub fn subscribe(&self) -> watch::Receiver<u64> {
+        self.generation.subscribe()
+    }
+
+    pub fn generation(&self) -> u64 {
+        *self.generation.borrow()
+    }
+
+    /// Updates an account's state without touching its snapshot.
+    pub fn update(&self, slot: &AccountSlot, f: impl FnOnce(&mut AccountState)) {
+        slot.swap(f);
+    }
+
+    /// Replaces an account's snapshot (a successful poll, or saved state).
+    pub fn replace_snapshot(
+        &self,
+        slot: &AccountSlot,
+        snapshot: AccountSnapshot,
+        f: impl FnOnce(&mut AccountState),
+    ) {
+        slot.swap(|s| {
+            s.snapshot = Some(Arc::new(snapshot));
+            s.ready = true;
+            f(s);
+        });
+        self.generation.send_modify(|g| *g += 1);
+    }
+}
