@@ -445,6 +445,22 @@ const KEYWORDS: &[&str] = &[
     "atan2",
 ];
 
+/// Aggregation operators, which may be followed by `by (...)` before their `(`.
+const AGGREGATIONS: &[&str] = &[
+    "sum",
+    "min",
+    "max",
+    "avg",
+    "group",
+    "stddev",
+    "stdvar",
+    "count",
+    "count_values",
+    "bottomk",
+    "topk",
+    "quantile",
+];
+
 /// Keywords followed by a parenthesised list of label names.
 const LABEL_LISTS: &[&str] = &[
     "by",
@@ -600,6 +616,7 @@ pub fn selectors(expr: &str) -> Vec<Selector> {
                 continue;
             }
             if KEYWORDS.contains(&lower.as_str())
+                || AGGREGATIONS.contains(&lower.as_str())
                 || ["inf", "nan"].contains(&lower.as_str())
                 || next == Some('(')
             {
@@ -683,6 +700,26 @@ pub fn exposition_names(text: &str) -> (BTreeSet<String>, BTreeSet<String>) {
         }
     }
     (families, samples)
+}
+
+/// Label names seen on each sample name.
+pub fn exposition_labels(text: &str) -> std::collections::BTreeMap<String, BTreeSet<String>> {
+    let mut out: std::collections::BTreeMap<String, BTreeSet<String>> = Default::default();
+    for line in text.lines() {
+        if line.starts_with('#') || line.trim().is_empty() {
+            continue;
+        }
+        let end = line.find(['{', ' ']).unwrap_or(line.len());
+        let labels = out.entry(line[..end].to_owned()).or_default();
+        if line[end..].starts_with('{') {
+            let chars: Vec<char> = line[end..].chars().collect();
+            let mut i = 0;
+            for (name, _, _) in parse_matchers(&chars, &mut i) {
+                labels.insert(name);
+            }
+        }
+    }
+    out
 }
 
 /// The family a sample name belongs to (`x_bucket` → `x` for histograms).
