@@ -211,7 +211,8 @@ fn alerts_follow_the_mixin_conventions() {
             // Every metric selector sits inside an aggregation that keeps
             // only account/site_id/storage, so instance and pod go away.
             for line in r.expr.lines() {
-                if line.contains("gridpane_") && !line.trim_start().starts_with("account_site_id:") {
+                if line.contains("gridpane_") && !line.trim_start().starts_with("account_site_id:")
+                {
                     let aggregated = line.contains("max by (account, site_id")
                         || line.contains("min by (account, site_id");
                     if !aggregated {
@@ -339,5 +340,8 @@ groups:
         a.annotation("description"),
         Some("Folded {{ $labels.x }} text.")
     );
-    assert_eq!(a.annotation("runbook_url"), Some("docs/runbook.md#gridpanex"));
+    assert_eq!(
+        a.annotation("runbook_url"),
+        Some("docs/runbook.md#gridpanex")
+    );
 }

@@ -13,8 +13,16 @@ use serde_json::{Value, json};
 
 /// The dashboards this project ships, by file name: (uid, title).
 const DASHBOARDS: &[(&str, &str, &str)] = &[
-    ("gridpane-backups.json", "gridpane-backups", "GridPane Backups"),
-    ("gridpane-exporter.json", "gridpane-exporter", "GridPane Exporter"),
+    (
+        "gridpane-backups.json",
+        "gridpane-backups",
+        "GridPane Backups",
+    ),
+    (
+        "gridpane-exporter.json",
+        "gridpane-exporter",
+        "GridPane Exporter",
+    ),
 ];
 
 /// Every metric of the exporter's metric contract.
@@ -118,7 +126,10 @@ fn expressions(d: &Value) -> Vec<(String, String)> {
     for p in prom::panels(d) {
         for (ref_id, expr) in prom::panel_queries(p) {
             out.push((
-                format!("panel {:?} query {ref_id}", p["title"].as_str().unwrap_or("?")),
+                format!(
+                    "panel {:?} query {ref_id}",
+                    p["title"].as_str().unwrap_or("?")
+                ),
                 expr,
             ));
         }
@@ -127,7 +138,10 @@ fn expressions(d: &Value) -> Vec<(String, String)> {
         if v["type"] == "query" {
             let q = variable_query(v);
             let expr = label_values_parts(&q).map(|(s, _)| s).unwrap_or(q);
-            out.push((format!("variable ${}", v["name"].as_str().unwrap_or("?")), expr));
+            out.push((
+                format!("variable ${}", v["name"].as_str().unwrap_or("?")),
+                expr,
+            ));
         }
     }
     out
@@ -195,7 +209,9 @@ fn dashboards_follow_the_grafana_conventions() {
         let uid = d["uid"].as_str().unwrap_or_default();
         if uid.is_empty()
             || uid.len() > 40
-            || !uid.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-')
+            || !uid
+                .chars()
+                .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-')
         {
             bad(format!("uid {uid:?} is not a stable slug"));
         }
@@ -228,7 +244,10 @@ fn dashboards_follow_the_grafana_conventions() {
             .into_iter()
             .filter(|v| v["type"] == "datasource")
             .collect();
-        if ds_vars.len() != 1 || ds_vars[0]["name"] != "datasource" || ds_vars[0]["query"] != "prometheus" {
+        if ds_vars.len() != 1
+            || ds_vars[0]["name"] != "datasource"
+            || ds_vars[0]["query"] != "prometheus"
+        {
             bad("needs exactly one Prometheus datasource variable named `datasource`".into());
         }
         for name in ["job", "instance", "account"] {
@@ -261,7 +280,10 @@ fn dashboards_follow_the_grafana_conventions() {
             let title = p["title"].as_str().unwrap_or_default().to_owned();
             let id = p["id"].as_i64();
             if id.is_none() || !ids.insert(id) {
-                bad(format!("panel {title:?}: missing or duplicate id {:?}", p["id"]));
+                bad(format!(
+                    "panel {title:?}: missing or duplicate id {:?}",
+                    p["id"]
+                ));
             }
             let g = &p["gridPos"];
             let pos = ["x", "y", "w", "h"].map(|k| g[k].as_i64().unwrap_or(-1));
@@ -284,12 +306,19 @@ fn dashboards_follow_the_grafana_conventions() {
             if title.is_empty() {
                 bad(format!("panel {}: no title", p["id"]));
             }
-            if p["description"].as_str().unwrap_or_default().trim().is_empty() {
+            if p["description"]
+                .as_str()
+                .unwrap_or_default()
+                .trim()
+                .is_empty()
+            {
                 bad(format!("panel {title:?}: no description"));
             }
             let defaults = &p["fieldConfig"]["defaults"];
             let has_unit = defaults["unit"].as_str().is_some_and(|u| !u.is_empty());
-            let has_mappings = defaults["mappings"].as_array().is_some_and(|m| !m.is_empty());
+            let has_mappings = defaults["mappings"]
+                .as_array()
+                .is_some_and(|m| !m.is_empty());
             if !has_unit && !has_mappings {
                 bad(format!("panel {title:?}: no unit and no value mappings"));
             }
@@ -322,8 +351,14 @@ fn dashboards_follow_the_grafana_conventions() {
                         "variable $instance" => &[("job", "$job")],
                         _ => &[("job", "$job"), ("instance", "$instance")],
                     }
-                } else if s.metric.starts_with("gridpane_") && s.metric != "gridpane_exporter_build_info" {
-                    &[("job", "$job"), ("instance", "$instance"), ("account", "$account")]
+                } else if s.metric.starts_with("gridpane_")
+                    && s.metric != "gridpane_exporter_build_info"
+                {
+                    &[
+                        ("job", "$job"),
+                        ("instance", "$instance"),
+                        ("account", "$account"),
+                    ]
                 } else {
                     &[("job", "$job"), ("instance", "$instance")]
                 };
@@ -335,7 +370,9 @@ fn dashboards_follow_the_grafana_conventions() {
             }
             for (f, range) in prom::rate_ranges(&expr) {
                 if range != "$__rate_interval" {
-                    bad(format!("{what}: {f}() over [{range}], want [$__rate_interval]"));
+                    bad(format!(
+                        "{what}: {f}() over [{range}], want [$__rate_interval]"
+                    ));
                 }
             }
             for v in names_of_variables(&expr) {
@@ -356,7 +393,10 @@ fn selector_scanner_finds_metrics_and_ignores_the_rest() {
         unless foo:bar:baz offset 5m > bool 1e3"#;
     let sels = prom::selectors(e);
     let names: Vec<&str> = sels.iter().map(|s| s.metric.as_str()).collect();
-    assert_eq!(names, ["gridpane_polls_total", "gridpane_site_info", "foo:bar:baz"]);
+    assert_eq!(
+        names,
+        ["gridpane_polls_total", "gridpane_site_info", "foo:bar:baz"]
+    );
     assert!(sels[0].has_matcher("job", "=~", "$job"));
     assert!(sels[0].has_matcher("a", "=", "x}y"));
     assert_eq!(sels[0].range.as_deref(), Some("$__rate_interval"));
@@ -405,7 +445,9 @@ fn used_metric_names() -> BTreeMap<String, BTreeSet<String>> {
                 );
                 continue;
             }
-            used.entry(s.metric).or_default().insert(prom::RULES.to_owned());
+            used.entry(s.metric)
+                .or_default()
+                .insert(prom::RULES.to_owned());
         }
     }
     used
@@ -418,7 +460,11 @@ async fn metric_names_match_what_the_demo_exporter_emits() {
     let text = prom::get_ok(&exporter.url("/metrics")).await;
     let (families, samples) = prom::exposition_names(&text);
     let labels = prom::exposition_labels(&text);
-    assert!(families.len() > 20, "demo /metrics has {} families", families.len());
+    assert!(
+        families.len() > 20,
+        "demo /metrics has {} families",
+        families.len()
+    );
 
     let used = used_metric_names();
     let absent: BTreeSet<&str> = ABSENT_FROM_DEMO.iter().map(|(n, _)| *n).collect();
@@ -429,7 +475,9 @@ async fn metric_names_match_what_the_demo_exporter_emits() {
     for (name, wheres) in &used {
         let emitted = samples.contains(name) || families.contains(name);
         if !emitted && !SYNTHETIC.contains(&name.as_str()) && !absent.contains(name.as_str()) {
-            problems.push(format!("{name} (used in {wheres:?}) is not in the demo's /metrics"));
+            problems.push(format!(
+                "{name} (used in {wheres:?}) is not in the demo's /metrics"
+            ));
         }
     }
     // Label matchers name labels the metric has.
@@ -464,7 +512,11 @@ async fn metric_names_match_what_the_demo_exporter_emits() {
         .keys()
         .filter_map(|n| prom::family_of(n, &families).or(Some(n.as_str())))
         .collect();
-    for f in families.iter().map(String::as_str).chain(CONTRACT.iter().copied()) {
+    for f in families
+        .iter()
+        .map(String::as_str)
+        .chain(CONTRACT.iter().copied())
+    {
         if !used_families.contains(f) && !unused.contains(f) {
             problems.push(format!(
                 "{f} is used by no dashboard or alert and not listed as deliberately unused"
@@ -475,7 +527,9 @@ async fn metric_names_match_what_the_demo_exporter_emits() {
     for (name, reason) in ABSENT_FROM_DEMO {
         assert!(!reason.is_empty());
         if !CONTRACT.contains(name) {
-            problems.push(format!("{name} is listed as absent from the demo but is not in the contract"));
+            problems.push(format!(
+                "{name} is listed as absent from the demo but is not in the contract"
+            ));
         }
         if families.contains(*name) {
             problems.push(format!(

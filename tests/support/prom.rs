@@ -216,9 +216,7 @@ pub async fn get(url: &str) -> Result<(u16, String), reqwest::Error> {
 
 /// `GET url` that must answer 200; returns the body.
 pub async fn get_ok(url: &str) -> String {
-    let (status, body) = get(url)
-        .await
-        .unwrap_or_else(|e| panic!("GET {url}: {e}"));
+    let (status, body) = get(url).await.unwrap_or_else(|e| panic!("GET {url}: {e}"));
     assert_eq!(status, 200, "GET {url} answered {status}: {body}");
     body
 }
@@ -232,8 +230,12 @@ pub async fn get_json(base: &str, params: &[(&str, &str)]) -> serde_json::Value 
         .await
         .unwrap_or_else(|e| panic!("GET {url}: {e}"));
     let body = resp.bytes().await.expect("body");
-    serde_json::from_slice(&body)
-        .unwrap_or_else(|e| panic!("GET {url}: not JSON ({e}): {}", String::from_utf8_lossy(&body)))
+    serde_json::from_slice(&body).unwrap_or_else(|e| {
+        panic!(
+            "GET {url}: not JSON ({e}): {}",
+            String::from_utf8_lossy(&body)
+        )
+    })
 }
 
 // ---------------------------------------------------------------------------
@@ -369,7 +371,14 @@ pub fn parse_rules(text: &str) -> Vec<Rule> {
                 }
             }
             "labels" | "annotations" => {
-                section = Some((if key == "labels" { "labels" } else { "annotations" }, ind));
+                section = Some((
+                    if key == "labels" {
+                        "labels"
+                    } else {
+                        "annotations"
+                    },
+                    ind,
+                ));
                 i += 1;
             }
             _ => i += 1,
@@ -528,12 +537,12 @@ fn parse_matchers(chars: &[char], i: &mut usize) -> Vec<(String, String, String)
         }
         let op: String = chars[op_start..*i].iter().collect();
         skip_ws(chars, i);
-        let value = if *i < chars.len() && (chars[*i] == '"' || chars[*i] == '\'' || chars[*i] == '`')
-        {
-            read_string(chars, i)
-        } else {
-            String::new()
-        };
+        let value =
+            if *i < chars.len() && (chars[*i] == '"' || chars[*i] == '\'' || chars[*i] == '`') {
+                read_string(chars, i)
+            } else {
+                String::new()
+            };
         assert!(
             !label.is_empty() && !op.is_empty(),
             "cannot parse label matchers near {:?}",
@@ -784,7 +793,10 @@ pub fn panel_queries(panel: &serde_json::Value) -> Vec<(String, String)> {
         .flatten()
         .filter_map(|t| {
             let expr = t["expr"].as_str()?;
-            Some((t["refId"].as_str().unwrap_or("?").to_owned(), expr.to_owned()))
+            Some((
+                t["refId"].as_str().unwrap_or("?").to_owned(),
+                expr.to_owned(),
+            ))
         })
         .collect()
 }
@@ -800,7 +812,7 @@ pub fn substitute(expr: &str, vars: &[(&str, &str)]) -> String {
     ];
     all.extend(vars.iter().map(|(k, v)| (k.to_string(), v.to_string())));
     // Longest names first, so `$__range` does not eat `$__range_s`.
-    all.sort_by(|a, b| b.0.len().cmp(&a.0.len()));
+    all.sort_by_key(|(name, _)| std::cmp::Reverse(name.len()));
     let mut out = expr.to_owned();
     for (k, v) in &all {
         out = out.replace(&format!("${{{k}}}"), v);
