@@ -13,7 +13,9 @@ fn main() {
     });
     println!(
         "cargo:rustc-env=GRIDPANE_EXPORTER_REVISION={}",
-        revision.filter(|r| !r.is_empty()).unwrap_or_else(|| "unknown".into())
+        revision
+            .filter(|r| !r.is_empty())
+            .unwrap_or_else(|| "unknown".into())
     );
     println!("cargo:rerun-if-env-changed=GIT_REVISION");
     for path in [".git/HEAD", ".git/refs/heads"] {

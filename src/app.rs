@@ -63,12 +63,13 @@ impl App {
 
         let mut sources = Vec::with_capacity(config.accounts.len());
         for account in &config.accounts {
-            let client = Client::new(ClientOptions::new(account, &config.poll)).map_err(|source| {
-                AppError::Client {
-                    account: account.name.clone(),
-                    source,
-                }
-            })?;
+            let client =
+                Client::new(ClientOptions::new(account, &config.poll)).map_err(|source| {
+                    AppError::Client {
+                        account: account.name.clone(),
+                        source,
+                    }
+                })?;
             sources.push(GridPaneSource {
                 client,
                 token: account.token.clone(),
@@ -126,13 +127,14 @@ pub async fn stop_signal() {
     let ctrl_c = tokio::signal::ctrl_c();
     #[cfg(unix)]
     {
-        let mut term = match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-            Ok(s) => s,
-            Err(_) => {
-                let _ = ctrl_c.await;
-                return;
-            }
-        };
+        let mut term =
+            match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+                Ok(s) => s,
+                Err(_) => {
+                    let _ = ctrl_c.await;
+                    return;
+                }
+            };
         tokio::select! {
             _ = ctrl_c => {}
             _ = term.recv() => {}

@@ -39,11 +39,19 @@ pub struct Cli {
     pub config_check: bool,
 
     /// Address to listen on; ":9878" means every interface.
-    #[arg(long = "web.listen-address", value_name = "ADDR", default_value = ":9878")]
+    #[arg(
+        long = "web.listen-address",
+        value_name = "ADDR",
+        default_value = ":9878"
+    )]
     pub listen_address: String,
 
     /// Path under which to expose metrics.
-    #[arg(long = "web.telemetry-path", value_name = "PATH", default_value = "/metrics")]
+    #[arg(
+        long = "web.telemetry-path",
+        value_name = "PATH",
+        default_value = "/metrics"
+    )]
     pub telemetry_path: String,
 
     /// Only log messages of this level or above.
@@ -86,10 +94,22 @@ mod tests {
 
     #[test]
     fn a_bare_port_listens_on_every_interface() {
-        assert_eq!(parse_listen_address(":9878").unwrap().to_string(), "0.0.0.0:9878");
-        assert_eq!(parse_listen_address("127.0.0.1:0").unwrap().to_string(), "127.0.0.1:0");
-        assert_eq!(parse_listen_address("[::1]:80").unwrap().to_string(), "[::1]:80");
-        assert_eq!(parse_listen_address("localhost:1").unwrap().to_string(), "127.0.0.1:1");
+        assert_eq!(
+            parse_listen_address(":9878").unwrap().to_string(),
+            "0.0.0.0:9878"
+        );
+        assert_eq!(
+            parse_listen_address("127.0.0.1:0").unwrap().to_string(),
+            "127.0.0.1:0"
+        );
+        assert_eq!(
+            parse_listen_address("[::1]:80").unwrap().to_string(),
+            "[::1]:80"
+        );
+        assert_eq!(
+            parse_listen_address("localhost:1").unwrap().to_string(),
+            "127.0.0.1:1"
+        );
         assert!(parse_listen_address("nope").is_err());
         assert!(parse_listen_address(":99999").is_err());
     }

@@ -270,14 +270,22 @@ pub fn load(sources: &Sources) -> Result<Config, ConfigError> {
             value: value.clone(),
         });
     }
-    let raw: RawConfig = figment
-        .extract()
-        .map_err(|e| figment_error(e, sources))?;
+    let raw: RawConfig = figment.extract().map_err(|e| figment_error(e, sources))?;
     validate(raw, sources)
 }
 
 fn figment_error(e: figment::Error, sources: &Sources) -> ConfigError {
-    let key = e.path.join(".");
+    let key = e.path.iter().fold(String::new(), |mut key, seg| {
+        if seg.parse::<usize>().is_ok() {
+            key.push_str(&format!("[{seg}]"));
+        } else {
+            if !key.is_empty() {
+                key.push('.');
+            }
+            key.push_str(seg);
+        }
+        key
+    });
     let source = match &e.metadata {
         Some(m) if m.name == "environment" => m.interpolate(&Profile::Default, &e.path),
         Some(m) => match &m.source {
@@ -415,7 +423,9 @@ fn account_from_env(sources: &Sources) -> Result<Account, ConfigError> {
 fn parse_base_url(raw: &str) -> Result<Url, String> {
     let url = Url::parse(raw.trim()).map_err(|e| format!("invalid URL \"{raw}\": {e}"))?;
     if url.scheme() != "http" && url.scheme() != "https" {
-        return Err(format!("invalid URL \"{raw}\": scheme must be http or https"));
+        return Err(format!(
+            "invalid URL \"{raw}\": scheme must be http or https"
+        ));
     }
     if url.host_str().is_none() {
         return Err(format!("invalid URL \"{raw}\": no host"));
@@ -450,4 +460,54 @@ pub fn short_interval_warnings(config: &Config) -> Vec<String> {
         .filter(|a| !is_loopback(&a.base_url))
         .map(|a| a.name.clone())
         .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_secret_never_prints_itself() {
+        let s = Secret::new("hunter2-token");
+        assert_eq!(format!("{s}"), "<redacted>");
+        assert_eq!(format!("{s:?}"), "Secret(<redacted>)");
+        let source = TokenSource::Inline(s);
+        assert!(!format!("{source:?}").contains("hunter2"));
+        assert_eq!(source.load().unwrap().expose(), "hunter2-token");
+    }
+
+    #[test]
+    fn a_token_file_is_trimmed_and_read_at_each_load() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("token");
+        std::fs::write(&path, "first\n").unwrap();
+        let source = TokenSource::File(path.clone());
+        assert_eq!(source.load().unwrap().expose(), "first");
+        std::fs::write(&path, "rotated\n").unwrap();
+        assert_eq!(source.load().unwrap().expose(), "rotated");
+    }
+
+    #[test]
+    fn short_intervals_are_warned_about_only_for_remote_hosts() {
+        let account = |url: &str| Account {
+            name: url.to_string(),
+            base_url: Url::parse(url).unwrap(),
+            token: TokenSource::Inline(Secret::new("t")),
+        };
+        let config = Config {
+            accounts: vec![
+                account("http://127.0.0.1:1"),
+                account("https://my.gridpane.com"),
+            ],
+            poll: PollConfig {
+                interval: Duration::from_secs(15),
+                ..PollConfig::default()
+            },
+            state_file: None,
+        };
+        assert_eq!(
+            short_interval_warnings(&config),
+            vec!["https://my.gridpane.com".to_string()]
+        );
+    }
 }

@@ -102,8 +102,7 @@ impl Fields {
 /// Quotes a logfmt value when it needs it.
 fn quote(v: &str) -> String {
     let plain = !v.is_empty()
-        && v
-            .chars()
+        && v.chars()
             .all(|c| !c.is_whitespace() && c != '"' && c != '=' && !c.is_control());
     if plain {
         return v.to_string();

@@ -24,7 +24,11 @@ fn main() -> ExitCode {
     };
     if cli.config_check {
         if let Some(c) = &config {
-            println!("configuration OK: {} account(s), poll interval {}", c.accounts.len(), humantime::format_duration(c.poll.interval));
+            println!(
+                "configuration OK: {} account(s), poll interval {}",
+                c.accounts.len(),
+                humantime::format_duration(c.poll.interval)
+            );
             for a in &c.accounts {
                 println!("  account {:?}: {}", a.name, a.base_url);
             }
@@ -39,14 +43,20 @@ fn main() -> ExitCode {
         }
     };
 
-    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
         Ok(r) => r,
         Err(e) => {
             eprintln!("error: cannot start the runtime: {e}");
             return ExitCode::FAILURE;
         }
     };
-    let web = WebOptions { listen, telemetry_path: cli.telemetry_path.clone() };
+    let web = WebOptions {
+        listen,
+        telemetry_path: cli.telemetry_path.clone(),
+    };
     match runtime.block_on(run(config, web)) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {

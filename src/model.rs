@@ -391,7 +391,9 @@ pub fn site_problems(site: &Site, integration_ids: &HashSet<u64>) -> Vec<Problem
         out.push(Problem::IntegrationMissing);
     }
     let short = |s: &StorageSettings| {
-        schedule_enabled(s) && s.retain_days.is_some_and(|d| d > 0 && d < SHORT_RETENTION_DAYS)
+        schedule_enabled(s)
+            && s.retain_days
+                .is_some_and(|d| d > 0 && d < SHORT_RETENTION_DAYS)
     };
     if short(&site.local) || short(&site.remote) {
         out.push(Problem::ShortRetention);
@@ -448,12 +450,18 @@ pub fn next_run(schedule: &Schedule, now: DateTime<Utc>) -> Option<DateTime<Utc>
             let (mut year, mut month) = (now.year(), now.month());
             // A day past the end of a month skips that month.
             for _ in 0..13 {
-                if let Some(candidate) = NaiveDate::from_ymd_opt(year, month, day).and_then(|d| at(d, hour)) {
+                if let Some(candidate) =
+                    NaiveDate::from_ymd_opt(year, month, day).and_then(|d| at(d, hour))
+                {
                     if candidate > now {
                         return Some(candidate);
                     }
                 }
-                (year, month) = if month == 12 { (year + 1, 1) } else { (year, month + 1) };
+                (year, month) = if month == 12 {
+                    (year + 1, 1)
+                } else {
+                    (year, month + 1)
+                };
             }
             None
         }
@@ -469,7 +477,12 @@ mod tests {
         DateTime::parse_from_rfc3339(s).unwrap().with_timezone(&Utc)
     }
 
-    fn schedule(frequency: Frequency, hour: Option<u32>, minute: Option<u32>, day: Option<u32>) -> Schedule {
+    fn schedule(
+        frequency: Frequency,
+        hour: Option<u32>,
+        minute: Option<u32>,
+        day: Option<u32>,
+    ) -> Schedule {
         Schedule {
             id: 1,
             frequency,
@@ -511,44 +524,89 @@ mod tests {
     #[test]
     fn hourly_runs_at_the_next_matching_minute() {
         let s = schedule(Frequency::Hourly, None, Some(30), None);
-        assert_eq!(next_run(&s, utc("2026-11-22T10:10:00Z")), Some(utc("2026-11-22T10:30:00Z")));
-        assert_eq!(next_run(&s, utc("2026-11-22T10:30:00Z")), Some(utc("2026-11-22T11:30:00Z")));
-        assert_eq!(next_run(&s, utc("2026-11-22T23:45:00Z")), Some(utc("2026-11-23T00:30:00Z")));
+        assert_eq!(
+            next_run(&s, utc("2026-11-22T10:10:00Z")),
+            Some(utc("2026-11-22T10:30:00Z"))
+        );
+        assert_eq!(
+            next_run(&s, utc("2026-11-22T10:30:00Z")),
+            Some(utc("2026-11-22T11:30:00Z"))
+        );
+        assert_eq!(
+            next_run(&s, utc("2026-11-22T23:45:00Z")),
+            Some(utc("2026-11-23T00:30:00Z"))
+        );
     }
 
     #[test]
     fn daily_runs_today_if_still_ahead_else_tomorrow() {
         let s = schedule(Frequency::Daily, Some(5), Some(0), None);
-        assert_eq!(next_run(&s, utc("2026-11-22T04:59:59Z")), Some(utc("2026-11-22T05:00:00Z")));
-        assert_eq!(next_run(&s, utc("2026-11-22T05:00:00Z")), Some(utc("2026-11-23T05:00:00Z")));
+        assert_eq!(
+            next_run(&s, utc("2026-11-22T04:59:59Z")),
+            Some(utc("2026-11-22T05:00:00Z"))
+        );
+        assert_eq!(
+            next_run(&s, utc("2026-11-22T05:00:00Z")),
+            Some(utc("2026-11-23T05:00:00Z"))
+        );
     }
 
     #[test]
     fn weekly_day_zero_is_sunday() {
         // 2026-11-22 is a Sunday.
         let s = schedule(Frequency::Weekly, Some(5), Some(0), Some(0));
-        assert_eq!(next_run(&s, utc("2026-11-22T01:00:00Z")), Some(utc("2026-11-22T05:00:00Z")));
-        assert_eq!(next_run(&s, utc("2026-11-22T06:00:00Z")), Some(utc("2026-11-29T05:00:00Z")));
+        assert_eq!(
+            next_run(&s, utc("2026-11-22T01:00:00Z")),
+            Some(utc("2026-11-22T05:00:00Z"))
+        );
+        assert_eq!(
+            next_run(&s, utc("2026-11-22T06:00:00Z")),
+            Some(utc("2026-11-29T05:00:00Z"))
+        );
         let wednesday = schedule(Frequency::Weekly, Some(0), Some(0), Some(3));
-        assert_eq!(next_run(&wednesday, utc("2026-11-22T06:00:00Z")), Some(utc("2026-11-25T00:00:00Z")));
+        assert_eq!(
+            next_run(&wednesday, utc("2026-11-22T06:00:00Z")),
+            Some(utc("2026-11-25T00:00:00Z"))
+        );
     }
 
     #[test]
     fn monthly_rolls_over_the_year_and_skips_short_months() {
         let s = schedule(Frequency::Monthly, Some(2), Some(30), Some(15));
-        assert_eq!(next_run(&s, utc("2026-12-20T00:00:00Z")), Some(utc("2027-01-15T02:30:00Z")));
+        assert_eq!(
+            next_run(&s, utc("2026-12-20T00:00:00Z")),
+            Some(utc("2027-01-15T02:30:00Z"))
+        );
         let thirty_first = schedule(Frequency::Monthly, Some(0), Some(0), Some(31));
-        assert_eq!(next_run(&thirty_first, utc("2026-11-01T00:00:00Z")), Some(utc("2026-12-31T00:00:00Z")));
+        assert_eq!(
+            next_run(&thirty_first, utc("2026-11-01T00:00:00Z")),
+            Some(utc("2026-12-31T00:00:00Z"))
+        );
     }
 
     #[test]
     fn a_schedule_missing_what_its_frequency_needs_has_no_next_run() {
         let now = utc("2026-11-22T00:00:00Z");
-        assert_eq!(next_run(&schedule(Frequency::Daily, None, Some(0), None), now), None);
-        assert_eq!(next_run(&schedule(Frequency::Weekly, Some(1), Some(0), None), now), None);
-        assert_eq!(next_run(&schedule(Frequency::Weekly, Some(1), Some(0), Some(7)), now), None);
-        assert_eq!(next_run(&schedule(Frequency::Daily, Some(24), Some(0), None), now), None);
-        assert_eq!(next_run(&schedule(Frequency::Unknown, Some(1), Some(0), None), now), None);
+        assert_eq!(
+            next_run(&schedule(Frequency::Daily, None, Some(0), None), now),
+            None
+        );
+        assert_eq!(
+            next_run(&schedule(Frequency::Weekly, Some(1), Some(0), None), now),
+            None
+        );
+        assert_eq!(
+            next_run(&schedule(Frequency::Weekly, Some(1), Some(0), Some(7)), now),
+            None
+        );
+        assert_eq!(
+            next_run(&schedule(Frequency::Daily, Some(24), Some(0), None), now),
+            None
+        );
+        assert_eq!(
+            next_run(&schedule(Frequency::Unknown, Some(1), Some(0), None), now),
+            None
+        );
     }
 
     #[test]
@@ -576,8 +634,14 @@ mod tests {
     #[test]
     fn remote_backups_to_a_deleted_integration_are_not_configured() {
         let ids: HashSet<u64> = [2783].into();
-        let ok = site(settings(Some(true), None), settings(Some(true), Some(remote_to(2783))));
-        let gone = site(settings(Some(true), None), settings(Some(true), Some(remote_to(9999))));
+        let ok = site(
+            settings(Some(true), None),
+            settings(Some(true), Some(remote_to(2783))),
+        );
+        let gone = site(
+            settings(Some(true), None),
+            settings(Some(true), Some(remote_to(9999))),
+        );
         assert!(remote_configured(&ok, &ids));
         assert_eq!(integration_missing(&ok, &ids), Some(false));
         assert!(!remote_configured(&gone, &ids));
@@ -591,7 +655,10 @@ mod tests {
             integration_id: None,
             ..remote_to(1)
         };
-        let s = site(settings(Some(true), None), settings(Some(true), Some(unnamed)));
+        let s = site(
+            settings(Some(true), None),
+            settings(Some(true), Some(unnamed)),
+        );
         assert!(remote_configured(&s, &HashSet::new()));
         assert_eq!(integration_missing(&s, &HashSet::new()), None);
     }
@@ -600,19 +667,34 @@ mod tests {
     fn problems_name_each_way_a_site_is_unprotected() {
         let ids: HashSet<u64> = [1].into();
         let daily = schedule(Frequency::Daily, Some(1), Some(0), None);
-        let healthy = site(settings(Some(true), Some(daily.clone())), settings(Some(true), Some(remote_to(1))));
+        let healthy = site(
+            settings(Some(true), Some(daily.clone())),
+            settings(Some(true), Some(remote_to(1))),
+        );
         assert!(site_problems(&healthy, &ids).is_empty());
 
-        let off = site(settings(Some(false), Some(daily.clone())), settings(Some(false), Some(remote_to(1))));
-        assert_eq!(site_problems(&off, &ids), vec![Problem::LocalDisabled, Problem::RemoteDisabled]);
+        let off = site(
+            settings(Some(false), Some(daily.clone())),
+            settings(Some(false), Some(remote_to(1))),
+        );
+        assert_eq!(
+            site_problems(&off, &ids),
+            vec![Problem::LocalDisabled, Problem::RemoteDisabled]
+        );
 
         let bare = site(settings(Some(true), None), settings(Some(false), None));
-        assert_eq!(site_problems(&bare, &ids), vec![Problem::LocalNotScheduled, Problem::RemoteNotSetUp]);
+        assert_eq!(
+            site_problems(&bare, &ids),
+            vec![Problem::LocalNotScheduled, Problem::RemoteNotSetUp]
+        );
 
         let mut short = healthy.clone();
         short.local.retain_days = Some(2);
         assert_eq!(site_problems(&short, &ids), vec![Problem::ShortRetention]);
         short.local.retain_days = Some(0);
-        assert!(site_problems(&short, &ids).is_empty(), "keep-all is not short");
+        assert!(
+            site_problems(&short, &ids).is_empty(),
+            "keep-all is not short"
+        );
     }
 }

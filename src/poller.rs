@@ -57,7 +57,11 @@ pub fn unix_now() -> f64 {
 
 /// One poll of one account: fetch, then swap in the new snapshot or record
 /// the failure. Logs one line.
-pub async fn poll_once<S: Source>(source: &S, store: &Store, slot: &AccountSlot) -> Result<(), ApiError> {
+pub async fn poll_once<S: Source>(
+    source: &S,
+    store: &Store,
+    slot: &AccountSlot,
+) -> Result<(), ApiError> {
     store.update(slot, |s| s.polling = true);
     let started = tokio::time::Instant::now();
     let result = source.fetch().await;
@@ -140,7 +144,12 @@ pub async fn poll_once<S: Source>(source: &S, store: &Store, slot: &AccountSlot)
 pub fn next_delay(interval: Duration) -> Duration {
     let max = (interval / 10).min(Duration::from_secs(30));
     let ms = u64::try_from(max.as_millis()).unwrap_or(0);
-    interval + Duration::from_millis(if ms == 0 { 0 } else { rand::random_range(0..=ms) })
+    interval
+        + Duration::from_millis(if ms == 0 {
+            0
+        } else {
+            rand::random_range(0..=ms)
+        })
 }
 
 /// Polls at start, then every interval, until `shutdown` turns true. A poll
@@ -159,7 +168,9 @@ pub async fn run<S: Source>(
             _ = shutdown.wait_for(|stop| *stop) => return,
         }
         let delay = next_delay(interval).saturating_sub(started.elapsed());
-        store.update(&slot, |s| s.next_poll_at = Some(unix_now() + delay.as_secs_f64()));
+        store.update(&slot, |s| {
+            s.next_poll_at = Some(unix_now() + delay.as_secs_f64())
+        });
         tokio::select! {
             _ = tokio::time::sleep(delay) => {}
             _ = shutdown.wait_for(|stop| *stop) => return,

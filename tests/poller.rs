@@ -54,7 +54,10 @@ fn fleet(site_ids: &[u64]) -> Fetched {
         .collect::<Vec<_>>();
     Fetched {
         sites: serde_json::from_value(json!(sites)).unwrap(),
-        servers: serde_json::from_value(json!([{"id": 10, "label": "web-01", "update_backups": 1}])).unwrap(),
+        servers: serde_json::from_value(
+            json!([{"id": 10, "label": "web-01", "update_backups": 1}]),
+        )
+        .unwrap(),
         schedules: serde_json::from_value(json!(schedules)).unwrap(),
         integrations: Vec::new(),
     }
@@ -83,13 +86,20 @@ async fn failed_poll_keeps_last_good_snapshot() {
 
     let state = slot.load();
     assert!(!state.up());
-    assert_eq!(state.snapshot.as_ref().unwrap(), &first, "snapshot kept as it was");
+    assert_eq!(
+        state.snapshot.as_ref().unwrap(),
+        &first,
+        "snapshot kept as it was"
+    );
     assert_eq!(state.counters.polls, 2);
     assert_eq!(state.counters.poll_errors.get("http_5xx"), Some(&1));
     let text = exposition(&store);
     assert!(text.contains("gridpane_up{account=\"acme\"} 0\n"), "{text}");
     assert!(text.contains("gridpane_poll_errors_total{account=\"acme\",reason=\"http_5xx\"} 1\n"));
-    assert!(text.contains("gridpane_site_info{account=\"acme\",site_id=\"2\""), "sites still served");
+    assert!(
+        text.contains("gridpane_site_info{account=\"acme\",site_id=\"2\""),
+        "sites still served"
+    );
 }
 
 #[tokio::test]
@@ -100,7 +110,10 @@ async fn a_site_a_successful_poll_no_longer_lists_disappears_from_metrics() {
 
     poller::poll_once(&source, &store, &slot).await.unwrap();
     let _ = poller::poll_once(&source, &store, &slot).await;
-    assert!(exposition(&store).contains("site_id=\"2\""), "a failed poll removes nothing");
+    assert!(
+        exposition(&store).contains("site_id=\"2\""),
+        "a failed poll removes nothing"
+    );
     poller::poll_once(&source, &store, &slot).await.unwrap();
     let text = exposition(&store);
     assert!(!text.contains("site_id=\"2\""), "{text}");
@@ -133,11 +146,16 @@ async fn one_broken_account_leaves_the_other_untouched() {
     let store = Store::new(["good".to_string(), "broken".to_string()]);
     let good = store.accounts()[0].clone();
     let broken = store.accounts()[1].clone();
-    poller::poll_once(&Scripted::new(vec![Ok(fleet(&[1]))]), &store, &good).await.unwrap();
+    poller::poll_once(&Scripted::new(vec![Ok(fleet(&[1]))]), &store, &good)
+        .await
+        .unwrap();
     let _ = poller::poll_once(&Scripted::new(vec![Err(http_503())]), &store, &broken).await;
     let text = exposition(&store);
     assert!(text.contains("gridpane_up{account=\"good\"} 1\n"), "{text}");
-    assert!(text.contains("gridpane_up{account=\"broken\"} 0\n"), "{text}");
+    assert!(
+        text.contains("gridpane_up{account=\"broken\"} 0\n"),
+        "{text}"
+    );
     assert!(text.contains("gridpane_sites{account=\"good\"} 1\n"));
 }
 
@@ -149,7 +167,13 @@ async fn the_poller_polls_at_start_then_once_per_interval() {
     let calls = Arc::clone(&source.calls);
     let (stop, stop_rx) = watch::channel(false);
     let interval = Duration::from_secs(300);
-    let task = tokio::spawn(poller::run(source, Arc::clone(&store), slot, interval, stop_rx));
+    let task = tokio::spawn(poller::run(
+        source,
+        Arc::clone(&store),
+        slot,
+        interval,
+        stop_rx,
+    ));
 
     tokio::time::sleep(Duration::from_secs(1)).await;
     assert_eq!(*calls.lock().unwrap(), 1, "polled at start");
@@ -160,7 +184,10 @@ async fn the_poller_polls_at_start_then_once_per_interval() {
     assert_eq!(*calls.lock().unwrap(), 2, "once the interval has passed");
 
     stop.send(true).unwrap();
-    tokio::time::timeout(Duration::from_secs(1), task).await.unwrap().unwrap();
+    tokio::time::timeout(Duration::from_secs(1), task)
+        .await
+        .unwrap()
+        .unwrap();
 }
 
 #[tokio::test(start_paused = true)]
@@ -171,14 +198,27 @@ async fn a_poll_that_overruns_the_interval_is_not_doubled() {
     source.delay = Duration::from_secs(700);
     let calls = Arc::clone(&source.calls);
     let (stop, stop_rx) = watch::channel(false);
-    let task = tokio::spawn(poller::run(source, Arc::clone(&store), slot, Duration::from_secs(300), stop_rx));
+    let task = tokio::spawn(poller::run(
+        source,
+        Arc::clone(&store),
+        slot,
+        Duration::from_secs(300),
+        stop_rx,
+    ));
 
     tokio::time::sleep(Duration::from_secs(650)).await;
     assert_eq!(*calls.lock().unwrap(), 1, "still in the first poll");
     tokio::time::sleep(Duration::from_secs(100)).await;
-    assert_eq!(*calls.lock().unwrap(), 2, "the next poll starts right after the overrun one");
+    assert_eq!(
+        *calls.lock().unwrap(),
+        2,
+        "the next poll starts right after the overrun one"
+    );
     stop.send(true).unwrap();
-    tokio::time::timeout(Duration::from_secs(1), task).await.unwrap().unwrap();
+    tokio::time::timeout(Duration::from_secs(1), task)
+        .await
+        .unwrap()
+        .unwrap();
 }
 
 #[tokio::test(start_paused = true)]
@@ -188,8 +228,17 @@ async fn a_stop_signal_ends_a_poller_in_the_middle_of_a_poll() {
     let mut source = Scripted::new(Vec::new());
     source.delay = Duration::from_secs(3600);
     let (stop, stop_rx) = watch::channel(false);
-    let task = tokio::spawn(poller::run(source, Arc::clone(&store), slot, Duration::from_secs(300), stop_rx));
+    let task = tokio::spawn(poller::run(
+        source,
+        Arc::clone(&store),
+        slot,
+        Duration::from_secs(300),
+        stop_rx,
+    ));
     tokio::time::sleep(Duration::from_secs(5)).await;
     stop.send(true).unwrap();
-    tokio::time::timeout(Duration::from_secs(1), task).await.unwrap().unwrap();
+    tokio::time::timeout(Duration::from_secs(1), task)
+        .await
+        .unwrap()
+        .unwrap();
 }

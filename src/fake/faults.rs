@@ -21,7 +21,8 @@ pub(crate) fn json_bytes(body: &Value) -> Vec<u8> {
 
 pub(crate) fn bytes_response(status: u16, body: Vec<u8>, content_type: &'static str) -> Response {
     let mut response = Response::new(Body::from(body));
-    *response.status_mut() = StatusCode::from_u16(status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+    *response.status_mut() =
+        StatusCode::from_u16(status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
     response
         .headers_mut()
         .insert(header::CONTENT_TYPE, HeaderValue::from_static(content_type));
@@ -127,9 +128,10 @@ pub(crate) fn huge_response(approx_bytes: usize) -> Response {
         Ok::<_, Infallible>(Bytes::from(out))
     }));
     let mut response = Response::new(Body::from_stream(stream));
-    response
-        .headers_mut()
-        .insert(header::CONTENT_TYPE, HeaderValue::from_static("application/json"));
+    response.headers_mut().insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/json"),
+    );
     response
 }
 
@@ -138,24 +140,31 @@ pub(crate) fn huge_response(approx_bytes: usize) -> Response {
 pub(crate) fn trickle_response(status: u16, body: Vec<u8>, bytes_per_sec: u64) -> Response {
     let rate = bytes_per_sec.max(1);
     let (chunk, interval) = if rate >= 10 {
-        (usize::try_from(rate / 10).unwrap_or(usize::MAX), Duration::from_millis(100))
+        (
+            usize::try_from(rate / 10).unwrap_or(usize::MAX),
+            Duration::from_millis(100),
+        )
     } else {
         (1, Duration::from_secs(1) / u32::try_from(rate).unwrap_or(1))
     };
-    let stream = futures_util::stream::unfold((Bytes::from(body), true), move |(mut rest, first)| async move {
-        if rest.is_empty() {
-            return None;
-        }
-        if !first {
-            tokio::time::sleep(interval).await;
-        }
-        let part = rest.split_to(chunk.min(rest.len()));
-        Some((Ok::<_, Infallible>(part), (rest, false)))
-    });
+    let stream = futures_util::stream::unfold(
+        (Bytes::from(body), true),
+        move |(mut rest, first)| async move {
+            if rest.is_empty() {
+                return None;
+            }
+            if !first {
+                tokio::time::sleep(interval).await;
+            }
+            let part = rest.split_to(chunk.min(rest.len()));
+            Some((Ok::<_, Infallible>(part), (rest, false)))
+        },
+    );
     let mut response = Response::new(Body::from_stream(stream));
     *response.status_mut() = StatusCode::from_u16(status).unwrap_or(StatusCode::OK);
-    response
-        .headers_mut()
-        .insert(header::CONTENT_TYPE, HeaderValue::from_static("application/json"));
+    response.headers_mut().insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/json"),
+    );
     response
 }

@@ -163,7 +163,16 @@ const HOSTILE_URLS: [&str; 2] = [
 
 const REGIONS: [&str; 6] = ["nyc1", "ams3", "fra1", "sfo3", "lon1", "sgp1"];
 const SITE_WORDS: [&str; 10] = [
-    "shop", "blog", "news", "docs", "store", "studio", "agency", "cafe", "portfolio", "events",
+    "shop",
+    "blog",
+    "news",
+    "docs",
+    "store",
+    "studio",
+    "agency",
+    "cafe",
+    "portfolio",
+    "events",
 ];
 const SITE_DOMAINS: [&str; 3] = ["example.com", "example.net", "example.org"];
 const INTEGRATION_NAMES: [&str; 8] = [

@@ -19,9 +19,15 @@ struct Window {
 
 impl Window {
     fn current(slot: &mut Option<Window>, now: Instant) -> &mut Window {
-        let window = slot.get_or_insert(Window { start: now, used: 0 });
+        let window = slot.get_or_insert(Window {
+            start: now,
+            used: 0,
+        });
         if now.duration_since(window.start) >= WINDOW {
-            *window = Window { start: now, used: 0 };
+            *window = Window {
+                start: now,
+                used: 0,
+            };
         }
         window
     }
@@ -155,7 +161,12 @@ mod tests {
             let d = limiter.charge(&limit(), all[n % all.len()], 1, t0);
             assert!(d.allowed);
         }
-        let refused = limiter.charge(&limit(), Endpoint::PruneSchedule, 1, t0 + Duration::from_secs(10));
+        let refused = limiter.charge(
+            &limit(),
+            Endpoint::PruneSchedule,
+            1,
+            t0 + Duration::from_secs(10),
+        );
         assert!(!refused.allowed);
         assert_eq!(refused.total_remaining, 0);
         assert_eq!(refused.retry_after_secs, 50);
@@ -167,8 +178,16 @@ mod tests {
         for _ in 0..12 {
             limiter.charge(&limit(), Endpoint::ServerDetail, 1, Instant::now());
         }
-        assert!(!limiter.charge(&limit(), Endpoint::ServerDetail, 1, Instant::now()).allowed);
+        assert!(
+            !limiter
+                .charge(&limit(), Endpoint::ServerDetail, 1, Instant::now())
+                .allowed
+        );
         tokio::time::advance(WINDOW).await;
-        assert!(limiter.charge(&limit(), Endpoint::ServerDetail, 1, Instant::now()).allowed);
+        assert!(
+            limiter
+                .charge(&limit(), Endpoint::ServerDetail, 1, Instant::now())
+                .allowed
+        );
     }
 }

@@ -87,7 +87,14 @@ impl Paging {
         let mut per_page = None;
         for (key, value) in url::form_urlencoded::parse(query.as_bytes()) {
             match key.as_ref() {
-                "page" => page = value.trim().parse::<u64>().ok().filter(|p| *p >= 1).unwrap_or(1),
+                "page" => {
+                    page = value
+                        .trim()
+                        .parse::<u64>()
+                        .ok()
+                        .filter(|p| *p >= 1)
+                        .unwrap_or(1)
+                }
                 "per_page" => per_page = value.trim().parse::<usize>().ok().filter(|n| *n >= 1),
                 _ => {}
             }
@@ -113,18 +120,33 @@ pub(crate) fn render(
     let path = format!("{base}{}", route_path(route));
     let mut body = match route {
         Route::Sites => {
-            let (data, links, meta) =
-                paginate(&fleet.sites, |s| site_json(fleet, s), paging, &path, endless);
+            let (data, links, meta) = paginate(
+                &fleet.sites,
+                |s| site_json(fleet, s),
+                paging,
+                &path,
+                endless,
+            );
             json!({ "data": data, "links": links, "meta": meta })
         }
         Route::Servers => {
-            let (data, links, meta) =
-                paginate(&fleet.servers, |s| server_json(fleet, s), paging, &path, endless);
+            let (data, links, meta) = paginate(
+                &fleet.servers,
+                |s| server_json(fleet, s),
+                paging,
+                &path,
+                endless,
+            );
             json!({ "data": data, "links": links, "meta": meta })
         }
         Route::Domains => {
-            let (domains, links, meta) =
-                paginate(&fleet.sites, |s| domain_json(fleet, s), paging, &path, endless);
+            let (domains, links, meta) = paginate(
+                &fleet.sites,
+                |s| domain_json(fleet, s),
+                paging,
+                &path,
+                endless,
+            );
             json!({
                 "data": { "domains": domains, "constants": domain_constants() },
                 "links": links,
@@ -208,13 +230,22 @@ fn paginate<T>(
 ) -> (Vec<Value>, Value, Value) {
     let per_page = p.per_page as u64;
     let (shown_page, total, last_page) = if endless {
-        (1, ENDLESS_LAST_PAGE.saturating_mul(per_page), ENDLESS_LAST_PAGE)
+        (
+            1,
+            ENDLESS_LAST_PAGE.saturating_mul(per_page),
+            ENDLESS_LAST_PAGE,
+        )
     } else {
         let total = items.len() as u64;
         (p.page, total, total.div_ceil(per_page).max(1))
     };
     let offset = usize::try_from((shown_page - 1).saturating_mul(per_page)).unwrap_or(usize::MAX);
-    let page: Vec<Value> = items.iter().skip(offset).take(p.per_page).map(item).collect();
+    let page: Vec<Value> = items
+        .iter()
+        .skip(offset)
+        .take(p.per_page)
+        .map(item)
+        .collect();
     let (links, meta) = links_meta(path, p, page.len(), last_page, endless);
     let meta = with(meta, "total", json!(total));
     (page, links, meta)
@@ -222,7 +253,13 @@ fn paginate<T>(
 
 /// `links` and `meta` (without `total`, which only lists know) for page `p.page`
 /// holding `count` items.
-fn links_meta(path: &str, p: Paging, count: usize, last_page: u64, endless: bool) -> (Value, Value) {
+fn links_meta(
+    path: &str,
+    p: Paging,
+    count: usize,
+    last_page: u64,
+    endless: bool,
+) -> (Value, Value) {
     let url = |page: u64| {
         if p.per_page_given {
             format!("{path}?per_page={}&page={page}", p.per_page)
@@ -235,7 +272,9 @@ fn links_meta(path: &str, p: Paging, count: usize, last_page: u64, endless: bool
     let (from, to) = if count == 0 {
         (Value::Null, Value::Null)
     } else {
-        let from = (p.page - 1).saturating_mul(p.per_page as u64).saturating_add(1);
+        let from = (p.page - 1)
+            .saturating_mul(p.per_page as u64)
+            .saturating_add(1);
         (json!(from), json!(from.saturating_add(count as u64 - 1)))
     };
 
@@ -309,11 +348,12 @@ fn plain_time(id: u64) -> String {
     )
 }
 
-/// Laravel's ISO-8601 with microseconds, derived from an id.
-fn iso_time(id: u64) -> String {
+/// Laravel's ISO-8601 with microseconds, derived from an id: a creation
+/// time in 2021..=2023 or, `updated`, a later one in 2024..=2026.
+fn iso_time(id: u64, updated: bool) -> String {
     format!(
         "{}-{:02}-{:02}T{:02}:{:02}:{:02}.000000Z",
-        2021 + id % 3,
+        if updated { 2024 } else { 2021 } + id % 3,
         1 + (id / 5) % 12,
         1 + (id / 3) % 28,
         (id / 11) % 24,
@@ -367,7 +407,7 @@ fn server_json(fleet: &Fleet, s: &FakeServer) -> Value {
         "ram": 4096,
         "is_preemptive_support_on": 0,
         "beta_server": flag(false),
-        "created_at": iso_time(s.id),
+        "created_at": iso_time(s.id, false),
         "sites": sites,
         "system_users": system_users,
         "provider": {
@@ -429,8 +469,8 @@ fn site_json(fleet: &Fleet, s: &FakeSite) -> Value {
         "local_bup_threshold": d.threshold(s.id),
         "nginx_caching": if s.id % 3 == 0 { "redis" } else { "fastcgi" },
         "staging_enabled": d.bool(false),
-        "created_at": iso_time(s.id),
-        "updated_at": iso_time(s.id / 2 + 17),
+        "created_at": iso_time(s.id, false),
+        "updated_at": iso_time(s.id / 2 + 17, true),
         "deleted_at": null,
         "server": server,
     });
@@ -454,8 +494,8 @@ fn site_detail_json(fleet: &Fleet, s: &FakeSite) -> Value {
             "hour": format!("{:02}", sch.hour),
             "minute": format!("{:02}", sch.minute),
             "day": sch.day.map(|d| d.to_string()),
-            "created_at": iso_time(sch.id),
-            "updated_at": iso_time(sch.id / 3),
+            "created_at": iso_time(sch.id, false),
+            "updated_at": iso_time(sch.id / 3, true),
         })
     };
     let schedules: Vec<Value> = s
@@ -530,7 +570,11 @@ fn schedules_json(fleet: &Fleet, keep: impl Fn(&FakeSite) -> bool) -> Value {
                 .local_schedule
                 .iter()
                 .map(|sch| schedule_row(sch, "local"))
-                .chain(s.remote_schedule.iter().map(|sch| schedule_row(sch, "remote")))
+                .chain(
+                    s.remote_schedule
+                        .iter()
+                        .map(|sch| schedule_row(sch, "remote")),
+                )
                 .collect();
             if rows.is_empty() && s.id % 2 == 0 {
                 return None;
@@ -646,8 +690,8 @@ fn domain_json(fleet: &Fleet, s: &FakeSite) -> Value {
         "resolved_at": plain_time(s.id),
         "status": "active",
         "is_wildcard": false,
-        "created_at": iso_time(s.id),
-        "updated_at": iso_time(s.id / 2 + 17),
+        "created_at": iso_time(s.id, false),
+        "updated_at": iso_time(s.id / 2 + 17, true),
         "deleted_at": null,
         "primary_is_staging": false,
         "primary_staging_enabled": false,

@@ -139,7 +139,7 @@ impl FakeGridPane {
         self.shared.lock().requests.clear();
     }
 
-    /// How many 429 responses were served, by the rate limiter or by faults.
+    /// How many 429 responses were served, by the rate limiter or by any fault.
     pub fn rate_limited_count(&self) -> u64 {
         self.shared.lock().rate_limited
     }
@@ -243,6 +243,9 @@ async fn handle(
             Outcome::Respond { response, .. } => response.status().as_u16(),
             Outcome::Refuse => 0,
         };
+        if status == 429 {
+            state.rate_limited += 1;
+        }
         tracing::debug!(method = %incoming.method, path = %incoming.path, status, "fake GridPane request");
         state.record(RequestRecord {
             endpoint: route.map(Route::endpoint),
@@ -331,7 +334,6 @@ impl State {
                     self.limiter
                         .charge(&limit, endpoint, cost, tokio::time::Instant::now());
                 if !decision.allowed {
-                    self.rate_limited += 1;
                     return too_fast(&decision).into();
                 }
                 Some(decision)
@@ -355,7 +357,6 @@ impl State {
             Some(Fault::RateLimited {
                 retry_after_endpoint_secs,
             }) => {
-                self.rate_limited += 1;
                 let numbers = decision.unwrap_or_else(|| {
                     let limit = RateLimit::gridpane();
                     Decision {
@@ -376,7 +377,6 @@ impl State {
                 .into();
             }
             Some(Fault::RateLimitedBodyOnly) => {
-                self.rate_limited += 1;
                 return faults::bytes_response(429, TOO_FAST.as_bytes().to_vec(), "text/plain")
                     .into();
             }

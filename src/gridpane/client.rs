@@ -23,6 +23,8 @@ pub enum Endpoint {
     BackupIntegrations,
     PruneSchedule,
     SiteIntegrations,
+    Site,
+    Server,
 }
 
 impl Endpoint {
@@ -35,6 +37,8 @@ impl Endpoint {
             Endpoint::BackupIntegrations => "/backups/integrations",
             Endpoint::PruneSchedule => "/backups/prune-schedule/{site_id}",
             Endpoint::SiteIntegrations => "/backups/integrations/{site_id}",
+            Endpoint::Site => "/site/{site_id}",
+            Endpoint::Server => "/server/{server_id}",
         }
     }
 }
@@ -206,8 +210,9 @@ impl Client {
             } else {
                 vec![("page", page.to_string())]
             };
-            let resp: wire::SchedulesResponse =
-                self.get_json(token, ep, "backups/schedules", &query).await?;
+            let resp: wire::SchedulesResponse = self
+                .get_json(token, ep, "backups/schedules", &query)
+                .await?;
             let n = resp.data.len();
             out.extend(resp.data);
             let more = matches!(&resp.meta, Some(wire::Meta { current_page: Some(c), last_page: Some(l), .. }) if c < l);
@@ -230,7 +235,12 @@ impl Client {
         token: &Secret,
     ) -> Result<Vec<wire::Integration>, ApiError> {
         let resp: wire::IntegrationsResponse = self
-            .get_json(token, Endpoint::BackupIntegrations, "backups/integrations", &[])
+            .get_json(
+                token,
+                Endpoint::BackupIntegrations,
+                "backups/integrations",
+                &[],
+            )
             .await?;
         Ok(resp.integrations)
     }
@@ -250,6 +260,22 @@ impl Client {
             )
             .await?;
         Ok(resp.integrations)
+    }
+
+    /// One site (per-site detail; nothing calls it by default).
+    pub async fn site(&self, token: &Secret, site_id: u64) -> Result<wire::Site, ApiError> {
+        let resp: wire::Single<wire::Site> = self
+            .get_json(token, Endpoint::Site, &format!("site/{site_id}"), &[])
+            .await?;
+        Ok(resp.0)
+    }
+
+    /// One server (nothing calls it by default).
+    pub async fn server(&self, token: &Secret, server_id: u64) -> Result<wire::Server, ApiError> {
+        let resp: wire::Single<wire::Server> = self
+            .get_json(token, Endpoint::Server, &format!("server/{server_id}"), &[])
+            .await?;
+        Ok(resp.0)
     }
 
     /// One site's prune schedules (per-site detail; off by default).
@@ -324,10 +350,12 @@ impl Client {
             url.query_pairs_mut()
                 .extend_pairs(query.iter().map(|(k, v)| (*k, v.as_str())));
         }
-        let mut bearer = HeaderValue::from_str(&format!("Bearer {}", token.expose()))
-            .map_err(|_| ApiError::Auth {
-                endpoint: ep,
-                status: 0,
+        let mut bearer =
+            HeaderValue::from_str(&format!("Bearer {}", token.expose())).map_err(|_| {
+                ApiError::Auth {
+                    endpoint: ep,
+                    status: 0,
+                }
             })?;
         bearer.set_sensitive(true);
 
@@ -589,8 +617,21 @@ fn contains(haystack: &[u8], needle: &str) -> bool {
 /// Decodes a body, naming the JSON path of the first problem. The message
 /// never quotes a value from the body.
 fn decode<T: DeserializeOwned + Envelope>(ep: Endpoint, body: &[u8]) -> Result<T, ApiError> {
+    #[derive(serde::Deserialize)]
+    struct SuccessOnly {
+        #[serde(default, deserialize_with = "super::lenient::opt_bool")]
+        success: Option<bool>,
+    }
     let mut de = serde_json::Deserializer::from_slice(body);
     let value: T = serde_path_to_error::deserialize(&mut de).map_err(|e| {
+        // `{"success": false, "message": ...}` lacks the usual fields: say
+        // what it is rather than which field is missing.
+        if let Ok(SuccessOnly {
+            success: Some(false),
+        }) = serde_json::from_slice(body)
+        {
+            return ApiError::Unsuccessful { endpoint: ep };
+        }
         let path = e.path().to_string();
         let inner = e.into_inner();
         let message = match inner.classify() {
@@ -661,14 +702,20 @@ mod tests {
 
     #[test]
     fn endpoint_reset_is_read_as_a_unix_time() {
-        let h = headers(&[("x-ratelimit-endpoint-reset", "1000040"), ("retry-after", "5")]);
+        let h = headers(&[
+            ("x-ratelimit-endpoint-reset", "1000040"),
+            ("retry-after", "5"),
+        ]);
         let now = UNIX_EPOCH + Duration::from_secs(1_000_000);
         assert_eq!(rate_limit_wait(&h, now), Duration::from_secs(40));
     }
 
     #[test]
     fn a_reset_in_the_past_falls_back_to_retry_after() {
-        let h = headers(&[("x-ratelimit-endpoint-reset", "999000"), ("retry-after", "5")]);
+        let h = headers(&[
+            ("x-ratelimit-endpoint-reset", "999000"),
+            ("retry-after", "5"),
+        ]);
         let now = UNIX_EPOCH + Duration::from_secs(1_000_000);
         assert_eq!(rate_limit_wait(&h, now), Duration::from_secs(5));
     }
@@ -703,7 +750,10 @@ mod tests {
         let msg = decode::<wire::Page<wire::Site>>(Endpoint::Sites, body)
             .unwrap_err()
             .to_string();
-        assert_eq!(msg, "/site: unexpected response at data[0]: missing field `id`");
+        assert_eq!(
+            msg,
+            "/site: unexpected response at data[0]: missing field `id`"
+        );
     }
 
     #[test]
@@ -718,8 +768,8 @@ mod tests {
     #[test]
     fn success_false_inside_a_200_is_an_error() {
         let body = br#"{"success": false, "message": "nope", "integrations": []}"#;
-        let err = decode::<wire::IntegrationsResponse>(Endpoint::BackupIntegrations, body)
-            .unwrap_err();
+        let err =
+            decode::<wire::IntegrationsResponse>(Endpoint::BackupIntegrations, body).unwrap_err();
         assert_eq!(err.reason(), "unsuccessful");
     }
 

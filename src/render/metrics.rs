@@ -82,10 +82,18 @@ pub fn snapshot_families(snapshots: &[&AccountSnapshot], now: DateTime<Utc>) -> 
     );
     let mut server_info = Family::gauge(
         "gridpane_server_info",
-        &format!("A GridPane server, value 1; backups_version is v2 (Duplicacy) or v1 (legacy) {FROM_POLL}."),
+        &format!(
+            "A GridPane server, value 1; backups_version is v2 (Duplicacy) or v1 (legacy) {FROM_POLL}."
+        ),
     );
-    let mut sites = Family::gauge("gridpane_sites", &format!("Sites in the account {FROM_POLL}."));
-    let mut servers = Family::gauge("gridpane_servers", &format!("Servers in the account {FROM_POLL}."));
+    let mut sites = Family::gauge(
+        "gridpane_sites",
+        &format!("Sites in the account {FROM_POLL}."),
+    );
+    let mut servers = Family::gauge(
+        "gridpane_servers",
+        &format!("Servers in the account {FROM_POLL}."),
+    );
     let mut integrations_count = Family::gauge(
         "gridpane_backup_integrations",
         &format!("Remote backup integrations in the account {FROM_POLL}."),
@@ -96,15 +104,21 @@ pub fn snapshot_families(snapshots: &[&AccountSnapshot], now: DateTime<Utc>) -> 
     );
     let mut enabled = Family::gauge(
         "gridpane_backup_schedule_enabled",
-        &format!("1 if automatic backups of this storage are on and scheduled for the site, else 0 {FROM_POLL}."),
+        &format!(
+            "1 if automatic backups of this storage are on and scheduled for the site, else 0 {FROM_POLL}."
+        ),
     );
     let mut remote_configured = Family::gauge(
         "gridpane_backup_remote_configured",
-        &format!("1 if remote backups are on, scheduled and their integration exists, else 0 {FROM_POLL}."),
+        &format!(
+            "1 if remote backups are on, scheduled and their integration exists, else 0 {FROM_POLL}."
+        ),
     );
     let mut integration_missing = Family::gauge(
         "gridpane_backup_remote_integration_missing",
-        &format!("1 if the site's remote schedule points at an integration that no longer exists, else 0 {FROM_POLL}."),
+        &format!(
+            "1 if the site's remote schedule points at an integration that no longer exists, else 0 {FROM_POLL}."
+        ),
     );
     let mut schedule_info = Family::gauge(
         "gridpane_backup_schedule_info",
@@ -186,11 +200,18 @@ pub fn snapshot_families(snapshots: &[&AccountSnapshot], now: DateTime<Utc>) -> 
                 bool_value(model::remote_configured(site, &integration_ids)),
             );
             if let Some(missing) = model::integration_missing(site, &integration_ids) {
-                integration_missing.push(&[("account", account), ("site_id", &site_id)], bool_value(missing));
+                integration_missing.push(
+                    &[("account", account), ("site_id", &site_id)],
+                    bool_value(missing),
+                );
             }
             for storage in Storage::ALL {
                 let settings = site.storage(storage);
-                let labels = [("account", account), ("site_id", site_id.as_str()), ("storage", storage.as_str())];
+                let labels = [
+                    ("account", account),
+                    ("site_id", site_id.as_str()),
+                    ("storage", storage.as_str()),
+                ];
                 enabled.push(&labels, bool_value(model::schedule_enabled(settings)));
                 if let Some(schedule) = &settings.schedule {
                     schedule_info.push(
@@ -283,9 +304,18 @@ pub fn health_families(accounts: &[(&str, &AccountState)], now_unix: f64) -> Vec
         "gridpane_data_age_seconds",
         "Seconds since the snapshot being served was fetched.",
     );
-    let mut duration = Family::gauge("gridpane_poll_duration_seconds", "Duration of the last poll, in seconds.");
-    let mut polls = Family::counter("gridpane_polls_total", "Polls of the GridPane API attempted.");
-    let mut errors = Family::counter("gridpane_poll_errors_total", "Polls of the GridPane API that failed, by reason.");
+    let mut duration = Family::gauge(
+        "gridpane_poll_duration_seconds",
+        "Duration of the last poll, in seconds.",
+    );
+    let mut polls = Family::counter(
+        "gridpane_polls_total",
+        "Polls of the GridPane API attempted.",
+    );
+    let mut errors = Family::counter(
+        "gridpane_poll_errors_total",
+        "Polls of the GridPane API that failed, by reason.",
+    );
     let mut requests = Family::counter(
         "gridpane_api_requests_total",
         "Requests sent to the GridPane API, by endpoint (route template) and HTTP code (\"error\" when no answer came).",
@@ -315,7 +345,10 @@ pub fn health_families(accounts: &[(&str, &AccountState)], now_unix: f64) -> Vec
             errors.push(&[("account", a), ("reason", reason)], n as f64);
         }
         for ((endpoint, code), n) in &state.counters.api_requests {
-            requests.push(&[("account", a), ("endpoint", endpoint), ("code", code)], *n as f64);
+            requests.push(
+                &[("account", a), ("endpoint", endpoint), ("code", code)],
+                *n as f64,
+            );
         }
         for ep in [
             Endpoint::Sites,
@@ -323,13 +356,23 @@ pub fn health_families(accounts: &[(&str, &AccountState)], now_unix: f64) -> Vec
             Endpoint::Schedules,
             Endpoint::BackupIntegrations,
         ] {
-            let n = state.counters.rate_limited.get(ep.route()).copied().unwrap_or(0);
+            let n = state
+                .counters
+                .rate_limited
+                .get(ep.route())
+                .copied()
+                .unwrap_or(0);
             limited.push(&[("account", a), ("endpoint", ep.route())], n as f64);
         }
         for (endpoint, n) in &state.counters.rate_limited {
-            if ![Endpoint::Sites, Endpoint::Servers, Endpoint::Schedules, Endpoint::BackupIntegrations]
-                .iter()
-                .any(|e| e.route() == endpoint)
+            if ![
+                Endpoint::Sites,
+                Endpoint::Servers,
+                Endpoint::Schedules,
+                Endpoint::BackupIntegrations,
+            ]
+            .iter()
+            .any(|e| e.route() == endpoint)
             {
                 limited.push(&[("account", a), ("endpoint", endpoint)], *n as f64);
             }
@@ -371,7 +414,11 @@ pub fn encode(families: &[MetricFamily], out: &mut Vec<u8>) {
 /// Renders the whole exposition from the store: snapshots, health, and the
 /// extra families (process metrics) given.
 pub fn render(store: &Store, extra: &[MetricFamily], now: DateTime<Utc>) -> Vec<u8> {
-    let states: Vec<_> = store.accounts().iter().map(|a| (a.name.as_str(), a.load())).collect();
+    let states: Vec<_> = store
+        .accounts()
+        .iter()
+        .map(|a| (a.name.as_str(), a.load()))
+        .collect();
     let snaps: Vec<&AccountSnapshot> = states
         .iter()
         .filter_map(|(_, s)| s.snapshot.as_deref())

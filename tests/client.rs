@@ -1,0 +1,497 @@
+//! The GridPane client against the fake GridPane, over real HTTP on loopback.
+
+use std::io::Write;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use gridpane_backup_exporter::config::{Secret, TokenSource};
+use gridpane_backup_exporter::fake::{
+    Endpoint as FakeEndpoint, FakeGridPane, FakeOptions, Fault, FaultCount, Fleet, FleetSpec,
+    Problem, SECRET_SECRET_SENTINEL, SECRET_TOKEN_SENTINEL,
+};
+use gridpane_backup_exporter::gridpane::{ApiError, Client, ClientOptions, Sleeper};
+use gridpane_backup_exporter::model::{self, Frequency, Storage};
+use gridpane_backup_exporter::poller::{self, GridPaneSource, Source};
+use gridpane_backup_exporter::store::Store;
+use url::Url;
+
+const TOKEN: &str = "test-token-7f3a";
+
+fn options(fake: &FakeGridPane) -> ClientOptions {
+    ClientOptions {
+        base_url: Url::parse(&fake.base_url()).unwrap(),
+        timeout: Duration::from_secs(5),
+        connect_timeout: Duration::from_secs(2),
+        requests_per_minute: 0,
+        per_page: 200,
+        max_pages: 50,
+        max_body_bytes: 8 * 1024 * 1024,
+        max_retries: 3,
+    }
+}
+
+/// A client whose waits are recorded instead of slept.
+fn client(opts: ClientOptions) -> (Client, Arc<Mutex<Vec<Duration>>>) {
+    let waits = Arc::new(Mutex::new(Vec::new()));
+    let record = Arc::clone(&waits);
+    let sleeper: Sleeper = Arc::new(move |d| {
+        record.lock().unwrap().push(d);
+        Box::pin(async {})
+    });
+    (Client::new(opts).unwrap().with_sleeper(sleeper), waits)
+}
+
+async fn fake(spec: FleetSpec) -> FakeGridPane {
+    let opts = FakeOptions {
+        token: TOKEN.to_string(),
+        ..FakeOptions::default()
+    };
+    FakeGridPane::start(Fleet::generate(&spec), opts)
+        .await
+        .unwrap()
+}
+
+fn token() -> Secret {
+    Secret::new(TOKEN)
+}
+
+fn spec(sites: usize) -> FleetSpec {
+    FleetSpec {
+        seed: 7,
+        servers: 3,
+        sites,
+    }
+}
+
+fn site_requests(fake: &FakeGridPane) -> usize {
+    fake.requests()
+        .iter()
+        .filter(|r| r.endpoint == Some(FakeEndpoint::Sites))
+        .count()
+}
+
+#[tokio::test]
+async fn pagination_reads_every_page_whether_there_are_one_two_or_seven() {
+    let fake = fake(spec(14)).await;
+    for (per_page, pages) in [(14, 1), (7, 2), (2, 7)] {
+        fake.clear_requests();
+        let (client, _) = client(ClientOptions {
+            per_page,
+            ..options(&fake)
+        });
+        let sites = client.sites(&token()).await.unwrap();
+        let mut ids: Vec<u64> = sites.iter().map(|s| s.id).collect();
+        ids.sort_unstable();
+        let mut want: Vec<u64> = fake.fleet().sites.iter().map(|s| s.id).collect();
+        want.sort_unstable();
+        assert_eq!(ids, want, "per_page {per_page}");
+        assert_eq!(
+            site_requests(&fake),
+            pages,
+            "per_page {per_page}: one request per page"
+        );
+    }
+}
+
+#[tokio::test]
+async fn requests_carry_the_token_json_accept_and_a_user_agent() {
+    let fake = fake(spec(3)).await;
+    let (client, _) = client(options(&fake));
+    client.backup_schedules(&token()).await.unwrap();
+    let r = fake.requests().pop().unwrap();
+    assert!(r.authorized);
+    assert!(r.accept_json);
+    assert!(
+        r.user_agent
+            .unwrap()
+            .starts_with("gridpane-backup-exporter/")
+    );
+    assert_eq!(r.path, "/oauth/api/v1/backups/schedules");
+}
+
+#[tokio::test]
+async fn the_drifting_demo_fleet_decodes_into_the_fleet_it_was_made_from() {
+    let fake = fake(FleetSpec::demo()).await;
+    let (client, _) = client(options(&fake));
+    let source = GridPaneSource {
+        client,
+        token: TokenSource::Inline(token()),
+    };
+    let fetched = source.fetch().await.unwrap();
+    let snap = model::build_snapshot("demo", 0.0, fetched);
+    let fleet = fake.fleet();
+
+    assert_eq!(snap.sites.len(), fleet.sites.len());
+    assert_eq!(snap.servers.len(), fleet.servers.len());
+    assert_eq!(snap.integrations.len(), fleet.integrations.len());
+    for want in &fleet.sites {
+        let got = snap.sites.iter().find(|s| s.id == want.id).unwrap();
+        assert_eq!(got.url, want.url);
+        assert_eq!(got.server_id, Some(want.server_id), "site {}", want.id);
+        assert_eq!(
+            got.local.automatic,
+            Some(want.local_bup),
+            "site {}",
+            want.id
+        );
+        assert_eq!(
+            got.remote.automatic,
+            Some(want.remote_bup),
+            "site {}",
+            want.id
+        );
+        assert_eq!(
+            got.local.retain_days,
+            Some(want.local_retain_days),
+            "site {}",
+            want.id
+        );
+        assert_eq!(
+            got.remote.retain_days,
+            Some(want.remote_retain_days),
+            "site {}",
+            want.id
+        );
+        assert_eq!(
+            got.local.prune_schedule,
+            Some(u32::from(want.local_prune_schedule))
+        );
+        for (storage, fake_schedule) in [
+            (Storage::Local, &want.local_schedule),
+            (Storage::Remote, &want.remote_schedule),
+        ] {
+            let schedule = got.storage(storage).schedule.as_ref();
+            assert_eq!(
+                schedule.is_some(),
+                fake_schedule.is_some(),
+                "site {} {storage:?}",
+                want.id
+            );
+            if let (Some(s), Some(f)) = (schedule, fake_schedule) {
+                assert_eq!(s.frequency.as_str(), f.frequency.as_str());
+                assert_eq!(s.hour, Some(u32::from(f.hour)));
+                assert_eq!(s.minute, Some(u32::from(f.minute)));
+                assert_eq!(s.day, f.day.map(u32::from));
+                assert_eq!(s.integration_id, f.integration_id);
+            }
+        }
+    }
+    for f in [
+        Frequency::Hourly,
+        Frequency::Daily,
+        Frequency::Weekly,
+        Frequency::Monthly,
+    ] {
+        assert!(
+            snap.sites
+                .iter()
+                .any(|s| s.local.schedule.as_ref().is_some_and(|x| x.frequency == f))
+        );
+    }
+    let v2 = snap
+        .servers
+        .iter()
+        .filter(|s| s.backups_version == model::BackupsVersion::V2)
+        .count();
+    assert_eq!(v2, fleet.servers.iter().filter(|s| s.backups_v2).count());
+}
+
+#[tokio::test]
+async fn a_rejected_token_fails_at_once_without_a_retry() {
+    let fake = fake(spec(3)).await;
+    let (client, waits) = client(options(&fake));
+    let err = client.sites(&Secret::new("wrong")).await.unwrap_err();
+    assert!(matches!(err, ApiError::Auth { status: 401, .. }), "{err}");
+    assert_eq!(err.reason(), "auth");
+    assert_eq!(fake.requests().len(), 1);
+    assert!(waits.lock().unwrap().is_empty());
+}
+
+#[tokio::test]
+async fn a_429_waits_as_retry_after_endpoint_says_then_succeeds() {
+    let fake = fake(spec(3)).await;
+    fake.set_fault(
+        FakeEndpoint::Schedules,
+        Fault::RateLimited {
+            retry_after_endpoint_secs: 27,
+        },
+        FaultCount::Times(1),
+    );
+    let (client, waits) = client(options(&fake));
+    let schedules = client.backup_schedules(&token()).await.unwrap();
+    assert!(!schedules.is_empty());
+    let waits = waits.lock().unwrap().clone();
+    assert_eq!(waits.len(), 1, "{waits:?}");
+    assert!(
+        waits[0] >= Duration::from_secs(27) && waits[0] <= Duration::from_secs(30),
+        "{waits:?}"
+    );
+    let tally = client.take_tally();
+    assert_eq!(tally.rate_limited.get("/backups/schedules"), Some(&1));
+    assert_eq!(
+        tally
+            .requests
+            .get(&("/backups/schedules", "429".to_string())),
+        Some(&1)
+    );
+    assert_eq!(
+        tally
+            .requests
+            .get(&("/backups/schedules", "200".to_string())),
+        Some(&1)
+    );
+}
+
+#[tokio::test]
+async fn a_beep_beep_429_without_headers_waits_thirty_one_seconds() {
+    let fake = fake(spec(3)).await;
+    fake.set_fault(
+        FakeEndpoint::BackupIntegrations,
+        Fault::RateLimitedBodyOnly,
+        FaultCount::Times(1),
+    );
+    let (client, waits) = client(options(&fake));
+    client.backup_integrations(&token()).await.unwrap();
+    let waits = waits.lock().unwrap().clone();
+    assert!(
+        waits[0] >= Duration::from_secs(31) && waits[0] <= Duration::from_secs(34),
+        "{waits:?}"
+    );
+}
+
+#[tokio::test]
+async fn a_429_storm_gives_up_after_a_bounded_number_of_retries() {
+    let fake = fake(spec(3)).await;
+    fake.set_fault(
+        FakeEndpoint::Servers,
+        Fault::RateLimited {
+            retry_after_endpoint_secs: 5,
+        },
+        FaultCount::Always,
+    );
+    let (client, waits) = client(ClientOptions {
+        max_retries: 2,
+        ..options(&fake)
+    });
+    let err = client.servers(&token()).await.unwrap_err();
+    assert_eq!(err.reason(), "rate_limited");
+    assert_eq!(fake.requests().len(), 3, "one try and two retries");
+    assert_eq!(waits.lock().unwrap().len(), 2);
+}
+
+#[tokio::test]
+async fn server_errors_are_retried_with_growing_backoff() {
+    let fake = fake(spec(3)).await;
+    fake.set_fault(
+        FakeEndpoint::Sites,
+        Fault::Status(503),
+        FaultCount::Times(2),
+    );
+    let (client, waits) = client(options(&fake));
+    assert_eq!(client.sites(&token()).await.unwrap().len(), 3);
+    let waits = waits.lock().unwrap().clone();
+    assert_eq!(waits.len(), 2);
+    assert!(
+        waits[0] >= Duration::from_secs(1) && waits[0] <= Duration::from_millis(1250),
+        "{waits:?}"
+    );
+    assert!(
+        waits[1] >= Duration::from_secs(2) && waits[1] <= Duration::from_millis(2500),
+        "{waits:?}"
+    );
+}
+
+#[tokio::test]
+async fn a_client_error_other_than_auth_is_not_retried() {
+    let fake = fake(spec(3)).await;
+    fake.set_fault(FakeEndpoint::Sites, Fault::Status(404), FaultCount::Always);
+    let (client, _) = client(options(&fake));
+    let err = client.sites(&token()).await.unwrap_err();
+    assert_eq!(err.reason(), "http_4xx");
+    assert_eq!(fake.requests().len(), 1);
+}
+
+#[tokio::test]
+async fn an_answer_slower_than_the_timeout_is_a_timeout() {
+    let fake = fake(spec(3)).await;
+    fake.set_fault(
+        FakeEndpoint::Schedules,
+        Fault::Delay(Duration::from_secs(3)),
+        FaultCount::Always,
+    );
+    let (client, _) = client(ClientOptions {
+        timeout: Duration::from_millis(300),
+        max_retries: 1,
+        ..options(&fake)
+    });
+    let err = client.backup_schedules(&token()).await.unwrap_err();
+    assert_eq!(err.reason(), "timeout", "{err}");
+    assert_eq!(fake.requests().len(), 2, "timeouts are retried");
+}
+
+#[tokio::test]
+async fn truncated_json_is_a_decode_error_naming_the_endpoint() {
+    let fake = fake(spec(3)).await;
+    fake.set_fault(
+        FakeEndpoint::Schedules,
+        Fault::TruncatedJson,
+        FaultCount::Always,
+    );
+    let (client, _) = client(options(&fake));
+    let err = client.backup_schedules(&token()).await.unwrap_err();
+    assert_eq!(err.reason(), "decode");
+    assert!(
+        err.to_string()
+            .starts_with("/backups/schedules: unexpected response"),
+        "{err}"
+    );
+}
+
+#[tokio::test]
+async fn success_false_inside_a_200_is_an_error() {
+    let fake = fake(spec(3)).await;
+    fake.set_fault(
+        FakeEndpoint::BackupIntegrations,
+        Fault::SuccessFalse,
+        FaultCount::Always,
+    );
+    let (client, _) = client(options(&fake));
+    let err = client.backup_integrations(&token()).await.unwrap_err();
+    assert_eq!(err.reason(), "unsuccessful");
+}
+
+#[tokio::test]
+async fn wrong_types_and_missing_fields_are_decode_errors_with_a_path() {
+    let fake = fake(spec(3)).await;
+    let (client, _) = client(options(&fake));
+    fake.set_fault(FakeEndpoint::Sites, Fault::WrongTypes, FaultCount::Times(1));
+    let err = client.sites(&token()).await.unwrap_err();
+    assert_eq!(err.reason(), "decode");
+    fake.set_fault(
+        FakeEndpoint::Sites,
+        Fault::MissingFields,
+        FaultCount::Times(1),
+    );
+    let err = client.sites(&token()).await.unwrap_err();
+    assert!(err.to_string().contains("data[0]"), "{err}");
+}
+
+#[tokio::test]
+async fn pagination_that_never_ends_is_cut_off() {
+    let fake = fake(spec(3)).await;
+    fake.set_fault(
+        FakeEndpoint::Sites,
+        Fault::EndlessPagination,
+        FaultCount::Always,
+    );
+    let (client, _) = client(ClientOptions {
+        per_page: 2,
+        ..options(&fake)
+    });
+    let err = client.sites(&token()).await.unwrap_err();
+    assert_eq!(err.reason(), "pagination");
+    assert!(site_requests(&fake) <= 50);
+}
+
+#[tokio::test]
+async fn a_body_over_the_limit_is_rejected() {
+    let fake = fake(spec(3)).await;
+    fake.set_fault(
+        FakeEndpoint::Schedules,
+        Fault::HugeBody(4 * 1024 * 1024),
+        FaultCount::Always,
+    );
+    let (client, _) = client(ClientOptions {
+        max_body_bytes: 1024 * 1024,
+        ..options(&fake)
+    });
+    let err = client.backup_schedules(&token()).await.unwrap_err();
+    assert_eq!(err.reason(), "too_large");
+}
+
+/// A log writer that keeps everything written to it.
+#[derive(Clone, Default)]
+struct Captured(Arc<Mutex<Vec<u8>>>);
+
+impl Write for Captured {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.0.lock().unwrap().extend_from_slice(buf);
+        Ok(buf.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+#[tokio::test(flavor = "current_thread")]
+async fn provider_secrets_and_the_token_appear_nowhere_the_client_returns_or_logs() {
+    let logs = Captured::default();
+    let writer = logs.clone();
+    let subscriber = tracing_subscriber::fmt()
+        .with_max_level(tracing::Level::TRACE)
+        .with_writer(move || writer.clone())
+        .finish();
+    let _guard = tracing::subscriber::set_default(subscriber);
+
+    let fake = fake(FleetSpec::demo()).await;
+    assert!(
+        fake.fleet()
+            .site_with(Problem::IntegrationDeleted)
+            .is_some()
+    );
+    let (client, _) = client(options(&fake));
+    let integrations = client.backup_integrations(&token()).await.unwrap();
+    let per_site = client
+        .site_integrations(&token(), fake.fleet().sites[0].id)
+        .await;
+    let store = Store::new(["demo".to_string()]);
+    let slot = store.accounts()[0].clone();
+    let source = GridPaneSource {
+        client,
+        token: TokenSource::Inline(token()),
+    };
+    poller::poll_once(&source, &store, &slot).await.unwrap();
+    fake.set_fault(
+        FakeEndpoint::BackupIntegrations,
+        Fault::WrongTypes,
+        FaultCount::Always,
+    );
+    let failed = poller::poll_once(&source, &store, &slot).await.unwrap_err();
+
+    let returned = format!(
+        "{integrations:?} {per_site:?} {:?} {failed} {failed:?}",
+        slot.load().snapshot
+    );
+    let logged = String::from_utf8(logs.0.lock().unwrap().clone()).unwrap();
+    assert!(
+        logged.contains("poll finished"),
+        "logs were captured: {logged}"
+    );
+    for secret in [SECRET_TOKEN_SENTINEL, SECRET_SECRET_SENTINEL, TOKEN] {
+        assert!(!returned.contains(secret), "{secret} in returned values");
+        assert!(!logged.contains(secret), "{secret} in logs");
+    }
+}
+
+#[tokio::test]
+async fn a_single_resource_reads_as_an_object_or_a_one_element_list() {
+    let fake = fake(spec(6)).await;
+    let (client, _) = client(options(&fake));
+    let fleet = fake.fleet();
+    // The fake wraps even ids as {"data": {...}} and odd ids as {"data": [{...}]}.
+    let mut parities = std::collections::BTreeSet::new();
+    for server in &fleet.servers {
+        let got = client.server(&token(), server.id).await.unwrap();
+        assert_eq!(got.id, server.id);
+        assert_eq!(got.label.as_deref(), Some(server.label.as_str()));
+        parities.insert(server.id % 2);
+    }
+    for site in &fleet.sites {
+        let got = client.site(&token(), site.id).await.unwrap();
+        assert_eq!((got.id, got.url.as_str()), (site.id, site.url.as_str()));
+        parities.insert(site.id % 2);
+    }
+    assert_eq!(parities.len(), 2, "both wrappings were exercised");
+    let err = client.site(&token(), 1).await.unwrap_err();
+    assert_eq!(err.reason(), "http_4xx");
+}

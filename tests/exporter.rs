@@ -1,0 +1,531 @@
+//! The whole exporter (pollers, store, HTTP) against the fake GridPane.
+
+mod support;
+
+use std::process::{Command, Stdio};
+use std::time::Duration;
+
+use chrono::{TimeZone, Utc};
+use gridpane_backup_exporter::config::{Secret, TokenSource};
+use gridpane_backup_exporter::fake::{Endpoint, Fault, FaultCount, FleetSpec, Problem};
+use gridpane_backup_exporter::gridpane::{Client, ClientOptions};
+use gridpane_backup_exporter::model;
+use gridpane_backup_exporter::poller::{GridPaneSource, Source};
+use gridpane_backup_exporter::render::metrics;
+use support::*;
+
+/// Every metric of the contract in docs/metrics.md.
+const CONTRACT: &[&str] = &[
+    "gridpane_site_info",
+    "gridpane_server_info",
+    "gridpane_sites",
+    "gridpane_servers",
+    "gridpane_backup_integrations",
+    "gridpane_site_problems",
+    "gridpane_backup_schedule_enabled",
+    "gridpane_backup_remote_configured",
+    "gridpane_backup_remote_integration_missing",
+    "gridpane_backup_schedule_info",
+    "gridpane_backup_schedule_interval_seconds",
+    "gridpane_backup_schedule_next_run_timestamp_seconds",
+    "gridpane_backup_retention_seconds",
+    "gridpane_backup_prune_schedule",
+    "gridpane_backup_integration_info",
+    "gridpane_backup_integration_sites",
+    "gridpane_up",
+    "gridpane_last_successful_poll_timestamp_seconds",
+    "gridpane_data_age_seconds",
+    "gridpane_poll_duration_seconds",
+    "gridpane_polls_total",
+    "gridpane_poll_errors_total",
+    "gridpane_api_requests_total",
+    "gridpane_api_rate_limited_total",
+    "gridpane_exporter_build_info",
+    "process_resident_memory_bytes",
+];
+
+fn sel(name: &str, labels: &[(&str, &str)]) -> String {
+    let inner: Vec<String> = labels.iter().map(|(k, v)| format!("{k}=\"{v}\"")).collect();
+    format!("{name}{{{}}}", inner.join(","))
+}
+
+#[tokio::test]
+async fn metrics_carry_every_contract_metric_with_the_values_the_fleet_implies() {
+    let fake = fake(FleetSpec::demo()).await;
+    let fleet = fake.fleet();
+    let app = start(vec![account("demo", &fake, TOKEN)], fast_poll()).await;
+    wait_ready(&app).await;
+    let (status, text) = get(&app, "/metrics").await;
+    assert_eq!(status, 200);
+    for name in CONTRACT {
+        assert!(
+            text.contains(&format!("\n# TYPE {name} ")),
+            "{name} missing"
+        );
+    }
+
+    let enabled = |site: u64, storage: &str| {
+        value(
+            &text,
+            &sel(
+                "gridpane_backup_schedule_enabled",
+                &[
+                    ("account", "demo"),
+                    ("site_id", &site.to_string()),
+                    ("storage", storage),
+                ],
+            ),
+        )
+    };
+    let configured = |site: u64| {
+        value(
+            &text,
+            &sel(
+                "gridpane_backup_remote_configured",
+                &[("account", "demo"), ("site_id", &site.to_string())],
+            ),
+        )
+    };
+    let missing = |site: u64| {
+        value(
+            &text,
+            &sel(
+                "gridpane_backup_remote_integration_missing",
+                &[("account", "demo"), ("site_id", &site.to_string())],
+            ),
+        )
+    };
+    let id = |p: Problem| fleet.site_with(p).unwrap().id;
+
+    let local_off = id(Problem::LocalOff);
+    assert_eq!(enabled(local_off, "local").as_deref(), Some("0"));
+    assert_eq!(enabled(local_off, "remote").as_deref(), Some("1"));
+
+    let remote_off = id(Problem::RemoteOff);
+    assert_eq!(enabled(remote_off, "remote").as_deref(), Some("0"));
+    assert_eq!(configured(remote_off).as_deref(), Some("0"));
+
+    let never = id(Problem::RemoteNeverSetUp);
+    assert_eq!(enabled(never, "remote").as_deref(), Some("0"));
+    assert_eq!(configured(never).as_deref(), Some("0"));
+    assert_eq!(
+        missing(never),
+        None,
+        "no remote schedule, nothing to point at"
+    );
+
+    let deleted = id(Problem::IntegrationDeleted);
+    assert_eq!(
+        enabled(deleted, "remote").as_deref(),
+        Some("1"),
+        "the schedule itself is on"
+    );
+    assert_eq!(configured(deleted).as_deref(), Some("0"));
+    assert_eq!(missing(deleted).as_deref(), Some("1"));
+
+    for site in fleet
+        .sites
+        .iter()
+        .filter(|s| s.problems.contains(&Problem::NoSchedule))
+    {
+        assert_eq!(enabled(site.id, "local").as_deref(), Some("0"));
+        assert_eq!(enabled(site.id, "remote").as_deref(), Some("0"));
+    }
+
+    let short = fleet.site_with(Problem::ShortRetention).unwrap();
+    let seconds = (short.local_retain_days * 86_400).to_string();
+    assert_eq!(
+        value(
+            &text,
+            &sel(
+                "gridpane_backup_retention_seconds",
+                &[
+                    ("account", "demo"),
+                    ("site_id", &short.id.to_string()),
+                    ("storage", "local")
+                ]
+            )
+        ),
+        Some(seconds)
+    );
+    let keep_all = fleet
+        .sites
+        .iter()
+        .find(|s| s.local_retain_days == 0)
+        .unwrap();
+    assert_eq!(
+        value(
+            &text,
+            &sel(
+                "gridpane_backup_retention_seconds",
+                &[
+                    ("account", "demo"),
+                    ("site_id", &keep_all.id.to_string()),
+                    ("storage", "local")
+                ]
+            )
+        )
+        .as_deref(),
+        Some("inf")
+    );
+
+    let healthy = fleet.sites.iter().find(|s| s.problems.is_empty()).unwrap();
+    assert_eq!(enabled(healthy.id, "local").as_deref(), Some("1"));
+    assert_eq!(enabled(healthy.id, "remote").as_deref(), Some("1"));
+    assert_eq!(configured(healthy.id).as_deref(), Some("1"));
+
+    let unused = fleet
+        .integrations
+        .iter()
+        .find(|i| {
+            !fleet
+                .sites
+                .iter()
+                .any(|s| s.remote_schedule.as_ref().and_then(|r| r.integration_id) == Some(i.id))
+        })
+        .unwrap();
+    assert_eq!(
+        value(
+            &text,
+            &sel(
+                "gridpane_backup_integration_sites",
+                &[
+                    ("account", "demo"),
+                    ("integration_id", &unused.id.to_string())
+                ]
+            )
+        )
+        .as_deref(),
+        Some("0")
+    );
+    assert_eq!(
+        value(&text, "gridpane_sites{account=\"demo\"}").as_deref(),
+        Some("40")
+    );
+    assert_eq!(
+        value(&text, "gridpane_up{account=\"demo\"}").as_deref(),
+        Some("1")
+    );
+    app.shutdown().await;
+}
+
+#[tokio::test]
+async fn hostile_site_names_are_escaped_as_the_exposition_format_demands() {
+    let fake = fake(FleetSpec::demo()).await;
+    let app = start(vec![account("demo", &fake, TOKEN)], fast_poll()).await;
+    wait_ready(&app).await;
+    let (_, text) = get(&app, "/metrics").await;
+    assert!(
+        text.contains(r#"site_url="<script>alert(1)</script>\n\"evil\\\"-ünï.example.net""#),
+        "{text}"
+    );
+    for line in text.lines() {
+        assert!(
+            line.starts_with('#') || line.starts_with("gridpane_") || line.starts_with("process_"),
+            "broken line: {line:?}"
+        );
+    }
+    app.shutdown().await;
+}
+
+/// promtool from Debian's `prometheus` package; with CI=true it must exist.
+fn promtool() -> Option<&'static str> {
+    let found = Command::new("promtool")
+        .arg("--version")
+        .output()
+        .is_ok_and(|o| o.status.success());
+    if !found {
+        assert!(
+            std::env::var("CI").as_deref() != Ok("true"),
+            "promtool is missing: apt-get install prometheus"
+        );
+        eprintln!("SKIPPED: promtool not installed");
+        return None;
+    }
+    Some("promtool")
+}
+
+#[tokio::test]
+async fn promtool_finds_nothing_to_complain_about_in_the_exposition() {
+    let Some(promtool) = promtool() else { return };
+    let fake = fake(FleetSpec::demo()).await;
+    let app = start(vec![account("demo", &fake, TOKEN)], fast_poll()).await;
+    wait_ready(&app).await;
+    let (_, text) = get(&app, "/metrics").await;
+    let mut child = Command::new(promtool)
+        .args(["check", "metrics"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    use std::io::Write as _;
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(text.as_bytes())
+        .unwrap();
+    let out = child.wait_with_output().unwrap();
+    let said = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(out.status.success(), "{said}");
+    assert_eq!(said.trim(), "", "promtool complained");
+    app.shutdown().await;
+}
+
+#[tokio::test]
+async fn the_demo_exposition_matches_the_golden_file() {
+    let fake = fake(FleetSpec::demo()).await;
+    let opts = ClientOptions {
+        base_url: url::Url::parse(&fake.base_url()).unwrap(),
+        requests_per_minute: 0,
+        ..ClientOptions::new(&account("demo", &fake, TOKEN), &fast_poll())
+    };
+    let source = GridPaneSource {
+        client: Client::new(opts).unwrap(),
+        token: TokenSource::Inline(Secret::new(TOKEN)),
+    };
+    let snapshot = model::build_snapshot("demo", 1_795_000_000.0, source.fetch().await.unwrap());
+    let now = Utc.with_ymd_and_hms(2026, 11, 22, 12, 0, 0).unwrap();
+    let mut rendered = Vec::new();
+    metrics::encode(
+        &metrics::snapshot_families(&[&snapshot], now),
+        &mut rendered,
+    );
+    let rendered = String::from_utf8(rendered).unwrap();
+
+    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/demo.prom");
+    if std::env::var("UPDATE_GOLDEN").as_deref() == Ok("1") {
+        std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+        std::fs::write(&path, &rendered).unwrap();
+    }
+    let golden = std::fs::read_to_string(&path)
+        .expect("tests/fixtures/demo.prom (UPDATE_GOLDEN=1 writes it)");
+    assert!(
+        rendered == golden,
+        "exposition differs from tests/fixtures/demo.prom; rerun with UPDATE_GOLDEN=1 and review the diff"
+    );
+}
+
+#[tokio::test]
+async fn an_upstream_failure_keeps_the_last_values_with_up_zero_then_recovers() {
+    let fake = fake(fleet_of(3, 2, 12)).await;
+    let app = start(vec![account("acme", &fake, TOKEN)], fast_poll()).await;
+    wait_ready(&app).await;
+    let (_, before) = get(&app, "/metrics").await;
+    assert_eq!(
+        value(&before, "gridpane_up{account=\"acme\"}").as_deref(),
+        Some("1")
+    );
+
+    fake.set_fault(Endpoint::Sites, Fault::Status(502), FaultCount::Always);
+    wait_for(10, "up 0", || async {
+        value(
+            &get(&app, "/metrics").await.1,
+            "gridpane_up{account=\"acme\"}",
+        )
+        .as_deref()
+            == Some("0")
+    })
+    .await;
+    let (_, during) = get(&app, "/metrics").await;
+    assert_eq!(
+        value(&during, "gridpane_sites{account=\"acme\"}").as_deref(),
+        Some("12")
+    );
+    let site_lines = |t: &str| {
+        t.lines()
+            .filter(|l| l.starts_with("gridpane_site_info{"))
+            .map(str::to_string)
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(
+        site_lines(&during),
+        site_lines(&before),
+        "the last good sites are still served"
+    );
+    assert_ne!(
+        value(
+            &during,
+            "gridpane_poll_errors_total{account=\"acme\",reason=\"http_5xx\"}"
+        )
+        .as_deref(),
+        Some("0")
+    );
+
+    fake.clear_faults();
+    wait_for(10, "up 1 again", || async {
+        value(
+            &get(&app, "/metrics").await.1,
+            "gridpane_up{account=\"acme\"}",
+        )
+        .as_deref()
+            == Some("1")
+    })
+    .await;
+    app.shutdown().await;
+}
+
+#[tokio::test]
+async fn a_removed_site_disappears_after_the_next_successful_poll() {
+    let fake = fake(fleet_of(3, 2, 12)).await;
+    let gone = fake.fleet().sites[11].id;
+    let app = start(vec![account("acme", &fake, TOKEN)], fast_poll()).await;
+    wait_ready(&app).await;
+    let marker = format!("site_id=\"{gone}\"");
+    assert!(get(&app, "/metrics").await.1.contains(&marker));
+    fake.update_fleet(|f| f.remove_site(gone));
+    wait_for(10, "the site to disappear", || async {
+        !get(&app, "/metrics").await.1.contains(&marker)
+    })
+    .await;
+    assert_eq!(
+        metric(&app, "gridpane_sites{account=\"acme\"}")
+            .await
+            .as_deref(),
+        Some("11")
+    );
+    app.shutdown().await;
+}
+
+#[tokio::test]
+async fn readiness_is_503_until_the_first_poll_has_finished() {
+    let fake = fake(fleet_of(3, 1, 3)).await;
+    fake.set_fault(
+        Endpoint::Schedules,
+        Fault::Delay(Duration::from_millis(1500)),
+        FaultCount::Times(1),
+    );
+    let app = start(vec![account("acme", &fake, TOKEN)], fast_poll()).await;
+    let (status, body) = get(&app, "/-/ready").await;
+    assert_eq!(status, 503, "{body}");
+    assert_eq!(get(&app, "/-/healthy").await.0, 200);
+    let (status, text) = get(&app, "/metrics").await;
+    assert_eq!(status, 200);
+    assert_eq!(
+        value(&text, "gridpane_up{account=\"acme\"}").as_deref(),
+        Some("0"),
+        "never an empty 200"
+    );
+    wait_ready(&app).await;
+    app.shutdown().await;
+}
+
+#[tokio::test]
+async fn a_broken_account_is_up_zero_and_ready_while_the_other_is_unaffected() {
+    let good = fake(fleet_of(1, 1, 4)).await;
+    let bad = fake(fleet_of(2, 1, 5)).await;
+    let app = start(
+        vec![
+            account("good", &good, TOKEN),
+            account("bad", &bad, "revoked-token"),
+        ],
+        fast_poll(),
+    )
+    .await;
+    wait_ready(&app).await;
+    let (_, text) = get(&app, "/metrics").await;
+    assert_eq!(
+        value(&text, "gridpane_up{account=\"good\"}").as_deref(),
+        Some("1")
+    );
+    assert_eq!(
+        value(&text, "gridpane_up{account=\"bad\"}").as_deref(),
+        Some("0")
+    );
+    assert_eq!(
+        value(&text, "gridpane_sites{account=\"good\"}").as_deref(),
+        Some("4")
+    );
+    assert_eq!(value(&text, "gridpane_sites{account=\"bad\"}"), None);
+    assert_ne!(
+        value(
+            &text,
+            "gridpane_poll_errors_total{account=\"bad\",reason=\"auth\"}"
+        )
+        .as_deref(),
+        Some("0")
+    );
+    app.shutdown().await;
+}
+
+#[tokio::test]
+async fn metrics_are_gzipped_when_the_scraper_asks() {
+    let fake = fake(fleet_of(3, 1, 3)).await;
+    let app = start(vec![account("acme", &fake, TOKEN)], fast_poll()).await;
+    wait_ready(&app).await;
+    let resp = reqwest::Client::new()
+        .get(format!("http://{}/metrics", app.addr))
+        .header("Accept-Encoding", "gzip")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.headers()["content-encoding"], "gzip");
+    let bytes = resp.bytes().await.unwrap();
+    let mut text = String::new();
+    use std::io::Read as _;
+    flate2::read::GzDecoder::new(&bytes[..])
+        .read_to_string(&mut text)
+        .unwrap();
+    assert!(text.contains("gridpane_up{account=\"acme\"} 1"));
+    app.shutdown().await;
+}
+
+#[test]
+fn sigterm_stops_the_demo_exporter_cleanly_within_five_seconds() {
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let mut child = Command::new(env!("CARGO_BIN_EXE_gridpane-backup-exporter"))
+        .args([
+            "--demo",
+            "--log.level",
+            "warn",
+            "--web.listen-address",
+            &format!("127.0.0.1:{port}"),
+        ])
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    loop {
+        let ready = std::net::TcpStream::connect(("127.0.0.1", port)).is_ok_and(|mut s| {
+            use std::io::{Read as _, Write as _};
+            let _ = s.write_all(b"GET /-/ready HTTP/1.0\r\n\r\n");
+            let mut buf = String::new();
+            let _ = s.read_to_string(&mut buf);
+            buf.starts_with("HTTP/1.0 200") || buf.starts_with("HTTP/1.1 200")
+        });
+        if ready {
+            break;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "demo never became ready"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let killed = Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(killed.success());
+    let stopped = std::time::Instant::now();
+    let status = loop {
+        if let Some(s) = child.try_wait().unwrap() {
+            break s;
+        }
+        assert!(
+            stopped.elapsed() < Duration::from_secs(5),
+            "still running 5 s after SIGTERM"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    };
+    assert_eq!(status.code(), Some(0));
+}

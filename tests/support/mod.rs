@@ -1,0 +1,112 @@
+//! Shared helpers for black-box tests: start the exporter in-process on
+//! port 0 against the fake GridPane, and read its endpoints.
+#![allow(dead_code)]
+
+use std::time::Duration;
+
+use gridpane_backup_exporter::app::{App, WebOptions};
+use gridpane_backup_exporter::config::{Account, Config, PollConfig, Secret, TokenSource};
+use gridpane_backup_exporter::fake::{FakeGridPane, FakeOptions, Fleet, FleetSpec};
+use url::Url;
+
+pub const TOKEN: &str = "black-box-token-41c9";
+
+pub fn fleet_of(seed: u64, servers: usize, sites: usize) -> FleetSpec {
+    FleetSpec {
+        seed,
+        servers,
+        sites,
+    }
+}
+
+pub async fn fake(spec: FleetSpec) -> FakeGridPane {
+    let opts = FakeOptions {
+        token: TOKEN.to_string(),
+        ..FakeOptions::default()
+    };
+    FakeGridPane::start(Fleet::generate(&spec), opts)
+        .await
+        .unwrap()
+}
+
+pub fn account(name: &str, fake: &FakeGridPane, token: &str) -> Account {
+    Account {
+        name: name.to_string(),
+        base_url: Url::parse(&fake.base_url()).unwrap(),
+        token: TokenSource::Inline(Secret::new(token)),
+    }
+}
+
+/// Polls quickly, without pacing, with few retries: for tests only.
+pub fn fast_poll() -> PollConfig {
+    PollConfig {
+        interval: Duration::from_millis(300),
+        timeout: Duration::from_secs(5),
+        requests_per_minute: 0,
+        max_retries: 0,
+        ..PollConfig::default()
+    }
+}
+
+pub async fn start(accounts: Vec<Account>, poll: PollConfig) -> App {
+    let config = Config {
+        accounts,
+        poll,
+        state_file: None,
+    };
+    App::start(
+        config,
+        WebOptions {
+            listen: "127.0.0.1:0".parse().unwrap(),
+            telemetry_path: "/metrics".to_string(),
+        },
+    )
+    .await
+    .unwrap()
+}
+
+pub async fn get(app: &App, path: &str) -> (u16, String) {
+    let resp = reqwest::get(format!("http://{}{}", app.addr, path))
+        .await
+        .unwrap();
+    let status = resp.status().as_u16();
+    (status, resp.text().await.unwrap())
+}
+
+/// Waits until `check` holds, failing after `secs` seconds.
+pub async fn wait_for<F, Fut>(secs: u64, what: &str, mut check: F)
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = bool>,
+{
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(secs);
+    while !check().await {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "timed out waiting for {what}"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+pub async fn wait_ready(app: &App) {
+    wait_for(10, "/-/ready", || async {
+        get(app, "/-/ready").await.0 == 200
+    })
+    .await;
+}
+
+/// The value of the one series whose line starts with `selector` (name and
+/// labels exactly as rendered).
+pub fn value(exposition: &str, selector: &str) -> Option<String> {
+    exposition.lines().find_map(|l| {
+        l.strip_prefix(selector)?
+            .strip_prefix(' ')
+            .map(str::to_string)
+    })
+}
+
+/// The current value of one series of the exporter's /metrics.
+pub async fn metric(app: &App, selector: &str) -> Option<String> {
+    value(&get(app, "/metrics").await.1, selector)
+}
