@@ -62,9 +62,11 @@ pub fn require_tool(names: &[&str], why: &str) -> Option<PathBuf> {
     if in_ci() {
         panic!("CI=true and {msg}");
     }
-    eprintln!("\n========================================================");
-    eprintln!("SKIPPED: {msg}");
-    eprintln!("========================================================\n");
+    // Written to the stderr handle directly, which the test harness does not
+    // capture, so the skip shows in a plain `cargo test` run.
+    use std::io::Write;
+    let bar = "=".repeat(72);
+    let _ = writeln!(std::io::stderr(), "\n{bar}\nSKIPPED: {msg}\n{bar}\n");
     None
 }
 
