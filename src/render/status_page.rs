@@ -591,7 +591,7 @@ generated <time datetime=\"{}\">{}</time> · \
         );
     }
 
-    render_accounts(&mut out, view, now);
+    render_accounts(&mut out, view, &rows, now);
     render_counts(&mut out, &totals);
 
     // Schedules.
@@ -674,7 +674,7 @@ account; this page never calls GridPane. The same data as JSON: \
     out
 }
 
-fn render_accounts(out: &mut String, view: &View, now: DateTime<Utc>) {
+fn render_accounts(out: &mut String, view: &View, rows: &[SiteRow<'_>], now: DateTime<Utc>) {
     out.push_str(
         "<section aria-labelledby=\"accounts-h\"><h2 id=\"accounts-h\">Accounts</h2>\n\
 <div class=\"scroll cardrows\"><table class=\"accounts\"><thead><tr><th scope=\"col\">Account</th>\
@@ -715,17 +715,11 @@ fn render_accounts(out: &mut String, view: &View, now: DateTime<Utc>) {
             Some(t) => time_html(t, now),
             None => "—".to_string(),
         };
-        let rows = a
-            .snapshot()
-            .map(|s| api::site_rows(&a.name, s, now))
-            .unwrap_or_default();
+        let counts = Counts::of(rows.iter().filter(|r| r.account == a.name));
         let (sites, bad) = match a.snapshot() {
             Some(_) => (
-                rows.len().to_string(),
-                rows.iter()
-                    .filter(|r| r.health == Health::Problem)
-                    .count()
-                    .to_string(),
+                counts.sites.to_string(),
+                counts.sites_with_problem.to_string(),
             ),
             None => ("—".to_string(), "—".to_string()),
         };
