@@ -346,6 +346,16 @@ pub enum Problem {
 }
 
 impl Problem {
+    /// Every problem kind, most serious first (the order of [`site_problems`]).
+    pub const ALL: [Problem; 6] = [
+        Problem::LocalDisabled,
+        Problem::LocalNotScheduled,
+        Problem::RemoteDisabled,
+        Problem::RemoteNotSetUp,
+        Problem::IntegrationMissing,
+        Problem::ShortRetention,
+    ];
+
     pub fn as_str(self) -> &'static str {
         match self {
             Problem::LocalDisabled => "local_disabled",

@@ -1,26 +1,22 @@
 //! The JSON API: its documented answers, every filter, bad input, and that
 //! no secret ever shows.
 
-#[path = "fixtures/status/support.rs"]
 mod support;
 
 use std::io::Read as _;
 use std::sync::Arc;
-use std::time::Duration;
 
-use gridpane_backup_exporter::app::{App, WebOptions};
-use gridpane_backup_exporter::demo;
 use gridpane_backup_exporter::fake::{SECRET_SECRET_SENTINEL, SECRET_TOKEN_SENTINEL};
 use gridpane_backup_exporter::render::api::{self, View};
 use gridpane_backup_exporter::render::metrics::REVISION;
 use gridpane_backup_exporter::store::Store;
 use serde_json::{Value, json};
-use support::{Setup, acme, acme_store, now};
+use support::status::{Setup, acme, acme_store, now};
 
 /// acme polled fine, globex failing with two-hour-old data, initech waiting
 /// for its first poll.
 fn three_accounts() -> Arc<Store> {
-    let store = support::store(&["acme", "globex", "initech"]);
+    let store = support::status::store(&["acme", "globex", "initech"]);
     Setup::ok(&store, "acme", acme());
     Setup::failed_with_old_data(&store, "globex");
     Setup::polling_first(&store, "initech");
@@ -274,9 +270,9 @@ fn sites_carry_the_derived_backup_state() {
 
 #[test]
 fn sites_and_schedules_filter_by_account_server_and_site() {
-    let store = support::store(&["acme", "globex"]);
+    let store = support::status::store(&["acme", "globex"]);
     Setup::ok(&store, "acme", acme());
-    let mut globex = support::snapshot_named("globex");
+    let mut globex = support::status::snapshot_named("globex");
     globex.sites.truncate(2);
     Setup::ok(&store, "globex", globex);
     let view = View::load(&store);
@@ -363,9 +359,9 @@ fn sites_and_schedules_filter_by_account_server_and_site() {
 
 #[test]
 fn integrations_filter_by_account_and_site() {
-    let store = support::store(&["acme", "globex"]);
+    let store = support::status::store(&["acme", "globex"]);
     Setup::ok(&store, "acme", acme());
-    Setup::ok(&store, "globex", support::empty_snapshot("globex"));
+    Setup::ok(&store, "globex", support::status::empty_snapshot("globex"));
     let view = View::load(&store);
 
     let all = ok(&view, "/api/v1/integrations");
@@ -428,7 +424,7 @@ fn integrations_filter_by_account_and_site() {
 
 #[test]
 fn before_the_first_poll_the_lists_are_empty_not_errors() {
-    let store = support::store(&["acme"]);
+    let store = support::status::store(&["acme"]);
     let view = View::load(&store);
     for path in ["/api/v1/sites", "/api/v1/schedules", "/api/v1/integrations"] {
         assert_eq!(ok(&view, path)["count"], json!(0), "{path}");
@@ -440,7 +436,7 @@ fn before_the_first_poll_the_lists_are_empty_not_errors() {
 
 #[tokio::test]
 async fn bad_filter_values_get_400_naming_the_parameter() {
-    let base = support::serve(acme_store()).await;
+    let base = support::status::serve(acme_store()).await;
     let long_number = "9".repeat(30);
     let cases = [
         ("/api/v1/sites?account=nobody", "account"),
@@ -467,7 +463,7 @@ async fn bad_filter_values_get_400_naming_the_parameter() {
         ("/api/v1/status?verbose", "verbose"),
     ];
     for (path, parameter) in cases {
-        let (status, ctype, body) = support::get(&format!("{base}{path}")).await;
+        let (status, ctype, body) = support::status::get(&format!("{base}{path}")).await;
         assert_eq!(status, 400, "{path}: {body}");
         assert_eq!(ctype, "application/json", "{path}");
         let v: Value = serde_json::from_str(&body).unwrap();
@@ -482,7 +478,7 @@ async fn bad_filter_values_get_400_naming_the_parameter() {
             "{path}: only error and parameter"
         );
     }
-    let (_, _, body) = support::get(&format!("{base}/api/v1/sites?server_id=web-01")).await;
+    let (_, _, body) = support::status::get(&format!("{base}/api/v1/sites?server_id=web-01")).await;
     assert_eq!(
         body,
         r#"{"error":"\"web-01\" is not an id; expected a whole number such as 12345","parameter":"server_id"}"#
@@ -491,14 +487,14 @@ async fn bad_filter_values_get_400_naming_the_parameter() {
 
 #[tokio::test]
 async fn every_endpoint_answers_json_over_http() {
-    let base = support::serve(acme_store()).await;
+    let base = support::status::serve(acme_store()).await;
     for path in [
         "/api/v1/status",
         "/api/v1/sites",
         "/api/v1/schedules",
         "/api/v1/integrations",
     ] {
-        let (status, ctype, body) = support::get(&format!("{base}{path}")).await;
+        let (status, ctype, body) = support::status::get(&format!("{base}{path}")).await;
         assert_eq!(
             (status, ctype.as_str()),
             (200, "application/json"),
@@ -507,14 +503,14 @@ async fn every_endpoint_answers_json_over_http() {
         let v: Value = serde_json::from_str(&body).unwrap();
         assert!(v.is_object(), "{path}");
     }
-    let (status, ctype, body) = support::get(&format!("{base}/api/v1/backups")).await;
+    let (status, ctype, body) = support::status::get(&format!("{base}/api/v1/backups")).await;
     assert_eq!((status, ctype.as_str()), (404, "application/json"));
     assert!(body.contains("no such endpoint"));
 }
 
 #[tokio::test]
 async fn large_answers_are_gzipped_when_the_client_asks() {
-    let base = support::serve(acme_store()).await;
+    let base = support::status::serve(acme_store()).await;
     let client = reqwest::Client::builder().no_gzip().build().unwrap();
     let resp = client
         .get(format!("{base}/api/v1/sites"))
@@ -534,23 +530,7 @@ async fn large_answers_are_gzipped_when_the_client_asks() {
 
 #[tokio::test]
 async fn no_answer_carries_a_provider_secret() {
-    let (_fake, config) = demo::start().await.unwrap();
-    let app = App::start(
-        config,
-        WebOptions {
-            listen: "127.0.0.1:0".parse().unwrap(),
-            telemetry_path: "/metrics".to_string(),
-        },
-    )
-    .await
-    .unwrap();
-    tokio::time::timeout(Duration::from_secs(10), async {
-        while !app.store.ready() {
-            tokio::time::sleep(Duration::from_millis(20)).await;
-        }
-    })
-    .await
-    .expect("the demo's first poll ends");
+    let (_fake, app) = support::start_demo().await;
     let base = format!("http://{}", app.addr);
     for path in [
         "/",
@@ -560,7 +540,7 @@ async fn no_answer_carries_a_provider_secret() {
         "/api/v1/schedules",
         "/api/v1/integrations",
     ] {
-        let (status, _, body) = support::get(&format!("{base}{path}")).await;
+        let (status, _, body) = support::status::get(&format!("{base}{path}")).await;
         assert_eq!(status, 200, "{path}");
         assert!(body.len() > 500, "{path}: {body}");
         for secret in [SECRET_TOKEN_SENTINEL, SECRET_SECRET_SENTINEL, "demo-token"] {

@@ -8,13 +8,12 @@
 //! the console). Without it the test is skipped, except under `CI=true`.
 //! `CHROMIUM=/path/to/chromium` picks another binary.
 
+mod support;
+
 use std::fs::File;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
-
-use gridpane_backup_exporter::app::{App, WebOptions};
-use gridpane_backup_exporter::demo;
 
 /// How long one Chromium run may take before it is killed.
 const CHROMIUM_TIMEOUT: Duration = Duration::from_secs(30);
@@ -126,23 +125,7 @@ async fn the_status_page_works_in_headless_chromium() {
         return;
     };
 
-    let (_fake, config) = demo::start().await.unwrap();
-    let app = App::start(
-        config,
-        WebOptions {
-            listen: "127.0.0.1:0".parse().unwrap(),
-            telemetry_path: "/metrics".to_string(),
-        },
-    )
-    .await
-    .unwrap();
-    tokio::time::timeout(Duration::from_secs(10), async {
-        while !app.store.ready() {
-            tokio::time::sleep(Duration::from_millis(20)).await;
-        }
-    })
-    .await
-    .expect("the demo's first poll ends");
+    let (_fake, app) = support::start_demo().await;
     let origin = format!("http://{}", app.addr);
 
     // What the page should show, from the API.

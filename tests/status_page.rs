@@ -2,7 +2,6 @@
 //! input and hostile data. Rendering takes `now`, so most tests render
 //! directly; a few go through the HTTP router.
 
-#[path = "fixtures/status/support.rs"]
 mod support;
 
 use std::sync::Arc;
@@ -13,7 +12,7 @@ use gridpane_backup_exporter::model::{
 use gridpane_backup_exporter::render::api::View;
 use gridpane_backup_exporter::render::status_page::{self, PageQuery, SortKey};
 use gridpane_backup_exporter::store::Store;
-use support::{Setup, acme, acme_store, now, site_ids};
+use support::status::{Setup, acme, acme_store, now, site_ids};
 
 fn render(store: &Store, query: &str) -> (u16, String) {
     let (status, html) = status_page::page(&View::load(store), Some(query), now(), "/metrics");
@@ -31,7 +30,7 @@ fn has_event_handler_attribute(html: &str) -> bool {
 
 #[test]
 fn before_the_first_poll_the_page_says_so_and_reloads_itself() {
-    let store = support::store(&["acme"]);
+    let store = support::status::store(&["acme"]);
     Setup::polling_first(&store, "acme");
     let (status, html) = render(&store, "");
     assert_eq!(status, 200);
@@ -47,7 +46,7 @@ fn before_the_first_poll_the_page_says_so_and_reloads_itself() {
 
 #[test]
 fn a_failed_poll_shows_its_reason_and_the_age_of_the_data_shown() {
-    let store = support::store(&["acme"]);
+    let store = support::status::store(&["acme"]);
     Setup::failed_with_old_data(&store, "acme");
     let (status, html) = render(&store, "");
     assert_eq!(status, 200);
@@ -81,7 +80,7 @@ fn a_failed_poll_shows_its_reason_and_the_age_of_the_data_shown() {
 
 #[test]
 fn a_failed_first_poll_says_there_is_no_data() {
-    let store = support::store(&["acme"]);
+    let store = support::status::store(&["acme"]);
     Setup::failed_without_data(&store, "acme");
     let (_, html) = render(&store, "");
     assert!(html.contains("No poll has succeeded yet, so there is no data for this account."));
@@ -91,9 +90,9 @@ fn a_failed_first_poll_says_there_is_no_data() {
 
 #[test]
 fn an_account_without_sites_shows_an_empty_state() {
-    let store = support::store(&["acme", "bare"]);
+    let store = support::status::store(&["acme", "bare"]);
     Setup::ok(&store, "acme", acme());
-    Setup::ok(&store, "bare", support::empty_snapshot("bare"));
+    Setup::ok(&store, "bare", support::status::empty_snapshot("bare"));
     let (_, html) = render(&store, "");
     assert!(
         html.contains(
@@ -203,9 +202,9 @@ fn every_column_sorts_both_ways() {
 
 #[test]
 fn filters_narrow_the_table() {
-    let store = support::store(&["acme", "globex"]);
+    let store = support::status::store(&["acme", "globex"]);
     Setup::ok(&store, "acme", acme());
-    let mut globex = support::snapshot_named("globex");
+    let mut globex = support::status::snapshot_named("globex");
     globex.sites.retain(|s| s.id == 1001);
     globex.sites[0].id = 2001;
     globex.servers = vec![gridpane_backup_exporter::model::Server {
@@ -302,7 +301,7 @@ fn big_store(sites: u64) -> Arc<Store> {
             remote: StorageSettings::default(),
         })
         .collect();
-    let store = support::store(&["acme"]);
+    let store = support::status::store(&["acme"]);
     Setup::ok(&store, "acme", snap);
     Arc::new(store)
 }
@@ -414,8 +413,8 @@ fn hostile_site_urls_and_searches_are_shown_as_text() {
 #[test]
 fn hostile_account_names_are_escaped_too() {
     let name = "<b>\"acct\"</b>";
-    let store = support::store(&[name]);
-    Setup::ok(&store, name, support::snapshot_named(name));
+    let store = support::status::store(&[name]);
+    Setup::ok(&store, name, support::status::snapshot_named(name));
     let (_, html) = render(&store, "");
     assert!(!html.contains("<b>"));
     assert!(html.contains("&lt;b&gt;&quot;acct&quot;&lt;/b&gt;"));
@@ -486,7 +485,7 @@ fn the_integrations_table_shows_use_and_what_is_missing() {
 
 #[tokio::test]
 async fn the_page_and_its_script_are_served_on_the_same_router_as_metrics() {
-    let base = support::serve(acme_store()).await;
+    let base = support::status::serve(acme_store()).await;
     let client = reqwest::Client::new();
     let resp = client
         .get(format!("{base}/?problems=1"))
@@ -505,7 +504,7 @@ async fn the_page_and_its_script_are_served_on_the_same_router_as_metrics() {
     let body = resp.text().await.unwrap();
     assert_eq!(site_ids(&body).len(), 6);
 
-    let (status, ctype, script) = support::get(&format!("{base}/static/status.js")).await;
+    let (status, ctype, script) = support::status::get(&format!("{base}/static/status.js")).await;
     assert_eq!(
         (status, ctype.as_str()),
         (200, "text/javascript; charset=utf-8")
@@ -516,11 +515,11 @@ async fn the_page_and_its_script_are_served_on_the_same_router_as_metrics() {
         "the script never builds markup from text"
     );
 
-    let (status, _, html) = support::get(&format!("{base}/?page=zero")).await;
+    let (status, _, html) = support::status::get(&format!("{base}/?page=zero")).await;
     assert_eq!(status, 400);
     assert!(html.contains("<li><code>page</code>: &quot;zero&quot; is not a page number</li>"));
 
-    let (status, _, metrics) = support::get(&format!("{base}/metrics")).await;
+    let (status, _, metrics) = support::status::get(&format!("{base}/metrics")).await;
     assert_eq!(status, 200);
     assert!(metrics.contains("gridpane_sites{account=\"acme\"} 10"));
 }

@@ -22,16 +22,6 @@ use crate::model::{
 use crate::render::metrics::{REVISION, VERSION};
 use crate::store::{AccountState, Store};
 
-/// Every problem kind, most serious first (the order of `site_problems`).
-pub const PROBLEMS: [Problem; 6] = [
-    Problem::LocalDisabled,
-    Problem::LocalNotScheduled,
-    Problem::RemoteDisabled,
-    Problem::RemoteNotSetUp,
-    Problem::IntegrationMissing,
-    Problem::ShortRetention,
-];
-
 pub fn routes() -> Router<Arc<Web>> {
     Router::new()
         .route("/api/v1/status", get(status_handler))
@@ -377,7 +367,7 @@ impl Default for Counts {
             sites_ok: 0,
             sites_with_warning: 0,
             sites_with_problem: 0,
-            problems: PROBLEMS.iter().map(|p| (p.as_str(), 0)).collect(),
+            problems: Problem::ALL.iter().map(|p| (p.as_str(), 0)).collect(),
         }
     }
 }

@@ -238,14 +238,7 @@ pub fn snapshot_families(snapshots: &[&AccountSnapshot], now: DateTime<Utc>) -> 
                 }
             }
         }
-        for p in [
-            Problem::LocalDisabled,
-            Problem::LocalNotScheduled,
-            Problem::RemoteDisabled,
-            Problem::RemoteNotSetUp,
-            Problem::IntegrationMissing,
-            Problem::ShortRetention,
-        ] {
+        for p in Problem::ALL {
             let n = problem_counts.get(&p).copied().unwrap_or(0);
             problems.push(&[("account", account), ("problem", p.as_str())], n as f64);
         }

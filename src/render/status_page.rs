@@ -19,8 +19,7 @@ use chrono::{DateTime, Utc};
 use crate::http::{self, Web, escape_html as esc};
 use crate::model::{Frequency, Problem, Schedule, Storage};
 use crate::render::api::{
-    self, AccountView, Counts, Health, IntegrationRow, IntegrationStatus, PROBLEMS, SiteRow,
-    StorageRow, View,
+    self, AccountView, Counts, Health, IntegrationRow, IntegrationStatus, SiteRow, StorageRow, View,
 };
 use crate::render::metrics::{REVISION, VERSION};
 
@@ -212,7 +211,7 @@ impl PageQuery {
                     "0" | "false" | "off" | "no" => q.problems_only = false,
                     _ => bad("problems", format!("\"{shown}\" is not 1 or 0")),
                 },
-                "problem" => match PROBLEMS.into_iter().find(|p| p.as_str() == value) {
+                "problem" => match Problem::ALL.into_iter().find(|p| p.as_str() == value) {
                     Some(p) => q.problem = Some(p),
                     None => bad("problem", format!("\"{shown}\" is not a problem kind")),
                 },
@@ -778,7 +777,7 @@ fn render_counts(out: &mut String, totals: &Counts) {
 <li class=\"card ok\" id=\"count-ok\"><span class=\"n\">{}</span> OK</li></ul>\n<ul class=\"kinds\">",
         totals.sites, totals.sites_with_problem, totals.sites_with_warning, totals.sites_ok
     );
-    for p in PROBLEMS {
+    for p in Problem::ALL {
         let n = totals.problem(p);
         let class = match (n, p.is_warning()) {
             (0, _) => "zero",
@@ -842,7 +841,7 @@ fn render_filters(out: &mut String, view: &View, q: &PageQuery) {
     }
     out.push_str("</select></label>\n<label>Problem <select name=\"problem\">");
     option(out, "", "Any", q.problem.is_none());
-    for p in PROBLEMS {
+    for p in Problem::ALL {
         option(out, p.as_str(), p.describe(), q.problem == Some(p));
     }
     let _ = write!(
