@@ -461,3 +461,53 @@ pub fn short_interval_warnings(config: &Config) -> Vec<String> {
         .map(|a| a.name.clone())
         .collect()
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_secret_never_prints_itself() {
+        let s = Secret::new("hunter2-token");
+        assert_eq!(format!("{s}"), "<redacted>");
+        assert_eq!(format!("{s:?}"), "Secret(<redacted>)");
+        let source = TokenSource::Inline(s);
+        assert!(!format!("{source:?}").contains("hunter2"));
+        assert_eq!(source.load().unwrap().expose(), "hunter2-token");
+    }
+
+    #[test]
+    fn a_token_file_is_trimmed_and_read_at_each_load() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("token");
+        std::fs::write(&path, "first\n").unwrap();
+        let source = TokenSource::File(path.clone());
+        assert_eq!(source.load().unwrap().expose(), "first");
+        std::fs::write(&path, "rotated\n").unwrap();
+        assert_eq!(source.load().unwrap().expose(), "rotated");
+    }
+
+    #[test]
+    fn short_intervals_are_warned_about_only_for_remote_hosts() {
+        let account = |url: &str| Account {
+            name: url.to_string(),
+            base_url: Url::parse(url).unwrap(),
+            token: TokenSource::Inline(Secret::new("t")),
+        };
+        let config = Config {
+            accounts: vec![
+                account("http://127.0.0.1:1"),
+                account("https://my.gridpane.com"),
+            ],
+            poll: PollConfig {
+                interval: Duration::from_secs(15),
+                ..PollConfig::default()
+            },
+            state_file: None,
+        };
+        assert_eq!(
+            short_interval_warnings(&config),
+            vec!["https://my.gridpane.com".to_string()]
+        );
+    }
+}

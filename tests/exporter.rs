@@ -313,12 +313,7 @@ async fn the_demo_exposition_matches_the_golden_file() {
 
 #[tokio::test]
 async fn an_upstream_failure_keeps_the_last_values_with_up_zero_then_recovers() {
-    let fake = fake(FleetSpec {
-        seed: 3,
-        servers: 2,
-        sites: 12,
-    })
-    .await;
+    let fake = fake(fleet_of(3, 2, 12)).await;
     let app = start(vec![account("acme", &fake, TOKEN)], fast_poll()).await;
     wait_ready(&app).await;
     let (_, before) = get(&app, "/metrics").await;
@@ -377,12 +372,7 @@ async fn an_upstream_failure_keeps_the_last_values_with_up_zero_then_recovers() 
 
 #[tokio::test]
 async fn a_removed_site_disappears_after_the_next_successful_poll() {
-    let fake = fake(FleetSpec {
-        seed: 3,
-        servers: 2,
-        sites: 12,
-    })
-    .await;
+    let fake = fake(fleet_of(3, 2, 12)).await;
     let gone = fake.fleet().sites[11].id;
     let app = start(vec![account("acme", &fake, TOKEN)], fast_poll()).await;
     wait_ready(&app).await;
@@ -394,11 +384,9 @@ async fn a_removed_site_disappears_after_the_next_successful_poll() {
     })
     .await;
     assert_eq!(
-        value(
-            &get(&app, "/metrics").await.1,
-            "gridpane_sites{account=\"acme\"}"
-        )
-        .as_deref(),
+        metric(&app, "gridpane_sites{account=\"acme\"}")
+            .await
+            .as_deref(),
         Some("11")
     );
     app.shutdown().await;
@@ -406,12 +394,7 @@ async fn a_removed_site_disappears_after_the_next_successful_poll() {
 
 #[tokio::test]
 async fn readiness_is_503_until_the_first_poll_has_finished() {
-    let fake = fake(FleetSpec {
-        seed: 3,
-        servers: 1,
-        sites: 3,
-    })
-    .await;
+    let fake = fake(fleet_of(3, 1, 3)).await;
     fake.set_fault(
         Endpoint::Schedules,
         Fault::Delay(Duration::from_millis(1500)),
@@ -434,18 +417,8 @@ async fn readiness_is_503_until_the_first_poll_has_finished() {
 
 #[tokio::test]
 async fn a_broken_account_is_up_zero_and_ready_while_the_other_is_unaffected() {
-    let good = fake(FleetSpec {
-        seed: 1,
-        servers: 1,
-        sites: 4,
-    })
-    .await;
-    let bad = fake(FleetSpec {
-        seed: 2,
-        servers: 1,
-        sites: 5,
-    })
-    .await;
+    let good = fake(fleet_of(1, 1, 4)).await;
+    let bad = fake(fleet_of(2, 1, 5)).await;
     let app = start(
         vec![
             account("good", &good, TOKEN),
@@ -482,12 +455,7 @@ async fn a_broken_account_is_up_zero_and_ready_while_the_other_is_unaffected() {
 
 #[tokio::test]
 async fn metrics_are_gzipped_when_the_scraper_asks() {
-    let fake = fake(FleetSpec {
-        seed: 3,
-        servers: 1,
-        sites: 3,
-    })
-    .await;
+    let fake = fake(fleet_of(3, 1, 3)).await;
     let app = start(vec![account("acme", &fake, TOKEN)], fast_poll()).await;
     wait_ready(&app).await;
     let resp = reqwest::Client::new()

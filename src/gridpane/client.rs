@@ -23,6 +23,8 @@ pub enum Endpoint {
     BackupIntegrations,
     PruneSchedule,
     SiteIntegrations,
+    Site,
+    Server,
 }
 
 impl Endpoint {
@@ -35,6 +37,8 @@ impl Endpoint {
             Endpoint::BackupIntegrations => "/backups/integrations",
             Endpoint::PruneSchedule => "/backups/prune-schedule/{site_id}",
             Endpoint::SiteIntegrations => "/backups/integrations/{site_id}",
+            Endpoint::Site => "/site/{site_id}",
+            Endpoint::Server => "/server/{server_id}",
         }
     }
 }
@@ -256,6 +260,22 @@ impl Client {
             )
             .await?;
         Ok(resp.integrations)
+    }
+
+    /// One site (per-site detail; nothing calls it by default).
+    pub async fn site(&self, token: &Secret, site_id: u64) -> Result<wire::Site, ApiError> {
+        let resp: wire::Single<wire::Site> = self
+            .get_json(token, Endpoint::Site, &format!("site/{site_id}"), &[])
+            .await?;
+        Ok(resp.0)
+    }
+
+    /// One server (nothing calls it by default).
+    pub async fn server(&self, token: &Secret, server_id: u64) -> Result<wire::Server, ApiError> {
+        let resp: wire::Single<wire::Server> = self
+            .get_json(token, Endpoint::Server, &format!("server/{server_id}"), &[])
+            .await?;
+        Ok(resp.0)
     }
 
     /// One site's prune schedules (per-site detail; off by default).

@@ -11,6 +11,14 @@ use url::Url;
 
 pub const TOKEN: &str = "black-box-token-41c9";
 
+pub fn fleet_of(seed: u64, servers: usize, sites: usize) -> FleetSpec {
+    FleetSpec {
+        seed,
+        servers,
+        sites,
+    }
+}
+
 pub async fn fake(spec: FleetSpec) -> FakeGridPane {
     let opts = FakeOptions {
         token: TOKEN.to_string(),
@@ -96,4 +104,9 @@ pub fn value(exposition: &str, selector: &str) -> Option<String> {
             .strip_prefix(' ')
             .map(str::to_string)
     })
+}
+
+/// The current value of one series of the exporter's /metrics.
+pub async fn metric(app: &App, selector: &str) -> Option<String> {
+    value(&get(app, "/metrics").await.1, selector)
 }
