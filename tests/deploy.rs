@@ -425,6 +425,17 @@ fn version_prints_the_version_and_git_revision() {
         rest == "unknown" || (rest.len() >= 7 && rest.chars().all(|c| c.is_ascii_hexdigit())),
         "revision {rest:?}"
     );
+    // Built from a git checkout: the revision is the current commit (build.rs
+    // must notice new commits, in worktrees too).
+    let head = Command::new("git")
+        .args(["rev-parse", "--short=12", "HEAD"])
+        .current_dir(repo())
+        .output()
+        .ok()
+        .filter(|o| o.status.success());
+    if let (Some(head), None) = (head, option_env!("GIT_REVISION")) {
+        assert_eq!(rest, String::from_utf8_lossy(&head.stdout).trim());
+    }
 }
 
 /// A port that was free a moment ago.
