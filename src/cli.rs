@@ -183,9 +183,46 @@ pub fn parse_listen_address(raw: &str) -> Result<SocketAddr, String> {
     ))
 }
 
+/// Checks `--web.telemetry-path`: an absolute path that does not shadow
+/// another endpoint.
+pub fn check_telemetry_path(path: &str) -> Result<(), String> {
+    let taken = path == "/"
+        || path == "/-/healthy"
+        || path == "/-/ready"
+        || path.starts_with("/api/")
+        || path.starts_with("/static/");
+    if !path.starts_with('/') || path.contains(['?', '#', '{', '}', '*']) {
+        return Err(format!(
+            "--web.telemetry-path: \"{path}\" must be an absolute path such as /metrics"
+        ));
+    }
+    if taken {
+        return Err(format!(
+            "--web.telemetry-path: \"{path}\" is taken by another endpoint"
+        ));
+    }
+    Ok(())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_telemetry_path_must_not_shadow_another_endpoint() {
+        assert!(check_telemetry_path("/metrics").is_ok());
+        assert!(check_telemetry_path("/gridpane/metrics").is_ok());
+        for bad in [
+            "/",
+            "metrics",
+            "/-/ready",
+            "/api/v1/sites",
+            "/static/x",
+            "/m/{id}",
+        ] {
+            assert!(check_telemetry_path(bad).is_err(), "{bad}");
+        }
+    }
 
     #[test]
     fn a_bare_port_listens_on_every_interface() {

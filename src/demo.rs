@@ -6,15 +6,16 @@ use std::time::Duration;
 use url::Url;
 
 use crate::config::{Account, Config, PollConfig, Secret, TokenSource};
-use crate::fake::{FakeGridPane, FakeOptions, Fleet, FleetSpec};
+use crate::fake::{FakeGridPane, FakeOptions, Fleet, FleetSpec, RateLimit};
 
 pub const DEMO_ACCOUNT: &str = "demo";
 pub const DEMO_INTERVAL: Duration = Duration::from_secs(15);
 
-/// Starts the fake GridPane on a loopback port and returns it with a
+/// Starts the fake GridPane on a loopback port, with GridPane's observed rate
+/// limits (so the rate-limit headers and metrics show), and returns it with a
 /// configuration that polls it every 15 s as the account `demo`.
 pub async fn start() -> std::io::Result<(FakeGridPane, Config)> {
-    let opts = FakeOptions::default();
+    let opts = FakeOptions::default().with_rate_limit(RateLimit::gridpane());
     let token = opts.token.clone();
     let fake = FakeGridPane::start(Fleet::generate(&FleetSpec::demo()), opts).await?;
     let base_url = Url::parse(&fake.base_url())

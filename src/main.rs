@@ -38,6 +38,10 @@ fn main() -> ExitCode {
         }
         return ExitCode::SUCCESS;
     }
+    if let Err(e) = cli::check_telemetry_path(&cli.telemetry_path) {
+        eprintln!("error: {e}");
+        return ExitCode::from(2);
+    }
     let listen = match cli::parse_listen_address(&cli.listen_address) {
         Ok(a) => a,
         Err(e) => {

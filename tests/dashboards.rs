@@ -60,10 +60,7 @@ const DELIBERATELY_UNUSED: &[(&str, &str)] = &[];
 /// Contract metrics the demo does not emit, so their names cannot be checked
 /// against its output. The test fails once the demo emits one of them, so
 /// that it is taken off this list. (name, reason)
-const ABSENT_FROM_DEMO: &[(&str, &str)] = &[(
-    "gridpane_api_rate_limit_remaining",
-    "the demo's fake GridPane runs without rate limits and sends no rate-limit headers",
-)];
+const ABSENT_FROM_DEMO: &[(&str, &str)] = &[];
 
 /// Series that Prometheus makes itself, not the exporter.
 const SYNTHETIC: &[&str] = &["up"];
