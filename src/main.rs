@@ -3,12 +3,15 @@ use std::process::ExitCode;
 use anyhow::Context as _;
 use clap::Parser as _;
 use gridpane_backup_exporter::app::{self, App, WebOptions};
-use gridpane_backup_exporter::cli::{self, Cli};
+use gridpane_backup_exporter::cli::{self, Cli, Command, HealthcheckArgs};
 use gridpane_backup_exporter::config::{self, Sources};
 use gridpane_backup_exporter::{demo, logging};
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
+    if let Some(Command::Healthcheck(args)) = &cli.command {
+        return healthcheck(args);
+    }
     logging::init(cli.log_level, cli.log_format);
 
     let config = if cli.demo {
@@ -65,6 +68,20 @@ fn main() -> ExitCode {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             eprintln!("error: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+/// Exit 0 if the exporter answers `/-/healthy` with 200, else 1 (Docker
+/// reserves 2).
+fn healthcheck(args: &HealthcheckArgs) -> ExitCode {
+    let result = cli::parse_listen_address(&args.listen_address)
+        .and_then(|listen| cli::healthcheck(cli::probe_target(listen), args.timeout));
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("unhealthy: {e}");
             ExitCode::FAILURE
         }
     }
