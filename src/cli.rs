@@ -46,6 +46,10 @@ pub struct Cli {
     )]
     pub listen_address: String,
 
+    /// Web configuration (exporter-toolkit format): TLS and basic auth.
+    #[arg(long = "web.config.file", value_name = "FILE")]
+    pub web_config_file: Option<PathBuf>,
+
     /// Path under which to expose metrics.
     #[arg(
         long = "web.telemetry-path",
