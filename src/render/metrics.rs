@@ -428,6 +428,7 @@ pub fn render(store: &Store, extra: &[MetricFamily], now: DateTime<Utc>) -> Vec<
     let mut out = Vec::with_capacity(64 * 1024);
     encode(&snapshot_families(&snaps, now), &mut out);
     encode(&health_families(&health, now_unix), &mut out);
+    encode(&super::detail::detail_families(&health, now_unix), &mut out);
     encode(extra, &mut out);
     out
 }

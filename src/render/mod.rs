@@ -1,4 +1,5 @@
 //! Renderers: they read snapshots from the store and turn them into what a
 //! reader wants. They never call GridPane.
 
+pub mod detail;
 pub mod metrics;
