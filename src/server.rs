@@ -190,13 +190,7 @@ async fn handshake(
     let mut first = [0u8; 1];
     match tokio::time::timeout(limits.tls_handshake_timeout, tcp.peek(&mut first)).await {
         Ok(Ok(1)) if first[0] != TLS_HANDSHAKE => {
-            let _ = tokio::time::timeout(
-                Duration::from_secs(1),
-                tcp.write_all(
-                    b"HTTP/1.0 400 Bad Request\r\nContent-Type: text/plain\r\nConnection: close\r\n\r\nClient sent an HTTP request to an HTTPS server.\n",
-                ),
-            )
-            .await;
+            plain_http_refusal(tcp).await;
             return None;
         }
         Ok(Ok(1)) => {}
@@ -213,6 +207,26 @@ async fn handshake(
             None
         }
     }
+}
+
+/// Answers a plain-HTTP client on the TLS port with a 400, as Go servers
+/// do, then closes. The request is read first (bounded), so that closing
+/// does not reset the connection under the answer.
+async fn plain_http_refusal(mut tcp: TcpStream) {
+    use tokio::io::AsyncReadExt as _;
+    let _ = tokio::time::timeout(Duration::from_secs(1), async {
+        let mut buf = [0u8; 4096];
+        let _ = tcp.read(&mut buf).await;
+        let _ = tcp
+            .write_all(
+                b"HTTP/1.0 400 Bad Request\r\nContent-Type: text/plain\r\nContent-Length: 48\r\nConnection: close\r\n\r\nClient sent an HTTP request to an HTTPS server.\n",
+            )
+            .await;
+        let _ = tcp.shutdown().await;
+        // Drain until the client closes, so that it reads the whole answer.
+        while matches!(tcp.read(&mut buf).await, Ok(n) if n > 0) {}
+    })
+    .await;
 }
 
 async fn serve_connection<I>(

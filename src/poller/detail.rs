@@ -8,8 +8,8 @@
 //! client enforces: a 1000-site account is covered over many polls, never
 //! faster than the budget. Each result is laid over the current snapshot at
 //! once; sites not yet detailed keep what the bulk endpoints say. A failed
-//! request is counted, and the task waits a full rate-limit window before
-//! trying the next site.
+//! request is counted, and the task pauses for ten of its slots (a minute at
+//! the default budget) before trying the next site.
 
 use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
@@ -25,6 +25,9 @@ use crate::model::{self, AccountSnapshot, RetentionDetail, SiteDetail};
 use crate::store::{AccountSlot, Store};
 
 use super::unix_now;
+
+/// After a failed site, the task pauses for this many of its slots.
+const ERROR_BACKOFF_SLOTS: u32 = 10;
 
 /// Requests per site: prune schedule and integrations.
 const REQUESTS_PER_SITE: u32 = 2;
@@ -121,7 +124,8 @@ pub async fn run(
                         .entry(e.reason().to_string())
                         .or_default() += 1;
                 });
-                next = next.max(Instant::now() + WINDOW);
+                // Back off for ten slots (a minute at 10 a minute).
+                next = next.max(Instant::now() + spacing * ERROR_BACKOFF_SLOTS);
             }
         }
     }
