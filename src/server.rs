@@ -183,7 +183,7 @@ async fn stopped(shutdown: &mut watch::Receiver<bool>) {
 /// The TLS handshake, bounded in time. A client speaking plain HTTP gets a
 /// plain 400 and the connection is closed.
 async fn handshake(
-    mut tcp: TcpStream,
+    tcp: TcpStream,
     acceptor: &tokio_rustls::TlsAcceptor,
     limits: &Limits,
 ) -> Option<tokio_rustls::server::TlsStream<TcpStream>> {
