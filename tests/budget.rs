@@ -274,10 +274,10 @@ async fn a_long_site_sweep_spans_polls_never_removes_early_and_schedules_stay_fr
         .find(|s| s.local_schedule.is_some() && s.local_bup)
         .unwrap()
         .id;
+    // The first five: every later site moves up under the sweep in progress.
     let gone: Vec<u64> = fleet
         .sites
         .iter()
-        .rev()
         .filter(|s| s.id != changed)
         .take(5)
         .map(|s| s.id)
@@ -323,7 +323,7 @@ async fn a_long_site_sweep_spans_polls_never_removes_early_and_schedules_stay_fr
     let done_polls = done_polls.unwrap_or_else(|| panic!("never reached 25 sites: {counts:?}"));
     assert!(
         counts.iter().all(|n| *n == 30 || *n == 25),
-        "a partial sweep removed sites: {counts:?}"
+        "a partial or shifted sweep removed sites: {counts:?}"
     );
     assert!(
         done_polls >= 3,

@@ -10,8 +10,14 @@
 //! list of the snapshot is the last *complete* sweep, updated with the pages
 //! read so far: a partial sweep adds and refreshes sites but never removes
 //! one. The first sweep (nothing complete yet) runs to its end in one poll.
+//!
+//! Pages can shift under a sweep of several pages (a site deleted on page 1
+//! while page 5 is being read moves every later site one place up), so a
+//! site that such a sweep did not list may merely have been skipped. It is
+//! removed when the next complete sweep does not list it either. A
+//! one-page sweep is a single answer and removes at once.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashSet};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -29,12 +35,36 @@ struct Sweep {
     next_page: u32,
     /// Sites read by the sweep in progress.
     seen: BTreeMap<u64, wire::Site>,
+    /// Sites the last complete sweep (of several pages) did not list but
+    /// kept: the next one removes them if it does not list them either.
+    missing_once: HashSet<u64>,
 }
 
 impl Sweep {
     fn restart(&mut self) {
         self.next_page = 1;
         self.seen.clear();
+    }
+
+    /// The sweep ended on page `last_page`: its sites become the complete
+    /// list, except that sites missing from a multi-page sweep for the first
+    /// time are kept one sweep longer.
+    fn complete(&mut self, last_page: u32) {
+        let mut done = std::mem::take(&mut self.seen);
+        let mut strikes = HashSet::new();
+        if last_page > 1 {
+            if let Some(previous) = &self.complete {
+                for (id, site) in previous {
+                    if !done.contains_key(id) && !self.missing_once.contains(id) {
+                        strikes.insert(*id);
+                        done.insert(*id, site.clone());
+                    }
+                }
+            }
+        }
+        self.missing_once = strikes;
+        self.complete = Some(done);
+        self.restart();
     }
 
     /// The site list to serve: the last complete list, refreshed and
@@ -123,9 +153,7 @@ impl SweepingSource {
                 });
             }
             if last {
-                let done = std::mem::take(&mut sweep.seen);
-                sweep.complete = Some(done);
-                sweep.restart();
+                sweep.complete(page);
                 break;
             }
             if page >= self.client.max_pages() {
@@ -160,5 +188,55 @@ impl Source for SweepingSource {
 
     fn take_tally(&self) -> RequestTally {
         self.client.take_tally()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn site(id: u64) -> wire::Site {
+        serde_json::from_value(serde_json::json!({"id": id, "url": format!("s{id}")})).unwrap()
+    }
+
+    fn sweep_of(sweep: &mut Sweep, ids: &[u64], last_page: u32) -> Vec<u64> {
+        for id in ids {
+            sweep.seen.insert(*id, site(*id));
+        }
+        sweep.complete(last_page);
+        sweep.merged().iter().map(|s| s.id).collect()
+    }
+
+    #[test]
+    fn a_site_missing_from_a_multi_page_sweep_goes_only_when_the_next_confirms_it() {
+        let mut sweep = Sweep::default();
+        assert_eq!(sweep_of(&mut sweep, &[1, 2, 3, 4], 2), vec![1, 2, 3, 4]);
+        assert_eq!(
+            sweep_of(&mut sweep, &[1, 2, 4], 2),
+            vec![1, 2, 3, 4],
+            "perhaps skipped by a page shift"
+        );
+        assert_eq!(sweep_of(&mut sweep, &[1, 2, 4], 2), vec![1, 2, 4]);
+        assert_eq!(
+            sweep_of(&mut sweep, &[1, 2, 4, 3], 2),
+            vec![1, 2, 3, 4],
+            "and may come back"
+        );
+    }
+
+    #[test]
+    fn a_one_page_sweep_removes_at_once() {
+        let mut sweep = Sweep::default();
+        sweep_of(&mut sweep, &[1, 2, 3], 1);
+        assert_eq!(sweep_of(&mut sweep, &[1, 3], 1), vec![1, 3]);
+    }
+
+    #[test]
+    fn a_partial_sweep_adds_and_refreshes_but_never_removes() {
+        let mut sweep = Sweep::default();
+        sweep_of(&mut sweep, &[1, 2, 3], 1);
+        sweep.seen.insert(9, site(9));
+        let ids: Vec<u64> = sweep.merged().iter().map(|s| s.id).collect();
+        assert_eq!(ids, vec![1, 2, 3, 9]);
     }
 }
