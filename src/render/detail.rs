@@ -68,7 +68,11 @@ pub fn detail_families(accounts: &[(&str, &AccountState)], now_unix: f64) -> Vec
             }
         }
         for (reason, n) in &state.counters.detail_errors {
-            push(&mut errors, &[("account", a), ("reason", reason)], *n as f64);
+            push(
+                &mut errors,
+                &[("account", a), ("reason", reason)],
+                *n as f64,
+            );
         }
     }
     [age, attached, errors]
