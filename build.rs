@@ -12,7 +12,7 @@ fn main() {
             .map(|s| s.trim().to_string())
     });
     println!(
-        "cargo:rustc-env=GRIDPANE_EXPORTER_REVISION={}",
+        "cargo:rustc-env=GRIDPANE_BACKUP_EXPORTER_REVISION={}",
         revision
             .filter(|r| !r.is_empty())
             .unwrap_or_else(|| "unknown".into())

@@ -10,7 +10,7 @@ use clap::{Args, Parser, Subcommand, ValueEnum};
 pub const LONG_VERSION: &str = concat!(
     env!("CARGO_PKG_VERSION"),
     " (revision ",
-    env!("GRIDPANE_EXPORTER_REVISION"),
+    env!("GRIDPANE_BACKUP_EXPORTER_REVISION"),
     ")"
 );
 
@@ -55,6 +55,10 @@ pub struct Cli {
         default_value = ":9878"
     )]
     pub listen_address: String,
+
+    /// Web configuration (exporter-toolkit format): TLS and basic auth.
+    #[arg(long = "web.config.file", value_name = "FILE")]
+    pub web_config_file: Option<PathBuf>,
 
     /// Path under which to expose metrics.
     #[arg(

@@ -5,7 +5,7 @@ use std::time::Duration;
 
 use url::Url;
 
-use crate::config::{Account, Config, PollConfig, Secret, TokenSource};
+use crate::config::{Account, Config, DetailConfig, PollConfig, Secret, TokenSource};
 use crate::fake::{FakeGridPane, FakeOptions, Fleet, FleetSpec, RateLimit};
 
 pub const DEMO_ACCOUNT: &str = "demo";
@@ -29,6 +29,12 @@ pub async fn start() -> std::io::Result<(FakeGridPane, Config)> {
         poll: PollConfig {
             interval: DEMO_INTERVAL,
             requests_per_minute: 0,
+            // Show the per-site detail too: within its own budget it covers
+            // the 40 sites in a few minutes.
+            detail: DetailConfig {
+                enabled: true,
+                ..DetailConfig::default()
+            },
             ..PollConfig::default()
         },
         state_file: None,

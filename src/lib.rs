@@ -16,4 +16,7 @@ pub mod logging;
 pub mod model;
 pub mod poller;
 pub mod render;
+pub mod server;
+pub mod state;
 pub mod store;
+pub mod web_config;

@@ -5,7 +5,8 @@ use clap::Parser as _;
 use gridpane_backup_exporter::app::{self, App, WebOptions};
 use gridpane_backup_exporter::cli::{self, Cli, Command, HealthcheckArgs};
 use gridpane_backup_exporter::config::{self, Sources};
-use gridpane_backup_exporter::{demo, logging};
+use gridpane_backup_exporter::server::ServerOptions;
+use gridpane_backup_exporter::{demo, logging, web_config};
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
@@ -25,7 +26,20 @@ fn main() -> ExitCode {
             }
         }
     };
+    let web_config = match &cli.web_config_file {
+        None => None,
+        Some(path) => match web_config::load(path) {
+            Ok(w) => Some(w),
+            Err(e) => {
+                eprintln!("error: {e}");
+                return ExitCode::from(2);
+            }
+        },
+    };
     if cli.config_check {
+        if let Some(w) = &web_config {
+            println!("{}", w.summary());
+        }
         if let Some(c) = &config {
             println!(
                 "configuration OK: {} account(s), poll interval {}",
@@ -64,7 +78,11 @@ fn main() -> ExitCode {
         listen,
         telemetry_path: cli.telemetry_path.clone(),
     };
-    match runtime.block_on(run(config, web)) {
+    let server = ServerOptions {
+        web_config,
+        ..ServerOptions::default()
+    };
+    match runtime.block_on(run(config, web, server)) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             eprintln!("error: {e:#}");
@@ -87,7 +105,11 @@ fn healthcheck(args: &HealthcheckArgs) -> ExitCode {
     }
 }
 
-async fn run(config: Option<config::Config>, web: WebOptions) -> anyhow::Result<()> {
+async fn run(
+    config: Option<config::Config>,
+    web: WebOptions,
+    server: ServerOptions,
+) -> anyhow::Result<()> {
     // The fake GridPane of --demo lives as long as the exporter.
     let (_fake, config) = match config {
         Some(c) => (None, c),
@@ -99,7 +121,10 @@ async fn run(config: Option<config::Config>, web: WebOptions) -> anyhow::Result<
     for name in config::short_interval_warnings(&config) {
         tracing::warn!(account = %name, interval = %humantime::format_duration(config.poll.interval), "poll interval under 60 s risks GridPane's rate limits");
     }
-    let app = App::start(config, web).await?;
+    if let Some(w) = &server.web_config {
+        tracing::info!(summary = %w.summary(), "web config loaded");
+    }
+    let app = App::start_with(config, web, server).await?;
     app::stop_signal().await;
     tracing::info!("stop signal received, shutting down");
     app.shutdown().await;

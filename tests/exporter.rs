@@ -24,6 +24,13 @@ async fn metrics_carry_every_contract_metric_with_the_values_the_fleet_implies()
     // The demo's fake sends rate-limit headers, so every documented metric shows.
     let (fake, app) = start_demo().await;
     let fleet = fake.fleet();
+    wait_for(30, "the demo's first per-site detail", || async {
+        get(&app, "/metrics")
+            .await
+            .1
+            .contains("\ngridpane_site_detail_age_seconds{")
+    })
+    .await;
     let (status, text) = get(&app, "/metrics").await;
     assert_eq!(status, 200);
     let documented = documented_metrics();

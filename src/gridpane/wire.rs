@@ -59,7 +59,7 @@ pub struct Server {
 }
 
 /// The `server` object nested in a site.
-#[derive(Debug, Deserialize)]
+#[derive(Clone, Debug, Deserialize)]
 pub struct ServerRef {
     #[serde(default, deserialize_with = "lenient::opt_u64")]
     pub id: Option<u64>,
@@ -68,7 +68,7 @@ pub struct ServerRef {
 }
 
 /// Retention settings carried by a site.
-#[derive(Debug, Default, Deserialize)]
+#[derive(Clone, Debug, Default, Deserialize)]
 pub struct SiteCustomizer {
     #[serde(default, deserialize_with = "lenient::opt_u32")]
     pub local_prune_schedule: Option<u32>,
@@ -81,7 +81,7 @@ pub struct SiteCustomizer {
 }
 
 /// An item of `GET /site`.
-#[derive(Debug, Deserialize)]
+#[derive(Clone, Debug, Deserialize)]
 pub struct Site {
     #[serde(deserialize_with = "lenient::id")]
     pub id: u64,

@@ -14,15 +14,15 @@ use crate::model::{self, AccountSnapshot, Problem, Storage};
 use crate::store::{AccountState, Store};
 
 pub const VERSION: &str = env!("CARGO_PKG_VERSION");
-pub const REVISION: &str = env!("GRIDPANE_EXPORTER_REVISION");
+pub const REVISION: &str = env!("GRIDPANE_BACKUP_EXPORTER_REVISION");
 
 const FROM_POLL: &str = "(from the last successful poll of the GridPane API)";
 
 /// A family being built.
-struct Family(MetricFamily);
+pub(crate) struct Family(MetricFamily);
 
 impl Family {
-    fn new(name: &str, help: &str, kind: MetricType) -> Self {
+    pub(crate) fn new(name: &str, help: &str, kind: MetricType) -> Self {
         let mut mf = MetricFamily::default();
         mf.set_name(name.to_string());
         mf.set_help(help.to_string());
@@ -30,15 +30,15 @@ impl Family {
         Family(mf)
     }
 
-    fn gauge(name: &str, help: &str) -> Self {
+    pub(crate) fn gauge(name: &str, help: &str) -> Self {
         Family::new(name, help, MetricType::GAUGE)
     }
 
-    fn counter(name: &str, help: &str) -> Self {
+    pub(crate) fn counter(name: &str, help: &str) -> Self {
         Family::new(name, help, MetricType::COUNTER)
     }
 
-    fn push(&mut self, labels: &[(&str, &str)], value: f64) {
+    pub(crate) fn push(&mut self, labels: &[(&str, &str)], value: f64) {
         let pairs = labels
             .iter()
             .map(|(k, v)| {
@@ -62,7 +62,7 @@ impl Family {
     }
 }
 
-fn finish(families: Vec<Family>) -> Vec<MetricFamily> {
+pub(crate) fn finish(families: Vec<Family>) -> Vec<MetricFamily> {
     families
         .into_iter()
         .map(|f| f.0)
@@ -421,6 +421,7 @@ pub fn render(store: &Store, extra: &[MetricFamily], now: DateTime<Utc>) -> Vec<
     let mut out = Vec::with_capacity(64 * 1024);
     encode(&snapshot_families(&snaps, now), &mut out);
     encode(&health_families(&health, now_unix), &mut out);
+    encode(&super::detail::detail_families(&health, now_unix), &mut out);
     encode(extra, &mut out);
     out
 }

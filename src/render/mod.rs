@@ -2,5 +2,6 @@
 //! reader wants. They never call GridPane.
 
 pub mod api;
+pub mod detail;
 pub mod metrics;
 pub mod status_page;

@@ -195,6 +195,21 @@ pub async fn start_demo_exporter(dir: &Path) -> Server {
     ];
     let mut s = Server::spawn("exporter", Path::new(EXPORTER_BIN), &args, addr, dir);
     s.wait_ready("/-/ready", Duration::from_secs(30)).await;
+    // The demo runs the per-site detail too; wait for its first site so
+    // every family the demo emits is there.
+    let deadline = std::time::Instant::now() + Duration::from_secs(30);
+    loop {
+        if let Ok((200, text)) = get(&s.url("/metrics")).await {
+            if text.contains("\ngridpane_site_detail_age_seconds{") {
+                break;
+            }
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the demo's per-site detail never arrived"
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
     s
 }
 
