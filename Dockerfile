@@ -49,7 +49,9 @@ EXPOSE 9878
 # Probes /-/healthy on 127.0.0.1:9878. Keep the exporter on :9878 inside the
 # container and map ports with -p; `docker run --health-cmd` needs a shell,
 # which this image does not have (compose's `healthcheck: test: ["CMD", ...]`
-# works).
+# works). With TLS in a --web.config.file, pass the same file to the probe:
+# test: ["CMD", "/usr/local/bin/gridpane-backup-exporter", "healthcheck",
+#        "--web.config.file", "/etc/gridpane-backup-exporter/web.yml"].
 HEALTHCHECK --interval=30s --timeout=5s --start-period=10s --retries=3 \
     CMD ["/usr/local/bin/gridpane-backup-exporter", "healthcheck"]
 ENTRYPOINT ["/usr/local/bin/gridpane-backup-exporter"]

@@ -1,9 +1,8 @@
 //! Command-line flags, named as the Prometheus exporter toolkit names them.
 
-use std::io::{Read as _, Write as _};
-use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr, TcpStream};
+use std::net::SocketAddr;
 use std::path::PathBuf;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
@@ -99,71 +98,15 @@ pub struct HealthcheckArgs {
     )]
     pub listen_address: String,
 
+    /// The exporter's --web.config.file: with TLS configured there, the
+    /// probe speaks HTTPS (to itself on loopback, without verifying the
+    /// certificate: it sends nothing secret and only reads the status).
+    #[arg(long = "web.config.file", value_name = "FILE")]
+    pub web_config_file: Option<PathBuf>,
+
     /// Give up after this long: connecting, asking and reading together.
     #[arg(long, value_name = "DURATION", default_value = "3s", value_parser = humantime::parse_duration)]
     pub timeout: Duration,
-}
-
-/// Where `healthcheck` connects for a given listen address: the address
-/// itself, or loopback of the same family when it is unspecified.
-pub fn probe_target(listen: SocketAddr) -> SocketAddr {
-    let ip = match listen.ip() {
-        IpAddr::V4(ip) if ip.is_unspecified() => IpAddr::V4(Ipv4Addr::LOCALHOST),
-        IpAddr::V6(ip) if ip.is_unspecified() => IpAddr::V6(Ipv6Addr::LOCALHOST),
-        ip => ip,
-    };
-    SocketAddr::new(ip, listen.port())
-}
-
-/// GETs `/-/healthy` from `target` with plain HTTP/1.0 and std only, so that
-/// a container image needs neither a shell nor curl. `Ok` only on a 200
-/// within `timeout`.
-pub fn healthcheck(target: SocketAddr, timeout: Duration) -> Result<(), String> {
-    let deadline = Instant::now() + timeout;
-    let remaining = || {
-        deadline
-            .checked_duration_since(Instant::now())
-            .filter(|d| !d.is_zero())
-            .ok_or_else(|| format!("no answer from {target} within {timeout:?}"))
-    };
-    let mut stream = TcpStream::connect_timeout(&target, remaining()?)
-        .map_err(|e| format!("cannot connect to {target}: {e}"))?;
-    stream
-        .set_write_timeout(Some(remaining()?))
-        .and_then(|()| {
-            stream.write_all(
-                format!(
-                    "GET /-/healthy HTTP/1.0\r\nHost: {target}\r\nUser-Agent: gridpane-backup-exporter-healthcheck\r\n\r\n"
-                )
-                .as_bytes(),
-            )
-        })
-        .map_err(|e| format!("cannot send the request to {target}: {e}"))?;
-    // The status line is all that matters: "HTTP/1.x 200 OK".
-    let mut head = Vec::with_capacity(64);
-    let mut buf = [0u8; 256];
-    while !head.contains(&b'\n') && head.len() < 1024 {
-        stream
-            .set_read_timeout(Some(remaining()?))
-            .map_err(|e| e.to_string())?;
-        match stream.read(&mut buf) {
-            Ok(0) => break,
-            Ok(n) => head.extend_from_slice(&buf[..n]),
-            Err(e) => return Err(format!("cannot read the answer from {target}: {e}")),
-        }
-    }
-    let line = String::from_utf8_lossy(&head);
-    let line = line.lines().next().unwrap_or("").trim();
-    let mut parts = line.split_whitespace();
-    match (parts.next(), parts.next()) {
-        (Some(v), Some("200")) if v.starts_with("HTTP/1.") => Ok(()),
-        (Some(v), Some(_)) if v.starts_with("HTTP/1.") => {
-            Err(format!("http://{target}/-/healthy answered \"{line}\""))
-        }
-        _ => Err(format!(
-            "http://{target}/-/healthy: not an HTTP answer: {line:?}"
-        )),
-    }
 }
 
 /// Parses `--web.listen-address`: `host:port`, `:port` (every interface),
@@ -248,58 +191,6 @@ mod tests {
         );
         assert!(parse_listen_address("nope").is_err());
         assert!(parse_listen_address(":99999").is_err());
-    }
-
-    #[test]
-    fn an_unspecified_listen_address_is_probed_over_loopback() {
-        let probe = |raw: &str| probe_target(parse_listen_address(raw).unwrap()).to_string();
-        assert_eq!(probe(":9878"), "127.0.0.1:9878");
-        assert_eq!(probe("0.0.0.0:1"), "127.0.0.1:1");
-        assert_eq!(probe("[::]:2"), "[::1]:2");
-        assert_eq!(probe("192.0.2.7:3"), "192.0.2.7:3");
-    }
-
-    /// A one-shot server that answers the first request with `answer`.
-    fn serve_once(answer: &'static str) -> SocketAddr {
-        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-        let addr = listener.local_addr().unwrap();
-        std::thread::spawn(move || {
-            let (mut conn, _) = listener.accept().unwrap();
-            let mut req = [0u8; 512];
-            let n = conn.read(&mut req).unwrap();
-            assert!(req[..n].starts_with(b"GET /-/healthy HTTP/1.0\r\n"));
-            conn.write_all(answer.as_bytes()).unwrap();
-        });
-        addr
-    }
-
-    #[test]
-    fn healthcheck_passes_only_on_a_200() {
-        let t = Duration::from_secs(5);
-        assert_eq!(
-            healthcheck(serve_once("HTTP/1.0 200 OK\r\n\r\nOK"), t),
-            Ok(())
-        );
-        let err =
-            healthcheck(serve_once("HTTP/1.1 503 Service Unavailable\r\n\r\n"), t).unwrap_err();
-        assert!(err.contains("503"), "{err}");
-        assert!(healthcheck(serve_once("SSH-2.0-OpenSSH\r\n"), t).is_err());
-        assert!(healthcheck(serve_once(""), t).is_err());
-    }
-
-    #[test]
-    fn healthcheck_fails_fast_on_a_closed_port_and_a_silent_server() {
-        let closed = {
-            let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-            l.local_addr().unwrap()
-        };
-        assert!(healthcheck(closed, Duration::from_secs(2)).is_err());
-
-        let silent = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-        let started = Instant::now();
-        let err =
-            healthcheck(silent.local_addr().unwrap(), Duration::from_millis(300)).unwrap_err();
-        assert!(started.elapsed() < Duration::from_secs(2), "{err}");
     }
 
     #[test]

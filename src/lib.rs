@@ -11,6 +11,7 @@ pub mod config;
 pub mod demo;
 pub mod fake;
 pub mod gridpane;
+pub mod healthcheck;
 pub mod http;
 pub mod logging;
 pub mod model;

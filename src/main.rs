@@ -6,7 +6,7 @@ use gridpane_backup_exporter::app::{self, App, WebOptions};
 use gridpane_backup_exporter::cli::{self, Cli, Command, HealthcheckArgs};
 use gridpane_backup_exporter::config::{self, Sources};
 use gridpane_backup_exporter::server::ServerOptions;
-use gridpane_backup_exporter::{demo, logging, web_config};
+use gridpane_backup_exporter::{demo, healthcheck, logging, web_config};
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
@@ -94,8 +94,17 @@ fn main() -> ExitCode {
 /// Exit 0 if the exporter answers `/-/healthy` with 200, else 1 (Docker
 /// reserves 2).
 fn healthcheck(args: &HealthcheckArgs) -> ExitCode {
-    let result = cli::parse_listen_address(&args.listen_address)
-        .and_then(|listen| cli::healthcheck(cli::probe_target(listen), args.timeout));
+    let tls = match &args.web_config_file {
+        None => Ok(false),
+        Some(path) => web_config::load(path)
+            .map(|c| c.tls.is_some())
+            .map_err(|e| e.to_string()),
+    };
+    let result = tls.and_then(|tls| {
+        cli::parse_listen_address(&args.listen_address).and_then(|listen| {
+            healthcheck::check(healthcheck::probe_target(listen), tls, args.timeout)
+        })
+    });
     match result {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {

@@ -293,6 +293,38 @@ async fn oversized_request_headers_are_rejected() {
     app.shutdown().await;
 }
 
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_healthcheck_subcommand_speaks_https_when_the_web_config_has_tls() {
+    let fake = fake(small()).await;
+    let tls = tls_files("");
+    let app = start_secured(&fake, &tls.web_config, Limits::default()).await;
+    let listen = format!(":{}", app.addr.port());
+    let web_config = tls.web_config.clone();
+    let probe = move |with_config: bool| {
+        let mut c = binary();
+        c.args(["healthcheck", "--web.listen-address", &listen]);
+        if with_config {
+            c.arg("--web.config.file").arg(&web_config);
+        }
+        c.output().unwrap()
+    };
+    let (with, without) = tokio::task::spawn_blocking(move || (probe(true), probe(false)))
+        .await
+        .unwrap();
+    assert_eq!(
+        with.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&with.stderr)
+    );
+    assert_eq!(
+        without.status.code(),
+        Some(1),
+        "plain HTTP to the TLS port is unhealthy"
+    );
+    app.shutdown().await;
+}
+
 fn binary() -> Command {
     let mut c = Command::new(env!("CARGO_BIN_EXE_gridpane-backup-exporter"));
     c.env_clear();
