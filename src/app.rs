@@ -11,9 +11,11 @@ use tokio::sync::watch;
 use tokio::task::JoinSet;
 
 use crate::config::Config;
-use crate::gridpane::{ApiError, Client, ClientOptions};
+use crate::gridpane::{ApiError, Budget, BudgetOptions, Client, ClientOptions};
 use crate::http::{self, Web};
-use crate::poller::{self, GridPaneSource};
+use crate::poller::{self, SweepingSource};
+use crate::server::{self, ServerOptions};
+use crate::state;
 use crate::store::Store;
 
 /// How long in-flight responses get after a stop signal.
@@ -48,6 +50,15 @@ pub struct App {
 
 impl App {
     pub async fn start(config: Config, web: WebOptions) -> Result<App, AppError> {
+        App::start_with(config, web, ServerOptions::default()).await
+    }
+
+    /// Like [`App::start`], with TLS, basic auth and connection limits.
+    pub async fn start_with(
+        config: Config,
+        web: WebOptions,
+        server_options: ServerOptions,
+    ) -> Result<App, AppError> {
         let store = Arc::new(Store::new(config.accounts.iter().map(|a| a.name.clone())));
         let (shutdown, shutdown_rx) = watch::channel(false);
         let mut tasks = JoinSet::new();
@@ -63,21 +74,50 @@ impl App {
             source,
         })?;
 
+        // Saved state first, so that it is served before the first poll ends
+        // and is not written back unchanged.
+        if let Some(path) = &config.state_file {
+            state::restore(&store, path);
+            tasks.spawn(state::run_writer(
+                Arc::clone(&store),
+                path.clone(),
+                shutdown_rx.clone(),
+            ));
+        }
+
         let mut sources = Vec::with_capacity(config.accounts.len());
         for account in &config.accounts {
-            let client =
-                Client::new(ClientOptions::new(account, &config.poll)).map_err(|source| {
-                    AppError::Client {
-                        account: account.name.clone(),
-                        source,
-                    }
-                })?;
-            sources.push(GridPaneSource {
+            let budget = Arc::new(Budget::new(BudgetOptions::from_poll(&config.poll)));
+            let client = Client::new(ClientOptions::new(account, &config.poll))
+                .map_err(|source| AppError::Client {
+                    account: account.name.clone(),
+                    source,
+                })?
+                .with_budget(budget);
+            let client = Arc::new(client);
+            sources.push((
+                SweepingSource::new(
+                    Arc::clone(&client),
+                    account.token.clone(),
+                    config.poll.interval,
+                ),
                 client,
-                token: account.token.clone(),
-            });
+                account.token.clone(),
+            ));
         }
-        for (source, slot) in sources.into_iter().zip(store.accounts().iter().cloned()) {
+        for ((source, client, token), slot) in
+            sources.into_iter().zip(store.accounts().iter().cloned())
+        {
+            if config.poll.detail.enabled {
+                tasks.spawn(poller::detail::run(
+                    client,
+                    token,
+                    Arc::clone(&store),
+                    Arc::clone(&slot),
+                    config.poll.detail.requests_per_minute,
+                    shutdown_rx.clone(),
+                ));
+            }
             tasks.spawn(poller::run(
                 source,
                 Arc::clone(&store),
@@ -92,17 +132,12 @@ impl App {
             handlers = handlers.without_exposition_cache();
         }
         let router = http::router(Arc::new(handlers));
-        let mut server_stop = shutdown_rx.clone();
-        tasks.spawn(async move {
-            let served = axum::serve(listener, router)
-                .with_graceful_shutdown(async move {
-                    let _ = server_stop.wait_for(|stop| *stop).await;
-                })
-                .await;
-            if let Err(e) = served {
-                tracing::error!(error = %e, "HTTP server stopped");
-            }
-        });
+        tasks.spawn(server::serve(
+            listener,
+            router,
+            server_options,
+            shutdown_rx.clone(),
+        ));
 
         tracing::info!(address = %addr, accounts = config.accounts.len(), "listening");
         Ok(App {

@@ -2,13 +2,14 @@
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
+use std::time::Duration;
 
-use clap::{Parser, ValueEnum};
+use clap::{Args, Parser, Subcommand, ValueEnum};
 
 pub const LONG_VERSION: &str = concat!(
     env!("CARGO_PKG_VERSION"),
     " (revision ",
-    env!("GRIDPANE_EXPORTER_REVISION"),
+    env!("GRIDPANE_BACKUP_EXPORTER_REVISION"),
     ")"
 );
 
@@ -28,8 +29,16 @@ pub enum LogFormat {
 
 /// Prometheus exporter for the backup schedules of WordPress sites on GridPane.
 #[derive(Debug, Parser)]
-#[command(name = "gridpane-backup-exporter", version = LONG_VERSION, about)]
+#[command(
+    name = "gridpane-backup-exporter",
+    version = LONG_VERSION,
+    about,
+    args_conflicts_with_subcommands = true
+)]
 pub struct Cli {
+    #[command(subcommand)]
+    pub command: Option<Command>,
+
     /// YAML configuration file (accounts, poll settings, state file).
     #[arg(long = "config.file", value_name = "FILE")]
     pub config_file: Option<PathBuf>,
@@ -45,6 +54,10 @@ pub struct Cli {
         default_value = ":9878"
     )]
     pub listen_address: String,
+
+    /// Web configuration (exporter-toolkit format): TLS and basic auth.
+    #[arg(long = "web.config.file", value_name = "FILE")]
+    pub web_config_file: Option<PathBuf>,
 
     /// Path under which to expose metrics.
     #[arg(
@@ -72,6 +85,35 @@ pub struct Cli {
     pub demo: bool,
 }
 
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Ask a running exporter for /-/healthy over loopback; exit 0 if it
+    /// answers 200, else 1. For container health checks: needs no shell.
+    Healthcheck(HealthcheckArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct HealthcheckArgs {
+    /// The exporter's --web.listen-address; an unspecified host (":9878",
+    /// "0.0.0.0:9878", "[::]:9878") is reached over loopback.
+    #[arg(
+        long = "web.listen-address",
+        value_name = "ADDR",
+        default_value = ":9878"
+    )]
+    pub listen_address: String,
+
+    /// The exporter's --web.config.file: with TLS configured there, the
+    /// probe speaks HTTPS (to itself on loopback, without verifying the
+    /// certificate: it sends nothing secret and only reads the status).
+    #[arg(long = "web.config.file", value_name = "FILE")]
+    pub web_config_file: Option<PathBuf>,
+
+    /// Give up after this long: connecting, asking and reading together.
+    #[arg(long, value_name = "DURATION", default_value = "3s", value_parser = humantime::parse_duration)]
+    pub timeout: Duration,
+}
+
 /// Parses `--web.listen-address`: `host:port`, `:port` (every interface),
 /// or `[v6]:port`.
 pub fn parse_listen_address(raw: &str) -> Result<SocketAddr, String> {
@@ -93,9 +135,46 @@ pub fn parse_listen_address(raw: &str) -> Result<SocketAddr, String> {
     ))
 }
 
+/// Checks `--web.telemetry-path`: an absolute path that does not shadow
+/// another endpoint.
+pub fn check_telemetry_path(path: &str) -> Result<(), String> {
+    let taken = path == "/"
+        || path == "/-/healthy"
+        || path == "/-/ready"
+        || path.starts_with("/api/")
+        || path.starts_with("/static/");
+    if !path.starts_with('/') || path.contains(['?', '#', '{', '}', '*']) {
+        return Err(format!(
+            "--web.telemetry-path: \"{path}\" must be an absolute path such as /metrics"
+        ));
+    }
+    if taken {
+        return Err(format!(
+            "--web.telemetry-path: \"{path}\" is taken by another endpoint"
+        ));
+    }
+    Ok(())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_telemetry_path_must_not_shadow_another_endpoint() {
+        assert!(check_telemetry_path("/metrics").is_ok());
+        assert!(check_telemetry_path("/gridpane/metrics").is_ok());
+        for bad in [
+            "/",
+            "metrics",
+            "/-/ready",
+            "/api/v1/sites",
+            "/static/x",
+            "/m/{id}",
+        ] {
+            assert!(check_telemetry_path(bad).is_err(), "{bad}");
+        }
+    }
 
     #[test]
     fn a_bare_port_listens_on_every_interface() {
@@ -117,5 +196,30 @@ mod tests {
         );
         assert!(parse_listen_address("nope").is_err());
         assert!(parse_listen_address(":99999").is_err());
+    }
+
+    #[test]
+    fn healthcheck_is_a_subcommand_that_excludes_the_server_flags() {
+        let cli = Cli::try_parse_from([
+            "x",
+            "healthcheck",
+            "--web.listen-address=[::]:9000",
+            "--timeout=1s",
+        ])
+        .unwrap();
+        match cli.command {
+            Some(Command::Healthcheck(a)) => {
+                assert_eq!(a.listen_address, "[::]:9000");
+                assert_eq!(a.timeout, Duration::from_secs(1));
+            }
+            None => panic!("no subcommand"),
+        }
+        assert!(Cli::try_parse_from(["x", "--demo", "healthcheck"]).is_err());
+        assert!(
+            Cli::try_parse_from(["x", "--demo"])
+                .unwrap()
+                .command
+                .is_none()
+        );
     }
 }

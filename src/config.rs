@@ -117,8 +117,10 @@ pub struct PollConfig {
     #[serde(with = "humantime_serde")]
     pub connect_timeout: Duration,
     /// Requests per minute one account may send (the pacing budget).
-    /// 0 disables pacing (tests and the demo only).
+    /// 0 disables pacing (tests and the demo only), the endpoint budget too.
     pub requests_per_minute: u32,
+    /// Units per minute each endpoint may spend (a `/site` page costs 2).
+    pub endpoint_units_per_minute: u32,
     /// `per_page` sent to paginated endpoints.
     pub per_page: u32,
     /// Hard cap on pages read from one paginated endpoint in one poll.
@@ -127,6 +129,27 @@ pub struct PollConfig {
     pub max_body_bytes: u64,
     /// Retries of one request after a 429, a 5xx, a timeout or a network error.
     pub max_retries: u32,
+    /// Per-site detail requests (off by default).
+    pub detail: DetailConfig,
+}
+
+/// Per-site detail: `/backups/prune-schedule/{id}` and
+/// `/backups/integrations/{id}` for every site, in a rolling order.
+#[derive(Clone, Debug, Deserialize, PartialEq)]
+#[serde(default, deny_unknown_fields)]
+pub struct DetailConfig {
+    pub enabled: bool,
+    /// The detail's own budget, within the account's: requests a minute.
+    pub requests_per_minute: u32,
+}
+
+impl Default for DetailConfig {
+    fn default() -> Self {
+        DetailConfig {
+            enabled: false,
+            requests_per_minute: 10,
+        }
+    }
 }
 
 impl Default for PollConfig {
@@ -136,10 +159,12 @@ impl Default for PollConfig {
             timeout: Duration::from_secs(30),
             connect_timeout: Duration::from_secs(10),
             requests_per_minute: 30,
+            endpoint_units_per_minute: crate::gridpane::budget::DEFAULT_ENDPOINT_UNITS_PER_MINUTE,
             per_page: 200,
             max_pages: 500,
             max_body_bytes: 64 * 1024 * 1024,
             max_retries: 3,
+            detail: DetailConfig::default(),
         }
     }
 }
@@ -317,6 +342,13 @@ fn validate(raw: RawConfig, sources: &Sources) -> Result<Config, ConfigError> {
     if poll.max_pages == 0 {
         return Err(ConfigError::at(&file, "poll.max_pages", "must be > 0"));
     }
+    if poll.detail.enabled && poll.detail.requests_per_minute == 0 {
+        return Err(ConfigError::at(
+            &file,
+            "poll.detail.requests_per_minute",
+            "must be > 0 when poll.detail.enabled is true",
+        ));
+    }
 
     let mut accounts = Vec::with_capacity(raw.accounts.len());
     let mut names = BTreeSet::new();
@@ -460,4 +492,54 @@ pub fn short_interval_warnings(config: &Config) -> Vec<String> {
         .filter(|a| !is_loopback(&a.base_url))
         .map(|a| a.name.clone())
         .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_secret_never_prints_itself() {
+        let s = Secret::new("hunter2-token");
+        assert_eq!(format!("{s}"), "<redacted>");
+        assert_eq!(format!("{s:?}"), "Secret(<redacted>)");
+        let source = TokenSource::Inline(s);
+        assert!(!format!("{source:?}").contains("hunter2"));
+        assert_eq!(source.load().unwrap().expose(), "hunter2-token");
+    }
+
+    #[test]
+    fn a_token_file_is_trimmed_and_read_at_each_load() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("token");
+        std::fs::write(&path, "first\n").unwrap();
+        let source = TokenSource::File(path.clone());
+        assert_eq!(source.load().unwrap().expose(), "first");
+        std::fs::write(&path, "rotated\n").unwrap();
+        assert_eq!(source.load().unwrap().expose(), "rotated");
+    }
+
+    #[test]
+    fn short_intervals_are_warned_about_only_for_remote_hosts() {
+        let account = |url: &str| Account {
+            name: url.to_string(),
+            base_url: Url::parse(url).unwrap(),
+            token: TokenSource::Inline(Secret::new("t")),
+        };
+        let config = Config {
+            accounts: vec![
+                account("http://127.0.0.1:1"),
+                account("https://my.gridpane.com"),
+            ],
+            poll: PollConfig {
+                interval: Duration::from_secs(15),
+                ..PollConfig::default()
+            },
+            state_file: None,
+        };
+        assert_eq!(
+            short_interval_warnings(&config),
+            vec!["https://my.gridpane.com".to_string()]
+        );
+    }
 }

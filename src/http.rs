@@ -1,5 +1,6 @@
-//! The HTTP server: /metrics, health and readiness, the landing page. Every
-//! handler reads the store; none calls GridPane.
+//! The HTTP server: /metrics, health and readiness, the status page (`/`)
+//! and the JSON API (`/api/v1/`). Every handler reads the store; none calls
+//! GridPane.
 
 use std::io::Write as _;
 use std::sync::Arc;
@@ -7,13 +8,14 @@ use std::sync::Arc;
 use axum::Router;
 use axum::extract::State;
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
-use axum::response::{Html, IntoResponse, Response};
+use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use flate2::Compression;
 use flate2::write::GzEncoder;
 use prometheus::Registry;
 
-use crate::render::metrics::{self, REVISION, VERSION};
+use crate::render::metrics;
+use crate::render::{api, status_page};
 use crate::store::Store;
 
 pub const EXPOSITION_CONTENT_TYPE: &str = "text/plain; version=0.0.4; charset=utf-8";
@@ -60,7 +62,8 @@ pub fn router(web: Arc<Web>) -> Router {
         .route(&web.telemetry_path, get(metrics_handler))
         .route("/-/healthy", get(healthy))
         .route("/-/ready", get(ready))
-        .route("/", get(landing))
+        .merge(status_page::routes())
+        .merge(api::routes())
         .with_state(web)
 }
 
@@ -172,37 +175,6 @@ pub fn escape_html(s: &str) -> String {
         }
     }
     out
-}
-
-async fn landing(State(web): State<Arc<Web>>) -> Html<String> {
-    let mut rows = String::new();
-    for slot in web.store.accounts() {
-        let state = slot.load();
-        let result = match &state.last_poll {
-            None => "first poll in progress".to_string(),
-            Some(p) => match &p.error {
-                None => "ok".to_string(),
-                Some(e) => format!("failed: {}", e.message),
-            },
-        };
-        let sites = state.snapshot.as_ref().map_or(0, |s| s.sites.len());
-        rows.push_str(&format!(
-            "<tr><td>{}</td><td>{}</td><td>{}</td></tr>\n",
-            escape_html(&slot.name),
-            sites,
-            escape_html(&result)
-        ));
-    }
-    let path = escape_html(&web.telemetry_path);
-    Html(format!(
-        "<!doctype html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">\
-<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\
-<title>GridPane Backup Exporter</title></head>\n<body>\n\
-<h1>GridPane Backup Exporter</h1>\n<p>Version {VERSION} (revision {REVISION})</p>\n\
-<table><thead><tr><th>Account</th><th>Sites</th><th>Last poll</th></tr></thead>\n<tbody>\n{rows}</tbody></table>\n\
-<ul><li><a href=\"{path}\">Metrics</a></li><li><a href=\"/-/healthy\">Health</a></li>\
-<li><a href=\"/-/ready\">Readiness</a></li></ul>\n</body></html>\n"
-    ))
 }
 
 #[cfg(test)]

@@ -3,13 +3,17 @@ use std::process::ExitCode;
 use anyhow::Context as _;
 use clap::Parser as _;
 use gridpane_backup_exporter::app::{self, App, WebOptions};
-use gridpane_backup_exporter::cli::{self, Cli};
+use gridpane_backup_exporter::cli::{self, Cli, Command, HealthcheckArgs};
 use gridpane_backup_exporter::config::{self, Sources};
-use gridpane_backup_exporter::{demo, logging};
+use gridpane_backup_exporter::server::ServerOptions;
+use gridpane_backup_exporter::{demo, healthcheck, logging, web_config};
 
 fn main() -> ExitCode {
     pin_malloc_mmap_threshold();
     let cli = Cli::parse();
+    if let Some(Command::Healthcheck(args)) = &cli.command {
+        return healthcheck(args);
+    }
     logging::init(cli.log_level, cli.log_format);
 
     let config = if cli.demo {
@@ -23,7 +27,20 @@ fn main() -> ExitCode {
             }
         }
     };
+    let web_config = match &cli.web_config_file {
+        None => None,
+        Some(path) => match web_config::load(path) {
+            Ok(w) => Some(w),
+            Err(e) => {
+                eprintln!("error: {e}");
+                return ExitCode::from(2);
+            }
+        },
+    };
     if cli.config_check {
+        if let Some(w) = &web_config {
+            println!("{}", w.summary());
+        }
         if let Some(c) = &config {
             println!(
                 "configuration OK: {} account(s), poll interval {}",
@@ -35,6 +52,10 @@ fn main() -> ExitCode {
             }
         }
         return ExitCode::SUCCESS;
+    }
+    if let Err(e) = cli::check_telemetry_path(&cli.telemetry_path) {
+        eprintln!("error: {e}");
+        return ExitCode::from(2);
     }
     let listen = match cli::parse_listen_address(&cli.listen_address) {
         Ok(a) => a,
@@ -59,7 +80,11 @@ fn main() -> ExitCode {
         telemetry_path: cli.telemetry_path.clone(),
         disable_exposition_cache: cli.disable_exposition_cache,
     };
-    match runtime.block_on(run(config, web)) {
+    let server = ServerOptions {
+        web_config,
+        ..ServerOptions::default()
+    };
+    match runtime.block_on(run(config, web, server)) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             eprintln!("error: {e:#}");
@@ -68,7 +93,34 @@ fn main() -> ExitCode {
     }
 }
 
-async fn run(config: Option<config::Config>, web: WebOptions) -> anyhow::Result<()> {
+/// Exit 0 if the exporter answers `/-/healthy` with 200, else 1 (Docker
+/// reserves 2).
+fn healthcheck(args: &HealthcheckArgs) -> ExitCode {
+    let tls = match &args.web_config_file {
+        None => Ok(false),
+        Some(path) => web_config::load(path)
+            .map(|c| c.tls.is_some())
+            .map_err(|e| e.to_string()),
+    };
+    let result = tls.and_then(|tls| {
+        cli::parse_listen_address(&args.listen_address).and_then(|listen| {
+            healthcheck::check(healthcheck::probe_target(listen), tls, args.timeout)
+        })
+    });
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("unhealthy: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+async fn run(
+    config: Option<config::Config>,
+    web: WebOptions,
+    server: ServerOptions,
+) -> anyhow::Result<()> {
     // The fake GridPane of --demo lives as long as the exporter.
     let (_fake, config) = match config {
         Some(c) => (None, c),
@@ -80,7 +132,10 @@ async fn run(config: Option<config::Config>, web: WebOptions) -> anyhow::Result<
     for name in config::short_interval_warnings(&config) {
         tracing::warn!(account = %name, interval = %humantime::format_duration(config.poll.interval), "poll interval under 60 s risks GridPane's rate limits");
     }
-    let app = App::start(config, web).await?;
+    if let Some(w) = &server.web_config {
+        tracing::info!(summary = %w.summary(), "web config loaded");
+    }
+    let app = App::start_with(config, web, server).await?;
     app::stop_signal().await;
     tracing::info!("stop signal received, shutting down");
     app.shutdown().await;

@@ -346,6 +346,16 @@ pub enum Problem {
 }
 
 impl Problem {
+    /// Every problem kind, most serious first (the order of [`site_problems`]).
+    pub const ALL: [Problem; 6] = [
+        Problem::LocalDisabled,
+        Problem::LocalNotScheduled,
+        Problem::RemoteDisabled,
+        Problem::RemoteNotSetUp,
+        Problem::IntegrationMissing,
+        Problem::ShortRetention,
+    ];
+
     pub fn as_str(self) -> &'static str {
         match self {
             Problem::LocalDisabled => "local_disabled",
@@ -466,6 +476,46 @@ pub fn next_run(schedule: &Schedule, now: DateTime<Utc>) -> Option<DateTime<Utc>
             None
         }
         Frequency::Unknown => None,
+    }
+}
+
+/// Retention of one storage as `/backups/prune-schedule/{id}` reports it.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RetentionDetail {
+    pub prune_schedule: Option<u32>,
+    pub retain_days: Option<u32>,
+}
+
+/// What the per-site detail requests said about one site.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct SiteDetail {
+    /// Unix seconds when the detail was fetched.
+    pub fetched_at: f64,
+    pub local: RetentionDetail,
+    pub remote: RetentionDetail,
+    /// Ids of the remote backup integrations attached to the site.
+    pub integration_ids: Vec<u64>,
+}
+
+/// Lays per-site detail over a snapshot built from the bulk endpoints: what
+/// the detail says wins, what it does not say keeps the bulk value. Sites
+/// without detail are left as the bulk endpoints describe them.
+pub fn apply_detail(snapshot: &mut AccountSnapshot, detail: &BTreeMap<u64, SiteDetail>) {
+    if detail.is_empty() {
+        return;
+    }
+    for site in &mut snapshot.sites {
+        let Some(d) = detail.get(&site.id) else {
+            continue;
+        };
+        for (settings, retention) in [(&mut site.local, &d.local), (&mut site.remote, &d.remote)] {
+            if retention.prune_schedule.is_some() {
+                settings.prune_schedule = retention.prune_schedule;
+            }
+            if retention.retain_days.is_some() {
+                settings.retain_days = retention.retain_days;
+            }
+        }
     }
 }
 
@@ -696,5 +746,53 @@ mod tests {
             site_problems(&short, &ids).is_empty(),
             "keep-all is not short"
         );
+    }
+
+    #[test]
+    fn detail_overrides_bulk_retention_only_where_it_says_something() {
+        let daily = schedule(Frequency::Daily, Some(1), Some(0), None);
+        let mut snap = AccountSnapshot {
+            account: "a".into(),
+            fetched_at: 0.0,
+            servers: Vec::new(),
+            sites: vec![
+                site(
+                    settings(Some(true), Some(daily.clone())),
+                    settings(Some(true), None),
+                ),
+                Site {
+                    id: 8,
+                    ..site(
+                        settings(Some(true), Some(daily)),
+                        settings(Some(true), None),
+                    )
+                },
+            ],
+            integrations: Vec::new(),
+        };
+        let detail = BTreeMap::from([(
+            7,
+            SiteDetail {
+                fetched_at: 1.0,
+                local: RetentionDetail {
+                    prune_schedule: Some(3),
+                    retain_days: None,
+                },
+                remote: RetentionDetail {
+                    prune_schedule: None,
+                    retain_days: Some(2),
+                },
+                integration_ids: vec![1],
+            },
+        )]);
+        apply_detail(&mut snap, &detail);
+        assert_eq!(snap.sites[0].local.prune_schedule, Some(3));
+        assert_eq!(
+            snap.sites[0].local.retain_days,
+            Some(30),
+            "not in the detail"
+        );
+        assert_eq!(snap.sites[0].remote.retain_days, Some(2));
+        assert_eq!(snap.sites[1].local.prune_schedule, Some(0), "no detail yet");
     }
 }

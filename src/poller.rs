@@ -13,6 +13,10 @@ use crate::gridpane::{ApiError, Client, RequestTally};
 use crate::model::{self, Fetched};
 use crate::store::{AccountSlot, PollError, PollResult, Store};
 
+pub mod detail;
+mod sweep;
+pub use sweep::{SweepProgress, SweepingSource};
+
 /// Where a poller gets its data: GridPane in production, a script in tests.
 pub trait Source: Send + Sync + 'static {
     /// Fetches everything one poll needs; all of it or an error.
@@ -115,7 +119,24 @@ pub async fn poll_once<S: Source>(
                 waited_ms = tally.waited.as_millis() as u64,
                 "poll finished"
             );
-            store.replace_snapshot(slot, snapshot, |s| record(s, None));
+            store.replace_with(slot, |s| {
+                // Per-site detail stays laid over the new bulk data; detail
+                // of sites no longer listed goes with them.
+                let mut snapshot = snapshot;
+                if !s.detail.is_empty() {
+                    let listed: std::collections::HashSet<u64> =
+                        snapshot.sites.iter().map(|site| site.id).collect();
+                    if s.detail.keys().any(|id| !listed.contains(id)) {
+                        let mut kept = std::collections::BTreeMap::clone(&s.detail);
+                        kept.retain(|id, _| listed.contains(id));
+                        s.detail = Arc::new(kept);
+                    }
+                    model::apply_detail(&mut snapshot, &s.detail);
+                }
+                s.snapshot = Some(Arc::new(snapshot));
+                s.ready = true;
+                record(s, None);
+            });
             Ok(())
         }
         Err(e) => {

@@ -8,7 +8,7 @@ use std::sync::{Arc, RwLock};
 use serde::{Deserialize, Serialize};
 use tokio::sync::watch;
 
-use crate::model::AccountSnapshot;
+use crate::model::{AccountSnapshot, SiteDetail};
 
 /// The outcome of one poll.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -42,6 +42,8 @@ pub struct Counters {
     pub rate_limited: BTreeMap<String, u64>,
     /// scope -> remaining quota last reported by GridPane.
     pub rate_limit_remaining: BTreeMap<String, f64>,
+    /// reason -> failed per-site detail fetches.
+    pub detail_errors: BTreeMap<String, u64>,
 }
 
 /// Everything the renderers know about one account, swapped as a whole.
@@ -58,6 +60,9 @@ pub struct AccountState {
     /// Unix seconds when the next poll is due.
     pub next_poll_at: Option<f64>,
     pub counters: Counters,
+    /// Per-site detail by site id (empty unless `poll.detail.enabled`); it
+    /// is already laid over `snapshot`.
+    pub detail: Arc<BTreeMap<u64, SiteDetail>>,
 }
 
 impl AccountState {
@@ -144,6 +149,14 @@ impl Store {
     /// Updates an account's state without touching its snapshot.
     pub fn update(&self, slot: &AccountSlot, f: impl FnOnce(&mut AccountState)) {
         slot.swap(f);
+    }
+
+    /// Changes an account's state, snapshot included, under the slot's lock,
+    /// and announces a new generation (for changes built from the current
+    /// state, such as per-site detail laid over the snapshot).
+    pub fn replace_with(&self, slot: &AccountSlot, f: impl FnOnce(&mut AccountState)) {
+        slot.swap(f);
+        self.generation.send_modify(|g| *g += 1);
     }
 
     /// Replaces an account's snapshot (a successful poll, or saved state).

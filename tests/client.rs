@@ -472,3 +472,26 @@ async fn provider_secrets_and_the_token_appear_nowhere_the_client_returns_or_log
         assert!(!logged.contains(secret), "{secret} in logs");
     }
 }
+
+#[tokio::test]
+async fn a_single_resource_reads_as_an_object_or_a_one_element_list() {
+    let fake = fake(spec(6)).await;
+    let (client, _) = client(options(&fake));
+    let fleet = fake.fleet();
+    // The fake wraps even ids as {"data": {...}} and odd ids as {"data": [{...}]}.
+    let mut parities = std::collections::BTreeSet::new();
+    for server in &fleet.servers {
+        let got = client.server(&token(), server.id).await.unwrap();
+        assert_eq!(got.id, server.id);
+        assert_eq!(got.label.as_deref(), Some(server.label.as_str()));
+        parities.insert(server.id % 2);
+    }
+    for site in &fleet.sites {
+        let got = client.site(&token(), site.id).await.unwrap();
+        assert_eq!((got.id, got.url.as_str()), (site.id, site.url.as_str()));
+        parities.insert(site.id % 2);
+    }
+    assert_eq!(parities.len(), 2, "both wrappings were exercised");
+    let err = client.site(&token(), 1).await.unwrap_err();
+    assert_eq!(err.reason(), "http_4xx");
+}

@@ -14,36 +14,6 @@ use gridpane_backup_exporter::poller::{GridPaneSource, Source};
 use gridpane_backup_exporter::render::metrics;
 use support::*;
 
-/// Every metric of the contract in docs/metrics.md.
-const CONTRACT: &[&str] = &[
-    "gridpane_site_info",
-    "gridpane_server_info",
-    "gridpane_sites",
-    "gridpane_servers",
-    "gridpane_backup_integrations",
-    "gridpane_site_problems",
-    "gridpane_backup_schedule_enabled",
-    "gridpane_backup_remote_configured",
-    "gridpane_backup_remote_integration_missing",
-    "gridpane_backup_schedule_info",
-    "gridpane_backup_schedule_interval_seconds",
-    "gridpane_backup_schedule_next_run_timestamp_seconds",
-    "gridpane_backup_retention_seconds",
-    "gridpane_backup_prune_schedule",
-    "gridpane_backup_integration_info",
-    "gridpane_backup_integration_sites",
-    "gridpane_up",
-    "gridpane_last_successful_poll_timestamp_seconds",
-    "gridpane_data_age_seconds",
-    "gridpane_poll_duration_seconds",
-    "gridpane_polls_total",
-    "gridpane_poll_errors_total",
-    "gridpane_api_requests_total",
-    "gridpane_api_rate_limited_total",
-    "gridpane_exporter_build_info",
-    "process_resident_memory_bytes",
-];
-
 fn sel(name: &str, labels: &[(&str, &str)]) -> String {
     let inner: Vec<String> = labels.iter().map(|(k, v)| format!("{k}=\"{v}\"")).collect();
     format!("{name}{{{}}}", inner.join(","))
@@ -51,16 +21,37 @@ fn sel(name: &str, labels: &[(&str, &str)]) -> String {
 
 #[tokio::test]
 async fn metrics_carry_every_contract_metric_with_the_values_the_fleet_implies() {
-    let fake = fake(FleetSpec::demo()).await;
+    // The demo's fake sends rate-limit headers, so every documented metric shows.
+    let (fake, app) = start_demo().await;
     let fleet = fake.fleet();
-    let app = start(vec![account("demo", &fake, TOKEN)], fast_poll()).await;
-    wait_ready(&app).await;
+    wait_for(30, "the demo's first per-site detail", || async {
+        get(&app, "/metrics")
+            .await
+            .1
+            .contains("\ngridpane_site_detail_age_seconds{")
+    })
+    .await;
     let (status, text) = get(&app, "/metrics").await;
     assert_eq!(status, 200);
-    for name in CONTRACT {
+    let documented = documented_metrics();
+    for name in documented
+        .iter()
+        .map(String::as_str)
+        .chain(["process_resident_memory_bytes"])
+    {
         assert!(
             text.contains(&format!("\n# TYPE {name} ")),
-            "{name} missing"
+            "{name} is documented but not emitted"
+        );
+    }
+    for line in text
+        .lines()
+        .filter_map(|l| l.strip_prefix("# TYPE gridpane_"))
+    {
+        let name = format!("gridpane_{}", line.split(' ').next().unwrap());
+        assert!(
+            documented.contains(&name),
+            "{name} is emitted but not in docs/metrics.md"
         );
     }
 
@@ -313,12 +304,7 @@ async fn the_demo_exposition_matches_the_golden_file() {
 
 #[tokio::test]
 async fn an_upstream_failure_keeps_the_last_values_with_up_zero_then_recovers() {
-    let fake = fake(FleetSpec {
-        seed: 3,
-        servers: 2,
-        sites: 12,
-    })
-    .await;
+    let fake = fake(fleet_of(3, 2, 12)).await;
     let app = start(vec![account("acme", &fake, TOKEN)], fast_poll()).await;
     wait_ready(&app).await;
     let (_, before) = get(&app, "/metrics").await;
@@ -377,12 +363,7 @@ async fn an_upstream_failure_keeps_the_last_values_with_up_zero_then_recovers() 
 
 #[tokio::test]
 async fn a_removed_site_disappears_after_the_next_successful_poll() {
-    let fake = fake(FleetSpec {
-        seed: 3,
-        servers: 2,
-        sites: 12,
-    })
-    .await;
+    let fake = fake(fleet_of(3, 2, 12)).await;
     let gone = fake.fleet().sites[11].id;
     let app = start(vec![account("acme", &fake, TOKEN)], fast_poll()).await;
     wait_ready(&app).await;
@@ -394,11 +375,9 @@ async fn a_removed_site_disappears_after_the_next_successful_poll() {
     })
     .await;
     assert_eq!(
-        value(
-            &get(&app, "/metrics").await.1,
-            "gridpane_sites{account=\"acme\"}"
-        )
-        .as_deref(),
+        metric(&app, "gridpane_sites{account=\"acme\"}")
+            .await
+            .as_deref(),
         Some("11")
     );
     app.shutdown().await;
@@ -406,12 +385,7 @@ async fn a_removed_site_disappears_after_the_next_successful_poll() {
 
 #[tokio::test]
 async fn readiness_is_503_until_the_first_poll_has_finished() {
-    let fake = fake(FleetSpec {
-        seed: 3,
-        servers: 1,
-        sites: 3,
-    })
-    .await;
+    let fake = fake(fleet_of(3, 1, 3)).await;
     fake.set_fault(
         Endpoint::Schedules,
         Fault::Delay(Duration::from_millis(1500)),
@@ -434,18 +408,8 @@ async fn readiness_is_503_until_the_first_poll_has_finished() {
 
 #[tokio::test]
 async fn a_broken_account_is_up_zero_and_ready_while_the_other_is_unaffected() {
-    let good = fake(FleetSpec {
-        seed: 1,
-        servers: 1,
-        sites: 4,
-    })
-    .await;
-    let bad = fake(FleetSpec {
-        seed: 2,
-        servers: 1,
-        sites: 5,
-    })
-    .await;
+    let good = fake(fleet_of(1, 1, 4)).await;
+    let bad = fake(fleet_of(2, 1, 5)).await;
     let app = start(
         vec![
             account("good", &good, TOKEN),
@@ -482,12 +446,7 @@ async fn a_broken_account_is_up_zero_and_ready_while_the_other_is_unaffected() {
 
 #[tokio::test]
 async fn metrics_are_gzipped_when_the_scraper_asks() {
-    let fake = fake(FleetSpec {
-        seed: 3,
-        servers: 1,
-        sites: 3,
-    })
-    .await;
+    let fake = fake(fleet_of(3, 1, 3)).await;
     let app = start(vec![account("acme", &fake, TOKEN)], fast_poll()).await;
     wait_ready(&app).await;
     let resp = reqwest::Client::new()

@@ -10,6 +10,7 @@ use reqwest::header::{ACCEPT, AUTHORIZATION, CONTENT_LENGTH, HeaderMap, HeaderVa
 use serde::de::DeserializeOwned;
 use url::Url;
 
+use super::budget::{Budget, BudgetOptions, DEFAULT_ENDPOINT_UNITS_PER_MINUTE, Observation};
 use super::error::ApiError;
 use super::wire::{self, Envelope};
 use crate::config::{Account, PollConfig, Secret};
@@ -23,6 +24,8 @@ pub enum Endpoint {
     BackupIntegrations,
     PruneSchedule,
     SiteIntegrations,
+    Site,
+    Server,
 }
 
 impl Endpoint {
@@ -35,6 +38,8 @@ impl Endpoint {
             Endpoint::BackupIntegrations => "/backups/integrations",
             Endpoint::PruneSchedule => "/backups/prune-schedule/{site_id}",
             Endpoint::SiteIntegrations => "/backups/integrations/{site_id}",
+            Endpoint::Site => "/site/{site_id}",
+            Endpoint::Server => "/server/{server_id}",
         }
     }
 }
@@ -116,13 +121,15 @@ pub struct Client {
     api_root: Url,
     opts: ClientOptions,
     tally: Mutex<RequestTally>,
-    last_request: tokio::sync::Mutex<Option<tokio::time::Instant>>,
+    budget: Arc<Budget>,
     sleeper: Sleeper,
 }
 
 enum Attempt {
     Done(bytes::Bytes),
-    RateLimited(Duration),
+    /// How long GridPane asked to wait, and whether the account-wide budget
+    /// (not only the endpoint's) is exhausted.
+    RateLimited(Duration, bool),
     Transient(ApiError),
     Fatal(ApiError),
 }
@@ -148,14 +155,35 @@ impl Client {
             let path = api_root.path().trim_end_matches('/').to_string();
             api_root.set_path(&format!("{path}/oauth/api/v1/"));
         }
+        // Without an explicit budget: the account rate of the options, and
+        // the default endpoint budget unless pacing is off altogether.
+        let budget = Arc::new(Budget::new(BudgetOptions {
+            account_per_minute: opts.requests_per_minute,
+            endpoint_units_per_minute: if opts.requests_per_minute == 0 {
+                0
+            } else {
+                DEFAULT_ENDPOINT_UNITS_PER_MINUTE
+            },
+        }));
         Ok(Client {
             http,
             api_root,
             opts,
             tally: Mutex::new(RequestTally::default()),
-            last_request: tokio::sync::Mutex::new(None),
+            budget,
             sleeper: tokio_sleeper(),
         })
+    }
+
+    /// Replaces the account's request budget (shared by everything that
+    /// sends requests for the account).
+    pub fn with_budget(mut self, budget: Arc<Budget>) -> Self {
+        self.budget = budget;
+        self
+    }
+
+    pub fn budget(&self) -> &Arc<Budget> {
+        &self.budget
     }
 
     /// Replaces how the client waits (tests).
@@ -183,6 +211,31 @@ impl Client {
     pub async fn sites(&self, token: &Secret) -> Result<Vec<wire::Site>, ApiError> {
         self.paged(token, Endpoint::Sites, "site", |s: &wire::Site| s.id)
             .await
+    }
+
+    /// One page of `GET /site`, and whether it is the last one (by `meta`,
+    /// by a null `links.next`, or because it is empty).
+    pub async fn sites_page(
+        &self,
+        token: &Secret,
+        page: u32,
+    ) -> Result<(Vec<wire::Site>, bool), ApiError> {
+        let query = [
+            ("page", page.to_string()),
+            ("per_page", self.opts.per_page.to_string()),
+        ];
+        let resp: wire::Page<wire::Site> = self
+            .get_json(token, Endpoint::Sites, "site", &query)
+            .await?;
+        let last_by_meta = matches!(&resp.meta, Some(wire::Meta { current_page: Some(c), last_page: Some(l), .. }) if c >= l);
+        let last_by_links = matches!(&resp.links, Some(wire::Links { next: Some(None) }));
+        let last = resp.data.is_empty() || last_by_meta || last_by_links;
+        Ok((resp.data, last))
+    }
+
+    /// The cap on pages read from one paginated endpoint.
+    pub fn max_pages(&self) -> u32 {
+        self.opts.max_pages
     }
 
     /// Every server of the account, all pages.
@@ -256,6 +309,22 @@ impl Client {
             )
             .await?;
         Ok(resp.integrations)
+    }
+
+    /// One site (per-site detail; nothing calls it by default).
+    pub async fn site(&self, token: &Secret, site_id: u64) -> Result<wire::Site, ApiError> {
+        let resp: wire::Single<wire::Site> = self
+            .get_json(token, Endpoint::Site, &format!("site/{site_id}"), &[])
+            .await?;
+        Ok(resp.0)
+    }
+
+    /// One server (nothing calls it by default).
+    pub async fn server(&self, token: &Secret, server_id: u64) -> Result<wire::Server, ApiError> {
+        let resp: wire::Single<wire::Server> = self
+            .get_json(token, Endpoint::Server, &format!("server/{server_id}"), &[])
+            .await?;
+        Ok(resp.0)
     }
 
     /// One site's prune schedules (per-site detail; off by default).
@@ -341,23 +410,31 @@ impl Client {
 
         let mut backoff = Duration::from_secs(1);
         let mut attempt: u32 = 0;
+        // A retry after a 429 has waited out its own block already.
+        let mut honour_block = true;
         loop {
             attempt += 1;
-            self.pace().await;
+            self.pace(ep, honour_block).await;
+            honour_block = true;
             let outcome = self.attempt(ep, url.clone(), bearer.clone()).await;
             let retries_left = attempt <= self.opts.max_retries;
             match outcome {
                 Attempt::Done(body) => return decode(ep, &body),
-                Attempt::RateLimited(wait) if retries_left => {
+                Attempt::RateLimited(wait, account_wide) => {
+                    // Every later request to this endpoint (or account)
+                    // waits too: the next poll and the detail task included.
                     let wait = wait + jitter(Duration::from_secs(3));
+                    self.budget
+                        .rate_limited(ep, wait, account_wide, tokio::time::Instant::now());
+                    if !retries_left {
+                        return Err(ApiError::RateLimited {
+                            endpoint: ep,
+                            attempts: attempt,
+                        });
+                    }
                     self.with_tally(|t| t.waited += wait);
                     (self.sleeper)(wait).await;
-                }
-                Attempt::RateLimited(_) => {
-                    return Err(ApiError::RateLimited {
-                        endpoint: ep,
-                        attempts: attempt,
-                    });
+                    honour_block = false;
                 }
                 Attempt::Transient(_) if retries_left => {
                     let wait = backoff + jitter(backoff / 4);
@@ -369,23 +446,15 @@ impl Client {
         }
     }
 
-    /// Keeps requests of this account at most `requests_per_minute`.
-    async fn pace(&self) {
-        if self.opts.requests_per_minute == 0 {
-            return;
+    /// Waits for this request's slot in the account's budget.
+    async fn pace(&self, ep: Endpoint, honour_block: bool) {
+        let wait = self
+            .budget
+            .reserve(ep, tokio::time::Instant::now(), honour_block);
+        if !wait.is_zero() {
+            self.with_tally(|t| t.waited += wait);
+            (self.sleeper)(wait).await;
         }
-        let spacing = Duration::from_secs(60) / self.opts.requests_per_minute;
-        let mut last = self.last_request.lock().await;
-        let now = tokio::time::Instant::now();
-        if let Some(prev) = *last {
-            let due = prev + spacing;
-            if due > now {
-                let wait = due - now;
-                self.with_tally(|t| t.waited += wait);
-                (self.sleeper)(wait).await;
-            }
-        }
-        *last = Some(tokio::time::Instant::now());
     }
 
     async fn attempt(&self, ep: Endpoint, url: Url, bearer: HeaderValue) -> Attempt {
@@ -409,7 +478,10 @@ impl Client {
 
         if status == StatusCode::TOO_MANY_REQUESTS {
             self.with_tally(|t| *t.rate_limited.entry(ep.route()).or_default() += 1);
-            return Attempt::RateLimited(rate_limit_wait(resp.headers(), SystemTime::now()));
+            return Attempt::RateLimited(
+                rate_limit_wait(resp.headers(), SystemTime::now()),
+                account_exhausted(resp.headers()),
+            );
         }
         if status == StatusCode::UNAUTHORIZED || status == StatusCode::FORBIDDEN {
             return Attempt::Fatal(ApiError::Auth {
@@ -424,7 +496,10 @@ impl Client {
             let head = self.read_body(ep, resp, 4096).await.unwrap_or_default();
             if contains(&head, RATE_LIMIT_TEXT) {
                 self.with_tally(|t| *t.rate_limited.entry(ep.route()).or_default() += 1);
-                return Attempt::RateLimited(rate_limit_wait(&headers, SystemTime::now()));
+                return Attempt::RateLimited(
+                    rate_limit_wait(&headers, SystemTime::now()),
+                    account_exhausted(&headers),
+                );
             }
             let err = ApiError::Http {
                 endpoint: ep,
@@ -439,7 +514,7 @@ impl Client {
         match self.read_body(ep, resp, self.opts.max_body_bytes).await {
             Ok(body) if contains(&body[..body.len().min(256)], RATE_LIMIT_TEXT) => {
                 self.with_tally(|t| *t.rate_limited.entry(ep.route()).or_default() += 1);
-                Attempt::RateLimited(DEFAULT_RATE_LIMIT_WAIT)
+                Attempt::RateLimited(DEFAULT_RATE_LIMIT_WAIT, false)
             }
             Ok(body) => Attempt::Done(body),
             Err(e @ ApiError::TooLarge { .. }) => Attempt::Fatal(e),
@@ -512,6 +587,23 @@ impl Client {
         if endpoint.is_none() && total.is_none() {
             return;
         }
+        let now_unix = SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .map(|d| d.as_secs_f64())
+            .unwrap_or(0.0);
+        let endpoint_reset_in = header_f64(headers, "x-ratelimit-endpoint-reset")
+            .map(|reset| reset - now_unix)
+            .filter(|d| *d > 0.0)
+            .map(Duration::from_secs_f64);
+        self.budget.observe(
+            ep,
+            Observation {
+                endpoint_remaining: endpoint,
+                total_remaining: total,
+                endpoint_reset_in,
+            },
+            tokio::time::Instant::now(),
+        );
         self.with_tally(|t| {
             if let Some(v) = endpoint {
                 t.remaining.insert(ep.route().to_string(), v);
@@ -545,6 +637,11 @@ fn describe_transport_error(e: &reqwest::Error) -> String {
         Some(r) => format!("{kind}: {r}"),
         None => kind.to_string(),
     }
+}
+
+/// The 429 came from the account-wide budget, not only the endpoint's.
+fn account_exhausted(headers: &HeaderMap) -> bool {
+    header_f64(headers, "x-ratelimit-total-remaining").is_some_and(|r| r < 1.0)
 }
 
 fn header_f64(headers: &HeaderMap, name: &str) -> Option<f64> {
@@ -595,8 +692,9 @@ fn contains(haystack: &[u8], needle: &str) -> bool {
 }
 
 /// Decodes a body, naming the JSON path of the first problem. The message
-/// never quotes a value from the body.
-fn decode<T: DeserializeOwned + Envelope>(ep: Endpoint, body: &[u8]) -> Result<T, ApiError> {
+/// never quotes a value from the body. Public so that property tests can
+/// feed it arbitrary input.
+pub fn decode<T: DeserializeOwned + Envelope>(ep: Endpoint, body: &[u8]) -> Result<T, ApiError> {
     #[derive(serde::Deserialize)]
     struct SuccessOnly {
         #[serde(default, deserialize_with = "super::lenient::opt_bool")]

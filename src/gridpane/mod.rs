@@ -2,10 +2,12 @@
 //! decoding. It knows nothing about metrics; it reports what it did as a
 //! [`RequestTally`] that the poller reads.
 
+pub mod budget;
 mod client;
 mod error;
 pub mod lenient;
 pub mod wire;
 
-pub use client::{Client, ClientOptions, Endpoint, RequestTally, Sleeper};
+pub use budget::{Budget, BudgetOptions};
+pub use client::{Client, ClientOptions, Endpoint, RequestTally, Sleeper, decode};
 pub use error::ApiError;

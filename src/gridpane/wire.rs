@@ -59,7 +59,7 @@ pub struct Server {
 }
 
 /// The `server` object nested in a site.
-#[derive(Debug, Deserialize)]
+#[derive(Clone, Debug, Deserialize)]
 pub struct ServerRef {
     #[serde(default, deserialize_with = "lenient::opt_u64")]
     pub id: Option<u64>,
@@ -68,7 +68,7 @@ pub struct ServerRef {
 }
 
 /// Retention settings carried by a site.
-#[derive(Debug, Default, Deserialize)]
+#[derive(Clone, Debug, Default, Deserialize)]
 pub struct SiteCustomizer {
     #[serde(default, deserialize_with = "lenient::opt_u32")]
     pub local_prune_schedule: Option<u32>,
@@ -81,7 +81,7 @@ pub struct SiteCustomizer {
 }
 
 /// An item of `GET /site`.
-#[derive(Debug, Deserialize)]
+#[derive(Clone, Debug, Deserialize)]
 pub struct Site {
     #[serde(deserialize_with = "lenient::id")]
     pub id: u64,
@@ -198,6 +198,40 @@ pub struct PruneSetting {
     pub retain_days: Option<u32>,
 }
 
+/// A single resource (`GET /site/{id}`, `GET /server/{id}`): the API has
+/// been seen to wrap it as `{"data": {...}}` and as `{"data": [{...}]}`.
+#[derive(Debug)]
+pub struct Single<T>(pub T);
+
+impl<'de, T: Deserialize<'de>> Deserialize<'de> for Single<T> {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        #[derive(Deserialize)]
+        #[serde(untagged)]
+        enum OneOrList<T> {
+            One(T),
+            List(Vec<T>),
+        }
+        #[derive(Deserialize)]
+        #[serde(bound(deserialize = "T: Deserialize<'de>"))]
+        struct Wrapped<T> {
+            data: OneOrList<T>,
+        }
+        match Wrapped::<T>::deserialize(d)?.data {
+            OneOrList::One(item) => Ok(Single(item)),
+            OneOrList::List(items) => {
+                let mut items = items.into_iter();
+                match (items.next(), items.next()) {
+                    (Some(item), None) => Ok(Single(item)),
+                    (None, _) => Err(serde::de::Error::custom("data is an empty list")),
+                    (Some(_), Some(_)) => Err(serde::de::Error::custom(
+                        "data lists several items where one was expected",
+                    )),
+                }
+            }
+        }
+    }
+}
+
 /// Something that may carry `success: false` inside a 200.
 pub trait Envelope {
     fn unsuccessful(&self) -> bool;
@@ -216,6 +250,11 @@ impl Envelope for IntegrationsResponse {
 impl Envelope for PruneScheduleResponse {
     fn unsuccessful(&self) -> bool {
         self.success == Some(false)
+    }
+}
+impl<T> Envelope for Single<T> {
+    fn unsuccessful(&self) -> bool {
+        false
     }
 }
 impl<T> Envelope for Page<T> {

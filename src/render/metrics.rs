@@ -21,13 +21,13 @@ use crate::model::{self, AccountSnapshot, Problem, Storage};
 use crate::store::{AccountState, Store};
 
 pub const VERSION: &str = env!("CARGO_PKG_VERSION");
-pub const REVISION: &str = env!("GRIDPANE_EXPORTER_REVISION");
+pub const REVISION: &str = env!("GRIDPANE_BACKUP_EXPORTER_REVISION");
 
 /// A family being built.
-struct Family(MetricFamily);
+pub(crate) struct Family(MetricFamily);
 
 impl Family {
-    fn new(name: &str, help: &str, kind: MetricType) -> Self {
+    pub(crate) fn new(name: &str, help: &str, kind: MetricType) -> Self {
         let mut mf = MetricFamily::default();
         mf.set_name(name.to_string());
         mf.set_help(help.to_string());
@@ -35,15 +35,15 @@ impl Family {
         Family(mf)
     }
 
-    fn gauge(name: &str, help: &str) -> Self {
+    pub(crate) fn gauge(name: &str, help: &str) -> Self {
         Family::new(name, help, MetricType::GAUGE)
     }
 
-    fn counter(name: &str, help: &str) -> Self {
+    pub(crate) fn counter(name: &str, help: &str) -> Self {
         Family::new(name, help, MetricType::COUNTER)
     }
 
-    fn push(&mut self, labels: &[(&str, &str)], value: f64) {
+    pub(crate) fn push(&mut self, labels: &[(&str, &str)], value: f64) {
         let pairs = labels
             .iter()
             .map(|(k, v)| {
@@ -67,7 +67,7 @@ impl Family {
     }
 }
 
-fn finish(families: Vec<Family>) -> Vec<MetricFamily> {
+pub(crate) fn finish(families: Vec<Family>) -> Vec<MetricFamily> {
     families
         .into_iter()
         .map(|f| f.0)
@@ -300,14 +300,7 @@ fn walk_snapshots(
                 }
             }
         }
-        for p in [
-            Problem::LocalDisabled,
-            Problem::LocalNotScheduled,
-            Problem::RemoteDisabled,
-            Problem::RemoteNotSetUp,
-            Problem::IntegrationMissing,
-            Problem::ShortRetention,
-        ] {
+        for p in Problem::ALL {
             let n = problem_counts.get(&p).copied().unwrap_or(0);
             sink.push(
                 Fam::Problems,
@@ -649,7 +642,8 @@ pub fn encode(families: &[MetricFamily], out: &mut Vec<u8>) {
 }
 
 /// The part of the exposition rendered on every scrape: the exporter's
-/// health per account, then the extra families (process metrics).
+/// health per account, the per-site detail (ages: they change by the
+/// second), then the extra families (process metrics).
 pub fn render_tail(
     states: &[(&str, &AccountState)],
     extra: &[MetricFamily],
@@ -658,6 +652,7 @@ pub fn render_tail(
     let now_unix = now.timestamp_millis() as f64 / 1000.0;
     let mut out = Vec::with_capacity(8 * 1024);
     encode(&health_families(states, now_unix), &mut out);
+    encode(&super::detail::detail_families(states, now_unix), &mut out);
     encode(extra, &mut out);
     out
 }

@@ -2,14 +2,25 @@
 //! port 0 against the fake GridPane, and read its endpoints.
 #![allow(dead_code)]
 
+pub mod status;
+
 use std::time::Duration;
 
 use gridpane_backup_exporter::app::{App, WebOptions};
 use gridpane_backup_exporter::config::{Account, Config, PollConfig, Secret, TokenSource};
+use gridpane_backup_exporter::demo;
 use gridpane_backup_exporter::fake::{FakeGridPane, FakeOptions, Fleet, FleetSpec};
 use url::Url;
 
 pub const TOKEN: &str = "black-box-token-41c9";
+
+pub fn fleet_of(seed: u64, servers: usize, sites: usize) -> FleetSpec {
+    FleetSpec {
+        seed,
+        servers,
+        sites,
+    }
+}
 
 pub async fn fake(spec: FleetSpec) -> FakeGridPane {
     let opts = FakeOptions {
@@ -97,4 +108,43 @@ pub fn value(exposition: &str, selector: &str) -> Option<String> {
             .strip_prefix(' ')
             .map(str::to_string)
     })
+}
+
+/// The current value of one series of the exporter's /metrics.
+pub async fn metric(app: &App, selector: &str) -> Option<String> {
+    value(&get(app, "/metrics").await.1, selector)
+}
+
+/// The exporter exactly as `--demo` runs it, on port 0, after its first poll.
+pub async fn start_demo() -> (FakeGridPane, App) {
+    let (fake, config) = demo::start().await.unwrap();
+    let app = App::start(
+        config,
+        WebOptions {
+            listen: "127.0.0.1:0".parse().unwrap(),
+            telemetry_path: "/metrics".to_string(),
+            disable_exposition_cache: false,
+        },
+    )
+    .await
+    .unwrap();
+    wait_ready(&app).await;
+    (fake, app)
+}
+
+/// Every `gridpane_*` metric documented in docs/metrics.md (the contract).
+pub fn documented_metrics() -> Vec<String> {
+    let doc =
+        std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/docs/metrics.md")).unwrap();
+    let names: Vec<String> = doc
+        .lines()
+        .filter_map(|l| l.strip_prefix("| `gridpane_"))
+        .filter_map(|rest| rest.split('`').next())
+        .map(|name| format!("gridpane_{name}"))
+        .collect();
+    assert!(
+        names.len() > 20,
+        "docs/metrics.md lists the metrics in tables"
+    );
+    names
 }

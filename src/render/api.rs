@@ -1,0 +1,995 @@
+//! The JSON API under `/api/v1/`, and the per-site views it shares with the
+//! status page. Everything here reads snapshots from the store; nothing
+//! calls GridPane. The answers are documented in docs/api.md: change them
+//! only by adding fields.
+
+use std::collections::{BTreeMap, HashMap};
+use std::sync::Arc;
+
+use axum::Router;
+use axum::extract::{RawQuery, State};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use chrono::{DateTime, SecondsFormat, Utc};
+use serde::Serialize;
+
+use crate::http::{self, Web};
+use crate::model::{
+    self, AccountSnapshot, Frequency, Integration, Problem, Schedule, Site, Storage,
+    StorageSettings,
+};
+use crate::render::metrics::{REVISION, VERSION};
+use crate::store::{AccountState, Store};
+
+pub fn routes() -> Router<Arc<Web>> {
+    Router::new()
+        .route("/api/v1/status", get(status_handler))
+        .route("/api/v1/sites", get(sites_handler))
+        .route("/api/v1/schedules", get(schedules_handler))
+        .route("/api/v1/integrations", get(integrations_handler))
+        .route("/api/v1/{*rest}", get(not_found_handler))
+}
+
+// ---------------------------------------------------------------------------
+// Views shared with the status page.
+
+/// The accounts as one request sees them. Each state is loaded once, so a
+/// poll finishing during the request cannot mix two snapshots.
+pub struct View {
+    pub accounts: Vec<AccountView>,
+}
+
+pub struct AccountView {
+    pub name: String,
+    pub state: Arc<AccountState>,
+}
+
+impl AccountView {
+    pub fn snapshot(&self) -> Option<&AccountSnapshot> {
+        self.state.snapshot.as_deref()
+    }
+}
+
+impl View {
+    pub fn load(store: &Store) -> View {
+        View {
+            accounts: store
+                .accounts()
+                .iter()
+                .map(|slot| AccountView {
+                    name: slot.name.clone(),
+                    state: slot.load(),
+                })
+                .collect(),
+        }
+    }
+
+    pub fn account(&self, name: &str) -> Option<&AccountView> {
+        self.accounts.iter().find(|a| a.name == name)
+    }
+
+    /// Every site of every account with data, in account then site-id order.
+    pub fn site_rows(&self, now: DateTime<Utc>) -> Vec<SiteRow<'_>> {
+        self.accounts
+            .iter()
+            .filter_map(|a| a.snapshot().map(|s| (a.name.as_str(), s)))
+            .flat_map(|(name, snap)| site_rows(name, snap, now))
+            .collect()
+    }
+
+    /// Every integration of every account with data, plus the ones schedules
+    /// point at that no longer exist.
+    pub fn integration_rows(&self) -> Vec<IntegrationRow<'_>> {
+        self.accounts
+            .iter()
+            .filter_map(|a| a.snapshot().map(|s| (a.name.as_str(), s)))
+            .flat_map(|(name, snap)| integration_rows(name, snap))
+            .collect()
+    }
+}
+
+/// How bad a site's backups are. The order sorts the worst first.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Health {
+    /// At least one problem: the site is not protected.
+    Problem,
+    /// Only warnings: protected, but less than it should be.
+    Warning,
+    Ok,
+}
+
+impl Health {
+    pub fn of(problems: &[Problem]) -> Health {
+        if problems.iter().any(|p| !p.is_warning()) {
+            Health::Problem
+        } else if problems.is_empty() {
+            Health::Ok
+        } else {
+            Health::Warning
+        }
+    }
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Health::Problem => "problem",
+            Health::Warning => "warning",
+            Health::Ok => "ok",
+        }
+    }
+}
+
+fn severity(p: Problem) -> Health {
+    if p.is_warning() {
+        Health::Warning
+    } else {
+        Health::Problem
+    }
+}
+
+/// One site with everything derived from it.
+pub struct SiteRow<'a> {
+    pub account: &'a str,
+    pub site: &'a Site,
+    pub server_label: Option<&'a str>,
+    pub problems: Vec<Problem>,
+    pub health: Health,
+    pub local: StorageRow<'a>,
+    pub remote: StorageRow<'a>,
+    pub remote_configured: bool,
+    pub integration_missing: Option<bool>,
+}
+
+/// One storage of one site.
+pub struct StorageRow<'a> {
+    pub storage: Storage,
+    pub settings: &'a StorageSettings,
+    pub enabled: bool,
+    /// Computed for any schedule, on or off.
+    pub next_run: Option<DateTime<Utc>>,
+    /// Remote only: the integration the schedule uploads to.
+    pub integration: Option<IntegrationRef<'a>>,
+    /// The site's problems that concern this storage.
+    pub problems: Vec<Problem>,
+}
+
+impl StorageRow<'_> {
+    pub fn schedule(&self) -> Option<&Schedule> {
+        self.settings.schedule.as_ref()
+    }
+}
+
+/// The integration a remote schedule names, found in the account or not.
+pub struct IntegrationRef<'a> {
+    pub id: u64,
+    pub found: Option<&'a Integration>,
+    /// The provider the schedule itself names (`service_name`).
+    pub service_name: Option<&'a str>,
+}
+
+impl IntegrationRef<'_> {
+    pub fn provider(&self) -> Option<&str> {
+        self.found
+            .map(|i| i.provider.as_str())
+            .or(self.service_name)
+    }
+}
+
+/// Which storage a problem concerns; `None` for short retention, which can
+/// concern either.
+fn problem_storage(p: Problem) -> Option<Storage> {
+    match p {
+        Problem::LocalDisabled | Problem::LocalNotScheduled => Some(Storage::Local),
+        Problem::RemoteDisabled | Problem::RemoteNotSetUp | Problem::IntegrationMissing => {
+            Some(Storage::Remote)
+        }
+        Problem::ShortRetention => None,
+    }
+}
+
+/// The same test `model::site_problems` applies, for one storage.
+fn short_retention(settings: &StorageSettings) -> bool {
+    model::schedule_enabled(settings)
+        && settings
+            .retain_days
+            .is_some_and(|d| d > 0 && d < model::SHORT_RETENTION_DAYS)
+}
+
+pub fn site_rows<'a>(
+    account: &'a str,
+    snap: &'a AccountSnapshot,
+    now: DateTime<Utc>,
+) -> Vec<SiteRow<'a>> {
+    let ids = snap.integration_ids();
+    let labels = snap.server_labels();
+    let integrations: HashMap<u64, &Integration> =
+        snap.integrations.iter().map(|i| (i.id, i)).collect();
+    snap.sites
+        .iter()
+        .map(|site| {
+            let problems = model::site_problems(site, &ids);
+            let storage_row = |storage: Storage| {
+                let settings = site.storage(storage);
+                let integration = match storage {
+                    Storage::Local => None,
+                    Storage::Remote => settings.schedule.as_ref().and_then(|s| {
+                        s.integration_id.map(|id| IntegrationRef {
+                            id,
+                            found: integrations.get(&id).copied(),
+                            service_name: s.service_name.as_deref(),
+                        })
+                    }),
+                };
+                StorageRow {
+                    storage,
+                    settings,
+                    enabled: model::schedule_enabled(settings),
+                    next_run: settings
+                        .schedule
+                        .as_ref()
+                        .and_then(|s| model::next_run(s, now)),
+                    integration,
+                    problems: problems
+                        .iter()
+                        .copied()
+                        .filter(|p| match problem_storage(*p) {
+                            Some(s) => s == storage,
+                            None => short_retention(settings),
+                        })
+                        .collect(),
+                }
+            };
+            SiteRow {
+                account,
+                site,
+                server_label: site.server_id.and_then(|id| labels.get(&id).copied()),
+                health: Health::of(&problems),
+                local: storage_row(Storage::Local),
+                remote: storage_row(Storage::Remote),
+                remote_configured: model::remote_configured(site, &ids),
+                integration_missing: model::integration_missing(site, &ids),
+                problems,
+            }
+        })
+        .collect()
+}
+
+impl<'a> SiteRow<'a> {
+    pub fn storage(&self, storage: Storage) -> &StorageRow<'a> {
+        match storage {
+            Storage::Local => &self.local,
+            Storage::Remote => &self.remote,
+        }
+    }
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum IntegrationStatus {
+    /// Remote schedules point at it, but the account no longer has it.
+    Missing,
+    /// In the account, but no remote schedule uses it.
+    Unused,
+    InUse,
+}
+
+impl IntegrationStatus {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            IntegrationStatus::Missing => "missing",
+            IntegrationStatus::Unused => "unused",
+            IntegrationStatus::InUse => "in_use",
+        }
+    }
+}
+
+pub struct IntegrationRow<'a> {
+    pub account: &'a str,
+    pub id: u64,
+    /// `None` when the integration is missing.
+    pub integration: Option<&'a Integration>,
+    /// For a missing integration: the provider a schedule names.
+    pub provider_hint: Option<&'a str>,
+    /// Sites whose remote schedule points at it (on or off).
+    pub sites: usize,
+    pub status: IntegrationStatus,
+}
+
+impl IntegrationRow<'_> {
+    pub fn provider(&self) -> Option<&str> {
+        self.integration
+            .map(|i| i.provider.as_str())
+            .or(self.provider_hint)
+    }
+}
+
+/// The account's integrations in id order, then the missing ones in id order.
+pub fn integration_rows<'a>(
+    account: &'a str,
+    snap: &'a AccountSnapshot,
+) -> Vec<IntegrationRow<'a>> {
+    let usage = snap.integration_usage();
+    let known = snap.integration_ids();
+    let mut rows: Vec<IntegrationRow<'a>> = snap
+        .integrations
+        .iter()
+        .map(|i| {
+            let sites = usage.get(&i.id).copied().unwrap_or(0);
+            IntegrationRow {
+                account,
+                id: i.id,
+                integration: Some(i),
+                provider_hint: None,
+                sites,
+                status: if sites > 0 {
+                    IntegrationStatus::InUse
+                } else {
+                    IntegrationStatus::Unused
+                },
+            }
+        })
+        .collect();
+    for (id, sites) in usage.iter().filter(|(id, _)| !known.contains(id)) {
+        let provider_hint = snap
+            .sites
+            .iter()
+            .filter_map(|s| s.remote.schedule.as_ref())
+            .find(|s| s.integration_id == Some(*id))
+            .and_then(|s| s.service_name.as_deref());
+        rows.push(IntegrationRow {
+            account,
+            id: *id,
+            integration: None,
+            provider_hint,
+            sites: *sites,
+            status: IntegrationStatus::Missing,
+        });
+    }
+    rows
+}
+
+/// Site counts, by health and by problem kind.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct Counts {
+    pub sites: usize,
+    pub sites_ok: usize,
+    pub sites_with_warning: usize,
+    pub sites_with_problem: usize,
+    /// Problem code -> sites with that problem; every code, zeros included.
+    pub problems: BTreeMap<&'static str, usize>,
+}
+
+impl Default for Counts {
+    fn default() -> Self {
+        Counts {
+            sites: 0,
+            sites_ok: 0,
+            sites_with_warning: 0,
+            sites_with_problem: 0,
+            problems: Problem::ALL.iter().map(|p| (p.as_str(), 0)).collect(),
+        }
+    }
+}
+
+impl Counts {
+    pub fn of<'r, 'a: 'r>(rows: impl IntoIterator<Item = &'r SiteRow<'a>>) -> Counts {
+        let mut c = Counts::default();
+        for row in rows {
+            c.sites += 1;
+            match row.health {
+                Health::Ok => c.sites_ok += 1,
+                Health::Warning => c.sites_with_warning += 1,
+                Health::Problem => c.sites_with_problem += 1,
+            }
+            for p in &row.problems {
+                *c.problems.entry(p.as_str()).or_default() += 1;
+            }
+        }
+        c
+    }
+
+    pub fn problem(&self, p: Problem) -> usize {
+        self.problems.get(p.as_str()).copied().unwrap_or(0)
+    }
+}
+
+// ---------------------------------------------------------------------------
+// Time helpers.
+
+/// Unix seconds (as the store keeps them) to a time; `None` if not finite.
+pub fn from_unix(secs: f64) -> Option<DateTime<Utc>> {
+    if !secs.is_finite() {
+        return None;
+    }
+    DateTime::from_timestamp_millis((secs * 1000.0).round() as i64)
+}
+
+pub fn rfc3339(t: DateTime<Utc>) -> String {
+    t.to_rfc3339_opts(SecondsFormat::Secs, true)
+}
+
+/// Whole seconds from `then` to `now`, never negative.
+pub fn age_seconds(then: DateTime<Utc>, now: DateTime<Utc>) -> i64 {
+    (now - then).num_seconds().max(0)
+}
+
+// ---------------------------------------------------------------------------
+// Query parameters.
+
+/// A query parameter the API refuses: answered with 400.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct ParamError {
+    pub error: String,
+    pub parameter: String,
+}
+
+impl ParamError {
+    fn new(parameter: &str, error: impl Into<String>) -> Self {
+        ParamError {
+            error: error.into(),
+            parameter: parameter.to_string(),
+        }
+    }
+}
+
+/// The decoded `name=value` pairs of a query string, in order.
+pub fn query_pairs(raw: Option<&str>) -> Vec<(String, String)> {
+    url::form_urlencoded::parse(raw.unwrap_or("").as_bytes())
+        .map(|(k, v)| (k.into_owned(), v.into_owned()))
+        .collect()
+}
+
+/// The query as name -> value. Names outside `allowed`, repeated names and
+/// empty values are errors.
+fn strict_params(
+    raw: Option<&str>,
+    allowed: &[&str],
+) -> Result<BTreeMap<String, String>, ParamError> {
+    let mut out = BTreeMap::new();
+    for (name, value) in query_pairs(raw) {
+        if !allowed.contains(&name.as_str()) {
+            let known = if allowed.is_empty() {
+                "this endpoint takes no parameters".to_string()
+            } else {
+                format!("known parameters: {}", allowed.join(", "))
+            };
+            return Err(ParamError::new(
+                &name,
+                format!("unknown parameter; {known}"),
+            ));
+        }
+        if value.is_empty() {
+            return Err(ParamError::new(&name, "empty value"));
+        }
+        if out.contains_key(&name) {
+            return Err(ParamError::new(&name, "given more than once"));
+        }
+        out.insert(name, value);
+    }
+    Ok(out)
+}
+
+/// What the list endpoints can be filtered by.
+#[derive(Debug, Default)]
+struct Filters {
+    account: Option<String>,
+    server_id: Option<u64>,
+    site_id: Option<u64>,
+    storage: Option<Storage>,
+}
+
+fn parse_id(name: &str, value: &str) -> Result<u64, ParamError> {
+    if value.is_empty() || !value.bytes().all(|b| b.is_ascii_digit()) {
+        return Err(ParamError::new(
+            name,
+            format!("\"{value}\" is not an id; expected a whole number such as 12345"),
+        ));
+    }
+    value
+        .parse::<u64>()
+        .map_err(|_| ParamError::new(name, format!("\"{value}\" is too large for an id")))
+}
+
+fn parse_filters(view: &View, raw: Option<&str>, allowed: &[&str]) -> Result<Filters, ParamError> {
+    let params = strict_params(raw, allowed)?;
+    let mut f = Filters::default();
+    for (name, value) in &params {
+        match name.as_str() {
+            "account" => {
+                if view.account(value).is_none() {
+                    return Err(ParamError::new(
+                        "account",
+                        format!("no account named \"{value}\" is configured"),
+                    ));
+                }
+                f.account = Some(value.clone());
+            }
+            "server_id" => f.server_id = Some(parse_id(name, value)?),
+            "site_id" => f.site_id = Some(parse_id(name, value)?),
+            "storage" => {
+                f.storage = Some(match value.as_str() {
+                    "local" => Storage::Local,
+                    "remote" => Storage::Remote,
+                    _ => {
+                        return Err(ParamError::new(
+                            "storage",
+                            format!("\"{value}\" is not a storage; expected local or remote"),
+                        ));
+                    }
+                });
+            }
+            _ => {}
+        }
+    }
+    Ok(f)
+}
+
+impl Filters {
+    fn keeps(&self, row: &SiteRow<'_>) -> bool {
+        self.account.as_deref().is_none_or(|a| a == row.account)
+            && self
+                .server_id
+                .is_none_or(|id| row.site.server_id == Some(id))
+            && self.site_id.is_none_or(|id| row.site.id == id)
+    }
+}
+
+// ---------------------------------------------------------------------------
+// Answers.
+
+#[derive(Debug, Serialize)]
+pub struct StatusAnswer {
+    pub version: &'static str,
+    pub revision: &'static str,
+    pub generated_at: String,
+    pub generated_at_unix: i64,
+    /// Every account has finished a first poll (or loaded saved state).
+    pub ready: bool,
+    /// Over every account with data.
+    pub totals: Counts,
+    pub accounts: Vec<AccountStatus>,
+}
+
+#[derive(Debug, Serialize)]
+pub struct AccountStatus {
+    pub account: String,
+    /// `first_poll_in_progress`, `ok` or `failed` (the last poll).
+    pub state: &'static str,
+    /// A poll is running right now.
+    pub polling: bool,
+    pub last_poll: Option<LastPoll>,
+    pub next_poll_at: Option<String>,
+    pub next_poll_at_unix: Option<i64>,
+    /// The snapshot being served; `null` before any poll succeeded.
+    pub data: Option<DataStatus>,
+}
+
+#[derive(Debug, Serialize)]
+pub struct LastPoll {
+    pub ok: bool,
+    pub finished_at: Option<String>,
+    pub finished_at_unix: Option<i64>,
+    pub age_seconds: Option<i64>,
+    pub duration_seconds: f64,
+    pub requests: u64,
+    pub error: Option<PollErrorEntry>,
+}
+
+#[derive(Debug, Serialize)]
+pub struct PollErrorEntry {
+    pub reason: String,
+    pub message: String,
+}
+
+#[derive(Debug, Serialize)]
+pub struct DataStatus {
+    pub fetched_at: Option<String>,
+    pub fetched_at_unix: Option<i64>,
+    pub age_seconds: Option<i64>,
+    pub servers: usize,
+    pub integrations: usize,
+    #[serde(flatten)]
+    pub counts: Counts,
+}
+
+/// The state of each account's polling, and site counts.
+pub fn status(view: &View, now: DateTime<Utc>) -> StatusAnswer {
+    let mut all_rows = Vec::new();
+    let mut accounts = Vec::with_capacity(view.accounts.len());
+    for account in &view.accounts {
+        let state = &account.state;
+        let last_poll = state.last_poll.as_ref().map(|p| {
+            let at = from_unix(p.finished_at);
+            LastPoll {
+                ok: p.error.is_none(),
+                finished_at: at.map(rfc3339),
+                finished_at_unix: at.map(|t| t.timestamp()),
+                age_seconds: at.map(|t| age_seconds(t, now)),
+                duration_seconds: (p.duration_seconds * 1000.0).round() / 1000.0,
+                requests: p.requests,
+                error: p.error.as_ref().map(|e| PollErrorEntry {
+                    reason: e.reason.clone(),
+                    message: e.message.clone(),
+                }),
+            }
+        });
+        let next = state.next_poll_at.and_then(from_unix);
+        let data = account.snapshot().map(|snap| {
+            let rows = site_rows(&account.name, snap, now);
+            let at = from_unix(snap.fetched_at);
+            let d = DataStatus {
+                fetched_at: at.map(rfc3339),
+                fetched_at_unix: at.map(|t| t.timestamp()),
+                age_seconds: at.map(|t| age_seconds(t, now)),
+                servers: snap.servers.len(),
+                integrations: snap.integrations.len(),
+                counts: Counts::of(&rows),
+            };
+            all_rows.extend(rows);
+            d
+        });
+        accounts.push(AccountStatus {
+            account: account.name.clone(),
+            state: match &state.last_poll {
+                None => "first_poll_in_progress",
+                Some(p) if p.error.is_none() => "ok",
+                Some(_) => "failed",
+            },
+            polling: state.polling,
+            last_poll,
+            next_poll_at: next.map(rfc3339),
+            next_poll_at_unix: next.map(|t| t.timestamp()),
+            data,
+        });
+    }
+    StatusAnswer {
+        version: VERSION,
+        revision: REVISION,
+        generated_at: rfc3339(now),
+        generated_at_unix: now.timestamp(),
+        ready: view.accounts.iter().all(|a| a.state.ready),
+        totals: Counts::of(&all_rows),
+        accounts,
+    }
+}
+
+#[derive(Debug, Serialize)]
+pub struct ProblemEntry {
+    pub code: &'static str,
+    pub text: &'static str,
+    /// `problem` or `warning`.
+    pub severity: Health,
+}
+
+fn problem_entries(problems: &[Problem]) -> Vec<ProblemEntry> {
+    problems
+        .iter()
+        .map(|p| ProblemEntry {
+            code: p.as_str(),
+            text: p.describe(),
+            severity: severity(*p),
+        })
+        .collect()
+}
+
+#[derive(Debug, Serialize)]
+pub struct ScheduleEntry {
+    pub id: u64,
+    pub frequency: Frequency,
+    pub hour: Option<u32>,
+    pub minute: Option<u32>,
+    pub day: Option<u32>,
+    pub interval_seconds: Option<u64>,
+    pub next_run: Option<String>,
+    pub next_run_unix: Option<i64>,
+}
+
+#[derive(Debug, Serialize)]
+pub struct IntegrationRefEntry {
+    pub id: u64,
+    pub name: Option<String>,
+    pub provider: Option<String>,
+    pub region: Option<String>,
+    pub missing: bool,
+}
+
+#[derive(Debug, Serialize)]
+pub struct StorageEntry {
+    pub automatic: Option<bool>,
+    pub enabled: bool,
+    pub schedule: Option<ScheduleEntry>,
+    pub retention_days: Option<u32>,
+    pub keep_all: bool,
+    pub prune_schedule: Option<u32>,
+    pub integration: Option<IntegrationRefEntry>,
+    pub problems: Vec<ProblemEntry>,
+}
+
+fn storage_entry(row: &StorageRow<'_>) -> StorageEntry {
+    let s = row.settings;
+    StorageEntry {
+        automatic: s.automatic,
+        enabled: row.enabled,
+        schedule: s.schedule.as_ref().map(|sch| ScheduleEntry {
+            id: sch.id,
+            frequency: sch.frequency,
+            hour: sch.hour,
+            minute: sch.minute,
+            day: sch.day,
+            interval_seconds: sch.frequency.interval_seconds(),
+            next_run: row.next_run.map(rfc3339),
+            next_run_unix: row.next_run.map(|t| t.timestamp()),
+        }),
+        retention_days: s.retain_days,
+        keep_all: s.retain_days == Some(0),
+        prune_schedule: s.prune_schedule,
+        integration: row.integration.as_ref().map(|i| IntegrationRefEntry {
+            id: i.id,
+            name: i.found.map(|f| f.name.clone()),
+            provider: i.provider().map(str::to_string),
+            region: i.found.and_then(|f| f.region.clone()),
+            missing: i.found.is_none(),
+        }),
+        problems: problem_entries(&row.problems),
+    }
+}
+
+#[derive(Debug, Serialize)]
+pub struct SitesAnswer {
+    pub count: usize,
+    pub sites: Vec<SiteEntry>,
+}
+
+#[derive(Debug, Serialize)]
+pub struct SiteEntry {
+    pub account: String,
+    pub id: u64,
+    pub url: String,
+    pub server_id: Option<u64>,
+    pub server_label: Option<String>,
+    pub status: Health,
+    pub problems: Vec<ProblemEntry>,
+    pub remote_configured: bool,
+    pub integration_missing: Option<bool>,
+    pub local: StorageEntry,
+    pub remote: StorageEntry,
+}
+
+pub const SITES_PARAMS: [&str; 3] = ["account", "server_id", "site_id"];
+
+/// Every site with its derived backup state. Filters: `account`,
+/// `server_id`, `site_id`.
+pub fn sites(
+    view: &View,
+    raw: Option<&str>,
+    now: DateTime<Utc>,
+) -> Result<SitesAnswer, ParamError> {
+    let f = parse_filters(view, raw, &SITES_PARAMS)?;
+    let sites: Vec<SiteEntry> = view
+        .site_rows(now)
+        .iter()
+        .filter(|r| f.keeps(r))
+        .map(|r| SiteEntry {
+            account: r.account.to_string(),
+            id: r.site.id,
+            url: r.site.url.clone(),
+            server_id: r.site.server_id,
+            server_label: r.server_label.map(str::to_string),
+            status: r.health,
+            problems: problem_entries(&r.problems),
+            remote_configured: r.remote_configured,
+            integration_missing: r.integration_missing,
+            local: storage_entry(&r.local),
+            remote: storage_entry(&r.remote),
+        })
+        .collect();
+    Ok(SitesAnswer {
+        count: sites.len(),
+        sites,
+    })
+}
+
+#[derive(Debug, Serialize)]
+pub struct SchedulesAnswer {
+    pub count: usize,
+    pub schedules: Vec<ScheduleRowEntry>,
+}
+
+#[derive(Debug, Serialize)]
+pub struct ScheduleRowEntry {
+    pub account: String,
+    pub site_id: u64,
+    pub site_url: String,
+    pub server_id: Option<u64>,
+    pub storage: Storage,
+    #[serde(flatten)]
+    pub entry: StorageEntry,
+}
+
+pub const SCHEDULES_PARAMS: [&str; 4] = ["account", "server_id", "site_id", "storage"];
+
+/// One entry per site and storage (local, remote), scheduled or not.
+/// Filters: `account`, `server_id`, `site_id`, `storage`.
+pub fn schedules(
+    view: &View,
+    raw: Option<&str>,
+    now: DateTime<Utc>,
+) -> Result<SchedulesAnswer, ParamError> {
+    let f = parse_filters(view, raw, &SCHEDULES_PARAMS)?;
+    let mut schedules = Vec::new();
+    for r in view.site_rows(now).iter().filter(|r| f.keeps(r)) {
+        for storage in Storage::ALL {
+            if f.storage.is_some_and(|s| s != storage) {
+                continue;
+            }
+            schedules.push(ScheduleRowEntry {
+                account: r.account.to_string(),
+                site_id: r.site.id,
+                site_url: r.site.url.clone(),
+                server_id: r.site.server_id,
+                storage,
+                entry: storage_entry(r.storage(storage)),
+            });
+        }
+    }
+    Ok(SchedulesAnswer {
+        count: schedules.len(),
+        schedules,
+    })
+}
+
+#[derive(Debug, Serialize)]
+pub struct IntegrationsAnswer {
+    pub count: usize,
+    pub integrations: Vec<IntegrationEntry>,
+}
+
+#[derive(Debug, Serialize)]
+pub struct IntegrationEntry {
+    pub account: String,
+    pub id: u64,
+    pub name: Option<String>,
+    pub provider: Option<String>,
+    pub region: Option<String>,
+    pub sites: usize,
+    pub status: IntegrationStatus,
+}
+
+pub const INTEGRATIONS_PARAMS: [&str; 2] = ["account", "site_id"];
+
+/// The backup integrations, including the missing ones schedules point at.
+/// Filters: `account`, `site_id` (the integration that site's remote
+/// schedule uses).
+pub fn integrations(view: &View, raw: Option<&str>) -> Result<IntegrationsAnswer, ParamError> {
+    let f = parse_filters(view, raw, &INTEGRATIONS_PARAMS)?;
+    let integrations: Vec<IntegrationEntry> = view
+        .integration_rows()
+        .iter()
+        .filter(|r| f.account.as_deref().is_none_or(|a| a == r.account))
+        .filter(|r| {
+            f.site_id.is_none_or(|site_id| {
+                view.account(r.account)
+                    .and_then(|a| a.snapshot())
+                    .and_then(|snap| snap.sites.iter().find(|s| s.id == site_id))
+                    .and_then(|s| s.remote.schedule.as_ref())
+                    .is_some_and(|s| s.integration_id == Some(r.id))
+            })
+        })
+        .map(|r| IntegrationEntry {
+            account: r.account.to_string(),
+            id: r.id,
+            name: r.integration.map(|i| i.name.clone()),
+            provider: r.provider().map(str::to_string),
+            region: r.integration.and_then(|i| i.region.clone()),
+            sites: r.sites,
+            status: r.status,
+        })
+        .collect();
+    Ok(IntegrationsAnswer {
+        count: integrations.len(),
+        integrations,
+    })
+}
+
+// ---------------------------------------------------------------------------
+// Handlers.
+
+/// Serialises an answer, or the 400 naming the bad parameter.
+fn json_response<T: Serialize>(headers: &HeaderMap, answer: Result<T, ParamError>) -> Response {
+    let (status, body) = match answer {
+        Ok(a) => (StatusCode::OK, serde_json::to_vec(&a)),
+        Err(e) => (StatusCode::BAD_REQUEST, serde_json::to_vec(&e)),
+    };
+    let body = match body {
+        Ok(b) => b,
+        Err(e) => {
+            tracing::error!(error = %e, "cannot serialise an API answer");
+            return (
+                StatusCode::INTERNAL_SERVER_ERROR,
+                [(header::CONTENT_TYPE, "application/json")],
+                "{\"error\":\"internal error\"}",
+            )
+                .into_response();
+        }
+    };
+    json_bytes(headers, status, body)
+}
+
+fn json_bytes(headers: &HeaderMap, status: StatusCode, body: Vec<u8>) -> Response {
+    let gzipped = body.len() > 1024 && http::accepts_gzip(headers);
+    let mut resp = if gzipped {
+        (status, http::gzip(&body)).into_response()
+    } else {
+        (status, body).into_response()
+    };
+    let h = resp.headers_mut();
+    h.insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/json"),
+    );
+    h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    h.insert(header::VARY, HeaderValue::from_static("Accept-Encoding"));
+    h.insert(
+        header::X_CONTENT_TYPE_OPTIONS,
+        HeaderValue::from_static("nosniff"),
+    );
+    if gzipped {
+        h.insert(header::CONTENT_ENCODING, HeaderValue::from_static("gzip"));
+    }
+    resp
+}
+
+async fn status_handler(
+    State(web): State<Arc<Web>>,
+    RawQuery(raw): RawQuery,
+    headers: HeaderMap,
+) -> Response {
+    let answer =
+        strict_params(raw.as_deref(), &[]).map(|_| status(&View::load(&web.store), Utc::now()));
+    json_response(&headers, answer)
+}
+
+async fn sites_handler(
+    State(web): State<Arc<Web>>,
+    RawQuery(raw): RawQuery,
+    headers: HeaderMap,
+) -> Response {
+    json_response(
+        &headers,
+        sites(&View::load(&web.store), raw.as_deref(), Utc::now()),
+    )
+}
+
+async fn schedules_handler(
+    State(web): State<Arc<Web>>,
+    RawQuery(raw): RawQuery,
+    headers: HeaderMap,
+) -> Response {
+    json_response(
+        &headers,
+        schedules(&View::load(&web.store), raw.as_deref(), Utc::now()),
+    )
+}
+
+async fn integrations_handler(
+    State(web): State<Arc<Web>>,
+    RawQuery(raw): RawQuery,
+    headers: HeaderMap,
+) -> Response {
+    json_response(
+        &headers,
+        integrations(&View::load(&web.store), raw.as_deref()),
+    )
+}
+
+async fn not_found_handler() -> Response {
+    let body = serde_json::json!({
+        "error": "no such endpoint; see /api/v1/status, /api/v1/sites, /api/v1/schedules, /api/v1/integrations"
+    });
+    json_bytes(
+        &HeaderMap::new(),
+        StatusCode::NOT_FOUND,
+        body.to_string().into_bytes(),
+    )
+}

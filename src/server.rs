@@ -1,0 +1,349 @@
+//! Serving the router: plain HTTP or TLS, basic auth, and the limits that
+//! keep one misbehaving client from starving Prometheus.
+//!
+//! - at most `max_connections` connections at once; further ones wait in the
+//!   listen backlog;
+//! - a client must send a complete request head within `header_read_timeout`
+//!   (also the keep-alive idle limit), and the head may be at most
+//!   `max_header_bytes`: a slow-loris connection is closed, not kept;
+//! - a TLS handshake must finish within `tls_handshake_timeout`;
+//! - a handler must answer within `request_timeout` (503 otherwise), and a
+//!   client that stops reading its answer for `write_timeout` is dropped;
+//! - basic auth guards every path except `/-/healthy`.
+
+use std::future::Future;
+use std::io;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::task::{Context, Poll};
+use std::time::Duration;
+
+use axum::Router;
+use axum::extract::{Request, State};
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::middleware::{self, Next};
+use axum::response::{IntoResponse, Response};
+use hyper_util::rt::{TokioIo, TokioTimer};
+use hyper_util::server::graceful::GracefulShutdown;
+use hyper_util::service::TowerToHyperService;
+use tokio::io::{AsyncRead, AsyncWrite, AsyncWriteExt as _, ReadBuf};
+use tokio::net::{TcpListener, TcpStream};
+use tokio::sync::{Semaphore, watch};
+use tokio::time::Sleep;
+
+use crate::web_config::{BasicAuth, WebConfig};
+
+/// The server's limits. The defaults suit an exporter scraped by a few
+/// Prometheus servers.
+#[derive(Clone, Debug)]
+pub struct Limits {
+    pub max_connections: usize,
+    pub header_read_timeout: Duration,
+    pub request_timeout: Duration,
+    pub write_timeout: Duration,
+    pub tls_handshake_timeout: Duration,
+    /// hyper's read buffer, which bounds the request head; at least 8192.
+    pub max_header_bytes: usize,
+    pub max_headers: usize,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Limits {
+            max_connections: 128,
+            header_read_timeout: Duration::from_secs(10),
+            request_timeout: Duration::from_secs(30),
+            write_timeout: Duration::from_secs(30),
+            tls_handshake_timeout: Duration::from_secs(10),
+            max_header_bytes: 16 * 1024,
+            max_headers: 64,
+        }
+    }
+}
+
+/// How to serve: the web config (TLS, basic auth, headers) and the limits.
+#[derive(Clone, Debug, Default)]
+pub struct ServerOptions {
+    pub web_config: Option<WebConfig>,
+    pub limits: Limits,
+}
+
+/// How long open connections get to finish after a stop signal.
+const DRAIN: Duration = Duration::from_secs(3);
+/// The first byte of a TLS handshake record.
+const TLS_HANDSHAKE: u8 = 0x16;
+
+struct Guard {
+    auth: Option<Arc<BasicAuth>>,
+    headers: Vec<(axum::http::HeaderName, HeaderValue)>,
+    request_timeout: Duration,
+}
+
+async fn guard(State(g): State<Arc<Guard>>, req: Request, next: Next) -> Response {
+    if let Some(auth) = &g.auth {
+        if req.uri().path() != "/-/healthy"
+            && !auth.check(req.headers().get(header::AUTHORIZATION)).await
+        {
+            let mut resp = (StatusCode::UNAUTHORIZED, "Unauthorized\n").into_response();
+            resp.headers_mut().insert(
+                header::WWW_AUTHENTICATE,
+                HeaderValue::from_static("Basic realm=\"gridpane-backup-exporter\""),
+            );
+            return with_headers(resp, &g.headers);
+        }
+    }
+    let resp = match tokio::time::timeout(g.request_timeout, next.run(req)).await {
+        Ok(r) => r,
+        Err(_) => (StatusCode::SERVICE_UNAVAILABLE, "Request timed out\n").into_response(),
+    };
+    with_headers(resp, &g.headers)
+}
+
+fn with_headers(mut resp: Response, headers: &[(axum::http::HeaderName, HeaderValue)]) -> Response {
+    for (k, v) in headers {
+        resp.headers_mut().insert(k.clone(), v.clone());
+    }
+    resp
+}
+
+/// Serves `router` on `listener` until `shutdown`, then lets open
+/// connections finish for a few seconds.
+pub async fn serve(
+    listener: TcpListener,
+    router: Router,
+    options: ServerOptions,
+    mut shutdown: watch::Receiver<bool>,
+) {
+    let limits = options.limits.clone();
+    let web = options.web_config;
+    let tls = web
+        .as_ref()
+        .and_then(|w| w.tls.clone())
+        .map(tokio_rustls::TlsAcceptor::from);
+    let g = Arc::new(Guard {
+        auth: web.as_ref().and_then(|w| w.auth.clone()),
+        headers: web.as_ref().map(|w| w.headers.clone()).unwrap_or_default(),
+        request_timeout: limits.request_timeout,
+    });
+    let router = router.layer(middleware::from_fn_with_state(g, guard));
+    let permits = Arc::new(Semaphore::new(limits.max_connections.max(1)));
+    let graceful = GracefulShutdown::new();
+
+    loop {
+        let permit = tokio::select! {
+            p = Arc::clone(&permits).acquire_owned() => match p {
+                Ok(p) => p,
+                Err(_) => break,
+            },
+            _ = stopped(&mut shutdown) => break,
+        };
+        let tcp = tokio::select! {
+            accepted = listener.accept() => match accepted {
+                Ok((tcp, _peer)) => tcp,
+                Err(e) => {
+                    // Out of file descriptors and the like: wait, don't spin.
+                    tracing::warn!(error = %e, "accept failed");
+                    tokio::time::sleep(Duration::from_millis(100)).await;
+                    continue;
+                }
+            },
+            _ = stopped(&mut shutdown) => break,
+        };
+        let _ = tcp.set_nodelay(true);
+        let service = TowerToHyperService::new(router.clone());
+        let limits = limits.clone();
+        let tls = tls.clone();
+        let watcher = graceful.watcher();
+        tokio::spawn(async move {
+            let _permit = permit;
+            match tls {
+                None => serve_connection(tcp, service, &limits, watcher).await,
+                Some(acceptor) => {
+                    let Some(stream) = handshake(tcp, &acceptor, &limits).await else {
+                        return;
+                    };
+                    serve_connection(stream, service, &limits, watcher).await;
+                }
+            }
+        });
+    }
+    drop(listener);
+    if tokio::time::timeout(DRAIN, graceful.shutdown())
+        .await
+        .is_err()
+    {
+        tracing::debug!("connections still open after the drain period");
+    }
+}
+
+async fn stopped(shutdown: &mut watch::Receiver<bool>) {
+    let _ = shutdown.wait_for(|stop| *stop).await;
+}
+
+/// The TLS handshake, bounded in time. A client speaking plain HTTP gets a
+/// plain 400 and the connection is closed.
+async fn handshake(
+    tcp: TcpStream,
+    acceptor: &tokio_rustls::TlsAcceptor,
+    limits: &Limits,
+) -> Option<tokio_rustls::server::TlsStream<TcpStream>> {
+    let mut first = [0u8; 1];
+    match tokio::time::timeout(limits.tls_handshake_timeout, tcp.peek(&mut first)).await {
+        Ok(Ok(1)) if first[0] != TLS_HANDSHAKE => {
+            plain_http_refusal(tcp).await;
+            return None;
+        }
+        Ok(Ok(1)) => {}
+        _ => return None,
+    }
+    match tokio::time::timeout(limits.tls_handshake_timeout, acceptor.accept(tcp)).await {
+        Ok(Ok(stream)) => Some(stream),
+        Ok(Err(e)) => {
+            tracing::debug!(error = %e, "TLS handshake failed");
+            None
+        }
+        Err(_) => {
+            tracing::debug!("TLS handshake timed out");
+            None
+        }
+    }
+}
+
+/// Answers a plain-HTTP client on the TLS port with a 400, as Go servers
+/// do, then closes. The request is read first (bounded), so that closing
+/// does not reset the connection under the answer.
+async fn plain_http_refusal(mut tcp: TcpStream) {
+    use tokio::io::AsyncReadExt as _;
+    let _ = tokio::time::timeout(Duration::from_secs(1), async {
+        let mut buf = [0u8; 4096];
+        let _ = tcp.read(&mut buf).await;
+        let _ = tcp
+            .write_all(
+                b"HTTP/1.0 400 Bad Request\r\nContent-Type: text/plain\r\nContent-Length: 48\r\nConnection: close\r\n\r\nClient sent an HTTP request to an HTTPS server.\n",
+            )
+            .await;
+        let _ = tcp.shutdown().await;
+        // Drain until the client closes, so that it reads the whole answer.
+        while matches!(tcp.read(&mut buf).await, Ok(n) if n > 0) {}
+    })
+    .await;
+}
+
+async fn serve_connection<I>(
+    io: I,
+    service: TowerToHyperService<Router>,
+    limits: &Limits,
+    watcher: hyper_util::server::graceful::Watcher,
+) where
+    I: AsyncRead + AsyncWrite + Unpin + Send + 'static,
+{
+    let io = WriteTimeout::new(io, limits.write_timeout);
+    let mut builder = hyper::server::conn::http1::Builder::new();
+    builder
+        .timer(TokioTimer::new())
+        .header_read_timeout(limits.header_read_timeout)
+        .max_buf_size(limits.max_header_bytes.max(8192))
+        .max_headers(limits.max_headers)
+        .keep_alive(true);
+    let conn = builder.serve_connection(TokioIo::new(io), service);
+    if let Err(e) = watcher.watch(conn).await {
+        tracing::debug!(error = %e, "connection closed with an error");
+    }
+}
+
+/// Fails writes that make no progress for `timeout`: a client that stops
+/// reading cannot hold its connection (and a connection slot) forever.
+struct WriteTimeout<I> {
+    io: I,
+    timeout: Duration,
+    stalled: Option<Pin<Box<Sleep>>>,
+}
+
+impl<I> WriteTimeout<I> {
+    fn new(io: I, timeout: Duration) -> Self {
+        WriteTimeout {
+            io,
+            timeout,
+            stalled: None,
+        }
+    }
+
+    fn on_pending(&mut self, cx: &mut Context<'_>) -> Poll<io::Error> {
+        let timeout = self.timeout;
+        let sleep = self
+            .stalled
+            .get_or_insert_with(|| Box::pin(tokio::time::sleep(timeout)));
+        match sleep.as_mut().poll(cx) {
+            Poll::Ready(()) => Poll::Ready(io::Error::new(
+                io::ErrorKind::TimedOut,
+                "client stopped reading",
+            )),
+            Poll::Pending => Poll::Pending,
+        }
+    }
+
+    fn track<T>(
+        &mut self,
+        cx: &mut Context<'_>,
+        result: Poll<io::Result<T>>,
+    ) -> Poll<io::Result<T>> {
+        match result {
+            Poll::Pending => match self.on_pending(cx) {
+                Poll::Ready(e) => Poll::Ready(Err(e)),
+                Poll::Pending => Poll::Pending,
+            },
+            ready => {
+                self.stalled = None;
+                ready
+            }
+        }
+    }
+}
+
+impl<I: AsyncRead + Unpin> AsyncRead for WriteTimeout<I> {
+    fn poll_read(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &mut ReadBuf<'_>,
+    ) -> Poll<io::Result<()>> {
+        Pin::new(&mut self.get_mut().io).poll_read(cx, buf)
+    }
+}
+
+impl<I: AsyncWrite + Unpin> AsyncWrite for WriteTimeout<I> {
+    fn poll_write(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &[u8],
+    ) -> Poll<io::Result<usize>> {
+        let this = self.get_mut();
+        let r = Pin::new(&mut this.io).poll_write(cx, buf);
+        this.track(cx, r)
+    }
+
+    fn poll_write_vectored(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        bufs: &[io::IoSlice<'_>],
+    ) -> Poll<io::Result<usize>> {
+        let this = self.get_mut();
+        let r = Pin::new(&mut this.io).poll_write_vectored(cx, bufs);
+        this.track(cx, r)
+    }
+
+    fn is_write_vectored(&self) -> bool {
+        self.io.is_write_vectored()
+    }
+
+    fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        let this = self.get_mut();
+        let r = Pin::new(&mut this.io).poll_flush(cx);
+        this.track(cx, r)
+    }
+
+    fn poll_shutdown(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        let this = self.get_mut();
+        let r = Pin::new(&mut this.io).poll_shutdown(cx);
+        this.track(cx, r)
+    }
+}

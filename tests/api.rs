@@ -1,0 +1,551 @@
+//! The JSON API: its documented answers, every filter, bad input, and that
+//! no secret ever shows.
+
+mod support;
+
+use std::io::Read as _;
+use std::sync::Arc;
+
+use gridpane_backup_exporter::fake::{SECRET_SECRET_SENTINEL, SECRET_TOKEN_SENTINEL};
+use gridpane_backup_exporter::render::api::{self, View};
+use gridpane_backup_exporter::render::metrics::REVISION;
+use gridpane_backup_exporter::store::Store;
+use serde_json::{Value, json};
+use support::status::{Setup, acme, acme_store, now};
+
+/// acme polled fine, globex failing with two-hour-old data, initech waiting
+/// for its first poll.
+fn three_accounts() -> Arc<Store> {
+    let store = support::status::store(&["acme", "globex", "initech"]);
+    Setup::ok(&store, "acme", acme());
+    Setup::failed_with_old_data(&store, "globex");
+    Setup::polling_first(&store, "initech");
+    Arc::new(store)
+}
+
+/// Answers an API path (with query) from a view, as the handlers do: the
+/// answer, or the 400 error.
+fn answer(view: &View, path_and_query: &str) -> Result<Value, Value> {
+    let (path, query) = match path_and_query.split_once('?') {
+        Some((p, q)) => (p, Some(q)),
+        None => (path_and_query, None),
+    };
+    let value = match path {
+        "/api/v1/status" => Ok(serde_json::to_value(api::status(view, now())).unwrap()),
+        "/api/v1/sites" => api::sites(view, query, now()).map(|a| serde_json::to_value(a).unwrap()),
+        "/api/v1/schedules" => {
+            api::schedules(view, query, now()).map(|a| serde_json::to_value(a).unwrap())
+        }
+        "/api/v1/integrations" => {
+            api::integrations(view, query).map(|a| serde_json::to_value(a).unwrap())
+        }
+        other => panic!("no endpoint {other}"),
+    };
+    value.map_err(|e| serde_json::to_value(e).unwrap())
+}
+
+/// The answer as the server writes it (fields in their documented order),
+/// pretty-printed, with the build revision blanked out.
+fn pretty(view: &View, path_and_query: &str) -> String {
+    let (path, query) = match path_and_query.split_once('?') {
+        Some((p, q)) => (p, Some(q)),
+        None => (path_and_query, None),
+    };
+    let text = match path {
+        "/api/v1/status" => serde_json::to_string_pretty(&api::status(view, now())),
+        "/api/v1/sites" => match api::sites(view, query, now()) {
+            Ok(a) => serde_json::to_string_pretty(&a),
+            Err(e) => serde_json::to_string_pretty(&e),
+        },
+        "/api/v1/schedules" => match api::schedules(view, query, now()) {
+            Ok(a) => serde_json::to_string_pretty(&a),
+            Err(e) => serde_json::to_string_pretty(&e),
+        },
+        "/api/v1/integrations" => match api::integrations(view, query) {
+            Ok(a) => serde_json::to_string_pretty(&a),
+            Err(e) => serde_json::to_string_pretty(&e),
+        },
+        other => panic!("no endpoint {other}"),
+    }
+    .unwrap();
+    text.replace(
+        &format!("\"revision\": \"{REVISION}\""),
+        "\"revision\": \"0123456789ab\"",
+    ) + "\n"
+}
+
+fn ok(view: &View, path_and_query: &str) -> Value {
+    answer(view, path_and_query).unwrap_or_else(|e| panic!("{path_and_query}: {e}"))
+}
+
+fn ids(v: &Value, list: &str, key: &str) -> Vec<u64> {
+    v[list]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e[key].as_u64().unwrap())
+        .collect()
+}
+
+/// Each example in docs/api.md, with the fixture holding its exact answer.
+const EXAMPLES: [(&str, &str); 5] = [
+    ("/api/v1/status", "status.json"),
+    ("/api/v1/sites?account=acme&site_id=1006", "sites.json"),
+    (
+        "/api/v1/schedules?account=acme&site_id=1001",
+        "schedules.json",
+    ),
+    ("/api/v1/integrations?account=acme", "integrations.json"),
+    ("/api/v1/sites?server_id=web-01", "error.json"),
+];
+
+#[test]
+fn the_documented_examples_are_what_the_api_answers() {
+    let store = three_accounts();
+    let view = View::load(&store);
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/status/api");
+    let docs = std::fs::read_to_string(
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("docs/api.md"),
+    )
+    .unwrap();
+    let update = std::env::var_os("UPDATE_API_EXAMPLES").is_some();
+    for (request, file) in EXAMPLES {
+        let pretty = pretty(&view, request);
+        let path = dir.join(file);
+        if update {
+            std::fs::create_dir_all(&dir).unwrap();
+            std::fs::write(&path, &pretty).unwrap();
+            continue;
+        }
+        let expected = std::fs::read_to_string(&path).unwrap();
+        assert_eq!(
+            pretty, expected,
+            "{request} changed; the API must stay stable (UPDATE_API_EXAMPLES=1 rewrites {file} if the change is intended)"
+        );
+        assert!(
+            docs.contains(&format!("GET {request}")) && docs.contains(&pretty),
+            "docs/api.md must show {request} and its answer from {file}"
+        );
+    }
+}
+
+#[test]
+fn status_tells_every_account_state_apart() {
+    let store = three_accounts();
+    let v = ok(&View::load(&store), "/api/v1/status");
+    assert_eq!(v["ready"], json!(false), "initech has not finished a poll");
+    assert_eq!(v["generated_at"], json!("2026-11-22T12:00:00Z"));
+    let accounts = v["accounts"].as_array().unwrap();
+    let (acme, globex, initech) = (&accounts[0], &accounts[1], &accounts[2]);
+
+    assert_eq!(acme["state"], json!("ok"));
+    assert_eq!(acme["last_poll"]["ok"], json!(true));
+    assert_eq!(acme["last_poll"]["age_seconds"], json!(120));
+    assert_eq!(acme["last_poll"]["duration_seconds"], json!(1.235));
+    assert_eq!(acme["next_poll_at"], json!("2026-11-22T12:03:00Z"));
+    assert_eq!(acme["data"]["sites"], json!(10));
+    assert_eq!(acme["data"]["sites_with_problem"], json!(5));
+    assert_eq!(acme["data"]["sites_with_warning"], json!(1));
+    assert_eq!(acme["data"]["problems"]["integration_missing"], json!(1));
+
+    assert_eq!(globex["state"], json!("failed"));
+    assert_eq!(globex["last_poll"]["error"]["reason"], json!("http_5xx"));
+    assert_eq!(
+        globex["last_poll"]["error"]["message"],
+        json!("GET /site: HTTP 503 from GridPane")
+    );
+    assert_eq!(
+        globex["data"]["age_seconds"],
+        json!(7200),
+        "the data shown is two hours old"
+    );
+
+    assert_eq!(initech["state"], json!("first_poll_in_progress"));
+    assert_eq!(initech["polling"], json!(true));
+    assert_eq!(initech["last_poll"], Value::Null);
+    assert_eq!(initech["data"], Value::Null);
+
+    assert_eq!(
+        v["totals"]["sites"],
+        json!(20),
+        "acme and globex's stale data"
+    );
+    assert_eq!(v["totals"]["sites_with_problem"], json!(10));
+}
+
+#[test]
+fn sites_carry_the_derived_backup_state() {
+    let store = acme_store();
+    let view = View::load(&store);
+    let v = ok(&view, "/api/v1/sites");
+    assert_eq!(v["count"], json!(10));
+    let site = |id: u64| {
+        v["sites"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|s| s["id"] == json!(id))
+            .unwrap()
+            .clone()
+    };
+
+    let healthy = site(1001);
+    assert_eq!(healthy["status"], json!("ok"));
+    assert_eq!(healthy["problems"], json!([]));
+    assert_eq!(healthy["server_label"], json!("web-01"));
+    assert_eq!(healthy["remote_configured"], json!(true));
+    assert_eq!(healthy["integration_missing"], json!(false));
+    assert_eq!(healthy["local"]["enabled"], json!(true));
+    assert_eq!(
+        healthy["local"]["schedule"]["next_run"],
+        json!("2026-11-23T03:15:00Z")
+    );
+    assert_eq!(
+        healthy["local"]["schedule"]["next_run_unix"],
+        json!(1_795_403_700)
+    );
+    assert_eq!(
+        healthy["local"]["schedule"]["interval_seconds"],
+        json!(86_400)
+    );
+    assert_eq!(healthy["remote"]["schedule"]["frequency"], json!("weekly"));
+    assert_eq!(healthy["remote"]["retention_days"], json!(90));
+    assert_eq!(healthy["remote"]["keep_all"], json!(false));
+    assert_eq!(
+        healthy["remote"]["integration"],
+        json!({"id": 100, "name": "Offsite S3", "provider": "aws-s3", "region": "us-east-1", "missing": false})
+    );
+    assert_eq!(healthy["local"]["integration"], Value::Null);
+
+    let codes = |s: &Value| -> Vec<String> {
+        s["problems"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|p| p["code"].as_str().unwrap().to_string())
+            .collect()
+    };
+    assert_eq!(codes(&site(1002)), ["local_disabled"]);
+    assert_eq!(site(1002)["local"]["enabled"], json!(false));
+    assert_eq!(site(1002)["local"]["automatic"], json!(false));
+    assert_eq!(codes(&site(1003)), ["local_not_scheduled"]);
+    assert_eq!(site(1003)["local"]["schedule"], Value::Null);
+    assert_eq!(codes(&site(1004)), ["remote_disabled"]);
+    assert_eq!(codes(&site(1005)), ["remote_not_set_up"]);
+    let orphan = site(1006);
+    assert_eq!(codes(&orphan), ["integration_missing"]);
+    assert_eq!(orphan["remote_configured"], json!(false));
+    assert_eq!(orphan["integration_missing"], json!(true));
+    assert_eq!(orphan["remote"]["integration"]["missing"], json!(true));
+    assert_eq!(orphan["remote"]["integration"]["provider"], json!("wasabi"));
+    assert_eq!(
+        orphan["remote"]["problems"][0]["code"],
+        json!("integration_missing")
+    );
+    assert_eq!(orphan["local"]["problems"], json!([]));
+    let short = site(1007);
+    assert_eq!(short["status"], json!("warning"));
+    assert_eq!(
+        short["problems"],
+        json!([{"code": "short_retention", "text": "backups are kept for less than a week", "severity": "warning"}])
+    );
+    assert_eq!(
+        short["local"]["problems"][0]["code"],
+        json!("short_retention")
+    );
+    assert_eq!(short["remote"]["problems"], json!([]));
+    assert_eq!(site(1008)["local"]["keep_all"], json!(true));
+    assert_eq!(site(1008)["local"]["retention_days"], json!(0));
+    assert_eq!(
+        site(1009)["url"],
+        json!("<script>alert(1)</script>\n\"evil\\\"-ünï.example.net"),
+        "JSON carries the URL as it is; escaping is the reader's job"
+    );
+    let lost = site(1010);
+    assert_eq!(lost["server_label"], Value::Null);
+    assert_eq!(lost["integration_missing"], Value::Null);
+    assert_eq!(lost["local"]["automatic"], Value::Null);
+    assert_eq!(lost["local"]["retention_days"], Value::Null);
+}
+
+#[test]
+fn sites_and_schedules_filter_by_account_server_and_site() {
+    let store = support::status::store(&["acme", "globex"]);
+    Setup::ok(&store, "acme", acme());
+    let mut globex = support::status::snapshot_named("globex");
+    globex.sites.truncate(2);
+    Setup::ok(&store, "globex", globex);
+    let view = View::load(&store);
+
+    assert_eq!(ok(&view, "/api/v1/sites")["count"], json!(12));
+    assert_eq!(ok(&view, "/api/v1/sites?account=globex")["count"], json!(2));
+    assert_eq!(
+        ids(
+            &ok(&view, "/api/v1/sites?account=acme&server_id=20"),
+            "sites",
+            "id"
+        ),
+        [1003, 1004, 1006, 1008]
+    );
+    assert_eq!(
+        ok(&view, "/api/v1/sites?server_id=10")["count"],
+        json!(7),
+        "5 of acme, 2 of globex"
+    );
+    assert_eq!(
+        ok(&view, "/api/v1/sites?site_id=1001")["count"],
+        json!(2),
+        "the id is in both accounts"
+    );
+    assert_eq!(ok(&view, "/api/v1/sites?site_id=424242")["count"], json!(0));
+    assert_eq!(
+        ok(&view, "/api/v1/sites?server_id=424242")["count"],
+        json!(0)
+    );
+
+    assert_eq!(
+        ok(&view, "/api/v1/schedules")["count"],
+        json!(24),
+        "two storages per site"
+    );
+    assert_eq!(
+        ok(&view, "/api/v1/schedules?account=globex")["count"],
+        json!(4)
+    );
+    assert_eq!(
+        ok(&view, "/api/v1/schedules?account=acme&server_id=20")["count"],
+        json!(8)
+    );
+    let one = ok(&view, "/api/v1/schedules?account=acme&site_id=1003");
+    let storages: Vec<&Value> = one["schedules"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| &s["storage"])
+        .collect();
+    assert_eq!(storages, [&json!("local"), &json!("remote")]);
+    assert_eq!(
+        one["schedules"][0]["schedule"],
+        Value::Null,
+        "an unscheduled storage is listed too"
+    );
+    assert_eq!(
+        one["schedules"][0]["problems"][0]["code"],
+        json!("local_not_scheduled")
+    );
+    assert_eq!(
+        one["schedules"][1]["schedule"]["frequency"],
+        json!("hourly")
+    );
+    assert_eq!(
+        one["schedules"][1]["schedule"]["next_run"],
+        json!("2026-11-22T12:30:00Z")
+    );
+
+    let remote = ok(&view, "/api/v1/schedules?account=acme&storage=remote");
+    assert_eq!(remote["count"], json!(10));
+    assert!(
+        remote["schedules"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|s| s["storage"] == json!("remote"))
+    );
+    assert_eq!(
+        ok(&view, "/api/v1/schedules?storage=local&site_id=1001")["count"],
+        json!(2)
+    );
+}
+
+#[test]
+fn integrations_filter_by_account_and_site() {
+    let store = support::status::store(&["acme", "globex"]);
+    Setup::ok(&store, "acme", acme());
+    Setup::ok(&store, "globex", support::status::empty_snapshot("globex"));
+    let view = View::load(&store);
+
+    let all = ok(&view, "/api/v1/integrations");
+    assert_eq!(ids(&all, "integrations", "id"), [100, 200, 300, 999]);
+    let statuses: Vec<&Value> = all["integrations"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|i| &i["status"])
+        .collect();
+    assert_eq!(
+        statuses,
+        [
+            &json!("in_use"),
+            &json!("in_use"),
+            &json!("unused"),
+            &json!("missing")
+        ]
+    );
+    assert_eq!(all["integrations"][0]["sites"], json!(4));
+    assert_eq!(
+        all["integrations"][3],
+        json!({"account": "acme", "id": 999, "name": null, "provider": "wasabi", "region": null, "sites": 1, "status": "missing"})
+    );
+
+    assert_eq!(
+        ok(&view, "/api/v1/integrations?account=globex")["count"],
+        json!(0)
+    );
+    assert_eq!(
+        ids(
+            &ok(&view, "/api/v1/integrations?site_id=1006"),
+            "integrations",
+            "id"
+        ),
+        [999]
+    );
+    assert_eq!(
+        ids(
+            &ok(&view, "/api/v1/integrations?site_id=1001"),
+            "integrations",
+            "id"
+        ),
+        [100]
+    );
+    assert_eq!(
+        ok(&view, "/api/v1/integrations?site_id=1005")["count"],
+        json!(0),
+        "no remote schedule"
+    );
+    assert_eq!(
+        ok(&view, "/api/v1/integrations?site_id=424242")["count"],
+        json!(0)
+    );
+    assert_eq!(
+        ok(&view, "/api/v1/integrations?account=globex&site_id=1001")["count"],
+        json!(0)
+    );
+}
+
+#[test]
+fn before_the_first_poll_the_lists_are_empty_not_errors() {
+    let store = support::status::store(&["acme"]);
+    let view = View::load(&store);
+    for path in ["/api/v1/sites", "/api/v1/schedules", "/api/v1/integrations"] {
+        assert_eq!(ok(&view, path)["count"], json!(0), "{path}");
+    }
+    let v = ok(&view, "/api/v1/status");
+    assert_eq!(v["accounts"][0]["state"], json!("first_poll_in_progress"));
+    assert_eq!(v["totals"]["sites"], json!(0));
+}
+
+#[tokio::test]
+async fn bad_filter_values_get_400_naming_the_parameter() {
+    let base = support::status::serve(acme_store()).await;
+    let long_number = "9".repeat(30);
+    let cases = [
+        ("/api/v1/sites?account=nobody", "account"),
+        ("/api/v1/sites?account=", "account"),
+        ("/api/v1/sites?server_id=web-01", "server_id"),
+        ("/api/v1/sites?server_id=-1", "server_id"),
+        ("/api/v1/sites?server_id=%2B1", "server_id"),
+        (
+            &format!("/api/v1/sites?server_id={long_number}"),
+            "server_id",
+        ),
+        ("/api/v1/sites?site_id=1.5", "site_id"),
+        ("/api/v1/sites?site_id=1&site_id=2", "site_id"),
+        ("/api/v1/sites?page=2", "page"),
+        ("/api/v1/sites?storage=local", "storage"),
+        ("/api/v1/schedules?account=%3Cscript%3E", "account"),
+        ("/api/v1/schedules?server_id=%00", "server_id"),
+        ("/api/v1/schedules?site_id=%F0%9F%92%A5", "site_id"),
+        ("/api/v1/schedules?storage=cloud", "storage"),
+        ("/api/v1/integrations?server_id=10", "server_id"),
+        ("/api/v1/integrations?site_id=abc", "site_id"),
+        ("/api/v1/integrations?account=nobody", "account"),
+        ("/api/v1/status?account=acme", "account"),
+        ("/api/v1/status?verbose", "verbose"),
+    ];
+    for (path, parameter) in cases {
+        let (status, ctype, body) = support::status::get(&format!("{base}{path}")).await;
+        assert_eq!(status, 400, "{path}: {body}");
+        assert_eq!(ctype, "application/json", "{path}");
+        let v: Value = serde_json::from_str(&body).unwrap();
+        assert_eq!(v["parameter"], json!(parameter), "{path}: {body}");
+        assert!(
+            v["error"].as_str().is_some_and(|e| !e.is_empty()),
+            "{path}: {body}"
+        );
+        assert_eq!(
+            v.as_object().unwrap().len(),
+            2,
+            "{path}: only error and parameter"
+        );
+    }
+    let (_, _, body) = support::status::get(&format!("{base}/api/v1/sites?server_id=web-01")).await;
+    assert_eq!(
+        body,
+        r#"{"error":"\"web-01\" is not an id; expected a whole number such as 12345","parameter":"server_id"}"#
+    );
+}
+
+#[tokio::test]
+async fn every_endpoint_answers_json_over_http() {
+    let base = support::status::serve(acme_store()).await;
+    for path in [
+        "/api/v1/status",
+        "/api/v1/sites",
+        "/api/v1/schedules",
+        "/api/v1/integrations",
+    ] {
+        let (status, ctype, body) = support::status::get(&format!("{base}{path}")).await;
+        assert_eq!(
+            (status, ctype.as_str()),
+            (200, "application/json"),
+            "{path}"
+        );
+        let v: Value = serde_json::from_str(&body).unwrap();
+        assert!(v.is_object(), "{path}");
+    }
+    let (status, ctype, body) = support::status::get(&format!("{base}/api/v1/backups")).await;
+    assert_eq!((status, ctype.as_str()), (404, "application/json"));
+    assert!(body.contains("no such endpoint"));
+}
+
+#[tokio::test]
+async fn large_answers_are_gzipped_when_the_client_asks() {
+    let base = support::status::serve(acme_store()).await;
+    let client = reqwest::Client::builder().no_gzip().build().unwrap();
+    let resp = client
+        .get(format!("{base}/api/v1/sites"))
+        .header("accept-encoding", "gzip")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.headers()["content-encoding"], "gzip");
+    let bytes = resp.bytes().await.unwrap();
+    let mut text = String::new();
+    flate2::read::GzDecoder::new(&bytes[..])
+        .read_to_string(&mut text)
+        .unwrap();
+    let v: Value = serde_json::from_str(&text).unwrap();
+    assert_eq!(v["count"], json!(10));
+}
+
+#[tokio::test]
+async fn no_answer_carries_a_provider_secret() {
+    let (_fake, app) = support::start_demo().await;
+    let base = format!("http://{}", app.addr);
+    for path in [
+        "/",
+        "/?problems=1",
+        "/api/v1/status",
+        "/api/v1/sites",
+        "/api/v1/schedules",
+        "/api/v1/integrations",
+    ] {
+        let (status, _, body) = support::status::get(&format!("{base}{path}")).await;
+        assert_eq!(status, 200, "{path}");
+        assert!(body.len() > 500, "{path}: {body}");
+        for secret in [SECRET_TOKEN_SENTINEL, SECRET_SECRET_SENTINEL, "demo-token"] {
+            assert!(!body.contains(secret), "{path} leaks {secret}");
+        }
+    }
+    app.shutdown().await;
+}

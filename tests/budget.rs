@@ -1,0 +1,422 @@
+//! The rate-limit budget: it keeps under GridPane's limits whatever the
+//! request mix, follows GridPane's headers, makes a 429 wait carry over to
+//! the next poll; the `/site` sweep spans polls without removing sites; and
+//! per-site detail covers every site within its own budget.
+
+mod support;
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use gridpane_backup_exporter::config::{DetailConfig, PollConfig, Secret};
+use gridpane_backup_exporter::fake::{
+    Endpoint as FakeEndpoint, FakeGridPane, FakeOptions, Fault, FaultCount, Fleet, FleetSpec,
+    Problem, RateLimit,
+};
+use gridpane_backup_exporter::gridpane::budget::{self, Budget, BudgetOptions};
+use gridpane_backup_exporter::gridpane::{Client, ClientOptions, Endpoint, Sleeper};
+use proptest::prelude::*;
+use support::*;
+use tokio::time::Instant;
+
+const ENDPOINTS: [Endpoint; 6] = [
+    Endpoint::Sites,
+    Endpoint::Servers,
+    Endpoint::Schedules,
+    Endpoint::BackupIntegrations,
+    Endpoint::PruneSchedule,
+    Endpoint::SiteIntegrations,
+];
+
+/// The most any 60 s span holds, per endpoint (units) and for the account
+/// (requests). Fixed windows of any phase hold at most as much.
+fn busiest_minute(sent: &[(Duration, Endpoint)]) -> (HashMap<Endpoint, u32>, u32) {
+    let mut per_endpoint: HashMap<Endpoint, u32> = HashMap::new();
+    let mut account = 0;
+    for (i, (start, _)) in sent.iter().enumerate() {
+        let window: Vec<_> = sent[i..]
+            .iter()
+            .take_while(|(t, _)| *t < *start + budget::WINDOW)
+            .collect();
+        account = account.max(window.len() as u32);
+        for ep in ENDPOINTS {
+            let units: u32 = window
+                .iter()
+                .filter(|(_, e)| *e == ep)
+                .map(|(_, e)| budget::cost(*e))
+                .sum();
+            let best = per_endpoint.entry(ep).or_default();
+            *best = (*best).max(units);
+        }
+    }
+    (per_endpoint, account)
+}
+
+proptest! {
+    /// Several senders (the poller, the detail task) share one budget; each
+    /// sends whatever it likes as soon as the budget lets it, and spends
+    /// 0–3 s on each answer.
+    #[test]
+    fn the_default_budget_never_exceeds_gridpanes_limits(
+        plan in prop::collection::vec((0usize..3, 0usize..6, 0u64..3000), 50..400)
+    ) {
+        let b = Budget::new(BudgetOptions {
+            account_per_minute: PollConfig::default().requests_per_minute,
+            endpoint_units_per_minute: PollConfig::default().endpoint_units_per_minute,
+        });
+        let t0 = Instant::now();
+        let mut clocks = [Duration::ZERO; 3];
+        let mut sent = Vec::new();
+        for (who, ep, think_ms) in plan {
+            // Requests are reserved in time order: whoever is earliest goes.
+            let earliest = (0..3).min_by_key(|i| clocks[*i]).unwrap_or(0);
+            let sender = if clocks[who] == clocks[earliest] { who } else { earliest };
+            let now = t0 + clocks[sender];
+            let ep = ENDPOINTS[ep];
+            let wait = b.reserve(ep, now, true);
+            let at = clocks[sender] + wait;
+            sent.push((at, ep));
+            clocks[sender] = at + Duration::from_millis(think_ms);
+        }
+        sent.sort_by_key(|(t, _)| *t);
+        let (per_endpoint, account) = busiest_minute(&sent);
+        let limit = RateLimit::gridpane();
+        prop_assert!(account <= limit.account_per_minute, "{account} requests in a minute");
+        for (ep, units) in per_endpoint {
+            prop_assert!(units <= limit.endpoint_per_minute, "{ep}: {units} units in a minute");
+        }
+    }
+}
+
+#[test]
+fn a_ten_thousand_site_sweep_is_spread_over_at_least_eight_minutes() {
+    let b = Budget::new(BudgetOptions::from_poll(&PollConfig::default()));
+    let t0 = Instant::now();
+    let mut now = t0;
+    for _ in 0..50 {
+        now += b.reserve(Endpoint::Sites, now, true);
+    }
+    let took = now - t0;
+    assert!(
+        took >= Duration::from_secs(8 * 60) && took <= Duration::from_secs(10 * 60),
+        "{took:?}"
+    );
+}
+
+fn client_options(fake: &FakeGridPane) -> ClientOptions {
+    ClientOptions {
+        base_url: url::Url::parse(&fake.base_url()).unwrap(),
+        timeout: Duration::from_secs(5),
+        connect_timeout: Duration::from_secs(2),
+        requests_per_minute: 0,
+        per_page: 2,
+        max_pages: 100,
+        max_body_bytes: 8 * 1024 * 1024,
+        max_retries: 0,
+    }
+}
+
+async fn limited_fake(sites: usize) -> FakeGridPane {
+    FakeGridPane::start(
+        Fleet::generate(&FleetSpec {
+            seed: 1,
+            servers: 3,
+            sites,
+        }),
+        FakeOptions {
+            token: TOKEN.to_string(),
+            ..FakeOptions::default()
+        }
+        .with_rate_limit(RateLimit::gridpane()),
+    )
+    .await
+    .unwrap()
+}
+
+// The next two tests run on tokio's paused clock: the fake's rate-limit
+// windows and the client's waits share it, so minutes pass in milliseconds.
+// Loopback answers are ready as soon as they are written, so the clock does
+// not jump over a request in flight.
+
+#[tokio::test(start_paused = true)]
+async fn with_pacing_off_the_client_still_follows_gridpanes_remaining_headers() {
+    let fake = limited_fake(40).await;
+    let client = Client::new(client_options(&fake)).unwrap();
+    let started = Instant::now();
+    // 20 pages of 2 units against 12 a minute: three full windows.
+    let sites = client.sites(&Secret::new(TOKEN)).await.unwrap();
+    assert_eq!(sites.len(), 40);
+    assert_eq!(fake.rate_limited_count(), 0, "no 429 at all");
+    let took = started.elapsed();
+    assert!(
+        took >= 3 * budget::WINDOW && took < 4 * budget::WINDOW,
+        "blocked after pages 6, 12 and 18: {took:?}"
+    );
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_full_refresh_at_gridpanes_limits_with_the_default_budget_sees_no_429() {
+    let fake = limited_fake(1000).await;
+    let poll = PollConfig::default();
+    let client = Arc::new(
+        Client::new(ClientOptions {
+            requests_per_minute: poll.requests_per_minute,
+            per_page: 50,
+            ..client_options(&fake)
+        })
+        .unwrap()
+        .with_budget(Arc::new(Budget::new(BudgetOptions::from_poll(&poll)))),
+    );
+    let token = Secret::new(TOKEN);
+    let started = Instant::now();
+    client.backup_schedules(&token).await.unwrap();
+    client.backup_integrations(&token).await.unwrap();
+    client.servers(&token).await.unwrap();
+    let sites = client.sites(&token).await.unwrap();
+    assert_eq!(sites.len(), 1000);
+    // Detail requests from a second sender, sharing the account budget.
+    for site in sites.iter().take(15) {
+        client.prune_schedule(&token, site.id).await.unwrap();
+        client.site_integrations(&token, site.id).await.unwrap();
+    }
+    assert_eq!(fake.rate_limited_count(), 0);
+    let took = started.elapsed();
+    // 20 pages, 12 s apart under the default 10 units a minute.
+    assert!(
+        took >= Duration::from_secs(19 * 12) && took < Duration::from_secs(6 * 60),
+        "{took:?}"
+    );
+}
+
+#[tokio::test]
+async fn a_429_makes_the_next_poll_wait_too() {
+    let fake = fake(FleetSpec {
+        seed: 1,
+        servers: 1,
+        sites: 3,
+    })
+    .await;
+    fake.set_fault(
+        FakeEndpoint::Schedules,
+        Fault::RateLimited {
+            retry_after_endpoint_secs: 27,
+        },
+        FaultCount::Times(1),
+    );
+    let waits = Arc::new(Mutex::new(Vec::new()));
+    let record = Arc::clone(&waits);
+    let sleeper: Sleeper = Arc::new(move |d| {
+        record.lock().unwrap().push(d);
+        Box::pin(async {})
+    });
+    let client = Client::new(client_options(&fake))
+        .unwrap()
+        .with_sleeper(sleeper);
+    let token = Secret::new(TOKEN);
+    let err = client.backup_schedules(&token).await.unwrap_err();
+    assert_eq!(err.reason(), "rate_limited");
+    assert!(waits.lock().unwrap().is_empty(), "no retry");
+    // Other endpoints are not held up.
+    client.servers(&token).await.unwrap();
+    assert!(waits.lock().unwrap().is_empty());
+    // The next request to the endpoint waits out the 429 first.
+    client.backup_schedules(&token).await.unwrap();
+    let waits = waits.lock().unwrap().clone();
+    assert_eq!(waits.len(), 1, "{waits:?}");
+    assert!(
+        waits[0] >= Duration::from_secs(26) && waits[0] <= Duration::from_secs(30),
+        "{waits:?}"
+    );
+    let schedule_requests = fake
+        .requests()
+        .iter()
+        .filter(|r| r.endpoint == Some(FakeEndpoint::Schedules))
+        .count();
+    assert_eq!(schedule_requests, 2);
+}
+
+fn sweeping_poll() -> PollConfig {
+    PollConfig {
+        interval: Duration::from_millis(300),
+        timeout: Duration::from_secs(5),
+        // 10 ms between requests, 200 ms between /site pages.
+        requests_per_minute: 6000,
+        endpoint_units_per_minute: 600,
+        per_page: 3,
+        max_retries: 0,
+        ..PollConfig::default()
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_long_site_sweep_spans_polls_never_removes_early_and_schedules_stay_fresh() {
+    let fake = fake(FleetSpec {
+        seed: 12,
+        servers: 2,
+        sites: 30,
+    })
+    .await;
+    let fleet = fake.fleet();
+    let app = start(vec![account("acme", &fake, TOKEN)], sweeping_poll()).await;
+    wait_ready(&app).await;
+    let (_, first) = get(&app, "/metrics").await;
+    assert_eq!(
+        value(&first, "gridpane_sites{account=\"acme\"}").as_deref(),
+        Some("30"),
+        "the first sweep runs to its end"
+    );
+
+    // A site loses its local schedule, and five sites go away.
+    let changed = fleet
+        .sites
+        .iter()
+        .find(|s| s.local_schedule.is_some() && s.local_bup)
+        .unwrap()
+        .id;
+    // The first five: every later site moves up under the sweep in progress.
+    let gone: Vec<u64> = fleet
+        .sites
+        .iter()
+        .filter(|s| s.id != changed)
+        .take(5)
+        .map(|s| s.id)
+        .collect();
+    let polls_at = |t: &str| {
+        value(t, "gridpane_polls_total{account=\"acme\"}")
+            .unwrap()
+            .parse::<u64>()
+            .unwrap()
+    };
+    let start_polls = polls_at(&get(&app, "/metrics").await.1);
+    fake.update_fleet(|f| {
+        if let Some(s) = f.sites.iter_mut().find(|s| s.id == changed) {
+            s.local_schedule = None;
+        }
+        for id in &gone {
+            f.remove_site(*id);
+        }
+    });
+    let enabled = format!(
+        "gridpane_backup_schedule_enabled{{account=\"acme\",site_id=\"{changed}\",storage=\"local\"}}"
+    );
+    let mut counts = Vec::new();
+    let mut schedule_seen_while_partial = false;
+    let mut done_polls = None;
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
+    while tokio::time::Instant::now() < deadline {
+        let (_, text) = get(&app, "/metrics").await;
+        let sites: u64 = value(&text, "gridpane_sites{account=\"acme\"}")
+            .unwrap()
+            .parse()
+            .unwrap();
+        counts.push(sites);
+        if sites == 30 && value(&text, &enabled).as_deref() == Some("0") {
+            schedule_seen_while_partial = true;
+        }
+        if sites == 25 {
+            done_polls = Some(polls_at(&text) - start_polls);
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(30)).await;
+    }
+    let done_polls = done_polls.unwrap_or_else(|| panic!("never reached 25 sites: {counts:?}"));
+    assert!(
+        counts.iter().all(|n| *n == 30 || *n == 25),
+        "a partial or shifted sweep removed sites: {counts:?}"
+    );
+    assert!(
+        done_polls >= 3,
+        "10 pages at 200 ms in 300 ms slices take several polls, not {done_polls}"
+    );
+    assert!(
+        schedule_seen_while_partial,
+        "the schedule change must show before the sweep completes"
+    );
+    let detail_requests = fake
+        .requests()
+        .iter()
+        .filter(|r| {
+            matches!(
+                r.endpoint,
+                Some(FakeEndpoint::PruneSchedule | FakeEndpoint::SiteIntegrations)
+            )
+        })
+        .count();
+    assert_eq!(detail_requests, 0, "per-site detail is off by default");
+    app.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn per_site_detail_covers_every_site_within_its_own_budget() {
+    let fake = fake(FleetSpec::demo()).await;
+    let fleet = fake.fleet();
+    let poll = PollConfig {
+        detail: DetailConfig {
+            enabled: true,
+            // One request every 25 ms: two per site.
+            requests_per_minute: 2400,
+        },
+        ..fast_poll()
+    };
+    let started = tokio::time::Instant::now();
+    let app = start(vec![account("demo", &fake, TOKEN)], poll).await;
+    let age_lines = |t: &str| {
+        t.lines()
+            .filter(|l| l.starts_with("gridpane_site_detail_age_seconds{"))
+            .count()
+    };
+    wait_for(15, "every site detailed", || async {
+        age_lines(&get(&app, "/metrics").await.1) == fleet.sites.len()
+    })
+    .await;
+    let elapsed = started.elapsed();
+    let detail_requests = fake
+        .requests()
+        .iter()
+        .filter(|r| {
+            matches!(
+                r.endpoint,
+                Some(FakeEndpoint::PruneSchedule | FakeEndpoint::SiteIntegrations)
+            )
+        })
+        .count();
+    let allowed = (elapsed.as_secs_f64() / 0.025).ceil() as usize + 2;
+    assert!(
+        detail_requests <= allowed,
+        "{detail_requests} detail requests in {elapsed:?}, the budget allows {allowed}"
+    );
+    assert!(
+        detail_requests >= 2 * fleet.sites.len(),
+        "two requests per site"
+    );
+
+    let (_, text) = get(&app, "/metrics").await;
+    let attached = |id: u64| {
+        value(
+            &text,
+            &format!("gridpane_site_backup_integrations{{account=\"demo\",site_id=\"{id}\"}}"),
+        )
+    };
+    let deleted = fleet.site_with(Problem::IntegrationDeleted).unwrap().id;
+    assert_eq!(
+        attached(deleted).as_deref(),
+        Some("0"),
+        "its integration is gone"
+    );
+    let healthy = fleet.sites.iter().find(|s| s.problems.is_empty()).unwrap();
+    assert_eq!(attached(healthy.id).as_deref(), Some("1"));
+    let short = fleet.site_with(Problem::ShortRetention).unwrap();
+    assert_eq!(
+        value(
+            &text,
+            &format!(
+                "gridpane_backup_retention_seconds{{account=\"demo\",site_id=\"{}\",storage=\"local\"}}",
+                short.id
+            )
+        ),
+        Some((short.local_retain_days * 86_400).to_string()),
+        "detail agrees with the bulk endpoints"
+    );
+    app.shutdown().await;
+}

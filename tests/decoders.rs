@@ -1,0 +1,172 @@
+//! Property tests: every decoder of outside data (API bodies, the state
+//! file) returns Ok or Err on arbitrary input, never panics, and its errors
+//! never quote a value from the input.
+
+use std::path::Path;
+
+use gridpane_backup_exporter::gridpane::{Endpoint, decode, wire};
+use gridpane_backup_exporter::state;
+use proptest::prelude::*;
+use serde_json::{Map, Value, json};
+
+/// Planted in every generated string value: no error message may contain it.
+const MARK: &str = "LEAKED-VALUE";
+
+fn leaf() -> impl Strategy<Value = Value> {
+    prop_oneof![
+        Just(Value::Null),
+        any::<bool>().prop_map(Value::Bool),
+        any::<i64>().prop_map(|n| json!(n)),
+        any::<u64>().prop_map(|n| json!(n)),
+        any::<f64>()
+            .prop_filter("finite", |f| f.is_finite())
+            .prop_map(|f| json!(f)),
+        "[0-9]{0,6}".prop_map(|s| json!(format!("{s}{MARK}"))),
+        "[0-9]{1,6}".prop_map(Value::String),
+        Just(json!("true")),
+        Just(json!("1")),
+        Just(json!("")),
+        ".{0,12}".prop_map(|s| json!(format!("{MARK}{s}"))),
+    ]
+}
+
+/// Any JSON value, nested a few levels.
+fn any_json() -> impl Strategy<Value = Value> {
+    leaf().prop_recursive(4, 64, 8, |inner| {
+        prop_oneof![
+            prop::collection::vec(inner.clone(), 0..6).prop_map(Value::Array),
+            prop::collection::btree_map("[a-z_]{1,10}", inner, 0..6)
+                .prop_map(|m| Value::Object(m.into_iter().collect::<Map<_, _>>())),
+        ]
+    })
+}
+
+/// Keys the decoders look for, so that generated objects reach deep.
+const KEYS: &[&str] = &[
+    "id",
+    "url",
+    "server_id",
+    "local_bup",
+    "remote_bup",
+    "server",
+    "label",
+    "region",
+    "update_backups",
+    "site_customizer",
+    "local_retain_days",
+    "remote_retain_days",
+    "local_prune_schedule",
+    "remote_prune_schedule",
+    "site_id",
+    "schedule_backups",
+    "type",
+    "bup_schedule",
+    "hour",
+    "minute",
+    "day",
+    "service_id",
+    "service_name",
+    "service_user_id",
+    "integrations",
+    "integrated_service",
+    "integration_name",
+    "success",
+    "data",
+    "meta",
+    "links",
+    "current_page",
+    "last_page",
+    "total",
+    "next",
+    "local",
+    "remote",
+    "prune_schedule",
+    "retain_days",
+    "version",
+    "accounts",
+    "snapshot",
+    "detail",
+    "account",
+    "fetched_at",
+    "sites",
+    "servers",
+    "local",
+    "schedule",
+    "automatic",
+];
+
+/// JSON objects made of the keys the decoders know, with arbitrary values.
+fn shaped_json() -> impl Strategy<Value = Value> {
+    let key = prop::sample::select(KEYS);
+    leaf().prop_recursive(5, 128, 8, move |inner| {
+        prop_oneof![
+            prop::collection::vec(inner.clone(), 0..4).prop_map(Value::Array),
+            prop::collection::btree_map(key.clone(), inner, 0..8).prop_map(|m| {
+                Value::Object(m.into_iter().map(|(k, v)| (k.to_string(), v)).collect())
+            }),
+        ]
+    })
+}
+
+fn check_all(body: &[u8]) {
+    fn one<T: serde::de::DeserializeOwned + wire::Envelope>(ep: Endpoint, body: &[u8]) {
+        if let Err(e) = decode::<T>(ep, body) {
+            let message = e.to_string();
+            assert!(!message.contains(MARK), "{message}");
+            assert!(!e.reason().is_empty());
+        }
+    }
+    one::<wire::Page<wire::Site>>(Endpoint::Sites, body);
+    one::<wire::Page<wire::Server>>(Endpoint::Servers, body);
+    one::<wire::SchedulesResponse>(Endpoint::Schedules, body);
+    one::<wire::IntegrationsResponse>(Endpoint::BackupIntegrations, body);
+    one::<wire::IntegrationsResponse>(Endpoint::SiteIntegrations, body);
+    one::<wire::PruneScheduleResponse>(Endpoint::PruneSchedule, body);
+    one::<wire::Single<wire::Site>>(Endpoint::Site, body);
+    one::<wire::Single<wire::Server>>(Endpoint::Server, body);
+    if let Err(e) = state::parse(Path::new("state.json"), body) {
+        let message = e.to_string();
+        assert!(!message.contains(MARK), "{message}");
+    }
+}
+
+proptest! {
+    #[test]
+    fn arbitrary_bytes_never_panic_a_decoder(body in prop::collection::vec(any::<u8>(), 0..512)) {
+        check_all(&body);
+    }
+
+    #[test]
+    fn arbitrary_json_never_panics_a_decoder(v in any_json()) {
+        check_all(&serde_json::to_vec(&v).unwrap());
+    }
+
+    #[test]
+    fn json_shaped_like_the_api_never_panics_a_decoder(v in shaped_json()) {
+        check_all(&serde_json::to_vec(&v).unwrap());
+    }
+
+    #[test]
+    fn every_prefix_of_a_valid_body_is_ok_or_err(cut in 0usize..2000) {
+        let body = serde_json::to_vec(&json!({
+            "success": true,
+            "data": [{"id": 1, "url": "a.example", "server_id": "2", "local_bup": "1",
+                      "site_customizer": {"local_retain_days": "07"}}],
+            "meta": {"current_page": 1, "last_page": 1},
+            "links": {"next": null}
+        })).unwrap();
+        check_all(&body[..cut.min(body.len())]);
+    }
+
+    #[test]
+    fn site_lists_with_arbitrary_field_values_decode_or_fail_cleanly(
+        sites in prop::collection::vec(
+            prop::collection::btree_map(prop::sample::select(KEYS), leaf(), 0..10), 0..5)
+    ) {
+        let data: Vec<Value> = sites
+            .into_iter()
+            .map(|m| Value::Object(m.into_iter().map(|(k, v)| (k.to_string(), v)).collect()))
+            .collect();
+        check_all(&serde_json::to_vec(&json!({"data": data, "integrations": data})).unwrap());
+    }
+}

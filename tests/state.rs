@@ -1,0 +1,292 @@
+//! Warm restart: the state file is written after successful polls, served at
+//! once after a restart, ignored (never fatal) when it is damaged, and always
+//! loadable even when the process is SIGKILLed in the middle of a write.
+
+mod support;
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::time::Duration;
+
+use gridpane_backup_exporter::app::{App, WebOptions};
+use gridpane_backup_exporter::config::Config;
+use gridpane_backup_exporter::fake::{Endpoint, FakeGridPane, Fault, FaultCount, FleetSpec};
+use gridpane_backup_exporter::state;
+use support::*;
+
+async fn start_with_state(accounts: Vec<&str>, fake: &FakeGridPane, path: &Path) -> App {
+    let config = Config {
+        accounts: accounts
+            .into_iter()
+            .map(|name| account(name, fake, TOKEN))
+            .collect(),
+        poll: fast_poll(),
+        state_file: Some(path.to_path_buf()),
+    };
+    App::start(
+        config,
+        WebOptions {
+            listen: "127.0.0.1:0".parse().unwrap(),
+            telemetry_path: "/metrics".to_string(),
+            disable_exposition_cache: false,
+        },
+    )
+    .await
+    .unwrap()
+}
+
+fn small() -> FleetSpec {
+    FleetSpec {
+        seed: 9,
+        servers: 2,
+        sites: 7,
+    }
+}
+
+/// Blocks the first poll for a while, so tests see what is served before it.
+fn hold_first_poll(fake: &FakeGridPane) {
+    fake.set_fault(
+        Endpoint::Schedules,
+        Fault::Delay(Duration::from_secs(2)),
+        FaultCount::Times(1),
+    );
+}
+
+async fn wait_for_file(path: &Path) -> Vec<state::SavedAccount> {
+    let mut found = None;
+    wait_for(10, "the state file", || {
+        let loaded = state::load(path).ok().flatten();
+        let ok = loaded.is_some();
+        found = loaded;
+        async move { ok }
+    })
+    .await;
+    found.unwrap()
+}
+
+#[tokio::test]
+async fn a_restart_serves_the_saved_snapshot_at_once_with_its_age_visible() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("state.json");
+    let fake = fake(small()).await;
+
+    let first = start_with_state(vec!["acme"], &fake, &path).await;
+    wait_ready(&first).await;
+    let saved = wait_for_file(&path).await;
+    assert_eq!(saved.len(), 1);
+    assert_eq!(saved[0].snapshot.sites.len(), 7);
+    let (_, before) = get(&first, "/metrics").await;
+    first.shutdown().await;
+    let saved = state::load(&path).unwrap().unwrap();
+    let fetched_at = saved[0].snapshot.fetched_at;
+
+    hold_first_poll(&fake);
+    let second = start_with_state(vec!["acme"], &fake, &path).await;
+    let (status, _) = get(&second, "/-/ready").await;
+    assert_eq!(status, 200, "ready at once from the state file");
+    let (_, text) = get(&second, "/metrics").await;
+    assert_eq!(
+        value(&text, "gridpane_sites{account=\"acme\"}").as_deref(),
+        Some("7")
+    );
+    assert_eq!(
+        value(&text, "gridpane_up{account=\"acme\"}").as_deref(),
+        Some("0"),
+        "no poll of this process has succeeded yet"
+    );
+    let served: f64 = value(
+        &text,
+        "gridpane_last_successful_poll_timestamp_seconds{account=\"acme\"}",
+    )
+    .unwrap()
+    .parse()
+    .unwrap();
+    assert_eq!(served, fetched_at, "staleness comes from the file");
+    let sites = |t: &str| {
+        t.lines()
+            .filter(|l| l.starts_with("gridpane_site_info{"))
+            .map(str::to_string)
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(sites(&text), sites(&before));
+
+    wait_for(10, "the first poll after the restart", || async {
+        value(
+            &get(&second, "/metrics").await.1,
+            "gridpane_up{account=\"acme\"}",
+        )
+        .as_deref()
+            == Some("1")
+    })
+    .await;
+    wait_for(10, "a newer state file", || async {
+        state::load(&path)
+            .ok()
+            .flatten()
+            .is_some_and(|s| s[0].snapshot.fetched_at > fetched_at)
+    })
+    .await;
+    second.shutdown().await;
+}
+
+#[tokio::test]
+async fn accounts_no_longer_configured_are_not_restored() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("state.json");
+    let fake = fake(small()).await;
+    let first = start_with_state(vec!["acme", "gone"], &fake, &path).await;
+    wait_ready(&first).await;
+    wait_for(10, "both accounts saved", || async {
+        state::load(&path)
+            .ok()
+            .flatten()
+            .is_some_and(|s| s.len() == 2)
+    })
+    .await;
+    first.shutdown().await;
+
+    hold_first_poll(&fake);
+    let second = start_with_state(vec!["acme"], &fake, &path).await;
+    let (_, text) = get(&second, "/metrics").await;
+    assert!(text.contains("gridpane_sites{account=\"acme\"} 7"));
+    assert!(!text.contains("account=\"gone\""), "{text}");
+    second.shutdown().await;
+}
+
+#[tokio::test]
+async fn a_damaged_state_file_means_a_cold_start_never_a_crash() {
+    let fake = fake(small()).await;
+    let dir = tempfile::tempdir().unwrap();
+    let cases: Vec<(&str, Vec<u8>)> = vec![
+        ("empty", Vec::new()),
+        (
+            "truncated",
+            br#"{"version":1,"written_at":1,"accounts":[{"snap"#.to_vec(),
+        ),
+        ("corrupt", b"\x00\xffnot json at all".to_vec()),
+        ("other version", br#"{"version":2,"accounts":[]}"#.to_vec()),
+        (
+            "wrong shape",
+            br#"{"version":1,"accounts":{"acme":1}}"#.to_vec(),
+        ),
+    ];
+    for (what, bytes) in cases {
+        let path = dir.path().join(format!("{}.json", what.replace(' ', "-")));
+        std::fs::write(&path, &bytes).unwrap();
+        hold_first_poll(&fake);
+        let app = start_with_state(vec!["acme"], &fake, &path).await;
+        assert_eq!(get(&app, "/-/ready").await.0, 503, "{what}: a cold start");
+        wait_ready(&app).await;
+        wait_for(10, "the file replaced by a good one", || async {
+            state::load(&path).is_ok_and(|s| s.is_some())
+        })
+        .await;
+        app.shutdown().await;
+    }
+}
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+fn write_config(dir: &Path, fake: &FakeGridPane, state: &Path, interval: &str) -> PathBuf {
+    let token = dir.join("token");
+    std::fs::write(&token, TOKEN).unwrap();
+    let config = dir.join("config.yml");
+    std::fs::write(
+        &config,
+        format!(
+            "accounts:\n  - name: acme\n    base_url: {}\n    token_file: {}\npoll:\n  interval: {interval}\n  requests_per_minute: 0\n  per_page: 100\n  detail:\n    enabled: true\n    requests_per_minute: 600000\nstate_file: {}\n",
+            fake.base_url(),
+            token.display(),
+            state.display()
+        ),
+    )
+    .unwrap();
+    config
+}
+
+/// A tiny xorshift, so the kill moments vary without a dependency.
+struct Jitter(u64);
+
+impl Jitter {
+    fn next_ms(&mut self, max: u64) -> u64 {
+        self.0 ^= self.0 << 13;
+        self.0 ^= self.0 >> 7;
+        self.0 ^= self.0 << 17;
+        self.0 % max
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_state_file_always_loads_after_a_sigkill_during_writes() {
+    // Big enough that a write takes a while, polled as fast as possible,
+    // with per-site detail landing every millisecond or so: each result is
+    // a new generation, so the writer writes nearly all the time.
+    let fake = fake(FleetSpec {
+        seed: 11,
+        servers: 5,
+        sites: 1000,
+    })
+    .await;
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("state.json");
+    let config = write_config(dir.path(), &fake, &path, "10ms");
+    let seed = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .subsec_nanos();
+    let mut jitter = Jitter(u64::from(seed) | 1);
+    let started = std::time::Instant::now();
+    let mut kills = 0;
+    let mut loaded_with_data = 0;
+    while started.elapsed() < Duration::from_secs(10) && kills < 25 {
+        let mut child = Command::new(env!("CARGO_BIN_EXE_gridpane-backup-exporter"))
+            .args([
+                "--config.file",
+                config.to_str().unwrap(),
+                "--web.listen-address",
+                &format!("127.0.0.1:{}", free_port()),
+                "--log.level",
+                "error",
+            ])
+            .env_clear()
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap();
+        if kills == 0 {
+            // The first run writes the first file; later runs kill anywhere.
+            wait_for(10, "the first state file", || async { path.exists() }).await;
+        } else {
+            tokio::time::sleep(Duration::from_millis(50 + jitter.next_ms(600))).await;
+        }
+        child.kill().unwrap(); // SIGKILL
+        child.wait().unwrap();
+        kills += 1;
+        match state::load(&path) {
+            Ok(Some(saved)) => {
+                assert_eq!(saved.len(), 1);
+                assert_eq!(saved[0].snapshot.sites.len(), 1000, "a whole snapshot");
+                loaded_with_data += 1;
+            }
+            Ok(None) => panic!("after kill {kills}: the file disappeared"),
+            Err(e) => panic!("after kill {kills}: {e}"),
+        }
+        #[cfg(unix)]
+        if path.exists() {
+            use std::os::unix::fs::PermissionsExt as _;
+            let mode = std::fs::metadata(&path).unwrap().permissions().mode();
+            assert_eq!(mode & 0o777, 0o600);
+        }
+    }
+    assert!(kills >= 10, "only {kills} kills");
+    assert!(
+        loaded_with_data >= kills / 2,
+        "the exporter hardly ever wrote: {loaded_with_data} of {kills}"
+    );
+}

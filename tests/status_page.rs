@@ -1,0 +1,535 @@
+//! The status page: every polling state, filters, sorting, paging, bad
+//! input and hostile data. Rendering takes `now`, so most tests render
+//! directly; a few go through the HTTP router.
+
+mod support;
+
+use std::sync::Arc;
+
+use gridpane_backup_exporter::model::{
+    AccountSnapshot, Frequency, Schedule, Site, StorageSettings,
+};
+use gridpane_backup_exporter::render::api::View;
+use gridpane_backup_exporter::render::status_page::{self, PageQuery, SortKey};
+use gridpane_backup_exporter::store::Store;
+use support::status::{Setup, acme, acme_store, now, site_ids};
+
+fn render(store: &Store, query: &str) -> (u16, String) {
+    let (status, html) = status_page::page(&View::load(store), Some(query), now(), "/metrics");
+    (status.as_u16(), html)
+}
+
+/// An attribute such as ` onclick=` anywhere in the markup.
+fn has_event_handler_attribute(html: &str) -> bool {
+    html.match_indices(" on").any(|(i, _)| {
+        let rest = &html[i + 3..];
+        let name_len = rest.bytes().take_while(u8::is_ascii_lowercase).count();
+        name_len > 0 && rest[name_len..].starts_with('=')
+    })
+}
+
+#[test]
+fn before_the_first_poll_the_page_says_so_and_reloads_itself() {
+    let store = support::status::store(&["acme"]);
+    Setup::polling_first(&store, "acme");
+    let (status, html) = render(&store, "");
+    assert_eq!(status, 200);
+    assert!(html.contains("First poll in progress"), "{html}");
+    assert!(html.contains("Waiting for the first poll of account <strong>acme</strong>"));
+    assert!(html.contains("<meta http-equiv=\"refresh\" content=\"5\">"));
+    assert!(
+        !html.contains("<table class=\"sites\""),
+        "no schedule table without data"
+    );
+    assert!(html.contains("<p class=\"empty\">No backup integrations.</p>"));
+}
+
+#[test]
+fn a_failed_poll_shows_its_reason_and_the_age_of_the_data_shown() {
+    let store = support::status::store(&["acme"]);
+    Setup::failed_with_old_data(&store, "acme");
+    let (status, html) = render(&store, "");
+    assert_eq!(status, 200);
+    let banner_start = html
+        .find("data-failed-account=\"acme\"")
+        .expect("an error banner");
+    let banner = &html[banner_start..banner_start + html[banner_start..].find("</div>").unwrap()];
+    assert!(
+        banner.contains("The last poll of account acme failed 1 min ago"),
+        "{banner}"
+    );
+    assert!(
+        banner.contains("GET /site: HTTP 503 from GridPane (http_5xx)"),
+        "{banner}"
+    );
+    assert!(
+        banner.contains("data from 2026-11-22 10:00 UTC (2 h ago)"),
+        "{banner}"
+    );
+    assert!(html.contains("<span class=\"badge bad\">Failed</span> 1 min ago"));
+    assert_eq!(
+        site_ids(&html).len(),
+        10,
+        "the last good data is still shown"
+    );
+    assert!(
+        !html.contains("http-equiv=\"refresh\""),
+        "no reload once a poll has ended"
+    );
+}
+
+#[test]
+fn a_failed_first_poll_says_there_is_no_data() {
+    let store = support::status::store(&["acme"]);
+    Setup::failed_without_data(&store, "acme");
+    let (_, html) = render(&store, "");
+    assert!(html.contains("No poll has succeeded yet, so there is no data for this account."));
+    assert!(html.contains("No data for account <strong>acme</strong>"));
+    assert!(site_ids(&html).is_empty());
+}
+
+#[test]
+fn an_account_without_sites_shows_an_empty_state() {
+    let store = support::status::store(&["acme", "bare"]);
+    Setup::ok(&store, "acme", acme());
+    Setup::ok(&store, "bare", support::status::empty_snapshot("bare"));
+    let (_, html) = render(&store, "");
+    assert!(
+        html.contains(
+            "data-empty-account=\"bare\">Account <strong>bare</strong> has no sites.</p>"
+        )
+    );
+    assert_eq!(
+        site_ids(&html).len(),
+        10,
+        "the other account's sites are listed"
+    );
+}
+
+#[test]
+fn the_header_shows_version_last_poll_and_next_poll_per_account() {
+    let store = acme_store();
+    let (_, html) = render(&store, "");
+    assert!(html.contains(&format!(
+        "gridpane-backup-exporter {}",
+        env!("CARGO_PKG_VERSION")
+    )));
+    let row_start = html.find("<tr data-account=\"acme\">").unwrap();
+    let row = &html[row_start..row_start + html[row_start..].find("</tr>").unwrap()];
+    assert!(
+        row.contains("<span class=\"badge ok\">OK</span> 2 min ago"),
+        "{row}"
+    );
+    assert!(
+        row.contains("2026-11-22 12:03 UTC</time> (in 3 min)"),
+        "{row}"
+    );
+    assert!(row.contains(">10</td>"), "sites: {row}");
+    assert!(row.contains(">5</td>"), "sites not protected: {row}");
+}
+
+#[test]
+fn counts_at_the_top_cover_sites_problems_and_each_kind() {
+    let (_, html) = render(&acme_store(), "");
+    assert!(html.contains("id=\"count-sites\"><span class=\"n\">10</span> sites"));
+    assert!(html.contains("<span class=\"n\">5</span> not protected"));
+    assert!(html.contains("id=\"count-warning\"><span class=\"n\">1</span> with a warning"));
+    assert!(html.contains("id=\"count-ok\"><span class=\"n\">4</span> OK"));
+    for code in [
+        "local_disabled",
+        "local_not_scheduled",
+        "remote_disabled",
+        "remote_not_set_up",
+        "integration_missing",
+        "short_retention",
+    ] {
+        assert!(
+            html.contains(&format!(
+                "data-problem=\"{code}\"><a href=\"?problem={code}\"><span class=\"n\">1</span>"
+            )),
+            "{code}"
+        );
+    }
+}
+
+#[test]
+fn problems_are_listed_first_by_default() {
+    let (_, html) = render(&acme_store(), "");
+    assert_eq!(
+        site_ids(&html),
+        vec![1002, 1005, 1003, 1006, 1004, 1007, 1009, 1001, 1008, 1010],
+        "problems, then warnings, then OK; by URL within each"
+    );
+    assert!(html.contains("<th scope=\"col\" aria-sort=\"ascending\" data-sort-key=\"status\"><a href=\"?order=desc\">Status ▲</a></th>"));
+}
+
+#[test]
+fn every_column_sorts_both_ways() {
+    let store = acme_store();
+    for key in SortKey::ALL {
+        let (status, asc) = render(&store, &format!("sort={}", key.as_str()));
+        let (_, desc) = render(&store, &format!("sort={}&order=desc", key.as_str()));
+        assert_eq!(status, 200, "{key:?}");
+        assert_eq!(site_ids(&asc).len(), 10, "{key:?}");
+        assert_eq!(site_ids(&desc).len(), 10, "{key:?}");
+        assert!(desc.contains(&format!(
+            "aria-sort=\"descending\" data-sort-key=\"{}\"",
+            key.as_str()
+        )));
+    }
+    let (_, html) = render(&store, "sort=url");
+    assert_eq!(
+        site_ids(&html),
+        vec![1009, 1001, 1008, 1002, 1010, 1005, 1003, 1006, 1004, 1007]
+    );
+    let (_, html) = render(&store, "sort=url&order=desc");
+    assert_eq!(
+        site_ids(&html),
+        vec![1007, 1004, 1006, 1003, 1005, 1010, 1002, 1008, 1001, 1009]
+    );
+    // Next local run: 12:30 (1009) is the soonest after noon; sites whose
+    // local backups do not run come last either way.
+    let (_, html) = render(&store, "sort=local");
+    let ids = site_ids(&html);
+    assert_eq!(ids.first(), Some(&1009));
+    assert_eq!(&ids[8..], &[1002, 1003]);
+    let (_, html) = render(&store, "sort=local&order=desc");
+    assert_eq!(&site_ids(&html)[8..], &[1002, 1003]);
+    // Shortest retention first: the 2-day site.
+    let (_, html) = render(&store, "sort=retention");
+    assert_eq!(site_ids(&html).first(), Some(&1007));
+}
+
+#[test]
+fn filters_narrow_the_table() {
+    let store = support::status::store(&["acme", "globex"]);
+    Setup::ok(&store, "acme", acme());
+    let mut globex = support::status::snapshot_named("globex");
+    globex.sites.retain(|s| s.id == 1001);
+    globex.sites[0].id = 2001;
+    globex.servers = vec![gridpane_backup_exporter::model::Server {
+        id: 30,
+        label: "web-03".to_string(),
+        region: None,
+        backups_version: gridpane_backup_exporter::model::BackupsVersion::V2,
+    }];
+    globex.sites[0].server_id = Some(30);
+    Setup::ok(&store, "globex", globex);
+
+    let ids = |q: &str| site_ids(&render(&store, q).1);
+    assert_eq!(ids("").len(), 11);
+    assert_eq!(ids("account=globex"), vec![2001]);
+    assert_eq!(ids("server=20"), vec![1003, 1006, 1004, 1008]);
+    assert_eq!(ids("problems=1"), vec![1002, 1005, 1003, 1006, 1004, 1007]);
+    assert_eq!(ids("problem=short_retention"), vec![1007]);
+    assert_eq!(
+        ids("q=EXAMPLE.NET"),
+        vec![1003, 1009],
+        "case-insensitive substring of the URL"
+    );
+    assert_eq!(ids("server=20&problems=1"), vec![1003, 1006, 1004]);
+    assert_eq!(ids("account=acme&q=healthy"), vec![1001]);
+
+    let (status, html) = render(&store, "q=nothing-like-this");
+    assert_eq!(status, 200);
+    assert!(html.contains("id=\"no-match\">No sites match these filters."));
+    let (_, html) = render(&store, "server=20");
+    assert!(html.contains("Showing 1–4 of 4 sites (filtered from 11)."));
+    assert!(html.contains("<option value=\"20\" selected>web-02 (acme)</option>"));
+    let (_, html) = render(&store, "account=globex");
+    let integrations = &html[html.find("id=\"integrations\"").unwrap()..];
+    assert_eq!(integrations.matches("<tr class=\"integration").count(), 3);
+    assert!(
+        !integrations.contains("<td data-label=\"Account\">acme</td>"),
+        "integrations follow the account filter"
+    );
+}
+
+#[test]
+fn what_the_filter_form_sends_for_empty_fields_counts_as_no_filter() {
+    let (status, html) = render(
+        &acme_store(),
+        "account=&server=&problem=&q=&sort=status&order=asc&per_page=50",
+    );
+    assert_eq!(status, 200);
+    assert!(!html.contains("id=\"invalid-params\""));
+    assert_eq!(site_ids(&html).len(), 10);
+}
+
+#[test]
+fn a_filtered_view_has_an_address_that_gives_it_back() {
+    let query = PageQuery {
+        account: Some("a b&c".to_string()),
+        server: Some(20),
+        problems_only: true,
+        problem: Some(gridpane_backup_exporter::model::Problem::RemoteDisabled),
+        q: Some("<é&\"x".to_string()),
+        sort: SortKey::Retention,
+        order: status_page::Order::Desc,
+        page: 3,
+        per_page: 25,
+    };
+    let href = query.href();
+    let (parsed, invalid) = PageQuery::parse(href.strip_prefix('?'));
+    assert!(invalid.is_empty(), "{invalid:?}");
+    assert_eq!(parsed, query, "{href}");
+    assert_eq!(PageQuery::default().href(), "?");
+}
+
+fn big_store(sites: u64) -> Arc<Store> {
+    let mut snap: AccountSnapshot = acme();
+    snap.sites = (0..sites)
+        .map(|i| Site {
+            id: 10_000 + i,
+            url: format!("site-{i:04}.example.com"),
+            server_id: Some(10),
+            local: StorageSettings {
+                automatic: Some(true),
+                schedule: Some(Schedule {
+                    id: 1,
+                    frequency: Frequency::Daily,
+                    hour: Some(1),
+                    minute: Some(0),
+                    day: None,
+                    service_id: None,
+                    service_name: None,
+                    integration_id: None,
+                }),
+                retain_days: Some(30),
+                prune_schedule: Some(0),
+            },
+            remote: StorageSettings::default(),
+        })
+        .collect();
+    let store = support::status::store(&["acme"]);
+    Setup::ok(&store, "acme", snap);
+    Arc::new(store)
+}
+
+#[test]
+fn large_fleets_are_paginated() {
+    let store = big_store(120);
+    let (_, first) = render(&store, "sort=url");
+    assert_eq!(site_ids(&first).len(), 50);
+    assert!(first.contains("Showing 1–50 of 120 sites."));
+    assert!(first.contains("Page 1 of 3"));
+    assert!(first.contains("<a href=\"?sort=url&amp;page=2\" rel=\"next\">Next ›</a>"));
+    assert!(first.contains("<span class=\"disabled\">‹ Previous</span>"));
+
+    let (_, second) = render(&store, "sort=url&page=2");
+    let ids = site_ids(&second);
+    assert_eq!(ids.len(), 50);
+    assert_eq!(ids.first(), Some(&10_050));
+    assert!(second.contains("Showing 51–100 of 120 sites."));
+    assert!(second.contains("<a href=\"?sort=url\" rel=\"prev\">‹ Previous</a>"));
+    assert!(second.contains("<a href=\"?sort=url&amp;page=3\">Last »</a>"));
+
+    let (_, last) = render(&store, "sort=url&page=3&problems=0");
+    assert_eq!(site_ids(&last).len(), 20);
+
+    let (status, past) = render(&store, "sort=url&page=99");
+    assert_eq!(status, 200, "a page past the end shows the last page");
+    assert!(past.contains("Showing 101–120 of 120 sites."));
+
+    let (_, big_pages) = render(&store, "per_page=1000");
+    assert_eq!(site_ids(&big_pages).len(), 120);
+    assert!(
+        !big_pages.contains("class=\"pages\""),
+        "one page needs no page links"
+    );
+    let (_, small) = render(&store, "per_page=7&page=2");
+    assert_eq!(site_ids(&small).len(), 7);
+    assert!(small.contains("<option value=\"7\" selected>7</option>"));
+}
+
+#[test]
+fn bad_filter_values_show_a_message_instead_of_failing() {
+    let store = acme_store();
+    let long = "x".repeat(201);
+    for (query, parameter) in [
+        ("page=abc", "page"),
+        ("page=0", "page"),
+        ("page=-1", "page"),
+        ("page=99999999999999999999999999", "page"),
+        ("per_page=0", "per_page"),
+        ("per_page=1001", "per_page"),
+        ("per_page=1e3", "per_page"),
+        ("sort=evil", "sort"),
+        ("order=sideways", "order"),
+        ("problems=maybe", "problems"),
+        ("problem=everything", "problem"),
+        ("server=web-01", "server"),
+        ("server=-5", "server"),
+        ("account=nobody", "account"),
+        (&format!("q={long}"), "q"),
+        ("account=acme&account=acme", "account"),
+        ("q=%FF%FE", "none"),
+    ] {
+        let (status, html) = render(&store, query);
+        if parameter == "none" {
+            assert_eq!(status, 200, "{query}: invalid UTF-8 is decoded lossily");
+            continue;
+        }
+        assert_eq!(status, 400, "{query}");
+        assert!(
+            html.contains(&format!("<li><code>{parameter}</code>: ")),
+            "{query}: {}",
+            &html[html.find("<main>").unwrap()..][..600]
+        );
+        assert!(html.contains("</html>"), "{query}: the whole page renders");
+    }
+    let (_, html) = render(&store, "sort=evil&per_page=0&account=nobody");
+    assert_eq!(html.matches("<li><code>").count(), 3);
+    assert_eq!(site_ids(&html).len(), 10, "defaults are used instead");
+}
+
+#[test]
+fn hostile_site_urls_and_searches_are_shown_as_text() {
+    let store = acme_store();
+    let (_, html) = render(&store, "");
+    assert!(!html.contains("<script>alert"), "no markup from data");
+    assert!(html.contains(
+        "<span class=\"url\">&lt;script&gt;alert(1)&lt;/script&gt;\n&quot;evil\\&quot;-ünï.example.net</span>"
+    ));
+    assert_eq!(
+        html.matches("<script").count(),
+        1,
+        "only the page's own script tag"
+    );
+    assert!(
+        !has_event_handler_attribute(&html),
+        "no inline event handlers at all"
+    );
+
+    let (_, html) = render(&store, "q=%22%3E%3Cscript%3Ealert(2)%3C%2Fscript%3E");
+    assert!(!html.contains("<script>alert(2)"));
+    assert!(html.contains("value=\"&quot;&gt;&lt;script&gt;alert(2)&lt;/script&gt;\""));
+
+    let (_, html) = render(&store, "account=%3Cimg%20src%3Dx%3E");
+    assert!(!html.contains("<img"));
+    assert!(html.contains("no account named &quot;&lt;img src=x&gt;&quot; is configured"));
+}
+
+#[test]
+fn hostile_account_names_are_escaped_too() {
+    let name = "<b>\"acct\"</b>";
+    let store = support::status::store(&[name]);
+    Setup::ok(&store, name, support::status::snapshot_named(name));
+    let (_, html) = render(&store, "");
+    assert!(!html.contains("<b>"));
+    assert!(html.contains("&lt;b&gt;&quot;acct&quot;&lt;/b&gt;"));
+}
+
+#[test]
+fn the_schedules_table_shows_every_storage_in_words() {
+    let (_, html) = render(&acme_store(), "");
+    let row = |id: u64| {
+        let start = html.find(&format!("data-site-id=\"{id}\"")).unwrap();
+        html[start..start + html[start..].find("</tr>").unwrap()].to_string()
+    };
+    let healthy = row(1001);
+    assert!(healthy.contains("<span class=\"badge ok\">OK</span>"));
+    assert!(healthy.contains("<td data-label=\"Server\">web-01</td>"));
+    assert!(healthy.contains(
+        "<span class=\"pill on\">On</span> daily at 03:15<div class=\"sub\">next <time datetime=\"2026-11-23T03:15:00Z\">2026-11-23 03:15 UTC</time> (in 15 h 15 min)</div>"
+    ), "{healthy}");
+    assert!(healthy.contains("weekly on Sunday at 04:00"), "{healthy}");
+    assert!(healthy.contains("Offsite S3 <span class=\"sub\">aws-s3</span>"));
+    assert!(healthy.contains("local 30 days</span><br><span class=\"ret\">remote 90 days"));
+
+    let off = row(1002);
+    assert!(off.contains("<span class=\"badge bad\">Problem</span>"));
+    assert!(off.contains("local backups are switched off"));
+    assert!(off.contains("<span class=\"pill off\">Off</span> daily at 01:00<div class=\"sub\">automatic backups switched off</div>"));
+
+    assert!(row(1003).contains("<span class=\"pill off\">No schedule</span>"));
+    assert!(row(1003).contains("hourly at :30"));
+    assert!(row(1004).contains("monthly on day 15 at 02:30"));
+    assert!(row(1005).contains("<span class=\"pill off\">Not set up</span>"));
+    assert!(row(1006).contains(
+        "<span class=\"missing\">deleted integration #999</span> <span class=\"sub\">wasabi</span>"
+    ));
+    let short = row(1007);
+    assert!(short.contains("<span class=\"badge warn\">Warning</span>"));
+    assert!(short.contains("<span class=\"short\">local 2 days</span>"));
+    assert!(row(1008).contains("local keep all"));
+    let lost = row(1010);
+    assert!(lost.contains("<td data-label=\"Server\"><span class=\"sub\">#99</span></td>"));
+    assert!(lost.contains("local unknown"));
+    assert!(lost.contains("<span class=\"sub\">none named</span>"));
+}
+
+#[test]
+fn the_integrations_table_shows_use_and_what_is_missing() {
+    let (_, html) = render(&acme_store(), "");
+    let table = &html[html.find("id=\"integrations\"").unwrap()..];
+    let statuses: Vec<&str> = table
+        .split("data-status=\"")
+        .skip(1)
+        .map(|s| &s[..s.find('"').unwrap()])
+        .collect();
+    assert_eq!(
+        statuses,
+        vec!["missing", "unused", "in_use", "in_use"],
+        "missing and unused first"
+    );
+    assert!(table.contains("deleted integration #999</span><div class=\"sub\">#999</div></td><td data-label=\"Provider\">wasabi</td>"));
+    assert!(table.contains("referenced by 1 schedule but not in the account"));
+    assert!(table.contains("Offsite S3<div class=\"sub\">#100</div></td><td data-label=\"Provider\">aws-s3</td><td data-label=\"Region\">us-east-1</td>"));
+    let s3 = &table[table.find("data-integration-id=\"100\"").unwrap()..];
+    assert!(
+        s3.contains("<td data-label=\"Sites\" class=\"num\">4</td>"),
+        "1001, 1003, 1007 and 1009"
+    );
+}
+
+#[tokio::test]
+async fn the_page_and_its_script_are_served_on_the_same_router_as_metrics() {
+    let base = support::status::serve(acme_store()).await;
+    let client = reqwest::Client::new();
+    let resp = client
+        .get(format!("{base}/?problems=1"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status().as_u16(), 200);
+    let h = resp.headers().clone();
+    assert_eq!(h["content-type"], "text/html; charset=utf-8");
+    let csp = h["content-security-policy"].to_str().unwrap();
+    assert!(
+        csp.contains("script-src 'self'") && csp.contains("default-src 'none'"),
+        "{csp}"
+    );
+    assert_eq!(h["cache-control"], "no-store");
+    let body = resp.text().await.unwrap();
+    assert_eq!(site_ids(&body).len(), 6);
+
+    let (status, ctype, script) = support::status::get(&format!("{base}/static/status.js")).await;
+    assert_eq!(
+        (status, ctype.as_str()),
+        (200, "text/javascript; charset=utf-8")
+    );
+    assert!(script.contains("data-js"));
+    assert!(
+        !script.contains("innerHTML"),
+        "the script never builds markup from text"
+    );
+
+    let (status, _, html) = support::status::get(&format!("{base}/?page=zero")).await;
+    assert_eq!(status, 400);
+    assert!(html.contains("<li><code>page</code>: &quot;zero&quot; is not a page number</li>"));
+
+    let (status, _, metrics) = support::status::get(&format!("{base}/metrics")).await;
+    assert_eq!(status, 200);
+    assert!(metrics.contains("gridpane_sites{account=\"acme\"} 10"));
+}
+
+#[test]
+fn the_metrics_link_follows_the_telemetry_path_and_stays_relative() {
+    let store = acme_store();
+    let view = View::load(&store);
+    let (_, html) = status_page::page(&view, None, now(), "/metrics");
+    assert!(html.contains("<a href=\"./metrics\">Metrics</a>"));
+    let (_, html) = status_page::page(&view, None, now(), "/javascript:alert(\"x\")");
+    assert!(html.contains("<a href=\"./javascript:alert(&quot;x&quot;)\">Metrics</a>"));
+}
