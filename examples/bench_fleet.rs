@@ -32,9 +32,10 @@ struct Args {
     /// `poll.interval` in the configuration.
     #[arg(long, default_value = "10m")]
     interval: String,
-    /// `poll.requests_per_minute` in the configuration (0: no pacing).
-    #[arg(long, default_value_t = 0)]
-    requests_per_minute: u32,
+    /// `poll.requests_per_minute` in the configuration (0: no pacing);
+    /// the exporter's default budget when not given.
+    #[arg(long)]
+    requests_per_minute: Option<u32>,
 }
 
 #[tokio::main]
@@ -52,13 +53,15 @@ async fn main() -> anyhow::Result<()> {
     }
     let token = opts.token.clone();
     let fake = FakeGridPane::start(fleet, opts).await?;
-    let yaml = format!(
+    let mut yaml = format!(
         "accounts:\n  - name: bench\n    base_url: {}\n    token: {token}\n\
-         poll:\n  interval: {}\n  requests_per_minute: {}\n  max_body_bytes: 1073741824\n  timeout: 5m\n",
+         poll:\n  interval: {}\n  max_body_bytes: 1073741824\n  timeout: 5m\n",
         fake.base_url(),
         args.interval,
-        args.requests_per_minute,
     );
+    if let Some(rpm) = args.requests_per_minute {
+        yaml.push_str(&format!("  requests_per_minute: {rpm}\n"));
+    }
     std::fs::write(&args.config, yaml)?;
     println!(
         "fake GridPane with {} sites on {} servers at {}",

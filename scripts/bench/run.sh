@@ -119,7 +119,7 @@ rss_rows=()
 for n in $SIZES; do
     echo "== $n sites" >&2
     rm -f "$work/bench.yml"
-    "$fleet_bin" --sites "$n" --config "$work/bench.yml" > "$work/fleet.log" 2>&1 &
+    "$fleet_bin" --sites "$n" --requests-per-minute 0 --config "$work/bench.yml" > "$work/fleet.log" 2>&1 &
     fleet_pid=$!
     pids+=("$fleet_pid")
     for ((i = 0; i < 600; i++)); do
