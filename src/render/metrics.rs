@@ -422,11 +422,19 @@ pub fn snapshot_text_sized(
     now: DateTime<Utc>,
     previous: Option<&SnapshotText>,
 ) -> SnapshotText {
+    render_sized(snapshots, now, previous.map(|p| p.family_sizes))
+}
+
+fn render_sized(
+    snapshots: &[&AccountSnapshot],
+    now: DateTime<Utc>,
+    sizes: Option<[usize; SNAPSHOT_FAMILIES.len()]>,
+) -> SnapshotText {
     let buffers = SNAPSHOT_FAMILIES
         .iter()
         .enumerate()
         .map(|(i, _)| {
-            let before = previous.map_or(0, |p| p.family_sizes[i]);
+            let before = sizes.map_or(0, |s| s[i]);
             Vec::with_capacity(before + before / 16)
         })
         .collect();
@@ -836,10 +844,10 @@ impl ExpositionCache {
         }
     }
 
-    fn set(&self, entry: Arc<CachedSnapshot>) {
+    fn set(&self, entry: Option<Arc<CachedSnapshot>>) {
         match self.current.write() {
-            Ok(mut g) => *g = Some(entry),
-            Err(poisoned) => *poisoned.into_inner() = Some(entry),
+            Ok(mut g) => *g = entry,
+            Err(poisoned) => *poisoned.into_inner() = entry,
         }
     }
 
@@ -863,10 +871,14 @@ impl ExpositionCache {
         }
         let snapshots: Vec<Arc<AccountSnapshot>> =
             states.iter().filter_map(|s| s.snapshot.clone()).collect();
-        let previous = self.current();
+        // The stale entry goes now, not after the render: responses still
+        // sending it hold their own references, and the two never need to
+        // be in memory together.
+        let sizes = self.current().map(|e| e.text.family_sizes);
+        self.set(None);
         let render = move || {
             let refs: Vec<&AccountSnapshot> = snapshots.iter().map(Arc::as_ref).collect();
-            snapshot_text_sized(&refs, now, previous.as_deref().map(|p| &p.text))
+            render_sized(&refs, now, sizes)
         };
         // Rendering a large fleet takes a while: keep it off the workers
         // that answer other requests.
@@ -889,7 +901,7 @@ impl ExpositionCache {
             text,
             gzip: OnceCell::new(),
         });
-        self.set(Arc::clone(&entry));
+        self.set(Some(Arc::clone(&entry)));
         (entry, now)
     }
 }
