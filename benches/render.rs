@@ -141,6 +141,11 @@ fn benches(c: &mut Criterion) {
         g.bench_function(BenchmarkId::new("render_text", sites), |b| {
             b.iter(|| black_box(metrics::snapshot_text(&[&snapshot], now)))
         });
+        // What the cache does after its first render: every family's buffer
+        // sized from the previous render.
+        g.bench_function(BenchmarkId::new("render_text_resized", sites), |b| {
+            b.iter(|| black_box(metrics::snapshot_text_sized(&[&snapshot], now, Some(&text))))
+        });
         g.bench_function(BenchmarkId::new("render_protobuf_encoder", sites), |b| {
             b.iter(|| {
                 let mut out = Vec::with_capacity(text.len);
