@@ -22,7 +22,7 @@
 //! a 429 blocks its endpoint (or the whole account, when the account budget
 //! is the one exhausted) for as long as the answer asks.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, VecDeque};
 use std::sync::Mutex;
 use std::time::Duration;
 
@@ -68,12 +68,14 @@ impl BudgetOptions {
     }
 }
 
-#[derive(Debug, Default, Clone, Copy)]
+#[derive(Debug, Default, Clone)]
 struct Lane {
     /// Earliest start of the next request.
     next: Option<Instant>,
     /// GridPane said to stop until then.
     blocked_until: Option<Instant>,
+    /// Slots reserved in the last two windows: (start, cost), oldest first.
+    sent: VecDeque<(Instant, u32)>,
 }
 
 impl Lane {
@@ -92,7 +94,34 @@ impl Lane {
     fn block(&mut self, until: Instant) {
         self.blocked_until = Some(self.blocked_until.map_or(until, |b| b.max(until)));
     }
+
+    fn record(&mut self, at: Instant, cost: u32) {
+        self.sent.push_back((at, cost));
+        while self.sent.front().is_some_and(|(t, _)| *t + WINDOW * 2 < at) {
+            self.sent.pop_front();
+        }
+    }
+
+    /// When GridPane's window that counted `used` units ends: it opened no
+    /// later than the oldest of our latest requests that add up to `used`,
+    /// so it closes one window after that request (plus a margin for the
+    /// time the request took to arrive). `None` when our own requests do
+    /// not account for `used` (someone else shares the token).
+    fn window_end(&self, used: f64, now: Instant) -> Option<Instant> {
+        let mut sum = 0.0;
+        for (at, cost) in self.sent.iter().rev().filter(|(at, _)| *at <= now) {
+            sum += f64::from(*cost);
+            if sum >= used {
+                return Some(*at + WINDOW + ARRIVAL_MARGIN);
+            }
+        }
+        None
+    }
 }
+
+/// Allowance for a request's travel time when computing when GridPane's
+/// window closes.
+const ARRIVAL_MARGIN: Duration = Duration::from_secs(2);
 
 #[derive(Debug, Default)]
 struct Lanes {
@@ -107,6 +136,8 @@ pub struct Observation {
     pub total_remaining: Option<f64>,
     /// Time until the endpoint window resets, when GridPane said.
     pub endpoint_reset_in: Option<Duration>,
+    /// The endpoint window's size in units (`X-RateLimit-Endpoint-Limit`).
+    pub endpoint_limit: Option<f64>,
 }
 
 /// One account's budget. Cheap to share (`Arc`); all methods take `&self`.
@@ -157,6 +188,7 @@ impl Budget {
             if let Some(s) = endpoint_spacing {
                 lane.next = Some(at + s);
             }
+            lane.record(at, cost(endpoint));
             if let Some(s) = account_spacing {
                 lanes.account.next = Some(at + s);
             }
@@ -171,16 +203,20 @@ impl Budget {
                 .endpoint_remaining
                 .is_some_and(|r| r < f64::from(cost(endpoint)))
             {
-                let wait = seen
-                    .endpoint_reset_in
-                    .filter(|d| !d.is_zero())
-                    .unwrap_or(WINDOW)
-                    .min(WINDOW * 5);
-                lanes
-                    .endpoints
-                    .entry(endpoint)
-                    .or_default()
-                    .block(now + wait);
+                let lane = lanes.endpoints.entry(endpoint).or_default();
+                // GridPane's reset time if it gave one; else the end of its
+                // window as our own requests place it; else a full window.
+                let until = match seen.endpoint_reset_in.filter(|d| !d.is_zero()) {
+                    Some(reset) => now + reset.min(WINDOW * 5),
+                    None => seen
+                        .endpoint_limit
+                        .zip(seen.endpoint_remaining)
+                        .and_then(|(limit, remaining)| lane.window_end(limit - remaining, now))
+                        .map_or(now + WINDOW, |end| {
+                            end.clamp(now, now + WINDOW + ARRIVAL_MARGIN)
+                        }),
+                };
+                lane.block(until);
             }
             if seen.total_remaining.is_some_and(|r| r < 1.0) {
                 lanes.account.block(now + WINDOW);
@@ -290,6 +326,7 @@ mod tests {
                 endpoint_remaining: Some(1.0),
                 total_remaining: Some(40.0),
                 endpoint_reset_in: Some(Duration::from_secs(20)),
+                endpoint_limit: None,
             },
             t0,
         );
@@ -314,6 +351,52 @@ mod tests {
             t0,
         );
         assert_eq!(b.reserve(Endpoint::Schedules, t0, true), WINDOW);
+    }
+
+    #[test]
+    fn an_exhausted_endpoint_with_a_limit_waits_only_until_its_window_closes() {
+        // Six pages 11 s apart fill a 12-unit window that opened with the
+        // first: the window closes one minute after it, not after the last.
+        let b = budget(0, 0);
+        let t0 = Instant::now();
+        for i in 0..6 {
+            b.reserve(Endpoint::Sites, t0 + Duration::from_secs(11 * i), true);
+        }
+        let now = t0 + Duration::from_secs(55);
+        b.observe(
+            Endpoint::Sites,
+            Observation {
+                endpoint_remaining: Some(0.0),
+                endpoint_limit: Some(12.0),
+                ..Observation::default()
+            },
+            now,
+        );
+        assert_eq!(
+            b.reserve(Endpoint::Sites, now, true),
+            WINDOW + ARRIVAL_MARGIN - Duration::from_secs(55)
+        );
+    }
+
+    #[test]
+    fn units_our_requests_do_not_explain_wait_a_full_window() {
+        // Someone else shares the token: two of our pages cannot have used
+        // twelve units, so the window's start is unknown.
+        let b = budget(0, 0);
+        let t0 = Instant::now();
+        b.reserve(Endpoint::Sites, t0, true);
+        b.reserve(Endpoint::Sites, t0 + Duration::from_secs(5), true);
+        let now = t0 + Duration::from_secs(6);
+        b.observe(
+            Endpoint::Sites,
+            Observation {
+                endpoint_remaining: Some(0.0),
+                endpoint_limit: Some(12.0),
+                ..Observation::default()
+            },
+            now,
+        );
+        assert_eq!(b.reserve(Endpoint::Sites, now, true), WINDOW);
     }
 
     #[test]

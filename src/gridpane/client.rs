@@ -601,6 +601,7 @@ impl Client {
                 endpoint_remaining: endpoint,
                 total_remaining: total,
                 endpoint_reset_in,
+                endpoint_limit: header_f64(headers, "x-ratelimit-endpoint-limit"),
             },
             tokio::time::Instant::now(),
         );
