@@ -182,9 +182,9 @@ async fn a_full_refresh_at_gridpanes_limits_with_the_default_budget_sees_no_429(
     }
     assert_eq!(fake.rate_limited_count(), 0);
     let took = started.elapsed();
-    // 20 pages, 12 s apart under the default 10 units a minute.
+    // 20 pages of 2 units, 120/11 s apart under the default 11 units a minute.
     assert!(
-        took >= Duration::from_secs(19 * 12) && took < Duration::from_secs(6 * 60),
+        took >= Duration::from_secs(19 * 120 / 11) && took < Duration::from_secs(6 * 60),
         "{took:?}"
     );
 }
