@@ -8,7 +8,7 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use tokio::sync::watch;
 
-use crate::config::TokenSource;
+use crate::config::{Secret, TokenSource};
 use crate::gridpane::{ApiError, Client, RequestTally};
 use crate::model::{self, Fetched};
 use crate::store::{AccountSlot, PollError, PollResult, Store};
@@ -35,21 +35,29 @@ impl Source for GridPaneSource {
     async fn fetch(&self) -> Result<Fetched, ApiError> {
         // The token is read for this poll and dropped at its end.
         let token = self.token.load()?;
-        let schedules = self.client.backup_schedules(&token).await?;
-        let integrations = self.client.backup_integrations(&token).await?;
-        let servers = self.client.servers(&token).await?;
-        let sites = self.client.sites(&token).await?;
-        Ok(Fetched {
-            sites,
-            servers,
-            schedules,
-            integrations,
-        })
+        let mut fetched = fetch_bulk(&self.client, &token).await?;
+        fetched.sites = self.client.sites(&token).await?;
+        Ok(fetched)
     }
 
     fn take_tally(&self) -> RequestTally {
         self.client.take_tally()
     }
+}
+
+/// What every poll reads in full: the one-request endpoints first (so they
+/// stay fresh whatever the site list costs), then the servers. The sites are
+/// left to the source.
+pub(crate) async fn fetch_bulk(client: &Client, token: &Secret) -> Result<Fetched, ApiError> {
+    let schedules = client.backup_schedules(token).await?;
+    let integrations = client.backup_integrations(token).await?;
+    let servers = client.servers(token).await?;
+    Ok(Fetched {
+        sites: Vec::new(),
+        servers,
+        schedules,
+        integrations,
+    })
 }
 
 pub fn unix_now() -> f64 {

@@ -174,16 +174,9 @@ impl Source for SweepingSource {
         let started = tokio::time::Instant::now();
         // The token is read for this poll and dropped at its end.
         let token = self.token.load()?;
-        let schedules = self.client.backup_schedules(&token).await?;
-        let integrations = self.client.backup_integrations(&token).await?;
-        let servers = self.client.servers(&token).await?;
-        let sites = self.advance(&token, started).await?;
-        Ok(Fetched {
-            sites,
-            servers,
-            schedules,
-            integrations,
-        })
+        let mut fetched = super::fetch_bulk(&self.client, &token).await?;
+        fetched.sites = self.advance(&token, started).await?;
+        Ok(fetched)
     }
 
     fn take_tally(&self) -> RequestTally {
