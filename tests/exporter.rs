@@ -221,19 +221,7 @@ async fn hostile_site_names_are_escaped_as_the_exposition_format_demands() {
 
 /// promtool from Debian's `prometheus` package; with CI=true it must exist.
 fn promtool() -> Option<&'static str> {
-    let found = Command::new("promtool")
-        .arg("--version")
-        .output()
-        .is_ok_and(|o| o.status.success());
-    if !found {
-        assert!(
-            std::env::var("CI").as_deref() != Ok("true"),
-            "promtool is missing: apt-get install prometheus"
-        );
-        eprintln!("SKIPPED: promtool not installed");
-        return None;
-    }
-    Some("promtool")
+    require(has_command("promtool"), "promtool", "prometheus").then_some("promtool")
 }
 
 #[tokio::test]

@@ -25,27 +25,10 @@ impl Drop for Prometheus {
     }
 }
 
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
-
 /// Debian's `prometheus`, scraping `target` every second; `None` (SKIPPED)
 /// when it is not installed, a failure when CI=true.
 fn prometheus(target: std::net::SocketAddr) -> Option<Prometheus> {
-    let found = Command::new("prometheus")
-        .arg("--version")
-        .output()
-        .is_ok_and(|o| o.status.success());
-    if !found {
-        assert!(
-            std::env::var("CI").as_deref() != Ok("true"),
-            "prometheus is missing: apt-get install prometheus"
-        );
-        eprintln!("SKIPPED: prometheus not installed");
+    if !require(has_command("prometheus"), "prometheus", "prometheus") {
         return None;
     }
     let dir = tempfile::tempdir().unwrap();

@@ -386,14 +386,6 @@ fn assert_clean(what: &str, text: &str) {
     }
 }
 
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
-
 /// Runs the binary with debug logs until it has polled and detailed, reads
 /// every endpoint and the state file, stops it, and returns what it logged.
 async fn run_and_collect(

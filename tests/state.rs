@@ -185,14 +185,6 @@ async fn a_damaged_state_file_means_a_cold_start_never_a_crash() {
     }
 }
 
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
-
 fn write_config(dir: &Path, fake: &FakeGridPane, state: &Path, interval: &str) -> PathBuf {
     let token = dir.join("token");
     std::fs::write(&token, TOKEN).unwrap();

@@ -148,3 +148,33 @@ pub fn documented_metrics() -> Vec<String> {
     );
     names
 }
+
+/// A port that was free a moment ago.
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+/// `command --version` runs.
+pub fn has_command(command: &str) -> bool {
+    std::process::Command::new(command)
+        .arg("--version")
+        .output()
+        .is_ok_and(|o| o.status.success())
+}
+
+/// For a test that needs a program from a Debian package: true when it is
+/// `found`; otherwise a failure with CI=true, else a SKIPPED line and false.
+pub fn require(found: bool, what: &str, package: &str) -> bool {
+    if !found {
+        assert!(
+            std::env::var("CI").as_deref() != Ok("true"),
+            "{what} is missing: apt-get install {package}"
+        );
+        eprintln!("SKIPPED: {what} not installed");
+    }
+    found
+}
