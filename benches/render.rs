@@ -7,6 +7,10 @@
 //! cargo bench --bench render                          # 1k, 10k and 100k sites
 //! BENCH_SITES=1000,10000 cargo bench --bench render   # fewer sizes
 //! ```
+//!
+//! With `BENCH_INSTRUCTIONS=decode` (or `render`) nothing is timed: each
+//! size runs that routine once inside [`counted`], for
+//! `scripts/bench/instructions.sh` to count its instructions with callgrind.
 
 use std::hint::black_box;
 use std::time::Duration;
@@ -109,12 +113,32 @@ fn decode_and_build(b: &Bodies) -> AccountSnapshot {
     )
 }
 
+/// Runs one routine, for callgrind to count (`--toggle-collect` on this
+/// function): the routines it counts are exactly what it runs.
+#[inline(never)]
+fn counted<T>(routine: impl FnOnce() -> T) {
+    black_box(routine());
+}
+
 fn benches(c: &mut Criterion) {
     let now = Utc.with_ymd_and_hms(2026, 11, 22, 12, 0, 30).single();
     let Some(now) = now else { return };
+    let instructions = std::env::var("BENCH_INSTRUCTIONS").ok();
     for sites in sizes() {
         let bodies = fetch_bodies(sites);
         let snapshot = decode_and_build(&bodies);
+        match instructions.as_deref() {
+            Some("decode") => counted(|| decode_and_build(&bodies)),
+            // The cache's steady state: the last render's buffers, unshared.
+            Some("render") => {
+                let previous = metrics::snapshot_text(&[&snapshot], now);
+                counted(|| metrics::snapshot_text_recycled(&[&snapshot], now, previous));
+            }
+            _ => {}
+        }
+        if instructions.is_some() {
+            continue;
+        }
         let text = metrics::snapshot_text(&[&snapshot], now);
         let body_bytes: usize = bodies.sites.iter().map(Vec::len).sum::<usize>()
             + bodies.servers.iter().map(Vec::len).sum::<usize>()
@@ -146,6 +170,17 @@ fn benches(c: &mut Criterion) {
         g.bench_function(BenchmarkId::new("render_text_resized", sites), |b| {
             b.iter(|| black_box(metrics::snapshot_text_sized(&[&snapshot], now, Some(&text))))
         });
+        // What the cache does when no response still holds the last render:
+        // the same buffers are written again.
+        let mut previous = Some(metrics::snapshot_text(&[&snapshot], now));
+        g.bench_function(BenchmarkId::new("render_text_recycled", sites), |b| {
+            b.iter(|| {
+                if let Some(p) = previous.take() {
+                    let out = metrics::snapshot_text_recycled(&[&snapshot], now, p);
+                    previous = Some(black_box(out));
+                }
+            })
+        });
         g.bench_function(BenchmarkId::new("render_protobuf_encoder", sites), |b| {
             b.iter(|| {
                 let mut out = Vec::with_capacity(text.len);
@@ -159,6 +194,9 @@ fn benches(c: &mut Criterion) {
         g.finish();
     }
 
+    if instructions.is_some() {
+        return;
+    }
     // What a scrape renders when the snapshot part is cached: health and
     // process metrics, and the end of the gzip member. Independent of the
     // fleet's size.

@@ -203,6 +203,63 @@ async fn a_poll_that_replaces_a_snapshot_makes_the_cache_render_again() {
     );
 }
 
+fn chunk_addresses(text: &metrics::SnapshotText) -> Vec<usize> {
+    text.chunks.iter().map(|c| c.as_ptr() as usize).collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_render_into_the_unshared_buffers_of_the_last_one_reuses_them_and_gives_the_same_bytes() {
+    let first = snapshot_of("agency", spec(7, 60)).await;
+    let smaller = snapshot_of("agency", spec(7, 59)).await;
+    let now = Utc.with_ymd_and_hms(2026, 11, 22, 12, 0, 30).unwrap();
+
+    // The same data again: every family fills its old buffer exactly.
+    let text = metrics::snapshot_text(&[&first], now);
+    let addresses = chunk_addresses(&text);
+    let again = metrics::snapshot_text_recycled(&[&first], now, text);
+    assert_eq!(
+        chunk_addresses(&again),
+        addresses,
+        "buffers were not reused"
+    );
+    assert_eq!(
+        again.to_vec(),
+        metrics::snapshot_text(&[&first], now).to_vec()
+    );
+
+    // Different data, and one chunk still held by a response being sent:
+    // that one is left alone, the rest are written again.
+    let held = again.chunks[0].clone();
+    let held_bytes = held.to_vec();
+    let next = metrics::snapshot_text_recycled(&[&smaller], now, again);
+    assert_eq!(
+        next.to_vec(),
+        metrics::snapshot_text(&[&smaller], now).to_vec()
+    );
+    assert_eq!(held.to_vec(), held_bytes, "a chunk in use was overwritten");
+    assert_ne!(next.chunks[0].as_ptr(), held.as_ptr());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_cache_renders_a_new_snapshot_into_the_buffers_of_the_stale_entry() {
+    let store = store_with_snapshots().await;
+    let cache = ExpositionCache::new();
+    let now = Utc.with_ymd_and_hms(2026, 11, 22, 12, 0, 30).unwrap();
+    let (before, _) = cache.get(&states(&store), || now).await;
+    let addresses = chunk_addresses(before.text());
+    drop(before);
+
+    // The same fleet, polled again: a new snapshot of the same size.
+    let slot = store.accounts()[0].clone();
+    store.replace_snapshot(&slot, snapshot_of("agency", spec(7, 60)).await, |_| {});
+    let (after, _) = cache.get(&states(&store), || now).await;
+    assert_eq!(chunk_addresses(after.text()), addresses);
+    assert_eq!(
+        cached_body(&cache, &store, now).await,
+        metrics::render(&store, &[], now)
+    );
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn concurrent_scrapes_of_a_stale_cache_render_it_once() {
     let store = Arc::new(store_with_snapshots().await);

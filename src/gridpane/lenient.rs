@@ -4,23 +4,26 @@
 //! intended value is an error that names what was found, never a panic and
 //! never the value itself (bodies may carry secrets).
 
+use std::borrow::Cow;
 use std::fmt;
 
 use serde::Deserializer;
 use serde::de::{self, IgnoredAny, MapAccess, SeqAccess, Visitor};
 
-/// One JSON value, reduced to what the lenient decoders need.
-enum Scalar {
+/// One JSON value, reduced to what the lenient decoders need. A string is
+/// borrowed from the body when it has no escapes, so reading `"05"` as a
+/// number or `"true"` as a boolean allocates nothing.
+enum Scalar<'de> {
     Null,
     Bool(bool),
     Unsigned(u64),
     Signed(i64),
     Float(f64),
-    Str(String),
+    Str(Cow<'de, str>),
     Compound(&'static str),
 }
 
-impl Scalar {
+impl Scalar<'_> {
     fn kind(&self) -> &'static str {
         match self {
             Scalar::Null => "null",
@@ -35,49 +38,52 @@ impl Scalar {
 struct ScalarVisitor;
 
 impl<'de> Visitor<'de> for ScalarVisitor {
-    type Value = Scalar;
+    type Value = Scalar<'de>;
 
     fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str("a JSON value")
     }
-    fn visit_unit<E>(self) -> Result<Scalar, E> {
+    fn visit_unit<E>(self) -> Result<Scalar<'de>, E> {
         Ok(Scalar::Null)
     }
-    fn visit_none<E>(self) -> Result<Scalar, E> {
+    fn visit_none<E>(self) -> Result<Scalar<'de>, E> {
         Ok(Scalar::Null)
     }
-    fn visit_some<D: Deserializer<'de>>(self, d: D) -> Result<Scalar, D::Error> {
+    fn visit_some<D: Deserializer<'de>>(self, d: D) -> Result<Scalar<'de>, D::Error> {
         d.deserialize_any(ScalarVisitor)
     }
-    fn visit_bool<E>(self, v: bool) -> Result<Scalar, E> {
+    fn visit_bool<E>(self, v: bool) -> Result<Scalar<'de>, E> {
         Ok(Scalar::Bool(v))
     }
-    fn visit_u64<E>(self, v: u64) -> Result<Scalar, E> {
+    fn visit_u64<E>(self, v: u64) -> Result<Scalar<'de>, E> {
         Ok(Scalar::Unsigned(v))
     }
-    fn visit_i64<E>(self, v: i64) -> Result<Scalar, E> {
+    fn visit_i64<E>(self, v: i64) -> Result<Scalar<'de>, E> {
         Ok(Scalar::Signed(v))
     }
-    fn visit_f64<E>(self, v: f64) -> Result<Scalar, E> {
+    fn visit_f64<E>(self, v: f64) -> Result<Scalar<'de>, E> {
         Ok(Scalar::Float(v))
     }
-    fn visit_str<E>(self, v: &str) -> Result<Scalar, E> {
-        Ok(Scalar::Str(v.to_owned()))
+    fn visit_borrowed_str<E>(self, v: &'de str) -> Result<Scalar<'de>, E> {
+        Ok(Scalar::Str(Cow::Borrowed(v)))
     }
-    fn visit_string<E>(self, v: String) -> Result<Scalar, E> {
-        Ok(Scalar::Str(v))
+    fn visit_str<E>(self, v: &str) -> Result<Scalar<'de>, E> {
+        Ok(Scalar::Str(Cow::Owned(v.to_owned())))
     }
-    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Scalar, A::Error> {
+    fn visit_string<E>(self, v: String) -> Result<Scalar<'de>, E> {
+        Ok(Scalar::Str(Cow::Owned(v)))
+    }
+    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Scalar<'de>, A::Error> {
         while seq.next_element::<IgnoredAny>()?.is_some() {}
         Ok(Scalar::Compound("an array"))
     }
-    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Scalar, A::Error> {
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Scalar<'de>, A::Error> {
         while map.next_entry::<IgnoredAny, IgnoredAny>()?.is_some() {}
         Ok(Scalar::Compound("an object"))
     }
 }
 
-fn scalar<'de, D: Deserializer<'de>>(d: D) -> Result<Scalar, D::Error> {
+fn scalar<'de, D: Deserializer<'de>>(d: D) -> Result<Scalar<'de>, D::Error> {
     d.deserialize_any(ScalarVisitor)
 }
 
@@ -98,11 +104,17 @@ fn to_bool(s: &Scalar) -> Option<bool> {
         Scalar::Bool(v) => Some(*v),
         Scalar::Unsigned(0) | Scalar::Signed(0) => Some(false),
         Scalar::Unsigned(1) | Scalar::Signed(1) => Some(true),
-        Scalar::Str(v) => match v.trim().to_ascii_lowercase().as_str() {
-            "1" | "true" | "yes" | "on" => Some(true),
-            "0" | "false" | "no" | "off" => Some(false),
-            _ => None,
-        },
+        Scalar::Str(v) => {
+            let v = v.trim();
+            let is = |words: [&str; 4]| words.iter().any(|w| v.eq_ignore_ascii_case(w));
+            if is(["1", "true", "yes", "on"]) {
+                Some(true)
+            } else if is(["0", "false", "no", "off"]) {
+                Some(false)
+            } else {
+                None
+            }
+        }
         _ => None,
     }
 }
@@ -152,7 +164,7 @@ pub fn opt_bool<'de, D: Deserializer<'de>>(d: D) -> Result<Option<bool>, D::Erro
 pub fn string<'de, D: Deserializer<'de>>(d: D) -> Result<String, D::Error> {
     let s = scalar(d)?;
     match s {
-        Scalar::Str(v) => Ok(v),
+        Scalar::Str(v) => Ok(v.into_owned()),
         Scalar::Unsigned(v) => Ok(v.to_string()),
         Scalar::Signed(v) => Ok(v.to_string()),
         other => Err(invalid(&other, "a string")),
@@ -163,10 +175,66 @@ pub fn string<'de, D: Deserializer<'de>>(d: D) -> Result<String, D::Error> {
 /// string or a number reads as `None` rather than failing the poll.
 pub fn loose_string<'de, D: Deserializer<'de>>(d: D) -> Result<Option<String>, D::Error> {
     Ok(match scalar(d)? {
-        Scalar::Str(v) if !v.trim().is_empty() => Some(v),
+        Scalar::Str(v) if !v.trim().is_empty() => Some(v.into_owned()),
         Scalar::Unsigned(v) => Some(v.to_string()),
         Scalar::Signed(v) => Some(v.to_string()),
         _ => None,
+    })
+}
+
+/// A short word the exporter matches against (`local`, `daily`): trimmed,
+/// lowercased and held inline, so reading one allocates nothing. Text longer
+/// than any word the exporter knows, or not ASCII, reads as empty.
+#[derive(Clone, Copy, Default, PartialEq, Eq)]
+pub struct Keyword {
+    bytes: [u8; Keyword::MAX],
+    len: u8,
+}
+
+impl Keyword {
+    const MAX: usize = 15;
+
+    pub fn new(raw: &str) -> Keyword {
+        let raw = raw.trim();
+        let mut k = Keyword::default();
+        if raw.len() > Keyword::MAX || !raw.is_ascii() {
+            return k;
+        }
+        for (slot, b) in k.bytes.iter_mut().zip(raw.bytes()) {
+            *slot = b.to_ascii_lowercase();
+        }
+        k.len = raw.len() as u8;
+        k
+    }
+
+    pub fn as_str(&self) -> &str {
+        self.bytes
+            .get(..usize::from(self.len))
+            .and_then(|b| std::str::from_utf8(b).ok())
+            .unwrap_or("")
+    }
+}
+
+impl fmt::Debug for Keyword {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt::Debug::fmt(self.as_str(), f)
+    }
+}
+
+/// A required keyword; a number is accepted (and matches no word).
+pub fn keyword<'de, D: Deserializer<'de>>(d: D) -> Result<Keyword, D::Error> {
+    match scalar(d)? {
+        Scalar::Str(v) => Ok(Keyword::new(&v)),
+        Scalar::Unsigned(_) | Scalar::Signed(_) => Ok(Keyword::default()),
+        other => Err(invalid(&other, "a string")),
+    }
+}
+
+/// An optional keyword: anything that is not a string reads as empty.
+pub fn loose_keyword<'de, D: Deserializer<'de>>(d: D) -> Result<Keyword, D::Error> {
+    Ok(match scalar(d)? {
+        Scalar::Str(v) => Keyword::new(&v),
+        _ => Keyword::default(),
     })
 }
 
@@ -234,6 +302,17 @@ mod tests {
         assert!(probe("{\"n\": \"x5\"}").is_err());
         assert!(probe("{\"n\": -1}").is_err());
         assert!(probe("{\"n\": 99999999999}").is_err());
+    }
+
+    #[test]
+    fn keywords_are_trimmed_and_lowercased_and_overlong_text_matches_nothing() {
+        use super::Keyword;
+        assert_eq!(Keyword::new(" Remote ").as_str(), "remote");
+        assert_eq!(Keyword::new("DAILY").as_str(), "daily");
+        assert_eq!(Keyword::new("fifteen-letters").as_str(), "fifteen-letters");
+        assert_eq!(Keyword::new("sixteen-letters!").as_str(), "");
+        assert_eq!(Keyword::new("dâily").as_str(), "");
+        assert_eq!(Keyword::default().as_str(), "");
     }
 
     #[test]

@@ -5,7 +5,7 @@
 
 use serde::Deserialize;
 
-use super::lenient;
+use super::lenient::{self, Keyword};
 
 /// Laravel pagination envelope of `/site` and `/server`.
 #[derive(Debug, Deserialize)]
@@ -63,8 +63,6 @@ pub struct Server {
 pub struct ServerRef {
     #[serde(default, deserialize_with = "lenient::opt_u64")]
     pub id: Option<u64>,
-    #[serde(default, deserialize_with = "lenient::loose_string")]
-    pub label: Option<String>,
 }
 
 /// Retention settings carried by a site.
@@ -116,10 +114,6 @@ pub struct SchedulesResponse {
 pub struct SiteSchedules {
     #[serde(deserialize_with = "lenient::id")]
     pub site_id: u64,
-    #[serde(default, deserialize_with = "lenient::opt_u64")]
-    pub server_id: Option<u64>,
-    #[serde(default, deserialize_with = "lenient::loose_string")]
-    pub url: Option<String>,
     #[serde(default, deserialize_with = "lenient::vec_or_null")]
     pub schedule_backups: Vec<Schedule>,
 }
@@ -130,11 +124,11 @@ pub struct Schedule {
     #[serde(deserialize_with = "lenient::id")]
     pub id: u64,
     /// `local` or `remote`.
-    #[serde(rename = "type", deserialize_with = "lenient::string")]
-    pub storage: String,
-    /// `hourly`, `daily`, `weekly` or `monthly`.
-    #[serde(default, deserialize_with = "lenient::loose_string")]
-    pub bup_schedule: Option<String>,
+    #[serde(rename = "type", deserialize_with = "lenient::keyword")]
+    pub storage: Keyword,
+    /// `hourly`, `daily`, `weekly` or `monthly`; empty when absent.
+    #[serde(default, deserialize_with = "lenient::loose_keyword")]
+    pub bup_schedule: Keyword,
     #[serde(default, deserialize_with = "lenient::opt_u32")]
     pub hour: Option<u32>,
     #[serde(default, deserialize_with = "lenient::opt_u32")]

@@ -69,12 +69,21 @@ impl Sweep {
 
     /// The site list to serve: the last complete list, refreshed and
     /// extended by the sweep in progress.
+    /// Both maps are walked once, in id order, without copying either.
     fn merged(&self) -> Vec<wire::Site> {
-        let mut all = self.complete.clone().unwrap_or_default();
+        let empty = BTreeMap::new();
+        let complete = self.complete.as_ref().unwrap_or(&empty);
+        let mut out = Vec::with_capacity(complete.len().max(self.seen.len()));
+        let mut old = complete.values().peekable();
         for (id, site) in &self.seen {
-            all.insert(*id, site.clone());
+            while let Some(kept) = old.next_if(|s| s.id < *id) {
+                out.push(kept.clone());
+            }
+            old.next_if(|s| s.id == *id);
+            out.push(site.clone());
         }
-        all.into_values().collect()
+        out.extend(old.cloned());
+        out
     }
 }
 
@@ -215,6 +224,31 @@ mod tests {
             vec![1, 2, 3, 4],
             "and may come back"
         );
+    }
+
+    #[test]
+    fn the_sweep_in_progress_overrides_the_complete_list_and_the_result_stays_in_id_order() {
+        let mut sweep = Sweep::default();
+        sweep_of(&mut sweep, &[2, 4, 6, 8], 1);
+        for id in [1, 4, 5, 9] {
+            let mut s = site(id);
+            s.url = format!("new{id}");
+            sweep.seen.insert(id, s);
+        }
+        let got: Vec<(u64, String)> = sweep.merged().into_iter().map(|s| (s.id, s.url)).collect();
+        let want: Vec<(u64, String)> = [
+            (1, "new1"),
+            (2, "s2"),
+            (4, "new4"),
+            (5, "new5"),
+            (6, "s6"),
+            (8, "s8"),
+            (9, "new9"),
+        ]
+        .into_iter()
+        .map(|(id, url)| (id, url.to_string()))
+        .collect();
+        assert_eq!(got, want);
     }
 
     #[test]

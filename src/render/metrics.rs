@@ -225,10 +225,14 @@ fn walk_snapshots(
             );
         }
 
-        let mut problem_counts: BTreeMap<Problem, usize> = BTreeMap::new();
+        let mut problem_counts = [0usize; Problem::ALL.len()];
+        let mut usage: BTreeMap<u64, usize> = BTreeMap::new();
+        let (mut site_digits, mut server_digits) = ([0u8; 20], [0u8; 20]);
         for site in &snap.sites {
-            let site_id = site.id.to_string();
-            let server_id = site.server_id.map(|i| i.to_string()).unwrap_or_default();
+            let site_id = decimal(&mut site_digits, site.id);
+            let server_id = site
+                .server_id
+                .map_or("", |i| decimal(&mut server_digits, i));
             let server_label = site
                 .server_id
                 .and_then(|i| server_labels.get(&i).copied())
@@ -237,25 +241,29 @@ fn walk_snapshots(
                 Fam::SiteInfo,
                 &[
                     ("account", account),
-                    ("site_id", &site_id),
+                    ("site_id", site_id),
                     ("site_url", &site.url),
-                    ("server_id", &server_id),
+                    ("server_id", server_id),
                     ("server_label", server_label),
                 ],
                 1.0,
             );
-            for p in model::site_problems(site, &integration_ids) {
-                *problem_counts.entry(p).or_default() += 1;
+            let flags = model::problem_flags(site, &integration_ids);
+            for (count, flagged) in problem_counts.iter_mut().zip(flags) {
+                *count += usize::from(flagged);
+            }
+            if let Some(id) = site.remote.schedule.as_ref().and_then(|s| s.integration_id) {
+                *usage.entry(id).or_default() += 1;
             }
             sink.push(
                 Fam::RemoteConfigured,
-                &[("account", account), ("site_id", &site_id)],
+                &[("account", account), ("site_id", site_id)],
                 bool_value(model::remote_configured(site, &integration_ids)),
             );
             if let Some(missing) = model::integration_missing(site, &integration_ids) {
                 sink.push(
                     Fam::IntegrationMissing,
-                    &[("account", account), ("site_id", &site_id)],
+                    &[("account", account), ("site_id", site_id)],
                     bool_value(missing),
                 );
             }
@@ -263,7 +271,7 @@ fn walk_snapshots(
                 let settings = site.storage(storage);
                 let labels = [
                     ("account", account),
-                    ("site_id", site_id.as_str()),
+                    ("site_id", site_id),
                     ("storage", storage.as_str()),
                 ];
                 sink.push(
@@ -276,7 +284,7 @@ fn walk_snapshots(
                         Fam::ScheduleInfo,
                         &[
                             ("account", account),
-                            ("site_id", &site_id),
+                            ("site_id", site_id),
                             ("storage", storage.as_str()),
                             ("frequency", schedule.frequency.as_str()),
                         ],
@@ -300,8 +308,7 @@ fn walk_snapshots(
                 }
             }
         }
-        for p in Problem::ALL {
-            let n = problem_counts.get(&p).copied().unwrap_or(0);
+        for (p, n) in Problem::ALL.into_iter().zip(problem_counts) {
             sink.push(
                 Fam::Problems,
                 &[("account", account), ("problem", p.as_str())],
@@ -309,7 +316,8 @@ fn walk_snapshots(
             );
         }
 
-        let usage = snap.integration_usage();
+        // Counted in the walk above (as `AccountSnapshot::integration_usage`
+        // counts): a second pass over every site would read them all again.
         for integration in &snap.integrations {
             let id = integration.id.to_string();
             sink.push(
@@ -410,7 +418,7 @@ impl Sink for TextSink {
 
 /// Renders the snapshot part of the exposition as text.
 pub fn snapshot_text(snapshots: &[&AccountSnapshot], now: DateTime<Utc>) -> SnapshotText {
-    snapshot_text_sized(snapshots, now, None)
+    render_into(snapshots, now, Buffers::default())
 }
 
 /// Renders like [`snapshot_text`], sizing each family's buffer from a
@@ -422,23 +430,65 @@ pub fn snapshot_text_sized(
     now: DateTime<Utc>,
     previous: Option<&SnapshotText>,
 ) -> SnapshotText {
-    render_sized(snapshots, now, previous.map(|p| p.family_sizes))
+    let buffers = previous.map_or_else(Buffers::default, |p| Buffers::sized(&p.family_sizes));
+    render_into(snapshots, now, buffers)
 }
 
-fn render_sized(
+/// Renders like [`snapshot_text`] into the buffers of a previous render that
+/// nothing else holds any more (a family whose chunk is still shared gets a
+/// new buffer, sized from it). Memory that was written once is written
+/// again, instead of being returned to the system and faulted in anew.
+pub fn snapshot_text_recycled(
     snapshots: &[&AccountSnapshot],
     now: DateTime<Utc>,
-    sizes: Option<[usize; SNAPSHOT_FAMILIES.len()]>,
+    previous: SnapshotText,
 ) -> SnapshotText {
-    let buffers = SNAPSHOT_FAMILIES
-        .iter()
-        .enumerate()
-        .map(|(i, _)| {
-            let before = sizes.map_or(0, |s| s[i]);
+    render_into(snapshots, now, Buffers::recycled(previous))
+}
+
+/// One output buffer per snapshot family.
+struct Buffers([Vec<u8>; SNAPSHOT_FAMILIES.len()]);
+
+impl Default for Buffers {
+    fn default() -> Self {
+        Buffers(std::array::from_fn(|_| Vec::new()))
+    }
+}
+
+impl Buffers {
+    fn sized(sizes: &[usize; SNAPSHOT_FAMILIES.len()]) -> Self {
+        Buffers(std::array::from_fn(|i| {
+            let before = sizes.get(i).copied().unwrap_or(0);
             Vec::with_capacity(before + before / 16)
-        })
-        .collect();
-    let mut sink = TextSink(buffers);
+        }))
+    }
+
+    fn recycled(previous: SnapshotText) -> Self {
+        let mut buffers = Buffers::sized(&[0; SNAPSHOT_FAMILIES.len()]);
+        let mut chunks = previous.chunks.into_iter();
+        for (buffer, &size) in buffers.0.iter_mut().zip(&previous.family_sizes) {
+            if size == 0 {
+                continue;
+            }
+            *buffer = match chunks.next().map(Bytes::try_into_mut) {
+                Some(Ok(unique)) => {
+                    let mut reused = Vec::from(unique);
+                    reused.clear();
+                    reused
+                }
+                _ => Vec::with_capacity(size + size / 16),
+            };
+        }
+        buffers
+    }
+}
+
+fn render_into(
+    snapshots: &[&AccountSnapshot],
+    now: DateTime<Utc>,
+    buffers: Buffers,
+) -> SnapshotText {
+    let mut sink = TextSink(buffers.0.into());
     let valid_until = walk_snapshots(snapshots, now, &mut sink);
     let mut family_sizes = [0; SNAPSHOT_FAMILIES.len()];
     for (size, b) in family_sizes.iter_mut().zip(&sink.0) {
@@ -506,26 +556,35 @@ fn write_escaped(out: &mut Vec<u8>, s: &str, quote: bool) {
 fn write_value(out: &mut Vec<u8>, value: f64) {
     const EXACT: f64 = 9_007_199_254_740_992.0; // 2^53
     if value.fract() == 0.0 && value.abs() < EXACT && !(value == 0.0 && value.is_sign_negative()) {
-        let n = value as i64;
-        if n < 0 {
+        if value < 0.0 {
             out.push(b'-');
         }
-        let mut digits = [0u8; 20];
-        let mut i = digits.len();
-        let mut m = n.unsigned_abs();
-        loop {
-            i -= 1;
-            digits[i] = b'0' + (m % 10) as u8;
-            m /= 10;
-            if m == 0 {
-                break;
-            }
-        }
-        out.extend_from_slice(&digits[i..]);
+        let mut buf = [0u8; 20];
+        out.extend_from_slice(digits(&mut buf, value.abs() as u64));
     } else {
         // Writing into a Vec cannot fail.
         let _ = write!(out, "{value}");
     }
+}
+
+/// `n` in decimal, written into the end of `buf` (20 digits hold any u64,
+/// so `i` stays in bounds).
+fn digits(buf: &mut [u8; 20], mut n: u64) -> &[u8] {
+    let mut i = buf.len();
+    loop {
+        i -= 1;
+        buf[i] = b'0' + (n % 10) as u8;
+        n /= 10;
+        if n == 0 {
+            break;
+        }
+    }
+    &buf[i..]
+}
+
+/// An id as a label value, without allocating a `String` per site.
+fn decimal(buf: &mut [u8; 20], n: u64) -> &str {
+    std::str::from_utf8(digits(buf, n)).unwrap_or_default()
 }
 
 /// The exporter's own health per account: small, rendered on every scrape.
@@ -873,12 +932,18 @@ impl ExpositionCache {
             states.iter().filter_map(|s| s.snapshot.clone()).collect();
         // The stale entry goes now, not after the render: responses still
         // sending it hold their own references, and the two never need to
-        // be in memory together.
-        let sizes = self.current().map(|e| e.text.family_sizes);
+        // be in memory together. When none does, its buffers take the new
+        // render.
+        let previous = self.current();
         self.set(None);
+        let buffers = match previous.map(Arc::try_unwrap) {
+            Some(Ok(unused)) => Buffers::recycled(unused.text),
+            Some(Err(shared)) => Buffers::sized(&shared.text.family_sizes),
+            None => Buffers::default(),
+        };
         let render = move || {
             let refs: Vec<&AccountSnapshot> = snapshots.iter().map(Arc::as_ref).collect();
-            render_sized(&refs, now, sizes)
+            render_into(&refs, now, buffers)
         };
         // Rendering a large fleet takes a while: keep it off the workers
         // that answer other requests.
