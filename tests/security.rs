@@ -209,6 +209,96 @@ async fn min_version_tls13_refuses_a_tls12_only_client() {
     app.shutdown().await;
 }
 
+/// A client CA, a client certificate it signed, and one it did not, as
+/// PEM: the CA certificate and two `reqwest` identities (certificate and key).
+struct ClientPki {
+    dir: tempfile::TempDir,
+    signed: String,
+    foreign: String,
+}
+
+fn client_pki() -> ClientPki {
+    use rcgen::{
+        BasicConstraints, CertificateParams, CertifiedIssuer, ExtendedKeyUsagePurpose, IsCa,
+        KeyPair, KeyUsagePurpose,
+    };
+    let mut ca_params = CertificateParams::new(Vec::<String>::new()).unwrap();
+    ca_params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
+    ca_params.key_usages = vec![
+        KeyUsagePurpose::KeyCertSign,
+        KeyUsagePurpose::DigitalSignature,
+    ];
+    let ca = CertifiedIssuer::self_signed(ca_params, KeyPair::generate().unwrap()).unwrap();
+    let identity = |issuer: Option<&CertifiedIssuer<'_, KeyPair>>| {
+        let mut params = CertificateParams::new(vec!["prometheus".to_string()]).unwrap();
+        params.extended_key_usages = vec![ExtendedKeyUsagePurpose::ClientAuth];
+        let key = KeyPair::generate().unwrap();
+        let cert = match issuer {
+            Some(ca) => params.signed_by(&key, ca).unwrap(),
+            None => params.self_signed(&key).unwrap(),
+        };
+        format!("{}{}", cert.pem(), key.serialize_pem())
+    };
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("client-ca.crt"), ca.pem()).unwrap();
+    ClientPki {
+        signed: identity(Some(&ca)),
+        foreign: identity(None),
+        dir,
+    }
+}
+
+/// Status of a request over TLS presenting `identity`, or `None` when the
+/// handshake (or the request) failed.
+async fn mtls_status(tls: &Tls, url: &str, identity: Option<&str>) -> Option<u16> {
+    let mut builder = https_client(&tls.ca_pem);
+    if let Some(pem) = identity {
+        builder = builder.identity(reqwest::Identity::from_pem(pem.as_bytes()).unwrap());
+    }
+    let client = builder.build().unwrap();
+    let resp = client
+        .get(url)
+        .basic_auth(USER, Some(PASSWORD))
+        .send()
+        .await
+        .ok()?;
+    Some(resp.status().as_u16())
+}
+
+#[tokio::test]
+async fn mutual_tls_admits_only_clients_with_a_certificate_from_the_client_ca() {
+    let fake = fake(small()).await;
+    let pki = client_pki();
+    let ca_file = pki.dir.path().join("client-ca.crt");
+    for (policy, without_cert) in [
+        ("RequireAndVerifyClientCert", None),
+        ("VerifyClientCertIfGiven", Some(200)),
+    ] {
+        let tls = tls_files(&format!(
+            "  client_auth_type: {policy}\n  client_ca_file: {}\n",
+            ca_file.display()
+        ));
+        let app = start_secured(&fake, &tls.web_config, Limits::default()).await;
+        let url = format!("https://127.0.0.1:{}/metrics", app.addr.port());
+        assert_eq!(
+            mtls_status(&tls, &url, Some(&pki.signed)).await,
+            Some(200),
+            "{policy}: a certificate from the client CA"
+        );
+        assert_eq!(
+            mtls_status(&tls, &url, Some(&pki.foreign)).await,
+            None,
+            "{policy}: a certificate from elsewhere"
+        );
+        assert_eq!(
+            mtls_status(&tls, &url, None).await,
+            without_cert,
+            "{policy}: no certificate"
+        );
+        app.shutdown().await;
+    }
+}
+
 /// Opens a connection that starts a request and then sends one header byte
 /// every 300 ms (or nothing at all), never finishing it.
 fn slow_loris(addr: SocketAddr, trickle: bool) -> std::thread::JoinHandle<Option<Duration>> {
