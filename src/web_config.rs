@@ -313,29 +313,16 @@ fn tls_config(path: &Path, t: RawTls) -> Result<Option<Arc<rustls::ServerConfig>
         }
         (Some(c), Some(k)) => (c, k),
     };
-    let certs: Vec<CertificateDer<'static>> = CertificateDer::pem_slice_iter(&cert)
-        .collect::<Result<_, _>>()
-        .map_err(|e| {
-            WebConfigError::at(
-                path,
-                &key("cert_file"),
-                format!("not a PEM certificate: {e}"),
-            )
-        })?;
-    if certs.is_empty() {
-        return Err(WebConfigError::at(
-            path,
-            &key("cert_file"),
-            "no certificate in the PEM data",
-        ));
-    }
-    let private = PrivateKeyDer::from_pem_slice(&private).map_err(|e| {
-        WebConfigError::at(
-            path,
-            &key("key_file"),
-            format!("not a PEM private key: {e}"),
-        )
-    })?;
+    let provider = Arc::new(rustls::crypto::ring::default_provider());
+    let certified = certified_key(&cert, &private, &provider)
+        .map_err(|(field, message)| WebConfigError::at(path, &key(field), message))?;
+    let files = t.cert_file.zip(t.key_file);
+    let stamp = files.as_ref().map(|(c, k)| stamp_of(c, k));
+    let resolver = Arc::new(ReloadingCert {
+        files,
+        provider: Arc::clone(&provider),
+        current: Mutex::new((stamp, Arc::new(certified))),
+    });
 
     let min = tls_version(
         path,
@@ -365,7 +352,6 @@ fn tls_config(path: &Path, t: RawTls) -> Result<Option<Arc<rustls::ServerConfig>
         ));
     }
 
-    let provider = Arc::new(rustls::crypto::ring::default_provider());
     let builder = rustls::ServerConfig::builder_with_provider(Arc::clone(&provider))
         .with_protocol_versions(&versions)
         .map_err(|e| WebConfigError::at(path, &key("min_version"), e))?;
@@ -436,16 +422,90 @@ fn tls_config(path: &Path, t: RawTls) -> Result<Option<Arc<rustls::ServerConfig>
             ));
         }
     };
-    let mut config = builder.with_single_cert(certs, private).map_err(|e| {
-        WebConfigError::at(
-            path,
-            &key("key_file"),
-            format!("does not fit the certificate: {e}"),
-        )
-    })?;
+    let mut config = builder.with_cert_resolver(resolver);
     config.ignore_client_order = t.prefer_server_cipher_suites.unwrap_or(true);
     config.alpn_protocols = vec![b"http/1.1".to_vec()];
     Ok(Some(Arc::new(config)))
+}
+
+/// A certificate chain and its private key, checked to fit each other. An
+/// error names the field (`cert_file` or `key_file`) and what is wrong.
+fn certified_key(
+    cert: &[u8],
+    private: &[u8],
+    provider: &rustls::crypto::CryptoProvider,
+) -> Result<rustls::sign::CertifiedKey, (&'static str, String)> {
+    let certs: Vec<CertificateDer<'static>> = CertificateDer::pem_slice_iter(cert)
+        .collect::<Result<_, _>>()
+        .map_err(|e| ("cert_file", format!("not a PEM certificate: {e}")))?;
+    if certs.is_empty() {
+        return Err(("cert_file", "no certificate in the PEM data".to_string()));
+    }
+    let private = PrivateKeyDer::from_pem_slice(private)
+        .map_err(|e| ("key_file", format!("not a PEM private key: {e}")))?;
+    rustls::sign::CertifiedKey::from_der(certs, private, provider)
+        .map_err(|e| ("key_file", format!("does not fit the certificate: {e}")))
+}
+
+/// When the certificate and key files last changed (modification time and
+/// length of each); `None` for a file that cannot be read.
+type Stamp = [Option<(std::time::SystemTime, u64)>; 2];
+
+fn stamp_of(cert: &Path, key: &Path) -> Stamp {
+    [cert, key].map(|f| {
+        let meta = std::fs::metadata(f).ok()?;
+        Some((meta.modified().ok()?, meta.len()))
+    })
+}
+
+/// Serves the configured certificate, and reads `cert_file` and `key_file`
+/// again when either changes (checked at each TLS handshake, as the
+/// exporter-toolkit does), so a renewed certificate is served without a
+/// restart. A pair that does not load (a rotation half done, a bad file)
+/// is logged once and the previous certificate stays in use.
+#[derive(Debug)]
+struct ReloadingCert {
+    /// `None` when the certificate was given inline.
+    files: Option<(PathBuf, PathBuf)>,
+    provider: Arc<rustls::crypto::CryptoProvider>,
+    current: Mutex<(Option<Stamp>, Arc<rustls::sign::CertifiedKey>)>,
+}
+
+impl rustls::server::ResolvesServerCert for ReloadingCert {
+    fn resolve(
+        &self,
+        _hello: rustls::server::ClientHello<'_>,
+    ) -> Option<Arc<rustls::sign::CertifiedKey>> {
+        let mut current = match self.current.lock() {
+            Ok(g) => g,
+            Err(poisoned) => poisoned.into_inner(),
+        };
+        if let Some((cert_file, key_file)) = &self.files {
+            let stamp = stamp_of(cert_file, key_file);
+            if current.0.as_ref() != Some(&stamp) {
+                current.0 = Some(stamp);
+                let loaded = std::fs::read(cert_file)
+                    .map_err(|e| ("cert_file", format!("cannot read it: {e}")))
+                    .and_then(|c| {
+                        let k = std::fs::read(key_file)
+                            .map_err(|e| ("key_file", format!("cannot read it: {e}")))?;
+                        certified_key(&c, &k, &self.provider)
+                    });
+                match loaded {
+                    Ok(key) => {
+                        current.1 = Arc::new(key);
+                        tracing::info!(cert_file = %cert_file.display(), "TLS certificate reloaded");
+                    }
+                    Err((field, reason)) => tracing::warn!(
+                        field,
+                        %reason,
+                        "TLS certificate files changed but do not load; the previous certificate stays in use"
+                    ),
+                }
+            }
+        }
+        Some(Arc::clone(&current.1))
+    }
 }
 
 fn headers(

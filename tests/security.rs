@@ -209,6 +209,57 @@ async fn min_version_tls13_refuses_a_tls12_only_client() {
     app.shutdown().await;
 }
 
+#[tokio::test]
+async fn a_renewed_certificate_is_served_without_a_restart_and_a_broken_one_is_not() {
+    let fake = fake(small()).await;
+    let tls = tls_files("");
+    let app = start_secured(&fake, &tls.web_config, Limits::default()).await;
+    let url = format!("https://127.0.0.1:{}/-/healthy", app.addr.port());
+    // A fresh client per check: each check is a new handshake.
+    let trusting = |ca_pem: String| status_or_none(ca_pem, url.clone());
+    let dir = tls.web_config.parent().unwrap().to_path_buf();
+    assert_eq!(trusting(tls.ca_pem.clone()).await, Some(200));
+
+    // cert-manager (or certbot) writes a new pair over the old files.
+    let renewed = rcgen::generate_simple_self_signed(vec!["127.0.0.1".to_string()]).unwrap();
+    std::fs::write(dir.join("tls.key"), renewed.signing_key.serialize_pem()).unwrap();
+    std::fs::write(dir.join("tls.crt"), renewed.cert.pem()).unwrap();
+    assert_eq!(
+        trusting(renewed.cert.pem()).await,
+        Some(200),
+        "the renewed certificate"
+    );
+    assert_eq!(
+        trusting(tls.ca_pem.clone()).await,
+        None,
+        "the old one is gone"
+    );
+
+    // Half a rotation: a certificate whose key is not there yet.
+    let next = rcgen::generate_simple_self_signed(vec!["127.0.0.1".to_string()]).unwrap();
+    std::fs::write(dir.join("tls.crt"), next.cert.pem()).unwrap();
+    assert_eq!(
+        trusting(renewed.cert.pem()).await,
+        Some(200),
+        "a pair that does not fit keeps the previous certificate"
+    );
+    std::fs::write(dir.join("tls.key"), next.signing_key.serialize_pem()).unwrap();
+    assert_eq!(
+        trusting(next.cert.pem()).await,
+        Some(200),
+        "the rotation completed"
+    );
+    app.shutdown().await;
+}
+
+/// Status of `url` for a new client that trusts only `ca_pem`, or `None`
+/// when the handshake (or the request) failed.
+async fn status_or_none(ca_pem: String, url: String) -> Option<u16> {
+    let client = https_client(&ca_pem).build().unwrap();
+    let resp = client.get(&url).send().await.ok()?;
+    Some(resp.status().as_u16())
+}
+
 /// A client CA, a client certificate it signed, and one it did not, as
 /// PEM: the CA certificate and two `reqwest` identities (certificate and key).
 struct ClientPki {
