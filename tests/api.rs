@@ -88,12 +88,16 @@ fn ids(v: &Value, list: &str, key: &str) -> Vec<u64> {
 }
 
 /// Each example in docs/api.md, with the fixture holding its exact answer.
-const EXAMPLES: [(&str, &str); 5] = [
+const EXAMPLES: [(&str, &str); 6] = [
     ("/api/v1/status", "status.json"),
     ("/api/v1/sites?account=acme&site_id=1006", "sites.json"),
     (
         "/api/v1/schedules?account=acme&site_id=1001",
         "schedules.json",
+    ),
+    (
+        "/api/v1/schedules?account=acme&site_id=1001&limit=1&offset=1",
+        "schedules_page.json",
     ),
     ("/api/v1/integrations?account=acme", "integrations.json"),
     ("/api/v1/sites?server_id=web-01", "error.json"),
@@ -126,6 +130,49 @@ fn the_documented_examples_are_what_the_api_answers() {
             docs.contains(&format!("GET {request}")) && docs.contains(&pretty),
             "docs/api.md must show {request} and its answer from {file}"
         );
+    }
+}
+
+#[test]
+fn pages_cover_every_match_once_and_say_where_the_next_one_starts() {
+    let store = three_accounts();
+    let view = View::load(&store);
+    for (list, key, query) in [
+        ("sites", "id", "/api/v1/sites?"),
+        ("schedules", "site_id", "/api/v1/schedules?storage=remote&"),
+    ] {
+        let whole = ok(&view, query.trim_end_matches(['?', '&']));
+        let total = whole["count"].as_u64().unwrap() as usize;
+        assert!(total > 3, "{list}: a list long enough to page");
+        assert!(whole.get("page").is_none(), "no page asked, none described");
+
+        let mut seen = Vec::new();
+        let mut offset = Some(0);
+        while let Some(at) = offset {
+            let page = ok(&view, &format!("{query}limit=3&offset={at}"));
+            let got = ids(&page, list, key);
+            assert!(got.len() <= 3, "{list} at {at}");
+            assert_eq!(page["count"], json!(got.len()));
+            assert_eq!(page["page"]["total"], json!(total));
+            assert_eq!(page["page"]["offset"], json!(at));
+            assert_eq!(page["page"]["limit"], json!(3));
+            seen.extend(got);
+            offset = page["page"]["next_offset"].as_u64().map(|n| n as usize);
+            assert!(
+                offset.is_none_or(|n| n == seen.len()),
+                "{list}: next_offset"
+            );
+        }
+        assert_eq!(
+            seen,
+            ids(&whole, list, key),
+            "{list}: every entry once, in order"
+        );
+
+        let past = ok(&view, &format!("{query}offset={total}"));
+        assert_eq!(past["count"], json!(0));
+        assert_eq!(past["page"]["next_offset"], Value::Null);
+        assert_eq!(past["page"]["limit"], Value::Null);
     }
 }
 
@@ -451,6 +498,10 @@ async fn bad_filter_values_get_400_naming_the_parameter() {
         ("/api/v1/sites?site_id=1.5", "site_id"),
         ("/api/v1/sites?site_id=1&site_id=2", "site_id"),
         ("/api/v1/sites?page=2", "page"),
+        ("/api/v1/sites?limit=0", "limit"),
+        ("/api/v1/sites?limit=ten", "limit"),
+        ("/api/v1/schedules?offset=-1", "offset"),
+        ("/api/v1/integrations?limit=5", "limit"),
         ("/api/v1/sites?storage=local", "storage"),
         ("/api/v1/schedules?account=%3Cscript%3E", "account"),
         ("/api/v1/schedules?server_id=%00", "server_id"),

@@ -470,25 +470,79 @@ fn strict_params(
     Ok(out)
 }
 
-/// What the list endpoints can be filtered by.
+/// What the list endpoints can be filtered by, and the page asked for.
 #[derive(Debug, Default)]
 struct Filters {
     account: Option<String>,
     server_id: Option<u64>,
     site_id: Option<u64>,
     storage: Option<Storage>,
+    limit: Option<usize>,
+    offset: Option<usize>,
+}
+
+/// Where a page sits in the whole list; present when `limit` or `offset`
+/// was given.
+#[derive(Debug, Serialize)]
+pub struct PageInfo {
+    /// Entries that match the filters, on every page.
+    pub total: usize,
+    pub offset: usize,
+    pub limit: Option<usize>,
+    /// The `offset` of the next page; `null` on the last one.
+    pub next_offset: Option<usize>,
+}
+
+impl Filters {
+    /// The entries of the page asked for, and where it sits; every entry
+    /// and no page information when no page was asked for.
+    fn page<T>(&self, all: Vec<T>) -> (Vec<T>, Option<PageInfo>) {
+        if self.limit.is_none() && self.offset.is_none() {
+            return (all, None);
+        }
+        let total = all.len();
+        let offset = self.offset.unwrap_or(0);
+        let entries: Vec<T> = all
+            .into_iter()
+            .skip(offset)
+            .take(self.limit.unwrap_or(usize::MAX))
+            .collect();
+        let end = offset.saturating_add(entries.len());
+        let info = PageInfo {
+            total,
+            offset,
+            limit: self.limit,
+            next_offset: (end < total).then_some(end),
+        };
+        (entries, Some(info))
+    }
+}
+
+fn parse_count(name: &str, value: &str, least: usize) -> Result<usize, ParamError> {
+    let n = whole_number(name, value, "a count", "100")?;
+    let n = usize::try_from(n)
+        .map_err(|_| ParamError::new(name, format!("\"{value}\" is too large for a count")))?;
+    if n < least {
+        return Err(ParamError::new(name, format!("must be at least {least}")));
+    }
+    Ok(n)
 }
 
 fn parse_id(name: &str, value: &str) -> Result<u64, ParamError> {
+    whole_number(name, value, "an id", "12345")
+}
+
+/// Digits only: no sign, no spaces. `what` and `example` word the error.
+fn whole_number(name: &str, value: &str, what: &str, example: &str) -> Result<u64, ParamError> {
     if value.is_empty() || !value.bytes().all(|b| b.is_ascii_digit()) {
         return Err(ParamError::new(
             name,
-            format!("\"{value}\" is not an id; expected a whole number such as 12345"),
+            format!("\"{value}\" is not {what}; expected a whole number such as {example}"),
         ));
     }
     value
         .parse::<u64>()
-        .map_err(|_| ParamError::new(name, format!("\"{value}\" is too large for an id")))
+        .map_err(|_| ParamError::new(name, format!("\"{value}\" is too large for {what}")))
 }
 
 fn parse_filters(view: &View, raw: Option<&str>, allowed: &[&str]) -> Result<Filters, ParamError> {
@@ -507,6 +561,8 @@ fn parse_filters(view: &View, raw: Option<&str>, allowed: &[&str]) -> Result<Fil
             }
             "server_id" => f.server_id = Some(parse_id(name, value)?),
             "site_id" => f.site_id = Some(parse_id(name, value)?),
+            "limit" => f.limit = Some(parse_count(name, value, 1)?),
+            "offset" => f.offset = Some(parse_count(name, value, 0)?),
             "storage" => {
                 f.storage = Some(match value.as_str() {
                     "local" => Storage::Local,
@@ -738,6 +794,8 @@ fn storage_entry(row: &StorageRow<'_>) -> StorageEntry {
 #[derive(Debug, Serialize)]
 pub struct SitesAnswer {
     pub count: usize,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub page: Option<PageInfo>,
     pub sites: Vec<SiteEntry>,
 }
 
@@ -756,10 +814,10 @@ pub struct SiteEntry {
     pub remote: StorageEntry,
 }
 
-pub const SITES_PARAMS: [&str; 3] = ["account", "server_id", "site_id"];
+pub const SITES_PARAMS: [&str; 5] = ["account", "server_id", "site_id", "limit", "offset"];
 
 /// Every site with its derived backup state. Filters: `account`,
-/// `server_id`, `site_id`.
+/// `server_id`, `site_id`; a page: `limit`, `offset`.
 pub fn sites(
     view: &View,
     raw: Option<&str>,
@@ -784,8 +842,10 @@ pub fn sites(
             remote: storage_entry(&r.remote),
         })
         .collect();
+    let (sites, page) = f.page(sites);
     Ok(SitesAnswer {
         count: sites.len(),
+        page,
         sites,
     })
 }
@@ -793,6 +853,8 @@ pub fn sites(
 #[derive(Debug, Serialize)]
 pub struct SchedulesAnswer {
     pub count: usize,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub page: Option<PageInfo>,
     pub schedules: Vec<ScheduleRowEntry>,
 }
 
@@ -807,10 +869,18 @@ pub struct ScheduleRowEntry {
     pub entry: StorageEntry,
 }
 
-pub const SCHEDULES_PARAMS: [&str; 4] = ["account", "server_id", "site_id", "storage"];
+pub const SCHEDULES_PARAMS: [&str; 6] = [
+    "account",
+    "server_id",
+    "site_id",
+    "storage",
+    "limit",
+    "offset",
+];
 
 /// One entry per site and storage (local, remote), scheduled or not.
-/// Filters: `account`, `server_id`, `site_id`, `storage`.
+/// Filters: `account`, `server_id`, `site_id`, `storage`; a page: `limit`,
+/// `offset`.
 pub fn schedules(
     view: &View,
     raw: Option<&str>,
@@ -833,8 +903,10 @@ pub fn schedules(
             });
         }
     }
+    let (schedules, page) = f.page(schedules);
     Ok(SchedulesAnswer {
         count: schedules.len(),
+        page,
         schedules,
     })
 }
