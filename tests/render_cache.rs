@@ -350,31 +350,6 @@ fn system_gunzip(gz: &[u8]) -> Option<Vec<u8>> {
     Some(out.stdout)
 }
 
-fn promtool_check(text: &[u8]) {
-    let Ok(mut child) = Command::new("promtool")
-        .args(["check", "metrics"])
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-    else {
-        support::require(false, "promtool", "prometheus");
-        return;
-    };
-    {
-        use std::io::Write as _;
-        child.stdin.take().unwrap().write_all(text).unwrap();
-    }
-    let out = child.wait_with_output().unwrap();
-    let said = format!(
-        "{}{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
-    assert!(out.status.success(), "{said}");
-    assert_eq!(said.trim(), "", "promtool complained");
-}
-
 async fn scrape(addr: std::net::SocketAddr, gzip: bool) -> (Option<u64>, Vec<u8>) {
     let mut req = reqwest::Client::builder()
         .no_gzip()
@@ -406,7 +381,7 @@ async fn the_exporter_serves_the_cached_exposition_with_its_length_plain_and_gzi
     let text = String::from_utf8(plain.clone()).unwrap();
     assert!(text.contains("gridpane_sites{account=\"agency\"} 120\n"));
     assert!(text.contains("\n# TYPE process_resident_memory_bytes gauge\n"));
-    promtool_check(&plain);
+    promtool_check_metrics(&plain);
 
     let (declared, gz) = scrape(app.addr, true).await;
     assert_eq!(declared, Some(gz.len() as u64));
@@ -417,7 +392,7 @@ async fn the_exporter_serves_the_cached_exposition_with_its_length_plain_and_gzi
     let unzipped_text = String::from_utf8(unzipped.clone()).unwrap();
     assert!(unzipped_text.contains("gridpane_sites{account=\"agency\"} 120\n"));
     assert!(unzipped_text.contains("gridpane_up{account=\"agency\"} 1\n"));
-    promtool_check(&unzipped);
+    promtool_check_metrics(&unzipped);
     app.shutdown().await;
 }
 
@@ -432,9 +407,8 @@ async fn the_render_on_every_scrape_baseline_serves_the_same_families() {
     let app = gridpane_backup_exporter::app::App::start(
         config,
         gridpane_backup_exporter::app::WebOptions {
-            listen: "127.0.0.1:0".parse().unwrap(),
-            telemetry_path: "/metrics".to_string(),
             disable_exposition_cache: true,
+            ..test_web()
         },
     )
     .await
@@ -452,6 +426,6 @@ async fn the_render_on_every_scrape_baseline_serves_the_same_families() {
     let unzipped = gunzip_one_member(&gz);
     assert_eq!(families(&plain), families(&unzipped));
     assert!(families(&plain).contains(&"# TYPE gridpane_site_info gauge".to_string()));
-    promtool_check(&plain);
+    promtool_check_metrics(&plain);
     app.shutdown().await;
 }

@@ -9,7 +9,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use gridpane_backup_exporter::app::{App, WebOptions};
+use gridpane_backup_exporter::app::App;
 use gridpane_backup_exporter::config::Config;
 use gridpane_backup_exporter::fake::{
     Endpoint, FakeGridPane, FakeOptions, Fault, FaultCount, Fleet, FleetSpec,
@@ -64,11 +64,7 @@ async fn start_secured(fake: &FakeGridPane, web_config: &Path, limits: Limits) -
     };
     App::start_with(
         config,
-        WebOptions {
-            listen: "127.0.0.1:0".parse().unwrap(),
-            telemetry_path: "/metrics".to_string(),
-            disable_exposition_cache: false,
-        },
+        test_web(),
         ServerOptions {
             web_config: Some(web_config::load(web_config).unwrap()),
             limits,

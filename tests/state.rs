@@ -8,7 +8,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::Duration;
 
-use gridpane_backup_exporter::app::{App, WebOptions};
+use gridpane_backup_exporter::app::App;
 use gridpane_backup_exporter::config::Config;
 use gridpane_backup_exporter::fake::{Endpoint, FakeGridPane, Fault, FaultCount, FleetSpec};
 use gridpane_backup_exporter::state;
@@ -23,16 +23,7 @@ async fn start_with_state(accounts: Vec<&str>, fake: &FakeGridPane, path: &Path)
         poll: fast_poll(),
         state_file: Some(path.to_path_buf()),
     };
-    App::start(
-        config,
-        WebOptions {
-            listen: "127.0.0.1:0".parse().unwrap(),
-            telemetry_path: "/metrics".to_string(),
-            disable_exposition_cache: false,
-        },
-    )
-    .await
-    .unwrap()
+    start_config(config).await
 }
 
 fn small() -> FleetSpec {

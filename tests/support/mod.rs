@@ -52,21 +52,27 @@ pub fn fast_poll() -> PollConfig {
 }
 
 pub async fn start(accounts: Vec<Account>, poll: PollConfig) -> App {
-    let config = Config {
+    start_config(Config {
         accounts,
         poll,
         state_file: None,
-    };
-    App::start(
-        config,
-        WebOptions {
-            listen: "127.0.0.1:0".parse().unwrap(),
-            telemetry_path: "/metrics".to_string(),
-            disable_exposition_cache: false,
-        },
-    )
+    })
     .await
-    .unwrap()
+}
+
+/// How the tests serve: port 0 on loopback, `/metrics`, the exposition
+/// cache on.
+pub fn test_web() -> WebOptions {
+    WebOptions {
+        listen: "127.0.0.1:0".parse().unwrap(),
+        telemetry_path: "/metrics".to_string(),
+        disable_exposition_cache: false,
+    }
+}
+
+/// The exporter with this configuration, served as [`test_web`] says.
+pub async fn start_config(config: Config) -> App {
+    App::start(config, test_web()).await.unwrap()
 }
 
 pub async fn get(app: &App, path: &str) -> (u16, String) {
@@ -118,16 +124,7 @@ pub async fn metric(app: &App, selector: &str) -> Option<String> {
 /// The exporter exactly as `--demo` runs it, on port 0, after its first poll.
 pub async fn start_demo() -> (FakeGridPane, App) {
     let (fake, config) = demo::start().await.unwrap();
-    let app = App::start(
-        config,
-        WebOptions {
-            listen: "127.0.0.1:0".parse().unwrap(),
-            telemetry_path: "/metrics".to_string(),
-            disable_exposition_cache: false,
-        },
-    )
-    .await
-    .unwrap();
+    let app = start_config(config).await;
     wait_ready(&app).await;
     (fake, app)
 }
@@ -164,6 +161,33 @@ pub fn has_command(command: &str) -> bool {
         .arg("--version")
         .output()
         .is_ok_and(|o| o.status.success())
+}
+
+/// `promtool check metrics` on an exposition: it must pass and print
+/// nothing. Skipped (false) when promtool is missing and CI is not set.
+pub fn promtool_check_metrics(text: &[u8]) -> bool {
+    use std::io::Write as _;
+    use std::process::{Command, Stdio};
+    if !require(has_command("promtool"), "promtool", "prometheus") {
+        return false;
+    }
+    let mut child = Command::new("promtool")
+        .args(["check", "metrics"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    child.stdin.take().unwrap().write_all(text).unwrap();
+    let out = child.wait_with_output().unwrap();
+    let said = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(out.status.success(), "{said}");
+    assert_eq!(said.trim(), "", "promtool complained");
+    true
 }
 
 /// For a test that needs a program from a Debian package: true when it is
