@@ -211,22 +211,20 @@ async fn a_renewed_certificate_is_served_without_a_restart_and_a_broken_one_is_n
     let tls = tls_files("");
     let app = start_secured(&fake, &tls.web_config, Limits::default()).await;
     let url = format!("https://127.0.0.1:{}/-/healthy", app.addr.port());
-    // A fresh client per check: each check is a new handshake.
-    let trusting = |ca_pem: String| status_or_none(ca_pem, url.clone());
     let dir = tls.web_config.parent().unwrap().to_path_buf();
-    assert_eq!(trusting(tls.ca_pem.clone()).await, Some(200));
+    assert_eq!(tls_status(&tls.ca_pem, &url, None).await, Some(200));
 
     // cert-manager (or certbot) writes a new pair over the old files.
     let renewed = rcgen::generate_simple_self_signed(vec!["127.0.0.1".to_string()]).unwrap();
     std::fs::write(dir.join("tls.key"), renewed.signing_key.serialize_pem()).unwrap();
     std::fs::write(dir.join("tls.crt"), renewed.cert.pem()).unwrap();
     assert_eq!(
-        trusting(renewed.cert.pem()).await,
+        tls_status(&renewed.cert.pem(), &url, None).await,
         Some(200),
         "the renewed certificate"
     );
     assert_eq!(
-        trusting(tls.ca_pem.clone()).await,
+        tls_status(&tls.ca_pem, &url, None).await,
         None,
         "the old one is gone"
     );
@@ -235,25 +233,17 @@ async fn a_renewed_certificate_is_served_without_a_restart_and_a_broken_one_is_n
     let next = rcgen::generate_simple_self_signed(vec!["127.0.0.1".to_string()]).unwrap();
     std::fs::write(dir.join("tls.crt"), next.cert.pem()).unwrap();
     assert_eq!(
-        trusting(renewed.cert.pem()).await,
+        tls_status(&renewed.cert.pem(), &url, None).await,
         Some(200),
         "a pair that does not fit keeps the previous certificate"
     );
     std::fs::write(dir.join("tls.key"), next.signing_key.serialize_pem()).unwrap();
     assert_eq!(
-        trusting(next.cert.pem()).await,
+        tls_status(&next.cert.pem(), &url, None).await,
         Some(200),
         "the rotation completed"
     );
     app.shutdown().await;
-}
-
-/// Status of `url` for a new client that trusts only `ca_pem`, or `None`
-/// when the handshake (or the request) failed.
-async fn status_or_none(ca_pem: String, url: String) -> Option<u16> {
-    let client = https_client(&ca_pem).build().unwrap();
-    let resp = client.get(&url).send().await.ok()?;
-    Some(resp.status().as_u16())
 }
 
 /// A client CA, a client certificate it signed, and one it did not, as
@@ -295,10 +285,11 @@ fn client_pki() -> ClientPki {
     }
 }
 
-/// Status of a request over TLS presenting `identity`, or `None` when the
-/// handshake (or the request) failed.
-async fn mtls_status(tls: &Tls, url: &str, identity: Option<&str>) -> Option<u16> {
-    let mut builder = https_client(&tls.ca_pem);
+/// Status of a request (with the right password) from a new client that
+/// trusts only `ca_pem` and presents `identity`, or `None` when the
+/// handshake (or the request) failed. A new client is a new handshake.
+async fn tls_status(ca_pem: &str, url: &str, identity: Option<&str>) -> Option<u16> {
+    let mut builder = https_client(ca_pem);
     if let Some(pem) = identity {
         builder = builder.identity(reqwest::Identity::from_pem(pem.as_bytes()).unwrap());
     }
@@ -328,17 +319,17 @@ async fn mutual_tls_admits_only_clients_with_a_certificate_from_the_client_ca() 
         let app = start_secured(&fake, &tls.web_config, Limits::default()).await;
         let url = format!("https://127.0.0.1:{}/metrics", app.addr.port());
         assert_eq!(
-            mtls_status(&tls, &url, Some(&pki.signed)).await,
+            tls_status(&tls.ca_pem, &url, Some(&pki.signed)).await,
             Some(200),
             "{policy}: a certificate from the client CA"
         );
         assert_eq!(
-            mtls_status(&tls, &url, Some(&pki.foreign)).await,
+            tls_status(&tls.ca_pem, &url, Some(&pki.foreign)).await,
             None,
             "{policy}: a certificate from elsewhere"
         );
         assert_eq!(
-            mtls_status(&tls, &url, None).await,
+            tls_status(&tls.ca_pem, &url, None).await,
             without_cert,
             "{policy}: no certificate"
         );
