@@ -135,6 +135,51 @@ pub(crate) fn huge_response(approx_bytes: usize) -> Response {
     response
 }
 
+/// `{"data": [...]}` with `count` items of a few bytes each, produced lazily
+/// and sent chunked, marked as the only page.
+pub(crate) fn many_items_response(count: usize) -> Response {
+    const PER_CHUNK: usize = 4096;
+    let chunks = count.div_ceil(PER_CHUNK).max(1);
+    let stream = futures_util::stream::iter((0..chunks).map(move |c| {
+        let mut out = String::with_capacity(PER_CHUNK * 32 + 64);
+        if c == 0 {
+            out.push_str("{\"data\":[");
+        }
+        let start = c * PER_CHUNK;
+        let end = (start + PER_CHUNK).min(count);
+        for n in start..end {
+            if n > 0 {
+                out.push(',');
+            }
+            out.push_str(&format!("{{\"id\":{n},\"url\":\"m{n}.example\"}}"));
+        }
+        if c + 1 == chunks {
+            out.push_str(&format!(
+                "],\"meta\":{{\"current_page\":1,\"last_page\":1,\"total\":{count}}}}}"
+            ));
+        }
+        Ok::<_, Infallible>(Bytes::from(out))
+    }));
+    let mut response = Response::new(Body::from_stream(stream));
+    response.headers_mut().insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/json"),
+    );
+    response
+}
+
+/// Adds headers with raw values; a name or value HTTP cannot carry is skipped.
+pub(crate) fn add_headers(response: &mut Response, headers: &[(&'static str, String)]) {
+    for (name, value) in headers {
+        if let (Ok(name), Ok(value)) = (
+            header::HeaderName::from_bytes(name.as_bytes()),
+            HeaderValue::from_str(value),
+        ) {
+            response.headers_mut().insert(name, value);
+        }
+    }
+}
+
 /// `body` in small chunks at about `bytes_per_sec`: a tenth of a second's
 /// worth every 100 ms, or one byte at a time below 10 bytes a second.
 pub(crate) fn trickle_response(status: u16, body: Vec<u8>, bytes_per_sec: u64) -> Response {
