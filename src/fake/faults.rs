@@ -101,62 +101,55 @@ pub(crate) fn drop_ids(v: &mut Value) {
 /// A valid JSON list of about `approx_bytes`, produced lazily and sent
 /// chunked (no `Content-Length`).
 pub(crate) fn huge_response(approx_bytes: usize) -> Response {
-    const PER_CHUNK: usize = 64;
     let padding = "x".repeat(900);
-    let item_len = padding.len() + 64;
-    let items = (approx_bytes / item_len).max(1);
-    let chunks = items.div_ceil(PER_CHUNK);
-    let stream = futures_util::stream::iter((0..chunks).map(move |c| {
-        let mut out = String::with_capacity(PER_CHUNK * item_len + 64);
-        if c == 0 {
-            out.push_str("{\"data\":[");
-        }
-        let start = c * PER_CHUNK;
-        let end = (start + PER_CHUNK).min(items);
-        for n in start..end {
-            if n > 0 {
-                out.push(',');
-            }
-            out.push_str(&format!(
+    let items = (approx_bytes / (padding.len() + 64)).max(1);
+    streamed_list(
+        items,
+        64,
+        move |n| {
+            format!(
                 "{{\"id\":{id},\"url\":\"huge-{n}.example.com\",\"padding\":\"{padding}\"}}",
                 id = 500_000 + n
-            ));
-        }
-        if end == items {
-            out.push_str(&format!("],\"meta\":{{\"total\":{items}}}}}"));
-        }
-        Ok::<_, Infallible>(Bytes::from(out))
-    }));
-    let mut response = Response::new(Body::from_stream(stream));
-    response.headers_mut().insert(
-        header::CONTENT_TYPE,
-        HeaderValue::from_static("application/json"),
-    );
-    response
+            )
+        },
+        format!("{{\"total\":{items}}}"),
+    )
 }
 
 /// `{"data": [...]}` with `count` items of a few bytes each, produced lazily
 /// and sent chunked, marked as the only page.
 pub(crate) fn many_items_response(count: usize) -> Response {
-    const PER_CHUNK: usize = 4096;
-    let chunks = count.div_ceil(PER_CHUNK).max(1);
+    streamed_list(
+        count,
+        4096,
+        |n| format!("{{\"id\":{n},\"url\":\"m{n}.example\"}}"),
+        format!("{{\"current_page\":1,\"last_page\":1,\"total\":{count}}}"),
+    )
+}
+
+/// `{"data": [item(0), ..., item(count - 1)], "meta": meta}`, produced
+/// lazily `per_chunk` items at a time and sent chunked (no `Content-Length`).
+fn streamed_list(
+    count: usize,
+    per_chunk: usize,
+    item: impl Fn(usize) -> String + Send + 'static,
+    meta: String,
+) -> Response {
+    let chunks = count.div_ceil(per_chunk).max(1);
     let stream = futures_util::stream::iter((0..chunks).map(move |c| {
-        let mut out = String::with_capacity(PER_CHUNK * 32 + 64);
+        let mut out = String::new();
         if c == 0 {
             out.push_str("{\"data\":[");
         }
-        let start = c * PER_CHUNK;
-        let end = (start + PER_CHUNK).min(count);
-        for n in start..end {
+        let start = c * per_chunk;
+        for n in start..(start + per_chunk).min(count) {
             if n > 0 {
                 out.push(',');
             }
-            out.push_str(&format!("{{\"id\":{n},\"url\":\"m{n}.example\"}}"));
+            out.push_str(&item(n));
         }
         if c + 1 == chunks {
-            out.push_str(&format!(
-                "],\"meta\":{{\"current_page\":1,\"last_page\":1,\"total\":{count}}}}}"
-            ));
+            out.push_str(&format!("],\"meta\":{meta}}}"));
         }
         Ok::<_, Infallible>(Bytes::from(out))
     }));

@@ -1038,32 +1038,25 @@ mod tests {
 
     #[test]
     fn running_out_of_file_descriptors_is_named_as_such() {
+        /// A layer of an error chain, as reqwest and hyper nest them.
         #[derive(Debug)]
-        struct Connect(std::io::Error);
-        impl fmt::Display for Connect {
+        struct Layer(&'static str, Box<dyn std::error::Error + Send + Sync>);
+        impl fmt::Display for Layer {
             fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-                f.write_str("tcp connect error")
+                f.write_str(self.0)
             }
         }
-        impl std::error::Error for Connect {
+        impl std::error::Error for Layer {
             fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
-                Some(&self.0)
+                Some(&*self.1)
             }
         }
-        #[derive(Debug)]
-        struct Outer(Connect);
-        impl fmt::Display for Outer {
-            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-                f.write_str("error sending request")
-            }
-        }
-        impl std::error::Error for Outer {
-            fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
-                Some(&self.0)
-            }
-        }
+        let chain = |io: std::io::Error| {
+            let connect = Layer("tcp connect error", Box::new(io));
+            Layer("error sending request", Box::new(connect))
+        };
         for errno in [23, 24] {
-            let e = Outer(Connect(std::io::Error::from_raw_os_error(errno)));
+            let e = chain(std::io::Error::from_raw_os_error(errno));
             let message = describe_cause("connection failed", &e);
             assert!(
                 message.starts_with("connection failed: out of file descriptors"),
@@ -1071,9 +1064,7 @@ mod tests {
             );
             assert!(message.contains("open-file limit"), "{message}");
         }
-        let refused = Outer(Connect(std::io::Error::from(
-            std::io::ErrorKind::ConnectionRefused,
-        )));
+        let refused = chain(std::io::Error::from(std::io::ErrorKind::ConnectionRefused));
         assert_eq!(
             describe_cause("connection failed", &refused),
             "connection failed: connection refused"
