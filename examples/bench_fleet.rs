@@ -10,7 +10,9 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use clap::Parser;
-use gridpane_backup_exporter::fake::{FakeGridPane, FakeOptions, Fleet, FleetSpec, RateLimit};
+use gridpane_backup_exporter::fake::{
+    Endpoint, FakeGridPane, FakeOptions, Fault, FaultCount, Fleet, FleetSpec, RateLimit,
+};
 
 #[derive(Debug, Parser)]
 struct Args {
@@ -36,6 +38,9 @@ struct Args {
     /// the exporter's default budget when not given.
     #[arg(long)]
     requests_per_minute: Option<u32>,
+    /// Hostile: every `/site` page holds this many minimal sites instead.
+    #[arg(long)]
+    site_page_items: Option<usize>,
 }
 
 #[tokio::main]
@@ -53,6 +58,9 @@ async fn main() -> anyhow::Result<()> {
     }
     let token = opts.token.clone();
     let fake = FakeGridPane::start(fleet, opts).await?;
+    if let Some(items) = args.site_page_items {
+        fake.set_fault(Endpoint::Sites, Fault::ManyItems(items), FaultCount::Always);
+    }
     let mut yaml = format!(
         "accounts:\n  - name: bench\n    base_url: {}\n    token: {token}\n\
          poll:\n  interval: {}\n  max_body_bytes: 1073741824\n  timeout: 5m\n",

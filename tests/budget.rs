@@ -113,6 +113,7 @@ fn client_options(fake: &FakeGridPane) -> ClientOptions {
         per_page: 2,
         max_pages: 100,
         max_body_bytes: 8 * 1024 * 1024,
+        max_items: 250_000,
         max_retries: 0,
     }
 }

@@ -26,6 +26,7 @@ fn options(fake: &FakeGridPane) -> ClientOptions {
         per_page: 200,
         max_pages: 50,
         max_body_bytes: 8 * 1024 * 1024,
+        max_items: 250_000,
         max_retries: 3,
     }
 }
@@ -494,4 +495,184 @@ async fn a_single_resource_reads_as_an_object_or_a_one_element_list() {
     assert_eq!(parities.len(), 2, "both wrappings were exercised");
     let err = client.site(&token(), 1).await.unwrap_err();
     assert_eq!(err.reason(), "http_4xx");
+}
+
+/// The largest wait a 429 may cause: the five-minute cap plus jitter.
+const MAX_WAIT: Duration = Duration::from_secs(303);
+
+#[tokio::test]
+async fn an_absurd_reset_header_neither_panics_nor_stops_the_next_request() {
+    let fake = fake(spec(3)).await;
+    fake.set_fault(
+        FakeEndpoint::Sites,
+        Fault::Headers(vec![
+            ("x-ratelimit-endpoint-remaining", "0".to_string()),
+            ("x-ratelimit-endpoint-reset", "1e300".to_string()),
+        ]),
+        FaultCount::Times(1),
+    );
+    let (client, waits) = client(options(&fake));
+    assert_eq!(client.sites(&token()).await.unwrap().len(), 3);
+    // The endpoint is blocked for at most the cap, then read again.
+    assert_eq!(client.sites(&token()).await.unwrap().len(), 3);
+    let waits = waits.lock().unwrap().clone();
+    assert_eq!(waits.len(), 1, "the second request waited once: {waits:?}");
+    assert!(
+        waits[0] > Duration::ZERO && waits[0] <= MAX_WAIT,
+        "{waits:?}"
+    );
+    assert_eq!(site_requests(&fake), 2);
+}
+
+#[tokio::test]
+async fn a_429_asking_to_wait_1e20_seconds_waits_at_most_the_cap_and_retries() {
+    let fake = fake(spec(3)).await;
+    for header in ["retry-after-endpoint", "retry-after"] {
+        fake.set_fault(
+            FakeEndpoint::Sites,
+            Fault::RateLimitedWith(vec![(header, "1e20".to_string())]),
+            FaultCount::Times(1),
+        );
+        let (client, waits) = client(options(&fake));
+        assert_eq!(client.sites(&token()).await.unwrap().len(), 3, "{header}");
+        let waits = waits.lock().unwrap().clone();
+        assert!(
+            !waits.is_empty() && waits.iter().all(|w| *w <= MAX_WAIT),
+            "{header}: {waits:?}"
+        );
+    }
+}
+
+#[tokio::test]
+async fn beep_beep_in_a_json_200_is_data_not_a_rate_limit() {
+    let fake = fake(spec(3)).await;
+    fake.set_fault(
+        FakeEndpoint::BackupIntegrations,
+        Fault::Body(
+            r#"{"success":true,"integrations":[{"id":7,"integration_name":"Beep, Beep backups","integrated_service":"wasabi"}]}"#
+                .to_string(),
+        ),
+        FaultCount::Always,
+    );
+    fake.set_fault(
+        FakeEndpoint::Servers,
+        Fault::Body(
+            r#"{"data":[{"id":4,"label":"Beep, Beep, you're going too fast..."}],"meta":{"current_page":1,"last_page":1}}"#
+                .to_string(),
+        ),
+        FaultCount::Always,
+    );
+    let (client, waits) = client(options(&fake));
+    let integrations = client.backup_integrations(&token()).await.unwrap();
+    assert_eq!(
+        integrations[0].integration_name.as_deref(),
+        Some("Beep, Beep backups")
+    );
+    let servers = client.servers(&token()).await.unwrap();
+    assert_eq!(servers[0].id, 4);
+    assert!(waits.lock().unwrap().is_empty());
+    assert!(client.take_tally().rate_limited.is_empty());
+}
+
+#[tokio::test]
+async fn beep_beep_in_a_200_that_is_not_json_is_a_rate_limit() {
+    let fake = fake(spec(3)).await;
+    fake.set_fault(
+        FakeEndpoint::BackupIntegrations,
+        Fault::Body("Beep, Beep, you're going too fast...".to_string()),
+        FaultCount::Times(1),
+    );
+    let (client, waits) = client(options(&fake));
+    client.backup_integrations(&token()).await.unwrap();
+    let waits = waits.lock().unwrap().clone();
+    assert!(waits[0] >= Duration::from_secs(31), "{waits:?}");
+    assert_eq!(
+        client
+            .take_tally()
+            .rate_limited
+            .get("/backups/integrations"),
+        Some(&1)
+    );
+}
+
+#[tokio::test]
+async fn a_page_of_a_million_items_fails_as_too_large_while_it_is_decoded() {
+    let fake = fake(spec(3)).await;
+    fake.set_fault(
+        FakeEndpoint::Sites,
+        Fault::ManyItems(1_000_000),
+        FaultCount::Always,
+    );
+    let (client, _) = client(ClientOptions {
+        max_body_bytes: 64 * 1024 * 1024,
+        max_items: 1000,
+        max_retries: 0,
+        ..options(&fake)
+    });
+    let err = client.sites(&token()).await.unwrap_err();
+    assert!(
+        matches!(err, ApiError::TooManyItems { limit: 1000, .. }),
+        "{err}"
+    );
+    assert_eq!(err.reason(), "too_large");
+    // The page-by-page read of the /site sweep is held to the same cap.
+    let err = client.sites_page(&token(), 1).await.unwrap_err();
+    assert_eq!(err.reason(), "too_large", "{err}");
+}
+
+#[tokio::test]
+async fn items_past_the_cap_across_pages_fail_as_too_large() {
+    let fake = fake(spec(10)).await;
+    let capped = |max_items| {
+        client(ClientOptions {
+            per_page: 3,
+            max_items,
+            ..options(&fake)
+        })
+        .0
+    };
+    let err = capped(9).sites(&token()).await.unwrap_err();
+    assert_eq!(err.reason(), "too_large", "{err}");
+    assert_eq!(capped(10).sites(&token()).await.unwrap().len(), 10);
+}
+
+#[tokio::test]
+async fn a_redirect_is_its_own_error_and_neither_the_token_nor_the_location_goes_anywhere() {
+    let fake = fake(spec(3)).await;
+    let elsewhere = self::fake(spec(3)).await;
+    let location = format!(
+        "http://user:hunter2@{}/oauth/api/v1/site?key=abc123",
+        elsewhere.addr()
+    );
+    fake.set_fault(
+        FakeEndpoint::Sites,
+        Fault::Redirect(location),
+        FaultCount::Always,
+    );
+    let (client, waits) = client(options(&fake));
+    let err = client.sites(&token()).await.unwrap_err();
+    assert_eq!(err.reason(), "redirect");
+    let message = err.to_string();
+    assert!(message.contains("redirect (HTTP 302)"), "{message}");
+    for leaked in ["hunter2", "abc123", &elsewhere.addr().to_string()] {
+        assert!(!message.contains(leaked), "{message}");
+    }
+    assert!(elsewhere.requests().is_empty());
+    assert_eq!(fake.requests().len(), 1, "not retried");
+    assert!(waits.lock().unwrap().is_empty());
+}
+
+#[tokio::test]
+async fn a_token_no_header_can_carry_fails_without_sending_or_claiming_an_http_status() {
+    let fake = fake(spec(3)).await;
+    let (client, _) = client(options(&fake));
+    for bad in ["abc\r\ndef", "abc\0def"] {
+        let err = client.sites(&Secret::new(bad)).await.unwrap_err();
+        let message = err.to_string();
+        assert_eq!(err.reason(), "auth");
+        assert!(!message.contains("HTTP 0"), "{message}");
+        assert!(!message.contains("rejected"), "{message}");
+        assert!(message.contains("nothing was sent"), "{message}");
+    }
+    assert!(fake.requests().is_empty());
 }

@@ -170,3 +170,89 @@ proptest! {
         check_all(&serde_json::to_vec(&json!({"data": data, "integrations": data})).unwrap());
     }
 }
+
+fn site_page(
+    body: &str,
+) -> Result<wire::Page<wire::Site>, gridpane_backup_exporter::gridpane::ApiError> {
+    decode::<wire::Page<wire::Site>>(Endpoint::Sites, body.as_bytes())
+}
+
+#[test]
+fn ids_that_do_not_fit_in_u64_are_decode_errors_naming_the_path() {
+    for id in [
+        "18446744073709551616",
+        "\"18446744073709551616\"",
+        "18446744073709551617",
+        "1e20",
+        "-1",
+        "\"-1\"",
+        "1.5",
+        "\"1.5\"",
+        "18446744073709551615.0",
+        "9007199254740993.0",
+    ] {
+        let body = format!(r#"{{"data": [{{"id": 1, "url": "a"}}, {{"id": {id}, "url": "b"}}]}}"#);
+        let err = site_page(&body).expect_err(id);
+        assert_eq!(err.reason(), "decode", "{id}: {err}");
+        assert!(err.to_string().contains("data[1].id"), "{id}: {err}");
+    }
+    // The largest id that fits, as a number or a string, is read exactly.
+    for id in ["18446744073709551615", "\"18446744073709551615\""] {
+        let body = format!(r#"{{"data": [{{"id": {id}, "url": "a"}}]}}"#);
+        assert_eq!(site_page(&body).expect(id).data[0].id, u64::MAX);
+    }
+}
+
+#[test]
+fn ids_beyond_u64_never_merge_into_one_site() {
+    let body = r#"{"data": [{"id": 18446744073709551616, "url": "a"}, {"id": 18446744073709551617, "url": "b"}]}"#;
+    assert!(site_page(body).is_err());
+}
+
+#[test]
+fn a_list_endpoint_answering_data_null_or_no_data_is_a_decode_error_not_an_empty_fleet() {
+    for body in [r#"{"success": true, "data": null}"#, r#"{"success": true}"#] {
+        let err = site_page(body).expect_err(body);
+        assert_eq!(err.reason(), "decode", "{body}: {err}");
+        let err =
+            decode::<wire::Page<wire::Server>>(Endpoint::Servers, body.as_bytes()).expect_err(body);
+        assert_eq!(err.reason(), "decode", "{body}: {err}");
+        let err = decode::<wire::SchedulesResponse>(Endpoint::Schedules, body.as_bytes())
+            .expect_err(body);
+        assert_eq!(err.reason(), "decode", "{body}: {err}");
+    }
+    // An explicit empty list is a legitimate answer.
+    assert!(
+        site_page(r#"{"success": true, "data": []}"#)
+            .unwrap()
+            .data
+            .is_empty()
+    );
+}
+
+#[test]
+fn a_twenty_megabyte_key_makes_a_short_escaped_decode_error() {
+    // The key starts with a newline and an escape character, JSON-escaped.
+    let key = format!("\\n\\u001b{}", "k".repeat(20 * 1024 * 1024));
+    let body = format!(r#"{{"data": [{{"id": 1, "url": "a", "{key}": [1, 2"#);
+    let message = site_page(&body).unwrap_err().to_string();
+    assert!(message.len() < 300, "{} bytes", message.len());
+    assert!(message.contains("data[0].\\n\\u{1b}kkk"), "{message}");
+    assert!(!message.chars().any(char::is_control), "{message}");
+}
+
+#[test]
+fn keys_of_an_integration_are_quoted_only_when_the_decoder_reads_them() {
+    let body = r#"{"integrations": [{"id": 1, "AKIA-LOOKS-LIKE-A-KEY": {"secret": [1, "#;
+    let err = decode::<wire::IntegrationsResponse>(Endpoint::BackupIntegrations, body.as_bytes())
+        .unwrap_err();
+    let message = err.to_string();
+    assert!(!message.contains("AKIA"), "{message}");
+    assert!(!message.contains("secret"), "{message}");
+    assert!(message.contains("integrations[0].<key>"), "{message}");
+
+    let body = r#"{"integrations": [{"id": [], "token": "x"}]}"#;
+    let err = decode::<wire::IntegrationsResponse>(Endpoint::BackupIntegrations, body.as_bytes())
+        .unwrap_err();
+    assert!(err.to_string().contains("integrations[0].id:"), "{err}");
+}

@@ -101,29 +101,55 @@ pub(crate) fn drop_ids(v: &mut Value) {
 /// A valid JSON list of about `approx_bytes`, produced lazily and sent
 /// chunked (no `Content-Length`).
 pub(crate) fn huge_response(approx_bytes: usize) -> Response {
-    const PER_CHUNK: usize = 64;
     let padding = "x".repeat(900);
-    let item_len = padding.len() + 64;
-    let items = (approx_bytes / item_len).max(1);
-    let chunks = items.div_ceil(PER_CHUNK);
+    let items = (approx_bytes / (padding.len() + 64)).max(1);
+    streamed_list(
+        items,
+        64,
+        move |n| {
+            format!(
+                "{{\"id\":{id},\"url\":\"huge-{n}.example.com\",\"padding\":\"{padding}\"}}",
+                id = 500_000 + n
+            )
+        },
+        format!("{{\"total\":{items}}}"),
+    )
+}
+
+/// `{"data": [...]}` with `count` items of a few bytes each, produced lazily
+/// and sent chunked, marked as the only page.
+pub(crate) fn many_items_response(count: usize) -> Response {
+    streamed_list(
+        count,
+        4096,
+        |n| format!("{{\"id\":{n},\"url\":\"m{n}.example\"}}"),
+        format!("{{\"current_page\":1,\"last_page\":1,\"total\":{count}}}"),
+    )
+}
+
+/// `{"data": [item(0), ..., item(count - 1)], "meta": meta}`, produced
+/// lazily `per_chunk` items at a time and sent chunked (no `Content-Length`).
+fn streamed_list(
+    count: usize,
+    per_chunk: usize,
+    item: impl Fn(usize) -> String + Send + 'static,
+    meta: String,
+) -> Response {
+    let chunks = count.div_ceil(per_chunk).max(1);
     let stream = futures_util::stream::iter((0..chunks).map(move |c| {
-        let mut out = String::with_capacity(PER_CHUNK * item_len + 64);
+        let mut out = String::new();
         if c == 0 {
             out.push_str("{\"data\":[");
         }
-        let start = c * PER_CHUNK;
-        let end = (start + PER_CHUNK).min(items);
-        for n in start..end {
+        let start = c * per_chunk;
+        for n in start..(start + per_chunk).min(count) {
             if n > 0 {
                 out.push(',');
             }
-            out.push_str(&format!(
-                "{{\"id\":{id},\"url\":\"huge-{n}.example.com\",\"padding\":\"{padding}\"}}",
-                id = 500_000 + n
-            ));
+            out.push_str(&item(n));
         }
-        if end == items {
-            out.push_str(&format!("],\"meta\":{{\"total\":{items}}}}}"));
+        if c + 1 == chunks {
+            out.push_str(&format!("],\"meta\":{meta}}}"));
         }
         Ok::<_, Infallible>(Bytes::from(out))
     }));
@@ -133,6 +159,18 @@ pub(crate) fn huge_response(approx_bytes: usize) -> Response {
         HeaderValue::from_static("application/json"),
     );
     response
+}
+
+/// Adds headers with raw values; a name or value HTTP cannot carry is skipped.
+pub(crate) fn add_headers(response: &mut Response, headers: &[(&'static str, String)]) {
+    for (name, value) in headers {
+        if let (Ok(name), Ok(value)) = (
+            header::HeaderName::from_bytes(name.as_bytes()),
+            HeaderValue::from_str(value),
+        ) {
+            response.headers_mut().insert(name, value);
+        }
+    }
 }
 
 /// `body` in small chunks at about `bytes_per_sec`: a tenth of a second's

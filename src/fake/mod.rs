@@ -128,6 +128,18 @@ pub enum Fault {
     EndlessPagination,
     /// The connection is closed without a response.
     Refuse,
+    /// The correct response with these headers added (raw values, such as
+    /// `("x-ratelimit-endpoint-reset", "1e300")`).
+    Headers(Vec<(&'static str, String)>),
+    /// 429 "Beep, Beep" with only these headers.
+    RateLimitedWith(Vec<(&'static str, String)>),
+    /// 200 with exactly this body, as `application/json`.
+    Body(String),
+    /// 302 to this location.
+    Redirect(String),
+    /// One last page of this many minimal items (`id` and `url`), streamed
+    /// without a length.
+    ManyItems(usize),
 }
 
 /// How many requests a fault applies to before the endpoint is normal again.

@@ -403,6 +403,28 @@ impl State {
                 faults::trickle_response(status, faults::json_bytes(&body), bytes_per_sec)
             }
             Some(Fault::Refuse) => return Outcome::Refuse,
+            Some(Fault::Headers(extra)) => {
+                let mut response = faults::json_response(status, &body);
+                if let Some(decision) = decision {
+                    rate_limit_headers(response.headers_mut(), &decision);
+                }
+                faults::add_headers(&mut response, &extra);
+                return response.into();
+            }
+            Some(Fault::RateLimitedWith(headers)) => {
+                let mut response = faults::json_response(429, &json!({ "message": TOO_FAST }));
+                faults::add_headers(&mut response, &headers);
+                return response.into();
+            }
+            Some(Fault::Body(text)) => {
+                faults::bytes_response(200, text.into_bytes(), "application/json")
+            }
+            Some(Fault::Redirect(location)) => {
+                let mut response = faults::bytes_response(302, Vec::new(), "text/html");
+                faults::add_headers(&mut response, &[("location", location)]);
+                return response.into();
+            }
+            Some(Fault::ManyItems(count)) => faults::many_items_response(count),
         };
         if let Some(decision) = decision {
             rate_limit_headers(response.headers_mut(), &decision);

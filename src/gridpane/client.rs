@@ -88,6 +88,8 @@ pub struct ClientOptions {
     pub per_page: u32,
     pub max_pages: u32,
     pub max_body_bytes: u64,
+    /// Items one list may hold across its pages (`poll.max_items_per_account`).
+    pub max_items: usize,
     pub max_retries: u32,
 }
 
@@ -101,6 +103,7 @@ impl ClientOptions {
             per_page: poll.per_page,
             max_pages: poll.max_pages,
             max_body_bytes: poll.max_body_bytes,
+            max_items: poll.max_items_per_account,
             max_retries: poll.max_retries,
         }
     }
@@ -225,7 +228,7 @@ impl Client {
             ("per_page", self.opts.per_page.to_string()),
         ];
         let resp: wire::Page<wire::Site> = self
-            .get_json(token, Endpoint::Sites, "site", &query)
+            .get_json(token, Endpoint::Sites, "site", &query, self.opts.max_items)
             .await?;
         let last_by_meta = matches!(&resp.meta, Some(wire::Meta { current_page: Some(c), last_page: Some(l), .. }) if c >= l);
         let last_by_links = matches!(&resp.links, Some(wire::Links { next: Some(None) }));
@@ -259,8 +262,9 @@ impl Client {
             } else {
                 vec![("page", page.to_string())]
             };
+            let left = self.opts.max_items.saturating_sub(out.len());
             let resp: wire::SchedulesResponse = self
-                .get_json(token, ep, "backups/schedules", &query)
+                .get_json(token, ep, "backups/schedules", &query, left)
                 .await?;
             let n = resp.data.len();
             out.extend(resp.data);
@@ -289,6 +293,7 @@ impl Client {
                 Endpoint::BackupIntegrations,
                 "backups/integrations",
                 &[],
+                self.opts.max_items,
             )
             .await?;
         Ok(resp.integrations)
@@ -306,6 +311,7 @@ impl Client {
                 Endpoint::SiteIntegrations,
                 &format!("backups/integrations/{site_id}"),
                 &[],
+                self.opts.max_items,
             )
             .await?;
         Ok(resp.integrations)
@@ -314,7 +320,13 @@ impl Client {
     /// One site (per-site detail; nothing calls it by default).
     pub async fn site(&self, token: &Secret, site_id: u64) -> Result<wire::Site, ApiError> {
         let resp: wire::Single<wire::Site> = self
-            .get_json(token, Endpoint::Site, &format!("site/{site_id}"), &[])
+            .get_json(
+                token,
+                Endpoint::Site,
+                &format!("site/{site_id}"),
+                &[],
+                self.opts.max_items,
+            )
             .await?;
         Ok(resp.0)
     }
@@ -322,7 +334,13 @@ impl Client {
     /// One server (nothing calls it by default).
     pub async fn server(&self, token: &Secret, server_id: u64) -> Result<wire::Server, ApiError> {
         let resp: wire::Single<wire::Server> = self
-            .get_json(token, Endpoint::Server, &format!("server/{server_id}"), &[])
+            .get_json(
+                token,
+                Endpoint::Server,
+                &format!("server/{server_id}"),
+                &[],
+                self.opts.max_items,
+            )
             .await?;
         Ok(resp.0)
     }
@@ -339,6 +357,7 @@ impl Client {
                 Endpoint::PruneSchedule,
                 &format!("backups/prune-schedule/{site_id}"),
                 &[],
+                self.opts.max_items,
             )
             .await?;
         Ok(resp.data.unwrap_or_default())
@@ -358,7 +377,8 @@ impl Client {
                 ("page", page.to_string()),
                 ("per_page", self.opts.per_page.to_string()),
             ];
-            let resp: wire::Page<T> = self.get_json(token, ep, path, &query).await?;
+            let left = self.opts.max_items.saturating_sub(out.len());
+            let resp: wire::Page<T> = self.get_json(token, ep, path, &query, left).await?;
             if resp.data.is_empty() {
                 return Ok(out);
             }
@@ -384,12 +404,14 @@ impl Client {
         })
     }
 
+    /// GETs and decodes one response holding at most `items` list items.
     async fn get_json<T: DeserializeOwned + Envelope>(
         &self,
         token: &Secret,
         ep: Endpoint,
         path: &str,
         query: &[(&str, String)],
+        items: usize,
     ) -> Result<T, ApiError> {
         let mut url = self.api_root.join(path).map_err(|e| ApiError::Network {
             endpoint: ep,
@@ -399,13 +421,8 @@ impl Client {
             url.query_pairs_mut()
                 .extend_pairs(query.iter().map(|(k, v)| (*k, v.as_str())));
         }
-        let mut bearer =
-            HeaderValue::from_str(&format!("Bearer {}", token.expose())).map_err(|_| {
-                ApiError::Auth {
-                    endpoint: ep,
-                    status: 0,
-                }
-            })?;
+        let mut bearer = HeaderValue::from_str(&format!("Bearer {}", token.expose()))
+            .map_err(|_| ApiError::InvalidToken { endpoint: ep })?;
         bearer.set_sensitive(true);
 
         let mut backoff = Duration::from_secs(1);
@@ -419,7 +436,9 @@ impl Client {
             let outcome = self.attempt(ep, url.clone(), bearer.clone()).await;
             let retries_left = attempt <= self.opts.max_retries;
             match outcome {
-                Attempt::Done(body) => return decode(ep, &body),
+                Attempt::Done(body) => {
+                    return decode_capped(ep, &body, items, self.opts.max_items);
+                }
                 Attempt::RateLimited(wait, account_wide) => {
                     // Every later request to this endpoint (or account)
                     // waits too: the next poll and the detail task included.
@@ -483,6 +502,14 @@ impl Client {
                 account_exhausted(resp.headers()),
             );
         }
+        if status.is_redirection() {
+            // Never followed (the token must not go to another place), and
+            // the Location is not repeated: it may carry credentials.
+            return Attempt::Fatal(ApiError::Redirect {
+                endpoint: ep,
+                status: status.as_u16(),
+            });
+        }
         if status == StatusCode::UNAUTHORIZED || status == StatusCode::FORBIDDEN {
             return Attempt::Fatal(ApiError::Auth {
                 endpoint: ep,
@@ -512,7 +539,12 @@ impl Client {
             };
         }
         match self.read_body(ep, resp, self.opts.max_body_bytes).await {
-            Ok(body) if contains(&body[..body.len().min(256)], RATE_LIMIT_TEXT) => {
+            // A JSON answer that mentions the text (an integration named
+            // "Beep, Beep backups") is data, not a rate limit.
+            Ok(body)
+                if contains(&body[..body.len().min(256)], RATE_LIMIT_TEXT)
+                    && serde_json::from_slice::<serde::de::IgnoredAny>(&body).is_err() =>
+            {
                 self.with_tally(|t| *t.rate_limited.entry(ep.route()).or_default() += 1);
                 Attempt::RateLimited(DEFAULT_RATE_LIMIT_WAIT, false)
             }
@@ -582,34 +614,15 @@ impl Client {
     }
 
     fn record_remaining(&self, ep: Endpoint, headers: &HeaderMap) {
-        let endpoint = header_f64(headers, "x-ratelimit-endpoint-remaining");
-        let total = header_f64(headers, "x-ratelimit-total-remaining");
-        if endpoint.is_none() && total.is_none() {
+        let Some(seen) = observation(headers, SystemTime::now()) else {
             return;
-        }
-        let now_unix = SystemTime::now()
-            .duration_since(UNIX_EPOCH)
-            .map(|d| d.as_secs_f64())
-            .unwrap_or(0.0);
-        let endpoint_reset_in = header_f64(headers, "x-ratelimit-endpoint-reset")
-            .map(|reset| reset - now_unix)
-            .filter(|d| *d > 0.0)
-            .map(Duration::from_secs_f64);
-        self.budget.observe(
-            ep,
-            Observation {
-                endpoint_remaining: endpoint,
-                total_remaining: total,
-                endpoint_reset_in,
-                endpoint_limit: header_f64(headers, "x-ratelimit-endpoint-limit"),
-            },
-            tokio::time::Instant::now(),
-        );
+        };
+        self.budget.observe(ep, seen, tokio::time::Instant::now());
         self.with_tally(|t| {
-            if let Some(v) = endpoint {
+            if let Some(v) = seen.endpoint_remaining {
                 t.remaining.insert(ep.route().to_string(), v);
             }
-            if let Some(v) = total {
+            if let Some(v) = seen.total_remaining {
                 t.remaining.insert("account".to_string(), v);
             }
         });
@@ -628,9 +641,22 @@ fn describe_transport_error(e: &reqwest::Error) -> String {
     } else {
         "transport error"
     };
-    let mut source = std::error::Error::source(e);
+    describe_cause(kind, e)
+}
+
+/// `kind: root cause`; when the cause is a lack of file descriptors, says so
+/// and what to raise.
+fn describe_cause(kind: &str, e: &(dyn std::error::Error + 'static)) -> String {
+    let mut source = e.source();
     let mut root = None;
     while let Some(s) = source {
+        if s.downcast_ref::<std::io::Error>()
+            .is_some_and(out_of_file_descriptors)
+        {
+            return format!(
+                "{kind}: out of file descriptors ({s}); raise the open-file limit (LimitNOFILE, ulimit -n)"
+            );
+        }
         root = Some(s.to_string());
         source = s.source();
     }
@@ -638,6 +664,50 @@ fn describe_transport_error(e: &reqwest::Error) -> String {
         Some(r) => format!("{kind}: {r}"),
         None => kind.to_string(),
     }
+}
+
+/// EMFILE (the process's open-file limit) or ENFILE (the system's): 24 and
+/// 23 on Linux, the BSDs and macOS.
+fn out_of_file_descriptors(e: &std::io::Error) -> bool {
+    matches!(e.raw_os_error(), Some(23 | 24))
+}
+
+/// What the rate-limit headers of a response say, when it has any.
+pub(crate) fn observation(headers: &HeaderMap, now: SystemTime) -> Option<Observation> {
+    let endpoint_remaining = header_f64(headers, "x-ratelimit-endpoint-remaining");
+    let total_remaining = header_f64(headers, "x-ratelimit-total-remaining");
+    if endpoint_remaining.is_none() && total_remaining.is_none() {
+        return None;
+    }
+    let endpoint_reset_in = header_f64(headers, "x-ratelimit-endpoint-reset")
+        .map(|reset| reset - unix_secs(now))
+        .filter(|d| *d > 0.0)
+        .map(|d| capped_secs(d, MAX_RATE_LIMIT_WAIT));
+    Some(Observation {
+        endpoint_remaining,
+        total_remaining,
+        endpoint_reset_in,
+        endpoint_limit: header_f64(headers, "x-ratelimit-endpoint-limit"),
+    })
+}
+
+fn unix_secs(now: SystemTime) -> f64 {
+    now.duration_since(UNIX_EPOCH)
+        .map(|d| d.as_secs_f64())
+        .unwrap_or(0.0)
+}
+
+/// Seconds from upstream as a `Duration`, capped at `max` before the
+/// conversion (which panics on huge values): negative, NaN and sub-nanosecond
+/// values are zero, infinite and huge ones `max`.
+pub(crate) fn capped_secs(secs: f64, max: Duration) -> Duration {
+    if secs.is_nan() || secs <= 0.0 {
+        return Duration::ZERO;
+    }
+    if secs >= max.as_secs_f64() {
+        return max;
+    }
+    Duration::try_from_secs_f64(secs).map_or(max, |d| d.min(max))
 }
 
 /// The 429 came from the account-wide budget, not only the endpoint's.
@@ -660,10 +730,7 @@ fn header_f64(headers: &HeaderMap, name: &str) -> Option<f64> {
 /// `X-RateLimit-Endpoint-Reset` (unix seconds), else `Retry-After` seconds,
 /// else 31 s. Capped at five minutes.
 pub(crate) fn rate_limit_wait(headers: &HeaderMap, now: SystemTime) -> Duration {
-    let now_unix = now
-        .duration_since(UNIX_EPOCH)
-        .map(|d| d.as_secs_f64())
-        .unwrap_or(0.0);
+    let now_unix = unix_secs(now);
     let secs = header_f64(headers, "retry-after-endpoint")
         .or_else(|| {
             header_f64(headers, "x-ratelimit-endpoint-reset")
@@ -672,7 +739,7 @@ pub(crate) fn rate_limit_wait(headers: &HeaderMap, now: SystemTime) -> Duration 
         })
         .or_else(|| header_f64(headers, "retry-after"));
     match secs {
-        Some(s) if s > 0.0 => Duration::from_secs_f64(s).min(MAX_RATE_LIMIT_WAIT),
+        Some(s) if s > 0.0 => capped_secs(s, MAX_RATE_LIMIT_WAIT),
         Some(_) => Duration::from_secs(1),
         None => DEFAULT_RATE_LIMIT_WAIT,
     }
@@ -696,13 +763,33 @@ fn contains(haystack: &[u8], needle: &str) -> bool {
 /// never quotes a value from the body. Public so that property tests can
 /// feed it arbitrary input.
 pub fn decode<T: DeserializeOwned + Envelope>(ep: Endpoint, body: &[u8]) -> Result<T, ApiError> {
+    decode_capped(ep, body, usize::MAX, usize::MAX)
+}
+
+/// [`decode`], failing as soon as the body's lists hold more than `items`
+/// items in all (`limit` is the configured cap, for the message).
+fn decode_capped<T: DeserializeOwned + Envelope>(
+    ep: Endpoint,
+    body: &[u8],
+    items: usize,
+    limit: usize,
+) -> Result<T, ApiError> {
     #[derive(serde::Deserialize)]
     struct SuccessOnly {
         #[serde(default, deserialize_with = "super::lenient::opt_bool")]
         success: Option<bool>,
     }
-    let mut de = serde_json::Deserializer::from_slice(body);
-    let value: T = serde_path_to_error::deserialize(&mut de).map_err(|e| {
+    let (decoded, over_cap) = super::lenient::with_item_cap(items, || {
+        let mut de = serde_json::Deserializer::from_slice(body);
+        serde_path_to_error::deserialize::<_, T>(&mut de)
+    });
+    if over_cap {
+        return Err(ApiError::TooManyItems {
+            endpoint: ep,
+            limit,
+        });
+    }
+    let value = decoded.map_err(|e| {
         // `{"success": false, "message": ...}` lacks the usual fields: say
         // what it is rather than which field is missing.
         if let Ok(SuccessOnly {
@@ -711,13 +798,15 @@ pub fn decode<T: DeserializeOwned + Envelope>(ep: Endpoint, body: &[u8]) -> Resu
         {
             return ApiError::Unsuccessful { endpoint: ep };
         }
-        let path = e.path().to_string();
+        let path = describe_path(e.path());
         let inner = e.into_inner();
         let message = match inner.classify() {
             serde_json::error::Category::Eof => "truncated JSON".to_string(),
             serde_json::error::Category::Syntax => "invalid JSON".to_string(),
             serde_json::error::Category::Io => "read error".to_string(),
-            serde_json::error::Category::Data => redact_quoted(&inner.to_string()),
+            serde_json::error::Category::Data => {
+                short(&redact_quoted(&inner.to_string()), MAX_MESSAGE_CHARS)
+            }
         };
         ApiError::Decode {
             endpoint: ep,
@@ -729,6 +818,58 @@ pub fn decode<T: DeserializeOwned + Envelope>(ep: Endpoint, body: &[u8]) -> Resu
         return Err(ApiError::Unsuccessful { endpoint: ep });
     }
     Ok(value)
+}
+
+/// Longest key a decode error quotes, in characters.
+const MAX_KEY_CHARS: usize = 40;
+/// Longest serde message a decode error repeats, in characters.
+const MAX_MESSAGE_CHARS: usize = 160;
+
+/// A decode error's JSON path, fit for a log line: keys are cut short and
+/// escaped, and inside `integrations` (objects that hold provider
+/// credentials) only the keys the decoder reads are quoted.
+fn describe_path(path: &serde_path_to_error::Path) -> String {
+    use serde_path_to_error::Segment;
+    let mut out = String::new();
+    let mut credentials = false;
+    for segment in path.iter() {
+        let key = match segment {
+            Segment::Seq { index } => {
+                out.push_str(&format!("[{index}]"));
+                continue;
+            }
+            Segment::Map { key } | Segment::Enum { variant: key } => key.as_str(),
+            Segment::Unknown => "?",
+        };
+        if !out.is_empty() {
+            out.push('.');
+        }
+        if credentials && !wire::INTEGRATION_FIELDS.contains(&key) {
+            out.push_str("<key>");
+        } else {
+            out.push_str(&short(key, MAX_KEY_CHARS));
+        }
+        credentials |= key == "integrations";
+    }
+    if out.is_empty() {
+        out.push('.');
+    }
+    out
+}
+
+/// At most `max` characters of `text`, control characters and quotes
+/// escaped, with `…` when cut.
+fn short(text: &str, max: usize) -> String {
+    let mut chars = text.chars();
+    let mut out: String = chars
+        .by_ref()
+        .take(max)
+        .flat_map(char::escape_debug)
+        .collect();
+    if chars.next().is_some() {
+        out.push('…');
+    }
+    out
 }
 
 /// Drops quoted values from a serde message (`invalid type: string "x"`),
@@ -811,6 +952,123 @@ mod tests {
     fn an_absurd_wait_is_capped_at_five_minutes() {
         let h = headers(&[("retry-after-endpoint", "86400")]);
         assert_eq!(rate_limit_wait(&h, SystemTime::now()), MAX_RATE_LIMIT_WAIT);
+    }
+
+    #[test]
+    fn durations_from_upstream_are_capped_before_they_become_durations() {
+        let max = MAX_RATE_LIMIT_WAIT;
+        for (secs, want) in [
+            (1e300, max),
+            (1e20, max),
+            (1.85e19, max),
+            (f64::INFINITY, max),
+            (f64::NAN, Duration::ZERO),
+            (f64::NEG_INFINITY, Duration::ZERO),
+            (-5.0, Duration::ZERO),
+            (1e-300, Duration::ZERO),
+            (27.5, Duration::from_millis(27_500)),
+        ] {
+            assert_eq!(capped_secs(secs, max), want, "{secs}");
+        }
+    }
+
+    #[test]
+    fn a_reset_far_in_the_future_blocks_for_at_most_the_cap() {
+        let h = headers(&[
+            ("x-ratelimit-endpoint-remaining", "0"),
+            ("x-ratelimit-endpoint-reset", "1e300"),
+        ]);
+        let seen = observation(&h, SystemTime::now()).unwrap();
+        assert_eq!(seen.endpoint_reset_in, Some(MAX_RATE_LIMIT_WAIT));
+        let h = headers(&[("retry-after-endpoint", "1e20")]);
+        assert_eq!(rate_limit_wait(&h, SystemTime::now()), MAX_RATE_LIMIT_WAIT);
+    }
+
+    /// A header value: a number written any way, or arbitrary header text.
+    fn header_value() -> impl proptest::strategy::Strategy<Value = String> {
+        use proptest::prelude::*;
+        prop_oneof![
+            any::<f64>().prop_map(|v| v.to_string()),
+            any::<f64>().prop_map(|v| format!("{v:e}")),
+            any::<i64>().prop_map(|v| v.to_string()),
+            "[-+0-9.eE]{1,40}",
+            "(-)?(inf|infinity|NaN|nan)",
+            "[ -~]{0,40}",
+        ]
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn rate_limit_headers_never_panic_and_never_ask_to_wait_past_the_cap(
+            values in proptest::collection::vec(header_value(), 6),
+            now_secs in 0u64..4_000_000_000,
+        ) {
+            const NAMES: [&str; 6] = [
+                "retry-after-endpoint",
+                "retry-after",
+                "x-ratelimit-endpoint-reset",
+                "x-ratelimit-endpoint-remaining",
+                "x-ratelimit-endpoint-limit",
+                "x-ratelimit-total-remaining",
+            ];
+            let mut h = HeaderMap::new();
+            for (name, value) in NAMES.iter().zip(&values) {
+                if let Ok(v) = HeaderValue::from_str(value) {
+                    h.insert(*name, v);
+                }
+            }
+            let now = UNIX_EPOCH + Duration::from_secs(now_secs);
+            proptest::prop_assert!(rate_limit_wait(&h, now) <= MAX_RATE_LIMIT_WAIT);
+            if let Some(seen) = observation(&h, now) {
+                proptest::prop_assert!(
+                    seen.endpoint_reset_in.is_none_or(|d| d <= MAX_RATE_LIMIT_WAIT)
+                );
+                let budget = Budget::new(BudgetOptions {
+                    account_per_minute: 0,
+                    endpoint_units_per_minute: 0,
+                });
+                let t0 = tokio::time::Instant::now();
+                budget.observe(Endpoint::Sites, seen, t0);
+                proptest::prop_assert!(
+                    budget.reserve(Endpoint::Sites, t0, true) <= MAX_RATE_LIMIT_WAIT
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn running_out_of_file_descriptors_is_named_as_such() {
+        /// A layer of an error chain, as reqwest and hyper nest them.
+        #[derive(Debug)]
+        struct Layer(&'static str, Box<dyn std::error::Error + Send + Sync>);
+        impl fmt::Display for Layer {
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str(self.0)
+            }
+        }
+        impl std::error::Error for Layer {
+            fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+                Some(&*self.1)
+            }
+        }
+        let chain = |io: std::io::Error| {
+            let connect = Layer("tcp connect error", Box::new(io));
+            Layer("error sending request", Box::new(connect))
+        };
+        for errno in [23, 24] {
+            let e = chain(std::io::Error::from_raw_os_error(errno));
+            let message = describe_cause("connection failed", &e);
+            assert!(
+                message.starts_with("connection failed: out of file descriptors"),
+                "{message}"
+            );
+            assert!(message.contains("open-file limit"), "{message}");
+        }
+        let refused = chain(std::io::Error::from(std::io::ErrorKind::ConnectionRefused));
+        assert_eq!(
+            describe_cause("connection failed", &refused),
+            "connection failed: connection refused"
+        );
     }
 
     #[test]

@@ -8,6 +8,8 @@ use super::Endpoint;
 pub enum ApiError {
     #[error("{endpoint}: GridPane rejected the token (HTTP {status})")]
     Auth { endpoint: Endpoint, status: u16 },
+    #[error("{endpoint}: the token holds characters an HTTP header cannot carry; nothing was sent")]
+    InvalidToken { endpoint: Endpoint },
     #[error("{endpoint}: still rate limited after {attempts} attempts")]
     RateLimited { endpoint: Endpoint, attempts: u32 },
     #[error("{endpoint}: no answer within {timeout:?}")]
@@ -19,6 +21,10 @@ pub enum ApiError {
     Network { endpoint: Endpoint, message: String },
     #[error("{endpoint}: HTTP {status}")]
     Http { endpoint: Endpoint, status: u16 },
+    #[error(
+        "{endpoint}: GridPane answered with a redirect (HTTP {status}), not followed; check accounts[].base_url"
+    )]
+    Redirect { endpoint: Endpoint, status: u16 },
     #[error("{endpoint}: unexpected response at {path}: {message}")]
     Decode {
         endpoint: Endpoint,
@@ -29,6 +35,8 @@ pub enum ApiError {
     Unsuccessful { endpoint: Endpoint },
     #[error("{endpoint}: response larger than {limit} bytes")]
     TooLarge { endpoint: Endpoint, limit: u64 },
+    #[error("{endpoint}: more than {limit} items (poll.max_items_per_account)")]
+    TooManyItems { endpoint: Endpoint, limit: usize },
     #[error("{endpoint}: pagination did not end after {pages} pages")]
     Pagination { endpoint: Endpoint, pages: u32 },
     #[error("token: {0}")]
@@ -41,26 +49,28 @@ impl ApiError {
         match self {
             // Out of file descriptors: the token file may be fine.
             ApiError::Token(e) if e.is_transient() => "network",
-            ApiError::Auth { .. } | ApiError::Token(_) => "auth",
+            ApiError::Auth { .. } | ApiError::InvalidToken { .. } | ApiError::Token(_) => "auth",
             ApiError::RateLimited { .. } => "rate_limited",
             ApiError::Timeout { .. } => "timeout",
             ApiError::Network { .. } => "network",
             ApiError::Http { status, .. } if *status >= 500 => "http_5xx",
             ApiError::Http { .. } => "http_4xx",
+            ApiError::Redirect { .. } => "redirect",
             ApiError::Decode { .. } => "decode",
             ApiError::Unsuccessful { .. } => "unsuccessful",
-            ApiError::TooLarge { .. } => "too_large",
+            ApiError::TooLarge { .. } | ApiError::TooManyItems { .. } => "too_large",
             ApiError::Pagination { .. } => "pagination",
         }
     }
 
     /// Every value [`ApiError::reason`] can return, for documentation and
     /// for pre-initialising counters at zero.
-    pub const REASONS: [&'static str; 10] = [
+    pub const REASONS: [&'static str; 11] = [
         "auth",
         "rate_limited",
         "timeout",
         "network",
+        "redirect",
         "http_4xx",
         "http_5xx",
         "decode",

@@ -5,7 +5,9 @@
 //! never the value itself (bodies may carry secrets).
 
 use std::borrow::Cow;
+use std::cell::Cell;
 use std::fmt;
+use std::marker::PhantomData;
 
 use serde::Deserializer;
 use serde::de::{self, IgnoredAny, MapAccess, SeqAccess, Visitor};
@@ -87,11 +89,16 @@ fn scalar<'de, D: Deserializer<'de>>(d: D) -> Result<Scalar<'de>, D::Error> {
     d.deserialize_any(ScalarVisitor)
 }
 
+/// 2^53: every integer up to it is exact as an `f64`.
+const MAX_EXACT_FLOAT: f64 = 9_007_199_254_740_992.0;
+
 fn to_u64(s: &Scalar) -> Option<u64> {
     match s {
         Scalar::Unsigned(v) => Some(*v),
         Scalar::Signed(v) => u64::try_from(*v).ok(),
-        Scalar::Float(v) if v.fract() == 0.0 && *v >= 0.0 && *v <= u64::MAX as f64 => {
+        // Beyond 2^53 a float no longer holds every integer: two ids could
+        // read as one. Larger integers must come as integers or strings.
+        Scalar::Float(v) if v.fract() == 0.0 && *v >= 0.0 && *v <= MAX_EXACT_FLOAT => {
             Some(*v as u64)
         }
         Scalar::Str(v) => v.trim().parse().ok(),
@@ -238,13 +245,99 @@ pub fn loose_keyword<'de, D: Deserializer<'de>>(d: D) -> Result<Keyword, D::Erro
     })
 }
 
-/// A list that may also come as `null` or be absent.
+/// A list that may also come as `null` or be absent. Its items count
+/// against the item cap of [`with_item_cap`].
 pub fn vec_or_null<'de, D, T>(d: D) -> Result<Vec<T>, D::Error>
 where
     D: Deserializer<'de>,
     T: serde::Deserialize<'de>,
 {
-    Ok(<Option<Vec<T>> as serde::Deserialize>::deserialize(d)?.unwrap_or_default())
+    Ok(<Option<List<T>> as serde::Deserialize>::deserialize(d)?
+        .map(|l| l.0)
+        .unwrap_or_default())
+}
+
+/// A required list: `null` is an error, not an empty list (a list endpoint
+/// that answers `"data": null` has not said that the fleet is empty). Its
+/// items count against the item cap of [`with_item_cap`].
+pub fn list<'de, D, T>(d: D) -> Result<Vec<T>, D::Error>
+where
+    D: Deserializer<'de>,
+    T: serde::Deserialize<'de>,
+{
+    Ok(<List<T> as serde::Deserialize>::deserialize(d)?.0)
+}
+
+/// A JSON array read item by item, stopping at the item cap.
+struct List<T>(Vec<T>);
+
+impl<'de, T: serde::Deserialize<'de>> serde::Deserialize<'de> for List<T> {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct ListVisitor<T>(PhantomData<T>);
+        impl<'de, T: serde::Deserialize<'de>> Visitor<'de> for ListVisitor<T> {
+            type Value = List<T>;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("a list")
+            }
+            fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<List<T>, A::Error> {
+                let mut out = Vec::new();
+                while let Some(item) = seq.next_element()? {
+                    if !take_item() {
+                        return Err(de::Error::custom("more items than the item cap"));
+                    }
+                    out.push(item);
+                }
+                Ok(List(out))
+            }
+        }
+        d.deserialize_seq(ListVisitor(PhantomData))
+    }
+}
+
+#[derive(Clone, Copy)]
+struct ItemCap {
+    left: usize,
+    exceeded: bool,
+}
+
+thread_local! {
+    /// The item cap of the decode running on this thread, if any.
+    static ITEM_CAP: Cell<Option<ItemCap>> = const { Cell::new(None) };
+}
+
+/// Runs `decode` (synchronous, on this thread) allowing at most `cap` list
+/// items in all, nested lists included; a list that would go past it fails
+/// while it is read, so an oversized page is never held whole. Returns the
+/// result and whether the cap was what stopped it.
+pub fn with_item_cap<R>(cap: usize, decode: impl FnOnce() -> R) -> (R, bool) {
+    let previous = ITEM_CAP.replace(Some(ItemCap {
+        left: cap,
+        exceeded: false,
+    }));
+    let out = decode();
+    let exceeded = ITEM_CAP.replace(previous).is_some_and(|cap| cap.exceeded);
+    (out, exceeded)
+}
+
+/// Counts one list item against the current cap; false once it is spent.
+fn take_item() -> bool {
+    ITEM_CAP.with(|slot| match slot.get() {
+        None => true,
+        Some(ItemCap { left: 0, .. }) => {
+            slot.set(Some(ItemCap {
+                left: 0,
+                exceeded: true,
+            }));
+            false
+        }
+        Some(ItemCap { left, exceeded }) => {
+            slot.set(Some(ItemCap {
+                left: left - 1,
+                exceeded,
+            }));
+            true
+        }
+    })
 }
 
 #[cfg(test)]

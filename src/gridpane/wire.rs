@@ -13,7 +13,7 @@ use super::lenient::{self, Keyword};
 pub struct Page<T> {
     #[serde(default, deserialize_with = "lenient::opt_bool")]
     pub success: Option<bool>,
-    #[serde(deserialize_with = "lenient::vec_or_null")]
+    #[serde(deserialize_with = "lenient::list")]
     pub data: Vec<T>,
     #[serde(default)]
     pub links: Option<Links>,
@@ -102,7 +102,7 @@ pub struct Site {
 pub struct SchedulesResponse {
     #[serde(default, deserialize_with = "lenient::opt_bool")]
     pub success: Option<bool>,
-    #[serde(deserialize_with = "lenient::vec_or_null")]
+    #[serde(deserialize_with = "lenient::list")]
     pub data: Vec<SiteSchedules>,
     #[serde(default)]
     pub links: Option<Links>,
@@ -152,6 +152,11 @@ pub struct IntegrationsResponse {
     #[serde(deserialize_with = "lenient::vec_or_null")]
     pub integrations: Vec<Integration>,
 }
+
+/// The keys of [`Integration`]: the only keys of an integration object a
+/// decode error may quote (the others may be credentials).
+pub(crate) const INTEGRATION_FIELDS: [&str; 4] =
+    ["id", "integrated_service", "integration_name", "region"];
 
 /// A backup integration, without its credentials.
 #[derive(Debug, Deserialize)]
