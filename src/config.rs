@@ -127,6 +127,9 @@ pub struct PollConfig {
     pub max_pages: u32,
     /// A response body larger than this is rejected without being buffered.
     pub max_body_bytes: u64,
+    /// Cap on the items of one list (sites, servers, schedules, integrations)
+    /// per account, across all its pages; more fails the poll as `too_large`.
+    pub max_items_per_account: usize,
     /// Retries of one request after a 429, a 5xx, a timeout or a network error.
     pub max_retries: u32,
     /// Per-site detail requests (off by default).
@@ -163,6 +166,7 @@ impl Default for PollConfig {
             per_page: 200,
             max_pages: 500,
             max_body_bytes: 64 * 1024 * 1024,
+            max_items_per_account: 250_000,
             max_retries: 3,
             detail: DetailConfig::default(),
         }
@@ -341,6 +345,10 @@ fn validate(raw: RawConfig, sources: &Sources) -> Result<Config, ConfigError> {
     }
     if poll.max_pages == 0 {
         return Err(ConfigError::at(&file, "poll.max_pages", "must be > 0"));
+    }
+    if poll.max_items_per_account == 0 {
+        let key = "poll.max_items_per_account";
+        return Err(ConfigError::at(&file, key, "must be > 0"));
     }
     if poll.detail.enabled && poll.detail.requests_per_minute == 0 {
         return Err(ConfigError::at(
