@@ -368,6 +368,23 @@ async fn readiness_is_503_until_the_first_poll_has_finished() {
 }
 
 #[tokio::test]
+async fn healthy_fails_once_a_background_task_cannot_be_kept_running() {
+    let fake = fake(fleet_of(3, 1, 3)).await;
+    let app = start(vec![account("acme", &fake, TOKEN)], fast_poll()).await;
+    wait_ready(&app).await;
+    assert_eq!(get(&app, "/-/healthy").await.0, 200);
+    let (_, text) = get(&app, "/metrics").await;
+    for task in ["poller", "detail", "state_writer"] {
+        let selector = format!("gridpane_exporter_task_restarts_total{{task=\"{task}\"}}");
+        assert_eq!(value(&text, &selector).as_deref(), Some("0"), "{text}");
+    }
+    app.store.tasks().give_up();
+    let (status, body) = get(&app, "/-/healthy").await;
+    assert_eq!(status, 503, "{body}");
+    app.shutdown().await;
+}
+
+#[tokio::test]
 async fn a_broken_account_is_up_zero_and_ready_while_the_other_is_unaffected() {
     let good = fake(fleet_of(1, 1, 4)).await;
     let bad = fake(fleet_of(2, 1, 5)).await;
