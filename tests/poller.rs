@@ -621,3 +621,30 @@ async fn a_site_list_past_the_item_cap_fails_the_poll_as_too_large_and_keeps_the
     assert_eq!(site_count(&store), 6, "the last good snapshot stays");
     assert!(!slot.load().up());
 }
+
+#[tokio::test(start_paused = true)]
+async fn a_first_poll_that_panics_still_makes_the_account_ready_with_up_zero() {
+    let store = Arc::new(Store::new(["acme".to_string()]));
+    let slot = store.accounts()[0].clone();
+    let source = Arc::new(Scripted::steps(vec![Step::Panic]));
+    let (stop, stop_rx) = watch::channel(false);
+    let task = tokio::spawn(app::supervised_poller(
+        source,
+        Arc::clone(&store),
+        Arc::clone(&slot),
+        Duration::from_secs(60),
+        Duration::ZERO,
+        stop_rx,
+    ));
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    assert!(store.ready(), "/-/ready must not stay 503 for ever");
+    let state = slot.load();
+    assert!(!state.up());
+    let error = state.last_poll.as_ref().and_then(|p| p.error.as_ref());
+    assert_eq!(error.map(|e| e.reason.as_str()), Some("internal"));
+    stop.send(true).unwrap();
+    tokio::time::timeout(Duration::from_secs(1), task)
+        .await
+        .unwrap()
+        .unwrap();
+}
