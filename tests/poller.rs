@@ -14,7 +14,7 @@ use gridpane_backup_exporter::gridpane::{ApiError, Client, ClientOptions, Endpoi
 use gridpane_backup_exporter::model::Fetched;
 use gridpane_backup_exporter::poller::{self, Source, SweepLimits, SweepingSource};
 use gridpane_backup_exporter::render::metrics;
-use gridpane_backup_exporter::store::{Store, Task};
+use gridpane_backup_exporter::store::{AccountSlot, Store, Task};
 use serde_json::json;
 use support::{TOKEN, account, fake, fleet_of};
 use tokio::sync::watch;
@@ -100,10 +100,70 @@ fn calls(counter: &Arc<Mutex<u32>>) -> u32 {
     *counter.lock().unwrap()
 }
 
+/// One account, `acme`.
+fn acme() -> (Arc<Store>, Arc<AccountSlot>) {
+    let store = Arc::new(Store::new(["acme".to_string()]));
+    let slot = Arc::clone(&store.accounts()[0]);
+    (store, slot)
+}
+
+/// A background task a test started, and its stop signal.
+struct Running {
+    stop: watch::Sender<bool>,
+    task: tokio::task::JoinHandle<()>,
+}
+
+impl Running {
+    fn spawn<F>(start: impl FnOnce(watch::Receiver<bool>) -> F) -> Self
+    where
+        F: std::future::Future<Output = ()> + Send + 'static,
+    {
+        let (stop, stop_rx) = watch::channel(false);
+        Running {
+            stop,
+            task: tokio::spawn(start(stop_rx)),
+        }
+    }
+
+    /// Sends the stop signal; the task must end within a second.
+    async fn stop(self) {
+        self.stop.send(true).unwrap();
+        tokio::time::timeout(Duration::from_secs(1), self.task)
+            .await
+            .unwrap()
+            .unwrap();
+    }
+}
+
+fn run_poller(
+    source: Scripted,
+    store: &Arc<Store>,
+    slot: &Arc<AccountSlot>,
+    interval: Duration,
+    start_after: Duration,
+) -> Running {
+    let (store, slot) = (Arc::clone(store), Arc::clone(slot));
+    Running::spawn(|stop| poller::run(source, store, slot, interval, start_after, stop))
+}
+
+/// The poller as the exporter runs it, every 60 s, under its supervisor.
+fn supervised(source: Arc<Scripted>, store: &Arc<Store>, slot: &Arc<AccountSlot>) -> Running {
+    let (store, slot) = (Arc::clone(store), Arc::clone(slot));
+    Running::spawn(|stop| {
+        app::supervised_poller(
+            source,
+            store,
+            slot,
+            Duration::from_secs(60),
+            Duration::ZERO,
+            stop,
+        )
+    })
+}
+
 #[tokio::test]
 async fn failed_poll_keeps_last_good_snapshot() {
-    let store = Store::new(["acme".to_string()]);
-    let slot = store.accounts()[0].clone();
+    let (store, slot) = acme();
     let source = Scripted::new(vec![Ok(fleet(&[1, 2])), Err(http_503())]);
 
     poller::poll_once(&source, &store, &slot).await.unwrap();
@@ -130,8 +190,7 @@ async fn failed_poll_keeps_last_good_snapshot() {
 
 #[tokio::test]
 async fn a_site_a_successful_poll_no_longer_lists_disappears_from_metrics() {
-    let store = Store::new(["acme".to_string()]);
-    let slot = store.accounts()[0].clone();
+    let (store, slot) = acme();
     let source = Scripted::new(vec![Ok(fleet(&[1, 2])), Err(http_503()), Ok(fleet(&[1]))]);
 
     poller::poll_once(&source, &store, &slot).await.unwrap();
@@ -159,8 +218,7 @@ async fn before_the_first_poll_metrics_say_up_zero_and_the_store_is_not_ready() 
 
 #[tokio::test]
 async fn a_failed_first_poll_still_makes_the_account_ready() {
-    let store = Store::new(["acme".to_string()]);
-    let slot = store.accounts()[0].clone();
+    let (store, slot) = acme();
     let source = Scripted::new(vec![Err(http_503())]);
     let _ = poller::poll_once(&source, &store, &slot).await;
     assert!(store.ready());
@@ -187,20 +245,11 @@ async fn one_broken_account_leaves_the_other_untouched() {
 
 #[tokio::test(start_paused = true)]
 async fn the_poller_polls_at_start_then_once_per_interval() {
-    let store = Arc::new(Store::new(["acme".to_string()]));
-    let slot = store.accounts()[0].clone();
+    let (store, slot) = acme();
     let source = Scripted::new(Vec::new());
     let calls = Arc::clone(&source.calls);
-    let (stop, stop_rx) = watch::channel(false);
     let interval = Duration::from_secs(300);
-    let task = tokio::spawn(poller::run(
-        source,
-        Arc::clone(&store),
-        slot,
-        interval,
-        Duration::ZERO,
-        stop_rx,
-    ));
+    let running = run_poller(source, &store, &slot, interval, Duration::ZERO);
 
     tokio::time::sleep(Duration::from_secs(1)).await;
     assert_eq!(*calls.lock().unwrap(), 1, "polled at start");
@@ -210,29 +259,22 @@ async fn the_poller_polls_at_start_then_once_per_interval() {
     tokio::time::sleep(Duration::from_secs(32)).await;
     assert_eq!(*calls.lock().unwrap(), 2, "once the interval has passed");
 
-    stop.send(true).unwrap();
-    tokio::time::timeout(Duration::from_secs(1), task)
-        .await
-        .unwrap()
-        .unwrap();
+    running.stop().await;
 }
 
 #[tokio::test(start_paused = true)]
 async fn a_poll_that_overruns_the_interval_is_not_doubled() {
-    let store = Arc::new(Store::new(["acme".to_string()]));
-    let slot = store.accounts()[0].clone();
+    let (store, slot) = acme();
     let mut source = Scripted::new(Vec::new());
     source.delay = Duration::from_secs(700);
     let calls = Arc::clone(&source.calls);
-    let (stop, stop_rx) = watch::channel(false);
-    let task = tokio::spawn(poller::run(
+    let running = run_poller(
         source,
-        Arc::clone(&store),
-        slot,
+        &store,
+        &slot,
         Duration::from_secs(300),
         Duration::ZERO,
-        stop_rx,
-    ));
+    );
 
     tokio::time::sleep(Duration::from_secs(650)).await;
     assert_eq!(*calls.lock().unwrap(), 1, "still in the first poll");
@@ -242,54 +284,34 @@ async fn a_poll_that_overruns_the_interval_is_not_doubled() {
         2,
         "the next poll starts right after the overrun one"
     );
-    stop.send(true).unwrap();
-    tokio::time::timeout(Duration::from_secs(1), task)
-        .await
-        .unwrap()
-        .unwrap();
+    running.stop().await;
 }
 
 #[tokio::test(start_paused = true)]
 async fn a_stop_signal_ends_a_poller_in_the_middle_of_a_poll() {
-    let store = Arc::new(Store::new(["acme".to_string()]));
-    let slot = store.accounts()[0].clone();
+    let (store, slot) = acme();
     let mut source = Scripted::new(Vec::new());
     source.delay = Duration::from_secs(3600);
-    let (stop, stop_rx) = watch::channel(false);
-    let task = tokio::spawn(poller::run(
+    let running = run_poller(
         source,
-        Arc::clone(&store),
-        slot,
+        &store,
+        &slot,
         Duration::from_secs(300),
         Duration::ZERO,
-        stop_rx,
-    ));
+    );
     tokio::time::sleep(Duration::from_secs(5)).await;
-    stop.send(true).unwrap();
-    tokio::time::timeout(Duration::from_secs(1), task)
-        .await
-        .unwrap()
-        .unwrap();
+    running.stop().await;
 }
 
 #[tokio::test(start_paused = true)]
 async fn a_poller_whose_fetch_panics_is_restarted_counted_and_reads_up_zero_until_it_polls_again() {
-    let store = Arc::new(Store::new(["acme".to_string()]));
-    let slot = store.accounts()[0].clone();
+    let (store, slot) = acme();
     let source = Arc::new(Scripted::steps(vec![
         Step::Answer(Ok(fleet(&[1, 2]))),
         Step::Panic,
     ]));
     let counter = Arc::clone(&source.calls);
-    let (stop, stop_rx) = watch::channel(false);
-    let task = tokio::spawn(app::supervised_poller(
-        source,
-        Arc::clone(&store),
-        Arc::clone(&slot),
-        Duration::from_secs(60),
-        Duration::ZERO,
-        stop_rx,
-    ));
+    let running = supervised(source, &store, &slot);
 
     tokio::time::sleep(Duration::from_secs(1)).await;
     assert!(slot.load().up());
@@ -324,11 +346,7 @@ async fn a_poller_whose_fetch_panics_is_restarted_counted_and_reads_up_zero_unti
     assert!(slot.load().up(), "polling resumed");
     assert!(store.tasks().healthy());
 
-    stop.send(true).unwrap();
-    tokio::time::timeout(Duration::from_secs(1), task)
-        .await
-        .unwrap()
-        .unwrap();
+    running.stop().await;
     assert_eq!(
         store.tasks().restarts(Task::Poller),
         1,
@@ -339,21 +357,22 @@ async fn a_poller_whose_fetch_panics_is_restarted_counted_and_reads_up_zero_unti
 #[tokio::test(start_paused = true)]
 async fn a_task_that_keeps_ending_is_restarted_with_doubling_backoff_then_the_exporter_is_unhealthy()
  {
-    let store = Arc::new(Store::new(["acme".to_string()]));
+    let (store, _) = acme();
     let starts = Arc::new(Mutex::new(0u32));
     let counter = Arc::clone(&starts);
-    let (stop, stop_rx) = watch::channel(false);
     let t0 = tokio::time::Instant::now();
-    let task = tokio::spawn(app::supervise(
-        Task::StateWriter,
-        Arc::clone(&store),
-        None,
-        stop_rx,
-        move || {
-            *counter.lock().unwrap() += 1;
-            async {}
-        },
-    ));
+    let running = Running::spawn(|stop| {
+        app::supervise(
+            Task::StateWriter,
+            Arc::clone(&store),
+            None,
+            stop,
+            move || {
+                *counter.lock().unwrap() += 1;
+                async {}
+            },
+        )
+    });
     // Starts at 0, 1, 3, 7, 15, 31, 63, 127, 255, 511 s, then every 300 s.
     for (at_ms, want, healthy) in [
         (500, 1, true),
@@ -377,32 +396,25 @@ async fn a_task_that_keeps_ending_is_restarted_with_doubling_backoff_then_the_ex
         assert_eq!(store.tasks().healthy(), healthy, "healthy at {at_ms} ms");
     }
     assert_eq!(store.tasks().restarts(Task::Poller), 0);
-    stop.send(true).unwrap();
-    tokio::time::timeout(Duration::from_secs(1), task)
-        .await
-        .unwrap()
-        .unwrap();
+    running.stop().await;
 }
 
 #[tokio::test(start_paused = true)]
 async fn a_failed_first_poll_is_retried_after_five_seconds_doubling_up_to_the_interval() {
-    let store = Arc::new(Store::new(["acme".to_string()]));
-    let slot = store.accounts()[0].clone();
+    let (store, slot) = acme();
     let mut script: Vec<_> = (0..4).map(|_| Err(http_503())).collect();
     script.push(Ok(fleet(&[1])));
     script.push(Err(http_503()));
     let source = Scripted::new(script);
     let counter = Arc::clone(&source.calls);
-    let (stop, stop_rx) = watch::channel(false);
     let t0 = tokio::time::Instant::now();
-    let task = tokio::spawn(poller::run(
+    let running = run_poller(
         source,
-        Arc::clone(&store),
-        slot,
+        &store,
+        &slot,
         Duration::from_secs(30),
         Duration::ZERO,
-        stop_rx,
-    ));
+    );
     // Failures at 0, 5, 15 and 35 s (waits of 5, 10, 20, then 30 = the
     // interval), success at 65 s; with data, the failure at 95 to 98 s
     // waits a whole interval again.
@@ -422,28 +434,21 @@ async fn a_failed_first_poll_is_retried_after_five_seconds_doubling_up_to_the_in
         tokio::time::sleep_until(t0 + Duration::from_millis(at_ms)).await;
         assert_eq!(calls(&counter), want, "polls at {at_ms} ms");
     }
-    stop.send(true).unwrap();
-    tokio::time::timeout(Duration::from_secs(1), task)
-        .await
-        .unwrap()
-        .unwrap();
+    running.stop().await;
 }
 
 #[tokio::test(start_paused = true)]
 async fn a_staggered_poller_polls_first_after_its_delay_and_says_when() {
-    let store = Arc::new(Store::new(["acme".to_string()]));
-    let slot = store.accounts()[0].clone();
+    let (store, slot) = acme();
     let source = Scripted::new(Vec::new());
     let counter = Arc::clone(&source.calls);
-    let (stop, stop_rx) = watch::channel(false);
-    let task = tokio::spawn(poller::run(
+    let running = run_poller(
         source,
-        Arc::clone(&store),
-        Arc::clone(&slot),
+        &store,
+        &slot,
         Duration::from_secs(300),
         Duration::from_secs(7),
-        stop_rx,
-    ));
+    );
     tokio::time::sleep(Duration::from_millis(6_500)).await;
     assert_eq!(calls(&counter), 0);
     assert!(
@@ -452,11 +457,7 @@ async fn a_staggered_poller_polls_first_after_its_delay_and_says_when() {
     );
     tokio::time::sleep(Duration::from_secs(1)).await;
     assert_eq!(calls(&counter), 1);
-    stop.send(true).unwrap();
-    tokio::time::timeout(Duration::from_secs(1), task)
-        .await
-        .unwrap()
-        .unwrap();
+    running.stop().await;
 }
 
 #[test]
@@ -491,8 +492,7 @@ async fn a_failed_poll_without_a_snapshot_says_there_is_none_yet_instead_of_keep
         .with_writer(log.reopen().unwrap())
         .finish();
     let _guard = tracing::subscriber::set_default(subscriber);
-    let store = Store::new(["acme".to_string()]);
-    let slot = store.accounts()[0].clone();
+    let (store, slot) = acme();
     let source = Scripted::new(vec![Err(http_503()), Ok(fleet(&[1])), Err(http_503())]);
     for _ in 0..3 {
         let _ = poller::poll_once(&source, &store, &slot).await;
@@ -537,8 +537,7 @@ fn site_count(store: &Store) -> usize {
 async fn an_empty_site_list_after_a_good_poll_keeps_every_site_until_the_next_sweep_confirms_it() {
     let fake = fake(fleet_of(5, 2, 12)).await;
     let source = sweeping(&fake, &support::fast_poll());
-    let store = Store::new(["acme".to_string()]);
-    let slot = store.accounts()[0].clone();
+    let (store, slot) = acme();
     poller::poll_once(&source, &store, &slot).await.unwrap();
     assert_eq!(site_count(&store), 12);
 
@@ -567,8 +566,7 @@ async fn an_empty_site_list_after_a_good_poll_keeps_every_site_until_the_next_sw
 async fn a_drop_of_more_than_half_the_sites_is_held_then_applied_when_the_next_sweep_confirms_it() {
     let fake = fake(fleet_of(5, 2, 12)).await;
     let source = sweeping(&fake, &support::fast_poll());
-    let store = Store::new(["acme".to_string()]);
-    let slot = store.accounts()[0].clone();
+    let (store, slot) = acme();
     poller::poll_once(&source, &store, &slot).await.unwrap();
 
     fake.update_fleet(|f| f.sites.truncate(5));
@@ -598,8 +596,7 @@ async fn a_site_list_past_the_item_cap_fails_the_poll_as_too_large_and_keeps_the
         ..support::fast_poll()
     };
     let source = sweeping(&fake, &poll);
-    let store = Store::new(["acme".to_string()]);
-    let slot = store.accounts()[0].clone();
+    let (store, slot) = acme();
     poller::poll_once(&source, &store, &slot).await.unwrap();
     assert_eq!(site_count(&store), 6);
 
@@ -624,27 +621,14 @@ async fn a_site_list_past_the_item_cap_fails_the_poll_as_too_large_and_keeps_the
 
 #[tokio::test(start_paused = true)]
 async fn a_first_poll_that_panics_still_makes_the_account_ready_with_up_zero() {
-    let store = Arc::new(Store::new(["acme".to_string()]));
-    let slot = store.accounts()[0].clone();
+    let (store, slot) = acme();
     let source = Arc::new(Scripted::steps(vec![Step::Panic]));
-    let (stop, stop_rx) = watch::channel(false);
-    let task = tokio::spawn(app::supervised_poller(
-        source,
-        Arc::clone(&store),
-        Arc::clone(&slot),
-        Duration::from_secs(60),
-        Duration::ZERO,
-        stop_rx,
-    ));
+    let running = supervised(source, &store, &slot);
     tokio::time::sleep(Duration::from_millis(500)).await;
     assert!(store.ready(), "/-/ready must not stay 503 for ever");
     let state = slot.load();
     assert!(!state.up());
     let error = state.last_poll.as_ref().and_then(|p| p.error.as_ref());
     assert_eq!(error.map(|e| e.reason.as_str()), Some("internal"));
-    stop.send(true).unwrap();
-    tokio::time::timeout(Duration::from_secs(1), task)
-        .await
-        .unwrap()
-        .unwrap();
+    running.stop().await;
 }
