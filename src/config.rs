@@ -75,21 +75,83 @@ pub enum TokenError {
         path: PathBuf,
         source: std::io::Error,
     },
+    #[error(
+        "cannot read token file {path}: the process is out of file descriptors ({source}); raise its open-file limit"
+    )]
+    OutOfFiles {
+        path: PathBuf,
+        source: std::io::Error,
+    },
     #[error("token file {path} is empty")]
     Empty { path: PathBuf },
+    #[error("token file {path}: {source}")]
+    Invalid { path: PathBuf, source: InvalidToken },
 }
 
+impl TokenError {
+    /// The token may well be fine: reading it failed for want of a
+    /// resource (file descriptors), so the poll is worth retrying soon.
+    pub fn is_transient(&self) -> bool {
+        matches!(self, TokenError::OutOfFiles { .. })
+    }
+
+    fn unreadable(path: &Path, source: std::io::Error) -> Self {
+        let path = path.to_path_buf();
+        // EMFILE and ENFILE: 24 and 23 on Linux, the BSDs and macOS.
+        if cfg!(unix) && matches!(source.raw_os_error(), Some(23 | 24)) {
+            TokenError::OutOfFiles { path, source }
+        } else {
+            TokenError::Unreadable { path, source }
+        }
+    }
+}
+
+/// A token that cannot go into an `Authorization` header as it is. Names the
+/// position of the first bad character, never the token.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, thiserror::Error)]
+#[error(
+    "the token holds {what} at character {position}; a token is visible ASCII only (the value is not shown)"
+)]
+pub struct InvalidToken {
+    /// 1-based, in characters.
+    pub position: usize,
+    pub what: &'static str,
+}
+
+/// Checks that a (trimmed) token is visible ASCII only, as a bearer token
+/// is: no control character (CR, LF, NUL...), space or non-ASCII character.
+pub fn check_token(token: &str) -> Result<(), InvalidToken> {
+    match token.chars().position(|c| !c.is_ascii_graphic()) {
+        None => Ok(()),
+        Some(i) => {
+            let what = match token.chars().nth(i) {
+                Some(c) if c.is_ascii_control() => "a control character",
+                Some(c) if c.is_ascii_whitespace() => "a space",
+                _ => "a non-ASCII character",
+            };
+            Err(InvalidToken {
+                position: i + 1,
+                what,
+            })
+        }
+    }
+}
+
+/// Reads a token file: a UTF-8 byte order mark and surrounding whitespace
+/// are dropped; what is left must be a valid token.
 fn read_token_file(path: &Path) -> Result<Secret, TokenError> {
-    let raw = std::fs::read_to_string(path).map_err(|source| TokenError::Unreadable {
-        path: path.to_path_buf(),
-        source,
-    })?;
-    let token = raw.trim();
+    let raw =
+        std::fs::read_to_string(path).map_err(|source| TokenError::unreadable(path, source))?;
+    let token = raw.strip_prefix('\u{feff}').unwrap_or(&raw).trim();
     if token.is_empty() {
         return Err(TokenError::Empty {
             path: path.to_path_buf(),
         });
     }
+    check_token(token).map_err(|source| TokenError::Invalid {
+        path: path.to_path_buf(),
+        source,
+    })?;
     Ok(Secret::new(token))
 }
 
@@ -327,7 +389,13 @@ fn figment_error(e: figment::Error, sources: &Sources) -> ConfigError {
         },
         None => sources.file_label(),
     };
-    let kind = e.kind.to_string();
+    // A value that fails to decode is quoted by the error ("found unsigned
+    // int `123...`"): never for a secret.
+    let kind = if e.path.last().is_some_and(|k| k == "token") {
+        "must be a string: put the token in quotes (the value is not shown)".to_string()
+    } else {
+        e.kind.to_string()
+    };
     if key.is_empty() {
         ConfigError(format!("{source}: {kind}"))
     } else {
@@ -399,10 +467,12 @@ fn validate(raw: RawConfig, sources: &Sources) -> Result<Config, ConfigError> {
                 ));
             }
             (Some(t), None) => {
-                if t.expose().trim().is_empty() {
+                let t = t.expose().trim();
+                if t.is_empty() {
                     return Err(ConfigError::at(&file, &at("token"), "must not be empty"));
                 }
-                TokenSource::Inline(Secret::new(t.expose().trim()))
+                check_token(t).map_err(|e| ConfigError::at(&file, &at("token"), e))?;
+                TokenSource::Inline(Secret::new(t))
             }
             (None, Some(path)) => {
                 read_token_file(&path).map_err(|e| ConfigError::at(&file, &at("token_file"), e))?;
@@ -445,7 +515,11 @@ fn account_from_env(sources: &Sources) -> Result<Account, ConfigError> {
                 "environment: GRIDPANE_API_TOKEN is empty".into(),
             ));
         }
-        (Some(t), None) => TokenSource::Inline(Secret::new(t)),
+        (Some(t), None) => {
+            check_token(t)
+                .map_err(|e| ConfigError(format!("environment: GRIDPANE_API_TOKEN: {e}")))?;
+            TokenSource::Inline(Secret::new(t))
+        }
         (None, Some(path)) => {
             let path = PathBuf::from(path);
             read_token_file(&path)
@@ -469,21 +543,41 @@ fn account_from_env(sources: &Sources) -> Result<Account, ConfigError> {
 }
 
 fn parse_base_url(raw: &str) -> Result<Url, String> {
-    let url = Url::parse(raw.trim()).map_err(|e| format!("invalid URL \"{raw}\": {e}"))?;
+    let shown = without_secrets(raw);
+    let url = Url::parse(raw.trim()).map_err(|e| format!("invalid URL \"{shown}\": {e}"))?;
     if url.scheme() != "http" && url.scheme() != "https" {
         return Err(format!(
-            "invalid URL \"{raw}\": scheme must be http or https"
+            "invalid URL \"{shown}\": scheme must be http or https"
         ));
     }
     if url.host_str().is_none() {
-        return Err(format!("invalid URL \"{raw}\": no host"));
+        return Err(format!("invalid URL \"{shown}\": no host"));
     }
-    if url.query().is_some() || !url.username().is_empty() || url.password().is_some() {
+    if !url.username().is_empty() || url.password().is_some() {
         return Err(format!(
-            "invalid URL \"{raw}\": no query string or credentials allowed"
+            "invalid URL \"{shown}\": credentials (user:password@) are not allowed; the token authenticates"
         ));
     }
+    if url.query().is_some() {
+        return Err(format!("invalid URL \"{shown}\": no query string allowed"));
+    }
     Ok(url)
+}
+
+/// A URL as given, for messages: credentials before the host and the query
+/// string replaced by `<redacted>`, since either may hold a secret.
+fn without_secrets(raw: &str) -> String {
+    let start = raw.find("://").map_or(0, |i| i + 3);
+    let (scheme, rest) = raw.split_at_checked(start).unwrap_or(("", raw));
+    let host_end = rest.find(['/', '?', '#']).unwrap_or(rest.len());
+    let rest = match rest.get(..host_end).and_then(|host| host.rfind('@')) {
+        Some(at) => format!("<redacted>{}", rest.get(at..).unwrap_or_default()),
+        None => rest.to_string(),
+    };
+    match rest.split_once('?') {
+        Some((before, _)) => format!("{scheme}{before}?<redacted>"),
+        None => format!("{scheme}{rest}"),
+    }
 }
 
 /// True when the URL points at this machine (tests, the demo).
@@ -533,6 +627,54 @@ mod tests {
         assert_eq!(source.load().unwrap().expose(), "first");
         std::fs::write(&path, "rotated\n").unwrap();
         assert_eq!(source.load().unwrap().expose(), "rotated");
+    }
+
+    #[test]
+    fn a_byte_order_mark_before_a_token_file_is_dropped() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("token");
+        std::fs::write(&path, "\u{feff}abc-token\r\n").unwrap();
+        assert_eq!(
+            TokenSource::File(path).load().unwrap().expose(),
+            "abc-token"
+        );
+    }
+
+    #[test]
+    fn a_token_file_rewritten_with_a_bad_character_is_a_token_error_that_hides_it() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("token");
+        std::fs::write(&path, "good-token").unwrap();
+        let source = TokenSource::File(path.clone());
+        assert!(source.load().is_ok());
+        std::fs::write(&path, "SECRET\0tail").unwrap();
+        let err = source.load().unwrap_err();
+        assert!(matches!(
+            err,
+            TokenError::Invalid {
+                source: InvalidToken { position: 7, .. },
+                ..
+            }
+        ));
+        let api = crate::gridpane::ApiError::Token(err);
+        assert_eq!(api.reason(), "auth");
+        let text = api.to_string();
+        assert!(!text.contains("SECRET") && !text.contains("tail"), "{text}");
+        assert!(!text.contains("HTTP"), "{text}");
+    }
+
+    #[test]
+    fn running_out_of_file_descriptors_is_a_network_error_not_auth() {
+        let path = Path::new("/run/secrets/gridpane");
+        for errno in [24, 23] {
+            let err = TokenError::unreadable(path, std::io::Error::from_raw_os_error(errno));
+            assert!(err.is_transient(), "{err}");
+            assert!(err.to_string().contains("out of file descriptors"), "{err}");
+            assert_eq!(crate::gridpane::ApiError::Token(err).reason(), "network");
+        }
+        let missing = TokenError::unreadable(path, std::io::ErrorKind::NotFound.into());
+        assert!(!missing.is_transient());
+        assert_eq!(crate::gridpane::ApiError::Token(missing).reason(), "auth");
     }
 
     #[test]

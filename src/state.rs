@@ -2,20 +2,27 @@
 //! restarts so that a restarted exporter serves data at once.
 //!
 //! One task writes it, after each change of the store's generation (a
-//! successful poll, new per-site detail): JSON to a temporary file next to
-//! it, fsync, rename over the old one, fsync the directory. A reader
+//! successful poll, new per-site detail): JSON to a temporary file created
+//! exclusively next to it under a random name (a link planted there is never
+//! followed), fsync, rename over the old one, fsync the directory. A reader
 //! therefore sees the old file or the new one, never half of one, even after
-//! a SIGKILL or a power cut. The file is created owner-only (0600).
+//! a SIGKILL or a power cut. The file is created owner-only (0600). A failed
+//! write removes its temporary file and is counted
+//! (`gridpane_state_write_errors_total`).
 //!
 //! Loading never fails the start: a missing file is a cold start, a
-//! truncated, corrupt or other-version one is a warning and a cold start.
-//! It holds no secret: snapshots carry neither the token nor integration
-//! credentials.
+//! truncated, corrupt, oversized or other-version one is a warning and a cold
+//! start. Impossible content is sanitised with a warning: an account whose
+//! snapshot was fetched in the future (or at no real time) or that holds more
+//! items than [`MAX_ITEMS_PER_ACCOUNT`] is dropped; duplicate ids keep their
+//! first entry. It holds no secret: snapshots carry neither the token nor
+//! integration credentials.
 
-use std::collections::BTreeMap;
-use std::io::Write as _;
+use std::collections::{BTreeMap, HashSet};
+use std::io::{Read as _, Write as _};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 
 use serde::{Deserialize, Serialize};
 use tokio::sync::watch;
@@ -25,6 +32,27 @@ use crate::store::Store;
 
 /// The format version; a file of another version is ignored.
 pub const STATE_VERSION: u32 = 1;
+
+/// A larger state file is refused unread (a site takes about 470 bytes:
+/// some 500,000 sites).
+pub const MAX_FILE_BYTES: u64 = 256 * 1024 * 1024;
+
+/// An account with more sites, servers, integrations or per-site details
+/// than this in the state file is dropped on load.
+pub const MAX_ITEMS_PER_ACCOUNT: usize = 250_000;
+
+/// How far in the future a saved timestamp may be (clock skew) before the
+/// entry holding it is dropped on load.
+pub const MAX_CLOCK_SKEW_SECONDS: f64 = 300.0;
+
+/// Failed writes of the state file since the process started.
+static WRITE_ERRORS: AtomicU64 = AtomicU64::new(0);
+
+/// Failed writes of the state file since the process started
+/// (`gridpane_state_write_errors_total`).
+pub fn write_errors() -> u64 {
+    WRITE_ERRORS.load(Ordering::Relaxed)
+}
 
 /// One account as saved.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -62,6 +90,12 @@ pub enum StateError {
         found: Option<u32>,
         expected: u32,
     },
+    #[error("state file {path}: {size} bytes, more than the limit of {limit} bytes")]
+    TooLarge {
+        path: PathBuf,
+        size: u64,
+        limit: u64,
+    },
     #[error("state file {path}: cannot write: {source}")]
     Write {
         path: PathBuf,
@@ -69,18 +103,36 @@ pub enum StateError {
     },
 }
 
-/// Reads the state file. `Ok(None)` when there is none.
+/// Reads the state file. `Ok(None)` when there is none. A file larger than
+/// [`MAX_FILE_BYTES`] is refused before it is read.
 pub fn load(path: &Path) -> Result<Option<Vec<SavedAccount>>, StateError> {
-    let bytes = match std::fs::read(path) {
-        Ok(b) => b,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
-        Err(source) => {
-            return Err(StateError::Read {
-                path: path.to_path_buf(),
-                source,
-            });
-        }
+    let read_err = |source| StateError::Read {
+        path: path.to_path_buf(),
+        source,
     };
+    let too_large = |size| StateError::TooLarge {
+        path: path.to_path_buf(),
+        size,
+        limit: MAX_FILE_BYTES,
+    };
+    let file = match std::fs::File::open(path) {
+        Ok(f) => f,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+        Err(source) => return Err(read_err(source)),
+    };
+    let size = file.metadata().map_err(read_err)?.len();
+    if size > MAX_FILE_BYTES {
+        return Err(too_large(size));
+    }
+    // The file may grow between the check and the read: read one byte past
+    // the limit at most.
+    let mut bytes = Vec::with_capacity(usize::try_from(size).unwrap_or(0));
+    file.take(MAX_FILE_BYTES + 1)
+        .read_to_end(&mut bytes)
+        .map_err(read_err)?;
+    if bytes.len() as u64 > MAX_FILE_BYTES {
+        return Err(too_large(bytes.len() as u64));
+    }
     parse(path, &bytes).map(Some)
 }
 
@@ -114,8 +166,9 @@ pub fn parse(path: &Path, bytes: &[u8]) -> Result<Vec<SavedAccount>, StateError>
     Ok(file.accounts)
 }
 
-/// Writes the state file atomically: temporary file, fsync, rename, fsync
-/// of the directory. The file is owner-only.
+/// Writes the state file atomically: a temporary file created exclusively
+/// beside it (random name, owner-only), fsync, rename, fsync of the
+/// directory. On any error the temporary file is removed.
 pub fn save(path: &Path, accounts: &[SavedAccount]) -> Result<(), StateError> {
     let write_err = |source| StateError::Write {
         path: path.to_path_buf(),
@@ -128,40 +181,62 @@ pub fn save(path: &Path, accounts: &[SavedAccount]) -> Result<(), StateError> {
     };
     let body = serde_json::to_vec(&file).map_err(|e| write_err(std::io::Error::other(e)))?;
 
-    let dir = match path.parent() {
-        Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
-        _ => PathBuf::from("."),
-    };
-    let name = path
-        .file_name()
-        .map(|n| n.to_string_lossy().into_owned())
-        .unwrap_or_else(|| "state".to_string());
-    let tmp = dir.join(format!(".{name}.tmp"));
-
-    let mut options = std::fs::OpenOptions::new();
-    options.write(true).create(true).truncate(true);
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::OpenOptionsExt as _;
-        options.mode(0o600);
-    }
-    let mut f = options.open(&tmp).map_err(write_err)?;
-    #[cfg(unix)]
-    {
-        // A temporary file left by an older run keeps its mode on open.
-        use std::os::unix::fs::PermissionsExt as _;
-        f.set_permissions(std::fs::Permissions::from_mode(0o600))
-            .map_err(write_err)?;
-    }
-    f.write_all(&body).map_err(write_err)?;
-    f.sync_all().map_err(write_err)?;
-    drop(f);
-    std::fs::rename(&tmp, path).map_err(write_err)?;
+    let dir = parent_dir(path);
+    // Dropping the temporary file (any early return) deletes it.
+    let mut tmp = tempfile::Builder::new()
+        .prefix(&temp_prefix(path))
+        .suffix(TEMP_SUFFIX)
+        .tempfile_in(&dir)
+        .map_err(write_err)?;
+    tmp.write_all(&body).map_err(write_err)?;
+    tmp.as_file().sync_all().map_err(write_err)?;
+    tmp.persist(path).map_err(|e| write_err(e.error))?;
     // Make the rename itself durable; not every platform can open a directory.
     if let Ok(d) = std::fs::File::open(&dir) {
         let _ = d.sync_all();
     }
     Ok(())
+}
+
+const TEMP_SUFFIX: &str = ".tmp";
+
+fn parent_dir(path: &Path) -> PathBuf {
+    match path.parent() {
+        Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
+        _ => PathBuf::from("."),
+    }
+}
+
+/// Temporary files of `path` are named `.<name>.<random>.tmp`.
+fn temp_prefix(path: &Path) -> String {
+    let name = path
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_else(|| "state".to_string());
+    format!(".{name}.")
+}
+
+/// Removes temporary files that a killed process left beside the state
+/// file (a link among them is removed, never followed).
+fn remove_stale_temp_files(path: &Path) {
+    let prefix = temp_prefix(path);
+    let Ok(entries) = std::fs::read_dir(parent_dir(path)) else {
+        return;
+    };
+    for entry in entries.flatten() {
+        let name = entry.file_name();
+        let name = name.to_string_lossy();
+        if name.starts_with(&prefix) && name.ends_with(TEMP_SUFFIX) {
+            match std::fs::remove_file(entry.path()) {
+                Ok(()) => {
+                    tracing::info!(path = %entry.path().display(), "removed a stale temporary state file")
+                }
+                Err(e) => {
+                    tracing::warn!(path = %entry.path().display(), kind = %e.kind(), "cannot remove a stale temporary state file")
+                }
+            }
+        }
+    }
 }
 
 /// What the store holds now, as saved: accounts with a snapshot only.
@@ -180,10 +255,72 @@ pub fn collect(store: &Store) -> Vec<SavedAccount> {
         .collect()
 }
 
+/// Drops what a state file cannot truthfully hold, with a warning: accounts
+/// saved twice (the first wins), snapshots fetched at no real time or more
+/// than [`MAX_CLOCK_SKEW_SECONDS`] after `now`, accounts with more than
+/// `max_items` sites, servers, integrations or per-site details. Duplicate
+/// site, server and integration ids keep their first entry; per-site details
+/// fetched in the future are dropped.
+pub fn sanitise(saved: Vec<SavedAccount>, now: f64, max_items: usize) -> Vec<SavedAccount> {
+    let possible = |t: f64| t.is_finite() && t >= 0.0 && t <= now + MAX_CLOCK_SKEW_SECONDS;
+    let mut names = HashSet::new();
+    let mut kept = Vec::new();
+    for mut account in saved {
+        let snap = &mut account.snapshot;
+        let name = snap.account.clone();
+        if !names.insert(name.clone()) {
+            tracing::warn!(account = %name, "state file holds this account twice, keeping the first");
+            continue;
+        }
+        if !possible(snap.fetched_at) {
+            tracing::warn!(account = %name, fetched_at = snap.fetched_at, "state file snapshot has an impossible fetch time, ignored");
+            continue;
+        }
+        let largest = [
+            snap.sites.len(),
+            snap.servers.len(),
+            snap.integrations.len(),
+            account.detail.len(),
+        ]
+        .into_iter()
+        .max()
+        .unwrap_or(0);
+        if largest > max_items {
+            tracing::warn!(account = %name, items = largest, limit = max_items, "state file snapshot holds too many items, ignored");
+            continue;
+        }
+        let duplicates = keep_first(&mut snap.sites, |s| s.id)
+            + keep_first(&mut snap.servers, |s| s.id)
+            + keep_first(&mut snap.integrations, |i| i.id);
+        if duplicates > 0 {
+            tracing::warn!(account = %name, duplicates, "state file snapshot repeats ids, keeping the first of each");
+        }
+        let details = account.detail.len();
+        account.detail.retain(|_, d| possible(d.fetched_at));
+        let dropped = details - account.detail.len();
+        if dropped > 0 {
+            tracing::warn!(account = %name, dropped, "state file per-site details with an impossible fetch time, ignored");
+        }
+        kept.push(account);
+    }
+    kept
+}
+
+/// Keeps the first item of each id; returns how many were removed.
+fn keep_first<T>(items: &mut Vec<T>, id: impl Fn(&T) -> u64) -> usize {
+    let before = items.len();
+    let mut seen = HashSet::with_capacity(before);
+    items.retain(|item| seen.insert(id(item)));
+    before - items.len()
+}
+
 /// Loads the state file into the store: accounts still configured get their
 /// saved snapshot (and are ready at once); the others are dropped. Problems
-/// are logged and mean a cold start. Returns how many accounts were restored.
+/// are logged and mean a cold start (for the whole file, or for an account
+/// whose saved snapshot is impossible). Temporary files left by a killed
+/// process are removed. Returns how many accounts were restored.
 pub fn restore(store: &Store, path: &Path) -> usize {
+    remove_stale_temp_files(path);
     let saved = match load(path) {
         Ok(Some(saved)) => saved,
         Ok(None) => {
@@ -195,6 +332,7 @@ pub fn restore(store: &Store, path: &Path) -> usize {
             return 0;
         }
     };
+    let saved = sanitise(saved, crate::poller::unix_now(), MAX_ITEMS_PER_ACCOUNT);
     let mut restored = 0;
     for account in saved {
         let Some(slot) = store.account(&account.snapshot.account) else {
@@ -213,7 +351,7 @@ pub fn restore(store: &Store, path: &Path) -> usize {
 
 /// Writes the state file whenever the store's generation changes, until
 /// `shutdown`. Changes that arrive during a write are coalesced into the
-/// next one.
+/// next one. Failed writes are logged and counted ([`write_errors`]).
 pub async fn run_writer(store: Arc<Store>, path: PathBuf, mut shutdown: watch::Receiver<bool>) {
     let mut changes = store.subscribe();
     loop {
@@ -227,11 +365,17 @@ pub async fn run_writer(store: Arc<Store>, path: PathBuf, mut shutdown: watch::R
         }
         let target = path.clone();
         let written = tokio::task::spawn_blocking(move || save(&target, &accounts)).await;
-        match written {
-            Ok(Ok(())) => tracing::debug!(path = %path.display(), "state file written"),
-            Ok(Err(e)) => tracing::warn!(error = %e, "cannot write the state file"),
-            Err(e) => tracing::warn!(error = %e, "state file writer failed"),
-        }
+        let source = match written {
+            Ok(Ok(())) => {
+                tracing::debug!(path = %path.display(), "state file written");
+                continue;
+            }
+            Ok(Err(StateError::Write { source, .. })) => source,
+            Ok(Err(e)) => std::io::Error::other(e.to_string()),
+            Err(e) => std::io::Error::other(e.to_string()),
+        };
+        WRITE_ERRORS.fetch_add(1, Ordering::Relaxed);
+        tracing::warn!(path = %path.display(), kind = %source.kind(), error = %source, "cannot write the state file");
     }
 }
 
@@ -316,5 +460,106 @@ mod tests {
             Err(StateError::Corrupt { .. })
         ));
         assert!(parse(path, &good).is_ok());
+    }
+    fn site(id: u64) -> crate::model::Site {
+        crate::model::Site {
+            id,
+            url: format!("s{id}.example"),
+            server_id: None,
+            local: Default::default(),
+            remote: Default::default(),
+        }
+    }
+
+    fn saved(account: &str, fetched_at: f64, site_ids: &[u64]) -> SavedAccount {
+        let mut snapshot = snapshot(account);
+        snapshot.fetched_at = fetched_at;
+        snapshot.sites = site_ids.iter().copied().map(site).collect();
+        SavedAccount {
+            snapshot,
+            detail: BTreeMap::new(),
+        }
+    }
+
+    #[test]
+    fn impossible_saved_accounts_are_dropped_and_repeated_ids_keep_the_first() {
+        let now = 1_800_000_000.0;
+        let mut with_detail = saved("detail", now - 10.0, &[1, 2]);
+        with_detail.detail = BTreeMap::from([
+            (
+                1,
+                SiteDetail {
+                    fetched_at: now - 5.0,
+                    ..SiteDetail::default()
+                },
+            ),
+            (
+                2,
+                SiteDetail {
+                    fetched_at: now + 86_400.0,
+                    ..SiteDetail::default()
+                },
+            ),
+        ]);
+        let mut repeated = saved("repeated", now - 60.0, &[5, 6, 5]);
+        repeated.snapshot.sites[2].url = "later.example".to_string();
+        let input = vec![
+            saved("huge-time", 1e308, &[1]),
+            saved("future", now + MAX_CLOCK_SKEW_SECONDS + 1.0, &[1]),
+            saved("negative", -1.0, &[1]),
+            saved("infinite", f64::INFINITY, &[1]),
+            saved("too-many", now, &[1, 2, 3, 4]),
+            saved("skewed", now + MAX_CLOCK_SKEW_SECONDS - 1.0, &[1]),
+            repeated,
+            saved("repeated", now, &[9]),
+            with_detail,
+        ];
+        let kept = sanitise(input, now, 3);
+        let names: Vec<&str> = kept.iter().map(|a| a.snapshot.account.as_str()).collect();
+        assert_eq!(names, ["skewed", "repeated", "detail"]);
+        let sites: Vec<(u64, &str)> = kept[1]
+            .snapshot
+            .sites
+            .iter()
+            .map(|s| (s.id, s.url.as_str()))
+            .collect();
+        assert_eq!(sites, [(5, "s5.example"), (6, "s6.example")]);
+        assert_eq!(kept[2].detail.keys().copied().collect::<Vec<_>>(), [1]);
+    }
+
+    #[test]
+    fn a_state_file_over_the_size_limit_is_refused_unread() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("state.json");
+        // Sparse: costs no disk and no time.
+        let f = std::fs::File::create(&path).unwrap();
+        f.set_len(MAX_FILE_BYTES + 1).unwrap();
+        assert!(matches!(
+            load(&path),
+            Err(StateError::TooLarge { size, limit: MAX_FILE_BYTES, .. }) if size == MAX_FILE_BYTES + 1
+        ));
+    }
+
+    #[test]
+    fn a_start_removes_temporary_files_a_killed_writer_left_and_nothing_else() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("state.json");
+        let stale = dir.path().join(".state.json.a1b2c3.tmp");
+        std::fs::write(&stale, b"half a fi").unwrap();
+        let others = [
+            "other.tmp",
+            ".state.json",
+            "state.json.tmp",
+            ".other.json.x.tmp",
+        ];
+        for name in others {
+            std::fs::write(dir.path().join(name), b"keep").unwrap();
+        }
+        let store = Store::new(["a".to_string()]);
+        assert_eq!(restore(&store, &path), 0);
+        assert!(!stale.exists());
+        for name in others {
+            assert!(dir.path().join(name).exists(), "{name} was removed");
+        }
     }
 }

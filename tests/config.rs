@@ -216,3 +216,115 @@ fn the_example_config_is_valid() {
         String::from_utf8_lossy(&out.stderr)
     );
 }
+
+/// Runs `--config.check` and asserts it fails with `expected` and that no
+/// `secret` appears anywhere in its output.
+fn assert_error_hiding(yaml: &str, env: &[(&str, &str)], expected: &str, secrets: &[&str]) {
+    let dir = tempfile::tempdir().unwrap();
+    let run = check(dir.path(), yaml, env);
+    for secret in secrets {
+        assert!(
+            !run.stdout.contains(secret) && !run.stderr.contains(secret),
+            "{secret:?} printed: {}{}",
+            run.stdout,
+            run.stderr
+        );
+    }
+    assert_eq!(run.code, Some(2), "stderr: {}", run.stderr);
+    assert_eq!(run.stderr, format!("error: {expected}\n"));
+}
+
+#[test]
+fn a_token_that_is_not_a_string_is_refused_without_being_printed() {
+    for (value, secret) in [
+        ("123456789012345", "123456789012345"),
+        ("-98765432109", "98765432109"),
+        ("31415.9e2", "3141590"),
+    ] {
+        assert_error_hiding(
+            &format!("accounts:\n  - name: a\n    token: {value}\n"),
+            &[],
+            "config.yml: key \"accounts[0].token\": must be a string: put the token in quotes (the value is not shown)",
+            &[secret],
+        );
+    }
+}
+
+#[test]
+fn credentials_in_a_base_url_are_refused_without_being_printed() {
+    assert_error_hiding(
+        "accounts:\n  - name: a\n    token: x\n    base_url: https://SECRETUSER:PASSWORD@gridpane.example/\n",
+        &[],
+        "config.yml: key \"accounts[0].base_url\": invalid URL \"https://<redacted>@gridpane.example/\": credentials (user:password@) are not allowed; the token authenticates",
+        &["PASSWORD", "SECRETUSER"],
+    );
+    // Also when the URL does not parse, and for a query string.
+    assert_error_hiding(
+        "accounts:\n  - name: a\n    token: x\n    base_url: https://user:PASSWORD@bad host/\n",
+        &[],
+        "config.yml: key \"accounts[0].base_url\": invalid URL \"https://<redacted>@bad host/\": invalid international domain name",
+        &["PASSWORD"],
+    );
+    assert_error_hiding(
+        "",
+        &[
+            ("GRIDPANE_API_TOKEN", "x"),
+            (
+                "GRIDPANE_API_URL",
+                "https://gridpane.example/?api_key=QUERYSECRET",
+            ),
+        ],
+        "environment: GRIDPANE_API_URL: invalid URL \"https://gridpane.example/?<redacted>\": no query string allowed",
+        &["QUERYSECRET"],
+    );
+}
+
+#[test]
+fn a_token_holding_a_character_no_header_can_carry_is_refused_at_load() {
+    let refused = |at: usize, what: &str| {
+        format!(
+            "the token holds {what} at character {at}; a token is visible ASCII only (the value is not shown)"
+        )
+    };
+    for (yaml_value, at, what) in [
+        ("\"SECRET\\r\\nX-Evil: 1\"", 7, "a control character"),
+        ("\"SECRET\\0tail\"", 7, "a control character"),
+        ("\"SECRET tail\"", 7, "a space"),
+        ("\"SECRET\u{e9}tail\"", 7, "a non-ASCII character"),
+    ] {
+        assert_error_hiding(
+            &format!("accounts:\n  - name: a\n    token: {yaml_value}\n"),
+            &[],
+            &format!(
+                "config.yml: key \"accounts[0].token\": {}",
+                refused(at, what)
+            ),
+            &["SECRET", "tail", "Evil"],
+        );
+    }
+    assert_error_hiding(
+        "",
+        &[("GRIDPANE_API_TOKEN", "SECRET\rtail")],
+        &format!(
+            "environment: GRIDPANE_API_TOKEN: {}",
+            refused(7, "a control character")
+        ),
+        &["SECRET", "tail"],
+    );
+    let dir = tempfile::tempdir().unwrap();
+    let token = dir.path().join("token");
+    std::fs::write(&token, b"SECRET\0tail\n").unwrap();
+    assert_error_hiding(
+        &format!(
+            "accounts:\n  - name: a\n    token_file: {}\n",
+            token.display()
+        ),
+        &[],
+        &format!(
+            "config.yml: key \"accounts[0].token_file\": token file {}: {}",
+            token.display(),
+            refused(7, "a control character")
+        ),
+        &["SECRET", "tail"],
+    );
+}

@@ -176,6 +176,123 @@ async fn a_damaged_state_file_means_a_cold_start_never_a_crash() {
     }
 }
 
+/// The state file a first run writes, after its shutdown.
+async fn saved_by_a_first_run(fake: &FakeGridPane, path: &Path) -> Vec<state::SavedAccount> {
+    let first = start_with_state(vec!["acme"], fake, path).await;
+    wait_ready(&first).await;
+    wait_for_file(path).await;
+    first.shutdown().await;
+    state::load(path).unwrap().unwrap()
+}
+
+#[cfg(unix)]
+#[test]
+fn a_link_planted_at_a_temporary_name_is_never_followed() {
+    use std::os::unix::fs::PermissionsExt as _;
+    let dir = tempfile::tempdir().unwrap();
+    let victim = dir.path().join("victim");
+    std::fs::write(&victim, b"precious").unwrap();
+    std::fs::set_permissions(&victim, std::fs::Permissions::from_mode(0o644)).unwrap();
+    let path = dir.path().join("state.json");
+    // The fixed name earlier versions wrote through.
+    std::os::unix::fs::symlink(&victim, dir.path().join(".state.json.tmp")).unwrap();
+
+    state::save(&path, &[]).unwrap();
+
+    assert_eq!(std::fs::read(&victim).unwrap(), b"precious");
+    let mode = std::fs::metadata(&victim).unwrap().permissions().mode();
+    assert_eq!(mode & 0o777, 0o644);
+    assert!(!std::fs::symlink_metadata(&path).unwrap().is_symlink());
+    assert_eq!(state::load(&path).unwrap(), Some(Vec::new()));
+}
+
+#[tokio::test]
+async fn a_failed_write_leaves_no_temporary_file_and_is_counted() {
+    let fake = fake(small()).await;
+    let dir = tempfile::tempdir().unwrap();
+    // A directory (not empty) where the file must go: every rename fails.
+    let path = dir.path().join("state.json");
+    std::fs::create_dir(&path).unwrap();
+    std::fs::write(path.join("keep"), b"").unwrap();
+    let before = state::write_errors();
+
+    let app = start_with_state(vec!["acme"], &fake, &path).await;
+    wait_ready(&app).await;
+    wait_for(10, "a failed write counted", || async {
+        metric(&app, "gridpane_state_write_errors_total")
+            .await
+            .and_then(|v| v.parse::<u64>().ok())
+            .is_some_and(|n| n > before)
+    })
+    .await;
+    app.shutdown().await;
+
+    let names: Vec<_> = std::fs::read_dir(dir.path())
+        .unwrap()
+        .map(|e| e.unwrap().file_name())
+        .collect();
+    assert_eq!(names, ["state.json"], "a temporary file was left behind");
+}
+
+#[tokio::test]
+async fn a_snapshot_saved_with_an_impossible_fetch_time_is_not_served_as_fresh() {
+    let fake = fake(small()).await;
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("state.json");
+    let mut saved = saved_by_a_first_run(&fake, &path).await;
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs_f64();
+    for fetched_at in [1e308, now + 86_400.0] {
+        saved[0].snapshot.fetched_at = fetched_at;
+        state::save(&path, &saved).unwrap();
+        hold_first_poll(&fake);
+        let app = start_with_state(vec!["acme"], &fake, &path).await;
+        assert_eq!(
+            get(&app, "/-/ready").await.0,
+            503,
+            "{fetched_at}: a cold start"
+        );
+        let (_, text) = get(&app, "/metrics").await;
+        assert_eq!(
+            value(&text, "gridpane_data_age_seconds{account=\"acme\"}"),
+            None,
+            "{fetched_at}"
+        );
+        assert_eq!(value(&text, "gridpane_sites{account=\"acme\"}"), None);
+        app.shutdown().await;
+    }
+}
+
+#[tokio::test]
+async fn repeated_ids_in_the_state_file_give_no_duplicate_series() {
+    let fake = fake(small()).await;
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("state.json");
+    let mut saved = saved_by_a_first_run(&fake, &path).await;
+    let snap = &mut saved[0].snapshot;
+    let mut twin = snap.sites[0].clone();
+    twin.url = "twin.example".to_string();
+    snap.sites.push(twin);
+    snap.servers.push(snap.servers[0].clone());
+    state::save(&path, &saved).unwrap();
+
+    hold_first_poll(&fake);
+    let app = start_with_state(vec!["acme"], &fake, &path).await;
+    assert_eq!(get(&app, "/-/ready").await.0, 200);
+    let (_, text) = get(&app, "/metrics").await;
+    let count = |prefix: &str| text.lines().filter(|l| l.starts_with(prefix)).count();
+    assert_eq!(count("gridpane_site_info{"), 7, "{text}");
+    assert_eq!(count("gridpane_server_info{"), 2, "{text}");
+    assert!(!text.contains("twin.example"), "the first entry wins");
+    assert_eq!(
+        value(&text, "gridpane_sites{account=\"acme\"}").as_deref(),
+        Some("7")
+    );
+    app.shutdown().await;
+}
+
 fn write_config(dir: &Path, fake: &FakeGridPane, state: &Path, interval: &str) -> PathBuf {
     let token = dir.join("token");
     std::fs::write(&token, TOKEN).unwrap();

@@ -39,6 +39,8 @@ impl ApiError {
     /// A small, bounded label value for `gridpane_poll_errors_total{reason}`.
     pub fn reason(&self) -> &'static str {
         match self {
+            // Out of file descriptors: the token file may be fine.
+            ApiError::Token(e) if e.is_transient() => "network",
             ApiError::Auth { .. } | ApiError::Token(_) => "auth",
             ApiError::RateLimited { .. } => "rate_limited",
             ApiError::Timeout { .. } => "timeout",

@@ -684,6 +684,12 @@ pub fn health_families(accounts: &[(&str, &AccountState)], now_unix: f64) -> Vec
         unconfirmed.push(&[("account", a)], state.unconfirmed_removals as f64);
     }
 
+    let mut state_write_errors = Family::counter(
+        "gridpane_state_write_errors_total",
+        "Writes of the state file that failed since the exporter started; the previous file is kept.",
+    );
+    state_write_errors.push(&[], crate::state::write_errors() as f64);
+
     let mut build = Family::gauge(
         "gridpane_exporter_build_info",
         "Version and git revision of gridpane-backup-exporter, value 1.",
@@ -701,6 +707,7 @@ pub fn health_families(accounts: &[(&str, &AccountState)], now_unix: f64) -> Vec
         limited,
         remaining,
         unconfirmed,
+        state_write_errors,
         build,
     ])
 }
