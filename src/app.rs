@@ -1,22 +1,28 @@
 //! Wiring: one poller per account feeding the store, and the HTTP server
 //! reading it. `App::start` runs the whole exporter on any address (port 0
-//! in tests).
+//! in tests). Every background task runs under [`supervise`].
 
+use std::any::Any;
+use std::collections::VecDeque;
+use std::future::Future;
 use std::net::SocketAddr;
+use std::panic::AssertUnwindSafe;
 use std::sync::Arc;
 use std::time::Duration;
 
+use futures_util::FutureExt as _;
 use tokio::net::TcpListener;
 use tokio::sync::watch;
 use tokio::task::JoinSet;
+use tokio::time::Instant;
 
 use crate::config::Config;
 use crate::gridpane::{ApiError, Budget, BudgetOptions, Client, ClientOptions};
 use crate::http::{self, Web};
-use crate::poller::{self, SweepingSource};
+use crate::poller::{self, Source, SweepLimits, SweepingSource};
 use crate::server::{self, ServerOptions};
 use crate::state;
-use crate::store::Store;
+use crate::store::{AccountSlot, POLLER_STOPPED, PollError, PollResult, Store, Task};
 
 /// How long in-flight responses get after a stop signal.
 pub const SHUTDOWN_GRACE: Duration = Duration::from_secs(4);
@@ -78,10 +84,13 @@ impl App {
         // and is not written back unchanged.
         if let Some(path) = &config.state_file {
             state::restore(&store, path);
-            tasks.spawn(state::run_writer(
+            let (store_w, path, stop) = (Arc::clone(&store), path.clone(), shutdown_rx.clone());
+            tasks.spawn(supervise(
+                Task::StateWriter,
                 Arc::clone(&store),
-                path.clone(),
+                None,
                 shutdown_rx.clone(),
+                move || state::run_writer(Arc::clone(&store_w), path.clone(), stop.clone()),
             ));
         }
 
@@ -100,29 +109,46 @@ impl App {
                     Arc::clone(&client),
                     account.token.clone(),
                     config.poll.interval,
+                    SweepLimits::from_poll(&config.poll),
                 ),
                 client,
                 account.token.clone(),
             ));
         }
-        for ((source, client, token), slot) in
-            sources.into_iter().zip(store.accounts().iter().cloned())
+        let count = sources.len();
+        for (index, ((source, client, token), slot)) in sources
+            .into_iter()
+            .zip(store.accounts().iter().cloned())
+            .enumerate()
         {
             if config.poll.detail.enabled {
-                tasks.spawn(poller::detail::run(
-                    client,
-                    token,
+                let (store_d, slot_d, stop) =
+                    (Arc::clone(&store), Arc::clone(&slot), shutdown_rx.clone());
+                let per_minute = config.poll.detail.requests_per_minute;
+                tasks.spawn(supervise(
+                    Task::Detail,
                     Arc::clone(&store),
-                    Arc::clone(&slot),
-                    config.poll.detail.requests_per_minute,
+                    None,
                     shutdown_rx.clone(),
+                    move || {
+                        poller::detail::run(
+                            Arc::clone(&client),
+                            token.clone(),
+                            Arc::clone(&store_d),
+                            Arc::clone(&slot_d),
+                            per_minute,
+                            stop.clone(),
+                        )
+                    },
                 ));
             }
-            tasks.spawn(poller::run(
-                source,
+            let start_after = poller::first_poll_delay(index, count, config.poll.interval);
+            tasks.spawn(supervised_poller(
+                Arc::new(source),
                 Arc::clone(&store),
                 slot,
                 config.poll.interval,
+                start_after,
                 shutdown_rx.clone(),
             ));
         }
@@ -161,6 +187,145 @@ impl App {
             self.tasks.abort_all();
         }
     }
+}
+
+/// The first restart of a supervised task comes after this; each further
+/// one waits twice as long, up to [`RESTART_BACKOFF_MAX`].
+pub const RESTART_BACKOFF_MIN: Duration = Duration::from_secs(1);
+pub const RESTART_BACKOFF_MAX: Duration = Duration::from_secs(300);
+/// A task that ends this many times within [`RESTART_WINDOW`] cannot be kept
+/// running: `/-/healthy` fails from then on, so that the orchestrator
+/// restarts the process. The supervisor goes on restarting it meanwhile.
+pub const MAX_RESTARTS: usize = 10;
+pub const RESTART_WINDOW: Duration = Duration::from_secs(3600);
+
+/// Runs the task `start` makes, and makes it again whenever it ends before
+/// `shutdown` turns true, by returning or by panicking: logged at error,
+/// counted in `gridpane_exporter_task_restarts_total{task}`, restarted
+/// after a backoff ([`RESTART_BACKOFF_MIN`] doubling up to
+/// [`RESTART_BACKOFF_MAX`]; back to the minimum after a task ran that long).
+/// A poller that ends leaves its account's last poll failed (`up` 0, not
+/// polling) until the restarted poller finishes a poll.
+pub async fn supervise<F, Fut>(
+    task: Task,
+    store: Arc<Store>,
+    account: Option<Arc<AccountSlot>>,
+    shutdown: watch::Receiver<bool>,
+    mut start: F,
+) where
+    F: FnMut() -> Fut,
+    Fut: Future<Output = ()>,
+{
+    let mut shutdown = shutdown;
+    let mut backoff = RESTART_BACKOFF_MIN;
+    let mut recent: VecDeque<Instant> = VecDeque::new();
+    let name = account.as_ref().map_or("", |a| a.name.as_str()).to_string();
+    loop {
+        let started = Instant::now();
+        let outcome = AssertUnwindSafe(start()).catch_unwind().await;
+        if *shutdown.borrow() {
+            return;
+        }
+        if started.elapsed() >= RESTART_BACKOFF_MAX {
+            backoff = RESTART_BACKOFF_MIN;
+        }
+        let now = Instant::now();
+        recent.push_back(now);
+        while recent
+            .front()
+            .is_some_and(|t| now.duration_since(*t) > RESTART_WINDOW)
+        {
+            recent.pop_front();
+        }
+        store.tasks().count_restart(task);
+        let cause = match &outcome {
+            Ok(()) => "returned".to_string(),
+            Err(panic) => format!("panicked: {}", panic_message(panic.as_ref())),
+        };
+        tracing::error!(
+            task = task.as_str(),
+            account = %name,
+            cause = %cause,
+            restart_in_ms = backoff.as_millis() as u64,
+            "background task ended unexpectedly, restarting it"
+        );
+        if recent.len() >= MAX_RESTARTS {
+            if store.tasks().healthy() {
+                tracing::error!(
+                    task = task.as_str(),
+                    account = %name,
+                    restarts = recent.len(),
+                    window_s = RESTART_WINDOW.as_secs(),
+                    "background task cannot be kept running, /-/healthy now fails"
+                );
+            }
+            store.tasks().give_up();
+        }
+        if let (Task::Poller, Some(slot)) = (task, &account) {
+            let message = format!(
+                "the poller stopped unexpectedly ({}); restarting it",
+                if outcome.is_ok() { "returned" } else { "panic" }
+            );
+            store.update(slot, |s| {
+                s.polling = false;
+                s.ready = true;
+                s.last_poll = Some(PollResult {
+                    finished_at: poller::unix_now(),
+                    duration_seconds: 0.0,
+                    requests: 0,
+                    error: Some(PollError {
+                        reason: POLLER_STOPPED.to_string(),
+                        message,
+                    }),
+                });
+                s.next_poll_at = Some(poller::unix_now() + backoff.as_secs_f64());
+            });
+        }
+        tokio::select! {
+            _ = tokio::time::sleep(backoff) => {}
+            _ = shutdown.wait_for(|stop| *stop) => return,
+        }
+        backoff = (backoff * 2).min(RESTART_BACKOFF_MAX);
+    }
+}
+
+/// An account's poller under [`supervise`]: the first start waits
+/// `start_after` (staggered first polls), a restart polls at once.
+pub async fn supervised_poller<S: Source>(
+    source: Arc<S>,
+    store: Arc<Store>,
+    slot: Arc<AccountSlot>,
+    interval: Duration,
+    start_after: Duration,
+    shutdown: watch::Receiver<bool>,
+) {
+    let mut first = Some(start_after);
+    let (store_p, slot_p, stop) = (Arc::clone(&store), Arc::clone(&slot), shutdown.clone());
+    supervise(Task::Poller, store, Some(slot), shutdown, move || {
+        poller::run(
+            Arc::clone(&source),
+            Arc::clone(&store_p),
+            Arc::clone(&slot_p),
+            interval,
+            first.take().unwrap_or_default(),
+            stop.clone(),
+        )
+    })
+    .await;
+}
+
+/// A panic's message, shortened and escaped: panics carry a `&str` or a
+/// `String`.
+fn panic_message(panic: &(dyn Any + Send)) -> String {
+    let text = panic
+        .downcast_ref::<&str>()
+        .copied()
+        .or_else(|| panic.downcast_ref::<String>().map(String::as_str))
+        .unwrap_or("(no message)");
+    text.chars()
+        .take(200)
+        .flat_map(char::escape_debug)
+        .collect()
 }
 
 /// Resolves on SIGTERM or SIGINT.

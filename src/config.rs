@@ -194,6 +194,9 @@ pub struct PollConfig {
     pub max_items_per_account: usize,
     /// Retries of one request after a 429, a 5xx, a timeout or a network error.
     pub max_retries: u32,
+    /// A complete `/site` sweep that would remove more than this share of
+    /// the listed sites (or all of them) waits for the next sweep to confirm.
+    pub max_site_removal_share: f64,
     /// Per-site detail requests (off by default).
     pub detail: DetailConfig,
 }
@@ -230,6 +233,7 @@ impl Default for PollConfig {
             max_body_bytes: 64 * 1024 * 1024,
             max_items_per_account: 250_000,
             max_retries: 3,
+            max_site_removal_share: 0.5,
             detail: DetailConfig::default(),
         }
     }
@@ -417,6 +421,10 @@ fn validate(raw: RawConfig, sources: &Sources) -> Result<Config, ConfigError> {
     if poll.max_items_per_account == 0 {
         let key = "poll.max_items_per_account";
         return Err(ConfigError::at(&file, key, "must be > 0"));
+    }
+    if !(poll.max_site_removal_share > 0.0 && poll.max_site_removal_share <= 1.0) {
+        let key = "poll.max_site_removal_share";
+        return Err(ConfigError::at(&file, key, "must be > 0 and <= 1"));
     }
     if poll.detail.enabled && poll.detail.requests_per_minute == 0 {
         return Err(ConfigError::at(

@@ -49,6 +49,14 @@ impl Web {
         }
     }
 
+    /// The families rendered after the health ones: task restarts, then
+    /// process metrics.
+    fn extra_families(&self) -> Vec<prometheus::proto::MetricFamily> {
+        let mut families = metrics::task_families(self.store.tasks());
+        families.extend(self.process.gather());
+        families
+    }
+
     /// Renders the whole exposition on every scrape, as a baseline for
     /// benchmarks (`--web.disable-exposition-cache`).
     pub fn without_exposition_cache(mut self) -> Self {
@@ -98,7 +106,7 @@ async fn metrics_handler(State(web): State<Arc<Web>>, headers: HeaderMap) -> Res
     let mut resp = match &web.exposition {
         Some(cache) => cached_exposition(&web, cache, gzipped).await,
         None => {
-            let body = metrics::render(&web.store, &web.process.gather(), chrono::Utc::now());
+            let body = metrics::render(&web.store, &web.extra_families(), chrono::Utc::now());
             if gzipped { gzip(&body) } else { body }.into_response()
         }
     };
@@ -126,7 +134,7 @@ async fn cached_exposition(web: &Web, cache: &metrics::ExpositionCache, gzipped:
         .iter()
         .map(|(n, s)| (n.as_str(), s.as_ref()))
         .collect();
-    let tail = metrics::render_tail(&health, &web.process.gather(), now);
+    let tail = metrics::render_tail(&health, &web.extra_families(), now);
     let mut parts: Vec<bytes::Bytes> = if gzipped {
         let head = entry.gzip().await;
         vec![head.bytes.clone(), bytes::Bytes::from(head.finish(&tail))]
@@ -145,8 +153,18 @@ async fn cached_exposition(web: &Web, cache: &metrics::ExpositionCache, gzipped:
     resp
 }
 
-async fn healthy() -> &'static str {
-    "Healthy\n"
+/// 503 once a background task could not be kept running, so that the
+/// orchestrator restarts the process.
+async fn healthy(State(web): State<Arc<Web>>) -> Response {
+    if web.store.tasks().healthy() {
+        (StatusCode::OK, "Healthy\n").into_response()
+    } else {
+        (
+            StatusCode::SERVICE_UNAVAILABLE,
+            "Unhealthy: a background task keeps ending and cannot be kept running\n",
+        )
+            .into_response()
+    }
 }
 
 async fn ready(State(web): State<Arc<Web>>) -> Response {

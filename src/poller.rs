@@ -15,7 +15,7 @@ use crate::store::{AccountSlot, PollError, PollResult, Store};
 
 pub mod detail;
 mod sweep;
-pub use sweep::{SweepProgress, SweepingSource};
+pub use sweep::{SweepLimits, SweepProgress, SweepingSource};
 
 /// Where a poller gets its data: GridPane in production, a script in tests.
 pub trait Source: Send + Sync + 'static {
@@ -23,6 +23,24 @@ pub trait Source: Send + Sync + 'static {
     fn fetch(&self) -> impl Future<Output = Result<Fetched, ApiError>> + Send;
     /// What the source's requests did since the last call.
     fn take_tally(&self) -> RequestTally;
+    /// Sites the last fetch still lists only because their removal waits
+    /// for the next sweep to confirm it.
+    fn unconfirmed_removals(&self) -> usize {
+        0
+    }
+}
+
+/// A shared source, so that a restarted poller goes on with the same one.
+impl<S: Source> Source for Arc<S> {
+    fn fetch(&self) -> impl Future<Output = Result<Fetched, ApiError>> + Send {
+        S::fetch(self)
+    }
+    fn take_tally(&self) -> RequestTally {
+        S::take_tally(self)
+    }
+    fn unconfirmed_removals(&self) -> usize {
+        S::unconfirmed_removals(self)
+    }
 }
 
 /// The real source: the account's client and token.
@@ -79,6 +97,7 @@ pub async fn poll_once<S: Source>(
     let result = source.fetch().await;
     let duration = started.elapsed().as_secs_f64();
     let tally = source.take_tally();
+    let unconfirmed = source.unconfirmed_removals();
     let finished_at = unix_now();
     let requests = tally.total_requests();
 
@@ -127,6 +146,13 @@ pub async fn poll_once<S: Source>(
                 waited_ms = tally.waited.as_millis() as u64,
                 "poll finished"
             );
+            if unconfirmed > 0 {
+                tracing::warn!(
+                    account = %slot.name,
+                    unconfirmed_removals = unconfirmed,
+                    "the site list dropped suspiciously; the missing sites are kept until the next complete sweep confirms their removal"
+                );
+            }
             store.replace_with(slot, |s| {
                 // Per-site detail stays laid over the new bulk data; detail
                 // of sites no longer listed goes with them.
@@ -143,11 +169,17 @@ pub async fn poll_once<S: Source>(
                 }
                 s.snapshot = Some(Arc::new(snapshot));
                 s.ready = true;
+                s.unconfirmed_removals = unconfirmed;
                 record(s, None);
             });
             Ok(())
         }
         Err(e) => {
+            let outcome = if slot.load().snapshot.is_some() {
+                "keeping the last good snapshot"
+            } else {
+                "no snapshot yet: this account has no data to serve until a poll succeeds"
+            };
             tracing::warn!(
                 account = %slot.name,
                 result = "error",
@@ -156,7 +188,7 @@ pub async fn poll_once<S: Source>(
                 duration_ms = (duration * 1000.0).round() as u64,
                 requests,
                 rate_limited = tally.rate_limited.values().sum::<u64>(),
-                "poll failed, keeping the last good snapshot"
+                "poll failed, {outcome}"
             );
             let error = PollError {
                 reason: e.reason().to_string(),
@@ -181,28 +213,64 @@ pub fn next_delay(interval: Duration) -> Duration {
         })
 }
 
-/// Polls at start, then every interval, until `shutdown` turns true. A poll
-/// that overruns the interval is followed at once by the next, never doubled.
+/// First polls of consecutive accounts start this far apart (at most the
+/// poll interval for all of them together), so that many accounts do not
+/// open all their connections at once.
+pub const FIRST_POLL_STAGGER: Duration = Duration::from_millis(20);
+
+/// When account `index` of `count` polls first: [`FIRST_POLL_STAGGER`]
+/// apart, spread over at most the poll interval.
+pub fn first_poll_delay(index: usize, count: usize, interval: Duration) -> Duration {
+    let n = u32::try_from(count).unwrap_or(u32::MAX).max(1);
+    let i = u32::try_from(index).unwrap_or(u32::MAX).min(n - 1);
+    let spread = FIRST_POLL_STAGGER.saturating_mul(n).min(interval);
+    (spread / n).saturating_mul(i)
+}
+
+/// While an account has no snapshot, a failed poll is retried after this,
+/// doubling up to the poll interval.
+pub const FIRST_POLL_RETRY: Duration = Duration::from_secs(5);
+
+/// Polls after `start_after`, then every interval, until `shutdown` turns
+/// true. A poll that overruns the interval is followed at once by the next,
+/// never doubled. While the account has no snapshot, failed polls are
+/// retried sooner ([`FIRST_POLL_RETRY`], doubling up to the interval).
 pub async fn run<S: Source>(
     source: S,
     store: Arc<Store>,
     slot: Arc<AccountSlot>,
     interval: Duration,
+    start_after: Duration,
     mut shutdown: watch::Receiver<bool>,
 ) {
-    loop {
-        let started = tokio::time::Instant::now();
-        tokio::select! {
-            _ = poll_once(&source, &store, &slot) => {}
-            _ = shutdown.wait_for(|stop| *stop) => return,
-        }
-        let delay = next_delay(interval).saturating_sub(started.elapsed());
+    let due_in = |delay: Duration| {
         store.update(&slot, |s| {
             s.next_poll_at = Some(unix_now() + delay.as_secs_f64())
-        });
+        })
+    };
+    let mut delay = start_after;
+    if !delay.is_zero() {
+        due_in(delay);
+    }
+    let mut retry = FIRST_POLL_RETRY;
+    loop {
         tokio::select! {
             _ = tokio::time::sleep(delay) => {}
             _ = shutdown.wait_for(|stop| *stop) => return,
         }
+        let started = tokio::time::Instant::now();
+        let result = tokio::select! {
+            r = poll_once(&source, &store, &slot) => r,
+            _ = shutdown.wait_for(|stop| *stop) => return,
+        };
+        delay = if result.is_err() && slot.load().snapshot.is_none() {
+            let d = retry.min(interval);
+            retry = retry.saturating_mul(2);
+            d
+        } else {
+            retry = FIRST_POLL_RETRY;
+            next_delay(interval).saturating_sub(started.elapsed())
+        };
+        due_in(delay);
     }
 }

@@ -3,6 +3,7 @@
 //! read it. Nothing here talks to GridPane.
 
 use std::collections::BTreeMap;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, RwLock};
 
 use serde::{Deserialize, Serialize};
@@ -24,11 +25,16 @@ pub struct PollResult {
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct PollError {
-    /// One of [`crate::gridpane::ApiError::REASONS`].
+    /// One of [`crate::gridpane::ApiError::REASONS`], or [`POLLER_STOPPED`]
+    /// when the poller itself ended in the middle of it.
     pub reason: String,
     /// One line for people: endpoint and cause, never a body or a token.
     pub message: String,
 }
+
+/// The reason of a poll the poller did not finish because it ended
+/// unexpectedly (a panic); the supervisor restarts it.
+pub const POLLER_STOPPED: &str = "internal";
 
 /// Counters since the process started.
 #[derive(Clone, Debug, Default, PartialEq)]
@@ -63,6 +69,9 @@ pub struct AccountState {
     /// Per-site detail by site id (empty unless `poll.detail.enabled`); it
     /// is already laid over `snapshot`.
     pub detail: Arc<BTreeMap<u64, SiteDetail>>,
+    /// Sites the snapshot still lists only because the last complete sweep
+    /// dropped suspiciously many and their removal waits for confirmation.
+    pub unconfirmed_removals: usize,
 }
 
 impl AccountState {
@@ -99,12 +108,65 @@ impl AccountSlot {
     }
 }
 
+/// The background tasks the supervisor keeps running
+/// (`gridpane_exporter_task_restarts_total{task}`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Task {
+    /// An account's poller, and the `/site` sweep it drives.
+    Poller,
+    /// An account's per-site detail task.
+    Detail,
+    /// The state file writer.
+    StateWriter,
+}
+
+impl Task {
+    pub const ALL: [Task; 3] = [Task::Poller, Task::Detail, Task::StateWriter];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Task::Poller => "poller",
+            Task::Detail => "detail",
+            Task::StateWriter => "state_writer",
+        }
+    }
+}
+
+/// What the supervisor records: restarts by task, and whether a task could
+/// not be kept running (then `/-/healthy` fails).
+#[derive(Debug, Default)]
+pub struct TaskHealth {
+    restarts: [AtomicU64; Task::ALL.len()],
+    given_up: AtomicBool,
+}
+
+impl TaskHealth {
+    pub fn restarts(&self, task: Task) -> u64 {
+        self.restarts[task as usize].load(Ordering::Relaxed)
+    }
+
+    pub fn count_restart(&self, task: Task) {
+        self.restarts[task as usize].fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// A task could not be kept running; for good.
+    pub fn give_up(&self) {
+        self.given_up.store(true, Ordering::Relaxed);
+    }
+
+    /// Every task is running or being restarted.
+    pub fn healthy(&self) -> bool {
+        !self.given_up.load(Ordering::Relaxed)
+    }
+}
+
 /// All accounts, in configuration order.
 #[derive(Debug)]
 pub struct Store {
     accounts: Vec<Arc<AccountSlot>>,
     /// Bumped whenever any account's snapshot is replaced.
     generation: watch::Sender<u64>,
+    tasks: TaskHealth,
 }
 
 impl Store {
@@ -121,7 +183,12 @@ impl Store {
         Store {
             accounts,
             generation: watch::Sender::new(0),
+            tasks: TaskHealth::default(),
         }
+    }
+
+    pub fn tasks(&self) -> &TaskHealth {
+        &self.tasks
     }
 
     pub fn accounts(&self) -> &[Arc<AccountSlot>] {

@@ -43,7 +43,7 @@ fn an_unknown_key_is_named_with_the_keys_that_exist() {
     assert_error(
         "accounts:\n  - name: a\n    token: x\npoll:\n  intervall: 5m\n",
         &[],
-        "config.yml: key \"poll.intervall\": unknown field: found `intervall`, expected `one of `interval`, `timeout`, `connect_timeout`, `requests_per_minute`, `endpoint_units_per_minute`, `per_page`, `max_pages`, `max_body_bytes`, `max_items_per_account`, `max_retries`, `detail``",
+        "config.yml: key \"poll.intervall\": unknown field: found `intervall`, expected `one of `interval`, `timeout`, `connect_timeout`, `requests_per_minute`, `endpoint_units_per_minute`, `per_page`, `max_pages`, `max_body_bytes`, `max_items_per_account`, `max_retries`, `max_site_removal_share`, `detail``",
     );
     assert_error(
         "accounts:\n  - name: a\n    tokn: x\n",
@@ -125,6 +125,19 @@ fn a_bad_url_or_duration_is_named() {
         &[],
         "config.yml: key \"poll.interval\": invalid value string \"5x\", expected a duration",
     );
+}
+
+#[test]
+fn a_site_removal_share_outside_zero_to_one_is_rejected() {
+    for share in ["0", "-0.5", "1.5", ".nan"] {
+        assert_error(
+            &format!(
+                "accounts:\n  - name: a\n    token: x\npoll:\n  max_site_removal_share: {share}\n"
+            ),
+            &[],
+            "config.yml: key \"poll.max_site_removal_share\": must be > 0 and <= 1",
+        );
+    }
 }
 
 #[test]

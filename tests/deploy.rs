@@ -930,6 +930,7 @@ fn systemd_unit_is_hardened_and_hands_the_token_over_as_a_credential() {
         ("MemoryDenyWriteExecute", "yes"),
         ("SystemCallArchitectures", "native"),
         ("RestartPreventExitStatus", "2"),
+        ("LimitNOFILE", "65536"),
         (
             "LoadCredential",
             "gridpane-token:/etc/gridpane-backup-exporter/token",

@@ -6,7 +6,7 @@ use std::process::{Command, Stdio};
 use std::time::Duration;
 
 use chrono::{TimeZone, Utc};
-use gridpane_backup_exporter::config::{Secret, TokenSource};
+use gridpane_backup_exporter::config::{PollConfig, Secret, TokenSource};
 use gridpane_backup_exporter::fake::{Endpoint, Fault, FaultCount, FleetSpec, Problem};
 use gridpane_backup_exporter::gridpane::{Client, ClientOptions};
 use gridpane_backup_exporter::model;
@@ -368,6 +368,23 @@ async fn readiness_is_503_until_the_first_poll_has_finished() {
 }
 
 #[tokio::test]
+async fn healthy_fails_once_a_background_task_cannot_be_kept_running() {
+    let fake = fake(fleet_of(3, 1, 3)).await;
+    let app = start(vec![account("acme", &fake, TOKEN)], fast_poll()).await;
+    wait_ready(&app).await;
+    assert_eq!(get(&app, "/-/healthy").await.0, 200);
+    let (_, text) = get(&app, "/metrics").await;
+    for task in ["poller", "detail", "state_writer"] {
+        let selector = format!("gridpane_exporter_task_restarts_total{{task=\"{task}\"}}");
+        assert_eq!(value(&text, &selector).as_deref(), Some("0"), "{text}");
+    }
+    app.store.tasks().give_up();
+    let (status, body) = get(&app, "/-/healthy").await;
+    assert_eq!(status, 503, "{body}");
+    app.shutdown().await;
+}
+
+#[tokio::test]
 async fn a_broken_account_is_up_zero_and_ready_while_the_other_is_unaffected() {
     let good = fake(fleet_of(1, 1, 4)).await;
     let bad = fake(fleet_of(2, 1, 5)).await;
@@ -480,4 +497,47 @@ fn sigterm_stops_the_demo_exporter_cleanly_within_five_seconds() {
         std::thread::sleep(Duration::from_millis(20));
     };
     assert_eq!(status.code(), Some(0));
+}
+
+/// Too slow for every run (building 1,500 HTTP clients alone takes about
+/// half a minute in a debug build); run by hand, see docs/operations.md:
+/// `cargo test --test exporter fifteen_hundred -- --ignored --nocapture`.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "about 80 s; run by hand"]
+async fn fifteen_hundred_accounts_all_come_up_without_errors_and_a_scrape_succeeds() {
+    let fake = fake(fleet_of(3, 1, 3)).await;
+    let accounts: Vec<_> = (0..1500)
+        .map(|i| account(&format!("acct-{i}"), &fake, TOKEN))
+        .collect();
+    let poll = PollConfig {
+        interval: Duration::from_secs(60),
+        ..fast_poll()
+    };
+    let started = std::time::Instant::now();
+    let app = start(accounts, poll).await;
+    eprintln!("started in {:?}", started.elapsed());
+    let up = |text: &str| {
+        text.lines()
+            .filter(|l| l.starts_with("gridpane_up{") && l.ends_with(" 1"))
+            .count()
+    };
+    wait_for(120, "every account up", || async {
+        let (status, text) = get(&app, "/metrics").await;
+        status == 200 && up(&text) == 1500
+    })
+    .await;
+    let (status, text) = get(&app, "/metrics").await;
+    assert_eq!(status, 200);
+    let errors: f64 = text
+        .lines()
+        .filter(|l| l.starts_with("gridpane_poll_errors_total{"))
+        .filter_map(|l| l.rsplit(' ').next()?.parse::<f64>().ok())
+        .sum();
+    assert_eq!(errors, 0.0, "no poll failed");
+    let fds = std::fs::read_dir("/proc/self/fd").map_or(0, |d| d.count());
+    eprintln!(
+        "all up in {:?}; {fds} open files (exporter and fake together)",
+        started.elapsed()
+    );
+    app.shutdown().await;
 }

@@ -1,28 +1,45 @@
-//! The poller against a scripted source, on tokio's paused clock.
+//! The poller against a scripted source, on tokio's paused clock; its
+//! supervision; the `/site` sweep against the fake GridPane.
+
+mod support;
 
 use std::collections::VecDeque;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use gridpane_backup_exporter::gridpane::{ApiError, Endpoint, RequestTally};
+use gridpane_backup_exporter::app;
+use gridpane_backup_exporter::config::PollConfig;
+use gridpane_backup_exporter::fake::FakeGridPane;
+use gridpane_backup_exporter::gridpane::{ApiError, Client, ClientOptions, Endpoint, RequestTally};
 use gridpane_backup_exporter::model::Fetched;
-use gridpane_backup_exporter::poller::{self, Source};
+use gridpane_backup_exporter::poller::{self, Source, SweepLimits, SweepingSource};
 use gridpane_backup_exporter::render::metrics;
-use gridpane_backup_exporter::store::Store;
+use gridpane_backup_exporter::store::{AccountSlot, Store, Task};
 use serde_json::json;
+use support::{TOKEN, account, fake, fleet_of};
 use tokio::sync::watch;
 
-/// Answers each fetch with the next scripted result, after `delay`.
+/// One scripted fetch: an answer, or a panic (a bug on some input).
+enum Step {
+    Answer(Result<Fetched, ApiError>),
+    Panic,
+}
+
+/// Answers each fetch with the next scripted step, after `delay`.
 struct Scripted {
-    results: Mutex<VecDeque<Result<Fetched, ApiError>>>,
+    steps: Mutex<VecDeque<Step>>,
     calls: Arc<Mutex<u32>>,
     delay: Duration,
 }
 
 impl Scripted {
     fn new(results: Vec<Result<Fetched, ApiError>>) -> Self {
+        Self::steps(results.into_iter().map(Step::Answer).collect())
+    }
+
+    fn steps(steps: Vec<Step>) -> Self {
         Scripted {
-            results: Mutex::new(results.into()),
+            steps: Mutex::new(steps.into()),
             calls: Arc::new(Mutex::new(0)),
             delay: Duration::ZERO,
         }
@@ -33,8 +50,12 @@ impl Source for Scripted {
     async fn fetch(&self) -> Result<Fetched, ApiError> {
         *self.calls.lock().unwrap() += 1;
         tokio::time::sleep(self.delay).await;
-        let next = self.results.lock().unwrap().pop_front();
-        next.unwrap_or_else(|| Ok(fleet(&[1])))
+        let next = self.steps.lock().unwrap().pop_front();
+        match next {
+            Some(Step::Answer(result)) => result,
+            Some(Step::Panic) => panic!("cannot convert float seconds to Duration"),
+            None => Ok(fleet(&[1])),
+        }
     }
     fn take_tally(&self) -> RequestTally {
         RequestTally::default()
@@ -71,13 +92,78 @@ fn http_503() -> ApiError {
 }
 
 fn exposition(store: &Store) -> String {
-    String::from_utf8(metrics::render(store, &[], chrono::Utc::now())).unwrap()
+    let tasks = metrics::task_families(store.tasks());
+    String::from_utf8(metrics::render(store, &tasks, chrono::Utc::now())).unwrap()
+}
+
+fn calls(counter: &Arc<Mutex<u32>>) -> u32 {
+    *counter.lock().unwrap()
+}
+
+/// One account, `acme`.
+fn acme() -> (Arc<Store>, Arc<AccountSlot>) {
+    let store = Arc::new(Store::new(["acme".to_string()]));
+    let slot = Arc::clone(&store.accounts()[0]);
+    (store, slot)
+}
+
+/// A background task a test started, and its stop signal.
+struct Running {
+    stop: watch::Sender<bool>,
+    task: tokio::task::JoinHandle<()>,
+}
+
+impl Running {
+    fn spawn<F>(start: impl FnOnce(watch::Receiver<bool>) -> F) -> Self
+    where
+        F: std::future::Future<Output = ()> + Send + 'static,
+    {
+        let (stop, stop_rx) = watch::channel(false);
+        Running {
+            stop,
+            task: tokio::spawn(start(stop_rx)),
+        }
+    }
+
+    /// Sends the stop signal; the task must end within a second.
+    async fn stop(self) {
+        self.stop.send(true).unwrap();
+        tokio::time::timeout(Duration::from_secs(1), self.task)
+            .await
+            .unwrap()
+            .unwrap();
+    }
+}
+
+fn run_poller(
+    source: Scripted,
+    store: &Arc<Store>,
+    slot: &Arc<AccountSlot>,
+    interval: Duration,
+    start_after: Duration,
+) -> Running {
+    let (store, slot) = (Arc::clone(store), Arc::clone(slot));
+    Running::spawn(|stop| poller::run(source, store, slot, interval, start_after, stop))
+}
+
+/// The poller as the exporter runs it, every 60 s, under its supervisor.
+fn supervised(source: Arc<Scripted>, store: &Arc<Store>, slot: &Arc<AccountSlot>) -> Running {
+    let (store, slot) = (Arc::clone(store), Arc::clone(slot));
+    Running::spawn(|stop| {
+        app::supervised_poller(
+            source,
+            store,
+            slot,
+            Duration::from_secs(60),
+            Duration::ZERO,
+            stop,
+        )
+    })
 }
 
 #[tokio::test]
 async fn failed_poll_keeps_last_good_snapshot() {
-    let store = Store::new(["acme".to_string()]);
-    let slot = store.accounts()[0].clone();
+    let (store, slot) = acme();
     let source = Scripted::new(vec![Ok(fleet(&[1, 2])), Err(http_503())]);
 
     poller::poll_once(&source, &store, &slot).await.unwrap();
@@ -104,8 +190,7 @@ async fn failed_poll_keeps_last_good_snapshot() {
 
 #[tokio::test]
 async fn a_site_a_successful_poll_no_longer_lists_disappears_from_metrics() {
-    let store = Store::new(["acme".to_string()]);
-    let slot = store.accounts()[0].clone();
+    let (store, slot) = acme();
     let source = Scripted::new(vec![Ok(fleet(&[1, 2])), Err(http_503()), Ok(fleet(&[1]))]);
 
     poller::poll_once(&source, &store, &slot).await.unwrap();
@@ -133,8 +218,7 @@ async fn before_the_first_poll_metrics_say_up_zero_and_the_store_is_not_ready() 
 
 #[tokio::test]
 async fn a_failed_first_poll_still_makes_the_account_ready() {
-    let store = Store::new(["acme".to_string()]);
-    let slot = store.accounts()[0].clone();
+    let (store, slot) = acme();
     let source = Scripted::new(vec![Err(http_503())]);
     let _ = poller::poll_once(&source, &store, &slot).await;
     assert!(store.ready());
@@ -161,19 +245,11 @@ async fn one_broken_account_leaves_the_other_untouched() {
 
 #[tokio::test(start_paused = true)]
 async fn the_poller_polls_at_start_then_once_per_interval() {
-    let store = Arc::new(Store::new(["acme".to_string()]));
-    let slot = store.accounts()[0].clone();
+    let (store, slot) = acme();
     let source = Scripted::new(Vec::new());
     let calls = Arc::clone(&source.calls);
-    let (stop, stop_rx) = watch::channel(false);
     let interval = Duration::from_secs(300);
-    let task = tokio::spawn(poller::run(
-        source,
-        Arc::clone(&store),
-        slot,
-        interval,
-        stop_rx,
-    ));
+    let running = run_poller(source, &store, &slot, interval, Duration::ZERO);
 
     tokio::time::sleep(Duration::from_secs(1)).await;
     assert_eq!(*calls.lock().unwrap(), 1, "polled at start");
@@ -183,28 +259,22 @@ async fn the_poller_polls_at_start_then_once_per_interval() {
     tokio::time::sleep(Duration::from_secs(32)).await;
     assert_eq!(*calls.lock().unwrap(), 2, "once the interval has passed");
 
-    stop.send(true).unwrap();
-    tokio::time::timeout(Duration::from_secs(1), task)
-        .await
-        .unwrap()
-        .unwrap();
+    running.stop().await;
 }
 
 #[tokio::test(start_paused = true)]
 async fn a_poll_that_overruns_the_interval_is_not_doubled() {
-    let store = Arc::new(Store::new(["acme".to_string()]));
-    let slot = store.accounts()[0].clone();
+    let (store, slot) = acme();
     let mut source = Scripted::new(Vec::new());
     source.delay = Duration::from_secs(700);
     let calls = Arc::clone(&source.calls);
-    let (stop, stop_rx) = watch::channel(false);
-    let task = tokio::spawn(poller::run(
+    let running = run_poller(
         source,
-        Arc::clone(&store),
-        slot,
+        &store,
+        &slot,
         Duration::from_secs(300),
-        stop_rx,
-    ));
+        Duration::ZERO,
+    );
 
     tokio::time::sleep(Duration::from_secs(650)).await;
     assert_eq!(*calls.lock().unwrap(), 1, "still in the first poll");
@@ -214,31 +284,351 @@ async fn a_poll_that_overruns_the_interval_is_not_doubled() {
         2,
         "the next poll starts right after the overrun one"
     );
-    stop.send(true).unwrap();
-    tokio::time::timeout(Duration::from_secs(1), task)
-        .await
-        .unwrap()
-        .unwrap();
+    running.stop().await;
 }
 
 #[tokio::test(start_paused = true)]
 async fn a_stop_signal_ends_a_poller_in_the_middle_of_a_poll() {
-    let store = Arc::new(Store::new(["acme".to_string()]));
-    let slot = store.accounts()[0].clone();
+    let (store, slot) = acme();
     let mut source = Scripted::new(Vec::new());
     source.delay = Duration::from_secs(3600);
-    let (stop, stop_rx) = watch::channel(false);
-    let task = tokio::spawn(poller::run(
+    let running = run_poller(
         source,
-        Arc::clone(&store),
-        slot,
+        &store,
+        &slot,
         Duration::from_secs(300),
-        stop_rx,
-    ));
+        Duration::ZERO,
+    );
     tokio::time::sleep(Duration::from_secs(5)).await;
-    stop.send(true).unwrap();
-    tokio::time::timeout(Duration::from_secs(1), task)
-        .await
-        .unwrap()
-        .unwrap();
+    running.stop().await;
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_poller_whose_fetch_panics_is_restarted_counted_and_reads_up_zero_until_it_polls_again() {
+    let (store, slot) = acme();
+    let source = Arc::new(Scripted::steps(vec![
+        Step::Answer(Ok(fleet(&[1, 2]))),
+        Step::Panic,
+    ]));
+    let counter = Arc::clone(&source.calls);
+    let running = supervised(source, &store, &slot);
+
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    assert!(slot.load().up());
+    // The second poll, 60 to 66 s later, panics.
+    tokio::time::sleep(Duration::from_secs(58)).await;
+    for _ in 0..100 {
+        if calls(&counter) == 2 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert_eq!(calls(&counter), 2);
+    tokio::time::sleep(Duration::from_millis(10)).await;
+    let state = slot.load();
+    assert_eq!(store.tasks().restarts(Task::Poller), 1);
+    assert!(!state.up(), "up 0 while the poller is not running");
+    assert!(!state.polling, "the status must not say it is polling");
+    let text = exposition(&store);
+    assert!(text.contains("gridpane_up{account=\"acme\"} 0\n"), "{text}");
+    assert!(
+        text.contains("gridpane_exporter_task_restarts_total{task=\"poller\"} 1\n"),
+        "{text}"
+    );
+    assert!(
+        text.contains("site_id=\"2\""),
+        "the last good snapshot is still served"
+    );
+
+    // Restarted after a second, it polls at once.
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    assert_eq!(calls(&counter), 3);
+    assert!(slot.load().up(), "polling resumed");
+    assert!(store.tasks().healthy());
+
+    running.stop().await;
+    assert_eq!(
+        store.tasks().restarts(Task::Poller),
+        1,
+        "a stop is not a restart"
+    );
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_task_that_keeps_ending_is_restarted_with_doubling_backoff_then_the_exporter_is_unhealthy()
+ {
+    let (store, _) = acme();
+    let starts = Arc::new(Mutex::new(0u32));
+    let counter = Arc::clone(&starts);
+    let t0 = tokio::time::Instant::now();
+    let running = Running::spawn(|stop| {
+        app::supervise(
+            Task::StateWriter,
+            Arc::clone(&store),
+            None,
+            stop,
+            move || {
+                *counter.lock().unwrap() += 1;
+                async {}
+            },
+        )
+    });
+    // Starts at 0, 1, 3, 7, 15, 31, 63, 127, 255, 511 s, then every 300 s.
+    for (at_ms, want, healthy) in [
+        (500, 1, true),
+        (1_500, 2, true),
+        (2_500, 2, true),
+        (3_500, 3, true),
+        (6_500, 3, true),
+        (7_500, 4, true),
+        (510_000, 9, true),
+        (512_000, 10, false),
+        (810_000, 10, false),
+        (812_000, 11, false),
+    ] {
+        tokio::time::sleep_until(t0 + Duration::from_millis(at_ms)).await;
+        assert_eq!(calls(&starts), want, "starts at {at_ms} ms");
+        assert_eq!(
+            store.tasks().restarts(Task::StateWriter),
+            u64::from(want),
+            "restarts at {at_ms} ms"
+        );
+        assert_eq!(store.tasks().healthy(), healthy, "healthy at {at_ms} ms");
+    }
+    assert_eq!(store.tasks().restarts(Task::Poller), 0);
+    running.stop().await;
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_failed_first_poll_is_retried_after_five_seconds_doubling_up_to_the_interval() {
+    let (store, slot) = acme();
+    let mut script: Vec<_> = (0..4).map(|_| Err(http_503())).collect();
+    script.push(Ok(fleet(&[1])));
+    script.push(Err(http_503()));
+    let source = Scripted::new(script);
+    let counter = Arc::clone(&source.calls);
+    let t0 = tokio::time::Instant::now();
+    let running = run_poller(
+        source,
+        &store,
+        &slot,
+        Duration::from_secs(30),
+        Duration::ZERO,
+    );
+    // Failures at 0, 5, 15 and 35 s (waits of 5, 10, 20, then 30 = the
+    // interval), success at 65 s; with data, the failure at 95 to 98 s
+    // waits a whole interval again.
+    for (at_ms, want) in [
+        (500, 1),
+        (4_500, 1),
+        (5_500, 2),
+        (14_500, 2),
+        (15_500, 3),
+        (34_500, 3),
+        (35_500, 4),
+        (64_500, 4),
+        (65_500, 5),
+        (99_500, 6),
+        (124_500, 6),
+    ] {
+        tokio::time::sleep_until(t0 + Duration::from_millis(at_ms)).await;
+        assert_eq!(calls(&counter), want, "polls at {at_ms} ms");
+    }
+    running.stop().await;
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_staggered_poller_polls_first_after_its_delay_and_says_when() {
+    let (store, slot) = acme();
+    let source = Scripted::new(Vec::new());
+    let counter = Arc::clone(&source.calls);
+    let running = run_poller(
+        source,
+        &store,
+        &slot,
+        Duration::from_secs(300),
+        Duration::from_secs(7),
+    );
+    tokio::time::sleep(Duration::from_millis(6_500)).await;
+    assert_eq!(calls(&counter), 0);
+    assert!(
+        slot.load().next_poll_at.is_some(),
+        "the first poll is announced"
+    );
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    assert_eq!(calls(&counter), 1);
+    running.stop().await;
+}
+
+#[test]
+fn first_polls_of_many_accounts_start_twenty_milliseconds_apart_within_the_interval() {
+    let five_minutes = Duration::from_secs(300);
+    assert_eq!(
+        poller::first_poll_delay(0, 1500, five_minutes),
+        Duration::ZERO
+    );
+    assert_eq!(
+        poller::first_poll_delay(1, 1500, five_minutes),
+        Duration::from_millis(20)
+    );
+    assert_eq!(
+        poller::first_poll_delay(1499, 1500, five_minutes),
+        Duration::from_millis(29_980)
+    );
+    let short = Duration::from_secs(3);
+    assert_eq!(
+        poller::first_poll_delay(1499, 1500, short),
+        Duration::from_millis(2_998),
+        "a short interval squeezes them, still inside it"
+    );
+    assert_eq!(poller::first_poll_delay(0, 0, short), Duration::ZERO);
+}
+
+#[tokio::test]
+async fn a_failed_poll_without_a_snapshot_says_there_is_none_yet_instead_of_keeping_one() {
+    let log = tempfile::NamedTempFile::new().unwrap();
+    let subscriber = tracing_subscriber::fmt()
+        .with_ansi(false)
+        .with_writer(log.reopen().unwrap())
+        .finish();
+    let _guard = tracing::subscriber::set_default(subscriber);
+    let (store, slot) = acme();
+    let source = Scripted::new(vec![Err(http_503()), Ok(fleet(&[1])), Err(http_503())]);
+    for _ in 0..3 {
+        let _ = poller::poll_once(&source, &store, &slot).await;
+    }
+    let text = std::fs::read_to_string(log.path()).unwrap();
+    let failed: Vec<&str> = text.lines().filter(|l| l.contains("poll failed")).collect();
+    assert_eq!(failed.len(), 2, "{text}");
+    assert!(
+        !failed[0].contains("keeping the last good snapshot")
+            && failed[0].contains("no snapshot yet"),
+        "{}",
+        failed[0]
+    );
+    assert!(
+        failed[1].contains("keeping the last good snapshot"),
+        "{}",
+        failed[1]
+    );
+}
+
+/// The production source for one account of the fake.
+fn sweeping(fake: &FakeGridPane, poll: &PollConfig) -> SweepingSource {
+    let acct = account("acme", fake, TOKEN);
+    let client = Client::new(ClientOptions::new(&acct, poll)).unwrap();
+    SweepingSource::new(
+        Arc::new(client),
+        acct.token.clone(),
+        poll.interval,
+        SweepLimits::from_poll(poll),
+    )
+}
+
+fn site_count(store: &Store) -> usize {
+    store.accounts()[0]
+        .load()
+        .snapshot
+        .as_ref()
+        .map_or(0, |s| s.sites.len())
+}
+
+#[tokio::test]
+async fn an_empty_site_list_after_a_good_poll_keeps_every_site_until_the_next_sweep_confirms_it() {
+    let fake = fake(fleet_of(5, 2, 12)).await;
+    let source = sweeping(&fake, &support::fast_poll());
+    let (store, slot) = acme();
+    poller::poll_once(&source, &store, &slot).await.unwrap();
+    assert_eq!(site_count(&store), 12);
+
+    fake.update_fleet(|f| f.sites.clear());
+    poller::poll_once(&source, &store, &slot).await.unwrap();
+    assert_eq!(site_count(&store), 12, "one empty answer wipes nothing");
+    let text = exposition(&store);
+    assert!(
+        text.contains("gridpane_sites_unconfirmed_removals{account=\"acme\"} 12\n"),
+        "{text}"
+    );
+    assert!(
+        text.contains("gridpane_sites{account=\"acme\"} 12\n"),
+        "{text}"
+    );
+    assert!(text.contains("gridpane_up{account=\"acme\"} 1\n"), "{text}");
+
+    poller::poll_once(&source, &store, &slot).await.unwrap();
+    assert_eq!(site_count(&store), 0, "confirmed by the next sweep");
+    assert!(
+        exposition(&store).contains("gridpane_sites_unconfirmed_removals{account=\"acme\"} 0\n")
+    );
+}
+
+#[tokio::test]
+async fn a_drop_of_more_than_half_the_sites_is_held_then_applied_when_the_next_sweep_confirms_it() {
+    let fake = fake(fleet_of(5, 2, 12)).await;
+    let source = sweeping(&fake, &support::fast_poll());
+    let (store, slot) = acme();
+    poller::poll_once(&source, &store, &slot).await.unwrap();
+
+    fake.update_fleet(|f| f.sites.truncate(5));
+    poller::poll_once(&source, &store, &slot).await.unwrap();
+    assert_eq!(site_count(&store), 12);
+    assert_eq!(slot.load().unconfirmed_removals, 7);
+    poller::poll_once(&source, &store, &slot).await.unwrap();
+    assert_eq!(site_count(&store), 5);
+    assert_eq!(slot.load().unconfirmed_removals, 0);
+
+    fake.update_fleet(|f| f.sites.truncate(3));
+    poller::poll_once(&source, &store, &slot).await.unwrap();
+    assert_eq!(
+        site_count(&store),
+        3,
+        "a drop of less than half goes at once"
+    );
+}
+
+#[tokio::test]
+async fn a_site_list_past_the_item_cap_fails_the_poll_as_too_large_and_keeps_the_last_good_snapshot()
+ {
+    let fake = fake(fleet_of(5, 2, 6)).await;
+    let poll = PollConfig {
+        per_page: 5,
+        max_items_per_account: 8,
+        ..support::fast_poll()
+    };
+    let source = sweeping(&fake, &poll);
+    let (store, slot) = acme();
+    poller::poll_once(&source, &store, &slot).await.unwrap();
+    assert_eq!(site_count(&store), 6);
+
+    fake.update_fleet(|f| {
+        let more: Vec<_> = f
+            .sites
+            .iter()
+            .map(|s| {
+                let mut s = s.clone();
+                s.id += 100_000;
+                s.url = format!("more-{}", s.url);
+                s
+            })
+            .collect();
+        f.sites.extend(more);
+    });
+    let err = poller::poll_once(&source, &store, &slot).await.unwrap_err();
+    assert_eq!(err.reason(), "too_large", "{err}");
+    assert_eq!(site_count(&store), 6, "the last good snapshot stays");
+    assert!(!slot.load().up());
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_first_poll_that_panics_still_makes_the_account_ready_with_up_zero() {
+    let (store, slot) = acme();
+    let source = Arc::new(Scripted::steps(vec![Step::Panic]));
+    let running = supervised(source, &store, &slot);
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    assert!(store.ready(), "/-/ready must not stay 503 for ever");
+    let state = slot.load();
+    assert!(!state.up());
+    let error = state.last_poll.as_ref().and_then(|p| p.error.as_ref());
+    assert_eq!(error.map(|e| e.reason.as_str()), Some("internal"));
+    running.stop().await;
 }

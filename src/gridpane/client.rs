@@ -216,13 +216,13 @@ impl Client {
             .await
     }
 
-    /// One page of `GET /site`, and whether it is the last one (by `meta`,
-    /// by a null `links.next`, or because it is empty).
+    /// One page of `GET /site`, whether it is the last one (by `meta`, by a
+    /// null `links.next`, or because it is empty), and `meta.total`.
     pub async fn sites_page(
         &self,
         token: &Secret,
         page: u32,
-    ) -> Result<(Vec<wire::Site>, bool), ApiError> {
+    ) -> Result<(Vec<wire::Site>, bool, Option<u64>), ApiError> {
         let query = [
             ("page", page.to_string()),
             ("per_page", self.opts.per_page.to_string()),
@@ -233,7 +233,8 @@ impl Client {
         let last_by_meta = matches!(&resp.meta, Some(wire::Meta { current_page: Some(c), last_page: Some(l), .. }) if c >= l);
         let last_by_links = matches!(&resp.links, Some(wire::Links { next: Some(None) }));
         let last = resp.data.is_empty() || last_by_meta || last_by_links;
-        Ok((resp.data, last))
+        let total = resp.meta.as_ref().and_then(|m| m.total);
+        Ok((resp.data, last, total))
     }
 
     /// The cap on pages read from one paginated endpoint.

@@ -15,10 +15,24 @@
 //! while page 5 is being read moves every later site one place up), so a
 //! site that such a sweep did not list may merely have been skipped. It is
 //! removed when the next complete sweep does not list it either. A
-//! one-page sweep is a single answer and removes at once.
+//! one-page sweep is a single answer and removes at once, unless it looks
+//! like a broken answer rather than a shrinking fleet.
+//!
+//! A successful-looking answer never wipes the fleet: a complete sweep that
+//! would remove every site, or more than `poll.max_site_removal_share` of
+//! them, or that lists a different number of sites than its own
+//! `meta.total`, removes nothing yet. The sites it did not list are kept,
+//! as for a multi-page sweep, and go only when the next complete sweep does
+//! not list them either. [`SweepingSource::unconfirmed_removals`] counts the
+//! sites kept that way (`gridpane_sites_unconfirmed_removals`).
+//!
+//! The sites of the complete list and of the sweep in progress together
+//! never exceed `poll.max_items_per_account`: the page that would pass it
+//! fails the poll as `too_large`, and the sweep starts again from page 1.
 
 use std::collections::{BTreeMap, HashSet};
 use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
 use crate::config::TokenSource;
@@ -27,7 +41,6 @@ use crate::model::Fetched;
 
 use super::Source;
 
-#[derive(Default)]
 struct Sweep {
     /// The last complete site list, by id.
     complete: Option<BTreeMap<u64, wire::Site>>,
@@ -35,29 +48,88 @@ struct Sweep {
     next_page: u32,
     /// Sites read by the sweep in progress.
     seen: BTreeMap<u64, wire::Site>,
-    /// Sites the last complete sweep (of several pages) did not list but
-    /// kept: the next one removes them if it does not list them either.
+    /// How many of `seen` the complete list lacks: the merged list holds
+    /// `complete.len() + added` sites.
+    added: usize,
+    /// Sites the last complete sweep did not list but kept: the next one
+    /// removes them if it does not list them either.
     missing_once: HashSet<u64>,
+    /// A larger share of removals waits for the next sweep.
+    max_removal_share: f64,
+    /// Cap on the merged list.
+    max_sites: usize,
 }
 
 impl Sweep {
+    fn new(max_removal_share: f64, max_sites: usize) -> Self {
+        Sweep {
+            complete: None,
+            next_page: 1,
+            seen: BTreeMap::new(),
+            added: 0,
+            missing_once: HashSet::new(),
+            max_removal_share,
+            max_sites,
+        }
+    }
+
     fn restart(&mut self) {
         self.next_page = 1;
         self.seen.clear();
+        self.added = 0;
     }
 
-    /// The sweep ended on page `last_page`: its sites become the complete
-    /// list, except that sites missing from a multi-page sweep for the first
-    /// time are kept one sweep longer.
-    fn complete(&mut self, last_page: u32) {
+    /// Adds a site read by the sweep in progress; false (and nothing added)
+    /// when the merged list would grow past the cap.
+    fn add(&mut self, site: wire::Site) -> bool {
+        let known = self.seen.contains_key(&site.id)
+            || self
+                .complete
+                .as_ref()
+                .is_some_and(|c| c.contains_key(&site.id));
+        if !known {
+            let merged = self.complete.as_ref().map_or(0, BTreeMap::len) + self.added;
+            if merged >= self.max_sites {
+                return false;
+            }
+            self.added += 1;
+        }
+        self.seen.insert(site.id, site);
+        true
+    }
+
+    /// Whether removing `missing` of the `previous` sites, with `listed`
+    /// sites listed and `total` announced, looks like a broken answer.
+    fn suspicious(
+        &self,
+        previous: usize,
+        missing: usize,
+        listed: usize,
+        total: Option<u64>,
+    ) -> bool {
+        missing > 0
+            && (listed == 0
+                || missing as f64 > self.max_removal_share * previous as f64
+                || total.is_some_and(|t| t != listed as u64))
+    }
+
+    /// The sweep ended on page `last_page`, whose `meta.total` was `total`:
+    /// its sites become the complete list, except that sites missing for the
+    /// first time are kept one sweep longer when the sweep spans several
+    /// pages or its removals look suspicious.
+    fn complete(&mut self, last_page: u32, total: Option<u64>) {
         let mut done = std::mem::take(&mut self.seen);
         let mut strikes = HashSet::new();
-        if last_page > 1 {
-            if let Some(previous) = &self.complete {
-                for (id, site) in previous {
-                    if !done.contains_key(id) && !self.missing_once.contains(id) {
-                        strikes.insert(*id);
-                        done.insert(*id, site.clone());
+        if let Some(previous) = &self.complete {
+            let missing: Vec<&wire::Site> = previous
+                .values()
+                .filter(|s| !done.contains_key(&s.id))
+                .collect();
+            if last_page > 1 || self.suspicious(previous.len(), missing.len(), done.len(), total) {
+                for site in missing {
+                    if !self.missing_once.contains(&site.id) {
+                        strikes.insert(site.id);
+                        done.insert(site.id, site.clone());
                     }
                 }
             }
@@ -65,6 +137,14 @@ impl Sweep {
         self.missing_once = strikes;
         self.complete = Some(done);
         self.restart();
+    }
+
+    /// Sites served only because their removal waits for confirmation.
+    fn unconfirmed(&self) -> usize {
+        self.missing_once
+            .iter()
+            .filter(|id| !self.seen.contains_key(id))
+            .count()
     }
 
     /// The site list to serve: the last complete list, refreshed and
@@ -102,20 +182,43 @@ pub struct SweepingSource {
     token: TokenSource,
     slice: Duration,
     sweep: tokio::sync::Mutex<Sweep>,
+    /// [`Sweep::unconfirmed`] after the last page read.
+    unconfirmed: AtomicUsize,
+}
+
+/// The guards of the sweep.
+#[derive(Clone, Copy, Debug)]
+pub struct SweepLimits {
+    /// `poll.max_site_removal_share`.
+    pub max_removal_share: f64,
+    /// `poll.max_items_per_account`.
+    pub max_sites: usize,
+}
+
+impl SweepLimits {
+    pub fn from_poll(poll: &crate::config::PollConfig) -> Self {
+        SweepLimits {
+            max_removal_share: poll.max_site_removal_share,
+            max_sites: poll.max_items_per_account,
+        }
+    }
 }
 
 impl SweepingSource {
     /// `slice`: how long one poll may spend on `/site` pages once a complete
     /// list exists (the poll interval in production).
-    pub fn new(client: Arc<Client>, token: TokenSource, slice: Duration) -> Self {
+    pub fn new(
+        client: Arc<Client>,
+        token: TokenSource,
+        slice: Duration,
+        limits: SweepLimits,
+    ) -> Self {
         SweepingSource {
             client,
             token,
             slice,
-            sweep: tokio::sync::Mutex::new(Sweep {
-                next_page: 1,
-                ..Sweep::default()
-            }),
+            sweep: tokio::sync::Mutex::new(Sweep::new(limits.max_removal_share, limits.max_sites)),
+            unconfirmed: AtomicUsize::new(0),
         }
     }
 
@@ -146,12 +249,19 @@ impl SweepingSource {
             let page = sweep.next_page.max(1);
             // An error leaves the sweep where it is: the next poll retries
             // the same page.
-            let (items, last) = self.client.sites_page(token, page).await?;
+            let (items, last, total) = self.client.sites_page(token, page).await?;
             pages_this_poll += 1;
             let before = sweep.seen.len();
             let fresh = !items.is_empty();
             for site in items {
-                sweep.seen.insert(site.id, site);
+                if !sweep.add(site) {
+                    let limit = sweep.max_sites as u64;
+                    sweep.restart();
+                    return Err(ApiError::TooLarge {
+                        endpoint: Endpoint::Sites,
+                        limit,
+                    });
+                }
             }
             if fresh && sweep.seen.len() == before && page > 1 {
                 // The same sites again: the upstream ignores `page`.
@@ -162,7 +272,7 @@ impl SweepingSource {
                 });
             }
             if last {
-                sweep.complete(page);
+                sweep.complete(page, total);
                 break;
             }
             if page >= self.client.max_pages() {
@@ -174,6 +284,8 @@ impl SweepingSource {
             }
             sweep.next_page = page + 1;
         }
+        self.unconfirmed
+            .store(sweep.unconfirmed(), Ordering::Relaxed);
         Ok(sweep.merged())
     }
 }
@@ -191,6 +303,10 @@ impl Source for SweepingSource {
     fn take_tally(&self) -> RequestTally {
         self.client.take_tally()
     }
+
+    fn unconfirmed_removals(&self) -> usize {
+        self.unconfirmed.load(Ordering::Relaxed)
+    }
 }
 
 #[cfg(test)]
@@ -201,17 +317,30 @@ mod tests {
         serde_json::from_value(serde_json::json!({"id": id, "url": format!("s{id}")})).unwrap()
     }
 
+    fn sweep() -> Sweep {
+        Sweep::new(0.5, 1000)
+    }
+
     fn sweep_of(sweep: &mut Sweep, ids: &[u64], last_page: u32) -> Vec<u64> {
+        sweep_with_total(sweep, ids, last_page, None)
+    }
+
+    fn sweep_with_total(
+        sweep: &mut Sweep,
+        ids: &[u64],
+        last_page: u32,
+        total: Option<u64>,
+    ) -> Vec<u64> {
         for id in ids {
-            sweep.seen.insert(*id, site(*id));
+            assert!(sweep.add(site(*id)));
         }
-        sweep.complete(last_page);
+        sweep.complete(last_page, total);
         sweep.merged().iter().map(|s| s.id).collect()
     }
 
     #[test]
     fn a_site_missing_from_a_multi_page_sweep_goes_only_when_the_next_confirms_it() {
-        let mut sweep = Sweep::default();
+        let mut sweep = sweep();
         assert_eq!(sweep_of(&mut sweep, &[1, 2, 3, 4], 2), vec![1, 2, 3, 4]);
         assert_eq!(
             sweep_of(&mut sweep, &[1, 2, 4], 2),
@@ -228,7 +357,7 @@ mod tests {
 
     #[test]
     fn the_sweep_in_progress_overrides_the_complete_list_and_the_result_stays_in_id_order() {
-        let mut sweep = Sweep::default();
+        let mut sweep = sweep();
         sweep_of(&mut sweep, &[2, 4, 6, 8], 1);
         for id in [1, 4, 5, 9] {
             let mut s = site(id);
@@ -253,17 +382,94 @@ mod tests {
 
     #[test]
     fn a_one_page_sweep_removes_at_once() {
-        let mut sweep = Sweep::default();
+        let mut sweep = sweep();
         sweep_of(&mut sweep, &[1, 2, 3], 1);
         assert_eq!(sweep_of(&mut sweep, &[1, 3], 1), vec![1, 3]);
     }
 
     #[test]
     fn a_partial_sweep_adds_and_refreshes_but_never_removes() {
-        let mut sweep = Sweep::default();
+        let mut sweep = sweep();
         sweep_of(&mut sweep, &[1, 2, 3], 1);
         sweep.seen.insert(9, site(9));
         let ids: Vec<u64> = sweep.merged().iter().map(|s| s.id).collect();
         assert_eq!(ids, vec![1, 2, 3, 9]);
+    }
+
+    #[test]
+    fn a_one_page_answer_listing_nothing_removes_nothing_until_the_next_sweep_confirms_it() {
+        let mut sweep = sweep();
+        sweep_of(&mut sweep, &[1, 2, 3], 1);
+        assert_eq!(sweep_of(&mut sweep, &[], 1), vec![1, 2, 3]);
+        assert_eq!(sweep.unconfirmed(), 3);
+        assert_eq!(sweep_of(&mut sweep, &[], 1), Vec::<u64>::new());
+        assert_eq!(sweep.unconfirmed(), 0);
+    }
+
+    #[test]
+    fn a_drop_of_more_than_the_share_is_held_then_applied_when_confirmed() {
+        let mut sweep = sweep();
+        sweep_of(&mut sweep, &[1, 2, 3, 4], 1);
+        assert_eq!(sweep_of(&mut sweep, &[1], 1), vec![1, 2, 3, 4]);
+        assert_eq!(sweep.unconfirmed(), 3);
+        assert_eq!(sweep_of(&mut sweep, &[1], 1), vec![1]);
+        assert_eq!(sweep.unconfirmed(), 0);
+    }
+
+    #[test]
+    fn a_held_drop_that_the_next_sweep_contradicts_removes_nothing() {
+        let mut sweep = sweep();
+        sweep_of(&mut sweep, &[1, 2, 3, 4], 1);
+        sweep_of(&mut sweep, &[], 1);
+        assert_eq!(sweep_of(&mut sweep, &[1, 2, 3, 4], 1), vec![1, 2, 3, 4]);
+        assert_eq!(sweep.unconfirmed(), 0);
+        assert_eq!(
+            sweep_of(&mut sweep, &[], 1),
+            vec![1, 2, 3, 4],
+            "a new drop waits again"
+        );
+    }
+
+    #[test]
+    fn a_drop_within_the_share_is_applied_at_once() {
+        let mut sweep = sweep();
+        sweep_of(&mut sweep, &[1, 2, 3, 4], 1);
+        assert_eq!(sweep_of(&mut sweep, &[1, 2], 1), vec![1, 2]);
+        assert_eq!(sweep.unconfirmed(), 0);
+    }
+
+    #[test]
+    fn a_sweep_that_disagrees_with_its_meta_total_removes_nothing_yet() {
+        let mut sweep = sweep();
+        sweep_of(&mut sweep, &[1, 2, 3, 4], 1);
+        assert_eq!(
+            sweep_with_total(&mut sweep, &[1, 2, 3], 1, Some(4)),
+            vec![1, 2, 3, 4]
+        );
+        assert_eq!(sweep.unconfirmed(), 1);
+        assert_eq!(
+            sweep_with_total(&mut sweep, &[1, 2, 3], 1, Some(3)),
+            vec![1, 2, 3]
+        );
+    }
+
+    #[test]
+    fn with_a_share_of_one_only_an_empty_answer_is_held() {
+        let mut sweep = Sweep::new(1.0, 1000);
+        sweep_of(&mut sweep, &[1, 2, 3, 4], 1);
+        assert_eq!(sweep_of(&mut sweep, &[1], 1), vec![1]);
+        assert_eq!(sweep_of(&mut sweep, &[], 1), vec![1]);
+    }
+
+    #[test]
+    fn the_complete_list_and_the_sweep_in_progress_never_hold_more_sites_than_the_cap() {
+        let mut sweep = Sweep::new(0.5, 3);
+        sweep_of(&mut sweep, &[1, 2, 3], 1);
+        assert!(sweep.add(site(2)), "a known site is no growth");
+        assert!(!sweep.add(site(4)), "a fourth site would pass the cap");
+        assert_eq!(sweep.merged().len(), 3);
+        sweep.restart();
+        assert!(sweep.add(site(1)));
+        assert!(!sweep.add(site(9)));
     }
 }

@@ -18,7 +18,7 @@ use tokio::sync::OnceCell;
 
 use crate::gridpane::{ApiError, Endpoint};
 use crate::model::{self, AccountSnapshot, Problem, Storage};
-use crate::store::{AccountState, Store};
+use crate::store::{AccountState, Store, Task, TaskHealth};
 
 pub const VERSION: &str = env!("CARGO_PKG_VERSION");
 pub const REVISION: &str = env!("GRIDPANE_BACKUP_EXPORTER_REVISION");
@@ -625,6 +625,10 @@ pub fn health_families(accounts: &[(&str, &AccountState)], now_unix: f64) -> Vec
         "gridpane_api_rate_limit_remaining",
         "Requests left in the GridPane rate limit window, as last reported; scope is \"account\" or an endpoint.",
     );
+    let mut unconfirmed = Family::gauge(
+        "gridpane_sites_unconfirmed_removals",
+        "Sites still served although the last complete site list did not include them: their removal waits for the next complete list to confirm it.",
+    );
 
     for (account, state) in accounts {
         let a = *account;
@@ -677,6 +681,7 @@ pub fn health_families(accounts: &[(&str, &AccountState)], now_unix: f64) -> Vec
         for (scope, v) in &state.counters.rate_limit_remaining {
             remaining.push(&[("account", a), ("scope", scope)], *v);
         }
+        unconfirmed.push(&[("account", a)], state.unconfirmed_removals as f64);
     }
 
     let mut state_write_errors = Family::counter(
@@ -701,9 +706,22 @@ pub fn health_families(accounts: &[(&str, &AccountState)], now_unix: f64) -> Vec
         requests,
         limited,
         remaining,
+        unconfirmed,
         state_write_errors,
         build,
     ])
+}
+
+/// The supervisor's record, rendered on every scrape.
+pub fn task_families(tasks: &TaskHealth) -> Vec<MetricFamily> {
+    let mut restarts = Family::counter(
+        "gridpane_exporter_task_restarts_total",
+        "Background tasks that ended unexpectedly (returned or panicked) and were restarted, by task.",
+    );
+    for task in Task::ALL {
+        restarts.push(&[("task", task.as_str())], tasks.restarts(task) as f64);
+    }
+    finish(vec![restarts])
 }
 
 /// Encodes families in the text exposition format.
