@@ -280,9 +280,10 @@ impl<'de, T: serde::Deserialize<'de>> serde::Deserialize<'de> for List<T> {
                 f.write_str("a list")
             }
             fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<List<T>, A::Error> {
+                let depth = NestedList::enter();
                 let mut out = Vec::new();
                 while let Some(item) = seq.next_element()? {
-                    if !take_item() {
+                    if !take_item(depth.outer) {
                         return Err(de::Error::custom("more items than the item cap"));
                     }
                     out.push(item);
@@ -294,9 +295,18 @@ impl<'de, T: serde::Deserialize<'de>> serde::Deserialize<'de> for List<T> {
     }
 }
 
+/// Nested lists (a site's schedule rows) may hold this many items per
+/// item of the outer list, on average, before the cap stops the decode.
+pub const NESTED_ITEMS_PER_ITEM: usize = 16;
+
 #[derive(Clone, Copy)]
 struct ItemCap {
-    left: usize,
+    /// Items the outer list may still hold.
+    outer_left: usize,
+    /// Items all lists together may still hold.
+    all_left: usize,
+    /// How many lists the decode is inside now.
+    depth: usize,
     exceeded: bool,
 }
 
@@ -305,13 +315,19 @@ thread_local! {
     static ITEM_CAP: Cell<Option<ItemCap>> = const { Cell::new(None) };
 }
 
-/// Runs `decode` (synchronous, on this thread) allowing at most `cap` list
-/// items in all, nested lists included; a list that would go past it fails
-/// while it is read, so an oversized page is never held whole. Returns the
-/// result and whether the cap was what stopped it.
+/// Runs `decode` (synchronous, on this thread) allowing at most `cap` items
+/// in the outermost list and `NESTED_ITEMS_PER_ITEM` more per outer item in
+/// the lists inside it; a list that would go past either fails while it is read, so an
+/// oversized page is never held whole. Returns the result and whether the
+/// cap was what stopped it.
+///
+/// The cap travels in a thread-local because serde's derived decoders give
+/// field decoders no way to receive a value at run time.
 pub fn with_item_cap<R>(cap: usize, decode: impl FnOnce() -> R) -> (R, bool) {
     let previous = ITEM_CAP.replace(Some(ItemCap {
-        left: cap,
+        outer_left: cap,
+        all_left: cap.saturating_mul(NESTED_ITEMS_PER_ITEM + 1),
+        depth: 0,
         exceeded: false,
     }));
     let out = decode();
@@ -319,24 +335,55 @@ pub fn with_item_cap<R>(cap: usize, decode: impl FnOnce() -> R) -> (R, bool) {
     (out, exceeded)
 }
 
+/// Marks the decode as inside one more list while it lives.
+struct NestedList {
+    /// Whether this is the outermost list.
+    outer: bool,
+}
+
+impl NestedList {
+    fn enter() -> NestedList {
+        let outer = ITEM_CAP.with(|slot| match slot.get() {
+            None => true,
+            Some(mut cap) => {
+                let outer = cap.depth == 0;
+                cap.depth += 1;
+                slot.set(Some(cap));
+                outer
+            }
+        });
+        NestedList { outer }
+    }
+}
+
+impl Drop for NestedList {
+    fn drop(&mut self) {
+        ITEM_CAP.with(|slot| {
+            if let Some(mut cap) = slot.get() {
+                cap.depth = cap.depth.saturating_sub(1);
+                slot.set(Some(cap));
+            }
+        });
+    }
+}
+
 /// Counts one list item against the current cap; false once it is spent.
-fn take_item() -> bool {
-    ITEM_CAP.with(|slot| match slot.get() {
-        None => true,
-        Some(ItemCap { left: 0, .. }) => {
-            slot.set(Some(ItemCap {
-                left: 0,
-                exceeded: true,
-            }));
-            false
+fn take_item(outer: bool) -> bool {
+    ITEM_CAP.with(|slot| {
+        let Some(mut cap) = slot.get() else {
+            return true;
+        };
+        let spent = cap.all_left == 0 || (outer && cap.outer_left == 0);
+        if spent {
+            cap.exceeded = true;
+        } else {
+            cap.all_left -= 1;
+            if outer {
+                cap.outer_left -= 1;
+            }
         }
-        Some(ItemCap { left, exceeded }) => {
-            slot.set(Some(ItemCap {
-                left: left - 1,
-                exceeded,
-            }));
-            true
-        }
+        slot.set(Some(cap));
+        !spent
     })
 }
 
@@ -413,5 +460,37 @@ mod tests {
         assert_eq!(probe("{\"s\": [1]}").unwrap().s, None);
         assert_eq!(probe("{\"s\": 12}").unwrap().s.as_deref(), Some("12"));
         assert_eq!(probe("{\"s\": \"\"}").unwrap().s, None);
+    }
+
+    #[derive(Deserialize, Debug)]
+    struct Row {
+        #[serde(deserialize_with = "super::list")]
+        rows: Vec<u8>,
+    }
+
+    #[derive(Deserialize, Debug)]
+    struct Outer {
+        #[serde(deserialize_with = "super::list")]
+        data: Vec<Row>,
+    }
+
+    fn capped(cap: usize, outer: usize, nested: usize) -> bool {
+        let row = format!("{{\"rows\": [{}]}}", vec!["1"; nested].join(","));
+        let json = format!("{{\"data\": [{}]}}", vec![row.as_str(); outer].join(","));
+        let (decoded, exceeded) =
+            super::with_item_cap(cap, || serde_json::from_str::<Outer>(&json));
+        assert_eq!(decoded.is_err(), exceeded, "only the cap fails this decode");
+        exceeded
+    }
+
+    #[test]
+    fn the_item_cap_counts_the_outer_list_and_lets_nested_rows_take_their_own_share() {
+        // Two sites with three schedule rows each fit a cap of two sites.
+        assert!(!capped(2, 2, 3));
+        // A third site does not.
+        assert!(capped(2, 3, 0));
+        // Nested rows are bounded too: sixteen per outer item on average.
+        assert!(!capped(2, 2, 16));
+        assert!(capped(2, 2, 17));
     }
 }

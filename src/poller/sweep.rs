@@ -255,9 +255,9 @@ impl SweepingSource {
             let fresh = !items.is_empty();
             for site in items {
                 if !sweep.add(site) {
-                    let limit = sweep.max_sites as u64;
+                    let limit = sweep.max_sites;
                     sweep.restart();
-                    return Err(ApiError::TooLarge {
+                    return Err(ApiError::TooManyItems {
                         endpoint: Endpoint::Sites,
                         limit,
                     });
