@@ -45,6 +45,8 @@ pub struct Limits {
     /// hyper's read buffer, which bounds the request head; at least 8192.
     pub max_header_bytes: usize,
     pub max_headers: usize,
+    /// What the JSON API's list answers may hold in memory at once.
+    pub max_api_answer_bytes: usize,
 }
 
 impl Default for Limits {
@@ -57,6 +59,7 @@ impl Default for Limits {
             tls_handshake_timeout: Duration::from_secs(10),
             max_header_bytes: 16 * 1024,
             max_headers: 64,
+            max_api_answer_bytes: crate::render::api::DEFAULT_ANSWER_BYTES,
         }
     }
 }
