@@ -74,6 +74,14 @@ async fn start_secured(fake: &FakeGridPane, web_config: &Path, limits: Limits) -
     .unwrap()
 }
 
+/// Plain HTTP without auth (an empty web config), with `limits`.
+async fn start_plain(fake: &FakeGridPane, limits: Limits) -> App {
+    let dir = tempfile::tempdir().unwrap();
+    let web = dir.path().join("web.yml");
+    std::fs::write(&web, "").unwrap();
+    start_secured(fake, &web, limits).await
+}
+
 fn https_client(ca_pem: &str) -> reqwest::ClientBuilder {
     reqwest::Client::builder()
         .add_root_certificate(reqwest::Certificate::from_pem(ca_pem.as_bytes()).unwrap())
@@ -367,15 +375,12 @@ fn slow_loris(addr: SocketAddr, trickle: bool) -> std::thread::JoinHandle<Option
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn slow_loris_clients_cannot_starve_scrapes() {
     let fake = fake(small()).await;
-    let dir = tempfile::tempdir().unwrap();
-    let web = dir.path().join("web.yml");
-    std::fs::write(&web, "").unwrap();
     let limits = Limits {
         max_connections: 16,
         header_read_timeout: Duration::from_secs(1),
         ..Limits::default()
     };
-    let app = start_secured(&fake, &web, limits).await;
+    let app = start_plain(&fake, limits).await;
     wait_ready(&app).await;
 
     // Twice the connection cap, half trickling header bytes, half silent.
@@ -446,14 +451,11 @@ async fn crowd(
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn idle_and_half_sent_connections_cannot_lock_a_scrape_out() {
     let fake = fake(small()).await;
-    let dir = tempfile::tempdir().unwrap();
-    let web = dir.path().join("web.yml");
-    std::fs::write(&web, "").unwrap();
     let limits = Limits {
         max_connections: 32,
         ..Limits::default()
     };
-    let app = start_secured(&fake, &web, limits).await;
+    let app = start_plain(&fake, limits).await;
     wait_ready(&app).await;
     let base = format!("http://{}", app.addr);
     let crowded = crowd(
