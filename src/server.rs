@@ -577,3 +577,56 @@ impl<I: AsyncWrite + Unpin> AsyncWrite for WriteTimeout<I> {
         this.track(cx, r)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use futures_util::FutureExt as _;
+
+    use super::*;
+
+    fn evicted(c: &Registration) -> bool {
+        c.tracked.evict.notified().now_or_never().is_some()
+    }
+
+    #[test]
+    fn room_is_made_by_the_longest_waiting_or_stalled_connection_never_a_busy_one() {
+        let connections = Arc::new(Connections {
+            epoch: Instant::now() - Duration::from_secs(10),
+            next_id: AtomicU64::new(0),
+            open: Mutex::new(HashMap::new()),
+        });
+        let waiting = Registration::new(&connections);
+        waiting
+            .tracked
+            .waiting_since
+            .store(9_000, Ordering::Relaxed);
+        let busy = Registration::new(&connections);
+        let _answering = Busy::start(Arc::clone(&busy.tracked));
+        let stalled = Registration::new(&connections);
+        let _stalled_answer = Busy::start(Arc::clone(&stalled.tracked));
+        stalled
+            .tracked
+            .stalled_since
+            .store(5_000, Ordering::Relaxed);
+        let briefly_stalled = Registration::new(&connections);
+        let _briefly = Busy::start(Arc::clone(&briefly_stalled.tracked));
+        // Stalled for a fraction of a second: a client that is reading.
+        let just_now = connections.epoch.elapsed().as_millis() as u64 - 200;
+        briefly_stalled
+            .tracked
+            .stalled_since
+            .store(just_now, Ordering::Relaxed);
+
+        assert!(connections.evict_one());
+        assert!(evicted(&stalled), "stalled for 5 s, the longest");
+        assert!(connections.evict_one());
+        assert!(evicted(&waiting));
+        assert!(!connections.evict_one(), "only busy connections are left");
+        assert!(!evicted(&busy) && !evicted(&briefly_stalled));
+
+        // Its answer sent, a connection waits again and can make room.
+        drop(_answering);
+        assert!(connections.evict_one());
+        assert!(evicted(&busy));
+    }
+}
