@@ -153,7 +153,8 @@ impl App {
             ));
         }
 
-        let mut handlers = Web::new(Arc::clone(&store), web.telemetry_path);
+        let mut handlers = Web::new(Arc::clone(&store), web.telemetry_path)
+            .with_api_answer_bytes(server_options.limits.max_api_answer_bytes);
         if web.disable_exposition_cache {
             handlers = handlers.without_exposition_cache();
         }

@@ -67,6 +67,24 @@ pub struct Cli {
     )]
     pub telemetry_path: String,
 
+    /// Connections served at once. When all are taken, a new connection
+    /// takes the slot of the one that has waited longest for a request.
+    #[arg(long = "web.max-connections", value_name = "N", default_value_t = 128,
+        value_parser = clap::value_parser!(u32).range(1..))]
+    pub max_connections: u32,
+
+    /// A client must send a whole request head within this long; also how
+    /// long an idle keep-alive connection is kept.
+    #[arg(long = "web.header-read-timeout", value_name = "DURATION", default_value = "10s",
+        value_parser = positive_duration)]
+    pub header_read_timeout: Duration,
+
+    /// Memory the JSON API's list answers may hold at once, cached or still
+    /// being sent (suffix KiB, MiB or GiB); beyond it they answer 503.
+    #[arg(long = "web.max-api-answer-bytes", value_name = "BYTES", default_value = "64MiB",
+        value_parser = parse_bytes)]
+    pub max_api_answer_bytes: usize,
+
     /// Render the whole exposition on every scrape instead of serving the
     /// cached snapshot part: a baseline for benchmarks, not for production.
     #[arg(long = "web.disable-exposition-cache", hide = true)]
@@ -112,6 +130,34 @@ pub struct HealthcheckArgs {
     /// Give up after this long: connecting, asking and reading together.
     #[arg(long, value_name = "DURATION", default_value = "3s", value_parser = humantime::parse_duration)]
     pub timeout: Duration,
+}
+
+fn positive_duration(raw: &str) -> Result<Duration, String> {
+    match humantime::parse_duration(raw) {
+        Ok(d) if !d.is_zero() => Ok(d),
+        Ok(_) => Err("must be more than zero".to_string()),
+        Err(e) => Err(e.to_string()),
+    }
+}
+
+/// A byte count: digits, then optionally KiB, MiB or GiB.
+fn parse_bytes(raw: &str) -> Result<usize, String> {
+    let raw = raw.trim();
+    let digits = raw.find(|c: char| !c.is_ascii_digit()).unwrap_or(raw.len());
+    let (number, unit) = raw.split_at(digits);
+    let shift = match unit.trim() {
+        "" => 0,
+        "KiB" => 10,
+        "MiB" => 20,
+        "GiB" => 30,
+        other => return Err(format!("unknown unit \"{other}\" (KiB, MiB or GiB)")),
+    };
+    number
+        .parse::<usize>()
+        .ok()
+        .and_then(|n| n.checked_mul(1 << shift))
+        .filter(|n| *n > 0)
+        .ok_or_else(|| format!("\"{raw}\" is not a byte count such as 64MiB"))
 }
 
 /// Parses `--web.listen-address`: `host:port`, `:port` (every interface),
@@ -173,6 +219,33 @@ mod tests {
             "/m/{id}",
         ] {
             assert!(check_telemetry_path(bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn connection_and_memory_limits_are_flags_with_defaults() {
+        let cli = Cli::try_parse_from(["x"]).unwrap();
+        assert_eq!(cli.max_connections, 128);
+        assert_eq!(cli.header_read_timeout, Duration::from_secs(10));
+        assert_eq!(cli.max_api_answer_bytes, 64 << 20);
+        let cli = Cli::try_parse_from([
+            "x",
+            "--web.max-connections=512",
+            "--web.header-read-timeout=3s",
+            "--web.max-api-answer-bytes=1GiB",
+        ])
+        .unwrap();
+        assert_eq!(cli.max_connections, 512);
+        assert_eq!(cli.header_read_timeout, Duration::from_secs(3));
+        assert_eq!(cli.max_api_answer_bytes, 1 << 30);
+        for bad in [
+            "--web.max-connections=0",
+            "--web.header-read-timeout=0s",
+            "--web.max-api-answer-bytes=0",
+            "--web.max-api-answer-bytes=12MB",
+            "--web.max-api-answer-bytes=-1",
+        ] {
+            assert!(Cli::try_parse_from(["x", bad]).is_err(), "{bad}");
         }
     }
 

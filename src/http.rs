@@ -29,6 +29,8 @@ pub struct Web {
     /// The snapshot part of `/metrics`, rendered once per change; `None`
     /// renders everything on every scrape (for benchmarks).
     exposition: Option<metrics::ExpositionCache>,
+    /// The JSON API's list answers, shared between requests.
+    pub(crate) answers: api::SharedAnswers,
 }
 
 impl Web {
@@ -46,6 +48,7 @@ impl Web {
             telemetry_path,
             process,
             exposition: Some(metrics::ExpositionCache::new()),
+            answers: api::SharedAnswers::default(),
         }
     }
 
@@ -55,6 +58,13 @@ impl Web {
         let mut families = metrics::task_families(self.store.tasks());
         families.extend(self.process.gather());
         families
+    }
+
+    /// What the JSON API's list answers may hold in memory at once, cached
+    /// or still being sent (`--web.max-api-answer-bytes`).
+    pub fn with_api_answer_bytes(mut self, bytes: usize) -> Self {
+        self.answers = api::SharedAnswers::new(bytes);
+        self
     }
 
     /// Renders the whole exposition on every scrape, as a baseline for

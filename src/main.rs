@@ -5,7 +5,7 @@ use clap::Parser as _;
 use gridpane_backup_exporter::app::{self, App, WebOptions};
 use gridpane_backup_exporter::cli::{self, Cli, Command, HealthcheckArgs};
 use gridpane_backup_exporter::config::{self, Sources};
-use gridpane_backup_exporter::server::ServerOptions;
+use gridpane_backup_exporter::server::{Limits, ServerOptions};
 use gridpane_backup_exporter::{demo, healthcheck, logging, web_config};
 
 fn main() -> ExitCode {
@@ -83,7 +83,12 @@ fn main() -> ExitCode {
     };
     let server = ServerOptions {
         web_config,
-        ..ServerOptions::default()
+        limits: Limits {
+            max_connections: cli.max_connections as usize,
+            header_read_timeout: cli.header_read_timeout,
+            max_api_answer_bytes: cli.max_api_answer_bytes,
+            ..Limits::default()
+        },
     };
     match runtime.block_on(run(config, web, server)) {
         Ok(()) => ExitCode::SUCCESS,

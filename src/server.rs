@@ -1,34 +1,44 @@
 //! Serving the router: plain HTTP or TLS, basic auth, and the limits that
 //! keep one misbehaving client from starving Prometheus.
 //!
-//! - at most `max_connections` connections at once; further ones wait in the
-//!   listen backlog;
+//! - at most `max_connections` connections at once. When every slot is
+//!   taken, a new connection takes the slot of the one that has waited
+//!   longest without a request in progress (idle keep-alive, a TLS handshake
+//!   or a request head not yet complete), or whose answer has made no
+//!   progress for a second; only when every connection is answering does
+//!   it wait in the listen backlog. Idle and half-sent connections cannot
+//!   lock a scrape out;
 //! - a client must send a complete request head within `header_read_timeout`
 //!   (also the keep-alive idle limit), and the head may be at most
 //!   `max_header_bytes`: a slow-loris connection is closed, not kept;
 //! - a TLS handshake must finish within `tls_handshake_timeout`;
 //! - a handler must answer within `request_timeout` (503 otherwise), and a
 //!   client that stops reading its answer for `write_timeout` is dropped;
-//! - basic auth guards every path except `/-/healthy`.
+//! - basic auth guards every path except `/-/healthy`; a 401 closes the
+//!   connection.
 
+use std::collections::HashMap;
+use std::convert::Infallible;
 use std::future::Future;
 use std::io;
 use std::pin::Pin;
-use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
 use std::task::{Context, Poll};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use axum::Router;
 use axum::extract::{Request, State};
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
+use hyper::body::{Body as HttpBody, Frame, Incoming, SizeHint};
 use hyper_util::rt::{TokioIo, TokioTimer};
 use hyper_util::server::graceful::GracefulShutdown;
 use hyper_util::service::TowerToHyperService;
 use tokio::io::{AsyncRead, AsyncWrite, AsyncWriteExt as _, ReadBuf};
 use tokio::net::{TcpListener, TcpStream};
-use tokio::sync::{Semaphore, watch};
+use tokio::sync::{Notify, Semaphore, watch};
 use tokio::time::Sleep;
 
 use crate::web_config::{BasicAuth, WebConfig};
@@ -45,6 +55,8 @@ pub struct Limits {
     /// hyper's read buffer, which bounds the request head; at least 8192.
     pub max_header_bytes: usize,
     pub max_headers: usize,
+    /// What the JSON API's list answers may hold in memory at once.
+    pub max_api_answer_bytes: usize,
 }
 
 impl Default for Limits {
@@ -57,6 +69,7 @@ impl Default for Limits {
             tls_handshake_timeout: Duration::from_secs(10),
             max_header_bytes: 16 * 1024,
             max_headers: 64,
+            max_api_answer_bytes: crate::render::api::DEFAULT_ANSWER_BYTES,
         }
     }
 }
@@ -72,6 +85,12 @@ pub struct ServerOptions {
 const DRAIN: Duration = Duration::from_secs(3);
 /// The first byte of a TLS handshake record.
 const TLS_HANDSHAKE: u8 = 0x16;
+/// An answer that has made no progress for this long may lose its slot to a
+/// new connection when every slot is taken.
+const STALLED: Duration = Duration::from_secs(1);
+/// When every connection is answering, how often to look again for one
+/// that can make room.
+const RECHECK: Duration = Duration::from_millis(100);
 
 struct Guard {
     auth: Option<Arc<BasicAuth>>,
@@ -89,6 +108,9 @@ async fn guard(State(g): State<Arc<Guard>>, req: Request, next: Next) -> Respons
                 header::WWW_AUTHENTICATE,
                 HeaderValue::from_static("Basic realm=\"gridpane-backup-exporter\""),
             );
+            // An unauthenticated client keeps no connection slot.
+            resp.headers_mut()
+                .insert(header::CONNECTION, HeaderValue::from_static("close"));
             return with_headers(resp, &g.headers);
         }
     }
@@ -127,16 +149,10 @@ pub async fn serve(
     });
     let router = router.layer(middleware::from_fn_with_state(g, guard));
     let permits = Arc::new(Semaphore::new(limits.max_connections.max(1)));
+    let connections = Arc::new(Connections::new());
     let graceful = GracefulShutdown::new();
 
     loop {
-        let permit = tokio::select! {
-            p = Arc::clone(&permits).acquire_owned() => match p {
-                Ok(p) => p,
-                Err(_) => break,
-            },
-            _ = stopped(&mut shutdown) => break,
-        };
         let tcp = tokio::select! {
             accepted = listener.accept() => match accepted {
                 Ok((tcp, _peer)) => tcp,
@@ -149,20 +165,42 @@ pub async fn serve(
             },
             _ = stopped(&mut shutdown) => break,
         };
+        let permit = loop {
+            if let Ok(p) = Arc::clone(&permits).try_acquire_owned() {
+                break Some(p);
+            }
+            connections.evict_one();
+            tokio::select! {
+                p = Arc::clone(&permits).acquire_owned() => break p.ok(),
+                _ = tokio::time::sleep(RECHECK) => {}
+                _ = stopped(&mut shutdown) => break None,
+            }
+        };
+        let Some(permit) = permit else { break };
         let _ = tcp.set_nodelay(true);
         let service = TowerToHyperService::new(router.clone());
         let limits = limits.clone();
         let tls = tls.clone();
         let watcher = graceful.watcher();
+        let conn = Registration::new(&connections);
         tokio::spawn(async move {
             let _permit = permit;
-            match tls {
-                None => serve_connection(tcp, service, &limits, watcher).await,
-                Some(acceptor) => {
-                    let Some(stream) = handshake(tcp, &acceptor, &limits).await else {
-                        return;
-                    };
-                    serve_connection(stream, service, &limits, watcher).await;
+            let tracked = Arc::clone(&conn.tracked);
+            let serve = async move {
+                match tls {
+                    None => serve_connection(tcp, service, &limits, watcher, tracked).await,
+                    Some(acceptor) => {
+                        let Some(stream) = handshake(tcp, &acceptor, &limits).await else {
+                            return;
+                        };
+                        serve_connection(stream, service, &limits, watcher, tracked).await;
+                    }
+                }
+            };
+            tokio::select! {
+                () = serve => {}
+                () = conn.tracked.evict.notified() => {
+                    tracing::debug!("connection closed to make room for a new one");
                 }
             }
         });
@@ -234,10 +272,15 @@ async fn serve_connection<I>(
     service: TowerToHyperService<Router>,
     limits: &Limits,
     watcher: hyper_util::server::graceful::Watcher,
+    tracked: Arc<Tracked>,
 ) where
     I: AsyncRead + AsyncWrite + Unpin + Send + 'static,
 {
-    let io = WriteTimeout::new(io, limits.write_timeout);
+    let io = WriteTimeout::new(io, limits.write_timeout, Arc::clone(&tracked));
+    let service = Answering {
+        inner: service,
+        tracked,
+    };
     let mut builder = hyper::server::conn::http1::Builder::new();
     builder
         .timer(TokioTimer::new())
@@ -251,28 +294,213 @@ async fn serve_connection<I>(
     }
 }
 
+/// No time: not waiting, or not stalled.
+const NEVER: u64 = u64::MAX;
+
+/// The open connections, and what each is doing, so that a new connection
+/// can take the slot of one that is only waiting.
+struct Connections {
+    epoch: Instant,
+    next_id: AtomicU64,
+    open: Mutex<HashMap<u64, Arc<Tracked>>>,
+}
+
+/// One connection's state. Times are milliseconds since the epoch.
+struct Tracked {
+    /// Since when it has waited for a request; `NEVER` while answering one.
+    waiting_since: AtomicU64,
+    /// Since when its answer has made no progress; `NEVER` when it has.
+    stalled_since: AtomicU64,
+    epoch: Instant,
+    evict: Notify,
+}
+
+impl Tracked {
+    fn now(&self) -> u64 {
+        u64::try_from(self.epoch.elapsed().as_millis()).unwrap_or(NEVER - 1)
+    }
+
+    /// Since when it could give up its slot, if it can now.
+    fn evictable_since(&self, now: u64) -> Option<u64> {
+        let waiting = self.waiting_since.load(Ordering::Relaxed);
+        if waiting != NEVER {
+            return Some(waiting);
+        }
+        let stalled = self.stalled_since.load(Ordering::Relaxed);
+        let stalled_for = Duration::from_millis(now.saturating_sub(stalled));
+        (stalled != NEVER && stalled_for >= STALLED).then_some(stalled)
+    }
+}
+
+impl Connections {
+    fn new() -> Self {
+        Connections {
+            epoch: Instant::now(),
+            next_id: AtomicU64::new(0),
+            open: Mutex::new(HashMap::new()),
+        }
+    }
+
+    fn with_open<R>(&self, f: impl FnOnce(&mut HashMap<u64, Arc<Tracked>>) -> R) -> R {
+        match self.open.lock() {
+            Ok(mut g) => f(&mut g),
+            Err(poisoned) => f(&mut poisoned.into_inner()),
+        }
+    }
+
+    /// Closes the connection that has waited (or stalled) longest, if any
+    /// may be closed; true if one was.
+    fn evict_one(&self) -> bool {
+        let victim = self.with_open(|open| {
+            let now = u64::try_from(self.epoch.elapsed().as_millis()).unwrap_or(NEVER - 1);
+            let id = open
+                .iter()
+                .filter_map(|(id, t)| t.evictable_since(now).map(|since| (since, *id)))
+                .min()
+                .map(|(_, id)| id)?;
+            open.remove(&id)
+        });
+        match victim {
+            Some(t) => {
+                t.evict.notify_one();
+                true
+            }
+            None => false,
+        }
+    }
+}
+
+/// A connection's entry in [`Connections`], removed when it closes.
+struct Registration {
+    id: u64,
+    tracked: Arc<Tracked>,
+    connections: Arc<Connections>,
+}
+
+impl Registration {
+    fn new(connections: &Arc<Connections>) -> Self {
+        let id = connections.next_id.fetch_add(1, Ordering::Relaxed);
+        let tracked = Arc::new(Tracked {
+            waiting_since: AtomicU64::new(0),
+            stalled_since: AtomicU64::new(NEVER),
+            epoch: connections.epoch,
+            evict: Notify::new(),
+        });
+        tracked
+            .waiting_since
+            .store(tracked.now(), Ordering::Relaxed);
+        connections.with_open(|open| open.insert(id, Arc::clone(&tracked)));
+        Registration {
+            id,
+            tracked,
+            connections: Arc::clone(connections),
+        }
+    }
+}
+
+impl Drop for Registration {
+    fn drop(&mut self) {
+        self.connections.with_open(|open| open.remove(&self.id));
+    }
+}
+
+/// Marks its connection as answering a request until the answer's body has
+/// been sent (or dropped).
+struct Busy(Arc<Tracked>);
+
+impl Busy {
+    fn start(tracked: Arc<Tracked>) -> Self {
+        tracked.waiting_since.store(NEVER, Ordering::Relaxed);
+        Busy(tracked)
+    }
+}
+
+impl Drop for Busy {
+    fn drop(&mut self) {
+        self.0.stalled_since.store(NEVER, Ordering::Relaxed);
+        self.0.waiting_since.store(self.0.now(), Ordering::Relaxed);
+    }
+}
+
+/// The router, marking the connection busy from a request's head to the
+/// end of its answer.
+#[derive(Clone)]
+struct Answering {
+    inner: TowerToHyperService<Router>,
+    tracked: Arc<Tracked>,
+}
+
+type Answer = axum::http::Response<BusyBody>;
+
+impl hyper::service::Service<axum::http::Request<Incoming>> for Answering {
+    type Response = Answer;
+    type Error = Infallible;
+    type Future = Pin<Box<dyn Future<Output = Result<Answer, Infallible>> + Send>>;
+
+    fn call(&self, req: axum::http::Request<Incoming>) -> Self::Future {
+        let busy = Busy::start(Arc::clone(&self.tracked));
+        let answer = self.inner.call(req);
+        Box::pin(async move {
+            let resp = answer.await?;
+            Ok(resp.map(|body| BusyBody { body, _busy: busy }))
+        })
+    }
+}
+
+/// An answer's body, holding its connection busy.
+struct BusyBody {
+    body: axum::body::Body,
+    _busy: Busy,
+}
+
+impl HttpBody for BusyBody {
+    type Data = bytes::Bytes;
+    type Error = axum::Error;
+
+    fn poll_frame(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+    ) -> Poll<Option<Result<Frame<Self::Data>, Self::Error>>> {
+        Pin::new(&mut self.get_mut().body).poll_frame(cx)
+    }
+
+    fn is_end_stream(&self) -> bool {
+        self.body.is_end_stream()
+    }
+
+    fn size_hint(&self) -> SizeHint {
+        self.body.size_hint()
+    }
+}
+
 /// Fails writes that make no progress for `timeout`: a client that stops
 /// reading cannot hold its connection (and a connection slot) forever.
 struct WriteTimeout<I> {
     io: I,
     timeout: Duration,
     stalled: Option<Pin<Box<Sleep>>>,
+    tracked: Arc<Tracked>,
 }
 
 impl<I> WriteTimeout<I> {
-    fn new(io: I, timeout: Duration) -> Self {
+    fn new(io: I, timeout: Duration, tracked: Arc<Tracked>) -> Self {
         WriteTimeout {
             io,
             timeout,
             stalled: None,
+            tracked,
         }
     }
 
     fn on_pending(&mut self, cx: &mut Context<'_>) -> Poll<io::Error> {
         let timeout = self.timeout;
-        let sleep = self
-            .stalled
-            .get_or_insert_with(|| Box::pin(tokio::time::sleep(timeout)));
+        let tracked = &self.tracked;
+        let sleep = self.stalled.get_or_insert_with(|| {
+            tracked
+                .stalled_since
+                .store(tracked.now(), Ordering::Relaxed);
+            Box::pin(tokio::time::sleep(timeout))
+        });
         match sleep.as_mut().poll(cx) {
             Poll::Ready(()) => Poll::Ready(io::Error::new(
                 io::ErrorKind::TimedOut,
@@ -293,7 +521,9 @@ impl<I> WriteTimeout<I> {
                 Poll::Pending => Poll::Pending,
             },
             ready => {
-                self.stalled = None;
+                if self.stalled.take().is_some() {
+                    self.tracked.stalled_since.store(NEVER, Ordering::Relaxed);
+                }
                 ready
             }
         }
@@ -345,5 +575,58 @@ impl<I: AsyncWrite + Unpin> AsyncWrite for WriteTimeout<I> {
         let this = self.get_mut();
         let r = Pin::new(&mut this.io).poll_shutdown(cx);
         this.track(cx, r)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use futures_util::FutureExt as _;
+
+    use super::*;
+
+    fn evicted(c: &Registration) -> bool {
+        c.tracked.evict.notified().now_or_never().is_some()
+    }
+
+    #[test]
+    fn room_is_made_by_the_longest_waiting_or_stalled_connection_never_a_busy_one() {
+        let connections = Arc::new(Connections {
+            epoch: Instant::now() - Duration::from_secs(10),
+            next_id: AtomicU64::new(0),
+            open: Mutex::new(HashMap::new()),
+        });
+        let waiting = Registration::new(&connections);
+        waiting
+            .tracked
+            .waiting_since
+            .store(9_000, Ordering::Relaxed);
+        let busy = Registration::new(&connections);
+        let _answering = Busy::start(Arc::clone(&busy.tracked));
+        let stalled = Registration::new(&connections);
+        let _stalled_answer = Busy::start(Arc::clone(&stalled.tracked));
+        stalled
+            .tracked
+            .stalled_since
+            .store(5_000, Ordering::Relaxed);
+        let briefly_stalled = Registration::new(&connections);
+        let _briefly = Busy::start(Arc::clone(&briefly_stalled.tracked));
+        // Stalled for a fraction of a second: a client that is reading.
+        let just_now = connections.epoch.elapsed().as_millis() as u64 - 200;
+        briefly_stalled
+            .tracked
+            .stalled_since
+            .store(just_now, Ordering::Relaxed);
+
+        assert!(connections.evict_one());
+        assert!(evicted(&stalled), "stalled for 5 s, the longest");
+        assert!(connections.evict_one());
+        assert!(evicted(&waiting));
+        assert!(!connections.evict_one(), "only busy connections are left");
+        assert!(!evicted(&busy) && !evicted(&briefly_stalled));
+
+        // Its answer sent, a connection waits again and can make room.
+        drop(_answering);
+        assert!(connections.evict_one());
+        assert!(evicted(&busy));
     }
 }

@@ -553,7 +553,8 @@ const AUTH_CONCURRENCY: usize = 2;
 /// the password) and later requests with it cost nothing.
 pub struct BasicAuth {
     users: BTreeMap<String, String>,
-    /// Verified against for unknown users, so they take as long as known ones.
+    /// Verified against for unknown users, so they take as long as known
+    /// ones: its cost is the highest in the file.
     dummy_hash: String,
     keys: RandomState,
     verified: Mutex<HashSet<u64>>,
@@ -562,7 +563,9 @@ pub struct BasicAuth {
 
 impl BasicAuth {
     fn new(path: &Path, users: BTreeMap<String, String>) -> Result<Self, WebConfigError> {
-        let mut cost = bcrypt::DEFAULT_COST;
+        // The highest cost in the file: an unknown user must never be
+        // cheaper to reject than a known one.
+        let mut cost = 0;
         for (user, hash) in &users {
             let key = format!("basic_auth_users.{user}");
             if user.is_empty() || user.contains(':') {
@@ -576,7 +579,7 @@ impl BasicAuth {
                 .trim()
                 .parse()
                 .map_err(|_| WebConfigError::at(path, &key, "not a bcrypt hash"))?;
-            cost = parts.get_cost();
+            cost = cost.max(parts.get_cost());
         }
         let dummy_hash = bcrypt::hash("not a password", cost)
             .map_err(|e| WebConfigError::at(path, "basic_auth_users", e))?;
@@ -737,6 +740,21 @@ mod tests {
         ))
         .unwrap();
         assert_eq!(c.headers.len(), 1);
+    }
+
+    #[test]
+    fn unknown_users_are_checked_against_a_hash_at_the_highest_cost_in_the_file() {
+        let dir = tempfile::tempdir().unwrap();
+        // The costliest user first: the last one in the file is the cheapest.
+        let yaml = format!(
+            "basic_auth_users:\n  alice: '{}'\n  bob: '{}'\n  carol: '{}'\n",
+            bcrypt::hash("a", 6).unwrap(),
+            bcrypt::hash("b", 5).unwrap(),
+            bcrypt::hash("c", 4).unwrap(),
+        );
+        let auth = load(&write(&dir, "web.yml", &yaml)).unwrap().auth.unwrap();
+        let dummy: bcrypt::HashParts = auth.dummy_hash.parse().unwrap();
+        assert_eq!(dummy.get_cost(), 6);
     }
 
     #[tokio::test]

@@ -6,8 +6,11 @@ mod support;
 use std::io::Read as _;
 use std::sync::Arc;
 
+use axum::http::{HeaderMap, HeaderValue};
+use bytes::Bytes;
 use gridpane_backup_exporter::fake::{SECRET_SECRET_SENTINEL, SECRET_TOKEN_SENTINEL};
-use gridpane_backup_exporter::render::api::{self, View};
+use gridpane_backup_exporter::http::Web;
+use gridpane_backup_exporter::render::api::{self, Endpoint, View};
 use gridpane_backup_exporter::render::metrics::REVISION;
 use gridpane_backup_exporter::store::Store;
 use serde_json::{Value, json};
@@ -599,4 +602,98 @@ async fn no_answer_carries_a_provider_secret() {
         }
     }
     app.shutdown().await;
+}
+
+/// A list answer through the handler's path, and its body.
+async fn shared(web: &Web, endpoint: Endpoint, query: Option<&str>, gzip: bool) -> (u16, Bytes) {
+    let mut headers = HeaderMap::new();
+    if gzip {
+        headers.insert("accept-encoding", HeaderValue::from_static("gzip"));
+    }
+    let resp = api::shared_answer(web, endpoint, query, &headers).await;
+    let status = resp.status().as_u16();
+    (
+        status,
+        axum::body::to_bytes(resp.into_body(), usize::MAX)
+            .await
+            .unwrap(),
+    )
+}
+
+#[tokio::test]
+async fn requests_for_the_same_snapshots_and_query_share_one_body() {
+    let store = three_accounts();
+    let web = Web::new(Arc::clone(&store), "/metrics".to_string());
+    for (endpoint, query) in [
+        (Endpoint::Sites, None),
+        (Endpoint::Schedules, Some("account=acme")),
+        (Endpoint::Integrations, None),
+    ] {
+        for gzip in [false, true] {
+            let (_, first) = shared(&web, endpoint, query, gzip).await;
+            let (_, again) = shared(&web, endpoint, query, gzip).await;
+            assert_eq!(first, again);
+            assert_eq!(
+                first.as_ptr(),
+                again.as_ptr(),
+                "{endpoint:?} {query:?} gzip={gzip}: each request built its own body"
+            );
+        }
+    }
+    let (_, all) = shared(&web, Endpoint::Sites, None, false).await;
+    let (_, acme_only) = shared(&web, Endpoint::Sites, Some("account=acme&limit=2"), false).await;
+    assert_ne!(
+        all.as_ptr(),
+        acme_only.as_ptr(),
+        "another query, another body"
+    );
+    assert_eq!(
+        serde_json::from_slice::<Value>(&acme_only).unwrap()["count"],
+        2
+    );
+
+    // A new snapshot is a new answer.
+    let mut acme2 = acme();
+    acme2.sites.truncate(1);
+    Setup::ok(&store, "acme", acme2);
+    let (_, after) = shared(&web, Endpoint::Sites, Some("account=acme&limit=2"), false).await;
+    assert_eq!(serde_json::from_slice::<Value>(&after).unwrap()["count"], 1);
+}
+
+#[tokio::test]
+async fn answer_bodies_held_at_once_stay_within_the_budget() {
+    let store = three_accounts();
+    let (_, all) = shared(
+        &Web::new(Arc::clone(&store), "/metrics".to_string()),
+        Endpoint::Sites,
+        None,
+        false,
+    )
+    .await;
+    // Room for one full answer, not two.
+    let web = Web::new(Arc::clone(&store), "/metrics".to_string())
+        .with_api_answer_bytes(all.len() * 3 / 2);
+
+    // A client that never reads holds its answer...
+    let stalled = api::shared_answer(&web, Endpoint::Sites, None, &HeaderMap::new()).await;
+    assert_eq!(stalled.status().as_u16(), 200);
+    // ...which others asking the same share...
+    assert_eq!(shared(&web, Endpoint::Sites, None, false).await.0, 200);
+    // ...but a second full-size answer has no room.
+    let (status, _) = shared(&web, Endpoint::Sites, Some("limit=100000"), false).await;
+    assert_eq!(status, 503, "a second full-size answer found room");
+    // Small answers still fit.
+    assert_eq!(
+        shared(&web, Endpoint::Integrations, None, false).await.0,
+        200
+    );
+
+    drop(stalled);
+    assert_eq!(
+        shared(&web, Endpoint::Sites, Some("limit=100000"), false)
+            .await
+            .0,
+        200,
+        "the budget is free again once the answer is gone"
+    );
 }

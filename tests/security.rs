@@ -74,6 +74,14 @@ async fn start_secured(fake: &FakeGridPane, web_config: &Path, limits: Limits) -
     .unwrap()
 }
 
+/// Plain HTTP without auth (an empty web config), with `limits`.
+async fn start_plain(fake: &FakeGridPane, limits: Limits) -> App {
+    let dir = tempfile::tempdir().unwrap();
+    let web = dir.path().join("web.yml");
+    std::fs::write(&web, "").unwrap();
+    start_secured(fake, &web, limits).await
+}
+
 fn https_client(ca_pem: &str) -> reqwest::ClientBuilder {
     reqwest::Client::builder()
         .add_root_certificate(reqwest::Certificate::from_pem(ca_pem.as_bytes()).unwrap())
@@ -367,15 +375,12 @@ fn slow_loris(addr: SocketAddr, trickle: bool) -> std::thread::JoinHandle<Option
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn slow_loris_clients_cannot_starve_scrapes() {
     let fake = fake(small()).await;
-    let dir = tempfile::tempdir().unwrap();
-    let web = dir.path().join("web.yml");
-    std::fs::write(&web, "").unwrap();
     let limits = Limits {
         max_connections: 16,
         header_read_timeout: Duration::from_secs(1),
         ..Limits::default()
     };
-    let app = start_secured(&fake, &web, limits).await;
+    let app = start_plain(&fake, limits).await;
     wait_ready(&app).await;
 
     // Twice the connection cap, half trickling header bytes, half silent.
@@ -402,6 +407,143 @@ async fn slow_loris_clients_cannot_starve_scrapes() {
             "slow client {i} kept its connection for {closed:?}"
         );
     }
+    app.shutdown().await;
+}
+
+/// Fills the server past its connection cap: `idle` keep-alive connections
+/// that each made one request (with `auth` when given, else unauthenticated)
+/// and stay open, then `half_sent` connections that started a request (or a
+/// TLS handshake) and never finish it. Returns what keeps them open.
+async fn crowd(
+    app: &App,
+    client: impl Fn() -> reqwest::Client,
+    base: &str,
+    idle: usize,
+    auth: Option<(&str, &str)>,
+    half_sent: usize,
+    opening: &'static [u8],
+) -> (Vec<reqwest::Client>, Vec<tokio::net::TcpStream>) {
+    let mut requests = tokio::task::JoinSet::new();
+    let mut clients = Vec::new();
+    for i in 0..idle {
+        // One client, one pooled connection that stays open after its answer.
+        let c = client();
+        let mut req = c.get(format!("{base}/-/ready"));
+        if let Some((u, p)) = auth.filter(|_| i % 2 == 0) {
+            req = req.basic_auth(u, Some(p));
+        }
+        requests.spawn(tokio::time::timeout(Duration::from_secs(3), req.send()));
+        clients.push(c);
+    }
+    requests.join_all().await;
+    let mut streams = Vec::new();
+    for _ in 0..half_sent {
+        let mut s = tokio::net::TcpStream::connect(app.addr).await.unwrap();
+        tokio::io::AsyncWriteExt::write_all(&mut s, opening)
+            .await
+            .unwrap();
+        streams.push(s);
+    }
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    (clients, streams)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn idle_and_half_sent_connections_cannot_lock_a_scrape_out() {
+    let fake = fake(small()).await;
+    let limits = Limits {
+        max_connections: 32,
+        ..Limits::default()
+    };
+    let app = start_plain(&fake, limits).await;
+    wait_ready(&app).await;
+    let base = format!("http://{}", app.addr);
+    let crowded = crowd(
+        &app,
+        || {
+            reqwest::Client::builder()
+                .tls_built_in_root_certs(false)
+                .build()
+                .unwrap()
+        },
+        &base,
+        64,
+        None,
+        32,
+        b"GET /metrics HTTP/1.1\r\nHost: x\r\n",
+    )
+    .await;
+
+    let scrape = reqwest::Client::builder()
+        .timeout(Duration::from_secs(5))
+        .build()
+        .unwrap()
+        .get(format!("{base}/metrics"))
+        .send()
+        .await
+        .expect("a fresh scrape waited behind idle and half-sent connections");
+    assert_eq!(scrape.status().as_u16(), 200);
+    assert!(
+        scrape
+            .text()
+            .await
+            .unwrap()
+            .contains("gridpane_up{account=\"acme\"} 1")
+    );
+    drop(crowded);
+    app.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn with_tls_and_basic_auth_idle_half_sent_and_unauthenticated_connections_cannot_lock_a_scrape_out()
+ {
+    let fake = fake(small()).await;
+    let tls = tls_files("");
+    let limits = Limits {
+        max_connections: 32,
+        ..Limits::default()
+    };
+    let app = start_secured(&fake, &tls.web_config, limits).await;
+    let base = format!("https://127.0.0.1:{}", app.addr.port());
+    // Without the system's roots, which take a while to load per client.
+    let client = || {
+        https_client(&tls.ca_pem)
+            .tls_built_in_root_certs(false)
+            .build()
+            .unwrap()
+    };
+
+    // An unauthenticated request gets its 401 and loses its connection.
+    let refused = client()
+        .get(format!("{base}/metrics"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(refused.status().as_u16(), 401);
+    assert_eq!(refused.headers()["connection"], "close");
+
+    // Half authenticated, half not; then the start of a TLS handshake.
+    let crowded = crowd(
+        &app,
+        client,
+        &base,
+        64,
+        Some((USER, PASSWORD)),
+        32,
+        b"\x16\x03\x01",
+    )
+    .await;
+
+    let scrape = https_client(&tls.ca_pem)
+        .build()
+        .unwrap()
+        .get(format!("{base}/metrics"))
+        .basic_auth(USER, Some(PASSWORD))
+        .send()
+        .await
+        .expect("a fresh scrape waited behind idle and half-sent connections");
+    assert_eq!(scrape.status().as_u16(), 200);
+    drop(crowded);
     app.shutdown().await;
 }
 

@@ -479,7 +479,14 @@ mod tests {
         let json = format!("{{\"data\": [{}]}}", vec![row.as_str(); outer].join(","));
         let (decoded, exceeded) =
             super::with_item_cap(cap, || serde_json::from_str::<Outer>(&json));
-        assert_eq!(decoded.is_err(), exceeded, "only the cap fails this decode");
+        match decoded {
+            Ok(outer_list) => {
+                assert!(!exceeded);
+                assert_eq!(outer_list.data.len(), outer);
+                assert!(outer_list.data.iter().all(|r| r.rows.len() == nested));
+            }
+            Err(_) => assert!(exceeded, "only the cap fails this decode"),
+        }
         exceeded
     }
 
