@@ -54,6 +54,10 @@ struct Sweep {
     /// Sites the last complete sweep did not list but kept: the next one
     /// removes them if it does not list them either.
     missing_once: HashSet<u64>,
+    /// Whether `missing_once` is held because the drop looked broken (every
+    /// site, more than the share, against `meta.total`), not merely because
+    /// pages may have shifted.
+    held_as_suspicious: bool,
     /// A larger share of removals waits for the next sweep.
     max_removal_share: f64,
     /// Cap on the merged list.
@@ -68,6 +72,7 @@ impl Sweep {
             seen: BTreeMap::new(),
             added: 0,
             missing_once: HashSet::new(),
+            held_as_suspicious: false,
             max_removal_share,
             max_sites,
         }
@@ -120,12 +125,15 @@ impl Sweep {
     fn complete(&mut self, last_page: u32, total: Option<u64>) {
         let mut done = std::mem::take(&mut self.seen);
         let mut strikes = HashSet::new();
+        self.held_as_suspicious = false;
         if let Some(previous) = &self.complete {
             let missing: Vec<&wire::Site> = previous
                 .values()
                 .filter(|s| !done.contains_key(&s.id))
                 .collect();
-            if last_page > 1 || self.suspicious(previous.len(), missing.len(), done.len(), total) {
+            let suspicious = self.suspicious(previous.len(), missing.len(), done.len(), total);
+            self.held_as_suspicious = suspicious;
+            if last_page > 1 || suspicious {
                 for site in missing {
                     if !self.missing_once.contains(&site.id) {
                         strikes.insert(site.id);
@@ -139,8 +147,13 @@ impl Sweep {
         self.restart();
     }
 
-    /// Sites served only because their removal waits for confirmation.
+    /// Sites served only because a drop that looked broken waits for
+    /// confirmation (sites held only because pages may have shifted are
+    /// routine and not counted).
     fn unconfirmed(&self) -> usize {
+        if !self.held_as_suspicious {
+            return 0;
+        }
         self.missing_once
             .iter()
             .filter(|id| !self.seen.contains_key(id))
@@ -346,6 +359,11 @@ mod tests {
             sweep_of(&mut sweep, &[1, 2, 4], 2),
             vec![1, 2, 3, 4],
             "perhaps skipped by a page shift"
+        );
+        assert_eq!(
+            sweep.unconfirmed(),
+            0,
+            "a routine hold is not a suspicious drop"
         );
         assert_eq!(sweep_of(&mut sweep, &[1, 2, 4], 2), vec![1, 2, 4]);
         assert_eq!(

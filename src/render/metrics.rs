@@ -627,7 +627,7 @@ pub fn health_families(accounts: &[(&str, &AccountState)], now_unix: f64) -> Vec
     );
     let mut unconfirmed = Family::gauge(
         "gridpane_sites_unconfirmed_removals",
-        "Sites still served although the last complete site list did not include them: their removal waits for the next complete list to confirm it.",
+        "Sites still served although the last complete site list left them out in a drop that looked broken (every site, more than poll.max_site_removal_share, or against meta.total): their removal waits for the next complete list to confirm it.",
     );
 
     for (account, state) in accounts {
