@@ -481,3 +481,20 @@ fn sigterm_stops_the_demo_exporter_cleanly_within_five_seconds() {
     };
     assert_eq!(status.code(), Some(0));
 }
+
+#[test]
+fn every_metric_row_of_the_docs_sits_in_a_table() {
+    let doc =
+        std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/docs/metrics.md")).unwrap();
+    let lines: Vec<&str> = doc.lines().collect();
+    for pair in lines.windows(2) {
+        if let [before, row] = pair {
+            if row.starts_with("| `") {
+                assert!(
+                    before.starts_with('|'),
+                    "a row outside any table, after {before:?}: {row}"
+                );
+            }
+        }
+    }
+}
