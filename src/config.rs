@@ -477,7 +477,7 @@ fn figment_error(e: figment::Error, sources: &Sources) -> ConfigError {
 
 /// figment's words, except where they mislead: its list of known keys
 /// nests backticks, and a duration needs an example of what is expected.
-fn describe_kind(kind: &figment::error::Kind) -> String {
+pub(crate) fn describe_kind(kind: &figment::error::Kind) -> String {
     use figment::error::Kind;
     match kind {
         Kind::UnknownField(found, expected) => {

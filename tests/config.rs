@@ -20,18 +20,34 @@ struct Run {
 fn check(dir: &Path, yaml: &str, env: &[(&str, &str)]) -> Run {
     let file = dir.join("config.yml");
     std::fs::write(&file, yaml).unwrap();
-    let out = Command::new(BIN)
-        .env_clear()
-        .envs(env.iter().copied())
-        .current_dir(dir)
-        .args(["--config.check", "--config.file", "config.yml"])
-        .output()
-        .unwrap();
+    run(
+        env,
+        &["--config.check", "--config.file", "config.yml"],
+        Some(dir),
+    )
+}
+
+/// Runs the binary to its end with a clean environment.
+fn run(env: &[(&str, &str)], args: &[&str], dir: Option<&Path>) -> Run {
+    let mut cmd = Command::new(BIN);
+    cmd.env_clear().envs(env.iter().copied()).args(args);
+    if let Some(dir) = dir {
+        cmd.current_dir(dir);
+    }
+    let out = cmd.output().unwrap();
     Run {
         code: out.status.code(),
         stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
         stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
     }
+}
+
+/// Runs `--config.check` and asserts it passes.
+fn check_ok(yaml: &str, env: &[(&str, &str)]) -> Run {
+    let dir = tempfile::tempdir().unwrap();
+    let run = check(dir.path(), yaml, env);
+    assert_eq!(run.code, Some(0), "{}", run.stderr);
+    run
 }
 
 fn assert_error(yaml: &str, env: &[(&str, &str)], expected: &str) {
@@ -344,13 +360,10 @@ fn a_token_holding_a_character_no_header_can_carry_is_refused_at_load() {
 
 #[test]
 fn a_base_url_given_as_the_api_root_is_used_as_its_host_and_the_check_says_so() {
-    let dir = tempfile::tempdir().unwrap();
-    let run = check(
-        dir.path(),
+    let run = check_ok(
         "accounts:\n  - name: a\n    token: x\n    base_url: https://my.gridpane.com/oauth/api/v1\n  - name: b\n    token: y\n    base_url: https://gp.example/proxy/oauth/api/v1/\n",
         &[],
     );
-    assert_eq!(run.code, Some(0), "{}", run.stderr);
     assert!(
         run.stdout
             .contains("  account \"a\": https://my.gridpane.com/\n")
@@ -366,15 +379,13 @@ fn a_base_url_given_as_the_api_root_is_used_as_its_host_and_the_check_says_so() 
          warning: config.yml: key \"accounts[1].base_url\": \"https://gp.example/proxy/oauth/api/v1/\" is GridPane's API root; using https://gp.example/proxy/ (the exporter adds /oauth/api/v1 itself)\n"
     );
 
-    let run = check(
-        dir.path(),
+    let run = check_ok(
         "",
         &[
             ("GRIDPANE_API_TOKEN", "x"),
             ("GRIDPANE_API_URL", "https://gp.example/oauth/api/v1"),
         ],
     );
-    assert_eq!(run.code, Some(0), "{}", run.stderr);
     assert!(
         run.stdout
             .contains("  account \"default\": https://gp.example/\n"),
@@ -391,21 +402,17 @@ fn a_base_url_given_as_the_api_root_is_used_as_its_host_and_the_check_says_so() 
 
 #[test]
 fn a_token_in_the_environment_beside_listed_accounts_is_reported_as_ignored() {
-    let dir = tempfile::tempdir().unwrap();
-    let run = check(
-        dir.path(),
+    let run = check_ok(
         "accounts:\n  - name: a\n    token: x\n",
         &[("GRIDPANE_API_TOKEN", "SECRET-ENV-TOKEN")],
     );
-    assert_eq!(run.code, Some(0), "{}", run.stderr);
     assert_eq!(
         run.stderr,
         "warning: environment: GRIDPANE_API_TOKEN is ignored because config.yml lists accounts, each with its own token; unset it, or remove accounts from config.yml\n"
     );
     assert!(!run.stdout.contains("SECRET") && !run.stdout.contains("default"));
 
-    let run = check(
-        dir.path(),
+    let run = check_ok(
         "accounts:\n  - name: a\n    token: x\n",
         &[
             ("GRIDPANE_API_TOKEN_FILE", "/run/secrets/gp"),
@@ -423,13 +430,10 @@ fn a_token_in_the_environment_beside_listed_accounts_is_reported_as_ignored() {
 
 #[test]
 fn an_interval_under_a_minute_is_reported_by_the_check() {
-    let dir = tempfile::tempdir().unwrap();
-    let run = check(
-        dir.path(),
+    let run = check_ok(
         "accounts:\n  - name: a\n    token: x\npoll:\n  interval: 10s\n",
         &[],
     );
-    assert_eq!(run.code, Some(0), "{}", run.stderr);
     assert_eq!(
         run.stderr,
         "warning: poll.interval: 10s polls account \"a\" more than once a minute, which risks GridPane's rate limits (the default is 5m)\n"
@@ -438,14 +442,10 @@ fn an_interval_under_a_minute_is_reported_by_the_check() {
 
 #[test]
 fn the_check_of_the_demo_says_what_it_checked() {
-    let out = Command::new(BIN)
-        .env_clear()
-        .args(["--config.check", "--demo"])
-        .output()
-        .unwrap();
-    assert_eq!(out.status.code(), Some(0));
+    let out = run(&[], &["--config.check", "--demo"], None);
+    assert_eq!(out.code, Some(0), "{}", out.stderr);
     assert_eq!(
-        String::from_utf8_lossy(&out.stdout),
+        out.stdout,
         "demo: no configuration file or token is read; a built-in fake GridPane on a loopback port serves a generated fleet as the account \"demo\", polled every 15s\n\
          web: listen on 127.0.0.1:9878, metrics at /metrics\n"
     );
@@ -453,27 +453,23 @@ fn the_check_of_the_demo_says_what_it_checked() {
 
 #[test]
 fn the_check_also_checks_the_web_flags() {
-    let out = Command::new(BIN)
-        .env_clear()
-        .args(["--config.check", "--demo", "--web.telemetry-path=/api/v1/x"])
-        .output()
-        .unwrap();
-    assert_eq!(out.status.code(), Some(2));
+    let out = run(
+        &[],
+        &["--config.check", "--demo", "--web.telemetry-path=/api/v1/x"],
+        None,
+    );
+    assert_eq!(out.code, Some(2));
     assert_eq!(
-        String::from_utf8_lossy(&out.stderr),
+        out.stderr,
         "error: --web.telemetry-path: \"/api/v1/x\" is taken by another endpoint\n"
     );
 }
 
 #[test]
 fn help_names_the_token_variables_and_where_the_docs_are() {
-    let out = Command::new(BIN)
-        .env_clear()
-        .arg("--help")
-        .output()
-        .unwrap();
-    assert_eq!(out.status.code(), Some(0));
-    let help = String::from_utf8_lossy(&out.stdout);
+    let out = run(&[], &["--help"], None);
+    assert_eq!(out.code, Some(0));
+    let help = out.stdout;
     for needle in [
         "GRIDPANE_API_TOKEN ",
         "GRIDPANE_API_TOKEN_FILE ",
@@ -633,14 +629,7 @@ fn a_port_already_in_use_is_one_line_naming_the_address_with_exit_2() {
         );
         std::thread::sleep(Duration::from_millis(20));
     };
-    let mut stderr = String::new();
-    child
-        .0
-        .stderr
-        .take()
-        .unwrap()
-        .read_to_string(&mut stderr)
-        .unwrap();
+    let stderr = std::io::read_to_string(child.0.stderr.take().unwrap()).unwrap();
     assert_eq!(status.code(), Some(2), "{stderr}");
     let errors: Vec<&str> = stderr.lines().filter(|l| !l.starts_with("ts=")).collect();
     assert_eq!(
@@ -651,4 +640,24 @@ fn a_port_already_in_use_is_one_line_naming_the_address_with_exit_2() {
         "{stderr}"
     );
     drop(taken);
+}
+
+#[test]
+fn an_unknown_key_of_the_web_config_is_named_with_the_keys_that_exist() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(
+        dir.path().join("web.yml"),
+        "tls_server_config:\n  certfile: x\n",
+    )
+    .unwrap();
+    let out = run(
+        &[],
+        &["--config.check", "--demo", "--web.config.file", "web.yml"],
+        Some(dir.path()),
+    );
+    assert_eq!(out.code, Some(2));
+    assert_eq!(
+        out.stderr,
+        "error: web.yml: key \"tls_server_config.certfile\": unknown key `certfile`, expected one of `cert_file`, `key_file`, `cert`, `key`, `client_auth_type`, `client_ca_file`, `client_ca`, `cipher_suites`, `curve_preferences`, `min_version`, `max_version`, `prefer_server_cipher_suites`, `client_allowed_sans`\n"
+    );
 }
