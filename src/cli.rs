@@ -35,7 +35,7 @@ pub const DEFAULT_LISTEN_ADDRESS: &str = ":9878";
 pub const DEMO_LISTEN_ADDRESS: &str = "127.0.0.1:9878";
 
 const AFTER_HELP: &str = "\
-Without --config.file, one account named \"default\" is read from the environment:
+With no accounts configured, one account named \"default\" comes from the environment:
   GRIDPANE_API_TOKEN        the GridPane API token (Settings > GridPane API)
   GRIDPANE_API_TOKEN_FILE   or a file holding it, read again at every poll
   GRIDPANE_API_URL          the host of an agency instance (default https://my.gridpane.com)
@@ -61,7 +61,8 @@ pub struct Cli {
     #[arg(long = "config.file", value_name = "FILE")]
     pub config_file: Option<PathBuf>,
 
-    /// Validate the configuration, print a summary and exit.
+    /// Validate the configuration and the --web.* flags, print a summary and
+    /// any warnings, and exit (2 on an error).
     #[arg(long = "config.check")]
     pub config_check: bool,
 
