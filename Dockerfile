@@ -6,7 +6,7 @@
 #   docker build -t gridpane-backup-exporter \
 #     --build-arg GIT_REVISION=$(git rev-parse --short=12 HEAD) \
 #     --build-arg CREATED=$(date -u +%Y-%m-%dT%H:%M:%SZ) .
-#   docker run --rm -p 9878:9878 gridpane-backup-exporter --demo
+#   docker run --rm -p 9878:9878 gridpane-backup-exporter --demo --web.listen-address=:9878
 #
 # Multi-arch: docker buildx build --platform linux/amd64,linux/arm64 ...
 # (each platform builds natively, under emulation where needed).

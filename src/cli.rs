@@ -4,7 +4,8 @@ use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::time::Duration;
 
-use clap::{Args, Parser, Subcommand, ValueEnum};
+use clap::parser::ValueSource;
+use clap::{Args, CommandFactory as _, FromArgMatches as _, Parser, Subcommand, ValueEnum};
 
 pub const LONG_VERSION: &str = concat!(
     env!("CARGO_PKG_VERSION"),
@@ -27,12 +28,29 @@ pub enum LogFormat {
     Json,
 }
 
+/// Where `--web.listen-address` points by default: every interface.
+pub const DEFAULT_LISTEN_ADDRESS: &str = ":9878";
+/// Where `--demo` listens when `--web.listen-address` is not given: this
+/// machine only.
+pub const DEMO_LISTEN_ADDRESS: &str = "127.0.0.1:9878";
+
+const AFTER_HELP: &str = "\
+With no accounts configured, one account named \"default\" comes from the environment:
+  GRIDPANE_API_TOKEN        the GridPane API token (Settings > GridPane API)
+  GRIDPANE_API_TOKEN_FILE   or a file holding it, read again at every poll
+  GRIDPANE_API_URL          the host of an agency instance (default https://my.gridpane.com)
+Config keys can be overridden with GRIDPANE_EXPORTER_<KEY>, nested with __.
+
+Docs, in the source tree: README.md (quick start, configuration reference),
+docs/operations.md (running it, errors), docs/metrics.md, docs/api.md.";
+
 /// Prometheus exporter for the backup schedules of WordPress sites on GridPane.
 #[derive(Debug, Parser)]
 #[command(
     name = "gridpane-backup-exporter",
     version = LONG_VERSION,
     about,
+    after_help = AFTER_HELP,
     args_conflicts_with_subcommands = true
 )]
 pub struct Cli {
@@ -43,15 +61,17 @@ pub struct Cli {
     #[arg(long = "config.file", value_name = "FILE")]
     pub config_file: Option<PathBuf>,
 
-    /// Validate the configuration, print a summary and exit.
+    /// Validate the configuration and the --web.* flags, print a summary and
+    /// any warnings, and exit (2 on an error).
     #[arg(long = "config.check")]
     pub config_check: bool,
 
-    /// Address to listen on; ":9878" means every interface.
+    /// Address to listen on; ":9878" means every interface. With --demo
+    /// and no address given: 127.0.0.1:9878, this machine only.
     #[arg(
         long = "web.listen-address",
         value_name = "ADDR",
-        default_value = ":9878"
+        default_value = DEFAULT_LISTEN_ADDRESS
     )]
     pub listen_address: String,
 
@@ -101,6 +121,23 @@ pub struct Cli {
     /// Run against a built-in fake GridPane with a generated fleet: no token needed.
     #[arg(long)]
     pub demo: bool,
+}
+
+impl Cli {
+    /// Parses the arguments like [`Parser::try_parse_from`]; the demo then
+    /// listens on loopback unless `--web.listen-address` was given.
+    pub fn try_parse_args<I, T>(args: I) -> Result<Cli, clap::Error>
+    where
+        I: IntoIterator<Item = T>,
+        T: Into<std::ffi::OsString> + Clone,
+    {
+        let matches = Cli::command().try_get_matches_from(args)?;
+        let mut cli = Cli::from_arg_matches(&matches)?;
+        if cli.demo && matches.value_source("listen_address") == Some(ValueSource::DefaultValue) {
+            cli.listen_address = DEMO_LISTEN_ADDRESS.to_string();
+        }
+        Ok(cli)
+    }
 }
 
 #[derive(Debug, Subcommand)]
@@ -269,6 +306,23 @@ mod tests {
         );
         assert!(parse_listen_address("nope").is_err());
         assert!(parse_listen_address(":99999").is_err());
+    }
+
+    #[test]
+    fn the_demo_listens_on_loopback_unless_an_address_is_given() {
+        let listen = |args: &[&str]| {
+            Cli::try_parse_args(std::iter::once("x").chain(args.iter().copied()))
+                .unwrap()
+                .listen_address
+        };
+        assert_eq!(listen(&["--demo"]), "127.0.0.1:9878");
+        assert_eq!(listen(&["--demo", "--web.listen-address=:9878"]), ":9878");
+        assert_eq!(
+            listen(&["--demo", "--web.listen-address", "[::]:1"]),
+            "[::]:1"
+        );
+        assert_eq!(listen(&[]), ":9878");
+        assert_eq!(listen(&["--config.file=c.yml"]), ":9878");
     }
 
     #[test]

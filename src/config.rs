@@ -339,8 +339,85 @@ impl Provider for EnvVar {
     }
 }
 
+/// A configuration that loads but may not do what was meant. Printed by
+/// `--config.check` and logged at start.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum ConfigWarning {
+    /// A base URL that named GridPane's API root: its `/oauth/api/v1` was
+    /// dropped, since the client adds it.
+    ApiRoot {
+        /// Where: `config.yml: key "accounts[0].base_url"`.
+        at: String,
+        given: String,
+        host: Url,
+    },
+    /// `GRIDPANE_API_TOKEN[_FILE]` or `GRIDPANE_API_URL` set while the
+    /// configuration lists accounts: they make the account `default` only
+    /// when none is listed.
+    EnvAccountIgnored {
+        variables: Vec<&'static str>,
+        file: String,
+    },
+    /// Polling a remote host more than once a minute risks its rate limits.
+    ShortInterval { account: String, interval: Duration },
+}
+
+impl fmt::Display for ConfigWarning {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            ConfigWarning::ApiRoot { at, given, host } => write!(
+                f,
+                "{at}: \"{given}\" is GridPane's API root; using {host} (the exporter adds {API_ROOT_PATH} itself)"
+            ),
+            ConfigWarning::EnvAccountIgnored { variables, file } => {
+                let verb = if variables.len() == 1 { "is" } else { "are" };
+                write!(
+                    f,
+                    "environment: {} {verb} ignored because {file} lists accounts, each with its own token; unset {}, or remove accounts from {file}",
+                    variables.join(" and "),
+                    if variables.len() == 1 { "it" } else { "them" },
+                )
+            }
+            ConfigWarning::ShortInterval { account, interval } => write!(
+                f,
+                "poll.interval: {} polls account \"{account}\" more than once a minute, which risks GridPane's rate limits (the default is 5m)",
+                humantime::format_duration(*interval)
+            ),
+        }
+    }
+}
+
+impl ConfigWarning {
+    /// Logs the warning with its fields.
+    pub fn log(&self) {
+        match self {
+            ConfigWarning::ApiRoot { at, host, .. } => {
+                tracing::warn!(key = %at, base_url = %host, "base_url named the API root; using its host");
+            }
+            ConfigWarning::EnvAccountIgnored { variables, file } => {
+                tracing::warn!(variables = %variables.join(","), file = %file, "environment account ignored: the configuration lists accounts");
+            }
+            ConfigWarning::ShortInterval { account, interval } => {
+                tracing::warn!(account = %account, interval = %humantime::format_duration(*interval), "poll interval under 60 s risks GridPane's rate limits");
+            }
+        }
+    }
+}
+
+/// A valid configuration and what looked wrong in it.
+#[derive(Clone, Debug)]
+pub struct Loaded {
+    pub config: Config,
+    pub warnings: Vec<ConfigWarning>,
+}
+
 /// Reads, merges and validates the configuration.
 pub fn load(sources: &Sources) -> Result<Config, ConfigError> {
+    load_with_warnings(sources).map(|l| l.config)
+}
+
+/// Like [`load`], with the warnings.
+pub fn load_with_warnings(sources: &Sources) -> Result<Loaded, ConfigError> {
     let mut figment = Figment::new();
     if let Some(path) = &sources.file {
         if let Err(e) = std::fs::metadata(path) {
@@ -366,7 +443,10 @@ pub fn load(sources: &Sources) -> Result<Config, ConfigError> {
         });
     }
     let raw: RawConfig = figment.extract().map_err(|e| figment_error(e, sources))?;
-    validate(raw, sources)
+    let mut loaded = validate(raw, sources)?;
+    let short = short_interval_warnings(&loaded.config);
+    loaded.warnings.extend(short);
+    Ok(loaded)
 }
 
 fn figment_error(e: figment::Error, sources: &Sources) -> ConfigError {
@@ -394,7 +474,7 @@ fn figment_error(e: figment::Error, sources: &Sources) -> ConfigError {
     let kind = if e.path.last().is_some_and(|k| k == "token") {
         "must be a string: put the token in quotes (the value is not shown)".to_string()
     } else {
-        e.kind.to_string()
+        describe_kind(&e.kind)
     };
     if key.is_empty() {
         ConfigError(format!("{source}: {kind}"))
@@ -403,7 +483,42 @@ fn figment_error(e: figment::Error, sources: &Sources) -> ConfigError {
     }
 }
 
-fn validate(raw: RawConfig, sources: &Sources) -> Result<Config, ConfigError> {
+/// figment's words, except where they mislead: its list of known keys
+/// nests backticks, and a duration needs an example of what is expected.
+pub(crate) fn describe_kind(kind: &figment::error::Kind) -> String {
+    use figment::error::Kind;
+    match kind {
+        Kind::UnknownField(found, expected) => {
+            format!("unknown key `{found}`{}", one_of(expected))
+        }
+        Kind::UnknownVariant(found, expected) => {
+            format!("unknown value `{found}`{}", one_of(expected))
+        }
+        Kind::InvalidType(found, expected) | Kind::InvalidValue(found, expected)
+            if expected == DURATION =>
+        {
+            format!("found {found}, {DURATION_HINT}")
+        }
+        other => other.to_string(),
+    }
+}
+
+/// `, expected one of `a`, `b`` (each name in its own backticks).
+fn one_of(expected: &[&str]) -> String {
+    let names: Vec<String> = expected.iter().map(|k| format!("`{k}`")).collect();
+    match names.as_slice() {
+        [] => String::new(),
+        [one] => format!(", expected {one}"),
+        _ => format!(", expected one of {}", names.join(", ")),
+    }
+}
+
+/// What humantime-serde says it expects.
+const DURATION: &str = "a duration";
+const DURATION_HINT: &str =
+    "expected a duration with its unit such as `5m`, `90s` or `1h30m` (units: ms, s, m, h, d)";
+
+fn validate(raw: RawConfig, sources: &Sources) -> Result<Loaded, ConfigError> {
     let file = sources.file_label();
     let poll = raw.poll;
     if poll.interval.is_zero() {
@@ -434,6 +549,7 @@ fn validate(raw: RawConfig, sources: &Sources) -> Result<Config, ConfigError> {
         ));
     }
 
+    let mut warnings = Vec::new();
     let mut accounts = Vec::with_capacity(raw.accounts.len());
     let mut names = BTreeSet::new();
     for (i, a) in raw.accounts.into_iter().enumerate() {
@@ -449,8 +565,17 @@ fn validate(raw: RawConfig, sources: &Sources) -> Result<Config, ConfigError> {
                 format!("duplicate account name \"{name}\""),
             ));
         }
-        let base_url = parse_base_url(a.base_url.as_deref().unwrap_or(DEFAULT_BASE_URL))
-            .map_err(|m| ConfigError::at(&file, &at("base_url"), m))?;
+        let given = a.base_url.as_deref().unwrap_or(DEFAULT_BASE_URL);
+        let mut base_url =
+            parse_base_url(given).map_err(|m| ConfigError::at(&file, &at("base_url"), m))?;
+        if let Some(host) = without_api_root(&base_url) {
+            warnings.push(ConfigWarning::ApiRoot {
+                at: format!("{file}: key \"{}\"", at("base_url")),
+                given: without_secrets(given.trim()),
+                host: host.clone(),
+            });
+            base_url = host;
+        }
         let token = match (a.token, a.token_file) {
             (Some(_), Some(_)) => {
                 return Err(ConfigError::at(
@@ -487,20 +612,58 @@ fn validate(raw: RawConfig, sources: &Sources) -> Result<Config, ConfigError> {
     }
 
     if accounts.is_empty() {
-        accounts.push(account_from_env(sources)?);
+        accounts.push(account_from_env(sources, &mut warnings)?);
+    } else {
+        let variables: Vec<&'static str> = ENV_ACCOUNT
+            .into_iter()
+            .filter(|v| sources.var(v).is_some())
+            .collect();
+        if !variables.is_empty() {
+            warnings.push(ConfigWarning::EnvAccountIgnored {
+                variables,
+                file: file.clone(),
+            });
+        }
     }
 
-    Ok(Config {
-        accounts,
-        poll,
-        state_file: raw.state_file,
+    Ok(Loaded {
+        config: Config {
+            accounts,
+            poll,
+            state_file: raw.state_file,
+        },
+        warnings,
     })
+}
+
+/// The variables that make the account `default` when none is listed.
+const ENV_ACCOUNT: [&str; 3] = [
+    "GRIDPANE_API_TOKEN",
+    "GRIDPANE_API_TOKEN_FILE",
+    "GRIDPANE_API_URL",
+];
+
+/// The path of GridPane's API under its host, which the client adds.
+const API_ROOT_PATH: &str = "/oauth/api/v1";
+
+/// GridPane's docs show the API root (`https://my.gridpane.com/oauth/api/v1`)
+/// where the exporter wants the host: the URL without that path, if it ends
+/// with it.
+fn without_api_root(url: &Url) -> Option<Url> {
+    let path = url.path().trim_end_matches('/');
+    let prefix = path.strip_suffix(API_ROOT_PATH)?;
+    let mut host = url.clone();
+    host.set_path(&format!("{prefix}/"));
+    Some(host)
 }
 
 /// With no accounts configured, `GRIDPANE_API_TOKEN` or
 /// `GRIDPANE_API_TOKEN_FILE` (and optionally `GRIDPANE_API_URL`) give one
 /// account named `default`.
-fn account_from_env(sources: &Sources) -> Result<Account, ConfigError> {
+fn account_from_env(
+    sources: &Sources,
+    warnings: &mut Vec<ConfigWarning>,
+) -> Result<Account, ConfigError> {
     let token = sources.var("GRIDPANE_API_TOKEN").map(str::trim);
     let token_file = sources.var("GRIDPANE_API_TOKEN_FILE").map(str::trim);
     let token = match (token, token_file) {
@@ -533,8 +696,17 @@ fn account_from_env(sources: &Sources) -> Result<Account, ConfigError> {
             )));
         }
     };
-    let base_url = parse_base_url(sources.var("GRIDPANE_API_URL").unwrap_or(DEFAULT_BASE_URL))
+    let given = sources.var("GRIDPANE_API_URL").unwrap_or(DEFAULT_BASE_URL);
+    let mut base_url = parse_base_url(given)
         .map_err(|m| ConfigError(format!("environment: GRIDPANE_API_URL: {m}")))?;
+    if let Some(host) = without_api_root(&base_url) {
+        warnings.push(ConfigWarning::ApiRoot {
+            at: "environment: GRIDPANE_API_URL".to_string(),
+            given: without_secrets(given.trim()),
+            host: host.clone(),
+        });
+        base_url = host;
+    }
     Ok(Account {
         name: DEFAULT_ACCOUNT.to_string(),
         base_url,
@@ -592,7 +764,7 @@ pub fn is_loopback(url: &Url) -> bool {
 
 /// Accounts whose poll interval is short enough to risk GridPane's rate
 /// limits (under a minute, and not a loopback test server).
-pub fn short_interval_warnings(config: &Config) -> Vec<String> {
+fn short_interval_warnings(config: &Config) -> Vec<ConfigWarning> {
     if config.poll.interval >= Duration::from_secs(60) {
         return Vec::new();
     }
@@ -600,7 +772,10 @@ pub fn short_interval_warnings(config: &Config) -> Vec<String> {
         .accounts
         .iter()
         .filter(|a| !is_loopback(&a.base_url))
-        .map(|a| a.name.clone())
+        .map(|a| ConfigWarning::ShortInterval {
+            account: a.name.clone(),
+            interval: config.poll.interval,
+        })
         .collect()
 }
 
@@ -697,7 +872,10 @@ mod tests {
         };
         assert_eq!(
             short_interval_warnings(&config),
-            vec!["https://my.gridpane.com".to_string()]
+            vec![ConfigWarning::ShortInterval {
+                account: "https://my.gridpane.com".to_string(),
+                interval: Duration::from_secs(15),
+            }]
         );
     }
 }

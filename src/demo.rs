@@ -11,6 +11,21 @@ use crate::fake::{FakeGridPane, FakeOptions, Fleet, FleetSpec, RateLimit};
 pub const DEMO_ACCOUNT: &str = "demo";
 pub const DEMO_INTERVAL: Duration = Duration::from_secs(15);
 
+/// What `--config.check --demo` reports: the demo reads no configuration.
+pub fn summary() -> String {
+    format!(
+        "demo: no configuration file or token is read; a built-in fake GridPane on a loopback port serves a generated fleet as the account \"{DEMO_ACCOUNT}\", polled every {}",
+        humantime::format_duration(DEMO_INTERVAL)
+    )
+}
+
+/// The line printed once the demo listens, with the page to open.
+pub fn banner(url: &str) -> String {
+    format!(
+        "demo: the exporter runs against a built-in fake GridPane with a generated fleet (no token needed); open {url} (Ctrl-C stops it)"
+    )
+}
+
 /// Starts the fake GridPane on a loopback port, with GridPane's observed rate
 /// limits (so the rate-limit headers and metrics show), and returns it with a
 /// configuration that polls it every 15 s as the account `demo`.

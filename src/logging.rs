@@ -3,40 +3,61 @@
 use std::fmt::{self, Write as _};
 
 use tracing::field::{Field, Visit};
+use tracing::level_filters::LevelFilter;
 use tracing::{Event, Subscriber};
-use tracing_subscriber::EnvFilter;
+use tracing_subscriber::filter::Targets;
 use tracing_subscriber::fmt::format::Writer;
 use tracing_subscriber::fmt::{FmtContext, FormatEvent, FormatFields};
+use tracing_subscriber::layer::SubscriberExt as _;
 use tracing_subscriber::registry::LookupSpan;
+use tracing_subscriber::util::SubscriberInitExt as _;
 
 use crate::cli::{LogFormat, LogLevel};
 
-fn filter(level: LogLevel) -> EnvFilter {
+/// Dependencies stay quiet below warn: their debug lines can carry URLs and
+/// headers. A target matches these and every target they prefix.
+const QUIET_DEPENDENCIES: [&str; 7] = [
+    "hyper",
+    "hyper_util",
+    "reqwest",
+    "h2",
+    "rustls",
+    "tower_http",
+    "axum",
+];
+
+fn filter(level: LogLevel) -> Targets {
     let level = match level {
-        LogLevel::Debug => "debug",
-        LogLevel::Info => "info",
-        LogLevel::Warn => "warn",
-        LogLevel::Error => "error",
+        LogLevel::Debug => LevelFilter::DEBUG,
+        LogLevel::Info => LevelFilter::INFO,
+        LogLevel::Warn => LevelFilter::WARN,
+        LogLevel::Error => LevelFilter::ERROR,
     };
-    // Dependencies stay quiet below warn: their debug lines can carry URLs
-    // and headers.
-    EnvFilter::new(format!(
-        "{level},hyper=warn,hyper_util=warn,reqwest=warn,h2=warn,rustls=warn,tower_http=warn,axum=warn"
-    ))
+    Targets::new()
+        .with_default(level)
+        .with_targets(QUIET_DEPENDENCIES.map(|t| (t, LevelFilter::WARN)))
 }
 
 /// Installs the global subscriber. Safe to call once.
 pub fn init(level: LogLevel, format: LogFormat) {
-    let builder = tracing_subscriber::fmt()
-        .with_env_filter(filter(level))
-        .with_writer(std::io::stderr);
+    let registry = tracing_subscriber::registry().with(filter(level));
     let result = match format {
-        LogFormat::Json => builder
-            .json()
-            .flatten_event(true)
-            .with_current_span(false)
+        LogFormat::Json => registry
+            .with(
+                tracing_subscriber::fmt::layer()
+                    .json()
+                    .flatten_event(true)
+                    .with_current_span(false)
+                    .with_writer(std::io::stderr),
+            )
             .try_init(),
-        LogFormat::Logfmt => builder.event_format(Logfmt).try_init(),
+        LogFormat::Logfmt => registry
+            .with(
+                tracing_subscriber::fmt::layer()
+                    .event_format(Logfmt)
+                    .with_writer(std::io::stderr),
+            )
+            .try_init(),
     };
     // Already initialised (tests): keep the first.
     let _ = result;
@@ -128,7 +149,27 @@ fn quote(v: &str) -> String {
 
 #[cfg(test)]
 mod tests {
-    use super::quote;
+    use super::{LogLevel, filter, quote};
+
+    #[test]
+    fn dependencies_log_only_warnings_whatever_the_level() {
+        use tracing::Level;
+        let debug = filter(LogLevel::Debug);
+        assert!(debug.would_enable("gridpane_backup_exporter::poller", &Level::DEBUG));
+        assert!(!debug.would_enable("gridpane_backup_exporter::poller", &Level::TRACE));
+        for target in [
+            "hyper",
+            "hyper_util::client::legacy",
+            "reqwest::connect",
+            "rustls::conn",
+        ] {
+            assert!(!debug.would_enable(target, &Level::INFO), "{target}");
+            assert!(debug.would_enable(target, &Level::WARN), "{target}");
+        }
+        let error = filter(LogLevel::Error);
+        assert!(!error.would_enable("gridpane_backup_exporter::app", &Level::WARN));
+        assert!(error.would_enable("rustls", &Level::WARN));
+    }
 
     #[test]
     fn logfmt_values_are_quoted_only_when_they_need_it() {

@@ -1,27 +1,29 @@
 use std::process::ExitCode;
 
 use anyhow::Context as _;
-use clap::Parser as _;
-use gridpane_backup_exporter::app::{self, App, WebOptions};
+use gridpane_backup_exporter::app::{self, App, AppError, WebOptions};
 use gridpane_backup_exporter::cli::{self, Cli, Command, HealthcheckArgs};
-use gridpane_backup_exporter::config::{self, Sources};
+use gridpane_backup_exporter::config::{self, ConfigWarning, Sources};
 use gridpane_backup_exporter::server::{Limits, ServerOptions};
 use gridpane_backup_exporter::{demo, healthcheck, logging, web_config};
 
 fn main() -> ExitCode {
     pin_malloc_mmap_threshold();
-    let cli = Cli::parse();
+    let cli = match Cli::try_parse_args(std::env::args_os()) {
+        Ok(cli) => cli,
+        Err(e) => e.exit(),
+    };
     if let Some(Command::Healthcheck(args)) = &cli.command {
         return healthcheck(args);
     }
     logging::init(cli.log_level, cli.log_format);
     raise_open_file_limit();
 
-    let config = if cli.demo {
-        None
+    let (config, warnings) = if cli.demo {
+        (None, Vec::new())
     } else {
-        match config::load(&Sources::from_process(cli.config_file.clone())) {
-            Ok(c) => Some(c),
+        match config::load_with_warnings(&Sources::from_process(cli.config_file.clone())) {
+            Ok(loaded) => (Some(loaded.config), loaded.warnings),
             Err(e) => {
                 eprintln!("error: {e}");
                 return ExitCode::from(2);
@@ -38,22 +40,6 @@ fn main() -> ExitCode {
             }
         },
     };
-    if cli.config_check {
-        if let Some(w) = &web_config {
-            println!("{}", w.summary());
-        }
-        if let Some(c) = &config {
-            println!(
-                "configuration OK: {} account(s), poll interval {}",
-                c.accounts.len(),
-                humantime::format_duration(c.poll.interval)
-            );
-            for a in &c.accounts {
-                println!("  account {:?}: {}", a.name, a.base_url);
-            }
-        }
-        return ExitCode::SUCCESS;
-    }
     if let Err(e) = cli::check_telemetry_path(&cli.telemetry_path) {
         eprintln!("error: {e}");
         return ExitCode::from(2);
@@ -65,6 +51,29 @@ fn main() -> ExitCode {
             return ExitCode::from(2);
         }
     };
+    if cli.config_check {
+        for w in &warnings {
+            eprintln!("warning: {w}");
+        }
+        if let Some(w) = &web_config {
+            println!("{}", w.summary());
+        }
+        match &config {
+            Some(c) => {
+                println!(
+                    "configuration OK: {} account(s), poll interval {}",
+                    c.accounts.len(),
+                    humantime::format_duration(c.poll.interval)
+                );
+                for a in &c.accounts {
+                    println!("  account {:?}: {}", a.name, a.base_url);
+                }
+            }
+            None => println!("{}", demo::summary()),
+        }
+        println!("web: listen on {listen}, metrics at {}", cli.telemetry_path);
+        return ExitCode::SUCCESS;
+    }
 
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
@@ -90,13 +99,42 @@ fn main() -> ExitCode {
             ..Limits::default()
         },
     };
-    match runtime.block_on(run(config, web, server)) {
+    match runtime.block_on(run(config, &warnings, web, server)) {
         Ok(()) => ExitCode::SUCCESS,
-        Err(e) => {
-            eprintln!("error: {e:#}");
-            ExitCode::FAILURE
-        }
+        Err(e) => match e.downcast_ref::<AppError>() {
+            // Like a bad flag: one line naming the address, exit 2.
+            Some(AppError::Bind { addr, source }) => {
+                eprintln!("error: {}", bind_error(*addr, source));
+                ExitCode::from(2)
+            }
+            // Its message already holds its cause: print it once.
+            Some(other) => {
+                eprintln!("error: {other}");
+                ExitCode::FAILURE
+            }
+            None => {
+                eprintln!("error: {e:#}");
+                ExitCode::FAILURE
+            }
+        },
     }
+}
+
+/// Why the listening socket could not be opened, and what to do.
+fn bind_error(addr: std::net::SocketAddr, source: &std::io::Error) -> String {
+    let why = match source.kind() {
+        std::io::ErrorKind::AddrInUse => {
+            "the address is already in use (another process holds the port)".to_string()
+        }
+        std::io::ErrorKind::PermissionDenied => {
+            "permission denied (ports below 1024 need privileges)".to_string()
+        }
+        std::io::ErrorKind::AddrNotAvailable => {
+            "no interface of this machine has that address".to_string()
+        }
+        _ => source.to_string(),
+    };
+    format!("cannot listen on {addr}: {why}; choose another with --web.listen-address")
 }
 
 /// Exit 0 if the exporter answers `/-/healthy` with 200, else 1 (Docker
@@ -124,24 +162,31 @@ fn healthcheck(args: &HealthcheckArgs) -> ExitCode {
 
 async fn run(
     config: Option<config::Config>,
+    warnings: &[ConfigWarning],
     web: WebOptions,
     server: ServerOptions,
 ) -> anyhow::Result<()> {
     // The fake GridPane of --demo lives as long as the exporter.
-    let (_fake, config) = match config {
+    let (fake, config) = match config {
         Some(c) => (None, c),
         None => {
             let (fake, c) = demo::start().await.context("starting the demo GridPane")?;
             (Some(fake), c)
         }
     };
-    for name in config::short_interval_warnings(&config) {
-        tracing::warn!(account = %name, interval = %humantime::format_duration(config.poll.interval), "poll interval under 60 s risks GridPane's rate limits");
+    for w in warnings {
+        w.log();
     }
     if let Some(w) = &server.web_config {
         tracing::info!(summary = %w.summary(), "web config loaded");
     }
+    let tls = server.web_config.as_ref().is_some_and(|w| w.tls.is_some());
     let app = App::start_with(config, web, server).await?;
+    if fake.is_some() {
+        let scheme = if tls { "https" } else { "http" };
+        let target = healthcheck::probe_target(app.addr);
+        println!("{}", demo::banner(&format!("{scheme}://{target}/")));
+    }
     app::stop_signal().await;
     tracing::info!("stop signal received, shutting down");
     app.shutdown().await;

@@ -197,7 +197,7 @@ pub fn load(path: &Path) -> Result<WebConfig, WebConfigError> {
 
 fn figment_error(path: &Path, e: figment::Error) -> WebConfigError {
     let key = e.path.join(".");
-    let kind = e.kind.to_string();
+    let kind = crate::config::describe_kind(&e.kind);
     if key.is_empty() {
         WebConfigError(format!("{}: {kind}", path.display()))
     } else {

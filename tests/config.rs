@@ -1,9 +1,13 @@
 //! Configuration errors as a user sees them: `--config.check` on the real
 //! binary, with a clean environment. Each error is one line naming the file
-//! (or variable) and the key, with exit code 2.
+//! (or variable) and the key, with exit code 2. Also what the command line
+//! says at start: warnings, the demo's page, a port already taken, `--help`.
 
+use std::io::{BufRead as _, BufReader, Read};
 use std::path::Path;
-use std::process::Command;
+use std::process::{Child, Command, Stdio};
+use std::sync::mpsc;
+use std::time::{Duration, Instant};
 
 const BIN: &str = env!("CARGO_BIN_EXE_gridpane-backup-exporter");
 
@@ -16,18 +20,34 @@ struct Run {
 fn check(dir: &Path, yaml: &str, env: &[(&str, &str)]) -> Run {
     let file = dir.join("config.yml");
     std::fs::write(&file, yaml).unwrap();
-    let out = Command::new(BIN)
-        .env_clear()
-        .envs(env.iter().copied())
-        .current_dir(dir)
-        .args(["--config.check", "--config.file", "config.yml"])
-        .output()
-        .unwrap();
+    run(
+        env,
+        &["--config.check", "--config.file", "config.yml"],
+        Some(dir),
+    )
+}
+
+/// Runs the binary to its end with a clean environment.
+fn run(env: &[(&str, &str)], args: &[&str], dir: Option<&Path>) -> Run {
+    let mut cmd = Command::new(BIN);
+    cmd.env_clear().envs(env.iter().copied()).args(args);
+    if let Some(dir) = dir {
+        cmd.current_dir(dir);
+    }
+    let out = cmd.output().unwrap();
     Run {
         code: out.status.code(),
         stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
         stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
     }
+}
+
+/// Runs `--config.check` and asserts it passes.
+fn check_ok(yaml: &str, env: &[(&str, &str)]) -> Run {
+    let dir = tempfile::tempdir().unwrap();
+    let run = check(dir.path(), yaml, env);
+    assert_eq!(run.code, Some(0), "{}", run.stderr);
+    run
 }
 
 fn assert_error(yaml: &str, env: &[(&str, &str)], expected: &str) {
@@ -43,12 +63,12 @@ fn an_unknown_key_is_named_with_the_keys_that_exist() {
     assert_error(
         "accounts:\n  - name: a\n    token: x\npoll:\n  intervall: 5m\n",
         &[],
-        "config.yml: key \"poll.intervall\": unknown field: found `intervall`, expected `one of `interval`, `timeout`, `connect_timeout`, `requests_per_minute`, `endpoint_units_per_minute`, `per_page`, `max_pages`, `max_body_bytes`, `max_items_per_account`, `max_retries`, `max_site_removal_share`, `detail``",
+        "config.yml: key \"poll.intervall\": unknown key `intervall`, expected one of `interval`, `timeout`, `connect_timeout`, `requests_per_minute`, `endpoint_units_per_minute`, `per_page`, `max_pages`, `max_body_bytes`, `max_items_per_account`, `max_retries`, `max_site_removal_share`, `detail`",
     );
     assert_error(
         "accounts:\n  - name: a\n    tokn: x\n",
         &[],
-        "config.yml: key \"accounts[0].tokn\": unknown field: found `tokn`, expected `one of `name`, `base_url`, `token`, `token_file``",
+        "config.yml: key \"accounts[0].tokn\": unknown key `tokn`, expected one of `name`, `base_url`, `token`, `token_file`",
     );
 }
 
@@ -123,7 +143,26 @@ fn a_bad_url_or_duration_is_named() {
     assert_error(
         "accounts:\n  - name: a\n    token: x\npoll:\n  interval: 5x\n",
         &[],
-        "config.yml: key \"poll.interval\": invalid value string \"5x\", expected a duration",
+        &format!("config.yml: key \"poll.interval\": found string \"5x\", {DURATION_HINT}"),
+    );
+}
+
+const DURATION_HINT: &str =
+    "expected a duration with its unit such as `5m`, `90s` or `1h30m` (units: ms, s, m, h, d)";
+
+#[test]
+fn a_duration_without_a_unit_is_refused_with_an_example() {
+    assert_error(
+        "accounts:\n  - name: a\n    token: x\npoll:\n  interval: 300\n",
+        &[],
+        &format!("config.yml: key \"poll.interval\": found unsigned int `300`, {DURATION_HINT}"),
+    );
+    assert_error(
+        "accounts:\n  - name: a\n    token: x\n",
+        &[("GRIDPANE_EXPORTER_POLL__TIMEOUT", "30")],
+        &format!(
+            "GRIDPANE_EXPORTER_POLL__TIMEOUT: key \"poll.timeout\": found unsigned int `30`, {DURATION_HINT}"
+        ),
     );
 }
 
@@ -145,7 +184,9 @@ fn an_environment_override_is_named_by_its_variable() {
     assert_error(
         "accounts:\n  - name: a\n    token: x\n",
         &[("GRIDPANE_EXPORTER_POLL__INTERVAL", "bogus")],
-        "GRIDPANE_EXPORTER_POLL__INTERVAL: key \"poll.interval\": invalid value string \"bogus\", expected a duration",
+        &format!(
+            "GRIDPANE_EXPORTER_POLL__INTERVAL: key \"poll.interval\": found string \"bogus\", {DURATION_HINT}"
+        ),
     );
 }
 
@@ -168,8 +209,9 @@ fn a_token_in_the_environment_gives_one_default_account() {
     assert_eq!(run.code, Some(0), "{}", run.stderr);
     assert_eq!(
         run.stdout,
-        "configuration OK: 1 account(s), poll interval 5m\n  account \"default\": https://my.gridpane.com/\n"
+        "configuration OK: 1 account(s), poll interval 5m\n  account \"default\": https://my.gridpane.com/\nweb: listen on 0.0.0.0:9878, metrics at /metrics\n"
     );
+    assert!(run.stderr.is_empty(), "{}", run.stderr);
     assert!(
         !run.stdout.contains("abc") && !run.stderr.contains("abc"),
         "the token is never printed"
@@ -326,5 +368,309 @@ fn a_token_holding_a_character_no_header_can_carry_is_refused_at_load() {
             refused(7, "a control character")
         ),
         &["SECRET", "tail"],
+    );
+}
+
+#[test]
+fn a_base_url_given_as_the_api_root_is_used_as_its_host_and_the_check_says_so() {
+    let run = check_ok(
+        "accounts:\n  - name: a\n    token: x\n    base_url: https://my.gridpane.com/oauth/api/v1\n  - name: b\n    token: y\n    base_url: https://gp.example/proxy/oauth/api/v1/\n",
+        &[],
+    );
+    assert!(
+        run.stdout
+            .contains("  account \"a\": https://my.gridpane.com/\n")
+            && run
+                .stdout
+                .contains("  account \"b\": https://gp.example/proxy/\n"),
+        "{}",
+        run.stdout
+    );
+    assert_eq!(
+        run.stderr,
+        "warning: config.yml: key \"accounts[0].base_url\": \"https://my.gridpane.com/oauth/api/v1\" is GridPane's API root; using https://my.gridpane.com/ (the exporter adds /oauth/api/v1 itself)\n\
+         warning: config.yml: key \"accounts[1].base_url\": \"https://gp.example/proxy/oauth/api/v1/\" is GridPane's API root; using https://gp.example/proxy/ (the exporter adds /oauth/api/v1 itself)\n"
+    );
+
+    let run = check_ok(
+        "",
+        &[
+            ("GRIDPANE_API_TOKEN", "x"),
+            ("GRIDPANE_API_URL", "https://gp.example/oauth/api/v1"),
+        ],
+    );
+    assert!(
+        run.stdout
+            .contains("  account \"default\": https://gp.example/\n"),
+        "{}",
+        run.stdout
+    );
+    assert!(
+        run.stderr
+            .starts_with("warning: environment: GRIDPANE_API_URL: \"https://gp.example/oauth/api/v1\" is GridPane's API root"),
+        "{}",
+        run.stderr
+    );
+}
+
+#[test]
+fn a_token_in_the_environment_beside_listed_accounts_is_reported_as_ignored() {
+    let run = check_ok(
+        "accounts:\n  - name: a\n    token: x\n",
+        &[("GRIDPANE_API_TOKEN", "SECRET-ENV-TOKEN")],
+    );
+    assert_eq!(
+        run.stderr,
+        "warning: environment: GRIDPANE_API_TOKEN is ignored because config.yml lists accounts, each with its own token; unset it, or remove accounts from config.yml\n"
+    );
+    assert!(!run.stdout.contains("SECRET") && !run.stdout.contains("default"));
+
+    let run = check_ok(
+        "accounts:\n  - name: a\n    token: x\n",
+        &[
+            ("GRIDPANE_API_TOKEN_FILE", "/run/secrets/gp"),
+            ("GRIDPANE_API_URL", "https://gp.example"),
+        ],
+    );
+    assert!(
+        run.stderr.starts_with(
+            "warning: environment: GRIDPANE_API_TOKEN_FILE and GRIDPANE_API_URL are ignored because config.yml lists accounts"
+        ),
+        "{}",
+        run.stderr
+    );
+}
+
+#[test]
+fn an_interval_under_a_minute_is_reported_by_the_check() {
+    let run = check_ok(
+        "accounts:\n  - name: a\n    token: x\npoll:\n  interval: 10s\n",
+        &[],
+    );
+    assert_eq!(
+        run.stderr,
+        "warning: poll.interval: 10s polls account \"a\" more than once a minute, which risks GridPane's rate limits (the default is 5m)\n"
+    );
+}
+
+#[test]
+fn the_check_of_the_demo_says_what_it_checked() {
+    let out = run(&[], &["--config.check", "--demo"], None);
+    assert_eq!(out.code, Some(0), "{}", out.stderr);
+    assert_eq!(
+        out.stdout,
+        "demo: no configuration file or token is read; a built-in fake GridPane on a loopback port serves a generated fleet as the account \"demo\", polled every 15s\n\
+         web: listen on 127.0.0.1:9878, metrics at /metrics\n"
+    );
+}
+
+#[test]
+fn the_check_also_checks_the_web_flags() {
+    let out = run(
+        &[],
+        &["--config.check", "--demo", "--web.telemetry-path=/api/v1/x"],
+        None,
+    );
+    assert_eq!(out.code, Some(2));
+    assert_eq!(
+        out.stderr,
+        "error: --web.telemetry-path: \"/api/v1/x\" is taken by another endpoint\n"
+    );
+}
+
+#[test]
+fn help_names_the_token_variables_and_where_the_docs_are() {
+    let out = run(&[], &["--help"], None);
+    assert_eq!(out.code, Some(0));
+    let help = out.stdout;
+    for needle in [
+        "GRIDPANE_API_TOKEN ",
+        "GRIDPANE_API_TOKEN_FILE ",
+        "GRIDPANE_API_URL ",
+        "README.md",
+        "docs/operations.md",
+    ] {
+        assert!(
+            help.contains(needle),
+            "{needle:?} missing from --help:\n{help}"
+        );
+    }
+}
+
+/// The binary, running until dropped.
+struct Running(Child);
+
+impl Drop for Running {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+/// Starts the binary with a clean environment, port 0 on loopback, and
+/// returns it with the first line of its stdout (or stderr) holding each
+/// needle, waiting at most 10 s in all.
+fn start_and_read(
+    args: &[&str],
+    env: &[(&str, &str)],
+    stdout: bool,
+    needles: &[&str],
+) -> (Running, Vec<Option<String>>) {
+    let mut cmd = Command::new(BIN);
+    cmd.env_clear()
+        .envs(env.iter().copied())
+        .args(args)
+        .arg("--web.listen-address=127.0.0.1:0")
+        .stdin(Stdio::null());
+    if stdout {
+        cmd.stdout(Stdio::piped()).stderr(Stdio::null());
+    } else {
+        cmd.stdout(Stdio::null()).stderr(Stdio::piped());
+    }
+    let mut child = Running(cmd.spawn().unwrap());
+    let stream: Box<dyn Read + Send> = match (child.0.stdout.take(), child.0.stderr.take()) {
+        (Some(out), _) => Box::new(out),
+        (None, Some(err)) => Box::new(err),
+        (None, None) => unreachable!("one stream is piped"),
+    };
+    let (tx, rx) = mpsc::channel();
+    std::thread::spawn(move || {
+        for line in BufReader::new(stream).lines().map_while(Result::ok) {
+            if tx.send(line).is_err() {
+                break;
+            }
+        }
+    });
+    let mut found: Vec<Option<String>> = vec![None; needles.len()];
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while found.iter().any(Option::is_none) {
+        let Some(left) = deadline.checked_duration_since(Instant::now()) else {
+            break;
+        };
+        let Ok(line) = rx.recv_timeout(left) else {
+            break;
+        };
+        for (slot, needle) in found.iter_mut().zip(needles) {
+            if slot.is_none() && line.contains(needle) {
+                *slot = Some(line.clone());
+            }
+        }
+    }
+    (child, found)
+}
+
+#[test]
+fn the_demo_says_it_is_the_demo_and_which_page_to_open() {
+    let (_demo, lines) = start_and_read(&["--demo", "--log.level=warn"], &[], true, &["open http"]);
+    let line = lines[0].clone().expect("the demo printed no page to open");
+    assert!(line.starts_with("demo: "), "{line}");
+    let url = line
+        .split_whitespace()
+        .find(|w| w.starts_with("http://"))
+        .unwrap();
+    let addr = url
+        .strip_prefix("http://")
+        .and_then(|rest| rest.strip_suffix('/'))
+        .unwrap_or_else(|| panic!("not http://HOST:PORT/: {url}"));
+    assert!(
+        addr.starts_with("127.0.0.1:") && !addr.ends_with(":0"),
+        "{url}"
+    );
+    // The page it names is the status page.
+    use std::io::Write as _;
+    let mut conn = std::net::TcpStream::connect(addr).unwrap();
+    conn.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+    conn.write_all(b"GET / HTTP/1.0\r\n\r\n").unwrap();
+    let mut page = String::new();
+    let _ = conn.read_to_string(&mut page);
+    assert!(page.starts_with("HTTP/1.0 200"), "{page:.200}");
+    assert!(page.contains("<html"), "{page:.200}");
+}
+
+#[test]
+fn the_warnings_of_the_check_are_logged_at_start() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("config.yml");
+    std::fs::write(
+        &file,
+        "accounts:\n  - name: a\n    token: x\n    base_url: http://127.0.0.1:1/oauth/api/v1\n",
+    )
+    .unwrap();
+    let (_exporter, lines) = start_and_read(
+        &["--config.file", file.to_str().unwrap()],
+        &[("GRIDPANE_API_TOKEN", "SECRET-ENV-TOKEN")],
+        false,
+        &["environment account ignored", "base_url named the API root"],
+    );
+    let [ignored, api_root] = [&lines[0], &lines[1]].map(|l| l.clone().unwrap_or_default());
+    assert!(
+        ignored.starts_with("ts=")
+            && ignored.contains("level=warn")
+            && ignored.contains("variables=GRIDPANE_API_TOKEN "),
+        "{ignored:?}"
+    );
+    assert!(
+        api_root.contains("level=warn") && api_root.contains("base_url=http://127.0.0.1:1/ "),
+        "{api_root:?}"
+    );
+    assert!(!ignored.contains("SECRET") && !api_root.contains("SECRET"));
+}
+
+#[test]
+fn a_port_already_in_use_is_one_line_naming_the_address_with_exit_2() {
+    let taken = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = taken.local_addr().unwrap();
+    let mut child = Running(
+        Command::new(BIN)
+            .env_clear()
+            .env("GRIDPANE_API_TOKEN", "x")
+            .env("GRIDPANE_API_URL", "http://127.0.0.1:1")
+            .arg(format!("--web.listen-address={addr}"))
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap(),
+    );
+    let deadline = Instant::now() + Duration::from_secs(10);
+    let status = loop {
+        if let Some(status) = child.0.try_wait().unwrap() {
+            break status;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "still running with its port taken"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    };
+    let stderr = std::io::read_to_string(child.0.stderr.take().unwrap()).unwrap();
+    assert_eq!(status.code(), Some(2), "{stderr}");
+    let errors: Vec<&str> = stderr.lines().filter(|l| !l.starts_with("ts=")).collect();
+    assert_eq!(
+        errors,
+        [format!(
+            "error: cannot listen on {addr}: the address is already in use (another process holds the port); choose another with --web.listen-address"
+        )],
+        "{stderr}"
+    );
+    drop(taken);
+}
+
+#[test]
+fn an_unknown_key_of_the_web_config_is_named_with_the_keys_that_exist() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(
+        dir.path().join("web.yml"),
+        "tls_server_config:\n  certfile: x\n",
+    )
+    .unwrap();
+    let out = run(
+        &[],
+        &["--config.check", "--demo", "--web.config.file", "web.yml"],
+        Some(dir.path()),
+    );
+    assert_eq!(out.code, Some(2));
+    assert_eq!(
+        out.stderr,
+        "error: web.yml: key \"tls_server_config.certfile\": unknown key `certfile`, expected one of `cert_file`, `key_file`, `cert`, `key`, `client_auth_type`, `client_ca_file`, `client_ca`, `cipher_suites`, `curve_preferences`, `min_version`, `max_version`, `prefer_server_cipher_suites`, `client_allowed_sans`\n"
     );
 }

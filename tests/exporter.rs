@@ -541,3 +541,20 @@ async fn fifteen_hundred_accounts_all_come_up_without_errors_and_a_scrape_succee
     );
     app.shutdown().await;
 }
+
+#[test]
+fn every_metric_row_of_the_docs_sits_in_a_table() {
+    let doc =
+        std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/docs/metrics.md")).unwrap();
+    let lines: Vec<&str> = doc.lines().collect();
+    for pair in lines.windows(2) {
+        if let [before, row] = pair {
+            if row.starts_with("| `") {
+                assert!(
+                    before.starts_with('|'),
+                    "a row outside any table, after {before:?}: {row}"
+                );
+            }
+        }
+    }
+}
