@@ -202,7 +202,7 @@ fn status_tells_every_account_state_apart() {
     assert_eq!(globex["last_poll"]["error"]["reason"], json!("http_5xx"));
     assert_eq!(
         globex["last_poll"]["error"]["message"],
-        json!("GET /site: HTTP 503 from GridPane")
+        json!("/site: HTTP 503")
     );
     assert_eq!(
         globex["data"]["age_seconds"],
