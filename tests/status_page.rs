@@ -432,10 +432,10 @@ fn the_schedules_table_shows_every_storage_in_words() {
     };
     let healthy = row(1001);
     assert!(healthy.contains("<span class=\"badge ok\">OK</span>"));
-    assert!(healthy.contains("<td data-label=\"Server\">web-01<div class=\"sub engine\">"));
+    assert!(healthy.contains("<td data-label=\"Server\">web-01<div class=\"sub engine\""));
     assert!(healthy.contains(
         "<td data-label=\"Local backups\"><span class=\"pill on\">On</span> <span class=\"freq\" data-frequency=\"daily\">daily</span><div class=\"sub\">at 03:15</div></td>\
-<td data-label=\"Local next run\"><time datetime=\"2026-11-23T03:15:00Z\">2026-11-23 03:15 UTC</time> (in 15 h 15 min)</td>"
+<td data-label=\"Local next run\"><time datetime=\"2026-11-23T03:15:00Z\">2026-11-23 03:15 UTC</time><div class=\"sub\">in 15 h 15 min</div></td>"
     ), "{healthy}");
     assert!(
         healthy.contains("weekly</span><div class=\"sub\">on Sunday at 04:00"),
@@ -690,8 +690,13 @@ fn the_backup_engine_and_prune_schedule_are_on_the_page() {
         let start = html.find(&format!("data-site-id=\"{id}\"")).unwrap();
         html[start..start + html[start..].find("</tr>").unwrap()].to_string()
     };
-    assert!(row(1001).contains("web-01<div class=\"sub engine\">backups v2 (Duplicacy)</div>"));
-    assert!(row(1003).contains("web-02<div class=\"sub engine\">backups v1 (Borg)</div>"));
+    assert!(
+        row(1001)
+            .contains("web-01<div class=\"sub engine\" title=\"backup engine\">v2 Duplicacy</div>")
+    );
+    assert!(
+        row(1003).contains("web-02<div class=\"sub engine\" title=\"backup engine\">v1 Borg</div>")
+    );
     assert!(row(1001).contains(
         "<span class=\"ret\">local 30 days</span> <span class=\"sub prune\">daily, then weekly</span>"
     ));

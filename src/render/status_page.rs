@@ -619,11 +619,11 @@ fn prune_words(prune: u32) -> Option<&'static str> {
     }
 }
 
-/// `v2 (Duplicacy)`, `v1 (Borg)`.
+/// The server's backup engine: `v2 Duplicacy`, `v1 Borg`.
 fn engine_words(v: BackupsVersion) -> Option<&'static str> {
     match v {
-        BackupsVersion::V2 => Some("backups v2 (Duplicacy)"),
-        BackupsVersion::V1 => Some("backups v1 (Borg)"),
+        BackupsVersion::V2 => Some("v2 Duplicacy"),
+        BackupsVersion::V1 => Some("v1 Borg"),
         BackupsVersion::Unknown => None,
     }
 }
@@ -1155,7 +1155,12 @@ fn next_run_cell(row: &StorageRow<'_>, now: DateTime<Utc>) -> String {
         (Some(_), false, _) => {
             "<span class=\"sub\">none: automatic backups switched off</span>".to_string()
         }
-        (Some(_), true, Some(t)) => time_html(t, now),
+        (Some(_), true, Some(t)) => format!(
+            "<time datetime=\"{}\">{}</time><div class=\"sub\">{}</div>",
+            api::rfc3339(t),
+            fmt_time(t),
+            fmt_relative(t, now)
+        ),
         (Some(_), true, None) => "<span class=\"sub\">unknown</span>".to_string(),
     }
 }
@@ -1236,7 +1241,7 @@ fn render_site_table(out: &mut String, rows: &[SiteRow<'_>], q: &PageQuery, now:
         let engine = r
             .backups_version
             .and_then(engine_words)
-            .map(|w| format!("<div class=\"sub engine\">{w}</div>"))
+            .map(|w| format!("<div class=\"sub engine\" title=\"backup engine\">{w}</div>"))
             .unwrap_or_default();
         let server = match (r.server_label, r.site.server_id) {
             (Some(label), _) => format!("{}{engine}", esc(label)),
