@@ -19,6 +19,12 @@ fn render(store: &Store, query: &str) -> (u16, String) {
     (status.as_u16(), html)
 }
 
+/// The markup of one site's row in the schedules table.
+fn site_row(html: &str, id: u64) -> String {
+    let start = html.find(&format!("data-site-id=\"{id}\"")).unwrap();
+    html[start..start + html[start..].find("</tr>").unwrap()].to_string()
+}
+
 /// An attribute such as ` onclick=` anywhere in the markup.
 fn has_event_handler_attribute(html: &str) -> bool {
     html.match_indices(" on").any(|(i, _)| {
@@ -363,6 +369,7 @@ fn bad_filter_values_show_a_message_instead_of_failing() {
         ("enabled=maybe", "enabled"),
         ("storage=cloud", "storage"),
         ("integration=abc", "integration"),
+        ("page=+2", "page"),
         ("account=nobody", "account"),
         (&format!("q={long}"), "q"),
         ("account=acme&account=acme", "account"),
@@ -381,6 +388,18 @@ fn bad_filter_values_show_a_message_instead_of_failing() {
         );
         assert!(html.contains("</html>"), "{query}: the whole page renders");
     }
+    let (_, html) = render(&store, "per_page=+5&integration=%202");
+    assert!(
+        !html.contains("&quot; 5&quot;"),
+        "a + is not echoed as a space"
+    );
+    assert_eq!(
+        html.matches(
+            "not a number: it contains a space (a + in a query string stands for a space)"
+        )
+        .count(),
+        2
+    );
     let (_, html) = render(&store, "sort=evil&per_page=0&account=nobody");
     assert_eq!(html.matches("<li><code>").count(), 3);
     assert_eq!(site_ids(&html).len(), 10, "defaults are used instead");
@@ -426,10 +445,7 @@ fn hostile_account_names_are_escaped_too() {
 #[test]
 fn the_schedules_table_shows_every_storage_in_words() {
     let (_, html) = render(&acme_store(), "");
-    let row = |id: u64| {
-        let start = html.find(&format!("data-site-id=\"{id}\"")).unwrap();
-        html[start..start + html[start..].find("</tr>").unwrap()].to_string()
-    };
+    let row = |id: u64| site_row(&html, id);
     let healthy = row(1001);
     assert!(healthy.contains("<span class=\"badge ok\">OK</span>"));
     assert!(healthy.contains("<td data-label=\"Server\">web-01<div class=\"sub engine\""));
@@ -686,10 +702,7 @@ fn a_deleted_integration_shows_its_id_once() {
 #[test]
 fn the_backup_engine_and_prune_schedule_are_on_the_page() {
     let (_, html) = render(&acme_store(), "");
-    let row = |id: u64| {
-        let start = html.find(&format!("data-site-id=\"{id}\"")).unwrap();
-        html[start..start + html[start..].find("</tr>").unwrap()].to_string()
-    };
+    let row = |id: u64| site_row(&html, id);
     assert!(
         row(1001)
             .contains("web-01<div class=\"sub engine\" title=\"backup engine\">v2 Duplicacy</div>")

@@ -561,17 +561,16 @@ fn parse_id(name: &str, value: &str) -> Result<u64, ParamError> {
     whole_number(name, value, "an id", "12345")
 }
 
+/// Why a number with a space is refused. A `+` in a query string is a
+/// space: echoing `" 5"` for `+5` would puzzle more than it helps.
+pub const SPACE_IN_NUMBER: &str = "it contains a space (a + in a query string stands for a space)";
+
 /// Digits only: no sign, no spaces. `what` and `example` word the error.
 fn whole_number(name: &str, value: &str, what: &str, example: &str) -> Result<u64, ParamError> {
     if value.contains(char::is_whitespace) {
-        // A `+` in a query string is a space: echoing `" 5"` for `+5` would
-        // puzzle more than it helps.
         return Err(ParamError::new(
             name,
-            format!(
-                "not {what}: it contains a space (a + in a query string stands for a space); \
-expected a whole number such as {example}"
-            ),
+            format!("not {what}: {SPACE_IN_NUMBER}; expected a whole number such as {example}"),
         ));
     }
     if value.is_empty() || !value.bytes().all(|b| b.is_ascii_digit()) {

@@ -222,6 +222,12 @@ impl PageQuery {
                 continue;
             }
             seen.push(name.clone());
+            if NUMBER_PARAMS.contains(&name.as_str()) && value.contains(char::is_whitespace) {
+                if let Some(p) = NUMBER_PARAMS.iter().find(|p| **p == name) {
+                    bad(p, format!("not a number: {}", api::SPACE_IN_NUMBER));
+                }
+                continue;
+            }
             let shown = truncate(&value, 60);
             match name.as_str() {
                 "account" => q.account = Some(value),
@@ -414,6 +420,9 @@ const KNOWN_PARAMS: [&str; 13] = [
     "page",
     "per_page",
 ];
+
+/// The parameters whose values are whole numbers.
+const NUMBER_PARAMS: [&str; 3] = ["integration", "page", "per_page"];
 
 const FREQUENCIES: [Frequency; 5] = [
     Frequency::Hourly,
