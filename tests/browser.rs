@@ -221,6 +221,11 @@ async fn the_status_page_works_in_headless_chromium() {
     assert!(dom.contains("data-status=\"missing\""));
     assert!(dom.contains("data-status=\"unused\""));
     assert!(dom.contains("Showing 1–40 of 40 sites."));
+    assert_eq!(
+        count(dom, "#schedules-h\">"),
+        5,
+        "the site count of each integration in use (and the deleted one) leads to its sites"
+    );
 
     // Hostile site names are text: the exact URL is in a text node, and the
     // only script element is the page's own.

@@ -7,9 +7,9 @@ mod support;
 use std::sync::Arc;
 
 use gridpane_backup_exporter::model::{
-    AccountSnapshot, Frequency, Schedule, Site, StorageSettings,
+    AccountSnapshot, Frequency, Schedule, Site, Storage, StorageSettings,
 };
-use gridpane_backup_exporter::render::api::View;
+use gridpane_backup_exporter::render::api::{ServerFilter, View};
 use gridpane_backup_exporter::render::status_page::{self, PageQuery, SortKey};
 use gridpane_backup_exporter::store::Store;
 use support::status::{Setup, acme, acme_store, now, site_ids};
@@ -17,6 +17,12 @@ use support::status::{Setup, acme, acme_store, now, site_ids};
 fn render(store: &Store, query: &str) -> (u16, String) {
     let (status, html) = status_page::page(&View::load(store), Some(query), now(), "/metrics");
     (status.as_u16(), html)
+}
+
+/// The markup of one site's row in the schedules table.
+fn site_row(html: &str, id: u64) -> String {
+    let start = html.find(&format!("data-site-id=\"{id}\"")).unwrap();
+    html[start..start + html[start..].find("</tr>").unwrap()].to_string()
 }
 
 /// An attribute such as ` onclick=` anywhere in the markup.
@@ -58,10 +64,7 @@ fn a_failed_poll_shows_its_reason_and_the_age_of_the_data_shown() {
         banner.contains("The last poll of account acme failed 1 min ago"),
         "{banner}"
     );
-    assert!(
-        banner.contains("GET /site: HTTP 503 from GridPane (http_5xx)"),
-        "{banner}"
-    );
+    assert!(banner.contains("/site: HTTP 503 (http_5xx)"), "{banner}");
     assert!(
         banner.contains("data from 2026-11-22 10:00 UTC (2 h ago)"),
         "{banner}"
@@ -260,9 +263,13 @@ fn what_the_filter_form_sends_for_empty_fields_counts_as_no_filter() {
 fn a_filtered_view_has_an_address_that_gives_it_back() {
     let query = PageQuery {
         account: Some("a b&c".to_string()),
-        server: Some(20),
+        server: Some(ServerFilter("web 02".to_string())),
         problems_only: true,
         problem: Some(gridpane_backup_exporter::model::Problem::RemoteDisabled),
+        storage: Some(Storage::Remote),
+        frequency: Some(Frequency::Weekly),
+        enabled: Some(false),
+        integration: Some(999),
         q: Some("<é&\"x".to_string()),
         sort: SortKey::Retention,
         order: status_page::Order::Desc,
@@ -358,8 +365,11 @@ fn bad_filter_values_show_a_message_instead_of_failing() {
         ("order=sideways", "order"),
         ("problems=maybe", "problems"),
         ("problem=everything", "problem"),
-        ("server=web-01", "server"),
-        ("server=-5", "server"),
+        ("frequency=yearly", "frequency"),
+        ("enabled=maybe", "enabled"),
+        ("storage=cloud", "storage"),
+        ("integration=abc", "integration"),
+        ("page=+2", "page"),
         ("account=nobody", "account"),
         (&format!("q={long}"), "q"),
         ("account=acme&account=acme", "account"),
@@ -378,6 +388,18 @@ fn bad_filter_values_show_a_message_instead_of_failing() {
         );
         assert!(html.contains("</html>"), "{query}: the whole page renders");
     }
+    let (_, html) = render(&store, "per_page=+5&integration=%202");
+    assert!(
+        !html.contains("&quot; 5&quot;"),
+        "a + is not echoed as a space"
+    );
+    assert_eq!(
+        html.matches(
+            "not a number: it contains a space (a + in a query string stands for a space)"
+        )
+        .count(),
+        2
+    );
     let (_, html) = render(&store, "sort=evil&per_page=0&account=nobody");
     assert_eq!(html.matches("<li><code>").count(), 3);
     assert_eq!(site_ids(&html).len(), 10, "defaults are used instead");
@@ -423,28 +445,30 @@ fn hostile_account_names_are_escaped_too() {
 #[test]
 fn the_schedules_table_shows_every_storage_in_words() {
     let (_, html) = render(&acme_store(), "");
-    let row = |id: u64| {
-        let start = html.find(&format!("data-site-id=\"{id}\"")).unwrap();
-        html[start..start + html[start..].find("</tr>").unwrap()].to_string()
-    };
+    let row = |id: u64| site_row(&html, id);
     let healthy = row(1001);
     assert!(healthy.contains("<span class=\"badge ok\">OK</span>"));
-    assert!(healthy.contains("<td data-label=\"Server\">web-01</td>"));
+    assert!(healthy.contains("<td data-label=\"Server\">web-01<div class=\"sub engine\""));
     assert!(healthy.contains(
-        "<span class=\"pill on\">On</span> daily at 03:15<div class=\"sub\">next <time datetime=\"2026-11-23T03:15:00Z\">2026-11-23 03:15 UTC</time> (in 15 h 15 min)</div>"
+        "<td data-label=\"Local backups\"><span class=\"pill on\">On</span> <span class=\"freq\" data-frequency=\"daily\">daily</span><div class=\"sub\">at 03:15</div></td>\
+<td data-label=\"Local next run\"><time datetime=\"2026-11-23T03:15:00Z\">2026-11-23 03:15 UTC</time><div class=\"sub\">in 15 h 15 min</div></td>"
     ), "{healthy}");
-    assert!(healthy.contains("weekly on Sunday at 04:00"), "{healthy}");
+    assert!(
+        healthy.contains("weekly</span><div class=\"sub\">on Sunday at 04:00"),
+        "{healthy}"
+    );
     assert!(healthy.contains("Offsite S3 <span class=\"sub\">aws-s3</span>"));
-    assert!(healthy.contains("local 30 days</span><br><span class=\"ret\">remote 90 days"));
+    assert!(healthy.contains("local 30 days</span> <span class=\"sub prune\">daily, then weekly</span><br><span class=\"ret\">remote 90 days"));
 
     let off = row(1002);
     assert!(off.contains("<span class=\"badge bad\">Problem</span>"));
     assert!(off.contains("local backups are switched off"));
-    assert!(off.contains("<span class=\"pill off\">Off</span> daily at 01:00<div class=\"sub\">automatic backups switched off</div>"));
+    assert!(off.contains("<span class=\"pill off\">Off</span> <span class=\"freq\" data-frequency=\"daily\">daily</span><div class=\"sub\">at 01:00</div>"));
+    assert!(off.contains("<td data-label=\"Local next run\"><span class=\"sub\">none: automatic backups switched off</span></td>"));
 
     assert!(row(1003).contains("<span class=\"pill off\">No schedule</span>"));
-    assert!(row(1003).contains("hourly at :30"));
-    assert!(row(1004).contains("monthly on day 15 at 02:30"));
+    assert!(row(1003).contains("hourly</span><div class=\"sub\">at :30"));
+    assert!(row(1004).contains("monthly</span><div class=\"sub\">on day 15 at 02:30"));
     assert!(row(1005).contains("<span class=\"pill off\">Not set up</span>"));
     assert!(row(1006).contains(
         "<span class=\"missing\">deleted integration #999</span> <span class=\"sub\">wasabi</span>"
@@ -473,12 +497,12 @@ fn the_integrations_table_shows_use_and_what_is_missing() {
         vec!["missing", "unused", "in_use", "in_use"],
         "missing and unused first"
     );
-    assert!(table.contains("deleted integration #999</span><div class=\"sub\">#999</div></td><td data-label=\"Provider\">wasabi</td>"));
+    assert!(table.contains("deleted integration</span><div class=\"sub\">#999</div></td><td data-label=\"Provider\">wasabi</td>"));
     assert!(table.contains("referenced by 1 schedule but not in the account"));
     assert!(table.contains("Offsite S3<div class=\"sub\">#100</div></td><td data-label=\"Provider\">aws-s3</td><td data-label=\"Region\">us-east-1</td>"));
     let s3 = &table[table.find("data-integration-id=\"100\"").unwrap()..];
     assert!(
-        s3.contains("<td data-label=\"Sites\" class=\"num\">4</td>"),
+        s3.contains("#schedules-h\">4</a></td>"),
         "1001, 1003, 1007 and 1009"
     );
 }
@@ -532,4 +556,161 @@ fn the_metrics_link_follows_the_telemetry_path_and_stays_relative() {
     assert!(html.contains("<a href=\"./metrics\">Metrics</a>"));
     let (_, html) = status_page::page(&view, None, now(), "/javascript:alert(\"x\")");
     assert!(html.contains("<a href=\"./javascript:alert(&quot;x&quot;)\">Metrics</a>"));
+}
+
+#[test]
+fn without_any_data_the_summary_shows_no_counts_that_read_as_all_clear() {
+    let store = support::status::store(&["acme"]);
+    Setup::failed_without_data(&store, "acme");
+    let (_, html) = render(&store, "");
+    assert!(
+        html.contains("id=\"no-data\"><strong>No data yet.</strong>"),
+        "{html}"
+    );
+    for card in ["count-sites", "count-problem", "count-warning", "count-ok"] {
+        assert!(!html.contains(card), "no {card} card without data");
+    }
+    assert!(
+        !html.contains("<span class=\"n\">0</span>"),
+        "no zero counts"
+    );
+
+    // With one account's data, the counts say whom they cover.
+    let store = support::status::store(&["acme", "globex"]);
+    Setup::ok(&store, "acme", acme());
+    Setup::failed_without_data(&store, "globex");
+    let (_, html) = render(&store, "");
+    assert!(html.contains(
+        "id=\"counts-scope\">accounts with data only: 1 of 2 accounts has no data yet</span>"
+    ));
+    assert!(html.contains("id=\"count-ok\"><span class=\"n\">4</span> OK"));
+}
+
+#[test]
+fn problem_pills_are_links_to_the_filtered_list_and_look_like_links() {
+    let (_, html) = render(&acme_store(), "");
+    assert!(html.contains(
+        "<li class=\"bad\" data-problem=\"local_disabled\"><a href=\"?problem=local_disabled\"><span class=\"n\">1</span>"
+    ));
+    assert!(
+        html.contains("<li class=\"warn\" data-problem=\"short_retention\"><a href=\"?problem=short_retention\">"),
+        "a site's reasons link to the sites with the same problem"
+    );
+    let rule = |selector: &str| {
+        let start = html.find(&format!("{selector} {{")).unwrap();
+        html[start..start + html[start..].find('}').unwrap()].to_string()
+    };
+    assert!(rule(".kinds li a").contains("text-decoration: underline"));
+    assert!(rule(".kinds li a").contains("var(--link)"));
+    assert!(rule(".reasons a").contains("text-decoration: underline"));
+}
+
+#[test]
+fn frequency_and_next_run_are_columns_that_sort_and_filter() {
+    let store = acme_store();
+    let ids = |q: &str| site_ids(&render(&store, q).1);
+    let (_, html) = render(&store, "");
+    for column in ["local_frequency", "local", "remote_frequency", "remote"] {
+        assert!(
+            html.contains(&format!("data-sort-key=\"{column}\"")),
+            "{column}"
+        );
+    }
+    assert!(html.contains(
+        "<td data-label=\"Remote backups\"><span class=\"pill on\">On</span> <span class=\"freq\" data-frequency=\"weekly\">weekly</span><div class=\"sub\">on Sunday at 04:00</div></td>"
+    ));
+    assert!(
+        html.contains(
+            "<td data-label=\"Remote next run\"><time datetime=\"2026-11-29T04:00:00Z\">"
+        )
+    );
+
+    // Hourly first, sites without a schedule last.
+    assert_eq!(ids("sort=remote_frequency").first(), Some(&1003));
+    assert_eq!(ids("sort=remote_frequency").last(), Some(&1005));
+    assert_eq!(&ids("sort=local_frequency")[8..], &[1005, 1003]);
+    let desc = ids("sort=local_frequency&order=desc");
+    assert_eq!((desc.first(), desc.last()), (Some(&1005), Some(&1003)));
+
+    assert_eq!(ids("frequency=weekly"), vec![1005, 1001], "local or remote");
+    assert_eq!(ids("frequency=weekly&storage=remote"), vec![1001]);
+    assert_eq!(ids("frequency=hourly"), vec![1003]);
+    assert_eq!(ids("enabled=off&storage=local"), vec![1002, 1003]);
+    assert_eq!(ids("enabled=off&storage=remote"), vec![1005, 1004]);
+    assert_eq!(ids("enabled=on&storage=remote").len(), 8);
+    let (status, html) = render(&store, "frequency=yearly&enabled=maybe");
+    assert_eq!(status, 400);
+    assert!(html.contains("<code>frequency</code>"));
+    assert!(html.contains("<code>enabled</code>"));
+}
+
+#[test]
+fn an_integrations_site_count_leads_to_those_sites() {
+    let store = acme_store();
+    let (_, html) = render(&store, "");
+    let integrations = &html[html.find("id=\"integrations\"").unwrap()..];
+    assert!(integrations.contains(
+        "<td data-label=\"Sites\" class=\"num\"><a href=\"?account=acme&amp;integration=100#schedules-h\">4</a></td>"
+    ));
+    assert_eq!(
+        site_ids(&render(&store, "account=acme&integration=100").1),
+        vec![1003, 1007, 1009, 1001]
+    );
+    assert_eq!(site_ids(&render(&store, "integration=999").1), vec![1006]);
+    assert!(html.contains("<label>Integration <select name=\"integration\">"));
+}
+
+#[test]
+fn the_server_filter_takes_the_label_the_page_shows() {
+    let store = acme_store();
+    let (_, by_id) = render(&store, "server=20");
+    let (status, by_label) = render(&store, "server=web-02");
+    assert_eq!(status, 200);
+    assert_eq!(site_ids(&by_label), site_ids(&by_id));
+    assert_eq!(site_ids(&by_label).len(), 4);
+    assert!(by_label.contains("<option value=\"20\" selected>web-02</option>"));
+    let (status, html) = render(&store, "server=web-99");
+    assert_eq!(status, 200);
+    assert!(html.contains("<option value=\"web-99\" selected>web-99 (not found)</option>"));
+    assert!(site_ids(&html).is_empty());
+}
+
+#[test]
+fn paging_links_are_above_and_below_the_table() {
+    let (_, html) = render(&acme_store(), "per_page=3");
+    let table = html.find("<table class=\"sites\"").unwrap();
+    let navs: Vec<usize> = html
+        .match_indices("<nav class=\"pages\"")
+        .map(|(i, _)| i)
+        .collect();
+    assert_eq!(navs.len(), 2);
+    assert!(navs[0] < table && navs[1] > table);
+}
+
+#[test]
+fn a_deleted_integration_shows_its_id_once() {
+    let (_, html) = render(&acme_store(), "");
+    let row_start = html.find("data-integration-id=\"999\"").unwrap();
+    let row = &html[row_start..row_start + html[row_start..].find("</tr>").unwrap()];
+    assert_eq!(row.matches("#999").count(), 1, "{row}");
+    assert!(
+        row.contains("deleted integration</span><div class=\"sub\">#999</div>"),
+        "{row}"
+    );
+}
+
+#[test]
+fn the_backup_engine_and_prune_schedule_are_on_the_page() {
+    let (_, html) = render(&acme_store(), "");
+    let row = |id: u64| site_row(&html, id);
+    assert!(
+        row(1001)
+            .contains("web-01<div class=\"sub engine\" title=\"backup engine\">v2 Duplicacy</div>")
+    );
+    assert!(
+        row(1003).contains("web-02<div class=\"sub engine\" title=\"backup engine\">v1 Borg</div>")
+    );
+    assert!(row(1001).contains(
+        "<span class=\"ret\">local 30 days</span> <span class=\"sub prune\">daily, then weekly</span>"
+    ));
 }

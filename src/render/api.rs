@@ -18,8 +18,8 @@ use tokio::sync::{OnceCell, OwnedSemaphorePermit, Semaphore};
 
 use crate::http::{self, Web};
 use crate::model::{
-    self, AccountSnapshot, Frequency, Integration, Problem, Schedule, Site, Storage,
-    StorageSettings,
+    self, AccountSnapshot, BackupsVersion, Frequency, Integration, Problem, Schedule, Server, Site,
+    Storage, StorageSettings,
 };
 use crate::render::metrics::{REVISION, VERSION};
 use crate::store::{AccountState, Store};
@@ -30,6 +30,8 @@ pub fn routes() -> Router<Arc<Web>> {
         .route("/api/v1/sites", get(sites_handler))
         .route("/api/v1/schedules", get(schedules_handler))
         .route("/api/v1/integrations", get(integrations_handler))
+        .route("/api/v1", get(index_handler))
+        .route("/api/v1/", get(index_handler))
         .route("/api/v1/{*rest}", get(not_found_handler))
 }
 
@@ -135,6 +137,8 @@ pub struct SiteRow<'a> {
     pub account: &'a str,
     pub site: &'a Site,
     pub server_label: Option<&'a str>,
+    /// The backup engine of the site's server, when the server is listed.
+    pub backups_version: Option<BackupsVersion>,
     pub problems: Vec<Problem>,
     pub health: Health,
     pub local: StorageRow<'a>,
@@ -204,7 +208,7 @@ pub fn site_rows<'a>(
     now: DateTime<Utc>,
 ) -> Vec<SiteRow<'a>> {
     let ids = snap.integration_ids();
-    let labels = snap.server_labels();
+    let servers: HashMap<u64, &Server> = snap.servers.iter().map(|s| (s.id, s)).collect();
     let integrations: HashMap<u64, &Integration> =
         snap.integrations.iter().map(|i| (i.id, i)).collect();
     snap.sites
@@ -245,7 +249,14 @@ pub fn site_rows<'a>(
             SiteRow {
                 account,
                 site,
-                server_label: site.server_id.and_then(|id| labels.get(&id).copied()),
+                server_label: site
+                    .server_id
+                    .and_then(|id| servers.get(&id))
+                    .map(|s| s.label.as_str()),
+                backups_version: site
+                    .server_id
+                    .and_then(|id| servers.get(&id))
+                    .map(|s| s.backups_version),
                 health: Health::of(&problems),
                 local: storage_row(Storage::Local),
                 remote: storage_row(Storage::Remote),
@@ -472,10 +483,26 @@ fn strict_params(
     Ok(out)
 }
 
+/// A server as a filter names it: its id or its label (as the status page
+/// shows it). The page's `server` and the API's `server` read it alike.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ServerFilter(pub String);
+
+impl ServerFilter {
+    pub fn keeps(&self, row: &SiteRow<'_>) -> bool {
+        row.server_label == Some(self.0.as_str())
+            || row
+                .site
+                .server_id
+                .is_some_and(|id| id.to_string() == self.0)
+    }
+}
+
 /// What the list endpoints can be filtered by, and the page asked for.
 #[derive(Debug, Default)]
 struct Filters {
     account: Option<String>,
+    server: Option<ServerFilter>,
     server_id: Option<u64>,
     site_id: Option<u64>,
     storage: Option<Storage>,
@@ -534,8 +561,18 @@ fn parse_id(name: &str, value: &str) -> Result<u64, ParamError> {
     whole_number(name, value, "an id", "12345")
 }
 
+/// Why a number with a space is refused. A `+` in a query string is a
+/// space: echoing `" 5"` for `+5` would puzzle more than it helps.
+pub const SPACE_IN_NUMBER: &str = "it contains a space (a + in a query string stands for a space)";
+
 /// Digits only: no sign, no spaces. `what` and `example` word the error.
 fn whole_number(name: &str, value: &str, what: &str, example: &str) -> Result<u64, ParamError> {
+    if value.contains(char::is_whitespace) {
+        return Err(ParamError::new(
+            name,
+            format!("not {what}: {SPACE_IN_NUMBER}; expected a whole number such as {example}"),
+        ));
+    }
     if value.is_empty() || !value.bytes().all(|b| b.is_ascii_digit()) {
         return Err(ParamError::new(
             name,
@@ -561,6 +598,7 @@ fn parse_filters(view: &View, raw: Option<&str>, allowed: &[&str]) -> Result<Fil
                 }
                 f.account = Some(value.clone());
             }
+            "server" => f.server = Some(ServerFilter(value.clone())),
             "server_id" => f.server_id = Some(parse_id(name, value)?),
             "site_id" => f.site_id = Some(parse_id(name, value)?),
             "limit" => f.limit = Some(parse_count(name, value, 1)?),
@@ -589,6 +627,7 @@ impl Filters {
             && self
                 .server_id
                 .is_none_or(|id| row.site.server_id == Some(id))
+            && self.server.as_ref().is_none_or(|s| s.keeps(row))
             && self.site_id.is_none_or(|id| row.site.id == id)
     }
 }
@@ -816,7 +855,14 @@ pub struct SiteEntry {
     pub remote: StorageEntry,
 }
 
-pub const SITES_PARAMS: [&str; 5] = ["account", "server_id", "site_id", "limit", "offset"];
+pub const SITES_PARAMS: [&str; 6] = [
+    "account",
+    "server",
+    "server_id",
+    "site_id",
+    "limit",
+    "offset",
+];
 
 /// Every site with its derived backup state. Filters: `account`,
 /// `server_id`, `site_id`; a page: `limit`, `offset`.
@@ -871,8 +917,9 @@ pub struct ScheduleRowEntry {
     pub entry: StorageEntry,
 }
 
-pub const SCHEDULES_PARAMS: [&str; 6] = [
+pub const SCHEDULES_PARAMS: [&str; 7] = [
     "account",
+    "server",
     "server_id",
     "site_id",
     "storage",
@@ -1335,9 +1382,65 @@ async fn integrations_handler(
     shared_answer(&web, Endpoint::Integrations, raw.as_deref(), &headers).await
 }
 
+/// The API's index, at `/api/v1/`: its endpoints and their parameters.
+#[derive(Debug, Serialize)]
+pub struct IndexAnswer {
+    pub version: &'static str,
+    pub documentation: &'static str,
+    pub endpoints: [IndexEntry; 4],
+}
+
+#[derive(Debug, Serialize)]
+pub struct IndexEntry {
+    pub path: &'static str,
+    pub answers: &'static str,
+    pub parameters: &'static [&'static str],
+}
+
+pub fn index() -> IndexAnswer {
+    let entry = |path, answers, parameters| IndexEntry {
+        path,
+        answers,
+        parameters,
+    };
+    IndexAnswer {
+        version: VERSION,
+        documentation: "docs/api.md in the exporter's source",
+        endpoints: [
+            entry(
+                "/api/v1/status",
+                "each account's polling state and site counts",
+                &[],
+            ),
+            entry(
+                "/api/v1/sites",
+                "every site with its derived backup state",
+                &SITES_PARAMS,
+            ),
+            entry(
+                "/api/v1/schedules",
+                "one entry per site and storage (local, remote)",
+                &SCHEDULES_PARAMS,
+            ),
+            entry(
+                "/api/v1/integrations",
+                "the backup integrations, including the missing ones schedules point at",
+                &INTEGRATIONS_PARAMS,
+            ),
+        ],
+    }
+}
+
+async fn index_handler(RawQuery(raw): RawQuery, headers: HeaderMap) -> Response {
+    json_response(
+        &headers,
+        strict_params(raw.as_deref(), &[]).map(|_| index()),
+    )
+}
+
 async fn not_found_handler() -> Response {
     let body = serde_json::json!({
-        "error": "no such endpoint; see /api/v1/status, /api/v1/sites, /api/v1/schedules, /api/v1/integrations"
+        "error": "no such endpoint; see /api/v1/ for the list: /api/v1/status, /api/v1/sites, /api/v1/schedules, /api/v1/integrations"
     });
     json_bytes(
         &HeaderMap::new(),

@@ -17,9 +17,10 @@ use axum::routing::get;
 use chrono::{DateTime, Utc};
 
 use crate::http::{self, Web, escape_html as esc};
-use crate::model::{Frequency, Problem, Schedule, Storage};
+use crate::model::{BackupsVersion, Frequency, Problem, Schedule, Storage};
 use crate::render::api::{
-    self, AccountView, Counts, Health, IntegrationRow, IntegrationStatus, SiteRow, StorageRow, View,
+    self, AccountView, Counts, Health, IntegrationRow, IntegrationStatus, ServerFilter, SiteRow,
+    StorageRow, View,
 };
 use crate::render::metrics::{REVISION, VERSION};
 
@@ -56,19 +57,24 @@ pub enum SortKey {
     Url,
     Server,
     Account,
+    LocalFrequency,
     Local,
+    RemoteFrequency,
     Remote,
     Integration,
     Retention,
 }
 
 impl SortKey {
-    pub const ALL: [SortKey; 8] = [
+    /// In the order of the table's columns.
+    pub const ALL: [SortKey; 10] = [
         SortKey::Status,
         SortKey::Url,
         SortKey::Server,
         SortKey::Account,
+        SortKey::LocalFrequency,
         SortKey::Local,
+        SortKey::RemoteFrequency,
         SortKey::Remote,
         SortKey::Integration,
         SortKey::Retention,
@@ -80,7 +86,9 @@ impl SortKey {
             SortKey::Url => "url",
             SortKey::Server => "server",
             SortKey::Account => "account",
+            SortKey::LocalFrequency => "local_frequency",
             SortKey::Local => "local",
+            SortKey::RemoteFrequency => "remote_frequency",
             SortKey::Remote => "remote",
             SortKey::Integration => "integration",
             SortKey::Retention => "retention",
@@ -93,8 +101,10 @@ impl SortKey {
             SortKey::Url => "Site",
             SortKey::Server => "Server",
             SortKey::Account => "Account",
-            SortKey::Local => "Local backups",
-            SortKey::Remote => "Remote backups",
+            SortKey::LocalFrequency => "Local backups",
+            SortKey::Local => "Local next run",
+            SortKey::RemoteFrequency => "Remote backups",
+            SortKey::Remote => "Remote next run",
             SortKey::Integration => "Integration",
             SortKey::Retention => "Retention",
         }
@@ -131,10 +141,19 @@ impl Order {
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct PageQuery {
     pub account: Option<String>,
-    pub server: Option<u64>,
+    /// A server id or label.
+    pub server: Option<ServerFilter>,
     /// Only sites with a problem or a warning.
     pub problems_only: bool,
     pub problem: Option<Problem>,
+    /// The storage `frequency` and `enabled` look at; both when `None`.
+    pub storage: Option<Storage>,
+    /// Only sites with a schedule of this frequency.
+    pub frequency: Option<Frequency>,
+    /// Only sites whose automatic backups are on (`true`) or off.
+    pub enabled: Option<bool>,
+    /// Only sites whose remote schedule names this integration id.
+    pub integration: Option<u64>,
     /// Case-insensitive substring of the site URL.
     pub q: Option<String>,
     pub sort: SortKey,
@@ -150,6 +169,10 @@ impl Default for PageQuery {
             server: None,
             problems_only: false,
             problem: None,
+            storage: None,
+            frequency: None,
+            enabled: None,
+            integration: None,
             q: None,
             sort: SortKey::Status,
             order: Order::Asc,
@@ -199,17 +222,41 @@ impl PageQuery {
                 continue;
             }
             seen.push(name.clone());
+            if NUMBER_PARAMS.contains(&name.as_str()) && value.contains(char::is_whitespace) {
+                if let Some(p) = NUMBER_PARAMS.iter().find(|p| **p == name) {
+                    bad(p, format!("not a number: {}", api::SPACE_IN_NUMBER));
+                }
+                continue;
+            }
             let shown = truncate(&value, 60);
             match name.as_str() {
                 "account" => q.account = Some(value),
-                "server" => match value.parse::<u64>() {
-                    Ok(id) if value.bytes().all(|b| b.is_ascii_digit()) => q.server = Some(id),
-                    _ => bad("server", format!("\"{shown}\" is not a server id")),
+                "server" => q.server = Some(ServerFilter(value)),
+                "problems" => match yes_no(&value) {
+                    Some(b) => q.problems_only = b,
+                    None => bad("problems", format!("\"{shown}\" is not 1 or 0")),
                 },
-                "problems" => match value.as_str() {
-                    "1" | "true" | "on" | "yes" => q.problems_only = true,
-                    "0" | "false" | "off" | "no" => q.problems_only = false,
-                    _ => bad("problems", format!("\"{shown}\" is not 1 or 0")),
+                "enabled" => match yes_no(&value) {
+                    Some(b) => q.enabled = Some(b),
+                    None => bad("enabled", format!("\"{shown}\" is not on or off")),
+                },
+                "storage" => match Storage::ALL.into_iter().find(|s| s.as_str() == value) {
+                    Some(st) => q.storage = Some(st),
+                    None => bad("storage", format!("\"{shown}\" is not local or remote")),
+                },
+                "frequency" => match FREQUENCIES.into_iter().find(|f| f.as_str() == value) {
+                    Some(f) => q.frequency = Some(f),
+                    None => bad(
+                        "frequency",
+                        format!("\"{shown}\" is not hourly, daily, weekly, monthly or unknown"),
+                    ),
+                },
+                "integration" => match positive(&value, usize::MAX) {
+                    Some(_) => q.integration = value.parse().ok(),
+                    None => bad(
+                        "integration",
+                        format!("\"{shown}\" is not an integration id"),
+                    ),
                 },
                 "problem" => match Problem::ALL.into_iter().find(|p| p.as_str() == value) {
                     Some(p) => q.problem = Some(p),
@@ -272,14 +319,26 @@ impl PageQuery {
         if let Some(a) = &self.account {
             s.append_pair("account", a);
         }
-        if let Some(id) = self.server {
-            s.append_pair("server", &id.to_string());
+        if let Some(server) = &self.server {
+            s.append_pair("server", &server.0);
         }
         if self.problems_only {
             s.append_pair("problems", "1");
         }
         if let Some(p) = self.problem {
             s.append_pair("problem", p.as_str());
+        }
+        if let Some(st) = self.storage {
+            s.append_pair("storage", st.as_str());
+        }
+        if let Some(f) = self.frequency {
+            s.append_pair("frequency", f.as_str());
+        }
+        if let Some(on) = self.enabled {
+            s.append_pair("enabled", if on { "on" } else { "off" });
+        }
+        if let Some(id) = self.integration {
+            s.append_pair("integration", &id.to_string());
         }
         if let Some(q) = &self.q {
             s.append_pair("q", q);
@@ -311,14 +370,34 @@ impl PageQuery {
             || self.server.is_some()
             || self.problems_only
             || self.problem.is_some()
+            || self.frequency.is_some()
+            || self.enabled.is_some()
+            || self.integration.is_some()
             || self.q.is_some()
+    }
+
+    /// The storages `frequency` and `enabled` look at: any of them may match.
+    fn storages<'r, 'a>(&self, row: &'r SiteRow<'a>) -> impl Iterator<Item = &'r StorageRow<'a>> {
+        [&row.local, &row.remote]
+            .into_iter()
+            .filter(|s| self.storage.is_none_or(|st| st == s.storage))
     }
 
     fn keeps(&self, row: &SiteRow<'_>) -> bool {
         self.account.as_deref().is_none_or(|a| a == row.account)
-            && self.server.is_none_or(|id| row.site.server_id == Some(id))
+            && self.server.as_ref().is_none_or(|s| s.keeps(row))
             && (!self.problems_only || row.health != Health::Ok)
             && self.problem.is_none_or(|p| row.problems.contains(&p))
+            && self.frequency.is_none_or(|f| {
+                self.storages(row)
+                    .any(|s| s.schedule().is_some_and(|sch| sch.frequency == f))
+            })
+            && self
+                .enabled
+                .is_none_or(|on| self.storages(row).any(|s| s.enabled == on))
+            && self
+                .integration
+                .is_none_or(|id| row.remote.integration.as_ref().is_some_and(|i| i.id == id))
             && self
                 .q
                 .as_deref()
@@ -326,9 +405,41 @@ impl PageQuery {
     }
 }
 
-const KNOWN_PARAMS: [&str; 9] = [
-    "account", "server", "problems", "problem", "q", "sort", "order", "page", "per_page",
+const KNOWN_PARAMS: [&str; 13] = [
+    "account",
+    "server",
+    "problems",
+    "problem",
+    "storage",
+    "frequency",
+    "enabled",
+    "integration",
+    "q",
+    "sort",
+    "order",
+    "page",
+    "per_page",
 ];
+
+/// The parameters whose values are whole numbers.
+const NUMBER_PARAMS: [&str; 3] = ["integration", "page", "per_page"];
+
+const FREQUENCIES: [Frequency; 5] = [
+    Frequency::Hourly,
+    Frequency::Daily,
+    Frequency::Weekly,
+    Frequency::Monthly,
+    Frequency::Unknown,
+];
+
+/// `1`/`0` and the words forms and people use for them.
+fn yes_no(value: &str) -> Option<bool> {
+    match value {
+        "1" | "true" | "on" | "yes" => Some(true),
+        "0" | "false" | "off" | "no" => Some(false),
+        _ => None,
+    }
+}
 
 fn truncate(s: &str, max: usize) -> String {
     if s.chars().count() <= max {
@@ -369,6 +480,12 @@ fn effective_retention(row: &SiteRow<'_>) -> Option<u64> {
         .min()
 }
 
+/// How often a storage's schedule runs (shortest first); `None` without a
+/// schedule or with an unknown frequency.
+fn frequency_of(row: &StorageRow<'_>) -> Option<u64> {
+    row.schedule().and_then(|s| s.frequency.interval_seconds())
+}
+
 fn integration_name(row: &SiteRow<'_>) -> Option<String> {
     row.remote.integration.as_ref().map(|i| match i.found {
         Some(found) => found.name.to_lowercase(),
@@ -391,6 +508,12 @@ pub fn sort_rows(rows: &mut [SiteRow<'_>], key: SortKey, order: Order) {
                 order,
             ),
             SortKey::Account => order.apply(a.account.cmp(b.account)),
+            SortKey::LocalFrequency => {
+                cmp_some_first(frequency_of(&a.local), frequency_of(&b.local), order)
+            }
+            SortKey::RemoteFrequency => {
+                cmp_some_first(frequency_of(&a.remote), frequency_of(&b.remote), order)
+            }
             SortKey::Local => cmp_some_first(next_if_on(&a.local), next_if_on(&b.local), order),
             SortKey::Remote => cmp_some_first(next_if_on(&a.remote), next_if_on(&b.remote), order),
             SortKey::Integration => cmp_some_first(integration_name(a), integration_name(b), order),
@@ -465,23 +588,52 @@ const WEEKDAYS: [&str; 7] = [
 
 /// `daily at 05:00`, `weekly on Sunday at 05:00`, `hourly at :30`.
 pub fn schedule_words(s: &Schedule) -> String {
+    match s.frequency {
+        Frequency::Unknown => "at an unknown frequency".to_string(),
+        f => format!("{} {}", f.as_str(), schedule_when(s)),
+    }
+}
+
+/// When in its period a schedule runs: `at 05:00`, `on Sunday at 05:00`,
+/// `at :30`.
+fn schedule_when(s: &Schedule) -> String {
     let minute = s.minute.unwrap_or(0);
     let at = match s.hour {
         Some(h) => format!("at {h:02}:{minute:02}"),
         None => "at an unknown hour".to_string(),
     };
     match s.frequency {
-        Frequency::Hourly => format!("hourly at :{minute:02}"),
-        Frequency::Daily => format!("daily {at}"),
+        Frequency::Hourly => format!("at :{minute:02}"),
+        Frequency::Daily => at,
         Frequency::Weekly => match s.day.and_then(|d| WEEKDAYS.get(d as usize)) {
-            Some(day) => format!("weekly on {day} {at}"),
-            None => format!("weekly {at}, on an unknown day"),
+            Some(day) => format!("on {day} {at}"),
+            None => format!("{at}, on an unknown day"),
         },
         Frequency::Monthly => match s.day {
-            Some(d) => format!("monthly on day {d} {at}"),
-            None => format!("monthly {at}, on an unknown day"),
+            Some(d) => format!("on day {d} {at}"),
+            None => format!("{at}, on an unknown day"),
         },
-        Frequency::Unknown => "at an unknown frequency".to_string(),
+        Frequency::Unknown => String::new(),
+    }
+}
+
+/// What a prune schedule keeps, as docs/metrics.md words it.
+fn prune_words(prune: u32) -> Option<&'static str> {
+    match prune {
+        0 => Some("keeps daily"),
+        1 => Some("daily, then weekly"),
+        2 => Some("daily, then monthly"),
+        3 => Some("daily, weekly, then monthly"),
+        _ => None,
+    }
+}
+
+/// The server's backup engine: `v2 Duplicacy`, `v1 Borg`.
+fn engine_words(v: BackupsVersion) -> Option<&'static str> {
+    match v {
+        BackupsVersion::V2 => Some("v2 Duplicacy"),
+        BackupsVersion::V1 => Some("v1 Borg"),
+        BackupsVersion::Unknown => None,
     }
 }
 
@@ -591,7 +743,12 @@ generated <time datetime=\"{}\">{}</time> · \
     }
 
     render_accounts(&mut out, view, &rows, now);
-    render_counts(&mut out, &totals);
+    let without_data = view
+        .accounts
+        .iter()
+        .filter(|a| a.snapshot().is_none())
+        .count();
+    render_counts(&mut out, &totals, without_data, view.accounts.len());
 
     // Schedules.
     out.push_str(
@@ -656,6 +813,7 @@ generated <time datetime=\"{}\">{}</time> · \
                 if matched == 1 { "" } else { "s" },
                 of
             );
+            render_pagination(&mut out, query, page, pages);
             render_site_table(&mut out, shown, query, now);
             render_pagination(&mut out, query, page, pages);
         }
@@ -766,10 +924,28 @@ this page reloads every {WAITING_REFRESH_SECONDS} s until it has data.</div>"
     out.push_str("</section>\n");
 }
 
-fn render_counts(out: &mut String, totals: &Counts) {
+fn render_counts(out: &mut String, totals: &Counts, without_data: usize, accounts: usize) {
+    if without_data == accounts {
+        // Zeros here would read as "nothing is wrong".
+        let _ = write!(
+            out,
+            "<section aria-labelledby=\"counts-h\" class=\"counts\"><h2 id=\"counts-h\">Summary</h2>\n\
+<p class=\"empty nodata\" id=\"no-data\"><strong>No data yet.</strong> No poll has succeeded, so nothing \
+is known about any site: neither which are protected nor which are not.</p></section>\n"
+        );
+        return;
+    }
+    let scope = match without_data {
+        0 => "all accounts".to_string(),
+        n => format!(
+            "accounts with data only: {n} of {accounts} account{} ha{} no data yet",
+            if accounts == 1 { "" } else { "s" },
+            if n == 1 { "s" } else { "ve" }
+        ),
+    };
     let _ = write!(
         out,
-        "<section aria-labelledby=\"counts-h\" class=\"counts\"><h2 id=\"counts-h\">Summary <span class=\"sub\">all accounts</span></h2>\n\
+        "<section aria-labelledby=\"counts-h\" class=\"counts\"><h2 id=\"counts-h\">Summary <span class=\"sub\" id=\"counts-scope\">{scope}</span></h2>\n\
 <ul class=\"cards\">\
 <li class=\"card\" id=\"count-sites\"><span class=\"n\">{}</span> sites</li>\
 <li class=\"card bad\" id=\"count-problem\"><a href=\"?problems=1\"><span class=\"n\">{}</span> not protected</a></li>\
@@ -812,7 +988,7 @@ fn render_filters(out: &mut String, view: &View, q: &PageQuery) {
     }
     out.push_str("</select></label>\n<label>Server <select name=\"server\">");
     option(out, "", "All servers", q.server.is_none());
-    let mut servers: Vec<(String, u64)> = Vec::new();
+    let mut servers: Vec<(String, u64, String)> = Vec::new();
     for a in &view.accounts {
         if let Some(snap) = a.snapshot() {
             for s in &snap.servers {
@@ -821,21 +997,62 @@ fn render_filters(out: &mut String, view: &View, q: &PageQuery) {
                 } else {
                     s.label.clone()
                 };
-                servers.push((label, s.id));
+                servers.push((label, s.id, s.label.clone()));
             }
         }
     }
     servers.sort();
+    // The id is the value, so that a label two accounts share stays one
+    // choice each; a label in the address selects the same server.
     let mut listed = false;
-    for (label, id) in &servers {
-        listed |= q.server == Some(*id);
-        option(out, &id.to_string(), label, q.server == Some(*id));
+    for (label, id, server_label) in &servers {
+        let selected = q
+            .server
+            .as_ref()
+            .is_some_and(|f| f.0 == id.to_string() || f.0 == *server_label);
+        let selected = selected && !listed;
+        listed |= selected;
+        option(out, &id.to_string(), label, selected);
     }
-    if let (Some(id), false) = (q.server, listed) {
+    if let (Some(f), false) = (&q.server, listed) {
+        option(
+            out,
+            &f.0,
+            &format!("{} (not found)", truncate(&f.0, 60)),
+            true,
+        );
+    }
+    out.push_str("</select></label>\n<label>Integration <select name=\"integration\">");
+    option(out, "", "Any", q.integration.is_none());
+    let mut integrations: Vec<(String, u64)> = view
+        .integration_rows()
+        .iter()
+        .filter(|r| r.sites > 0)
+        .map(|r| {
+            let name = r.integration.map_or_else(
+                || format!("deleted integration #{}", r.id),
+                |i| i.name.clone(),
+            );
+            let name = if view.accounts.len() > 1 {
+                format!("{name} ({})", r.account)
+            } else {
+                name
+            };
+            (name, r.id)
+        })
+        .collect();
+    integrations.sort();
+    integrations.dedup_by_key(|(_, id)| *id);
+    let mut listed = false;
+    for (name, id) in &integrations {
+        listed |= q.integration == Some(*id);
+        option(out, &id.to_string(), name, q.integration == Some(*id));
+    }
+    if let (Some(id), false) = (q.integration, listed) {
         option(
             out,
             &id.to_string(),
-            &format!("server {id} (not found)"),
+            &format!("integration #{id} (not used)"),
             true,
         );
     }
@@ -844,6 +1061,20 @@ fn render_filters(out: &mut String, view: &View, q: &PageQuery) {
     for p in Problem::ALL {
         option(out, p.as_str(), p.describe(), q.problem == Some(p));
     }
+    out.push_str("</select></label>\n<label>Backups <select name=\"storage\">");
+    option(out, "", "local or remote", q.storage.is_none());
+    for st in Storage::ALL {
+        option(out, st.as_str(), st.as_str(), q.storage == Some(st));
+    }
+    out.push_str("</select></label>\n<label>Frequency <select name=\"frequency\">");
+    option(out, "", "Any", q.frequency.is_none());
+    for f in FREQUENCIES {
+        option(out, f.as_str(), f.as_str(), q.frequency == Some(f));
+    }
+    out.push_str("</select></label>\n<label>On or off <select name=\"enabled\">");
+    option(out, "", "Either", q.enabled.is_none());
+    option(out, "on", "On", q.enabled == Some(true));
+    option(out, "off", "Off", q.enabled == Some(false));
     let _ = write!(
         out,
         "</select></label>\n<label class=\"check\"><input type=\"checkbox\" name=\"problems\" value=\"1\"{}> Problems and warnings only</label>\n\
@@ -906,7 +1137,8 @@ fn sort_header(out: &mut String, q: &PageQuery, key: SortKey) {
     );
 }
 
-fn storage_cell(row: &StorageRow<'_>, now: DateTime<Utc>) -> String {
+/// On or off, the frequency, and when in its period the schedule runs.
+fn schedule_cell(row: &StorageRow<'_>) -> String {
     let Some(schedule) = row.schedule() else {
         let what = match row.storage {
             Storage::Local => "No schedule",
@@ -914,17 +1146,31 @@ fn storage_cell(row: &StorageRow<'_>, now: DateTime<Utc>) -> String {
         };
         return format!("<span class=\"pill off\">{what}</span>");
     };
-    let words = esc(&schedule_words(schedule));
-    if row.enabled {
-        let next = match row.next_run {
-            Some(t) => format!("<div class=\"sub\">next {}</div>", time_html(t, now)),
-            None => "<div class=\"sub\">next run unknown</div>".to_string(),
-        };
-        format!("<span class=\"pill on\">On</span> {words}{next}")
+    let pill = if row.enabled {
+        "<span class=\"pill on\">On</span>"
     } else {
-        format!(
-            "<span class=\"pill off\">Off</span> {words}<div class=\"sub\">automatic backups switched off</div>"
-        )
+        "<span class=\"pill off\">Off</span>"
+    };
+    format!(
+        "{pill} <span class=\"freq\" data-frequency=\"{f}\">{f}</span><div class=\"sub\">{}</div>",
+        esc(&schedule_when(schedule)),
+        f = schedule.frequency.as_str(),
+    )
+}
+
+fn next_run_cell(row: &StorageRow<'_>, now: DateTime<Utc>) -> String {
+    match (row.schedule(), row.enabled, row.next_run) {
+        (None, _, _) => "—".to_string(),
+        (Some(_), false, _) => {
+            "<span class=\"sub\">none: automatic backups switched off</span>".to_string()
+        }
+        (Some(_), true, Some(t)) => format!(
+            "<time datetime=\"{}\">{}</time><div class=\"sub\">{}</div>",
+            api::rfc3339(t),
+            fmt_time(t),
+            fmt_relative(t, now)
+        ),
+        (Some(_), true, None) => "<span class=\"sub\">unknown</span>".to_string(),
     }
 }
 
@@ -957,8 +1203,14 @@ fn retention_cell(row: &SiteRow<'_>) -> String {
             continue;
         }
         let short = s.problems.contains(&Problem::ShortRetention);
+        let prune = s
+            .settings
+            .prune_schedule
+            .and_then(prune_words)
+            .map(|w| format!(" <span class=\"sub prune\">{w}</span>"))
+            .unwrap_or_default();
         parts.push(format!(
-            "<span class=\"{}\">{} {}</span>",
+            "<span class=\"{}\">{} {}</span>{prune}",
             if short { "short" } else { "ret" },
             s.storage.as_str(),
             retention_words(s.settings.retain_days)
@@ -983,10 +1235,10 @@ fn render_site_table(out: &mut String, rows: &[SiteRow<'_>], q: &PageQuery, now:
             .iter()
             .map(|p| {
                 format!(
-                    "<li class=\"{}\" data-problem=\"{}\">{}</li>",
+                    "<li class=\"{}\" data-problem=\"{code}\"><a href=\"?problem={code}\">{}</a></li>",
                     if p.is_warning() { "warn" } else { "bad" },
-                    p.as_str(),
-                    esc(p.describe())
+                    esc(p.describe()),
+                    code = p.as_str(),
                 )
             })
             .collect();
@@ -995,8 +1247,13 @@ fn render_site_table(out: &mut String, rows: &[SiteRow<'_>], q: &PageQuery, now:
         } else {
             format!("<ul class=\"reasons\">{reasons}</ul>")
         };
+        let engine = r
+            .backups_version
+            .and_then(engine_words)
+            .map(|w| format!("<div class=\"sub engine\" title=\"backup engine\">{w}</div>"))
+            .unwrap_or_default();
         let server = match (r.server_label, r.site.server_id) {
-            (Some(label), _) => esc(label),
+            (Some(label), _) => format!("{}{engine}", esc(label)),
             (None, Some(id)) => format!("<span class=\"sub\">#{id}</span>"),
             (None, None) => "—".to_string(),
         };
@@ -1008,7 +1265,9 @@ fn render_site_table(out: &mut String, rows: &[SiteRow<'_>], q: &PageQuery, now:
 <td data-label=\"Server\">{server}</td>\
 <td data-label=\"Account\">{account}</td>\
 <td data-label=\"Local backups\">{local}</td>\
+<td data-label=\"Local next run\">{local_next}</td>\
 <td data-label=\"Remote backups\">{remote}</td>\
+<td data-label=\"Remote next run\">{remote_next}</td>\
 <td data-label=\"Integration\">{integration}</td>\
 <td data-label=\"Retention\">{retention}</td></tr>",
             health = r.health.as_str(),
@@ -1016,8 +1275,10 @@ fn render_site_table(out: &mut String, rows: &[SiteRow<'_>], q: &PageQuery, now:
             account = esc(r.account),
             badge = health_badge(r.health),
             url = esc(&r.site.url),
-            local = storage_cell(&r.local, now),
-            remote = storage_cell(&r.remote, now),
+            local = schedule_cell(&r.local),
+            local_next = next_run_cell(&r.local, now),
+            remote = schedule_cell(&r.remote),
+            remote_next = next_run_cell(&r.remote, now),
             integration = integration_cell(r),
             retention = retention_cell(r),
         );
@@ -1082,10 +1343,18 @@ fn render_integrations(out: &mut String, view: &View, q: &PageQuery) {
     for r in &rows {
         let name = match r.integration {
             Some(i) => esc(&i.name),
-            None => format!(
-                "<span class=\"missing\">deleted integration #{}</span>",
-                r.id
-            ),
+            None => "<span class=\"missing\">deleted integration</span>".to_string(),
+        };
+        let sites = if r.sites == 0 {
+            "0".to_string()
+        } else {
+            let href = PageQuery {
+                account: Some(r.account.to_string()),
+                integration: Some(r.id),
+                ..PageQuery::default()
+            }
+            .href();
+            format!("<a href=\"{}#schedules-h\">{}</a>", esc(&href), r.sites)
         };
         let status = match r.status {
             IntegrationStatus::InUse => "<span class=\"badge ok\">In use</span>".to_string(),
@@ -1112,7 +1381,6 @@ fn render_integrations(out: &mut String, view: &View, q: &PageQuery) {
             id = r.id,
             provider = esc(r.provider().unwrap_or("unknown")),
             account = esc(r.account),
-            sites = r.sites,
             rank = r.status as u8,
         );
     }
