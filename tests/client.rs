@@ -15,7 +15,7 @@ use gridpane_backup_exporter::gridpane::{ApiError, Client, ClientOptions, Sleepe
 use gridpane_backup_exporter::model::{self, Frequency, Storage};
 use gridpane_backup_exporter::poller::{self, GridPaneSource, Source};
 use gridpane_backup_exporter::store::Store;
-use support::free_port;
+use support::{capture_logs, free_port};
 use url::Url;
 
 const TOKEN: &str = "test-token-7f3a";
@@ -405,12 +405,7 @@ async fn an_html_page_in_a_200_answer_is_named_as_html_with_status_and_url_never
 
 #[tokio::test]
 async fn a_request_that_will_be_retried_is_logged_at_once_with_account_and_url() {
-    let log = tempfile::NamedTempFile::new().unwrap();
-    let subscriber = tracing_subscriber::fmt()
-        .with_ansi(false)
-        .with_writer(log.reopen().unwrap())
-        .finish();
-    let _guard = tracing::subscriber::set_default(subscriber);
+    let (log, _guard) = capture_logs();
     let port = free_port();
     // Each wait records what the log said before it began.
     let logged_before_wait = Arc::new(Mutex::new(Vec::new()));
