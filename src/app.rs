@@ -276,7 +276,7 @@ pub async fn supervise<F, Fut>(
         }
         if let (Task::Poller, Some(slot)) = (task, &account) {
             let message = format!(
-                "the poller stopped unexpectedly ({}); restarting it",
+                "account \"{name}\": the poller stopped unexpectedly ({}); restarting it",
                 if outcome.is_ok() { "returned" } else { "panic" }
             );
             store.update(slot, |s| {

@@ -672,5 +672,9 @@ async fn a_first_poll_that_panics_still_makes_the_account_ready_with_up_zero() {
     assert!(!state.up());
     let error = state.last_poll.as_ref().and_then(|p| p.error.as_ref());
     assert_eq!(error.map(|e| e.reason.as_str()), Some("internal"));
+    assert_eq!(
+        error.map(|e| e.message.as_str()),
+        Some("account \"acme\": the poller stopped unexpectedly (panic); restarting it")
+    );
     running.stop().await;
 }
