@@ -334,7 +334,6 @@ async fn connection_refused_is_survived() {
     let message = status["accounts"][0]["last_poll"]["error"]["message"]
         .as_str()
         .unwrap_or_default();
-    eprintln!("{message}");
     assert!(
         message.starts_with(&format!(
             "account \"acme\": GET http://127.0.0.1:{}/oauth/api/v1/",
