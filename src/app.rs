@@ -4,6 +4,7 @@
 
 use std::any::Any;
 use std::collections::VecDeque;
+use std::collections::hash_map::{Entry, HashMap};
 use std::future::Future;
 use std::net::SocketAddr;
 use std::panic::AssertUnwindSafe;
@@ -17,7 +18,7 @@ use tokio::task::JoinSet;
 use tokio::time::Instant;
 
 use crate::config::Config;
-use crate::gridpane::{ApiError, Budget, BudgetOptions, Client, ClientOptions};
+use crate::gridpane::{ApiError, Budget, BudgetOptions, Client, ClientOptions, http_client};
 use crate::http::{self, Web};
 use crate::poller::{self, Source, SweepLimits, SweepingSource};
 use crate::server::{self, ServerOptions};
@@ -95,13 +96,24 @@ impl App {
         }
 
         let mut sources = Vec::with_capacity(config.accounts.len());
+        // One HTTP client (pool, root certificates) per transport settings:
+        // building one per account took most of the start-up with many
+        // accounts. Budgets, tallies and tokens stay per account.
+        let mut http_clients = HashMap::new();
         for account in &config.accounts {
             let budget = Arc::new(Budget::new(BudgetOptions::from_poll(&config.poll)));
-            let client = Client::new(ClientOptions::new(account, &config.poll))
-                .map_err(|source| AppError::Client {
-                    account: account.name.clone(),
-                    source,
-                })?
+            let opts = ClientOptions::new(account, &config.poll);
+            let http = match http_clients.entry((opts.timeout, opts.connect_timeout)) {
+                Entry::Occupied(e) => reqwest::Client::clone(e.get()),
+                Entry::Vacant(e) => e
+                    .insert(http_client(&opts).map_err(|source| AppError::Client {
+                        account: account.name.clone(),
+                        source,
+                    })?)
+                    .clone(),
+            };
+            let client = Client::with_http(opts, http)
+                .with_account(&account.name)
                 .with_budget(budget);
             let client = Arc::new(client);
             sources.push((
@@ -264,7 +276,7 @@ pub async fn supervise<F, Fut>(
         }
         if let (Task::Poller, Some(slot)) = (task, &account) {
             let message = format!(
-                "the poller stopped unexpectedly ({}); restarting it",
+                "account \"{name}\": the poller stopped unexpectedly ({}); restarting it",
                 if outcome.is_ok() { "returned" } else { "panic" }
             );
             store.update(slot, |s| {

@@ -92,6 +92,17 @@ pub async fn poll_once<S: Source>(
     store: &Store,
     slot: &AccountSlot,
 ) -> Result<(), ApiError> {
+    poll(source, store, slot, None).await
+}
+
+/// [`poll_once`]; `retry_in` is when a failed poll is tried again, if sooner
+/// than the interval, for the log line.
+async fn poll<S: Source>(
+    source: &S,
+    store: &Store,
+    slot: &AccountSlot,
+    retry_in: Option<Duration>,
+) -> Result<(), ApiError> {
     store.update(slot, |s| s.polling = true);
     let started = tokio::time::Instant::now();
     let result = source.fetch().await;
@@ -180,6 +191,10 @@ pub async fn poll_once<S: Source>(
             } else {
                 "no snapshot yet: this account has no data to serve until a poll succeeds"
             };
+            let next = match retry_in {
+                Some(d) => format!("; next try in {}s", d.as_secs()),
+                None => String::new(),
+            };
             tracing::warn!(
                 account = %slot.name,
                 result = "error",
@@ -188,11 +203,13 @@ pub async fn poll_once<S: Source>(
                 duration_ms = (duration * 1000.0).round() as u64,
                 requests,
                 rate_limited = tally.rate_limited.values().sum::<u64>(),
-                "poll failed, {outcome}"
+                next_try_in_s = retry_in.map(|d| d.as_secs()),
+                "poll failed, {outcome}{next}"
             );
+            // Self-contained: shown without the log line's fields.
             let error = PollError {
                 reason: e.reason().to_string(),
-                message: e.to_string(),
+                message: format!("account \"{}\": {e}", slot.name),
             };
             store.update(slot, |s| record(s, Some(error)));
             Err(e)
@@ -259,12 +276,14 @@ pub async fn run<S: Source>(
             _ = shutdown.wait_for(|stop| *stop) => return,
         }
         let started = tokio::time::Instant::now();
+        // A failed poll leaves the snapshot as it was: whether one exists
+        // decides now when a failure is tried again.
+        let retry_in = slot.load().snapshot.is_none().then(|| retry.min(interval));
         let result = tokio::select! {
-            r = poll_once(&source, &store, &slot) => r,
+            r = poll(&source, &store, &slot, retry_in) => r,
             _ = shutdown.wait_for(|stop| *stop) => return,
         };
-        delay = if result.is_err() && slot.load().snapshot.is_none() {
-            let d = retry.min(interval);
+        delay = if let (Err(_), Some(d)) = (&result, retry_in) {
             retry = retry.saturating_mul(2);
             d
         } else {

@@ -1,5 +1,7 @@
 //! The GridPane client against the fake GridPane, over real HTTP on loopback.
 
+mod support;
+
 use std::io::Write;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -13,6 +15,7 @@ use gridpane_backup_exporter::gridpane::{ApiError, Client, ClientOptions, Sleepe
 use gridpane_backup_exporter::model::{self, Frequency, Storage};
 use gridpane_backup_exporter::poller::{self, GridPaneSource, Source};
 use gridpane_backup_exporter::store::Store;
+use support::{capture_logs, free_port};
 use url::Url;
 
 const TOKEN: &str = "test-token-7f3a";
@@ -202,7 +205,10 @@ async fn a_rejected_token_fails_at_once_without_a_retry() {
     let fake = fake(spec(3)).await;
     let (client, waits) = client(options(&fake));
     let err = client.sites(&Secret::new("wrong")).await.unwrap_err();
-    assert!(matches!(err, ApiError::Auth { status: 401, .. }), "{err}");
+    assert!(
+        matches!(err.kind(), ApiError::Auth { status: 401, .. }),
+        "{err}"
+    );
     assert_eq!(err.reason(), "auth");
     assert_eq!(fake.requests().len(), 1);
     assert!(waits.lock().unwrap().is_empty());
@@ -342,10 +348,101 @@ async fn truncated_json_is_a_decode_error_naming_the_endpoint() {
     let err = client.backup_schedules(&token()).await.unwrap_err();
     assert_eq!(err.reason(), "decode");
     assert!(
-        err.to_string()
-            .starts_with("/backups/schedules: unexpected response"),
+        err.to_string().starts_with(&format!(
+            "GET {}/oauth/api/v1/backups/schedules: unexpected response",
+            fake.base_url()
+        )),
         "{err}"
     );
+}
+
+#[tokio::test]
+async fn a_refused_connection_names_the_url_without_credentials_and_says_what_to_check() {
+    let port = free_port();
+    let (client, _) = client(ClientOptions {
+        base_url: Url::parse(&format!("http://user:hunter2@127.0.0.1:{port}")).unwrap(),
+        max_retries: 0,
+        ..options(&fake(spec(1)).await)
+    });
+    let err = client.sites(&token()).await.unwrap_err();
+    assert_eq!(err.reason(), "network");
+    let msg = err.to_string();
+    assert!(
+        msg.starts_with(&format!(
+            "GET http://127.0.0.1:{port}/oauth/api/v1/site?page=1&per_page=200: network error: connection failed: "
+        )),
+        "{msg}"
+    );
+    assert!(
+        msg.ends_with(&format!(
+            "; is base_url right? the exporter reached no server at 127.0.0.1:{port}"
+        )),
+        "{msg}"
+    );
+    assert!(!msg.contains("hunter2") && !msg.contains("user"), "{msg}");
+}
+
+#[tokio::test]
+async fn an_html_page_in_a_200_answer_is_named_as_html_with_status_and_url_never_quoted() {
+    let fake = fake(spec(3)).await;
+    fake.set_fault(
+        FakeEndpoint::Schedules,
+        Fault::Body("<!DOCTYPE html><title>Log in to Wi-Fi secret-portal</title>".to_string()),
+        FaultCount::Always,
+    );
+    let (client, _) = client(options(&fake));
+    let err = client.backup_schedules(&token()).await.unwrap_err();
+    assert_eq!(err.reason(), "decode");
+    assert_eq!(
+        err.to_string(),
+        format!(
+            "GET {}/oauth/api/v1/backups/schedules: HTTP 200 with an HTML page (the body starts with <), not JSON: is accounts[].base_url the GridPane API's host?",
+            fake.base_url()
+        )
+    );
+    assert_eq!(fake.requests().len(), 1, "not retried");
+}
+
+#[tokio::test]
+async fn a_request_that_will_be_retried_is_logged_at_once_with_account_and_url() {
+    let (log, _guard) = capture_logs();
+    let port = free_port();
+    // Each wait records what the log said before it began.
+    let logged_before_wait = Arc::new(Mutex::new(Vec::new()));
+    let record = Arc::clone(&logged_before_wait);
+    let path = log.path().to_path_buf();
+    let sleeper: Sleeper = Arc::new(move |_| {
+        record
+            .lock()
+            .unwrap()
+            .push(std::fs::read_to_string(&path).unwrap());
+        Box::pin(async {})
+    });
+    let client = Client::new(ClientOptions {
+        base_url: Url::parse(&format!("http://127.0.0.1:{port}")).unwrap(),
+        max_retries: 2,
+        ..options(&fake(spec(1)).await)
+    })
+    .unwrap()
+    .with_account("acme")
+    .with_sleeper(sleeper);
+    let err = client.backup_integrations(&token()).await.unwrap_err();
+    assert_eq!(err.reason(), "network");
+    let seen = logged_before_wait.lock().unwrap().clone();
+    assert_eq!(seen.len(), 2, "two retries, two waits");
+    let first: Vec<&str> = seen[0].lines().collect();
+    assert_eq!(first.len(), 1, "{first:?}");
+    for needle in [
+        "request failed, retrying",
+        "account=acme",
+        &format!("url=http://127.0.0.1:{port}/oauth/api/v1/backups/integrations"),
+        "reason=\"network\"",
+        "attempt=1",
+        "retry_in_ms=",
+        "reached no server",
+    ] {
+        assert!(first[0].contains(needle), "{needle}: {}", first[0]);
+    }
 }
 
 #[tokio::test]
@@ -611,7 +708,7 @@ async fn a_page_of_a_million_items_fails_as_too_large_while_it_is_decoded() {
     });
     let err = client.sites(&token()).await.unwrap_err();
     assert!(
-        matches!(err, ApiError::TooManyItems { limit: 1000, .. }),
+        matches!(err.kind(), ApiError::TooManyItems { limit: 1000, .. }),
         "{err}"
     );
     assert_eq!(err.reason(), "too_large");

@@ -329,6 +329,21 @@ async fn connection_refused_is_survived() {
     let (_, during) = get(&app, "/metrics").await;
     assert!(metric(&during, &format!("{ERRORS}reason=\"network\"}}")) >= 1.0);
     assert_eq!(site_lines(&during), site_lines(&before));
+    let status: serde_json::Value =
+        serde_json::from_str(&get(&app, "/api/v1/status").await.1).unwrap();
+    let message = status["accounts"][0]["last_poll"]["error"]["message"]
+        .as_str()
+        .unwrap_or_default();
+    assert!(
+        message.starts_with(&format!(
+            "account \"acme\": GET http://127.0.0.1:{}/oauth/api/v1/",
+            door.port
+        )) && message.ends_with(&format!(
+            "the exporter reached no server at 127.0.0.1:{}",
+            door.port
+        )),
+        "{message}"
+    );
 
     door.open().await;
     wait_for(10, "recovery", || async {

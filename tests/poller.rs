@@ -16,7 +16,7 @@ use gridpane_backup_exporter::poller::{self, Source, SweepLimits, SweepingSource
 use gridpane_backup_exporter::render::metrics;
 use gridpane_backup_exporter::store::{AccountSlot, Store, Task};
 use serde_json::json;
-use support::{TOKEN, account, fake, fleet_of};
+use support::{TOKEN, account, capture_logs, fake, fleet_of};
 use tokio::sync::watch;
 
 /// One scripted fetch: an answer, or a panic (a bug on some input).
@@ -485,13 +485,55 @@ fn first_polls_of_many_accounts_start_twenty_milliseconds_apart_within_the_inter
 }
 
 #[tokio::test]
+async fn a_failed_poll_records_a_message_that_names_its_account() {
+    let (store, slot) = acme();
+    let source = Scripted::new(vec![Err(http_503())]);
+    let _ = poller::poll_once(&source, &store, &slot).await;
+    let state = slot.load();
+    let error = state.last_poll.as_ref().and_then(|p| p.error.as_ref());
+    assert_eq!(
+        error.map(|e| e.message.as_str()),
+        Some("account \"acme\": /site: HTTP 503")
+    );
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_failed_first_poll_logs_when_it_is_tried_again_and_a_later_failure_does_not() {
+    let (log, _guard) = capture_logs();
+    let (store, slot) = acme();
+    let source = Scripted::new(vec![
+        Err(http_503()),
+        Err(http_503()),
+        Ok(fleet(&[1])),
+        Err(http_503()),
+    ]);
+    let running = run_poller(
+        source,
+        &store,
+        &slot,
+        Duration::from_secs(30),
+        Duration::ZERO,
+    );
+    // Failures at 0 and 5 s, success at 15 s, failure at 45 to 48 s.
+    tokio::time::sleep(Duration::from_secs(50)).await;
+    running.stop().await;
+    let text = std::fs::read_to_string(log.path()).unwrap();
+    let failed: Vec<&str> = text.lines().filter(|l| l.contains("poll failed")).collect();
+    assert_eq!(failed.len(), 3, "{text}");
+    for (line, want) in failed.iter().zip(["5", "10"]) {
+        assert!(line.contains(&format!("next try in {want}s")), "{line}");
+        assert!(line.contains(&format!("next_try_in_s={want}")), "{line}");
+    }
+    assert!(
+        !failed[2].contains("next try") && failed[2].contains("keeping the last good snapshot"),
+        "{}",
+        failed[2]
+    );
+}
+
+#[tokio::test]
 async fn a_failed_poll_without_a_snapshot_says_there_is_none_yet_instead_of_keeping_one() {
-    let log = tempfile::NamedTempFile::new().unwrap();
-    let subscriber = tracing_subscriber::fmt()
-        .with_ansi(false)
-        .with_writer(log.reopen().unwrap())
-        .finish();
-    let _guard = tracing::subscriber::set_default(subscriber);
+    let (log, _guard) = capture_logs();
     let (store, slot) = acme();
     let source = Scripted::new(vec![Err(http_503()), Ok(fleet(&[1])), Err(http_503())]);
     for _ in 0..3 {
@@ -630,5 +672,9 @@ async fn a_first_poll_that_panics_still_makes_the_account_ready_with_up_zero() {
     assert!(!state.up());
     let error = state.last_poll.as_ref().and_then(|p| p.error.as_ref());
     assert_eq!(error.map(|e| e.reason.as_str()), Some("internal"));
+    assert_eq!(
+        error.map(|e| e.message.as_str()),
+        Some("account \"acme\": the poller stopped unexpectedly (panic); restarting it")
+    );
     running.stop().await;
 }

@@ -6,7 +6,9 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use reqwest::StatusCode;
-use reqwest::header::{ACCEPT, AUTHORIZATION, CONTENT_LENGTH, HeaderMap, HeaderValue};
+use reqwest::header::{
+    ACCEPT, AUTHORIZATION, CONTENT_LENGTH, CONTENT_TYPE, HeaderMap, HeaderValue,
+};
 use serde::de::DeserializeOwned;
 use url::Url;
 
@@ -123,6 +125,8 @@ pub struct Client {
     http: reqwest::Client,
     api_root: Url,
     opts: ClientOptions,
+    /// The account's name, for log lines.
+    account: String,
     tally: Mutex<RequestTally>,
     budget: Arc<Budget>,
     sleeper: Sleeper,
@@ -137,22 +141,39 @@ enum Attempt {
     Fatal(ApiError),
 }
 
+/// The HTTP client (connection pool, root certificates) for `opts`'s
+/// transport settings. Building one loads the system's root certificates,
+/// so accounts with the same settings share one ([`Client::with_http`]):
+/// the token goes with each request, never with the pool, and redirects are
+/// never followed.
+pub fn http_client(opts: &ClientOptions) -> Result<reqwest::Client, ApiError> {
+    reqwest::Client::builder()
+        .user_agent(concat!(
+            env!("CARGO_PKG_NAME"),
+            "/",
+            env!("CARGO_PKG_VERSION")
+        ))
+        .timeout(opts.timeout)
+        .connect_timeout(opts.connect_timeout)
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .map_err(|e| ApiError::Network {
+            endpoint: Endpoint::Sites,
+            message: format!("cannot build HTTP client: {e}"),
+        })
+}
+
 impl Client {
+    /// A client with an HTTP client of its own.
     pub fn new(opts: ClientOptions) -> Result<Self, ApiError> {
-        let http = reqwest::Client::builder()
-            .user_agent(concat!(
-                env!("CARGO_PKG_NAME"),
-                "/",
-                env!("CARGO_PKG_VERSION")
-            ))
-            .timeout(opts.timeout)
-            .connect_timeout(opts.connect_timeout)
-            .redirect(reqwest::redirect::Policy::none())
-            .build()
-            .map_err(|e| ApiError::Network {
-                endpoint: Endpoint::Sites,
-                message: format!("cannot build HTTP client: {e}"),
-            })?;
+        let http = http_client(&opts)?;
+        Ok(Client::with_http(opts, http))
+    }
+
+    /// A client sending through `http`, which may be shared with other
+    /// accounts' clients: it must have been built by [`http_client`] from
+    /// the same transport settings (timeouts).
+    pub fn with_http(opts: ClientOptions, http: reqwest::Client) -> Self {
         let mut api_root = opts.base_url.clone();
         {
             let path = api_root.path().trim_end_matches('/').to_string();
@@ -168,14 +189,21 @@ impl Client {
                 DEFAULT_ENDPOINT_UNITS_PER_MINUTE
             },
         }));
-        Ok(Client {
+        Client {
             http,
             api_root,
             opts,
+            account: String::new(),
             tally: Mutex::new(RequestTally::default()),
             budget,
             sleeper: tokio_sleeper(),
-        })
+        }
+    }
+
+    /// Names the account in the client's log lines.
+    pub fn with_account(mut self, name: &str) -> Self {
+        self.account = name.to_string();
+        self
     }
 
     /// Replaces the account's request budget (shared by everything that
@@ -406,6 +434,7 @@ impl Client {
     }
 
     /// GETs and decodes one response holding at most `items` list items.
+    /// Errors name the URL ([`ApiError::At`]).
     async fn get_json<T: DeserializeOwned + Envelope>(
         &self,
         token: &Secret,
@@ -422,6 +451,21 @@ impl Client {
             url.query_pairs_mut()
                 .extend_pairs(query.iter().map(|(k, v)| (*k, v.as_str())));
         }
+        self.get_json_at(token, ep, &url, items)
+            .await
+            .map_err(|e| ApiError::At {
+                url: shown(&url),
+                inner: Box::new(e),
+            })
+    }
+
+    async fn get_json_at<T: DeserializeOwned + Envelope>(
+        &self,
+        token: &Secret,
+        ep: Endpoint,
+        url: &Url,
+        items: usize,
+    ) -> Result<T, ApiError> {
         let mut bearer = HeaderValue::from_str(&format!("Bearer {}", token.expose()))
             .map_err(|_| ApiError::InvalidToken { endpoint: ep })?;
         bearer.set_sensitive(true);
@@ -434,7 +478,7 @@ impl Client {
             attempt += 1;
             self.pace(ep, honour_block).await;
             honour_block = true;
-            let outcome = self.attempt(ep, url.clone(), bearer.clone()).await;
+            let outcome = self.attempt(ep, url, bearer.clone()).await;
             let retries_left = attempt <= self.opts.max_retries;
             match outcome {
                 Attempt::Done(body) => {
@@ -456,8 +500,19 @@ impl Client {
                     (self.sleeper)(wait).await;
                     honour_block = false;
                 }
-                Attempt::Transient(_) if retries_left => {
+                Attempt::Transient(e) if retries_left => {
                     let wait = backoff + jitter(backoff / 4);
+                    // Said at once: the request's last failure ends the poll
+                    // only after every retry.
+                    tracing::warn!(
+                        account = %self.account,
+                        url = %shown(url),
+                        reason = e.reason(),
+                        error = %e.detail(),
+                        attempt,
+                        retry_in_ms = wait.as_millis() as u64,
+                        "request failed, retrying"
+                    );
                     (self.sleeper)(wait).await;
                     backoff = (backoff * 2).min(MAX_BACKOFF);
                 }
@@ -477,10 +532,10 @@ impl Client {
         }
     }
 
-    async fn attempt(&self, ep: Endpoint, url: Url, bearer: HeaderValue) -> Attempt {
+    async fn attempt(&self, ep: Endpoint, url: &Url, bearer: HeaderValue) -> Attempt {
         let sent = self
             .http
-            .get(url)
+            .get(url.clone())
             .header(AUTHORIZATION, bearer)
             .header(ACCEPT, "application/json")
             .send()
@@ -489,7 +544,7 @@ impl Client {
             Ok(r) => r,
             Err(e) => {
                 self.count(ep, "error");
-                return Attempt::Transient(self.transport_error(ep, &e));
+                return Attempt::Transient(self.transport_error(ep, &e, url));
             }
         };
         let status = resp.status();
@@ -521,7 +576,10 @@ impl Client {
             // A rate limit can also hide behind another status: look at the
             // first bytes only, never log them.
             let headers = resp.headers().clone();
-            let head = self.read_body(ep, resp, 4096).await.unwrap_or_default();
+            let head = self
+                .read_body(ep, url, resp, 4096)
+                .await
+                .unwrap_or_default();
             if contains(&head, RATE_LIMIT_TEXT) {
                 self.with_tally(|t| *t.rate_limited.entry(ep.route()).or_default() += 1);
                 return Attempt::RateLimited(
@@ -539,7 +597,15 @@ impl Client {
                 Attempt::Fatal(err)
             };
         }
-        match self.read_body(ep, resp, self.opts.max_body_bytes).await {
+        let content_type = resp
+            .headers()
+            .get(CONTENT_TYPE)
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_string);
+        match self
+            .read_body(ep, url, resp, self.opts.max_body_bytes)
+            .await
+        {
             // A JSON answer that mentions the text (an integration named
             // "Beep, Beep backups") is data, not a rate limit.
             Ok(body)
@@ -549,7 +615,14 @@ impl Client {
                 self.with_tally(|t| *t.rate_limited.entry(ep.route()).or_default() += 1);
                 Attempt::RateLimited(DEFAULT_RATE_LIMIT_WAIT, false)
             }
-            Ok(body) => Attempt::Done(body),
+            Ok(body) => match html(content_type.as_deref(), &body) {
+                Some(seen) => Attempt::Fatal(ApiError::Html {
+                    endpoint: ep,
+                    status: status.as_u16(),
+                    seen,
+                }),
+                None => Attempt::Done(body),
+            },
             Err(e @ ApiError::TooLarge { .. }) => Attempt::Fatal(e),
             Err(e) => Attempt::Transient(e),
         }
@@ -560,6 +633,7 @@ impl Client {
     async fn read_body(
         &self,
         ep: Endpoint,
+        url: &Url,
         mut resp: reqwest::Response,
         limit: u64,
     ) -> Result<bytes::Bytes, ApiError> {
@@ -587,12 +661,12 @@ impl Client {
                     buf.extend_from_slice(&chunk);
                 }
                 Ok(None) => return Ok(buf.freeze()),
-                Err(e) => return Err(self.transport_error(ep, &e)),
+                Err(e) => return Err(self.transport_error(ep, &e, url)),
             }
         }
     }
 
-    fn transport_error(&self, ep: Endpoint, e: &reqwest::Error) -> ApiError {
+    fn transport_error(&self, ep: Endpoint, e: &reqwest::Error, url: &Url) -> ApiError {
         if e.is_timeout() {
             ApiError::Timeout {
                 endpoint: ep,
@@ -601,7 +675,7 @@ impl Client {
         } else {
             ApiError::Network {
                 endpoint: ep,
-                message: describe_transport_error(e),
+                message: describe_transport_error(e, &server_of(url)),
             }
         }
     }
@@ -630,9 +704,43 @@ impl Client {
     }
 }
 
-/// The cause of a transport error, without the URL (no secrets are in URLs,
-/// but hosts of agency instances need not be in every log line either).
-fn describe_transport_error(e: &reqwest::Error) -> String {
+/// A URL fit for an error message: no userinfo, no fragment. (Queries hold
+/// only `page` and `per_page`: the base URL's own query does not survive
+/// joining the route.)
+fn shown(url: &Url) -> String {
+    let mut url = url.clone();
+    let _ = url.set_username("");
+    let _ = url.set_password(None);
+    url.set_fragment(None);
+    url.to_string()
+}
+
+/// `host:port` of a URL, for hints.
+fn server_of(url: &Url) -> String {
+    format!(
+        "{}:{}",
+        url.host_str().unwrap_or("?"),
+        url.port_or_known_default().unwrap_or(0)
+    )
+}
+
+/// Why a 2xx answer is an HTML page rather than JSON, if it is one: its
+/// Content-Type, or a body that starts with `<`. Never quotes the body.
+fn html(content_type: Option<&str>, body: &[u8]) -> Option<String> {
+    if let Some(ct) = content_type.filter(|ct| {
+        let ct = ct.trim_start().to_ascii_lowercase();
+        ct.starts_with("text/html") || ct.starts_with("application/xhtml")
+    }) {
+        return Some(format!("Content-Type {}", short(ct, MAX_KEY_CHARS)));
+    }
+    body.trim_ascii_start()
+        .starts_with(b"<")
+        .then(|| "the body starts with <".to_string())
+}
+
+/// The cause of a transport error, with a hint when no server answered at
+/// `server` (`host:port`).
+fn describe_transport_error(e: &reqwest::Error, server: &str) -> String {
     let kind = if e.is_connect() {
         "connection failed"
     } else if e.is_body() || e.is_decode() {
@@ -642,28 +750,39 @@ fn describe_transport_error(e: &reqwest::Error) -> String {
     } else {
         "transport error"
     };
-    describe_cause(kind, e)
+    describe_cause(kind, e, server)
 }
 
 /// `kind: root cause`; when the cause is a lack of file descriptors, says so
-/// and what to raise.
-fn describe_cause(kind: &str, e: &(dyn std::error::Error + 'static)) -> String {
+/// and what to raise; when the connection was refused or the host name did
+/// not resolve, says what to check.
+fn describe_cause(kind: &str, e: &(dyn std::error::Error + 'static), server: &str) -> String {
     let mut source = e.source();
     let mut root = None;
+    let mut hint = None;
     while let Some(s) = source {
-        if s.downcast_ref::<std::io::Error>()
-            .is_some_and(out_of_file_descriptors)
-        {
+        let io = s.downcast_ref::<std::io::Error>();
+        if io.is_some_and(out_of_file_descriptors) {
             return format!(
                 "{kind}: out of file descriptors ({s}); raise the open-file limit (LimitNOFILE, ulimit -n)"
             );
         }
+        if io.is_some_and(|io| io.kind() == std::io::ErrorKind::ConnectionRefused) {
+            hint = Some(format!(
+                "is base_url right? the exporter reached no server at {server}"
+            ));
+        } else if s.to_string().starts_with("dns error") {
+            hint = Some(format!(
+                "the host name of {server} does not resolve: check base_url and DNS"
+            ));
+        }
         root = Some(s.to_string());
         source = s.source();
     }
-    match root {
-        Some(r) => format!("{kind}: {r}"),
-        None => kind.to_string(),
+    match (root, hint) {
+        (Some(r), Some(h)) => format!("{kind}: {r}; {h}"),
+        (Some(r), None) => format!("{kind}: {r}"),
+        (None, _) => kind.to_string(),
     }
 }
 
@@ -1037,39 +1156,96 @@ mod tests {
         }
     }
 
+    /// A layer of an error chain, as reqwest and hyper nest them.
+    #[derive(Debug)]
+    struct Layer(&'static str, Box<dyn std::error::Error + Send + Sync>);
+    impl fmt::Display for Layer {
+        fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+            f.write_str(self.0)
+        }
+    }
+    impl std::error::Error for Layer {
+        fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+            Some(&*self.1)
+        }
+    }
+
+    /// A send error whose connector failed with `cause`.
+    fn send_error(connector: &'static str, cause: std::io::Error) -> Layer {
+        let connect = Layer(connector, Box::new(cause));
+        Layer("error sending request", Box::new(connect))
+    }
+
     #[test]
     fn running_out_of_file_descriptors_is_named_as_such() {
-        /// A layer of an error chain, as reqwest and hyper nest them.
-        #[derive(Debug)]
-        struct Layer(&'static str, Box<dyn std::error::Error + Send + Sync>);
-        impl fmt::Display for Layer {
-            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-                f.write_str(self.0)
-            }
-        }
-        impl std::error::Error for Layer {
-            fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
-                Some(&*self.1)
-            }
-        }
-        let chain = |io: std::io::Error| {
-            let connect = Layer("tcp connect error", Box::new(io));
-            Layer("error sending request", Box::new(connect))
-        };
         for errno in [23, 24] {
-            let e = chain(std::io::Error::from_raw_os_error(errno));
-            let message = describe_cause("connection failed", &e);
+            let e = send_error(
+                "tcp connect error",
+                std::io::Error::from_raw_os_error(errno),
+            );
+            let message = describe_cause("connection failed", &e, "h:1");
             assert!(
                 message.starts_with("connection failed: out of file descriptors"),
                 "{message}"
             );
             assert!(message.contains("open-file limit"), "{message}");
         }
-        let refused = chain(std::io::Error::from(std::io::ErrorKind::ConnectionRefused));
-        assert_eq!(
-            describe_cause("connection failed", &refused),
-            "connection failed: connection refused"
+    }
+
+    #[test]
+    fn a_refused_connection_or_an_unresolved_host_says_what_to_check() {
+        let refused = send_error(
+            "tcp connect error",
+            std::io::Error::from(std::io::ErrorKind::ConnectionRefused),
         );
+        assert_eq!(
+            describe_cause("connection failed", &refused, "gp.example:443"),
+            "connection failed: connection refused; is base_url right? the exporter reached no server at gp.example:443"
+        );
+        // hyper-util's connector names a failed lookup "dns error".
+        let unresolved = send_error(
+            "dns error",
+            std::io::Error::other(
+                "failed to lookup address information: Name or service not known",
+            ),
+        );
+        assert_eq!(
+            describe_cause("connection failed", &unresolved, "gp.example:443"),
+            "connection failed: failed to lookup address information: Name or service not known; the host name of gp.example:443 does not resolve: check base_url and DNS"
+        );
+        let reset = send_error(
+            "tcp connect error",
+            std::io::Error::from(std::io::ErrorKind::ConnectionReset),
+        );
+        assert_eq!(
+            describe_cause("connection failed", &reset, "gp.example:443"),
+            "connection failed: connection reset"
+        );
+    }
+
+    #[test]
+    fn an_html_page_is_named_by_its_content_type_or_its_first_byte() {
+        assert_eq!(
+            html(Some("text/html; charset=UTF-8"), b"{}").as_deref(),
+            Some("Content-Type text/html; charset=UTF-8")
+        );
+        assert_eq!(
+            html(
+                Some("application/json"),
+                b"  \n<!DOCTYPE html><p>secret</p>"
+            )
+            .as_deref(),
+            Some("the body starts with <")
+        );
+        assert_eq!(html(Some("application/json"), b"{\"data\": []}"), None);
+        assert_eq!(html(None, b"[]"), None);
+    }
+
+    #[test]
+    fn a_url_in_an_error_never_carries_credentials() {
+        let url = Url::parse("https://user:hunter2@gp.example/oauth/api/v1/site?page=2#x").unwrap();
+        assert_eq!(shown(&url), "https://gp.example/oauth/api/v1/site?page=2");
+        assert_eq!(server_of(&url), "gp.example:443");
     }
 
     #[test]

@@ -2,10 +2,15 @@ use std::time::Duration;
 
 use super::Endpoint;
 
-/// Why a request to GridPane failed. Messages name the endpoint and, for
-/// decode errors, the JSON path; never a response body or the token.
+/// Why a request to GridPane failed. Messages name the endpoint (the URL
+/// once the client has wrapped them in [`ApiError::At`]) and, for decode
+/// errors, the JSON path; never a response body, the token or URL
+/// credentials.
 #[derive(Debug, thiserror::Error)]
 pub enum ApiError {
+    /// An error of one request, with the URL it went to (no userinfo).
+    #[error("GET {url}: {}", inner.detail())]
+    At { url: String, inner: Box<ApiError> },
     #[error("{endpoint}: GridPane rejected the token (HTTP {status})")]
     Auth { endpoint: Endpoint, status: u16 },
     #[error("{endpoint}: the token holds characters an HTTP header cannot carry; nothing was sent")]
@@ -25,6 +30,15 @@ pub enum ApiError {
         "{endpoint}: GridPane answered with a redirect (HTTP {status}), not followed; check accounts[].base_url"
     )]
     Redirect { endpoint: Endpoint, status: u16 },
+    #[error(
+        "{endpoint}: HTTP {status} with an HTML page ({seen}), not JSON: is accounts[].base_url the GridPane API's host?"
+    )]
+    Html {
+        endpoint: Endpoint,
+        status: u16,
+        /// What gave it away: the Content-Type, or the body's first byte.
+        seen: String,
+    },
     #[error("{endpoint}: unexpected response at {path}: {message}")]
     Decode {
         endpoint: Endpoint,
@@ -47,6 +61,7 @@ impl ApiError {
     /// A small, bounded label value for `gridpane_poll_errors_total{reason}`.
     pub fn reason(&self) -> &'static str {
         match self {
+            ApiError::At { inner, .. } => inner.reason(),
             // Out of file descriptors: the token file may be fine.
             ApiError::Token(e) if e.is_transient() => "network",
             ApiError::Auth { .. } | ApiError::InvalidToken { .. } | ApiError::Token(_) => "auth",
@@ -56,10 +71,51 @@ impl ApiError {
             ApiError::Http { status, .. } if *status >= 500 => "http_5xx",
             ApiError::Http { .. } => "http_4xx",
             ApiError::Redirect { .. } => "redirect",
-            ApiError::Decode { .. } => "decode",
+            ApiError::Decode { .. } | ApiError::Html { .. } => "decode",
             ApiError::Unsuccessful { .. } => "unsuccessful",
             ApiError::TooLarge { .. } | ApiError::TooManyItems { .. } => "too_large",
             ApiError::Pagination { .. } => "pagination",
+        }
+    }
+
+    /// The error itself, without the URL [`ApiError::At`] adds.
+    pub fn kind(&self) -> &ApiError {
+        match self {
+            ApiError::At { inner, .. } => inner.kind(),
+            other => other,
+        }
+    }
+
+    /// The endpoint the error is about, if any.
+    pub fn endpoint(&self) -> Option<Endpoint> {
+        match self {
+            ApiError::At { inner, .. } => inner.endpoint(),
+            ApiError::Token(_) => None,
+            ApiError::Auth { endpoint, .. }
+            | ApiError::InvalidToken { endpoint }
+            | ApiError::RateLimited { endpoint, .. }
+            | ApiError::Timeout { endpoint, .. }
+            | ApiError::Network { endpoint, .. }
+            | ApiError::Http { endpoint, .. }
+            | ApiError::Redirect { endpoint, .. }
+            | ApiError::Html { endpoint, .. }
+            | ApiError::Decode { endpoint, .. }
+            | ApiError::Unsuccessful { endpoint }
+            | ApiError::TooLarge { endpoint, .. }
+            | ApiError::TooManyItems { endpoint, .. }
+            | ApiError::Pagination { endpoint, .. } => Some(*endpoint),
+        }
+    }
+
+    /// The message without its leading endpoint, for [`ApiError::At`],
+    /// which names the URL instead.
+    pub(crate) fn detail(&self) -> String {
+        let text = self.to_string();
+        match self.endpoint() {
+            Some(ep) => text
+                .strip_prefix(&format!("{ep}: "))
+                .map_or_else(|| text.clone(), str::to_string),
+            None => text,
         }
     }
 

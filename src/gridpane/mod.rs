@@ -9,5 +9,5 @@ pub mod lenient;
 pub mod wire;
 
 pub use budget::{Budget, BudgetOptions};
-pub use client::{Client, ClientOptions, Endpoint, RequestTally, Sleeper, decode};
+pub use client::{Client, ClientOptions, Endpoint, RequestTally, Sleeper, decode, http_client};
 pub use error::ApiError;

@@ -202,3 +202,15 @@ pub fn require(found: bool, what: &str, package: &str) -> bool {
     }
     found
 }
+
+/// Log lines of this thread (tokio's current-thread tests: the test and its
+/// spawned tasks) go to the returned file until the guard is dropped.
+pub fn capture_logs() -> (tempfile::NamedTempFile, tracing::subscriber::DefaultGuard) {
+    let log = tempfile::NamedTempFile::new().unwrap();
+    let subscriber = tracing_subscriber::fmt()
+        .with_ansi(false)
+        .with_writer(log.reopen().unwrap())
+        .finish();
+    let guard = tracing::subscriber::set_default(subscriber);
+    (log, guard)
+}
