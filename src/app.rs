@@ -275,10 +275,11 @@ pub async fn supervise<F, Fut>(
             store.tasks().give_up();
         }
         if let (Task::Poller, Some(slot)) = (task, &account) {
-            let message = format!(
-                "account \"{name}\": the poller stopped unexpectedly ({}); restarting it",
+            let cause = format!(
+                "the poller stopped unexpectedly ({}); restarting it",
                 if outcome.is_ok() { "returned" } else { "panic" }
             );
+            let error = PollError::new(&name, POLLER_STOPPED, &cause);
             store.update(slot, |s| {
                 s.polling = false;
                 s.ready = true;
@@ -286,10 +287,7 @@ pub async fn supervise<F, Fut>(
                     finished_at: poller::unix_now(),
                     duration_seconds: 0.0,
                     requests: 0,
-                    error: Some(PollError {
-                        reason: POLLER_STOPPED.to_string(),
-                        message,
-                    }),
+                    error: Some(error),
                 });
                 s.next_poll_at = Some(poller::unix_now() + backoff.as_secs_f64());
             });

@@ -206,11 +206,7 @@ async fn poll<S: Source>(
                 next_try_in_s = retry_in.map(|d| d.as_secs()),
                 "poll failed, {outcome}{next}"
             );
-            // Self-contained: shown without the log line's fields.
-            let error = PollError {
-                reason: e.reason().to_string(),
-                message: format!("account \"{}\": {e}", slot.name),
-            };
+            let error = PollError::new(&slot.name, e.reason(), &e);
             store.update(slot, |s| record(s, Some(error)));
             Err(e)
         }

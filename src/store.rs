@@ -32,6 +32,17 @@ pub struct PollError {
     pub message: String,
 }
 
+impl PollError {
+    /// A failed poll of `account`, worded to stand on its own (the page and
+    /// the API show it without the log line's fields).
+    pub fn new(account: &str, reason: &str, cause: &dyn std::fmt::Display) -> Self {
+        PollError {
+            reason: reason.to_string(),
+            message: format!("account \"{account}\": {cause}"),
+        }
+    }
+}
+
 /// The reason of a poll the poller did not finish because it ended
 /// unexpectedly (a panic); the supervisor restarts it.
 pub const POLLER_STOPPED: &str = "internal";

@@ -208,7 +208,9 @@ fn status_tells_every_account_state_apart() {
     assert_eq!(globex["last_poll"]["error"]["reason"], json!("http_5xx"));
     assert_eq!(
         globex["last_poll"]["error"]["message"],
-        json!("/site: HTTP 503")
+        json!(
+            "account \"globex\": GET https://my.gridpane.com/oauth/api/v1/site?page=1&per_page=200: HTTP 503"
+        )
     );
     assert_eq!(
         globex["data"]["age_seconds"],

@@ -64,7 +64,10 @@ fn a_failed_poll_shows_its_reason_and_the_age_of_the_data_shown() {
         banner.contains("The last poll of account acme failed 1 min ago"),
         "{banner}"
     );
-    assert!(banner.contains("/site: HTTP 503 (http_5xx)"), "{banner}");
+    assert!(
+        banner.contains("/oauth/api/v1/site?page=1&amp;per_page=200: HTTP 503 (http_5xx)"),
+        "{banner}"
+    );
     assert!(
         banner.contains("data from 2026-11-22 10:00 UTC (2 h ago)"),
         "{banner}"
