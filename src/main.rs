@@ -227,48 +227,10 @@ fn pin_malloc_mmap_threshold() {}
 /// soft limit of 1024 is too low for a thousand accounts, while the hard
 /// limit (often 524288 or more) is not. Kubernetes has no per-pod setting
 /// for it (docs/operations.md).
-#[cfg(all(
-    target_os = "linux",
-    target_env = "gnu",
-    any(target_arch = "x86_64", target_arch = "aarch64")
-))]
 fn raise_open_file_limit() {
-    #[repr(C)]
-    struct Rlimit {
-        cur: u64,
-        max: u64,
-    }
-    const RLIMIT_NOFILE: std::ffi::c_int = 7;
-    unsafe extern "C" {
-        fn getrlimit(resource: std::ffi::c_int, rlim: *mut Rlimit) -> std::ffi::c_int;
-        fn setrlimit(resource: std::ffi::c_int, rlim: *const Rlimit) -> std::ffi::c_int;
-    }
-    let mut limit = Rlimit { cur: 0, max: 0 };
-    // SAFETY: getrlimit only writes the struct given, laid out as glibc's
-    // `struct rlimit` on 64-bit Linux.
-    if unsafe { getrlimit(RLIMIT_NOFILE, &mut limit) } != 0 {
-        return;
-    }
     // An unlimited hard limit is capped at the kernel's usual `nr_open`.
-    let target = limit.max.min(1 << 20);
-    if limit.cur >= target {
-        return;
-    }
-    let raised = Rlimit {
-        cur: target,
-        max: limit.max,
-    };
-    // SAFETY: setrlimit only reads the struct given.
-    if unsafe { setrlimit(RLIMIT_NOFILE, &raised) } == 0 {
-        tracing::debug!(from = limit.cur, to = target, "open file limit raised");
-    } else {
-        tracing::warn!(soft = limit.cur, "cannot raise the open file limit");
+    match rlimit::increase_nofile_limit(1 << 20) {
+        Ok(limit) => tracing::debug!(limit, "open file limit"),
+        Err(e) => tracing::warn!(error = %e, "cannot raise the open file limit"),
     }
 }
-
-#[cfg(not(all(
-    target_os = "linux",
-    target_env = "gnu",
-    any(target_arch = "x86_64", target_arch = "aarch64")
-)))]
-fn raise_open_file_limit() {}
