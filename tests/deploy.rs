@@ -1432,16 +1432,23 @@ fn the_cycle_check_names_a_cycle_through_a_reexport_and_ignores_comments_and_con
     };
     write("lib.rs", "pub mod a;\npub mod b;\npub mod c;\n");
     // a -> b::inner through b's re-export, b::inner -> a: a cycle.
-    write("a.rs", "use crate::b::Thing;\npub struct A;\n");
-    write("b/mod.rs", "mod inner;\npub use inner::Thing;\n");
+    write(
+        "a.rs",
+        "use crate::b::Thing;\nuse crate::c::C;\npub struct A;\n",
+    );
+    // b and its part b::inner use each other: containment, not a cycle.
+    write(
+        "b/mod.rs",
+        "mod inner;\npub use inner::Thing;\npub struct Part;\nfn f() { inner::g() }\n",
+    );
     write(
         "b/inner.rs",
-        "pub struct Thing(pub crate::a::A);\nfn f() { super::super::b::inner::g() }\nfn g() {}\n",
+        "use super::Part;\npub struct Thing(pub crate::a::A);\nfn f() { super::super::b::inner::g() }\npub fn g() {}\n",
     );
-    // c names a in comments and in text only.
+    // a uses c; c names a in comments and in text only: no cycle.
     write(
         "c.rs",
-        "//! See [`crate::a::A`].\n/* crate::a::A */\nfn f() -> &'static str { \"not crate::a::A\" }\n",
+        "//! See [`crate::a::A`].\n/* crate::a::A */\npub struct C;\nfn f() -> &'static str { \"see crate::a::A\" }\n",
     );
     let (ok, out) = run(Command::new("python3")
         .arg(repo().join(CYCLE_CHECK))
