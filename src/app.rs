@@ -18,7 +18,7 @@ use tokio::task::JoinSet;
 use tokio::time::Instant;
 
 use crate::config::Config;
-use crate::gridpane::{ApiError, Budget, BudgetOptions, Client, ClientOptions, http_client};
+use crate::gridpane::{ApiError, Budget, Client, http_client};
 use crate::http::{self, Web};
 use crate::poller::{self, Source, SweepLimits, SweepingSource};
 use crate::server::{self, ServerOptions};
@@ -101,8 +101,8 @@ impl App {
         // accounts. Budgets, tallies and tokens stay per account.
         let mut http_clients = HashMap::new();
         for account in &config.accounts {
-            let budget = Arc::new(Budget::new(BudgetOptions::from_poll(&config.poll)));
-            let opts = ClientOptions::new(account, &config.poll);
+            let budget = Arc::new(Budget::new(config.poll.budget_options()));
+            let opts = config.poll.client_options(account);
             let http = match http_clients.entry((opts.timeout, opts.connect_timeout)) {
                 Entry::Occupied(e) => reqwest::Client::clone(e.get()),
                 Entry::Vacant(e) => e

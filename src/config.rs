@@ -15,39 +15,16 @@ use figment::{Figment, Metadata, Profile, Provider};
 use serde::Deserialize;
 use url::Url;
 
+pub use crate::gridpane::Secret;
+use crate::gridpane::budget::DEFAULT_ENDPOINT_UNITS_PER_MINUTE;
+use crate::gridpane::{ApiError, BudgetOptions, ClientOptions};
+
 /// Prefix of the environment variables that override config keys.
 pub const ENV_PREFIX: &str = "GRIDPANE_EXPORTER_";
 /// The public GridPane host; agency instances use their own.
 pub const DEFAULT_BASE_URL: &str = "https://my.gridpane.com";
 /// Name of the single account built from `GRIDPANE_API_TOKEN[_FILE]`.
 pub const DEFAULT_ACCOUNT: &str = "default";
-
-/// A secret string (the GridPane token). It never prints itself.
-#[derive(Clone, Deserialize, PartialEq, Eq)]
-#[serde(transparent)]
-pub struct Secret(String);
-
-impl Secret {
-    pub fn new(value: impl Into<String>) -> Self {
-        Secret(value.into())
-    }
-    /// The only way to read the value: call it where the value is sent.
-    pub fn expose(&self) -> &str {
-        &self.0
-    }
-}
-
-impl fmt::Debug for Secret {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("Secret(<redacted>)")
-    }
-}
-
-impl fmt::Display for Secret {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("<redacted>")
-    }
-}
 
 /// Where an account's token comes from. A file is read again at every poll,
 /// so a rotated secret is picked up without a restart, and the token is held
@@ -102,6 +79,17 @@ impl TokenError {
             TokenError::OutOfFiles { path, source }
         } else {
             TokenError::Unreadable { path, source }
+        }
+    }
+}
+
+/// A token the poll cannot have fails the poll like a rejected token
+/// ("auth"), unless reading it failed for want of file descriptors.
+impl From<TokenError> for ApiError {
+    fn from(e: TokenError) -> Self {
+        ApiError::Token {
+            transient: e.is_transient(),
+            source: Box::new(e),
         }
     }
 }
@@ -220,6 +208,29 @@ impl Default for DetailConfig {
     }
 }
 
+impl PollConfig {
+    /// The client settings of `account`.
+    pub fn client_options(&self, account: &Account) -> ClientOptions {
+        ClientOptions {
+            base_url: account.base_url.clone(),
+            timeout: self.timeout,
+            connect_timeout: self.connect_timeout,
+            requests_per_minute: self.requests_per_minute,
+            per_page: self.per_page,
+            max_pages: self.max_pages,
+            max_body_bytes: self.max_body_bytes,
+            max_items: self.max_items_per_account,
+            max_retries: self.max_retries,
+        }
+    }
+
+    /// The request budget of one account: `requests_per_minute: 0` switches
+    /// all pacing off, the endpoint budget included.
+    pub fn budget_options(&self) -> BudgetOptions {
+        BudgetOptions::paced(self.requests_per_minute, self.endpoint_units_per_minute)
+    }
+}
+
 impl Default for PollConfig {
     fn default() -> Self {
         PollConfig {
@@ -227,7 +238,7 @@ impl Default for PollConfig {
             timeout: Duration::from_secs(30),
             connect_timeout: Duration::from_secs(10),
             requests_per_minute: 30,
-            endpoint_units_per_minute: crate::gridpane::budget::DEFAULT_ENDPOINT_UNITS_PER_MINUTE,
+            endpoint_units_per_minute: DEFAULT_ENDPOINT_UNITS_PER_MINUTE,
             per_page: 200,
             max_pages: 500,
             max_body_bytes: 64 * 1024 * 1024,
@@ -831,7 +842,7 @@ mod tests {
                 ..
             }
         ));
-        let api = crate::gridpane::ApiError::Token(err);
+        let api = ApiError::from(err);
         assert_eq!(api.reason(), "auth");
         let text = api.to_string();
         assert!(!text.contains("SECRET") && !text.contains("tail"), "{text}");
@@ -845,11 +856,11 @@ mod tests {
             let err = TokenError::unreadable(path, std::io::Error::from_raw_os_error(errno));
             assert!(err.is_transient(), "{err}");
             assert!(err.to_string().contains("out of file descriptors"), "{err}");
-            assert_eq!(crate::gridpane::ApiError::Token(err).reason(), "network");
+            assert_eq!(ApiError::from(err).reason(), "network");
         }
         let missing = TokenError::unreadable(path, std::io::ErrorKind::NotFound.into());
         assert!(!missing.is_transient());
-        assert_eq!(crate::gridpane::ApiError::Token(missing).reason(), "auth");
+        assert_eq!(ApiError::from(missing).reason(), "auth");
     }
 
     #[test]

@@ -8,8 +8,8 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use tokio::sync::watch;
 
-use crate::config::{Secret, TokenSource};
-use crate::gridpane::{ApiError, Client, RequestTally};
+use crate::config::TokenSource;
+use crate::gridpane::{ApiError, Client, RequestTally, Secret};
 use crate::model::{self, Fetched};
 use crate::store::{AccountSlot, PollError, PollResult, Store};
 

@@ -69,7 +69,7 @@ impl Default for Limits {
             tls_handshake_timeout: Duration::from_secs(10),
             max_header_bytes: 16 * 1024,
             max_headers: 64,
-            max_api_answer_bytes: crate::render::api::DEFAULT_ANSWER_BYTES,
+            max_api_answer_bytes: crate::http::api::DEFAULT_ANSWER_BYTES,
         }
     }
 }

@@ -10,6 +10,7 @@ use axum::http::{HeaderMap, HeaderValue};
 use bytes::Bytes;
 use gridpane_backup_exporter::fake::{SECRET_SECRET_SENTINEL, SECRET_TOKEN_SENTINEL};
 use gridpane_backup_exporter::http::Web;
+use gridpane_backup_exporter::http::api::shared_answer;
 use gridpane_backup_exporter::render::api::{self, Endpoint, View};
 use gridpane_backup_exporter::render::metrics::REVISION;
 use gridpane_backup_exporter::store::Store;
@@ -618,7 +619,7 @@ async fn shared(web: &Web, endpoint: Endpoint, query: Option<&str>, gzip: bool) 
     if gzip {
         headers.insert("accept-encoding", HeaderValue::from_static("gzip"));
     }
-    let resp = api::shared_answer(web, endpoint, query, &headers).await;
+    let resp = shared_answer(web, endpoint, query, &headers).await;
     let status = resp.status().as_u16();
     (
         status,
@@ -683,7 +684,7 @@ async fn answer_bodies_held_at_once_stay_within_the_budget() {
         .with_api_answer_bytes(all.len() * 3 / 2);
 
     // A client that never reads holds its answer...
-    let stalled = api::shared_answer(&web, Endpoint::Sites, None, &HeaderMap::new()).await;
+    let stalled = shared_answer(&web, Endpoint::Sites, None, &HeaderMap::new()).await;
     assert_eq!(stalled.status().as_u16(), 200);
     // ...which others asking the same share...
     assert_eq!(shared(&web, Endpoint::Sites, None, false).await.0, 200);

@@ -91,7 +91,7 @@ proptest! {
 
 #[test]
 fn a_ten_thousand_site_sweep_is_spread_over_at_least_eight_minutes() {
-    let b = Budget::new(BudgetOptions::from_poll(&PollConfig::default()));
+    let b = Budget::new(PollConfig::default().budget_options());
     let t0 = Instant::now();
     let mut now = t0;
     for _ in 0..50 {
@@ -167,7 +167,7 @@ async fn a_full_refresh_at_gridpanes_limits_with_the_default_budget_sees_no_429(
             ..client_options(&fake)
         })
         .unwrap()
-        .with_budget(Arc::new(Budget::new(BudgetOptions::from_poll(&poll)))),
+        .with_budget(Arc::new(Budget::new(poll.budget_options()))),
     );
     let token = Secret::new(TOKEN);
     let started = Instant::now();

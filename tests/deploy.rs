@@ -1404,3 +1404,57 @@ fn dashboard_configmaps_are_generated_from_the_dashboards_byte_for_byte() {
         );
     }
 }
+
+// ---------------------------------------------------------------- module graph
+
+const CYCLE_CHECK: &str = "scripts/check-module-cycles.py";
+
+#[test]
+fn the_library_modules_import_one_another_without_a_cycle() {
+    if !required_tool("python3", "python3") {
+        return;
+    }
+    let (ok, out) = run(Command::new("python3").arg(repo().join(CYCLE_CHECK)));
+    assert!(ok, "{CYCLE_CHECK} found import cycles:\n{out}");
+    assert!(out.contains("no import cycle"), "{out}");
+}
+
+#[test]
+fn the_cycle_check_names_a_cycle_through_a_reexport_and_ignores_comments_and_containment() {
+    if !required_tool("python3", "python3") {
+        return;
+    }
+    let src = tempfile::tempdir().unwrap();
+    let write = |rel: &str, text: &str| {
+        let path = src.path().join(rel);
+        std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+        std::fs::write(path, text).unwrap();
+    };
+    write("lib.rs", "pub mod a;\npub mod b;\npub mod c;\n");
+    // a -> b::inner through b's re-export, b::inner -> a: a cycle.
+    write(
+        "a.rs",
+        "use crate::b::Thing;\nuse crate::c::C;\npub struct A;\n",
+    );
+    // b and its part b::inner use each other: containment, not a cycle.
+    write(
+        "b/mod.rs",
+        "mod inner;\npub use inner::Thing;\npub struct Part;\nfn f() { inner::g() }\n",
+    );
+    write(
+        "b/inner.rs",
+        "use super::Part;\npub struct Thing(pub crate::a::A);\nfn f() { super::super::b::inner::g() }\npub fn g() {}\n",
+    );
+    // a uses c; c names a in comments and in text only: no cycle.
+    write(
+        "c.rs",
+        "//! See [`crate::a::A`].\n/* crate::a::A */\npub struct C;\nfn f() -> &'static str { \"see crate::a::A\" }\n",
+    );
+    let (ok, out) = run(Command::new("python3")
+        .arg(repo().join(CYCLE_CHECK))
+        .arg(src.path()));
+    assert!(!ok, "{out}");
+    assert!(out.contains("cycle: a -> b::inner -> a"), "{out}");
+    assert!(out.contains("1 import cycle(s)"), "{out}");
+    assert!(!out.contains("c ->"), "{out}");
+}

@@ -238,7 +238,7 @@ async fn the_demo_exposition_matches_the_golden_file() {
     let opts = ClientOptions {
         base_url: url::Url::parse(&fake.base_url()).unwrap(),
         requests_per_minute: 0,
-        ..ClientOptions::new(&account("demo", &fake, TOKEN), &fast_poll())
+        ..fast_poll().client_options(&account("demo", &fake, TOKEN))
     };
     let source = GridPaneSource {
         client: Client::new(opts).unwrap(),

@@ -10,7 +10,7 @@ use std::time::Duration;
 use gridpane_backup_exporter::app;
 use gridpane_backup_exporter::config::PollConfig;
 use gridpane_backup_exporter::fake::FakeGridPane;
-use gridpane_backup_exporter::gridpane::{ApiError, Client, ClientOptions, Endpoint, RequestTally};
+use gridpane_backup_exporter::gridpane::{ApiError, Client, Endpoint, RequestTally};
 use gridpane_backup_exporter::model::Fetched;
 use gridpane_backup_exporter::poller::{self, Source, SweepLimits, SweepingSource};
 use gridpane_backup_exporter::render::metrics;
@@ -558,7 +558,7 @@ async fn a_failed_poll_without_a_snapshot_says_there_is_none_yet_instead_of_keep
 /// The production source for one account of the fake.
 fn sweeping(fake: &FakeGridPane, poll: &PollConfig) -> SweepingSource {
     let acct = account("acme", fake, TOKEN);
-    let client = Client::new(ClientOptions::new(&acct, poll)).unwrap();
+    let client = Client::new(poll.client_options(&acct)).unwrap();
     SweepingSource::new(
         Arc::new(client),
         acct.token.clone(),

@@ -10,7 +10,7 @@ use std::sync::Arc;
 use chrono::{DateTime, Duration, TimeZone, Utc};
 use gridpane_backup_exporter::config::{Secret, TokenSource};
 use gridpane_backup_exporter::fake::FleetSpec;
-use gridpane_backup_exporter::gridpane::{Client, ClientOptions};
+use gridpane_backup_exporter::gridpane::Client;
 use gridpane_backup_exporter::model::{self, AccountSnapshot};
 use gridpane_backup_exporter::poller::{GridPaneSource, Source};
 use gridpane_backup_exporter::render::metrics::{self, ExpositionCache, GzipHead};
@@ -23,7 +23,7 @@ use support::*;
 /// a poll would.
 async fn snapshot_of(account: &str, spec: FleetSpec) -> AccountSnapshot {
     let fake = fake(spec).await;
-    let opts = ClientOptions::new(&account_for(&fake), &fast_poll());
+    let opts = fast_poll().client_options(&account_for(&fake));
     let source = GridPaneSource {
         client: Client::new(opts).unwrap(),
         token: TokenSource::Inline(Secret::new(TOKEN)),

@@ -56,15 +56,15 @@ pub struct BudgetOptions {
 }
 
 impl BudgetOptions {
-    /// From the poll settings: `poll.requests_per_minute: 0` switches all
-    /// pacing off (tests and the demo), the endpoint budget included.
-    pub fn from_poll(poll: &crate::config::PollConfig) -> Self {
+    /// Both rates, where an account rate of 0 switches all pacing off (tests
+    /// and the demo), the endpoint budget included.
+    pub fn paced(account_per_minute: u32, endpoint_units_per_minute: u32) -> Self {
         BudgetOptions {
-            account_per_minute: poll.requests_per_minute,
-            endpoint_units_per_minute: if poll.requests_per_minute == 0 {
+            account_per_minute,
+            endpoint_units_per_minute: if account_per_minute == 0 {
                 0
             } else {
-                poll.endpoint_units_per_minute
+                endpoint_units_per_minute
             },
         }
     }

@@ -1,5 +1,4 @@
 use std::collections::{BTreeMap, HashSet};
-use std::fmt;
 use std::future::Future;
 use std::pin::Pin;
 use std::sync::{Arc, Mutex};
@@ -13,44 +12,10 @@ use serde::de::DeserializeOwned;
 use url::Url;
 
 use super::budget::{Budget, BudgetOptions, DEFAULT_ENDPOINT_UNITS_PER_MINUTE, Observation};
+use super::endpoint::Endpoint;
 use super::error::ApiError;
+use super::secret::Secret;
 use super::wire::{self, Envelope};
-use crate::config::{Account, PollConfig, Secret};
-
-/// The API routes the exporter reads, as bounded label values.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
-pub enum Endpoint {
-    Sites,
-    Servers,
-    Schedules,
-    BackupIntegrations,
-    PruneSchedule,
-    SiteIntegrations,
-    Site,
-    Server,
-}
-
-impl Endpoint {
-    /// The route template: never an id.
-    pub fn route(self) -> &'static str {
-        match self {
-            Endpoint::Sites => "/site",
-            Endpoint::Servers => "/server",
-            Endpoint::Schedules => "/backups/schedules",
-            Endpoint::BackupIntegrations => "/backups/integrations",
-            Endpoint::PruneSchedule => "/backups/prune-schedule/{site_id}",
-            Endpoint::SiteIntegrations => "/backups/integrations/{site_id}",
-            Endpoint::Site => "/site/{site_id}",
-            Endpoint::Server => "/server/{server_id}",
-        }
-    }
-}
-
-impl fmt::Display for Endpoint {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.route())
-    }
-}
 
 /// What the client did since it was last asked: requests by endpoint and
 /// status code, 429s, and the remaining quota GridPane last reported.
@@ -93,22 +58,6 @@ pub struct ClientOptions {
     /// Items one list may hold across its pages (`poll.max_items_per_account`).
     pub max_items: usize,
     pub max_retries: u32,
-}
-
-impl ClientOptions {
-    pub fn new(account: &Account, poll: &PollConfig) -> Self {
-        ClientOptions {
-            base_url: account.base_url.clone(),
-            timeout: poll.timeout,
-            connect_timeout: poll.connect_timeout,
-            requests_per_minute: poll.requests_per_minute,
-            per_page: poll.per_page,
-            max_pages: poll.max_pages,
-            max_body_bytes: poll.max_body_bytes,
-            max_items: poll.max_items_per_account,
-            max_retries: poll.max_retries,
-        }
-    }
 }
 
 /// Wait after a 429 that carries no usable header (GridPane's own scripts
@@ -181,14 +130,10 @@ impl Client {
         }
         // Without an explicit budget: the account rate of the options, and
         // the default endpoint budget unless pacing is off altogether.
-        let budget = Arc::new(Budget::new(BudgetOptions {
-            account_per_minute: opts.requests_per_minute,
-            endpoint_units_per_minute: if opts.requests_per_minute == 0 {
-                0
-            } else {
-                DEFAULT_ENDPOINT_UNITS_PER_MINUTE
-            },
-        }));
+        let budget = Arc::new(Budget::new(BudgetOptions::paced(
+            opts.requests_per_minute,
+            DEFAULT_ENDPOINT_UNITS_PER_MINUTE,
+        )));
         Client {
             http,
             api_root,
@@ -1020,6 +965,7 @@ fn redact_quoted(message: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::fmt;
 
     fn headers(pairs: &[(&'static str, &str)]) -> HeaderMap {
         let mut h = HeaderMap::new();

@@ -53,8 +53,14 @@ pub enum ApiError {
     TooManyItems { endpoint: Endpoint, limit: usize },
     #[error("{endpoint}: pagination did not end after {pages} pages")]
     Pagination { endpoint: Endpoint, pages: u32 },
-    #[error("token: {0}")]
-    Token(#[from] crate::config::TokenError),
+    /// The token could not be had (read by the caller, e.g. from a file).
+    /// `transient`: the token may well be fine, reading it failed for want
+    /// of a resource, so the poll is worth retrying soon.
+    #[error("token: {source}")]
+    Token {
+        source: Box<dyn std::error::Error + Send + Sync>,
+        transient: bool,
+    },
 }
 
 impl ApiError {
@@ -63,8 +69,12 @@ impl ApiError {
         match self {
             ApiError::At { inner, .. } => inner.reason(),
             // Out of file descriptors: the token file may be fine.
-            ApiError::Token(e) if e.is_transient() => "network",
-            ApiError::Auth { .. } | ApiError::InvalidToken { .. } | ApiError::Token(_) => "auth",
+            ApiError::Token {
+                transient: true, ..
+            } => "network",
+            ApiError::Auth { .. } | ApiError::InvalidToken { .. } | ApiError::Token { .. } => {
+                "auth"
+            }
             ApiError::RateLimited { .. } => "rate_limited",
             ApiError::Timeout { .. } => "timeout",
             ApiError::Network { .. } => "network",
@@ -90,7 +100,7 @@ impl ApiError {
     pub fn endpoint(&self) -> Option<Endpoint> {
         match self {
             ApiError::At { inner, .. } => inner.endpoint(),
-            ApiError::Token(_) => None,
+            ApiError::Token { .. } => None,
             ApiError::Auth { endpoint, .. }
             | ApiError::InvalidToken { endpoint }
             | ApiError::RateLimited { endpoint, .. }

@@ -4,10 +4,14 @@
 
 pub mod budget;
 mod client;
+mod endpoint;
 mod error;
 pub mod lenient;
+mod secret;
 pub mod wire;
 
 pub use budget::{Budget, BudgetOptions};
-pub use client::{Client, ClientOptions, Endpoint, RequestTally, Sleeper, decode, http_client};
+pub use client::{Client, ClientOptions, RequestTally, Sleeper, decode, http_client};
+pub use endpoint::Endpoint;
 pub use error::ApiError;
+pub use secret::Secret;

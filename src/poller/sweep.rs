@@ -246,7 +246,7 @@ impl SweepingSource {
     /// Reads `/site` pages until the sweep ends or the slice is spent.
     async fn advance(
         &self,
-        token: &crate::config::Secret,
+        token: &crate::gridpane::Secret,
         started: tokio::time::Instant,
     ) -> Result<Vec<wire::Site>, ApiError> {
         let mut sweep = self.sweep.lock().await;

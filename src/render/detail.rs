@@ -4,7 +4,7 @@
 
 use prometheus::proto::MetricFamily;
 
-use super::metrics::{Family, finish};
+use super::family::{Family, finish};
 use crate::gridpane::ApiError;
 use crate::store::AccountState;
 

@@ -3,5 +3,6 @@
 
 pub mod api;
 pub mod detail;
+mod family;
 pub mod metrics;
 pub mod status_page;

@@ -5,18 +5,11 @@
 //!
 //! Every string from GridPane or the request goes through [`esc`].
 
+use axum::http::StatusCode;
+use chrono::{DateTime, Utc};
 use std::cmp::Ordering;
 use std::fmt::Write as _;
-use std::sync::Arc;
 
-use axum::Router;
-use axum::extract::{RawQuery, State};
-use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
-use axum::response::{IntoResponse, Response};
-use axum::routing::get;
-use chrono::{DateTime, Utc};
-
-use crate::http::{self, Web, escape_html as esc};
 use crate::model::{BackupsVersion, Frequency, Problem, Schedule, Storage};
 use crate::render::api::{
     self, AccountView, Counts, Health, IntegrationRow, IntegrationStatus, ServerFilter, SiteRow,
@@ -41,12 +34,6 @@ frame-ancestors 'none'";
 /// The page's only script, served at `static/status.js`.
 pub const SCRIPT: &str = include_str!("status_page/status.js");
 const STYLE: &str = include_str!("status_page/status.css");
-
-pub fn routes() -> Router<Arc<Web>> {
-    Router::new()
-        .route("/", get(page_handler))
-        .route("/static/status.js", get(script_handler))
-}
 
 // ---------------------------------------------------------------------------
 // Query parameters.
@@ -1387,55 +1374,31 @@ fn render_integrations(out: &mut String, view: &View, q: &PageQuery) {
     out.push_str("</tbody></table></div></section>\n");
 }
 
-// ---------------------------------------------------------------------------
-// Handlers.
-
-async fn page_handler(
-    State(web): State<Arc<Web>>,
-    RawQuery(raw): RawQuery,
-    headers: HeaderMap,
-) -> Response {
-    let view = View::load(&web.store);
-    let (status, body) = page(&view, raw.as_deref(), Utc::now(), &web.telemetry_path);
-    let gzipped = http::accepts_gzip(&headers);
-    let mut resp = if gzipped {
-        (status, http::gzip(body.as_bytes())).into_response()
-    } else {
-        (status, body).into_response()
-    };
-    let h = resp.headers_mut();
-    h.insert(
-        header::CONTENT_TYPE,
-        HeaderValue::from_static("text/html; charset=utf-8"),
-    );
-    h.insert(
-        header::CONTENT_SECURITY_POLICY,
-        HeaderValue::from_static(CONTENT_SECURITY_POLICY),
-    );
-    h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
-    h.insert(
-        header::X_CONTENT_TYPE_OPTIONS,
-        HeaderValue::from_static("nosniff"),
-    );
-    h.insert(
-        header::REFERRER_POLICY,
-        HeaderValue::from_static("no-referrer"),
-    );
-    h.insert(header::VARY, HeaderValue::from_static("Accept-Encoding"));
-    if gzipped {
-        h.insert(header::CONTENT_ENCODING, HeaderValue::from_static("gzip"));
+/// Escapes text for HTML element content and attribute values.
+pub fn esc(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for c in s.chars() {
+        match c {
+            '&' => out.push_str("&amp;"),
+            '<' => out.push_str("&lt;"),
+            '>' => out.push_str("&gt;"),
+            '"' => out.push_str("&quot;"),
+            '\'' => out.push_str("&#39;"),
+            c => out.push(c),
+        }
     }
-    resp
+    out
 }
 
-async fn script_handler() -> Response {
-    (
-        [
-            (header::CONTENT_TYPE, "text/javascript; charset=utf-8"),
-            (header::CACHE_CONTROL, "no-cache"),
-            (header::X_CONTENT_TYPE_OPTIONS, "nosniff"),
-        ],
-        SCRIPT,
-    )
-        .into_response()
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn html_escaping_makes_markup_inert() {
+        assert_eq!(
+            esc("<script>alert(\"x\")</script>&'"),
+            "&lt;script&gt;alert(&quot;x&quot;)&lt;/script&gt;&amp;&#39;"
+        );
+    }
 }

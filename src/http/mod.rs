@@ -14,8 +14,11 @@ use flate2::Compression;
 use flate2::write::GzEncoder;
 use prometheus::Registry;
 
+pub mod api;
+mod status_page;
+
+use self::api::SharedAnswers;
 use crate::render::metrics;
-use crate::render::{api, status_page};
 use crate::store::Store;
 
 pub const EXPOSITION_CONTENT_TYPE: &str = "text/plain; version=0.0.4; charset=utf-8";
@@ -30,7 +33,7 @@ pub struct Web {
     /// renders everything on every scrape (for benchmarks).
     exposition: Option<metrics::ExpositionCache>,
     /// The JSON API's list answers, shared between requests.
-    pub(crate) answers: api::SharedAnswers,
+    pub(crate) answers: SharedAnswers,
 }
 
 impl Web {
@@ -48,7 +51,7 @@ impl Web {
             telemetry_path,
             process,
             exposition: Some(metrics::ExpositionCache::new()),
-            answers: api::SharedAnswers::default(),
+            answers: SharedAnswers::default(),
         }
     }
 
@@ -63,7 +66,7 @@ impl Web {
     /// What the JSON API's list answers may hold in memory at once, cached
     /// or still being sent (`--web.max-api-answer-bytes`).
     pub fn with_api_answer_bytes(mut self, bytes: usize) -> Self {
-        self.answers = api::SharedAnswers::new(bytes);
+        self.answers = SharedAnswers::new(bytes);
         self
     }
 
@@ -189,22 +192,6 @@ async fn ready(State(web): State<Arc<Web>>) -> Response {
     }
 }
 
-/// Escapes text for HTML element content and attribute values.
-pub fn escape_html(s: &str) -> String {
-    let mut out = String::with_capacity(s.len());
-    for c in s.chars() {
-        match c {
-            '&' => out.push_str("&amp;"),
-            '<' => out.push_str("&lt;"),
-            '>' => out.push_str("&gt;"),
-            '"' => out.push_str("&quot;"),
-            '\'' => out.push_str("&#39;"),
-            c => out.push(c),
-        }
-    }
-    out
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -222,13 +209,5 @@ mod tests {
         assert!(!accepts_gzip(&with_encoding("gzip;q=0")));
         assert!(!accepts_gzip(&with_encoding("identity")));
         assert!(!accepts_gzip(&HeaderMap::new()));
-    }
-
-    #[test]
-    fn html_escaping_makes_markup_inert() {
-        assert_eq!(
-            escape_html("<script>alert(\"x\")</script>&'"),
-            "&lt;script&gt;alert(&quot;x&quot;)&lt;/script&gt;&amp;&#39;"
-        );
     }
 }

@@ -1,0 +1,74 @@
+//! The status page's routes: the page at `/` (built by
+//! [`crate::render::status_page`]) and its script.
+
+use std::sync::Arc;
+
+use axum::Router;
+use axum::extract::{RawQuery, State};
+use axum::http::{HeaderMap, HeaderValue, header};
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use chrono::Utc;
+
+use super::{Web, accepts_gzip, gzip};
+use crate::render::api::View;
+use crate::render::status_page::{CONTENT_SECURITY_POLICY, SCRIPT, page};
+
+pub fn routes() -> Router<Arc<Web>> {
+    Router::new()
+        .route("/", get(page_handler))
+        .route("/static/status.js", get(script_handler))
+}
+
+// ---------------------------------------------------------------------------
+// Handlers.
+
+async fn page_handler(
+    State(web): State<Arc<Web>>,
+    RawQuery(raw): RawQuery,
+    headers: HeaderMap,
+) -> Response {
+    let view = View::load(&web.store);
+    let (status, body) = page(&view, raw.as_deref(), Utc::now(), &web.telemetry_path);
+    let gzipped = accepts_gzip(&headers);
+    let mut resp = if gzipped {
+        (status, gzip(body.as_bytes())).into_response()
+    } else {
+        (status, body).into_response()
+    };
+    let h = resp.headers_mut();
+    h.insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("text/html; charset=utf-8"),
+    );
+    h.insert(
+        header::CONTENT_SECURITY_POLICY,
+        HeaderValue::from_static(CONTENT_SECURITY_POLICY),
+    );
+    h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    h.insert(
+        header::X_CONTENT_TYPE_OPTIONS,
+        HeaderValue::from_static("nosniff"),
+    );
+    h.insert(
+        header::REFERRER_POLICY,
+        HeaderValue::from_static("no-referrer"),
+    );
+    h.insert(header::VARY, HeaderValue::from_static("Accept-Encoding"));
+    if gzipped {
+        h.insert(header::CONTENT_ENCODING, HeaderValue::from_static("gzip"));
+    }
+    resp
+}
+
+async fn script_handler() -> Response {
+    (
+        [
+            (header::CONTENT_TYPE, "text/javascript; charset=utf-8"),
+            (header::CACHE_CONTROL, "no-cache"),
+            (header::X_CONTENT_TYPE_OPTIONS, "nosniff"),
+        ],
+        SCRIPT,
+    )
+        .into_response()
+}
