@@ -1,7 +1,8 @@
 //! The rate-limit budget: it keeps under GridPane's limits whatever the
 //! request mix, follows GridPane's headers, makes a 429 wait carry over to
 //! the next poll; the `/site` sweep spans polls without removing sites; and
-//! per-site detail covers every site within its own budget.
+//! per-site detail covers every site within its own budget and publishes its
+//! results in batches.
 
 mod support;
 
@@ -16,6 +17,8 @@ use gridpane_backup_exporter::fake::{
 };
 use gridpane_backup_exporter::gridpane::budget::{self, Budget, BudgetOptions};
 use gridpane_backup_exporter::gridpane::{Client, ClientOptions, Endpoint, Sleeper};
+use gridpane_backup_exporter::poller::{self, SweepLimits, SweepingSource};
+use gridpane_backup_exporter::store::Store;
 use proptest::prelude::*;
 use support::*;
 use tokio::time::Instant;
@@ -401,6 +404,7 @@ async fn per_site_detail_covers_every_site_within_its_own_budget() {
             enabled: true,
             // One request every 25 ms: two per site.
             requests_per_minute: 2400,
+            publish_every: Duration::from_millis(100),
         },
         ..fast_poll()
     };
@@ -464,4 +468,82 @@ async fn per_site_detail_covers_every_site_within_its_own_budget() {
         "detail agrees with the bulk endpoints"
     );
     app.shutdown().await;
+}
+
+#[tokio::test(start_paused = true)]
+async fn detail_results_within_one_publish_period_make_one_generation_and_all_show_after_it() {
+    let fake = fake(fleet_of(3, 2, 12)).await;
+    let poll = PollConfig {
+        detail: DetailConfig {
+            enabled: true,
+            // One request every 100 ms: every site several times a period.
+            requests_per_minute: 600,
+            publish_every: Duration::from_secs(10),
+        },
+        ..fast_poll()
+    };
+    let acct = account("acme", &fake, TOKEN);
+    let client = Arc::new(Client::new(ClientOptions::new(&acct, &poll)).unwrap());
+    let store = Arc::new(Store::new(["acme".to_string()]));
+    let slot = Arc::clone(&store.accounts()[0]);
+    let source = SweepingSource::new(
+        Arc::clone(&client),
+        acct.token.clone(),
+        poll.interval,
+        SweepLimits::from_poll(&poll),
+    );
+    poller::poll_once(&source, &store, &slot).await.unwrap();
+    let polled = store.generation();
+    let site_ids: Vec<u64> = fake.fleet().sites.iter().map(|s| s.id).collect();
+
+    let (stop, stopped) = tokio::sync::watch::channel(false);
+    let task = tokio::spawn(poller::detail::run(
+        client,
+        acct.token.clone(),
+        Arc::clone(&store),
+        Arc::clone(&slot),
+        poll.detail.requests_per_minute,
+        poll.detail.publish_every,
+        stopped,
+    ));
+    let detail_requests = || {
+        fake.requests()
+            .iter()
+            .filter(|r| {
+                matches!(
+                    r.endpoint,
+                    Some(FakeEndpoint::PruneSchedule | FakeEndpoint::SiteIntegrations)
+                )
+            })
+            .count()
+    };
+
+    tokio::time::sleep(Duration::from_millis(9_900)).await;
+    assert!(
+        detail_requests() >= 4 * site_ids.len(),
+        "every site detailed at least twice: {} requests",
+        detail_requests()
+    );
+    assert_eq!(store.generation(), polled, "nothing published yet");
+    assert!(slot.load().detail.is_empty());
+
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    assert_eq!(
+        store.generation(),
+        polled + 1,
+        "one generation for the whole period"
+    );
+    let state = slot.load();
+    assert_eq!(
+        state.detail.keys().copied().collect::<Vec<_>>(),
+        {
+            let mut ids = site_ids.clone();
+            ids.sort_unstable();
+            ids
+        },
+        "every result of the period is laid over the snapshot"
+    );
+
+    stop.send(true).unwrap();
+    task.await.unwrap();
 }
