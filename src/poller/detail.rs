@@ -295,6 +295,29 @@ mod tests {
         assert_eq!(&order[50..], &order[..10]);
     }
 
+    #[tokio::test(start_paused = true)]
+    async fn a_batch_lays_only_the_sites_the_snapshot_still_lists_in_one_generation() {
+        let store = Store::new(["a".to_string()]);
+        let slot = Arc::clone(&store.accounts()[0]);
+        store.replace_snapshot(&slot, snap(&[1, 2]), |_| {});
+        let before = store.generation();
+        let mut batch = Batch {
+            pending: BTreeMap::new(),
+            due: None,
+            every: Duration::from_secs(60),
+        };
+        for id in [1, 2, 3] {
+            batch.add(id, detailed(f64::from(id as u32)));
+        }
+        let mut attempted = HashMap::from([(1, 0.5), (3, 0.5), (7, 0.5)]);
+        batch.publish(&store, &slot, &mut attempted);
+        assert_eq!(store.generation(), before + 1);
+        let state = slot.load();
+        assert_eq!(state.detail.keys().copied().collect::<Vec<_>>(), [1, 2]);
+        assert_eq!(attempted.keys().copied().collect::<Vec<_>>(), [7]);
+        assert!(batch.pending.is_empty() && batch.due.is_none());
+    }
+
     #[test]
     fn ten_requests_a_minute_cover_twenty_five_sites_per_five_minute_poll() {
         assert_eq!(sites_per_interval(10, Duration::from_secs(300)), 25);
