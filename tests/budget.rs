@@ -470,6 +470,62 @@ async fn per_site_detail_covers_every_site_within_its_own_budget() {
     app.shutdown().await;
 }
 
+/// One account polled once, with its per-site detail task running.
+struct DetailRun {
+    store: Arc<Store>,
+    /// The store's generation after the poll, before any detail.
+    polled: u64,
+    stop: tokio::sync::watch::Sender<bool>,
+    task: tokio::task::JoinHandle<()>,
+}
+
+async fn detail_running(fake: &FakeGridPane, poll: &PollConfig) -> DetailRun {
+    let acct = account("acme", fake, TOKEN);
+    let client = Arc::new(Client::new(ClientOptions::new(&acct, poll)).unwrap());
+    let store = Arc::new(Store::new(["acme".to_string()]));
+    let slot = Arc::clone(&store.accounts()[0]);
+    let source = SweepingSource::new(
+        Arc::clone(&client),
+        acct.token.clone(),
+        poll.interval,
+        SweepLimits::from_poll(poll),
+    );
+    poller::poll_once(&source, &store, &slot).await.unwrap();
+    let polled = store.generation();
+    let (stop, stopped) = tokio::sync::watch::channel(false);
+    let task = tokio::spawn(poller::detail::run(
+        client,
+        acct.token.clone(),
+        Arc::clone(&store),
+        slot,
+        poll.detail.requests_per_minute,
+        poll.detail.publish_every,
+        stopped,
+    ));
+    DetailRun {
+        store,
+        polled,
+        stop,
+        task,
+    }
+}
+
+impl DetailRun {
+    fn detailed(&self) -> Vec<u64> {
+        self.store.accounts()[0]
+            .load()
+            .detail
+            .keys()
+            .copied()
+            .collect()
+    }
+
+    async fn stop(self) {
+        self.stop.send(true).unwrap();
+        self.task.await.unwrap();
+    }
+}
+
 #[tokio::test(start_paused = true)]
 async fn detail_results_within_one_publish_period_make_one_generation_and_all_show_after_it() {
     let fake = fake(fleet_of(3, 2, 12)).await;
@@ -482,30 +538,9 @@ async fn detail_results_within_one_publish_period_make_one_generation_and_all_sh
         },
         ..fast_poll()
     };
-    let acct = account("acme", &fake, TOKEN);
-    let client = Arc::new(Client::new(ClientOptions::new(&acct, &poll)).unwrap());
-    let store = Arc::new(Store::new(["acme".to_string()]));
-    let slot = Arc::clone(&store.accounts()[0]);
-    let source = SweepingSource::new(
-        Arc::clone(&client),
-        acct.token.clone(),
-        poll.interval,
-        SweepLimits::from_poll(&poll),
-    );
-    poller::poll_once(&source, &store, &slot).await.unwrap();
-    let polled = store.generation();
-    let site_ids: Vec<u64> = fake.fleet().sites.iter().map(|s| s.id).collect();
-
-    let (stop, stopped) = tokio::sync::watch::channel(false);
-    let task = tokio::spawn(poller::detail::run(
-        client,
-        acct.token.clone(),
-        Arc::clone(&store),
-        Arc::clone(&slot),
-        poll.detail.requests_per_minute,
-        poll.detail.publish_every,
-        stopped,
-    ));
+    let mut site_ids: Vec<u64> = fake.fleet().sites.iter().map(|s| s.id).collect();
+    site_ids.sort_unstable();
+    let run = detail_running(&fake, &poll).await;
     let detail_requests = || {
         fake.requests()
             .iter()
@@ -524,26 +559,48 @@ async fn detail_results_within_one_publish_period_make_one_generation_and_all_sh
         "every site detailed at least twice: {} requests",
         detail_requests()
     );
-    assert_eq!(store.generation(), polled, "nothing published yet");
-    assert!(slot.load().detail.is_empty());
+    assert_eq!(run.store.generation(), run.polled, "nothing published yet");
+    assert!(run.detailed().is_empty());
 
     tokio::time::sleep(Duration::from_millis(500)).await;
     assert_eq!(
-        store.generation(),
-        polled + 1,
+        run.store.generation(),
+        run.polled + 1,
         "one generation for the whole period"
     );
-    let state = slot.load();
     assert_eq!(
-        state.detail.keys().copied().collect::<Vec<_>>(),
-        {
-            let mut ids = site_ids.clone();
-            ids.sort_unstable();
-            ids
-        },
+        run.detailed(),
+        site_ids,
         "every result of the period is laid over the snapshot"
     );
+    run.stop().await;
+}
 
-    stop.send(true).unwrap();
-    task.await.unwrap();
+/// The figure in docs/performance.md ("Per-site detail publishing").
+#[tokio::test(start_paused = true)]
+async fn at_the_defaults_per_site_detail_makes_at_most_one_generation_a_minute() {
+    let fake = fake(FleetSpec::demo()).await;
+    let sites = fake.fleet().sites.len();
+    let poll = PollConfig {
+        detail: DetailConfig {
+            enabled: true,
+            ..DetailConfig::default()
+        },
+        ..PollConfig::default()
+    };
+    let run = detail_running(&fake, &poll).await;
+    let minutes = 10;
+    tokio::time::sleep(Duration::from_secs(60 * minutes)).await;
+    let generations = run.store.generation() - run.polled;
+    let detailed = run.detailed().len();
+    println!(
+        "{sites} sites, default detail budget and publish period, {minutes} min: \
+         {detailed} sites detailed, {generations} generations"
+    );
+    assert_eq!(detailed, sites, "5 sites a minute cover the demo fleet");
+    assert!(
+        generations <= minutes,
+        "{generations} generations in {minutes} minutes"
+    );
+    run.stop().await;
 }
