@@ -137,6 +137,7 @@ impl App {
                 let (store_d, slot_d, stop) =
                     (Arc::clone(&store), Arc::clone(&slot), shutdown_rx.clone());
                 let per_minute = config.poll.detail.requests_per_minute;
+                let publish_every = config.poll.detail.publish_every;
                 tasks.spawn(supervise(
                     Task::Detail,
                     Arc::clone(&store),
@@ -149,6 +150,7 @@ impl App {
                             Arc::clone(&store_d),
                             Arc::clone(&slot_d),
                             per_minute,
+                            publish_every,
                             stop.clone(),
                         )
                     },

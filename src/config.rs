@@ -197,6 +197,9 @@ pub struct DetailConfig {
     pub enabled: bool,
     /// The detail's own budget, within the account's: requests a minute.
     pub requests_per_minute: u32,
+    /// Results are laid over the snapshot together, at most this often.
+    #[serde(with = "humantime_serde")]
+    pub publish_every: Duration,
 }
 
 impl Default for DetailConfig {
@@ -204,6 +207,7 @@ impl Default for DetailConfig {
         DetailConfig {
             enabled: false,
             requests_per_minute: 10,
+            publish_every: Duration::from_secs(60),
         }
     }
 }
@@ -556,6 +560,13 @@ fn validate(raw: RawConfig, sources: &Sources) -> Result<Loaded, ConfigError> {
         return Err(ConfigError::at(
             &file,
             "poll.detail.requests_per_minute",
+            "must be > 0 when poll.detail.enabled is true",
+        ));
+    }
+    if poll.detail.enabled && poll.detail.publish_every.is_zero() {
+        return Err(ConfigError::at(
+            &file,
+            "poll.detail.publish_every",
             "must be > 0 when poll.detail.enabled is true",
         ));
     }

@@ -45,9 +45,10 @@ pub async fn start() -> std::io::Result<(FakeGridPane, Config)> {
             interval: DEMO_INTERVAL,
             requests_per_minute: 0,
             // Show the per-site detail too: within its own budget it covers
-            // the 40 sites in a few minutes.
+            // the 40 sites in a few minutes, published every few seconds.
             detail: DetailConfig {
                 enabled: true,
+                publish_every: Duration::from_secs(5),
                 ..DetailConfig::default()
             },
             ..PollConfig::default()

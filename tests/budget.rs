@@ -1,7 +1,8 @@
 //! The rate-limit budget: it keeps under GridPane's limits whatever the
 //! request mix, follows GridPane's headers, makes a 429 wait carry over to
 //! the next poll; the `/site` sweep spans polls without removing sites; and
-//! per-site detail covers every site within its own budget.
+//! per-site detail covers every site within its own budget and publishes its
+//! results in batches.
 
 mod support;
 
@@ -16,6 +17,8 @@ use gridpane_backup_exporter::fake::{
 };
 use gridpane_backup_exporter::gridpane::budget::{self, Budget, BudgetOptions};
 use gridpane_backup_exporter::gridpane::{Client, ClientOptions, Endpoint, Sleeper};
+use gridpane_backup_exporter::poller::{self, SweepLimits, SweepingSource};
+use gridpane_backup_exporter::store::Store;
 use proptest::prelude::*;
 use support::*;
 use tokio::time::Instant;
@@ -401,6 +404,7 @@ async fn per_site_detail_covers_every_site_within_its_own_budget() {
             enabled: true,
             // One request every 25 ms: two per site.
             requests_per_minute: 2400,
+            publish_every: Duration::from_millis(100),
         },
         ..fast_poll()
     };
@@ -464,4 +468,139 @@ async fn per_site_detail_covers_every_site_within_its_own_budget() {
         "detail agrees with the bulk endpoints"
     );
     app.shutdown().await;
+}
+
+/// One account polled once, with its per-site detail task running.
+struct DetailRun {
+    store: Arc<Store>,
+    /// The store's generation after the poll, before any detail.
+    polled: u64,
+    stop: tokio::sync::watch::Sender<bool>,
+    task: tokio::task::JoinHandle<()>,
+}
+
+async fn detail_running(fake: &FakeGridPane, poll: &PollConfig) -> DetailRun {
+    let acct = account("acme", fake, TOKEN);
+    let client = Arc::new(Client::new(ClientOptions::new(&acct, poll)).unwrap());
+    let store = Arc::new(Store::new(["acme".to_string()]));
+    let slot = Arc::clone(&store.accounts()[0]);
+    let source = SweepingSource::new(
+        Arc::clone(&client),
+        acct.token.clone(),
+        poll.interval,
+        SweepLimits::from_poll(poll),
+    );
+    poller::poll_once(&source, &store, &slot).await.unwrap();
+    let polled = store.generation();
+    let (stop, stopped) = tokio::sync::watch::channel(false);
+    let task = tokio::spawn(poller::detail::run(
+        client,
+        acct.token.clone(),
+        Arc::clone(&store),
+        slot,
+        poll.detail.requests_per_minute,
+        poll.detail.publish_every,
+        stopped,
+    ));
+    DetailRun {
+        store,
+        polled,
+        stop,
+        task,
+    }
+}
+
+impl DetailRun {
+    fn detailed(&self) -> Vec<u64> {
+        self.store.accounts()[0]
+            .load()
+            .detail
+            .keys()
+            .copied()
+            .collect()
+    }
+
+    async fn stop(self) {
+        self.stop.send(true).unwrap();
+        self.task.await.unwrap();
+    }
+}
+
+#[tokio::test(start_paused = true)]
+async fn detail_results_within_one_publish_period_make_one_generation_and_all_show_after_it() {
+    let fake = fake(fleet_of(3, 2, 12)).await;
+    let poll = PollConfig {
+        detail: DetailConfig {
+            enabled: true,
+            // One request every 100 ms: every site several times a period.
+            requests_per_minute: 600,
+            publish_every: Duration::from_secs(10),
+        },
+        ..fast_poll()
+    };
+    let mut site_ids: Vec<u64> = fake.fleet().sites.iter().map(|s| s.id).collect();
+    site_ids.sort_unstable();
+    let run = detail_running(&fake, &poll).await;
+    let detail_requests = || {
+        fake.requests()
+            .iter()
+            .filter(|r| {
+                matches!(
+                    r.endpoint,
+                    Some(FakeEndpoint::PruneSchedule | FakeEndpoint::SiteIntegrations)
+                )
+            })
+            .count()
+    };
+
+    tokio::time::sleep(Duration::from_millis(9_900)).await;
+    assert!(
+        detail_requests() >= 4 * site_ids.len(),
+        "every site detailed at least twice: {} requests",
+        detail_requests()
+    );
+    assert_eq!(run.store.generation(), run.polled, "nothing published yet");
+    assert!(run.detailed().is_empty());
+
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    assert_eq!(
+        run.store.generation(),
+        run.polled + 1,
+        "one generation for the whole period"
+    );
+    assert_eq!(
+        run.detailed(),
+        site_ids,
+        "every result of the period is laid over the snapshot"
+    );
+    run.stop().await;
+}
+
+/// The figure in docs/performance.md ("Per-site detail publishing").
+#[tokio::test(start_paused = true)]
+async fn at_the_defaults_per_site_detail_makes_at_most_one_generation_a_minute() {
+    let fake = fake(FleetSpec::demo()).await;
+    let sites = fake.fleet().sites.len();
+    let poll = PollConfig {
+        detail: DetailConfig {
+            enabled: true,
+            ..DetailConfig::default()
+        },
+        ..PollConfig::default()
+    };
+    let run = detail_running(&fake, &poll).await;
+    let minutes = 10;
+    tokio::time::sleep(Duration::from_secs(60 * minutes)).await;
+    let generations = run.store.generation() - run.polled;
+    let detailed = run.detailed().len();
+    println!(
+        "{sites} sites, default detail budget and publish period, {minutes} min: \
+         {detailed} sites detailed, {generations} generations"
+    );
+    assert_eq!(detailed, sites, "5 sites a minute cover the demo fleet");
+    assert!(
+        generations <= minutes,
+        "{generations} generations in {minutes} minutes"
+    );
+    run.stop().await;
 }

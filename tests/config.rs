@@ -180,6 +180,15 @@ fn a_site_removal_share_outside_zero_to_one_is_rejected() {
 }
 
 #[test]
+fn a_zero_detail_publish_period_is_rejected_when_detail_is_on() {
+    assert_error(
+        "accounts:\n  - name: a\n    token: x\npoll:\n  detail:\n    enabled: true\n    publish_every: 0s\n",
+        &[],
+        "config.yml: key \"poll.detail.publish_every\": must be > 0 when poll.detail.enabled is true",
+    );
+}
+
+#[test]
 fn an_environment_override_is_named_by_its_variable() {
     assert_error(
         "accounts:\n  - name: a\n    token: x\n",

@@ -827,7 +827,7 @@ async fn secrets_appear_in_no_log_line_metric_page_answer_or_state_file() {
         std::fs::write(
             &config,
             format!(
-                "{token_line}poll:\n  interval: 200ms\n  requests_per_minute: 0\n  max_retries: 0\n  detail:\n    enabled: true\n    requests_per_minute: 6000\nstate_file: {}\n",
+                "{token_line}poll:\n  interval: 200ms\n  requests_per_minute: 0\n  max_retries: 0\n  detail:\n    enabled: true\n    requests_per_minute: 6000\n    publish_every: 50ms\nstate_file: {}\n",
                 dir.path().join("state.json").display()
             ),
         )

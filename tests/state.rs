@@ -300,7 +300,7 @@ fn write_config(dir: &Path, fake: &FakeGridPane, state: &Path, interval: &str) -
     std::fs::write(
         &config,
         format!(
-            "accounts:\n  - name: acme\n    base_url: {}\n    token_file: {}\npoll:\n  interval: {interval}\n  requests_per_minute: 0\n  per_page: 100\n  detail:\n    enabled: true\n    requests_per_minute: 600000\nstate_file: {}\n",
+            "accounts:\n  - name: acme\n    base_url: {}\n    token_file: {}\npoll:\n  interval: {interval}\n  requests_per_minute: 0\n  per_page: 100\n  detail:\n    enabled: true\n    requests_per_minute: 600000\n    publish_every: 1ms\nstate_file: {}\n",
             fake.base_url(),
             token.display(),
             state.display()
@@ -325,7 +325,7 @@ impl Jitter {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_state_file_always_loads_after_a_sigkill_during_writes() {
     // Big enough that a write takes a while, polled as fast as possible,
-    // with per-site detail landing every millisecond or so: each result is
+    // with per-site detail published every millisecond or so: each batch is
     // a new generation, so the writer writes nearly all the time.
     let fake = fake(FleetSpec {
         seed: 11,

@@ -6,12 +6,18 @@
 //! It runs beside the poller with a budget of its own
 //! (`poll.detail.requests_per_minute`), inside the account's budget that the
 //! client enforces: a 1000-site account is covered over many polls, never
-//! faster than the budget. Each result is laid over the current snapshot at
-//! once; sites not yet detailed keep what the bulk endpoints say. A failed
-//! request is counted, and the task pauses for ten of its slots (a minute at
-//! the default budget) before trying the next site.
+//! faster than the budget. Results are collected and laid over the current
+//! snapshot together, at most once per `poll.detail.publish_every`: one
+//! snapshot copy, one store generation (so one state file write and one
+//! re-render) for the whole batch. Sites not yet detailed keep what the bulk
+//! endpoints say. A failed request is counted, and the task pauses for ten of
+//! its slots (a minute at the default budget) before trying the next site.
+//!
+//! On shutdown, results not yet published are dropped: the state file writer
+//! stops at the same signal and the process is ending, so nothing would read
+//! them; those sites are simply detailed first on the next start.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, HashMap, HashSet};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -59,18 +65,75 @@ pub fn next_site(
         .map(|(_, id)| id)
 }
 
-/// Refreshes per-site detail until `shutdown`.
+/// Detail results not yet laid over the snapshot, and when they will be.
+struct Batch {
+    pending: BTreeMap<u64, SiteDetail>,
+    due: Option<Instant>,
+    every: Duration,
+}
+
+impl Batch {
+    fn add(&mut self, site_id: u64, detail: SiteDetail) {
+        self.pending.insert(site_id, detail);
+        self.due.get_or_insert_with(|| Instant::now() + self.every);
+    }
+
+    /// Lays every pending result over the current snapshot in one swap: one
+    /// copy of the snapshot and one generation for the whole batch. Results
+    /// for sites the snapshot no longer lists are dropped. Published sites
+    /// leave `attempted`: their detail's age orders them from now on.
+    fn publish(&mut self, store: &Store, slot: &AccountSlot, attempted: &mut HashMap<u64, f64>) {
+        self.due = None;
+        let mut pending = std::mem::take(&mut self.pending);
+        if pending.is_empty() {
+            return;
+        }
+        attempted.retain(|id, _| !pending.contains_key(id));
+        store.replace_with(slot, |s| {
+            let Some(snap) = &s.snapshot else { return };
+            let listed: HashSet<u64> = snap.sites.iter().map(|site| site.id).collect();
+            pending.retain(|id, _| listed.contains(id));
+            if pending.is_empty() {
+                return;
+            }
+            let mut next_snap = AccountSnapshot::clone(snap);
+            model::apply_detail(&mut next_snap, &pending);
+            let mut map = BTreeMap::clone(&s.detail);
+            map.append(&mut pending);
+            s.snapshot = Some(Arc::new(next_snap));
+            s.detail = Arc::new(map);
+        });
+    }
+}
+
+/// Completes at `due`, never when there is nothing to publish.
+async fn until(due: Option<Instant>) {
+    match due {
+        Some(at) => tokio::time::sleep_until(at).await,
+        None => std::future::pending().await,
+    }
+}
+
+/// Refreshes per-site detail until `shutdown`, publishing results at most
+/// once per `publish_every`.
 pub async fn run(
     client: Arc<Client>,
     token: TokenSource,
     store: Arc<Store>,
     slot: Arc<AccountSlot>,
     requests_per_minute: u32,
+    publish_every: Duration,
     mut shutdown: watch::Receiver<bool>,
 ) {
     let spacing = WINDOW / requests_per_minute.max(1);
     let mut next = Instant::now();
+    // Sites tried and not yet published, so the rolling order moves on.
     let mut attempted: HashMap<u64, f64> = HashMap::new();
+    let mut batch = Batch {
+        pending: BTreeMap::new(),
+        due: None,
+        every: publish_every,
+    };
     let mut changes = store.subscribe();
     loop {
         let state = slot.load();
@@ -84,32 +147,26 @@ pub async fn run(
             tokio::select! {
                 _ = changes.changed() => {}
                 _ = tokio::time::sleep(WINDOW) => {}
+                _ = until(batch.due) => batch.publish(&store, &slot, &mut attempted),
                 _ = shutdown.wait_for(|stop| *stop) => return,
             }
             continue;
         };
         attempted.insert(site_id, unix_now());
 
-        let fetched = tokio::select! {
-            r = fetch(&client, &token, site_id, spacing, &mut next) => r,
-            _ = shutdown.wait_for(|stop| *stop) => return,
+        let fetched = {
+            let fetching = fetch(&client, &token, site_id, spacing, &mut next);
+            tokio::pin!(fetching);
+            loop {
+                tokio::select! {
+                    r = &mut fetching => break r,
+                    _ = until(batch.due) => batch.publish(&store, &slot, &mut attempted),
+                    _ = shutdown.wait_for(|stop| *stop) => return,
+                }
+            }
         };
         match fetched {
-            Ok(detail) => {
-                store.replace_with(&slot, |s| {
-                    let Some(snap) = &s.snapshot else { return };
-                    if !snap.sites.iter().any(|site| site.id == site_id) {
-                        return;
-                    }
-                    let mut map = BTreeMap::clone(&s.detail);
-                    map.insert(site_id, detail.clone());
-                    let mut next_snap = AccountSnapshot::clone(snap);
-                    model::apply_detail(&mut next_snap, &BTreeMap::from([(site_id, detail)]));
-                    s.snapshot = Some(Arc::new(next_snap));
-                    s.detail = Arc::new(map);
-                });
-                attempted.remove(&site_id);
-            }
+            Ok(detail) => batch.add(site_id, detail),
             Err(e) => {
                 tracing::warn!(
                     account = %slot.name,
@@ -236,6 +293,29 @@ mod tests {
         first.sort_unstable();
         assert_eq!(first, (1..=50).collect::<Vec<_>>());
         assert_eq!(&order[50..], &order[..10]);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_batch_lays_only_the_sites_the_snapshot_still_lists_in_one_generation() {
+        let store = Store::new(["a".to_string()]);
+        let slot = Arc::clone(&store.accounts()[0]);
+        store.replace_snapshot(&slot, snap(&[1, 2]), |_| {});
+        let before = store.generation();
+        let mut batch = Batch {
+            pending: BTreeMap::new(),
+            due: None,
+            every: Duration::from_secs(60),
+        };
+        for id in [1, 2, 3] {
+            batch.add(id, detailed(f64::from(id as u32)));
+        }
+        let mut attempted = HashMap::from([(1, 0.5), (3, 0.5), (7, 0.5)]);
+        batch.publish(&store, &slot, &mut attempted);
+        assert_eq!(store.generation(), before + 1);
+        let state = slot.load();
+        assert_eq!(state.detail.keys().copied().collect::<Vec<_>>(), [1, 2]);
+        assert_eq!(attempted.keys().copied().collect::<Vec<_>>(), [7]);
+        assert!(batch.pending.is_empty() && batch.due.is_none());
     }
 
     #[test]
