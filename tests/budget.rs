@@ -481,7 +481,7 @@ struct DetailRun {
 
 async fn detail_running(fake: &FakeGridPane, poll: &PollConfig) -> DetailRun {
     let acct = account("acme", fake, TOKEN);
-    let client = Arc::new(Client::new(ClientOptions::new(&acct, poll)).unwrap());
+    let client = Arc::new(Client::new(poll.client_options(&acct)).unwrap());
     let store = Arc::new(Store::new(["acme".to_string()]));
     let slot = Arc::clone(&store.accounts()[0]);
     let source = SweepingSource::new(
