@@ -2,7 +2,7 @@
 //! survive a real Prometheus scrape byte for byte, and stay inert text in
 //! HTML. (promtool's check of the same exposition is in tests/exporter.rs.)
 
-mod support;
+use crate::support;
 
 use std::process::{Child, Command, Stdio};
 use std::time::Duration;

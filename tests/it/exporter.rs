@@ -1,6 +1,6 @@
 //! The whole exporter (pollers, store, HTTP) against the fake GridPane.
 
-mod support;
+use crate::support;
 
 use std::process::{Command, Stdio};
 use std::time::Duration;
