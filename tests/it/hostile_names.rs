@@ -1,6 +1,6 @@
 //! Hostile site names (quotes, backslashes, newlines, unicode, `<script>`)
 //! survive a real Prometheus scrape byte for byte, and stay inert text in
-//! HTML. (promtool's check of the same exposition is in tests/exporter.rs.)
+//! HTML. (promtool's check of the same exposition is in tests/it/exporter.rs.)
 
 use crate::support;
 
