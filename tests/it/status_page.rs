@@ -2,7 +2,7 @@
 //! input and hostile data. Rendering takes `now`, so most tests render
 //! directly; a few go through the HTTP router.
 
-mod support;
+use crate::support;
 
 use std::sync::Arc;
 

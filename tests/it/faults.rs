@@ -3,7 +3,7 @@
 //! one poll, the reason is counted, and the exporter recovers by itself once
 //! the fault ends.
 
-mod support;
+use crate::support;
 
 use std::time::Duration;
 

@@ -2,8 +2,7 @@
 //! the monitoring-mixin conventions (names, severities, annotations,
 //! runbook links, unit-test coverage of every alert).
 
-#[path = "support/prom.rs"]
-mod prom;
+use crate::support::prom;
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::process::Command;

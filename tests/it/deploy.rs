@@ -6,7 +6,7 @@
 //!
 //! deploy/kubernetes/prometheusrule.yaml and dashboards.yaml are generated
 //! from alerts/ and dashboards/ by this file:
-//! `UPDATE_GENERATED=1 cargo test --test deploy` rewrites them.
+//! `UPDATE_GENERATED=1 cargo test --test it deploy::` rewrites them.
 
 use std::collections::BTreeMap;
 use std::io::Write as _;
@@ -1243,8 +1243,8 @@ fn kubernetes_kustomization_renders_with_kubectl() {
 
 // ----------------------------------------------- generated from sources
 
-const GENERATED_HEADER: &str = "by tests/deploy.rs: do not edit.\n\
-    # Regenerate with: UPDATE_GENERATED=1 cargo test --test deploy\n";
+const GENERATED_HEADER: &str = "by tests/it/deploy.rs: do not edit.\n\
+    # Regenerate with: UPDATE_GENERATED=1 cargo test --test it deploy::\n";
 
 /// The PrometheusRule documents for every alerts/*.rules.yml: each file's
 /// `groups:` and all that follows, indented under `spec:`, comments kept.
@@ -1341,7 +1341,7 @@ fn check_generated(rel: &str, expected: &str) {
             .unwrap_or(actual.lines().count().min(expected.lines().count()) + 1);
         panic!(
             "{rel} is out of date with its sources (first difference at line {line}): \
-             run UPDATE_GENERATED=1 cargo test --test deploy and commit the result"
+             run UPDATE_GENERATED=1 cargo test --test it deploy:: and commit the result"
         );
     }
 }

@@ -1,6 +1,6 @@
 //! The whole exporter (pollers, store, HTTP) against the fake GridPane.
 
-mod support;
+use crate::support;
 
 use std::process::{Command, Stdio};
 use std::time::Duration;
@@ -559,7 +559,7 @@ async fn accounts_sharing_one_http_client_each_send_their_own_token() {
 /// Too slow for every run: the first polls of 1,500 accounts are staggered
 /// over 30 s, and a debug build polls about 50 accounts a second on two
 /// cores; run by hand, see docs/operations.md:
-/// `cargo test --test exporter fifteen_hundred -- --ignored --nocapture`.
+/// `cargo test --test it exporter::fifteen_hundred -- --ignored --nocapture`.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 #[ignore = "about 35 s; run by hand"]
 async fn fifteen_hundred_accounts_all_come_up_without_errors_and_a_scrape_succeeds() {

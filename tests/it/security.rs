@@ -1,7 +1,7 @@
 //! Security: TLS and basic auth from a web config file over real TLS, a
 //! server that slow clients cannot starve, and secrets that appear nowhere.
 
-mod support;
+use crate::support;
 
 use std::io::{Read as _, Write as _};
 use std::net::SocketAddr;

@@ -8,7 +8,7 @@
 //! the console). Without it the test is skipped, except under `CI=true`.
 //! `CHROMIUM=/path/to/chromium` picks another binary.
 
-mod support;
+use crate::support;
 
 use std::fs::File;
 use std::path::{Path, PathBuf};

@@ -1,8 +1,8 @@
 //! Hostile site names (quotes, backslashes, newlines, unicode, `<script>`)
 //! survive a real Prometheus scrape byte for byte, and stay inert text in
-//! HTML. (promtool's check of the same exposition is in tests/exporter.rs.)
+//! HTML. (promtool's check of the same exposition is in tests/it/exporter.rs.)
 
-mod support;
+use crate::support;
 
 use std::process::{Child, Command, Stdio};
 use std::time::Duration;

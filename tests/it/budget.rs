@@ -4,7 +4,7 @@
 //! per-site detail covers every site within its own budget and publishes its
 //! results in batches.
 
-mod support;
+use crate::support;
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};

@@ -12,8 +12,7 @@
 //! PATH: skipped with a loud message when they are missing, failed under
 //! CI=true.
 
-#[path = "support/prom.rs"]
-mod prom;
+use crate::support::prom;
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;

@@ -1,7 +1,7 @@
 //! The poller against a scripted source, on tokio's paused clock; its
 //! supervision; the `/site` sweep against the fake GridPane.
 
-mod support;
+use crate::support;
 
 use std::collections::VecDeque;
 use std::sync::{Arc, Mutex};

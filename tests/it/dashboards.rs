@@ -4,9 +4,8 @@
 //! The structure checks need nothing but the files. The metric checks start
 //! the exporter with its demo fleet and compare against its real /metrics.
 
-#[path = "support/prom.rs"]
-mod prom;
-mod support;
+use crate::support;
+use crate::support::prom;
 
 use std::collections::{BTreeMap, BTreeSet};
 

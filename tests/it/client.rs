@@ -1,6 +1,6 @@
 //! The GridPane client against the fake GridPane, over real HTTP on loopback.
 
-mod support;
+use crate::support;
 
 use std::io::Write;
 use std::sync::{Arc, Mutex};

@@ -1,9 +1,6 @@
-//! Helpers shared by tests/alerts.rs, tests/dashboards.rs and
-//! tests/e2e_prometheus.rs: finding and starting the real servers, small
-//! parsers for the rule file, PromQL selectors and the exposition format.
-//!
-//! Included with `#[path = "support/prom.rs"] mod prom;`, so every test
-//! crate gets its own copy and uses only part of it.
+//! Helpers shared by the `alerts`, `dashboards` and `e2e_prometheus`
+//! suites: finding and starting the real servers, small parsers for the rule
+//! file, PromQL selectors and the exposition format.
 #![allow(dead_code)]
 
 use std::collections::BTreeSet;
@@ -327,7 +324,7 @@ fn read_scalar(lines: &[&str], i: &mut usize, rest: &str) -> String {
 
 /// Parses the block-style YAML this project's rule file is written in
 /// (groups → rules → alert/record, expr, for, keep_firing_for, labels,
-/// annotations). tests/alerts.rs checks that it finds as many rules as
+/// annotations). tests/it/alerts.rs checks that it finds as many rules as
 /// `promtool check rules` does.
 pub fn parse_rules(text: &str) -> Vec<Rule> {
     let lines: Vec<&str> = text.lines().collect();

@@ -1,7 +1,7 @@
 //! The cached exposition: byte for byte what a fresh render gives, rendered
 //! once per change, and a gzip form any gzip reader decodes.
 
-mod support;
+use crate::support;
 
 use std::io::Read as _;
 use std::process::{Command, Stdio};

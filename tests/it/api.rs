@@ -1,7 +1,7 @@
 //! The JSON API: its documented answers, every filter, bad input, and that
 //! no secret ever shows.
 
-mod support;
+use crate::support;
 
 use std::io::Read as _;
 use std::sync::Arc;

@@ -2,7 +2,7 @@
 //! once after a restart, ignored (never fatal) when it is damaged, and always
 //! loadable even when the process is SIGKILLed in the middle of a write.
 
-mod support;
+use crate::support;
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
