@@ -162,6 +162,11 @@ fn benches(c: &mut Criterion) {
         g.bench_function(BenchmarkId::new("poll_decode_and_build", sites), |b| {
             b.iter(|| black_box(decode_and_build(&bodies)))
         });
+        // Judging every site, once per snapshot when it enters the store;
+        // `render_text` (bare snapshots) includes it, the cache does not.
+        g.bench_function(BenchmarkId::new("assess", sites), |b| {
+            b.iter(|| black_box(model::Assessment::of(&snapshot)))
+        });
         g.bench_function(BenchmarkId::new("render_text", sites), |b| {
             b.iter(|| black_box(metrics::snapshot_text(&[&snapshot], now)))
         });

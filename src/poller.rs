@@ -178,7 +178,7 @@ async fn poll<S: Source>(
                     }
                     model::apply_detail(&mut snapshot, &s.detail);
                 }
-                s.snapshot = Some(Arc::new(snapshot));
+                s.snapshot = Some(Arc::new(model::Assessed::new(snapshot)));
                 s.ready = true;
                 s.unconfirmed_removals = unconfirmed;
                 record(s, None);

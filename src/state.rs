@@ -248,7 +248,7 @@ pub fn collect(store: &Store) -> Vec<SavedAccount> {
             let state = slot.load();
             let snapshot = state.snapshot.as_ref()?;
             Some(SavedAccount {
-                snapshot: AccountSnapshot::clone(snapshot),
+                snapshot: AccountSnapshot::clone(snapshot.snapshot()),
                 detail: BTreeMap::clone(&state.detail),
             })
         })

@@ -9,7 +9,7 @@ use std::sync::{Arc, RwLock};
 use serde::{Deserialize, Serialize};
 use tokio::sync::watch;
 
-use crate::model::{AccountSnapshot, SiteDetail};
+use crate::model::{AccountSnapshot, Assessed, SiteDetail};
 
 /// The outcome of one poll.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -66,8 +66,9 @@ pub struct Counters {
 /// Everything the renderers know about one account, swapped as a whole.
 #[derive(Clone, Debug, Default)]
 pub struct AccountState {
-    /// The last good snapshot; a failed poll never replaces or clears it.
-    pub snapshot: Option<Arc<AccountSnapshot>>,
+    /// The last good snapshot, with its assessment; a failed poll never
+    /// replaces or clears it.
+    pub snapshot: Option<Arc<Assessed>>,
     /// True once the first poll has finished (either way) or a snapshot was
     /// loaded from the state file.
     pub ready: bool,
@@ -244,8 +245,9 @@ impl Store {
         snapshot: AccountSnapshot,
         f: impl FnOnce(&mut AccountState),
     ) {
+        let assessed = Arc::new(Assessed::new(snapshot));
         slot.swap(|s| {
-            s.snapshot = Some(Arc::new(snapshot));
+            s.snapshot = Some(assessed);
             s.ready = true;
             f(s);
         });

@@ -16,7 +16,7 @@ use serde::Serialize;
 use tokio::sync::{OnceCell, OwnedSemaphorePermit, Semaphore};
 
 use super::{Web, accepts_gzip, gzip};
-use crate::model::AccountSnapshot;
+use crate::model::Assessed;
 use crate::render::api::{Endpoint, ParamError, View, build, index, status, strict_params};
 
 pub fn routes() -> Router<Arc<Web>> {
@@ -60,7 +60,7 @@ struct SharedAnswer {
     query: Option<String>,
     /// The snapshots it was built from, per account (as in the exposition
     /// cache: weak, and compared by address).
-    sources: Vec<Option<Weak<AccountSnapshot>>>,
+    sources: Vec<Option<Weak<Assessed>>>,
     built_at: DateTime<Utc>,
     /// The earliest next run in the answer (unix seconds): from then on a
     /// fresh answer differs.

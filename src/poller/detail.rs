@@ -96,11 +96,11 @@ impl Batch {
             if pending.is_empty() {
                 return;
             }
-            let mut next_snap = AccountSnapshot::clone(snap);
+            let mut next_snap = AccountSnapshot::clone(snap.snapshot());
             model::apply_detail(&mut next_snap, &pending);
             let mut map = BTreeMap::clone(&s.detail);
             map.append(&mut pending);
-            s.snapshot = Some(Arc::new(next_snap));
+            s.snapshot = Some(Arc::new(model::Assessed::new(next_snap)));
             s.detail = Arc::new(map);
         });
     }

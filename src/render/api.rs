@@ -10,8 +10,8 @@ use chrono::{DateTime, SecondsFormat, Utc};
 use serde::Serialize;
 
 use crate::model::{
-    self, AccountSnapshot, BackupsVersion, Frequency, Integration, Problem, Schedule, Server, Site,
-    Storage, StorageSettings,
+    self, AccountSnapshot, Assessed, BackupsVersion, Frequency, Integration, Problem, Schedule,
+    Server, Site, Storage, StorageSettings,
 };
 use crate::render::metrics::{REVISION, VERSION};
 use crate::store::{AccountState, Store};
@@ -32,6 +32,11 @@ pub struct AccountView {
 
 impl AccountView {
     pub fn snapshot(&self) -> Option<&AccountSnapshot> {
+        self.assessed().map(Assessed::snapshot)
+    }
+
+    /// The snapshot with its assessment.
+    pub fn assessed(&self) -> Option<&Assessed> {
         self.state.snapshot.as_deref()
     }
 }
@@ -58,7 +63,7 @@ impl View {
     pub fn site_rows(&self, now: DateTime<Utc>) -> Vec<SiteRow<'_>> {
         self.accounts
             .iter()
-            .filter_map(|a| a.snapshot().map(|s| (a.name.as_str(), s)))
+            .filter_map(|a| a.assessed().map(|s| (a.name.as_str(), s)))
             .flat_map(|(name, snap)| site_rows(name, snap, now))
             .collect()
     }
@@ -74,36 +79,7 @@ impl View {
     }
 }
 
-/// How bad a site's backups are. The order sorts the worst first.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
-#[serde(rename_all = "snake_case")]
-pub enum Health {
-    /// At least one problem: the site is not protected.
-    Problem,
-    /// Only warnings: protected, but less than it should be.
-    Warning,
-    Ok,
-}
-
-impl Health {
-    pub fn of(problems: &[Problem]) -> Health {
-        if problems.iter().any(|p| !p.is_warning()) {
-            Health::Problem
-        } else if problems.is_empty() {
-            Health::Ok
-        } else {
-            Health::Warning
-        }
-    }
-
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Health::Problem => "problem",
-            Health::Warning => "warning",
-            Health::Ok => "ok",
-        }
-    }
-}
+pub use crate::model::Health;
 
 fn severity(p: Problem) -> Health {
     if p.is_warning() {
@@ -163,39 +139,14 @@ impl IntegrationRef<'_> {
     }
 }
 
-/// Which storage a problem concerns; `None` for short retention, which can
-/// concern either.
-fn problem_storage(p: Problem) -> Option<Storage> {
-    match p {
-        Problem::LocalDisabled | Problem::LocalNotScheduled => Some(Storage::Local),
-        Problem::RemoteDisabled | Problem::RemoteNotSetUp | Problem::IntegrationMissing => {
-            Some(Storage::Remote)
-        }
-        Problem::ShortRetention => None,
-    }
-}
-
-/// The same test `model::site_problems` applies, for one storage.
-fn short_retention(settings: &StorageSettings) -> bool {
-    model::schedule_enabled(settings)
-        && settings
-            .retain_days
-            .is_some_and(|d| d > 0 && d < model::SHORT_RETENTION_DAYS)
-}
-
-pub fn site_rows<'a>(
-    account: &'a str,
-    snap: &'a AccountSnapshot,
-    now: DateTime<Utc>,
-) -> Vec<SiteRow<'a>> {
-    let ids = snap.integration_ids();
+/// The rows of one account's sites, from their verdicts; only the next run
+/// (relative to `now`) is computed here.
+pub fn site_rows<'a>(account: &'a str, snap: &'a Assessed, now: DateTime<Utc>) -> Vec<SiteRow<'a>> {
     let servers: HashMap<u64, &Server> = snap.servers.iter().map(|s| (s.id, s)).collect();
     let integrations: HashMap<u64, &Integration> =
         snap.integrations.iter().map(|i| (i.id, i)).collect();
-    snap.sites
-        .iter()
-        .map(|site| {
-            let problems = model::site_problems(site, &ids);
+    snap.sites()
+        .map(|(site, verdict)| {
             let storage_row = |storage: Storage| {
                 let settings = site.storage(storage);
                 let integration = match storage {
@@ -211,39 +162,27 @@ pub fn site_rows<'a>(
                 StorageRow {
                     storage,
                     settings,
-                    enabled: model::schedule_enabled(settings),
+                    enabled: verdict.storage(storage).enabled,
                     next_run: settings
                         .schedule
                         .as_ref()
                         .and_then(|s| model::next_run(s, now)),
                     integration,
-                    problems: problems
-                        .iter()
-                        .copied()
-                        .filter(|p| match problem_storage(*p) {
-                            Some(s) => s == storage,
-                            None => short_retention(settings),
-                        })
-                        .collect(),
+                    problems: verdict.storage_problems(storage).collect(),
                 }
             };
+            let server = site.server_id.and_then(|id| servers.get(&id));
             SiteRow {
                 account,
                 site,
-                server_label: site
-                    .server_id
-                    .and_then(|id| servers.get(&id))
-                    .map(|s| s.label.as_str()),
-                backups_version: site
-                    .server_id
-                    .and_then(|id| servers.get(&id))
-                    .map(|s| s.backups_version),
-                health: Health::of(&problems),
+                server_label: server.map(|s| s.label.as_str()),
+                backups_version: server.map(|s| s.backups_version),
+                health: verdict.health,
                 local: storage_row(Storage::Local),
                 remote: storage_row(Storage::Remote),
-                remote_configured: model::remote_configured(site, &ids),
-                integration_missing: model::integration_missing(site, &ids),
-                problems,
+                remote_configured: verdict.remote_configured,
+                integration_missing: verdict.integration_missing,
+                problems: verdict.problems().collect(),
             }
         })
         .collect()
@@ -693,7 +632,7 @@ pub fn status(view: &View, now: DateTime<Utc>) -> StatusAnswer {
             }
         });
         let next = state.next_poll_at.and_then(from_unix);
-        let data = account.snapshot().map(|snap| {
+        let data = account.assessed().map(|snap| {
             let rows = site_rows(&account.name, snap, now);
             let at = from_unix(snap.fetched_at);
             let d = DataStatus {

@@ -18,7 +18,7 @@ use tokio::sync::OnceCell;
 
 use super::family::{Family, finish};
 use crate::gridpane::{ApiError, Endpoint};
-use crate::model::{self, AccountSnapshot, Problem, Storage};
+use crate::model::{self, AccountSnapshot, Assessed, Assessment, Problem, Storage};
 use crate::store::{AccountState, Store, Task, TaskHealth};
 
 pub const VERSION: &str = env!("CARGO_PKG_VERSION");
@@ -132,19 +132,38 @@ trait Sink {
     fn push(&mut self, family: Fam, labels: &[(&str, &str)], value: f64);
 }
 
+/// A snapshot and the assessment of its sites.
+type Judged<'a> = (&'a AccountSnapshot, &'a Assessment);
+
+/// Assesses bare snapshots (tests and benchmarks); the store holds every
+/// snapshot already assessed.
+fn assess_all(snapshots: &[&AccountSnapshot]) -> Vec<Assessment> {
+    snapshots.iter().map(|s| Assessment::of(s)).collect()
+}
+
+fn judged<'a>(snapshots: &[&'a AccountSnapshot], assessments: &'a [Assessment]) -> Vec<Judged<'a>> {
+    snapshots.iter().copied().zip(assessments).collect()
+}
+
+fn judged_from<'a>(assessed: impl IntoIterator<Item = &'a Assessed>) -> Vec<Judged<'a>> {
+    assessed
+        .into_iter()
+        .map(|a| (a.snapshot(), a.assessment()))
+        .collect()
+}
+
 /// Walks the snapshots once, sending every sample of the snapshot part to
 /// `sink`. Returns the earliest next run it reported: until then (and from
 /// `now` on) the walk yields the same samples, as nothing else depends on
 /// `now`.
 fn walk_snapshots(
-    snapshots: &[&AccountSnapshot],
+    snapshots: &[Judged<'_>],
     now: DateTime<Utc>,
     sink: &mut impl Sink,
 ) -> Option<DateTime<Utc>> {
     let mut earliest_next_run: Option<DateTime<Utc>> = None;
-    for snap in snapshots {
+    for &(snap, assessment) in snapshots {
         let account = snap.account.as_str();
-        let integration_ids = snap.integration_ids();
         let server_labels = snap.server_labels();
 
         sink.push(Fam::Sites, &[("account", account)], snap.sites.len() as f64);
@@ -177,7 +196,7 @@ fn walk_snapshots(
         let mut problem_counts = [0usize; Problem::ALL.len()];
         let mut usage: BTreeMap<u64, usize> = BTreeMap::new();
         let (mut site_digits, mut server_digits) = ([0u8; 20], [0u8; 20]);
-        for site in &snap.sites {
+        for (site, verdict) in snap.sites.iter().zip(assessment.sites()) {
             let site_id = decimal(&mut site_digits, site.id);
             let server_id = site
                 .server_id
@@ -197,8 +216,7 @@ fn walk_snapshots(
                 ],
                 1.0,
             );
-            let flags = model::problem_flags(site, &integration_ids);
-            for (count, flagged) in problem_counts.iter_mut().zip(flags) {
+            for (count, flagged) in problem_counts.iter_mut().zip(verdict.problem_flags) {
                 *count += usize::from(flagged);
             }
             if let Some(id) = site.remote.schedule.as_ref().and_then(|s| s.integration_id) {
@@ -207,9 +225,9 @@ fn walk_snapshots(
             sink.push(
                 Fam::RemoteConfigured,
                 &[("account", account), ("site_id", site_id)],
-                bool_value(model::remote_configured(site, &integration_ids)),
+                bool_value(verdict.remote_configured),
             );
-            if let Some(missing) = model::integration_missing(site, &integration_ids) {
+            if let Some(missing) = verdict.integration_missing {
                 sink.push(
                     Fam::IntegrationMissing,
                     &[("account", account), ("site_id", site_id)],
@@ -226,7 +244,7 @@ fn walk_snapshots(
                 sink.push(
                     Fam::Enabled,
                     &labels,
-                    bool_value(model::schedule_enabled(settings)),
+                    bool_value(verdict.storage(storage).enabled),
                 );
                 if let Some(schedule) = &settings.schedule {
                     sink.push(
@@ -311,7 +329,8 @@ pub fn snapshot_families(snapshots: &[&AccountSnapshot], now: DateTime<Utc>) -> 
             .map(|(name, help)| Family::gauge(name, help))
             .collect(),
     );
-    walk_snapshots(snapshots, now, &mut sink);
+    let assessments = assess_all(snapshots);
+    walk_snapshots(&judged(snapshots, &assessments), now, &mut sink);
     finish(sink.0)
 }
 
@@ -367,7 +386,8 @@ impl Sink for TextSink {
 
 /// Renders the snapshot part of the exposition as text.
 pub fn snapshot_text(snapshots: &[&AccountSnapshot], now: DateTime<Utc>) -> SnapshotText {
-    render_into(snapshots, now, Buffers::default())
+    let assessments = assess_all(snapshots);
+    render_into(&judged(snapshots, &assessments), now, Buffers::default())
 }
 
 /// Renders like [`snapshot_text`], sizing each family's buffer from a
@@ -380,7 +400,8 @@ pub fn snapshot_text_sized(
     previous: Option<&SnapshotText>,
 ) -> SnapshotText {
     let buffers = previous.map_or_else(Buffers::default, |p| Buffers::sized(&p.family_sizes));
-    render_into(snapshots, now, buffers)
+    let assessments = assess_all(snapshots);
+    render_into(&judged(snapshots, &assessments), now, buffers)
 }
 
 /// Renders like [`snapshot_text`] into the buffers of a previous render that
@@ -392,7 +413,12 @@ pub fn snapshot_text_recycled(
     now: DateTime<Utc>,
     previous: SnapshotText,
 ) -> SnapshotText {
-    render_into(snapshots, now, Buffers::recycled(previous))
+    let assessments = assess_all(snapshots);
+    render_into(
+        &judged(snapshots, &assessments),
+        now,
+        Buffers::recycled(previous),
+    )
 }
 
 /// One output buffer per snapshot family.
@@ -432,11 +458,7 @@ impl Buffers {
     }
 }
 
-fn render_into(
-    snapshots: &[&AccountSnapshot],
-    now: DateTime<Utc>,
-    buffers: Buffers,
-) -> SnapshotText {
+fn render_into(snapshots: &[Judged<'_>], now: DateTime<Utc>, buffers: Buffers) -> SnapshotText {
     let mut sink = TextSink(buffers.0.into());
     let valid_until = walk_snapshots(snapshots, now, &mut sink);
     let mut family_sizes = [0; SNAPSHOT_FAMILIES.len()];
@@ -711,15 +733,12 @@ pub fn load_states(store: &Store) -> Vec<(String, Arc<AccountState>)> {
 /// and the extra families (process metrics) given.
 pub fn render(store: &Store, extra: &[MetricFamily], now: DateTime<Utc>) -> Vec<u8> {
     let states = load_states(store);
-    let snaps: Vec<&AccountSnapshot> = states
-        .iter()
-        .filter_map(|(_, s)| s.snapshot.as_deref())
-        .collect();
+    let snaps = judged_from(states.iter().filter_map(|(_, s)| s.snapshot.as_deref()));
     let health: Vec<(&str, &AccountState)> = states
         .iter()
         .map(|(n, s)| (n.as_str(), s.as_ref()))
         .collect();
-    let snapshot = snapshot_text(&snaps, now);
+    let snapshot = render_into(&snaps, now, Buffers::default());
     let tail = render_tail(&health, extra, now);
     let mut out = Vec::with_capacity(snapshot.len + tail.len());
     for c in &snapshot.chunks {
@@ -810,7 +829,7 @@ pub struct CachedSnapshot {
     /// The snapshots it was rendered from, per account in configuration
     /// order. Weak: an entry never keeps a replaced snapshot's data alive,
     /// and the allocation it pins keeps its address from being reused.
-    sources: Vec<Option<Weak<AccountSnapshot>>>,
+    sources: Vec<Option<Weak<Assessed>>>,
     rendered_at: DateTime<Utc>,
     text: SnapshotText,
     gzip: OnceCell<GzipHead>,
@@ -902,7 +921,7 @@ impl ExpositionCache {
         if let Some(entry) = self.current().filter(|e| e.serves(states, now)) {
             return (entry, now);
         }
-        let snapshots: Vec<Arc<AccountSnapshot>> =
+        let snapshots: Vec<Arc<Assessed>> =
             states.iter().filter_map(|s| s.snapshot.clone()).collect();
         // The stale entry goes now, not after the render: responses still
         // sending it hold their own references, and the two never need to
@@ -916,19 +935,19 @@ impl ExpositionCache {
             None => Buffers::default(),
         };
         let render = move || {
-            let refs: Vec<&AccountSnapshot> = snapshots.iter().map(Arc::as_ref).collect();
-            render_into(&refs, now, buffers)
+            render_into(
+                &judged_from(snapshots.iter().map(Arc::as_ref)),
+                now,
+                buffers,
+            )
         };
         // Rendering a large fleet takes a while: keep it off the workers
         // that answer other requests.
         let text = match tokio::task::spawn_blocking(render).await {
             Ok(text) => text,
             Err(_) => {
-                let refs: Vec<&AccountSnapshot> = states
-                    .iter()
-                    .filter_map(|s| s.snapshot.as_deref())
-                    .collect();
-                snapshot_text(&refs, now)
+                let refs = judged_from(states.iter().filter_map(|s| s.snapshot.as_deref()));
+                render_into(&refs, now, Buffers::default())
             }
         };
         let entry = Arc::new(CachedSnapshot {
