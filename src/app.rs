@@ -84,7 +84,7 @@ impl App {
         // Saved state first, so that it is served before the first poll ends
         // and is not written back unchanged.
         if let Some(path) = &config.state_file {
-            state::restore(&store, path);
+            state::restore(&store, path, config.poll.max_items_per_account);
             let (store_w, path, stop) = (Arc::clone(&store), path.clone(), shutdown_rx.clone());
             tasks.spawn(supervise(
                 Task::StateWriter,

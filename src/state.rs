@@ -14,7 +14,7 @@
 //! truncated, corrupt, oversized or other-version one is a warning and a cold
 //! start. Impossible content is sanitised with a warning: an account whose
 //! snapshot was fetched in the future (or at no real time) or that holds more
-//! items than [`MAX_ITEMS_PER_ACCOUNT`] is dropped; duplicate ids keep their
+//! items than `poll.max_items_per_account` is dropped; duplicate ids keep their
 //! first entry. It holds no secret: snapshots carry neither the token nor
 //! integration credentials.
 
@@ -36,10 +36,6 @@ pub const STATE_VERSION: u32 = 1;
 /// A larger state file is refused unread (a site takes about 470 bytes:
 /// some 500,000 sites).
 pub const MAX_FILE_BYTES: u64 = 256 * 1024 * 1024;
-
-/// An account with more sites, servers, integrations or per-site details
-/// than this in the state file is dropped on load.
-pub const MAX_ITEMS_PER_ACCOUNT: usize = 250_000;
 
 /// How far in the future a saved timestamp may be (clock skew) before the
 /// entry holding it is dropped on load.
@@ -318,8 +314,10 @@ fn keep_first<T>(items: &mut Vec<T>, id: impl Fn(&T) -> u64) -> usize {
 /// saved snapshot (and are ready at once); the others are dropped. Problems
 /// are logged and mean a cold start (for the whole file, or for an account
 /// whose saved snapshot is impossible). Temporary files left by a killed
-/// process are removed. Returns how many accounts were restored.
-pub fn restore(store: &Store, path: &Path) -> usize {
+/// process are removed. An account holding more than `max_items` sites,
+/// servers, integrations or details (`poll.max_items_per_account`) is
+/// dropped. Returns how many accounts were restored.
+pub fn restore(store: &Store, path: &Path, max_items: usize) -> usize {
     remove_stale_temp_files(path);
     let saved = match load(path) {
         Ok(Some(saved)) => saved,
@@ -332,7 +330,7 @@ pub fn restore(store: &Store, path: &Path) -> usize {
             return 0;
         }
     };
-    let saved = sanitise(saved, crate::poller::unix_now(), MAX_ITEMS_PER_ACCOUNT);
+    let saved = sanitise(saved, crate::poller::unix_now(), max_items);
     let mut restored = 0;
     for account in saved {
         let Some(slot) = store.account(&account.snapshot.account) else {
@@ -556,7 +554,7 @@ mod tests {
             std::fs::write(dir.path().join(name), b"keep").unwrap();
         }
         let store = Store::new(["a".to_string()]);
-        assert_eq!(restore(&store, &path), 0);
+        assert_eq!(restore(&store, &path, 250_000), 0);
         assert!(!stale.exists());
         for name in others {
             assert!(dir.path().join(name).exists(), "{name} was removed");
