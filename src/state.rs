@@ -22,7 +22,6 @@ use std::collections::{BTreeMap, HashSet};
 use std::io::{Read as _, Write as _};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering};
 
 use serde::{Deserialize, Serialize};
 use tokio::sync::watch;
@@ -40,15 +39,6 @@ pub const MAX_FILE_BYTES: u64 = 256 * 1024 * 1024;
 /// How far in the future a saved timestamp may be (clock skew) before the
 /// entry holding it is dropped on load.
 pub const MAX_CLOCK_SKEW_SECONDS: f64 = 300.0;
-
-/// Failed writes of the state file since the process started.
-static WRITE_ERRORS: AtomicU64 = AtomicU64::new(0);
-
-/// Failed writes of the state file since the process started
-/// (`gridpane_state_write_errors_total`).
-pub fn write_errors() -> u64 {
-    WRITE_ERRORS.load(Ordering::Relaxed)
-}
 
 /// One account as saved.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -349,7 +339,8 @@ pub fn restore(store: &Store, path: &Path, max_items: usize) -> usize {
 
 /// Writes the state file whenever the store's generation changes, until
 /// `shutdown`. Changes that arrive during a write are coalesced into the
-/// next one. Failed writes are logged and counted ([`write_errors`]).
+/// next one. Failed writes are logged and counted in the store
+/// (`gridpane_state_write_errors_total`).
 pub async fn run_writer(store: Arc<Store>, path: PathBuf, mut shutdown: watch::Receiver<bool>) {
     let mut changes = store.subscribe();
     loop {
@@ -372,7 +363,7 @@ pub async fn run_writer(store: Arc<Store>, path: PathBuf, mut shutdown: watch::R
             Ok(Err(e)) => std::io::Error::other(e.to_string()),
             Err(e) => std::io::Error::other(e.to_string()),
         };
-        WRITE_ERRORS.fetch_add(1, Ordering::Relaxed);
+        store.tasks().count_state_write_error();
         tracing::warn!(path = %path.display(), kind = %source.kind(), error = %source, "cannot write the state file");
     }
 }

@@ -145,11 +145,14 @@ impl Task {
 }
 
 /// What the supervisor records: restarts by task, and whether a task could
-/// not be kept running (then `/-/healthy` fails).
+/// not be kept running (then `/-/healthy` fails); and the state writer's
+/// failed writes.
 #[derive(Debug, Default)]
 pub struct TaskHealth {
     restarts: [AtomicU64; Task::ALL.len()],
     given_up: AtomicBool,
+    /// Writes of the state file that failed.
+    state_write_errors: AtomicU64,
 }
 
 impl TaskHealth {
@@ -164,6 +167,14 @@ impl TaskHealth {
     /// A task could not be kept running; for good.
     pub fn give_up(&self) {
         self.given_up.store(true, Ordering::Relaxed);
+    }
+
+    pub fn count_state_write_error(&self) {
+        self.state_write_errors.fetch_add(1, Ordering::Relaxed);
+    }
+
+    pub fn state_write_errors(&self) -> u64 {
+        self.state_write_errors.load(Ordering::Relaxed)
     }
 
     /// Every task is running or being restarted.

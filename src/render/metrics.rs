@@ -655,12 +655,6 @@ pub fn health_families(accounts: &[(&str, &AccountState)], now_unix: f64) -> Vec
         unconfirmed.push(&[("account", a)], state.unconfirmed_removals as f64);
     }
 
-    let mut state_write_errors = Family::counter(
-        "gridpane_state_write_errors_total",
-        "Writes of the state file that failed since the exporter started; the previous file is kept.",
-    );
-    state_write_errors.push(&[], crate::state::write_errors() as f64);
-
     let mut build = Family::gauge(
         "gridpane_exporter_build_info",
         "Version and git revision of gridpane-backup-exporter, value 1.",
@@ -678,7 +672,6 @@ pub fn health_families(accounts: &[(&str, &AccountState)], now_unix: f64) -> Vec
         limited,
         remaining,
         unconfirmed,
-        state_write_errors,
         build,
     ])
 }
@@ -692,7 +685,12 @@ pub fn task_families(tasks: &TaskHealth) -> Vec<MetricFamily> {
     for task in Task::ALL {
         restarts.push(&[("task", task.as_str())], tasks.restarts(task) as f64);
     }
-    finish(vec![restarts])
+    let mut state_write_errors = Family::counter(
+        "gridpane_state_write_errors_total",
+        "Writes of the state file that failed since the exporter started; the previous file is kept.",
+    );
+    state_write_errors.push(&[], tasks.state_write_errors() as f64);
+    finish(vec![restarts, state_write_errors])
 }
 
 /// Encodes families in the text exposition format.
