@@ -20,9 +20,9 @@ use tokio::time::Instant;
 use crate::config::Config;
 use crate::gridpane::{ApiError, Budget, Client, http_client};
 use crate::http::{self, Web};
+use crate::persist;
 use crate::poller::{self, Source, SweepLimits, SweepingSource};
 use crate::server::{self, ServerOptions};
-use crate::state;
 use crate::store::{AccountSlot, POLLER_STOPPED, PollError, PollResult, Store, Task};
 
 /// How long in-flight responses get after a stop signal.
@@ -84,14 +84,14 @@ impl App {
         // Saved state first, so that it is served before the first poll ends
         // and is not written back unchanged.
         if let Some(path) = &config.state_file {
-            state::restore(&store, path, config.poll.max_items_per_account);
+            persist::restore(&store, path, config.poll.max_items_per_account);
             let (store_w, path, stop) = (Arc::clone(&store), path.clone(), shutdown_rx.clone());
             tasks.spawn(supervise(
                 Task::StateWriter,
                 Arc::clone(&store),
                 None,
                 shutdown_rx.clone(),
-                move || state::run_writer(Arc::clone(&store_w), path.clone(), stop.clone()),
+                move || persist::run_writer(Arc::clone(&store_w), path.clone(), stop.clone()),
             ));
         }
 

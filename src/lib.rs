@@ -3,21 +3,20 @@
 //!
 //! Data flows one way:
 //! GridPane API -> [`gridpane`] client -> [`poller`] (one per account) ->
-//! immutable [`model`] snapshot in the [`store`] -> [`render`]ers -> [`http`].
+//! immutable [`domain`] snapshot in the [`store`] -> [`render`]ers -> [`http`].
 
 pub mod app;
 pub mod cli;
 pub mod config;
 pub mod demo;
+pub mod domain;
 pub mod fake;
 pub mod gridpane;
 pub mod healthcheck;
 pub mod http;
 pub mod logging;
-pub mod model;
+pub mod persist;
 pub mod poller;
 pub mod render;
 pub mod server;
-pub mod state;
 pub mod store;
-pub mod web_config;

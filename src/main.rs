@@ -3,9 +3,10 @@ use std::process::ExitCode;
 use anyhow::Context as _;
 use gridpane_backup_exporter::app::{self, App, AppError, WebOptions};
 use gridpane_backup_exporter::cli::{self, Cli, Command, HealthcheckArgs};
+use gridpane_backup_exporter::config::web as web_config;
 use gridpane_backup_exporter::config::{self, ConfigWarning, Sources};
 use gridpane_backup_exporter::server::{Limits, ServerOptions};
-use gridpane_backup_exporter::{demo, healthcheck, logging, web_config};
+use gridpane_backup_exporter::{demo, healthcheck, logging};
 
 fn main() -> ExitCode {
     pin_malloc_mmap_threshold();

@@ -9,8 +9,8 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use tokio::sync::watch;
 
 use crate::config::TokenSource;
+use crate::domain::{self, Fetched};
 use crate::gridpane::{ApiError, Client, RequestTally, Secret};
-use crate::model::{self, Fetched};
 use crate::store::{AccountSlot, PollError, PollResult, Store};
 
 pub mod detail;
@@ -144,7 +144,7 @@ async fn poll<S: Source>(
 
     match result {
         Ok(fetched) => {
-            let snapshot = model::build_snapshot(&slot.name, finished_at, fetched);
+            let snapshot = domain::build_snapshot(&slot.name, finished_at, fetched);
             tracing::info!(
                 account = %slot.name,
                 result = "ok",
@@ -176,9 +176,9 @@ async fn poll<S: Source>(
                         kept.retain(|id, _| listed.contains(id));
                         s.detail = Arc::new(kept);
                     }
-                    model::apply_detail(&mut snapshot, &s.detail);
+                    domain::apply_detail(&mut snapshot, &s.detail);
                 }
-                s.snapshot = Some(Arc::new(model::Assessed::new(snapshot)));
+                s.snapshot = Some(Arc::new(domain::Assessed::new(snapshot)));
                 s.ready = true;
                 s.unconfirmed_removals = unconfirmed;
                 record(s, None);

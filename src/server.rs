@@ -41,7 +41,7 @@ use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::{Notify, Semaphore, watch};
 use tokio::time::Sleep;
 
-use crate::web_config::{BasicAuth, WebConfig};
+use crate::config::web::{BasicAuth, WebConfig};
 
 /// The server's limits. The defaults suit an exporter scraped by a few
 /// Prometheus servers.

@@ -9,7 +9,7 @@ use std::sync::{Arc, RwLock};
 use serde::{Deserialize, Serialize};
 use tokio::sync::watch;
 
-use crate::model::{AccountSnapshot, Assessed, SiteDetail};
+use crate::domain::{AccountSnapshot, Assessed, SiteDetail};
 
 /// The outcome of one poll.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]

@@ -16,7 +16,7 @@ use serde::Serialize;
 use tokio::sync::{OnceCell, OwnedSemaphorePermit, Semaphore};
 
 use super::{Web, accepts_gzip, gzip};
-use crate::model::Assessed;
+use crate::domain::Assessed;
 use crate::render::api::{Endpoint, ParamError, View, build, index, status, strict_params};
 
 pub fn routes() -> Router<Arc<Web>> {

@@ -25,9 +25,9 @@ use tokio::sync::watch;
 use tokio::time::Instant;
 
 use crate::config::TokenSource;
+use crate::domain::{self, AccountSnapshot, RetentionDetail, SiteDetail};
 use crate::gridpane::budget::WINDOW;
 use crate::gridpane::{ApiError, Client};
-use crate::model::{self, AccountSnapshot, RetentionDetail, SiteDetail};
 use crate::store::{AccountSlot, Store};
 
 use super::unix_now;
@@ -97,10 +97,10 @@ impl Batch {
                 return;
             }
             let mut next_snap = AccountSnapshot::clone(snap.snapshot());
-            model::apply_detail(&mut next_snap, &pending);
+            domain::apply_detail(&mut next_snap, &pending);
             let mut map = BTreeMap::clone(&s.detail);
             map.append(&mut pending);
-            s.snapshot = Some(Arc::new(model::Assessed::new(next_snap)));
+            s.snapshot = Some(Arc::new(domain::Assessed::new(next_snap)));
             s.detail = Arc::new(map);
         });
     }
@@ -233,7 +233,7 @@ pub fn sites_per_interval(requests_per_minute: u32, interval: Duration) -> u64 {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::model::{Site, StorageSettings};
+    use crate::domain::{Site, StorageSettings};
 
     fn snap(ids: &[u64]) -> AccountSnapshot {
         AccountSnapshot {

@@ -36,8 +36,8 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
 use crate::config::TokenSource;
+use crate::domain::Fetched;
 use crate::gridpane::{ApiError, Client, Endpoint, RequestTally, wire};
-use crate::model::Fetched;
 
 use super::Source;
 

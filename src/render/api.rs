@@ -9,7 +9,7 @@ use std::sync::Arc;
 use chrono::{DateTime, SecondsFormat, Utc};
 use serde::Serialize;
 
-use crate::model::{
+use crate::domain::{
     self, AccountSnapshot, Assessed, BackupsVersion, Frequency, Integration, Problem, Schedule,
     Server, Site, Storage, StorageSettings,
 };
@@ -79,7 +79,7 @@ impl View {
     }
 }
 
-pub use crate::model::Health;
+pub use crate::domain::Health;
 
 fn severity(p: Problem) -> Health {
     if p.is_warning() {
@@ -166,7 +166,7 @@ pub fn site_rows<'a>(account: &'a str, snap: &'a Assessed, now: DateTime<Utc>) -
                     next_run: settings
                         .schedule
                         .as_ref()
-                        .and_then(|s| model::next_run(s, now)),
+                        .and_then(|s| domain::next_run(s, now)),
                     integration,
                     problems: verdict.storage_problems(storage).collect(),
                 }

@@ -17,8 +17,8 @@ use prometheus::{Encoder, TextEncoder};
 use tokio::sync::OnceCell;
 
 use super::family::{Family, finish};
+use crate::domain::{self, AccountSnapshot, Assessed, Assessment, Problem, Storage};
 use crate::gridpane::{ApiError, Endpoint};
-use crate::model::{self, AccountSnapshot, Assessed, Assessment, Problem, Storage};
 use crate::store::{AccountState, Store, Task, TaskHealth};
 
 pub const VERSION: &str = env!("CARGO_PKG_VERSION");
@@ -260,7 +260,7 @@ fn walk_snapshots(
                     if let Some(secs) = schedule.frequency.interval_seconds() {
                         sink.push(Fam::Interval, &labels, secs as f64);
                     }
-                    if let Some(at) = model::next_run(schedule, now) {
+                    if let Some(at) = domain::next_run(schedule, now) {
                         if earliest_next_run.is_none_or(|e| at < e) {
                             earliest_next_run = Some(at);
                         }
@@ -268,7 +268,7 @@ fn walk_snapshots(
                     }
                 }
                 if let Some(days) = settings.retain_days {
-                    sink.push(Fam::Retention, &labels, model::retention_seconds(days));
+                    sink.push(Fam::Retention, &labels, domain::retention_seconds(days));
                 }
                 if let Some(p) = settings.prune_schedule {
                     sink.push(Fam::Prune, &labels, f64::from(p));

@@ -14,7 +14,7 @@ mod tests {
     use chrono::{DateTime, Utc};
 
     use super::{api, metrics, status_page};
-    use crate::model::{
+    use crate::domain::{
         AccountSnapshot, Assessed, Assessment, Frequency, Integration, Problem, Schedule, Site,
         SiteVerdict, StorageSettings,
     };

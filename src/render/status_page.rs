@@ -10,7 +10,7 @@ use chrono::{DateTime, Utc};
 use std::cmp::Ordering;
 use std::fmt::Write as _;
 
-use crate::model::{BackupsVersion, Frequency, Problem, Schedule, Storage};
+use crate::domain::{BackupsVersion, Frequency, Problem, Schedule, Storage};
 use crate::render::api::{
     self, AccountView, Counts, Health, IntegrationRow, IntegrationStatus, ServerFilter, SiteRow,
     StorageRow, View,

@@ -7,12 +7,12 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use gridpane_backup_exporter::config::{Secret, TokenSource};
+use gridpane_backup_exporter::domain::{self, Frequency, Storage};
 use gridpane_backup_exporter::fake::{
     Endpoint as FakeEndpoint, FakeGridPane, FakeOptions, Fault, FaultCount, Fleet, FleetSpec,
     Problem, SECRET_SECRET_SENTINEL, SECRET_TOKEN_SENTINEL,
 };
 use gridpane_backup_exporter::gridpane::{ApiError, Client, ClientOptions, Sleeper};
-use gridpane_backup_exporter::model::{self, Frequency, Storage};
 use gridpane_backup_exporter::poller::{self, GridPaneSource, Source};
 use gridpane_backup_exporter::store::Store;
 use support::{capture_logs, free_port};
@@ -122,7 +122,7 @@ async fn the_drifting_demo_fleet_decodes_into_the_fleet_it_was_made_from() {
         token: TokenSource::Inline(token()),
     };
     let fetched = source.fetch().await.unwrap();
-    let snap = model::build_snapshot("demo", 0.0, fetched);
+    let snap = domain::build_snapshot("demo", 0.0, fetched);
     let fleet = fake.fleet();
 
     assert_eq!(snap.sites.len(), fleet.sites.len());
@@ -195,7 +195,7 @@ async fn the_drifting_demo_fleet_decodes_into_the_fleet_it_was_made_from() {
     let v2 = snap
         .servers
         .iter()
-        .filter(|s| s.backups_version == model::BackupsVersion::V2)
+        .filter(|s| s.backups_version == domain::BackupsVersion::V2)
         .count();
     assert_eq!(v2, fleet.servers.iter().filter(|s| s.backups_v2).count());
 }

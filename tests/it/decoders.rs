@@ -5,7 +5,7 @@
 use std::path::Path;
 
 use gridpane_backup_exporter::gridpane::{Endpoint, decode, wire};
-use gridpane_backup_exporter::state;
+use gridpane_backup_exporter::persist;
 use proptest::prelude::*;
 use serde_json::{Map, Value, json};
 
@@ -124,7 +124,7 @@ fn check_all(body: &[u8]) {
     one::<wire::PruneScheduleResponse>(Endpoint::PruneSchedule, body);
     one::<wire::Single<wire::Site>>(Endpoint::Site, body);
     one::<wire::Single<wire::Server>>(Endpoint::Server, body);
-    if let Err(e) = state::parse(Path::new("state.json"), body) {
+    if let Err(e) = persist::parse(Path::new("state.json"), body) {
         let message = e.to_string();
         assert!(!message.contains(MARK), "{message}");
     }

@@ -8,11 +8,11 @@ use std::time::Duration;
 use chrono::{TimeZone, Utc};
 use gridpane_backup_exporter::app::App;
 use gridpane_backup_exporter::config::{PollConfig, Secret, TokenSource};
+use gridpane_backup_exporter::domain;
 use gridpane_backup_exporter::fake::{
     Endpoint, FakeGridPane, Fault, FaultCount, FleetSpec, Problem,
 };
 use gridpane_backup_exporter::gridpane::{Client, ClientOptions};
-use gridpane_backup_exporter::model;
 use gridpane_backup_exporter::poller::{GridPaneSource, Source};
 use gridpane_backup_exporter::render::metrics;
 use support::*;
@@ -244,7 +244,7 @@ async fn the_demo_exposition_matches_the_golden_file() {
         client: Client::new(opts).unwrap(),
         token: TokenSource::Inline(Secret::new(TOKEN)),
     };
-    let snapshot = model::build_snapshot("demo", 1_795_000_000.0, source.fetch().await.unwrap());
+    let snapshot = domain::build_snapshot("demo", 1_795_000_000.0, source.fetch().await.unwrap());
     let now = Utc.with_ymd_and_hms(2026, 11, 22, 12, 0, 0).unwrap();
     let mut rendered = Vec::new();
     metrics::encode(

@@ -5,7 +5,7 @@
 //!
 //! The suites share a process: nothing here may set environment variables,
 //! install a global tracing subscriber, or assume a fresh process-wide
-//! counter (compare against a value read before, as `state::` does).
+//! counter (compare against a value read before, as `persist::` does).
 
 mod support;
 
@@ -23,10 +23,10 @@ mod exporter;
 mod fake_server;
 mod faults;
 mod hostile_names;
+mod persist;
 mod poller;
 mod render_cache;
 mod security;
-mod state;
 mod status_page;
 
 /// A suite file left out of the list above would compile into nothing and

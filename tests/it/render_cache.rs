@@ -9,9 +9,9 @@ use std::sync::Arc;
 
 use chrono::{DateTime, Duration, TimeZone, Utc};
 use gridpane_backup_exporter::config::{Secret, TokenSource};
+use gridpane_backup_exporter::domain::{self, AccountSnapshot};
 use gridpane_backup_exporter::fake::FleetSpec;
 use gridpane_backup_exporter::gridpane::Client;
-use gridpane_backup_exporter::model::{self, AccountSnapshot};
 use gridpane_backup_exporter::poller::{GridPaneSource, Source};
 use gridpane_backup_exporter::render::metrics::{self, ExpositionCache, GzipHead};
 use gridpane_backup_exporter::store::{AccountState, Store};
@@ -28,7 +28,7 @@ async fn snapshot_of(account: &str, spec: FleetSpec) -> AccountSnapshot {
         client: Client::new(opts).unwrap(),
         token: TokenSource::Inline(Secret::new(TOKEN)),
     };
-    model::build_snapshot(account, 1_795_000_000.0, source.fetch().await.unwrap())
+    domain::build_snapshot(account, 1_795_000_000.0, source.fetch().await.unwrap())
 }
 
 fn account_for(

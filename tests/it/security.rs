@@ -16,7 +16,7 @@ use gridpane_backup_exporter::fake::{
     SECRET_SECRET_SENTINEL, SECRET_TOKEN_SENTINEL,
 };
 use gridpane_backup_exporter::server::{Limits, ServerOptions};
-use gridpane_backup_exporter::{state, web_config};
+use gridpane_backup_exporter::{config::web as web_config, persist};
 use support::*;
 
 const USER: &str = "prometheus";
@@ -838,7 +838,7 @@ async fn secrets_appear_in_no_log_line_metric_page_answer_or_state_file() {
             assert_clean(&format!("{what} ({format}, token from {token_in})"), text);
         }
         // What was read from the state file is a real snapshot.
-        let saved = state::load(&dir.path().join("state.json"))
+        let saved = persist::load(&dir.path().join("state.json"))
             .unwrap()
             .unwrap();
         assert_eq!(saved[0].snapshot.sites.len(), 6);

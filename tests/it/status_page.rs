@@ -6,7 +6,7 @@ use crate::support;
 
 use std::sync::Arc;
 
-use gridpane_backup_exporter::model::{
+use gridpane_backup_exporter::domain::{
     AccountSnapshot, Frequency, Schedule, Site, Storage, StorageSettings,
 };
 use gridpane_backup_exporter::render::api::{ServerFilter, View};
@@ -213,11 +213,11 @@ fn filters_narrow_the_table() {
     let mut globex = support::status::snapshot_named("globex");
     globex.sites.retain(|s| s.id == 1001);
     globex.sites[0].id = 2001;
-    globex.servers = vec![gridpane_backup_exporter::model::Server {
+    globex.servers = vec![gridpane_backup_exporter::domain::Server {
         id: 30,
         label: "web-03".to_string(),
         region: None,
-        backups_version: gridpane_backup_exporter::model::BackupsVersion::V2,
+        backups_version: gridpane_backup_exporter::domain::BackupsVersion::V2,
     }];
     globex.sites[0].server_id = Some(30);
     Setup::ok(&store, "globex", globex);
@@ -268,7 +268,7 @@ fn a_filtered_view_has_an_address_that_gives_it_back() {
         account: Some("a b&c".to_string()),
         server: Some(ServerFilter("web 02".to_string())),
         problems_only: true,
-        problem: Some(gridpane_backup_exporter::model::Problem::RemoteDisabled),
+        problem: Some(gridpane_backup_exporter::domain::Problem::RemoteDisabled),
         storage: Some(Storage::Remote),
         frequency: Some(Frequency::Weekly),
         enabled: Some(false),

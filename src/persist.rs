@@ -26,7 +26,7 @@ use std::sync::Arc;
 use serde::{Deserialize, Serialize};
 use tokio::sync::watch;
 
-use crate::model::{AccountSnapshot, SiteDetail};
+use crate::domain::{AccountSnapshot, SiteDetail};
 use crate::store::Store;
 
 /// The format version; a file of another version is ignored.
@@ -450,8 +450,8 @@ mod tests {
         ));
         assert!(parse(path, &good).is_ok());
     }
-    fn site(id: u64) -> crate::model::Site {
-        crate::model::Site {
+    fn site(id: u64) -> crate::domain::Site {
+        crate::domain::Site {
             id,
             url: format!("s{id}.example"),
             server_id: None,

@@ -4,6 +4,8 @@
 //!
 //! Every error is one line that names the file (or variable) and the key.
 
+pub mod web;
+
 use std::collections::BTreeSet;
 use std::fmt;
 use std::path::{Path, PathBuf};

@@ -11,7 +11,7 @@ use std::time::Duration;
 use gridpane_backup_exporter::app::App;
 use gridpane_backup_exporter::config::Config;
 use gridpane_backup_exporter::fake::{Endpoint, FakeGridPane, Fault, FaultCount, FleetSpec};
-use gridpane_backup_exporter::state;
+use gridpane_backup_exporter::persist;
 use support::*;
 
 async fn start_with_state(accounts: Vec<&str>, fake: &FakeGridPane, path: &Path) -> App {
@@ -43,10 +43,10 @@ fn hold_first_poll(fake: &FakeGridPane) {
     );
 }
 
-async fn wait_for_file(path: &Path) -> Vec<state::SavedAccount> {
+async fn wait_for_file(path: &Path) -> Vec<persist::SavedAccount> {
     let mut found = None;
     wait_for(10, "the state file", || {
-        let loaded = state::load(path).ok().flatten();
+        let loaded = persist::load(path).ok().flatten();
         let ok = loaded.is_some();
         found = loaded;
         async move { ok }
@@ -68,7 +68,7 @@ async fn a_restart_serves_the_saved_snapshot_at_once_with_its_age_visible() {
     assert_eq!(saved[0].snapshot.sites.len(), 7);
     let (_, before) = get(&first, "/metrics").await;
     first.shutdown().await;
-    let saved = state::load(&path).unwrap().unwrap();
+    let saved = persist::load(&path).unwrap().unwrap();
     let fetched_at = saved[0].snapshot.fetched_at;
 
     hold_first_poll(&fake);
@@ -111,7 +111,7 @@ async fn a_restart_serves_the_saved_snapshot_at_once_with_its_age_visible() {
     })
     .await;
     wait_for(10, "a newer state file", || async {
-        state::load(&path)
+        persist::load(&path)
             .ok()
             .flatten()
             .is_some_and(|s| s[0].snapshot.fetched_at > fetched_at)
@@ -128,7 +128,7 @@ async fn accounts_no_longer_configured_are_not_restored() {
     let first = start_with_state(vec!["acme", "gone"], &fake, &path).await;
     wait_ready(&first).await;
     wait_for(10, "both accounts saved", || async {
-        state::load(&path)
+        persist::load(&path)
             .ok()
             .flatten()
             .is_some_and(|s| s.len() == 2)
@@ -169,7 +169,7 @@ async fn a_damaged_state_file_means_a_cold_start_never_a_crash() {
         assert_eq!(get(&app, "/-/ready").await.0, 503, "{what}: a cold start");
         wait_ready(&app).await;
         wait_for(10, "the file replaced by a good one", || async {
-            state::load(&path).is_ok_and(|s| s.is_some())
+            persist::load(&path).is_ok_and(|s| s.is_some())
         })
         .await;
         app.shutdown().await;
@@ -177,12 +177,12 @@ async fn a_damaged_state_file_means_a_cold_start_never_a_crash() {
 }
 
 /// The state file a first run writes, after its shutdown.
-async fn saved_by_a_first_run(fake: &FakeGridPane, path: &Path) -> Vec<state::SavedAccount> {
+async fn saved_by_a_first_run(fake: &FakeGridPane, path: &Path) -> Vec<persist::SavedAccount> {
     let first = start_with_state(vec!["acme"], fake, path).await;
     wait_ready(&first).await;
     wait_for_file(path).await;
     first.shutdown().await;
-    state::load(path).unwrap().unwrap()
+    persist::load(path).unwrap().unwrap()
 }
 
 #[cfg(unix)]
@@ -197,13 +197,13 @@ fn a_link_planted_at_a_temporary_name_is_never_followed() {
     // The fixed name earlier versions wrote through.
     std::os::unix::fs::symlink(&victim, dir.path().join(".state.json.tmp")).unwrap();
 
-    state::save(&path, &[]).unwrap();
+    persist::save(&path, &[]).unwrap();
 
     assert_eq!(std::fs::read(&victim).unwrap(), b"precious");
     let mode = std::fs::metadata(&victim).unwrap().permissions().mode();
     assert_eq!(mode & 0o777, 0o644);
     assert!(!std::fs::symlink_metadata(&path).unwrap().is_symlink());
-    assert_eq!(state::load(&path).unwrap(), Some(Vec::new()));
+    assert_eq!(persist::load(&path).unwrap(), Some(Vec::new()));
 }
 
 #[tokio::test]
@@ -247,7 +247,7 @@ async fn a_snapshot_saved_with_an_impossible_fetch_time_is_not_served_as_fresh()
         .as_secs_f64();
     for fetched_at in [1e308, now + 86_400.0] {
         saved[0].snapshot.fetched_at = fetched_at;
-        state::save(&path, &saved).unwrap();
+        persist::save(&path, &saved).unwrap();
         hold_first_poll(&fake);
         let app = start_with_state(vec!["acme"], &fake, &path).await;
         assert_eq!(
@@ -277,7 +277,7 @@ async fn repeated_ids_in_the_state_file_give_no_duplicate_series() {
     twin.url = "twin.example".to_string();
     snap.sites.push(twin);
     snap.servers.push(snap.servers[0].clone());
-    state::save(&path, &saved).unwrap();
+    persist::save(&path, &saved).unwrap();
 
     hold_first_poll(&fake);
     let app = start_with_state(vec!["acme"], &fake, &path).await;
@@ -369,7 +369,7 @@ async fn the_state_file_always_loads_after_a_sigkill_during_writes() {
         child.kill().unwrap(); // SIGKILL
         child.wait().unwrap();
         kills += 1;
-        match state::load(&path) {
+        match persist::load(&path) {
             Ok(Some(saved)) => {
                 assert_eq!(saved.len(), 1);
                 assert_eq!(saved[0].snapshot.sites.len(), 1000, "a whole snapshot");

@@ -1,0 +1,17 @@
+//! The domain: the normalised account snapshot built from the API's
+//! responses ([`snapshot`]), the schedule calendar ([`calendar`]), per-site
+//! detail laid over it ([`detail`]) and the assessment of every site
+//! ([`assessment`]), computed once per snapshot.
+
+pub mod assessment;
+pub mod calendar;
+pub mod detail;
+pub mod snapshot;
+
+pub use assessment::*;
+pub use calendar::next_run;
+pub use detail::*;
+pub use snapshot::*;
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,341 @@
+//! Tests of the snapshot builder, the calendar and the assessment.
+
+use std::collections::{BTreeMap, HashSet};
+
+use chrono::{DateTime, Utc};
+
+use super::*;
+
+fn utc(s: &str) -> DateTime<Utc> {
+    DateTime::parse_from_rfc3339(s).unwrap().with_timezone(&Utc)
+}
+
+#[test]
+fn sites_meet_their_schedules_whatever_order_either_list_comes_in() {
+    fn wire<T: serde::de::DeserializeOwned>(v: serde_json::Value) -> T {
+        serde_json::from_value(v).unwrap()
+    }
+    let row = |id: u64, kind: &str, every: &str| serde_json::json!({"id": id, "type": kind, "bup_schedule": every});
+    let entry = |site: u64, rows: Vec<serde_json::Value>| {
+        wire(serde_json::json!({"site_id": site, "schedule_backups": rows}))
+    };
+    let fetched = Fetched {
+        sites: [(5, "five"), (1, "one"), (3, "three"), (1, "one again")]
+            .into_iter()
+            .map(|(id, url)| wire(serde_json::json!({"id": id, "url": url})))
+            .collect(),
+        servers: Vec::new(),
+        schedules: vec![
+            entry(3, vec![row(30, "remote", "daily")]),
+            entry(1, vec![row(10, "local", "hourly")]),
+            entry(9, vec![row(90, "local", "daily")]),
+            entry(
+                1,
+                vec![row(11, "local", "weekly"), row(12, "remote", "monthly")],
+            ),
+            entry(
+                5,
+                vec![row(50, "cloud", "daily"), row(51, " Remote ", "WEEKLY")],
+            ),
+        ],
+        integrations: Vec::new(),
+    };
+    let snap = build_snapshot("a", 0.0, fetched);
+    type Row<'a> = (
+        u64,
+        &'a str,
+        Option<(u64, Frequency)>,
+        Option<(u64, Frequency)>,
+    );
+    let got: Vec<Row> = snap
+        .sites
+        .iter()
+        .map(|s| {
+            let pick = |st: &StorageSettings| st.schedule.as_ref().map(|x| (x.id, x.frequency));
+            (s.id, s.url.as_str(), pick(&s.local), pick(&s.remote))
+        })
+        .collect();
+    assert_eq!(
+        got,
+        vec![
+            (
+                1,
+                "one",
+                Some((10, Frequency::Hourly)),
+                Some((12, Frequency::Monthly))
+            ),
+            (3, "three", None, Some((30, Frequency::Daily))),
+            (5, "five", None, Some((51, Frequency::Weekly))),
+        ],
+        "the first row of each storage wins, unlisted sites' schedules are dropped"
+    );
+}
+
+fn schedule(
+    frequency: Frequency,
+    hour: Option<u32>,
+    minute: Option<u32>,
+    day: Option<u32>,
+) -> Schedule {
+    Schedule {
+        id: 1,
+        frequency,
+        hour,
+        minute,
+        day,
+        service_id: None,
+        service_name: None,
+        integration_id: None,
+    }
+}
+
+fn site(local: StorageSettings, remote: StorageSettings) -> Site {
+    Site {
+        id: 7,
+        url: "example.com".into(),
+        server_id: Some(1),
+        local,
+        remote,
+    }
+}
+
+fn settings(automatic: Option<bool>, schedule: Option<Schedule>) -> StorageSettings {
+    StorageSettings {
+        automatic,
+        schedule,
+        retain_days: Some(30),
+        prune_schedule: Some(0),
+    }
+}
+
+fn remote_to(integration: u64) -> Schedule {
+    Schedule {
+        integration_id: Some(integration),
+        ..schedule(Frequency::Daily, Some(3), Some(15), None)
+    }
+}
+
+#[test]
+fn hourly_runs_at_the_next_matching_minute() {
+    let s = schedule(Frequency::Hourly, None, Some(30), None);
+    assert_eq!(
+        next_run(&s, utc("2026-11-22T10:10:00Z")),
+        Some(utc("2026-11-22T10:30:00Z"))
+    );
+    assert_eq!(
+        next_run(&s, utc("2026-11-22T10:30:00Z")),
+        Some(utc("2026-11-22T11:30:00Z"))
+    );
+    assert_eq!(
+        next_run(&s, utc("2026-11-22T23:45:00Z")),
+        Some(utc("2026-11-23T00:30:00Z"))
+    );
+}
+
+#[test]
+fn daily_runs_today_if_still_ahead_else_tomorrow() {
+    let s = schedule(Frequency::Daily, Some(5), Some(0), None);
+    assert_eq!(
+        next_run(&s, utc("2026-11-22T04:59:59Z")),
+        Some(utc("2026-11-22T05:00:00Z"))
+    );
+    assert_eq!(
+        next_run(&s, utc("2026-11-22T05:00:00Z")),
+        Some(utc("2026-11-23T05:00:00Z"))
+    );
+}
+
+#[test]
+fn weekly_day_zero_is_sunday() {
+    // 2026-11-22 is a Sunday.
+    let s = schedule(Frequency::Weekly, Some(5), Some(0), Some(0));
+    assert_eq!(
+        next_run(&s, utc("2026-11-22T01:00:00Z")),
+        Some(utc("2026-11-22T05:00:00Z"))
+    );
+    assert_eq!(
+        next_run(&s, utc("2026-11-22T06:00:00Z")),
+        Some(utc("2026-11-29T05:00:00Z"))
+    );
+    let wednesday = schedule(Frequency::Weekly, Some(0), Some(0), Some(3));
+    assert_eq!(
+        next_run(&wednesday, utc("2026-11-22T06:00:00Z")),
+        Some(utc("2026-11-25T00:00:00Z"))
+    );
+}
+
+#[test]
+fn monthly_rolls_over_the_year_and_skips_short_months() {
+    let s = schedule(Frequency::Monthly, Some(2), Some(30), Some(15));
+    assert_eq!(
+        next_run(&s, utc("2026-12-20T00:00:00Z")),
+        Some(utc("2027-01-15T02:30:00Z"))
+    );
+    let thirty_first = schedule(Frequency::Monthly, Some(0), Some(0), Some(31));
+    assert_eq!(
+        next_run(&thirty_first, utc("2026-11-01T00:00:00Z")),
+        Some(utc("2026-12-31T00:00:00Z"))
+    );
+}
+
+#[test]
+fn a_schedule_missing_what_its_frequency_needs_has_no_next_run() {
+    let now = utc("2026-11-22T00:00:00Z");
+    assert_eq!(
+        next_run(&schedule(Frequency::Daily, None, Some(0), None), now),
+        None
+    );
+    assert_eq!(
+        next_run(&schedule(Frequency::Weekly, Some(1), Some(0), None), now),
+        None
+    );
+    assert_eq!(
+        next_run(&schedule(Frequency::Weekly, Some(1), Some(0), Some(7)), now),
+        None
+    );
+    assert_eq!(
+        next_run(&schedule(Frequency::Daily, Some(24), Some(0), None), now),
+        None
+    );
+    assert_eq!(
+        next_run(&schedule(Frequency::Unknown, Some(1), Some(0), None), now),
+        None
+    );
+}
+
+#[test]
+fn intervals_are_the_nominal_periods() {
+    assert_eq!(Frequency::Hourly.interval_seconds(), Some(3600));
+    assert_eq!(Frequency::Monthly.interval_seconds(), Some(2_592_000));
+    assert_eq!(Frequency::Unknown.interval_seconds(), None);
+}
+
+#[test]
+fn keep_all_retention_is_infinite() {
+    assert_eq!(retention_seconds(0), f64::INFINITY);
+    assert_eq!(retention_seconds(30), 2_592_000.0);
+}
+
+#[test]
+fn a_schedule_row_with_its_flag_off_is_disabled() {
+    let s = schedule(Frequency::Daily, Some(1), Some(0), None);
+    assert!(!schedule_enabled(&settings(Some(false), Some(s.clone()))));
+    assert!(schedule_enabled(&settings(Some(true), Some(s.clone()))));
+    assert!(schedule_enabled(&settings(None, Some(s))));
+    assert!(!schedule_enabled(&settings(Some(true), None)));
+}
+
+#[test]
+fn remote_backups_to_a_deleted_integration_are_not_configured() {
+    let ids: HashSet<u64> = [2783].into();
+    let ok = site(
+        settings(Some(true), None),
+        settings(Some(true), Some(remote_to(2783))),
+    );
+    let gone = site(
+        settings(Some(true), None),
+        settings(Some(true), Some(remote_to(9999))),
+    );
+    assert!(remote_configured(&ok, &ids));
+    assert_eq!(integration_missing(&ok, &ids), Some(false));
+    assert!(!remote_configured(&gone, &ids));
+    assert_eq!(integration_missing(&gone, &ids), Some(true));
+    assert!(site_problems(&gone, &ids).contains(&Problem::IntegrationMissing));
+}
+
+#[test]
+fn a_remote_schedule_naming_no_integration_counts_when_on() {
+    let unnamed = Schedule {
+        integration_id: None,
+        ..remote_to(1)
+    };
+    let s = site(
+        settings(Some(true), None),
+        settings(Some(true), Some(unnamed)),
+    );
+    assert!(remote_configured(&s, &HashSet::new()));
+    assert_eq!(integration_missing(&s, &HashSet::new()), None);
+}
+
+#[test]
+fn problems_name_each_way_a_site_is_unprotected() {
+    let ids: HashSet<u64> = [1].into();
+    let daily = schedule(Frequency::Daily, Some(1), Some(0), None);
+    let healthy = site(
+        settings(Some(true), Some(daily.clone())),
+        settings(Some(true), Some(remote_to(1))),
+    );
+    assert!(site_problems(&healthy, &ids).is_empty());
+
+    let off = site(
+        settings(Some(false), Some(daily.clone())),
+        settings(Some(false), Some(remote_to(1))),
+    );
+    assert_eq!(
+        site_problems(&off, &ids),
+        vec![Problem::LocalDisabled, Problem::RemoteDisabled]
+    );
+
+    let bare = site(settings(Some(true), None), settings(Some(false), None));
+    assert_eq!(
+        site_problems(&bare, &ids),
+        vec![Problem::LocalNotScheduled, Problem::RemoteNotSetUp]
+    );
+
+    let mut short = healthy.clone();
+    short.local.retain_days = Some(2);
+    assert_eq!(site_problems(&short, &ids), vec![Problem::ShortRetention]);
+    short.local.retain_days = Some(0);
+    assert!(
+        site_problems(&short, &ids).is_empty(),
+        "keep-all is not short"
+    );
+}
+
+#[test]
+fn detail_overrides_bulk_retention_only_where_it_says_something() {
+    let daily = schedule(Frequency::Daily, Some(1), Some(0), None);
+    let mut snap = AccountSnapshot {
+        account: "a".into(),
+        fetched_at: 0.0,
+        servers: Vec::new(),
+        sites: vec![
+            site(
+                settings(Some(true), Some(daily.clone())),
+                settings(Some(true), None),
+            ),
+            Site {
+                id: 8,
+                ..site(
+                    settings(Some(true), Some(daily)),
+                    settings(Some(true), None),
+                )
+            },
+        ],
+        integrations: Vec::new(),
+    };
+    let detail = BTreeMap::from([(
+        7,
+        SiteDetail {
+            fetched_at: 1.0,
+            local: RetentionDetail {
+                prune_schedule: Some(3),
+                retain_days: None,
+            },
+            remote: RetentionDetail {
+                prune_schedule: None,
+                retain_days: Some(2),
+            },
+            integration_ids: vec![1],
+        },
+    )]);
+    apply_detail(&mut snap, &detail);
+    assert_eq!(snap.sites[0].local.prune_schedule, Some(3));
+    assert_eq!(
+        snap.sites[0].local.retain_days,
+        Some(30),
+        "not in the detail"
+    );
+    assert_eq!(snap.sites[0].remote.retain_days, Some(2));
+    assert_eq!(snap.sites[1].local.prune_schedule, Some(0), "no detail yet");
+}
