@@ -90,6 +90,30 @@ enum Attempt {
     Fatal(ApiError),
 }
 
+/// How a list endpoint pages.
+#[derive(Clone, Copy)]
+enum Paging {
+    /// `/site`, `/server`: `page` and `per_page` on every request; pages
+    /// follow until one is empty or the envelope marks the last.
+    Numbered,
+    /// `/backups/schedules`: one response as documented (no query); further
+    /// pages only when `meta` says more follow.
+    Single,
+}
+
+impl Paging {
+    fn query(self, page: u32, per_page: u32) -> Vec<(&'static str, String)> {
+        match self {
+            Paging::Numbered => vec![
+                ("page", page.to_string()),
+                ("per_page", per_page.to_string()),
+            ],
+            Paging::Single if page == 1 => Vec::new(),
+            Paging::Single => vec![("page", page.to_string())],
+        }
+    }
+}
+
 /// The HTTP client (connection pool, root certificates) for `opts`'s
 /// transport settings. Building one loads the system's root certificates,
 /// so accounts with the same settings share one ([`Client::with_http`]):
@@ -185,8 +209,14 @@ impl Client {
 
     /// Every site of the account, all pages.
     pub async fn sites(&self, token: &Secret) -> Result<Vec<wire::Site>, ApiError> {
-        self.paged(token, Endpoint::Sites, "site", |s: &wire::Site| s.id)
-            .await
+        self.paged(
+            token,
+            Endpoint::Sites,
+            "site",
+            Paging::Numbered,
+            |s: &wire::Site| s.id,
+        )
+        .await
     }
 
     /// One page of `GET /site`, whether it is the last one (by `meta`, by a
@@ -196,16 +226,11 @@ impl Client {
         token: &Secret,
         page: u32,
     ) -> Result<(Vec<wire::Site>, bool, Option<u64>), ApiError> {
-        let query = [
-            ("page", page.to_string()),
-            ("per_page", self.opts.per_page.to_string()),
-        ];
+        let query = Paging::Numbered.query(page, self.opts.per_page);
         let resp: wire::Page<wire::Site> = self
             .get_json(token, Endpoint::Sites, "site", &query, self.opts.max_items)
             .await?;
-        let last_by_meta = matches!(&resp.meta, Some(wire::Meta { current_page: Some(c), last_page: Some(l), .. }) if c >= l);
-        let last_by_links = matches!(&resp.links, Some(wire::Links { next: Some(None) }));
-        let last = resp.data.is_empty() || last_by_meta || last_by_links;
+        let last = resp.data.is_empty() || resp.marked_last();
         let total = resp.meta.as_ref().and_then(|m| m.total);
         Ok((resp.data, last, total))
     }
@@ -217,8 +242,14 @@ impl Client {
 
     /// Every server of the account, all pages.
     pub async fn servers(&self, token: &Secret) -> Result<Vec<wire::Server>, ApiError> {
-        self.paged(token, Endpoint::Servers, "server", |s: &wire::Server| s.id)
-            .await
+        self.paged(
+            token,
+            Endpoint::Servers,
+            "server",
+            Paging::Numbered,
+            |s: &wire::Server| s.id,
+        )
+        .await
     }
 
     /// The backup schedules of every site (one response; further pages are
@@ -227,33 +258,15 @@ impl Client {
         &self,
         token: &Secret,
     ) -> Result<Vec<wire::SiteSchedules>, ApiError> {
-        let ep = Endpoint::Schedules;
-        let mut out = Vec::new();
-        let mut page: u32 = 1;
-        loop {
-            let query = if page == 1 {
-                Vec::new()
-            } else {
-                vec![("page", page.to_string())]
-            };
-            let left = self.opts.max_items.saturating_sub(out.len());
-            let resp: wire::SchedulesResponse = self
-                .get_json(token, ep, "backups/schedules", &query, left)
-                .await?;
-            let n = resp.data.len();
-            out.extend(resp.data);
-            let more = matches!(&resp.meta, Some(wire::Meta { current_page: Some(c), last_page: Some(l), .. }) if c < l);
-            if !more || n == 0 {
-                return Ok(out);
-            }
-            if page >= self.opts.max_pages {
-                return Err(ApiError::Pagination {
-                    endpoint: ep,
-                    pages: page,
-                });
-            }
-            page += 1;
-        }
+        let site_id = |s: &wire::SiteSchedules| s.site_id;
+        self.paged(
+            token,
+            Endpoint::Schedules,
+            "backups/schedules",
+            Paging::Single,
+            site_id,
+        )
+        .await
     }
 
     /// The account's remote backup integrations, without credentials.
@@ -337,20 +350,22 @@ impl Client {
         Ok(resp.data.unwrap_or_default())
     }
 
+    /// Every item of a paginated list endpoint, page after page, until a
+    /// page is empty or the envelope says it is the last ([`Paging`]), within
+    /// `max_pages` and `max_items`. A page that brings no item not seen before
+    /// means the upstream ignores `page`: a pagination error, not a loop.
     async fn paged<T: DeserializeOwned>(
         &self,
         token: &Secret,
         ep: Endpoint,
         path: &str,
+        paging: Paging,
         id: impl Fn(&T) -> u64,
     ) -> Result<Vec<T>, ApiError> {
         let mut out: Vec<T> = Vec::new();
         let mut seen = HashSet::new();
         for page in 1..=self.opts.max_pages {
-            let query = [
-                ("page", page.to_string()),
-                ("per_page", self.opts.per_page.to_string()),
-            ];
+            let query = paging.query(page, self.opts.per_page);
             let left = self.opts.max_items.saturating_sub(out.len());
             let resp: wire::Page<T> = self.get_json(token, ep, path, &query, left).await?;
             if resp.data.is_empty() {
@@ -359,16 +374,17 @@ impl Client {
             let before = seen.len();
             seen.extend(resp.data.iter().map(&id));
             if seen.len() == before {
-                // The same items again: the upstream ignores `page`.
                 return Err(ApiError::Pagination {
                     endpoint: ep,
                     pages: page,
                 });
             }
+            let last = match paging {
+                Paging::Numbered => resp.marked_last(),
+                Paging::Single => !resp.marked_more(),
+            };
             out.extend(resp.data);
-            let last_by_meta = matches!(&resp.meta, Some(wire::Meta { current_page: Some(c), last_page: Some(l), .. }) if c >= l);
-            let last_by_links = matches!(&resp.links, Some(wire::Links { next: Some(None) }));
-            if last_by_meta || last_by_links {
+            if last {
                 return Ok(out);
             }
         }

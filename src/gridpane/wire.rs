@@ -21,6 +21,21 @@ pub struct Page<T> {
     pub meta: Option<Meta>,
 }
 
+impl<T> Page<T> {
+    /// The envelope marks this page as the last: `meta.current_page` at or
+    /// past `meta.last_page`, or `links.next` present and null.
+    pub fn marked_last(&self) -> bool {
+        let by_meta = matches!(&self.meta, Some(Meta { current_page: Some(c), last_page: Some(l), .. }) if c >= l);
+        let by_links = matches!(&self.links, Some(Links { next: Some(None) }));
+        by_meta || by_links
+    }
+
+    /// `meta` says more pages follow this one.
+    pub fn marked_more(&self) -> bool {
+        matches!(&self.meta, Some(Meta { current_page: Some(c), last_page: Some(l), .. }) if c < l)
+    }
+}
+
 #[derive(Debug, Default, Deserialize)]
 pub struct Links {
     /// `Some(None)` when the key is present and null: the last page.
@@ -97,18 +112,9 @@ pub struct Site {
     pub site_customizer: Option<SiteCustomizer>,
 }
 
-/// `GET /backups/schedules` (and its `/server/{id}`, `/site/{id}` variants).
-#[derive(Debug, Deserialize)]
-pub struct SchedulesResponse {
-    #[serde(default, deserialize_with = "lenient::opt_bool")]
-    pub success: Option<bool>,
-    #[serde(deserialize_with = "lenient::list")]
-    pub data: Vec<SiteSchedules>,
-    #[serde(default)]
-    pub links: Option<Links>,
-    #[serde(default)]
-    pub meta: Option<Meta>,
-}
+/// `GET /backups/schedules` (and its `/server/{id}`, `/site/{id}` variants):
+/// the same envelope as `/site`, usually in one response.
+pub type SchedulesResponse = Page<SiteSchedules>;
 
 #[derive(Debug, Deserialize)]
 pub struct SiteSchedules {
@@ -236,11 +242,6 @@ pub trait Envelope {
     fn unsuccessful(&self) -> bool;
 }
 
-impl Envelope for SchedulesResponse {
-    fn unsuccessful(&self) -> bool {
-        self.success == Some(false)
-    }
-}
 impl Envelope for IntegrationsResponse {
     fn unsuccessful(&self) -> bool {
         self.success == Some(false)

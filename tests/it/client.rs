@@ -68,9 +68,13 @@ fn spec(sites: usize) -> FleetSpec {
 }
 
 fn site_requests(fake: &FakeGridPane) -> usize {
+    requests_to(fake, FakeEndpoint::Sites)
+}
+
+fn requests_to(fake: &FakeGridPane, endpoint: FakeEndpoint) -> usize {
     fake.requests()
         .iter()
-        .filter(|r| r.endpoint == Some(FakeEndpoint::Sites))
+        .filter(|r| r.endpoint == Some(endpoint))
         .count()
 }
 
@@ -489,6 +493,22 @@ async fn pagination_that_never_ends_is_cut_off() {
     let err = client.sites(&token()).await.unwrap_err();
     assert_eq!(err.reason(), "pagination");
     assert!(site_requests(&fake) <= 50);
+}
+
+#[tokio::test]
+async fn schedule_pages_that_repeat_the_first_are_cut_off_at_the_second() {
+    // The schedules endpoint pages with the same loop as /site: a page that
+    // brings no site not seen before ends it at once, not after max_pages.
+    let fake = fake(spec(3)).await;
+    fake.set_fault(
+        FakeEndpoint::Schedules,
+        Fault::EndlessPagination,
+        FaultCount::Always,
+    );
+    let (client, _) = client(options(&fake));
+    let err = client.backup_schedules(&token()).await.unwrap_err();
+    assert_eq!(err.reason(), "pagination");
+    assert_eq!(requests_to(&fake, FakeEndpoint::Schedules), 2);
 }
 
 #[tokio::test]
