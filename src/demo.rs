@@ -3,10 +3,9 @@
 
 use std::time::Duration;
 
-use url::Url;
-
-use crate::config::{Account, Config, DetailConfig, PollConfig, Secret, TokenSource};
-use crate::fake::{FakeGridPane, FakeOptions, Fleet, FleetSpec, RateLimit};
+use crate::config::Config;
+#[cfg(feature = "demo")]
+use crate::fake::FakeGridPane;
 
 pub const DEMO_ACCOUNT: &str = "demo";
 pub const DEMO_INTERVAL: Duration = Duration::from_secs(15);
@@ -29,7 +28,12 @@ pub fn banner(url: &str) -> String {
 /// Starts the fake GridPane on a loopback port, with GridPane's observed rate
 /// limits (so the rate-limit headers and metrics show), and returns it with a
 /// configuration that polls it every 15 s as the account `demo`.
+#[cfg(feature = "demo")]
 pub async fn start() -> std::io::Result<(FakeGridPane, Config)> {
+    use crate::config::{Account, DetailConfig, PollConfig, Secret, TokenSource};
+    use crate::fake::{FakeOptions, Fleet, FleetSpec, RateLimit};
+    use url::Url;
+
     let opts = FakeOptions::default().with_rate_limit(RateLimit::gridpane());
     let token = opts.token.clone();
     let fake = FakeGridPane::start(Fleet::generate(&FleetSpec::demo()), opts).await?;
@@ -57,3 +61,15 @@ pub async fn start() -> std::io::Result<(FakeGridPane, Config)> {
     };
     Ok((fake, config))
 }
+
+/// A build without the `demo` feature has no fake GridPane to run against.
+#[cfg(not(feature = "demo"))]
+pub async fn start() -> std::io::Result<(NoDemo, Config)> {
+    Err(std::io::Error::other(
+        "this build has no demo: it was built without the `demo` feature (cargo build --features demo)",
+    ))
+}
+
+/// Stands in for the fake GridPane in a build without the `demo` feature.
+#[cfg(not(feature = "demo"))]
+pub struct NoDemo;

@@ -10,6 +10,7 @@ pub mod cli;
 pub mod config;
 pub mod demo;
 pub mod domain;
+#[cfg(feature = "demo")]
 pub mod fake;
 pub mod gridpane;
 pub mod healthcheck;
