@@ -145,6 +145,33 @@ pub enum Command {
     /// Ask a running exporter for /-/healthy over loopback; exit 0 if it
     /// answers 200, else 1. For container health checks: needs no shell.
     Healthcheck(HealthcheckArgs),
+    /// Call GridPane's read-only endpoints once (the bulk ones, and the
+    /// per-site ones for one site) and print each answer's shape with every
+    /// value redacted, and what the backup record reader found in it: safe
+    /// to paste into an issue.
+    Inspect(InspectArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct InspectArgs {
+    /// The exporter's configuration file (accounts, poll settings); without
+    /// it, GRIDPANE_API_TOKEN or GRIDPANE_API_TOKEN_FILE as for the exporter.
+    #[arg(long = "config.file", value_name = "FILE")]
+    pub config_file: Option<PathBuf>,
+
+    /// The account to inspect (default: the first configured).
+    #[arg(long, value_name = "NAME")]
+    pub account: Option<String>,
+
+    /// The site whose per-site endpoints are read (default: the first one
+    /// /site lists).
+    #[arg(long, value_name = "ID")]
+    pub site: Option<u64>,
+
+    /// Also call /backups/refresh/{id} first: GridPane then has the site's
+    /// server re-list its backups (work on that server).
+    #[arg(long)]
+    pub refresh: bool,
 }
 
 #[derive(Debug, Args)]
