@@ -98,7 +98,11 @@ fn redact_at(v: &Value, depth: usize) -> Value {
             if items.is_empty() {
                 return Value::Array(Vec::new());
             }
-            let mut out = vec![Value::from(format!("<{} items>", items.len()))];
+            let n = items.len();
+            let mut out = vec![Value::from(format!(
+                "<{n} item{}>",
+                if n == 1 { "" } else { "s" }
+            ))];
             for item in items.iter().take(MAX_ITEMS_LOOKED_AT) {
                 let shape = redact_at(item, depth + 1);
                 if !out.contains(&shape) {
