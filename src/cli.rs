@@ -366,7 +366,7 @@ mod tests {
                 assert_eq!(a.listen_address, "[::]:9000");
                 assert_eq!(a.timeout, Duration::from_secs(1));
             }
-            None => panic!("no subcommand"),
+            other => panic!("not healthcheck: {other:?}"),
         }
         assert!(Cli::try_parse_from(["x", "--demo", "healthcheck"]).is_err());
         assert!(
@@ -375,5 +375,28 @@ mod tests {
                 .command
                 .is_none()
         );
+    }
+
+    #[test]
+    fn inspect_takes_its_own_config_file_account_site_and_refresh() {
+        let cli = Cli::try_parse_from([
+            "x",
+            "inspect",
+            "--config.file=c.yml",
+            "--account=acme",
+            "--site=42",
+            "--refresh",
+        ])
+        .unwrap();
+        match cli.command {
+            Some(Command::Inspect(a)) => {
+                assert_eq!(a.config_file, Some(PathBuf::from("c.yml")));
+                assert_eq!(a.account.as_deref(), Some("acme"));
+                assert_eq!(a.site, Some(42));
+                assert!(a.refresh);
+            }
+            other => panic!("not inspect: {other:?}"),
+        }
+        assert!(Cli::try_parse_from(["x", "inspect", "--site=abc"]).is_err());
     }
 }

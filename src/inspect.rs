@@ -78,14 +78,16 @@ pub async fn run(
         ("page", "1".to_string()),
         ("per_page", per_page.to_string()),
     ];
-    let bulk: [(Endpoint, &str, &[(&str, String)]); 4] = [
-        (Endpoint::Sites, "site", &first_page),
-        (Endpoint::Servers, "server", &first_page),
-        (Endpoint::Schedules, "backups/schedules", &[]),
-        (Endpoint::BackupIntegrations, "backups/integrations", &[]),
+    // The paginated routes: their first page only.
+    let bulk = [
+        (Endpoint::Sites, "site", true),
+        (Endpoint::Servers, "server", true),
+        (Endpoint::Schedules, "backups/schedules", false),
+        (Endpoint::BackupIntegrations, "backups/integrations", false),
     ];
     let mut first_site = None;
-    for (ep, path, query) in bulk {
+    for (ep, path, paged) in bulk {
+        let query: &[(&str, String)] = if paged { &first_page } else { &[] };
         let body = client.raw(token, ep, path, query).await;
         if ep == Endpoint::Sites {
             first_site = body.as_ref().ok().and_then(first_site_id);

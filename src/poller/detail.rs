@@ -442,6 +442,27 @@ mod tests {
         assert!(batch.pending.is_empty() && batch.due.is_none());
     }
 
+    /// The README's table, "Did the backups run?".
+    #[test]
+    fn a_full_pass_at_the_default_budget_takes_what_the_readme_table_says() {
+        let rpm = DetailConfig::default().requests_per_minute;
+        let minutes = |sites, history| full_pass(sites, rpm, history).as_secs() / 60;
+        assert_eq!(minutes(100, false), 20);
+        assert_eq!(minutes(100, true), 30);
+        assert_eq!(minutes(1_000, true), 300);
+        assert_eq!(minutes(10_000, false), 2_000);
+        assert_eq!(minutes(10_000, true), 3_000);
+    }
+
+    #[test]
+    fn a_refresh_is_due_once_its_period_has_passed_and_never_when_off() {
+        let day = Some(Duration::from_secs(86_400));
+        assert!(refresh_due(day, None, 1_000.0));
+        assert!(!refresh_due(day, Some(1_000.0), 1_000.0 + 86_399.0));
+        assert!(refresh_due(day, Some(1_000.0), 1_000.0 + 86_400.0));
+        assert!(!refresh_due(None, None, 1_000.0));
+    }
+
     #[test]
     fn ten_requests_a_minute_cover_twenty_five_sites_per_five_minute_poll() {
         assert_eq!(sites_per_interval(10, Duration::from_secs(300)), 25);
