@@ -764,3 +764,91 @@ async fn a_refresh_is_asked_at_most_once_per_site_per_period_even_when_the_recor
         assert_eq!(refreshes.len(), sites, "every site refreshed once");
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn with_history_the_exposition_shows_each_storages_newest_backup_count_and_record_age() {
+    let now: i64 = 1_780_000_000;
+    let fake = fake(fleet_of(3, 2, 12)).await;
+    fake.update_fleet(|f| f.history_now = Some(now));
+    let fleet = fake.fleet();
+    let poll = PollConfig {
+        detail: DetailConfig {
+            enabled: true,
+            // One request every 10 ms: three per site.
+            requests_per_minute: 6000,
+            publish_every: Duration::from_millis(100),
+            history: true,
+            refresh_every: None,
+        },
+        ..fast_poll()
+    };
+    let app = start(vec![account("demo", &fake, TOKEN)], poll).await;
+    let read = |t: &str| {
+        t.lines()
+            .filter(|l| l.starts_with("gridpane_site_backup_record_age_seconds{"))
+            .count()
+    };
+    wait_for(15, "every site's record read", || async {
+        read(&get(&app, "/metrics").await.1) == fleet.sites.len()
+    })
+    .await;
+    let (_, text) = get(&app, "/metrics").await;
+    let series = |name: &str, id: u64, storage: &str| {
+        value(
+            &text,
+            &format!("{name}{{account=\"demo\",site_id=\"{id}\",storage=\"{storage}\"}}"),
+        )
+    };
+    let regular = fleet
+        .sites
+        .iter()
+        .find(|s| s.problems.is_empty() && s.history == FakeHistory::Regular)
+        .unwrap();
+    let truth = gridpane_backup_exporter::fake::history::backups(regular, now);
+    let newest_local = truth
+        .iter()
+        .filter(|b| b.source == "local")
+        .map(|b| b.at)
+        .max()
+        .unwrap();
+    assert_eq!(
+        series(
+            "gridpane_backup_last_timestamp_seconds",
+            regular.id,
+            "local"
+        ),
+        Some(newest_local.to_string())
+    );
+    assert_eq!(
+        series("gridpane_backups", regular.id, "remote"),
+        Some(
+            truth
+                .iter()
+                .filter(|b| b.source != "local")
+                .count()
+                .to_string()
+        )
+    );
+    let never = fleet
+        .sites
+        .iter()
+        .find(|s| s.history == FakeHistory::Never)
+        .unwrap();
+    assert_eq!(
+        series("gridpane_backups", never.id, "local"),
+        Some("0".into())
+    );
+    assert_eq!(
+        series("gridpane_backup_last_timestamp_seconds", never.id, "local"),
+        None,
+        "never backed up: no last backup"
+    );
+    assert_eq!(
+        value(
+            &text,
+            "gridpane_site_detail_errors_total{account=\"demo\",reason=\"unknown_shape\"}"
+        ),
+        Some("0".into())
+    );
+    app.shutdown().await;
+}
