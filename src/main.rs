@@ -79,15 +79,9 @@ fn main() -> ExitCode {
         return ExitCode::SUCCESS;
     }
 
-    let runtime = match tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-    {
+    let runtime = match runtime(tokio::runtime::Builder::new_multi_thread()) {
         Ok(r) => r,
-        Err(e) => {
-            eprintln!("error: cannot start the runtime: {e}");
-            return ExitCode::FAILURE;
-        }
+        Err(code) => return code,
     };
     let web = WebOptions {
         listen,
@@ -164,6 +158,15 @@ fn healthcheck(args: &HealthcheckArgs) -> ExitCode {
     }
 }
 
+/// The runtime `builder` makes, with every driver; on failure, says so and
+/// gives the exit code.
+fn runtime(mut builder: tokio::runtime::Builder) -> Result<tokio::runtime::Runtime, ExitCode> {
+    builder.enable_all().build().map_err(|e| {
+        eprintln!("error: cannot start the runtime: {e}");
+        ExitCode::FAILURE
+    })
+}
+
 /// `inspect`: prints the redacted shapes; exit 2 on a configuration error.
 fn inspect(args: &InspectArgs) -> ExitCode {
     logging::init(cli::LogLevel::Error, cli::LogFormat::Logfmt);
@@ -185,15 +188,9 @@ fn inspect(args: &InspectArgs) -> ExitCode {
             return ExitCode::from(2);
         }
     };
-    let runtime = match tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-    {
+    let runtime = match runtime(tokio::runtime::Builder::new_current_thread()) {
         Ok(r) => r,
-        Err(e) => {
-            eprintln!("error: cannot start the runtime: {e}");
-            return ExitCode::FAILURE;
-        }
+        Err(code) => return code,
     };
     let opts = inspect::InspectOptions {
         site: args.site,

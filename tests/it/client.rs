@@ -859,16 +859,13 @@ async fn an_unrecognised_record_is_an_unknown_shape_error_and_an_empty_one_no_ba
     let fake = fake(FleetSpec::demo()).await;
     let (c, _) = client(options(&fake));
     let site = fake.fleet().sites[0].id;
+    // The record read once with this fault.
+    let read = async |fault: Fault| {
+        fake.set_fault(FakeEndpoint::BackupHistory, fault, FaultCount::Times(1));
+        c.backup_history(&token(), site, utc_plus(0)).await
+    };
     let body = r#"{"success":true,"data":{"files":[{"path":"/PLANTED/x.tar","bytes":98765}]}}"#;
-    fake.set_fault(
-        FakeEndpoint::BackupHistory,
-        Fault::Body(body.into()),
-        FaultCount::Times(1),
-    );
-    let err = c
-        .backup_history(&token(), site, utc_plus(0))
-        .await
-        .unwrap_err();
+    let err = read(Fault::Body(body.into())).await.unwrap_err();
     assert_eq!(err.reason(), "unknown_shape");
     let text = err.to_string();
     assert!(
@@ -886,24 +883,11 @@ async fn an_unrecognised_record_is_an_unknown_shape_error_and_an_empty_one_no_ba
         "[]",
         "{}",
     ] {
-        fake.set_fault(
-            FakeEndpoint::BackupHistory,
-            Fault::Body(empty.into()),
-            FaultCount::Times(1),
-        );
-        let found = c.backup_history(&token(), site, utc_plus(0)).await.unwrap();
+        let found = read(Fault::Body(empty.into())).await.unwrap();
         assert!(found.backups.is_empty(), "{empty}");
     }
 
-    fake.set_fault(
-        FakeEndpoint::BackupHistory,
-        Fault::SuccessFalse,
-        FaultCount::Times(1),
-    );
-    let err = c
-        .backup_history(&token(), site, utc_plus(0))
-        .await
-        .unwrap_err();
+    let err = read(Fault::SuccessFalse).await.unwrap_err();
     assert_eq!(err.reason(), "unsuccessful");
 }
 
