@@ -298,9 +298,12 @@ impl Walker {
 
     fn object(&mut self, map: &Map<String, Value>, ctx: Context, depth: usize) {
         let ctx = attributes(map, ctx);
+        // Names in this object's own fields count once per minute, the
+        // tagged spelling first: `name` and `created_at` may both hold it.
+        let mut own: Vec<(i64, Option<String>, Context)> = Vec::new();
         for (key, value) in map {
             if self.found.truncated {
-                return;
+                break;
             }
             let lower = key.to_ascii_lowercase();
             if depth == 0 && ENVELOPE_KEYS.contains(&lower.as_str()) {
@@ -327,7 +330,22 @@ impl Walker {
                 self.content = true;
                 continue;
             }
+            if let Some((at, tag)) = value.as_str().and_then(|s| parse_name(s, self.offset)) {
+                self.content = true;
+                match own.iter_mut().find(|(seen, _, _)| *seen == at) {
+                    Some((_, seen_tag, _)) => {
+                        if seen_tag.is_none() {
+                            *seen_tag = tag;
+                        }
+                    }
+                    None => own.push((at, tag, ctx.with(key))),
+                }
+                continue;
+            }
             self.walk(value, ctx.with(key), depth + 1);
+        }
+        for (at, tag, ctx) in own {
+            self.push(at, tag, ctx);
         }
     }
 
@@ -404,6 +422,19 @@ mod tests {
         assert_eq!(found.backups.len(), 1);
         assert_eq!(found.backups[0].source, Some(Source::AwsS3));
         assert_eq!(found.backups[0].kind, Some(BackupType::Manual));
+    }
+
+    #[test]
+    fn one_backup_named_in_two_fields_of_its_object_counts_once_with_its_tag() {
+        let body = json!({"data": [
+            {"created_at": "2021-11-24 08:59", "name": "2021-11-24 08:59 gp-automated", "source": "local"},
+            {"created_at": "2021-11-25 08:59", "name": "2021-11-25 08:59", "source": "local"},
+        ]});
+        let found = read(&body, utc()).unwrap_or_default();
+        assert_eq!(found.backups.len(), 2, "{found:?}");
+        assert_eq!(found.backups[0].tag.as_deref(), Some("gp-automated"));
+        assert_eq!(found.backups[0].kind, Some(BackupType::Automatic));
+        assert_eq!(found.backups[1].kind, None);
     }
 
     #[test]
