@@ -138,6 +138,9 @@ impl App {
                     (Arc::clone(&store), Arc::clone(&slot), shutdown_rx.clone());
                 let per_minute = config.poll.detail.requests_per_minute;
                 let publish_every = config.poll.detail.publish_every;
+                let history = config.accounts.get(index).and_then(|account| {
+                    poller::detail::HistoryOptions::of(&config.poll.detail, account)
+                });
                 tasks.spawn(supervise(
                     Task::Detail,
                     Arc::clone(&store),
@@ -151,6 +154,7 @@ impl App {
                             Arc::clone(&slot_d),
                             per_minute,
                             publish_every,
+                            history,
                             stop.clone(),
                         )
                     },

@@ -145,6 +145,33 @@ pub enum Command {
     /// Ask a running exporter for /-/healthy over loopback; exit 0 if it
     /// answers 200, else 1. For container health checks: needs no shell.
     Healthcheck(HealthcheckArgs),
+    /// Call GridPane's read-only endpoints once (the bulk ones, and the
+    /// per-site ones for one site) and print each answer's shape with every
+    /// value redacted, and what the backup record reader found in it: safe
+    /// to paste into an issue.
+    Inspect(InspectArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct InspectArgs {
+    /// The exporter's configuration file (accounts, poll settings); without
+    /// it, GRIDPANE_API_TOKEN or GRIDPANE_API_TOKEN_FILE as for the exporter.
+    #[arg(long = "config.file", value_name = "FILE")]
+    pub config_file: Option<PathBuf>,
+
+    /// The account to inspect (default: the first configured).
+    #[arg(long, value_name = "NAME")]
+    pub account: Option<String>,
+
+    /// The site whose per-site endpoints are read (default: the first one
+    /// /site lists).
+    #[arg(long, value_name = "ID")]
+    pub site: Option<u64>,
+
+    /// Also call /backups/refresh/{id} first: GridPane then has the site's
+    /// server re-list its backups (work on that server).
+    #[arg(long)]
+    pub refresh: bool,
 }
 
 #[derive(Debug, Args)]
@@ -339,7 +366,7 @@ mod tests {
                 assert_eq!(a.listen_address, "[::]:9000");
                 assert_eq!(a.timeout, Duration::from_secs(1));
             }
-            None => panic!("no subcommand"),
+            other => panic!("not healthcheck: {other:?}"),
         }
         assert!(Cli::try_parse_from(["x", "--demo", "healthcheck"]).is_err());
         assert!(
@@ -348,5 +375,28 @@ mod tests {
                 .command
                 .is_none()
         );
+    }
+
+    #[test]
+    fn inspect_takes_its_own_config_file_account_site_and_refresh() {
+        let cli = Cli::try_parse_from([
+            "x",
+            "inspect",
+            "--config.file=c.yml",
+            "--account=acme",
+            "--site=42",
+            "--refresh",
+        ])
+        .unwrap();
+        match cli.command {
+            Some(Command::Inspect(a)) => {
+                assert_eq!(a.config_file, Some(PathBuf::from("c.yml")));
+                assert_eq!(a.account.as_deref(), Some("acme"));
+                assert_eq!(a.site, Some(42));
+                assert!(a.refresh);
+            }
+            other => panic!("not inspect: {other:?}"),
+        }
+        assert!(Cli::try_parse_from(["x", "inspect", "--site=abc"]).is_err());
     }
 }

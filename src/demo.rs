@@ -44,14 +44,17 @@ pub async fn start() -> std::io::Result<(FakeGridPane, Config)> {
             name: DEMO_ACCOUNT.to_string(),
             base_url,
             token: TokenSource::Inline(Secret::new(token)),
+            time_zone: None,
         }],
         poll: PollConfig {
             interval: DEMO_INTERVAL,
             requests_per_minute: 0,
-            // Show the per-site detail too: within its own budget it covers
-            // the 40 sites in a few minutes, published every few seconds.
+            // Show the per-site detail too, backup record included: within
+            // its own budget it covers the 40 sites in a few minutes,
+            // published every few seconds.
             detail: DetailConfig {
                 enabled: true,
+                history: true,
                 publish_every: Duration::from_secs(5),
                 ..DetailConfig::default()
             },

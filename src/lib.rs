@@ -15,6 +15,7 @@ pub mod fake;
 pub mod gridpane;
 pub mod healthcheck;
 pub mod http;
+pub mod inspect;
 pub mod logging;
 pub mod persist;
 pub mod poller;

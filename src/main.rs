@@ -1,12 +1,13 @@
 use std::process::ExitCode;
 
 use anyhow::Context as _;
+use chrono::Offset as _;
 use gridpane_backup_exporter::app::{self, App, AppError, WebOptions};
-use gridpane_backup_exporter::cli::{self, Cli, Command, HealthcheckArgs};
+use gridpane_backup_exporter::cli::{self, Cli, Command, HealthcheckArgs, InspectArgs};
 use gridpane_backup_exporter::config::web as web_config;
 use gridpane_backup_exporter::config::{self, ConfigWarning, Sources};
 use gridpane_backup_exporter::server::{Limits, ServerOptions};
-use gridpane_backup_exporter::{demo, healthcheck, logging};
+use gridpane_backup_exporter::{demo, healthcheck, inspect, logging};
 
 fn main() -> ExitCode {
     pin_malloc_mmap_threshold();
@@ -14,8 +15,10 @@ fn main() -> ExitCode {
         Ok(cli) => cli,
         Err(e) => e.exit(),
     };
-    if let Some(Command::Healthcheck(args)) = &cli.command {
-        return healthcheck(args);
+    match &cli.command {
+        Some(Command::Healthcheck(args)) => return healthcheck(args),
+        Some(Command::Inspect(args)) => return inspect(args),
+        None => {}
     }
     logging::init(cli.log_level, cli.log_format);
     raise_open_file_limit();
@@ -76,15 +79,9 @@ fn main() -> ExitCode {
         return ExitCode::SUCCESS;
     }
 
-    let runtime = match tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-    {
+    let runtime = match runtime(tokio::runtime::Builder::new_multi_thread()) {
         Ok(r) => r,
-        Err(e) => {
-            eprintln!("error: cannot start the runtime: {e}");
-            return ExitCode::FAILURE;
-        }
+        Err(code) => return code,
     };
     let web = WebOptions {
         listen,
@@ -159,6 +156,56 @@ fn healthcheck(args: &HealthcheckArgs) -> ExitCode {
             ExitCode::FAILURE
         }
     }
+}
+
+/// The runtime `builder` makes, with every driver; on failure, says so and
+/// gives the exit code.
+fn runtime(mut builder: tokio::runtime::Builder) -> Result<tokio::runtime::Runtime, ExitCode> {
+    builder.enable_all().build().map_err(|e| {
+        eprintln!("error: cannot start the runtime: {e}");
+        ExitCode::FAILURE
+    })
+}
+
+/// `inspect`: prints the redacted shapes; exit 2 on a configuration error.
+fn inspect(args: &InspectArgs) -> ExitCode {
+    logging::init(cli::LogLevel::Error, cli::LogFormat::Logfmt);
+    let sources = Sources::from_process(args.config_file.clone());
+    let prepared = config::load_with_warnings(&sources)
+        .map_err(|e| e.to_string())
+        .and_then(|loaded| {
+            let account = inspect::account(&loaded.config, args.account.as_deref())
+                .map_err(|e| e.to_string())?
+                .clone();
+            let client = inspect::client(&loaded.config, &account).map_err(|e| e.to_string())?;
+            let token = account.token.load().map_err(|e| e.to_string())?;
+            Ok((loaded.config, account, client, token))
+        });
+    let (config, account, client, token) = match prepared {
+        Ok(p) => p,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    let runtime = match runtime(tokio::runtime::Builder::new_current_thread()) {
+        Ok(r) => r,
+        Err(code) => return code,
+    };
+    let opts = inspect::InspectOptions {
+        site: args.site,
+        refresh: args.refresh,
+    };
+    let offset = account.time_zone.unwrap_or_else(|| chrono::Utc.fix());
+    let report = runtime.block_on(inspect::run(
+        &client,
+        &token,
+        offset,
+        &opts,
+        config.poll.per_page,
+    ));
+    print!("{report}");
+    ExitCode::SUCCESS
 }
 
 async fn run(

@@ -4,6 +4,7 @@
 //!
 //! Every error is one line that names the file (or variable) and the key.
 
+pub mod time_zone;
 pub mod web;
 
 use std::collections::BTreeSet;
@@ -153,6 +154,9 @@ pub struct Account {
     /// Host of the GridPane instance, without `/oauth/api/v1`.
     pub base_url: Url,
     pub token: TokenSource,
+    /// The UTC offset of the account's backup names (`time_zone`); `None`
+    /// reads them as UTC.
+    pub time_zone: Option<chrono::FixedOffset>,
 }
 
 /// Polling and HTTP client settings, shared by all accounts.
@@ -202,6 +206,13 @@ pub struct DetailConfig {
     /// Results are laid over the snapshot together, at most this often.
     #[serde(with = "humantime_serde")]
     pub publish_every: Duration,
+    /// Also read each site's backup record, `/backups/original/{id}`.
+    pub history: bool,
+    /// Ask GridPane to refresh a site's backup record
+    /// (`/backups/refresh/{id}`, work on the customer's server) at most once
+    /// per this period; off unless set.
+    #[serde(with = "humantime_serde")]
+    pub refresh_every: Option<Duration>,
 }
 
 impl Default for DetailConfig {
@@ -210,6 +221,8 @@ impl Default for DetailConfig {
             enabled: false,
             requests_per_minute: 10,
             publish_every: Duration::from_secs(60),
+            history: false,
+            refresh_every: None,
         }
     }
 }
@@ -285,6 +298,8 @@ struct RawAccount {
     token: Option<Secret>,
     #[serde(default)]
     token_file: Option<PathBuf>,
+    #[serde(default)]
+    time_zone: Option<String>,
 }
 
 /// A configuration error: one line, naming where and which key.
@@ -572,6 +587,30 @@ fn validate(raw: RawConfig, sources: &Sources) -> Result<Loaded, ConfigError> {
             "must be > 0 when poll.detail.enabled is true",
         ));
     }
+    if poll.detail.history && !poll.detail.enabled {
+        let key = "poll.detail.history";
+        return Err(ConfigError::at(
+            &file,
+            key,
+            "needs poll.detail.enabled: true",
+        ));
+    }
+    if poll.detail.refresh_every.is_some() && !poll.detail.history {
+        let key = "poll.detail.refresh_every";
+        return Err(ConfigError::at(
+            &file,
+            key,
+            "needs poll.detail.history: true",
+        ));
+    }
+    if poll.detail.refresh_every.is_some_and(|d| d.is_zero()) {
+        let key = "poll.detail.refresh_every";
+        return Err(ConfigError::at(
+            &file,
+            key,
+            "must be > 0 (leave it out to never refresh)",
+        ));
+    }
 
     let mut warnings = Vec::new();
     let mut accounts = Vec::with_capacity(raw.accounts.len());
@@ -628,10 +667,17 @@ fn validate(raw: RawConfig, sources: &Sources) -> Result<Loaded, ConfigError> {
                 TokenSource::File(path)
             }
         };
+        let time_zone = a
+            .time_zone
+            .as_deref()
+            .map(time_zone::parse_offset)
+            .transpose()
+            .map_err(|m| ConfigError::at(&file, &at("time_zone"), m))?;
         accounts.push(Account {
             name,
             base_url,
             token,
+            time_zone,
         });
     }
 
@@ -735,6 +781,7 @@ fn account_from_env(
         name: DEFAULT_ACCOUNT.to_string(),
         base_url,
         token,
+        time_zone: None,
     })
 }
 
@@ -882,6 +929,7 @@ mod tests {
             name: url.to_string(),
             base_url: Url::parse(url).unwrap(),
             token: TokenSource::Inline(Secret::new("t")),
+            time_zone: None,
         };
         let config = Config {
             accounts: vec![

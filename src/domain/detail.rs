@@ -23,6 +23,10 @@ pub struct SiteDetail {
     pub remote: RetentionDetail,
     /// Ids of the remote backup integrations attached to the site.
     pub integration_ids: Vec<u64>,
+    /// GridPane's backup record of the site (`poll.detail.history`); absent
+    /// until it has been read (and in state files written before).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub history: Option<super::history::BackupHistory>,
 }
 
 /// Lays per-site detail over a snapshot built from the bulk endpoints: what

@@ -6,11 +6,13 @@
 pub mod assessment;
 pub mod calendar;
 pub mod detail;
+pub mod history;
 pub mod snapshot;
 
 pub use assessment::*;
 pub use calendar::next_run;
 pub use detail::*;
+pub use history::{BackupHistory, StorageBackups};
 pub use snapshot::*;
 
 #[cfg(test)]

@@ -327,6 +327,7 @@ fn detail_overrides_bulk_retention_only_where_it_says_something() {
                 retain_days: Some(2),
             },
             integration_ids: vec![1],
+            history: None,
         },
     )]);
     apply_detail(&mut snap, &detail);

@@ -29,6 +29,10 @@ pub struct Fleet {
     pub sites: Vec<FakeSite>,
     /// Remote backup integrations only (what `/backups/integrations` lists).
     pub integrations: Vec<FakeIntegration>,
+    /// How `/backups/original/{id}` lays out the record.
+    pub history_shape: HistoryShape,
+    /// Unix seconds the backup record is rendered at; `None`: the wall clock.
+    pub history_now: Option<i64>,
 }
 
 #[derive(Clone, Debug)]
@@ -59,6 +63,8 @@ pub struct FakeSite {
     /// 0..=3, see the API notes.
     pub remote_prune_schedule: u8,
     pub problems: Vec<Problem>,
+    /// What GridPane's backup record holds for the site.
+    pub history: FakeHistory,
 }
 
 #[derive(Clone, Debug)]
@@ -112,6 +118,27 @@ pub struct FakeIntegration {
     pub service_id: u64,
 }
 
+/// How the fake lays out a backup record (`/backups/original/{id}`; see
+/// [`super::history`]).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum HistoryShape {
+    #[default]
+    BySource,
+    List,
+}
+
+/// What a site's backup record holds.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum FakeHistory {
+    /// Backups as the schedules say, up to the record's time.
+    #[default]
+    Regular,
+    /// Backups as the schedules say, but none in the last `days` days.
+    Stopped { days: u32 },
+    /// No backup at all.
+    Never,
+}
+
 /// A deliberate misconfiguration planted on a site.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum Problem {
@@ -151,6 +178,13 @@ const PROBLEM_SLOTS: [Problem; 9] = [
 
 /// The first healthy site keeps all backups (retain days 0).
 const KEEP_ALL_SLOT: usize = PROBLEM_SLOTS.len();
+
+/// Sites whose backup record is not regular: backups stopped five days
+/// ago, and never backed up (both with schedules on).
+const HISTORY_SLOTS: [(usize, FakeHistory); 2] = [
+    (KEEP_ALL_SLOT + 1, FakeHistory::Stopped { days: 5 }),
+    (KEEP_ALL_SLOT + 2, FakeHistory::Never),
+];
 
 /// Sites before this index get their frequencies by rotation, so that every
 /// frequency appears locally and remotely; later ones are drawn at random.
@@ -309,6 +343,10 @@ impl Fleet {
                 local_prune_schedule: rng.random_range(0..=3),
                 remote_prune_schedule: rng.random_range(0..=3),
                 problems: problem.into_iter().collect(),
+                history: HISTORY_SLOTS
+                    .iter()
+                    .find(|(slot, _)| *slot == i)
+                    .map_or(FakeHistory::Regular, |(_, h)| *h),
             };
             match problem {
                 Some(Problem::LocalOff) => site.local_bup = false,
@@ -344,6 +382,8 @@ impl Fleet {
             servers,
             sites,
             integrations,
+            history_shape: HistoryShape::default(),
+            history_now: None,
         }
     }
 

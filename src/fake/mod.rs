@@ -11,6 +11,7 @@
 mod drift;
 mod faults;
 pub mod fleet;
+pub mod history;
 mod ratelimit;
 mod render;
 mod server;
@@ -19,7 +20,8 @@ use std::time::Duration;
 
 pub use drift::SiteDrift;
 pub use fleet::{
-    FakeIntegration, FakeSchedule, FakeServer, FakeSite, Fleet, FleetSpec, Frequency, Problem,
+    FakeHistory, FakeIntegration, FakeSchedule, FakeServer, FakeSite, Fleet, FleetSpec, Frequency,
+    HistoryShape, Problem,
 };
 pub use server::FakeGridPane;
 
@@ -96,6 +98,8 @@ pub enum Endpoint {
     ServerDetail,
     PruneSchedule,
     SiteIntegrations,
+    BackupHistory,
+    BackupRefresh,
 }
 
 /// A misbehaviour to inject on one endpoint.

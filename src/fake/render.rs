@@ -6,6 +6,7 @@ use serde_json::{Map, Value, json};
 
 use super::drift::{self, SiteDrift};
 use super::fleet::{FakeIntegration, FakeSchedule, FakeServer, FakeSite, Fleet};
+use super::history;
 use super::{Endpoint, SECRET_SECRET_SENTINEL, SECRET_TOKEN_SENTINEL};
 
 /// `meta.last_page` under [`super::Fault::EndlessPagination`].
@@ -29,6 +30,8 @@ pub(crate) enum Route {
     SiteIntegrations(u64),
     UserIntegrations,
     PruneSchedule(u64),
+    BackupHistory(u64),
+    BackupRefresh(u64),
 }
 
 impl Route {
@@ -48,6 +51,8 @@ impl Route {
             ["backups", "integrations"] => Route::BackupIntegrations,
             ["backups", "integrations", n] => Route::SiteIntegrations(id(n)?),
             ["backups", "prune-schedule", n] => Route::PruneSchedule(id(n)?),
+            ["backups", "original", n] => Route::BackupHistory(id(n)?),
+            ["backups", "refresh", n] => Route::BackupRefresh(id(n)?),
             ["user", "integrations"] => Route::UserIntegrations,
             _ => return None,
         };
@@ -68,6 +73,8 @@ impl Route {
             Route::SiteIntegrations(_) => Endpoint::SiteIntegrations,
             Route::UserIntegrations => Endpoint::UserIntegrations,
             Route::PruneSchedule(_) => Endpoint::PruneSchedule,
+            Route::BackupHistory(_) => Endpoint::BackupHistory,
+            Route::BackupRefresh(_) => Endpoint::BackupRefresh,
         }
     }
 }
@@ -196,6 +203,21 @@ pub(crate) fn render(
             Some(site) => prune_schedule_json(site),
             None => return not_found(),
         },
+        Route::BackupHistory(id) => match fleet.site(id) {
+            Some(site) => {
+                let now = fleet.history_now.unwrap_or_else(|| {
+                    std::time::SystemTime::now()
+                        .duration_since(std::time::UNIX_EPOCH)
+                        .map_or(0, |d| d.as_secs() as i64)
+                });
+                history::history_json(site, fleet.history_shape, now)
+            }
+            None => return not_found(),
+        },
+        Route::BackupRefresh(id) => match fleet.site(id) {
+            Some(_) => history::refresh_json(),
+            None => return not_found(),
+        },
     };
     let paginated = matches!(route, Route::Sites | Route::Servers | Route::Domains);
     if endless && !paginated {
@@ -224,6 +246,8 @@ fn route_path(route: Route) -> String {
         Route::SiteIntegrations(id) => format!("backups/integrations/{id}"),
         Route::UserIntegrations => "user/integrations".to_owned(),
         Route::PruneSchedule(id) => format!("backups/prune-schedule/{id}"),
+        Route::BackupHistory(id) => format!("backups/original/{id}"),
+        Route::BackupRefresh(id) => format!("backups/refresh/{id}"),
     };
     format!("{API_PREFIX}{tail}")
 }

@@ -14,6 +14,7 @@ use url::Url;
 use super::budget::{Budget, BudgetOptions, DEFAULT_ENDPOINT_UNITS_PER_MINUTE, Observation};
 use super::endpoint::Endpoint;
 use super::error::ApiError;
+use super::history;
 use super::secret::Secret;
 use super::wire::{self, Envelope};
 
@@ -348,6 +349,59 @@ impl Client {
             )
             .await?;
         Ok(resp.data.unwrap_or_default())
+    }
+
+    /// One site's backup record (`GET /backups/original/{id}`), read by the
+    /// tolerant reader with names in `offset`. A body with content in which
+    /// no backup name is recognised is [`ApiError::UnknownShape`].
+    pub async fn backup_history(
+        &self,
+        token: &Secret,
+        site_id: u64,
+        offset: chrono::FixedOffset,
+    ) -> Result<history::Found, ApiError> {
+        let ep = Endpoint::BackupHistory;
+        let path = format!("backups/original/{site_id}");
+        let body = self.raw(token, ep, &path, &[]).await?;
+        history::read(&body, offset).map_err(|e| ApiError::At {
+            url: self.shown_url(&path),
+            inner: Box::new(ApiError::UnknownShape {
+                endpoint: ep,
+                shape: e.shape,
+            }),
+        })
+    }
+
+    /// Asks GridPane to have the site's server re-list its backups
+    /// (`GET /backups/refresh/{id}`): work on the customer's server.
+    pub async fn refresh_backups(&self, token: &Secret, site_id: u64) -> Result<(), ApiError> {
+        let path = format!("backups/refresh/{site_id}");
+        self.raw(token, Endpoint::BackupRefresh, &path, &[])
+            .await
+            .map(drop)
+    }
+
+    /// Any route's body as JSON, within the budget and with the usual
+    /// retries (`success: false` is an error); for the backup record and
+    /// `inspect`.
+    pub async fn raw(
+        &self,
+        token: &Secret,
+        ep: Endpoint,
+        path: &str,
+        query: &[(&str, String)],
+    ) -> Result<serde_json::Value, ApiError> {
+        let body: wire::AnyBody = self
+            .get_json(token, ep, path, query, self.opts.max_items)
+            .await?;
+        Ok(body.0)
+    }
+
+    /// The URL of `path` as errors show it.
+    fn shown_url(&self, path: &str) -> String {
+        self.api_root
+            .join(path)
+            .map_or_else(|_| path.to_string(), |url| shown(&url))
     }
 
     /// Every item of a paginated list endpoint, page after page, until a

@@ -13,6 +13,8 @@ pub enum Endpoint {
     SiteIntegrations,
     Site,
     Server,
+    BackupHistory,
+    BackupRefresh,
 }
 
 impl Endpoint {
@@ -27,6 +29,8 @@ impl Endpoint {
             Endpoint::SiteIntegrations => "/backups/integrations/{site_id}",
             Endpoint::Site => "/site/{site_id}",
             Endpoint::Server => "/server/{server_id}",
+            Endpoint::BackupHistory => "/backups/original/{site_id}",
+            Endpoint::BackupRefresh => "/backups/refresh/{site_id}",
         }
     }
 }

@@ -53,6 +53,10 @@ pub enum ApiError {
     TooManyItems { endpoint: Endpoint, limit: usize },
     #[error("{endpoint}: pagination did not end after {pages} pages")]
     Pagination { endpoint: Endpoint, pages: u32 },
+    /// A backup record with content in which no backup name was recognised;
+    /// `shape` holds its keys and kinds of values, never a value.
+    #[error("{endpoint}: no backup name recognised in a body of shape {shape}")]
+    UnknownShape { endpoint: Endpoint, shape: String },
     /// The token could not be had (read by the caller, e.g. from a file).
     /// `transient`: the token may well be fine, reading it failed for want
     /// of a resource, so the poll is worth retrying soon.
@@ -85,6 +89,7 @@ impl ApiError {
             ApiError::Unsuccessful { .. } => "unsuccessful",
             ApiError::TooLarge { .. } | ApiError::TooManyItems { .. } => "too_large",
             ApiError::Pagination { .. } => "pagination",
+            ApiError::UnknownShape { .. } => "unknown_shape",
         }
     }
 
@@ -113,7 +118,8 @@ impl ApiError {
             | ApiError::Unsuccessful { endpoint }
             | ApiError::TooLarge { endpoint, .. }
             | ApiError::TooManyItems { endpoint, .. }
-            | ApiError::Pagination { endpoint, .. } => Some(*endpoint),
+            | ApiError::Pagination { endpoint, .. }
+            | ApiError::UnknownShape { endpoint, .. } => Some(*endpoint),
         }
     }
 
@@ -129,8 +135,9 @@ impl ApiError {
         }
     }
 
-    /// Every value [`ApiError::reason`] can return, for documentation and
-    /// for pre-initialising counters at zero.
+    /// Every value [`ApiError::reason`] can return but those of
+    /// [`ApiError::DETAIL_ONLY_REASONS`], for documentation and for
+    /// pre-initialising counters at zero.
     pub const REASONS: [&'static str; 11] = [
         "auth",
         "rate_limited",
@@ -144,4 +151,9 @@ impl ApiError {
         "too_large",
         "pagination",
     ];
+
+    /// The reason only the per-site backup record gives: besides
+    /// [`ApiError::REASONS`] in `gridpane_site_detail_errors_total`, never
+    /// in `gridpane_poll_errors_total`.
+    pub const DETAIL_ONLY_REASONS: [&'static str; 1] = ["unknown_shape"];
 }

@@ -6,8 +6,10 @@ pub mod budget;
 mod client;
 mod endpoint;
 mod error;
+pub mod history;
 pub mod lenient;
 mod secret;
+pub mod shape;
 pub mod wire;
 
 pub use budget::{Budget, BudgetOptions};

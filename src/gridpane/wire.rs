@@ -237,6 +237,18 @@ impl<'de, T: Deserialize<'de>> Deserialize<'de> for Single<T> {
     }
 }
 
+/// Any JSON body, kept whole: the backup record, whose shape is not known,
+/// and what `inspect` describes.
+#[derive(Debug, Deserialize)]
+#[serde(transparent)]
+pub struct AnyBody(pub serde_json::Value);
+
+impl Envelope for AnyBody {
+    fn unsuccessful(&self) -> bool {
+        self.0.get("success").and_then(serde_json::Value::as_bool) == Some(false)
+    }
+}
+
 /// Something that may carry `success: false` inside a 200.
 pub trait Envelope {
     fn unsuccessful(&self) -> bool;

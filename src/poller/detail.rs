@@ -13,6 +13,15 @@
 //! endpoints say. A failed request is counted, and the task pauses for ten of
 //! its slots (a minute at the default budget) before trying the next site.
 //!
+//! With `poll.detail.history`, each site's backup record
+//! (`GET /backups/original/{id}`) is read in the same turn, and with
+//! `poll.detail.refresh_every` GridPane is first asked to refresh it
+//! (`GET /backups/refresh/{id}`, work on the customer's server) when the
+//! site's last refresh is older than that period. A failed or unreadable
+//! record is counted and keeps the history read before; the retention and
+//! integrations of the same turn are kept. A record of a shape the reader
+//! does not know is logged once per distinct shape (keys and kinds only).
+//!
 //! On shutdown, results not yet published are dropped: the state file writer
 //! stops at the same signal and the process is ending, so nothing would read
 //! them; those sites are simply detailed first on the next start.
@@ -21,11 +30,12 @@ use std::collections::{BTreeMap, HashMap, HashSet};
 use std::sync::Arc;
 use std::time::Duration;
 
+use chrono::{FixedOffset, Offset as _};
 use tokio::sync::watch;
 use tokio::time::Instant;
 
-use crate::config::TokenSource;
-use crate::domain::{self, AccountSnapshot, RetentionDetail, SiteDetail};
+use crate::config::{Account, DetailConfig, TokenSource};
+use crate::domain::{self, AccountSnapshot, BackupHistory, RetentionDetail, SiteDetail};
 use crate::gridpane::budget::WINDOW;
 use crate::gridpane::{ApiError, Client};
 use crate::store::{AccountSlot, Store};
@@ -37,6 +47,28 @@ const ERROR_BACKOFF_SLOTS: u32 = 10;
 
 /// Requests per site: prune schedule and integrations.
 const REQUESTS_PER_SITE: u32 = 2;
+
+/// Distinct unknown record shapes logged per task; later ones are counted only.
+const MAX_SHAPES_LOGGED: usize = 32;
+
+/// Reading each site's backup record (`poll.detail.history`).
+#[derive(Clone, Copy, Debug)]
+pub struct HistoryOptions {
+    /// The UTC offset of the account's backup names.
+    pub offset: FixedOffset,
+    /// Refresh a site's record at most once per this period; `None` never.
+    pub refresh_every: Option<Duration>,
+}
+
+impl HistoryOptions {
+    /// `account`'s history options, `None` unless `poll.detail.history`.
+    pub fn of(detail: &DetailConfig, account: &Account) -> Option<HistoryOptions> {
+        detail.history.then(|| HistoryOptions {
+            offset: account.time_zone.unwrap_or_else(|| chrono::Utc.fix()),
+            refresh_every: detail.refresh_every,
+        })
+    }
+}
 
 /// The site to detail next: never detailed (or attempted) first, then the
 /// oldest; ties by id.
@@ -115,7 +147,8 @@ async fn until(due: Option<Instant>) {
 }
 
 /// Refreshes per-site detail until `shutdown`, publishing results at most
-/// once per `publish_every`.
+/// once per `publish_every`; with `history`, each site's backup record too.
+#[allow(clippy::too_many_arguments)]
 pub async fn run(
     client: Arc<Client>,
     token: TokenSource,
@@ -123,6 +156,7 @@ pub async fn run(
     slot: Arc<AccountSlot>,
     requests_per_minute: u32,
     publish_every: Duration,
+    history: Option<HistoryOptions>,
     mut shutdown: watch::Receiver<bool>,
 ) {
     let spacing = WINDOW / requests_per_minute.max(1);
@@ -135,12 +169,24 @@ pub async fn run(
         every: publish_every,
     };
     let mut changes = store.subscribe();
+    let mut shapes_logged: HashSet<String> = HashSet::new();
+    // Refreshes asked this run, by site: kept even when the record read
+    // after it failed, so a refresh is never repeated within its period.
+    let mut refreshed: HashMap<u64, f64> = HashMap::new();
     loop {
         let state = slot.load();
         let pick = state
             .snapshot
             .as_deref()
             .and_then(|snap| next_site(snap, &state.detail, &attempted));
+        // The history read before: kept when this turn's read fails.
+        let previous = pick.and_then(|id| {
+            batch
+                .pending
+                .get(&id)
+                .or_else(|| state.detail.get(&id))
+                .and_then(|d| d.history.clone())
+        });
         drop(state);
         let Some(site_id) = pick else {
             // No sites yet: wait for a snapshot.
@@ -155,7 +201,14 @@ pub async fn run(
         attempted.insert(site_id, unix_now());
 
         let fetched = {
-            let fetching = fetch(&client, &token, site_id, spacing, &mut next);
+            let fetching = fetch(
+                &client,
+                &token,
+                site_id,
+                (spacing, &mut next),
+                history.map(|h| (h, previous)),
+                &mut refreshed,
+            );
             tokio::pin!(fetching);
             loop {
                 tokio::select! {
@@ -165,38 +218,61 @@ pub async fn run(
                 }
             }
         };
-        match fetched {
-            Ok(detail) => batch.add(site_id, detail),
-            Err(e) => {
+        let failed = match fetched {
+            Ok((detail, history_error)) => {
+                batch.add(site_id, detail);
+                history_error
+            }
+            Err(e) => Some(e),
+        };
+        let Some(e) = failed else { continue };
+        store.update(&slot, |s| {
+            *s.counters
+                .detail_errors
+                .entry(e.reason().to_string())
+                .or_default() += 1;
+        });
+        if let ApiError::UnknownShape { shape, .. } = e.kind() {
+            // Not transient: the same shape comes back for every site, so
+            // it is logged once and the rolling order goes on at its pace.
+            if shapes_logged.len() < MAX_SHAPES_LOGGED && shapes_logged.insert(shape.clone()) {
                 tracing::warn!(
                     account = %slot.name,
                     site_id,
                     reason = e.reason(),
-                    error = %e,
-                    "per-site detail failed, keeping what the bulk endpoints say"
+                    shape = %shape,
+                    "backup record of a shape the reader does not know; run `gridpane-backup-exporter inspect --site ID` and report its output"
                 );
-                store.update(&slot, |s| {
-                    *s.counters
-                        .detail_errors
-                        .entry(e.reason().to_string())
-                        .or_default() += 1;
-                });
-                // Back off for ten slots (a minute at 10 a minute).
-                next = next.max(Instant::now() + spacing * ERROR_BACKOFF_SLOTS);
             }
+            continue;
         }
+        tracing::warn!(
+            account = %slot.name,
+            site_id,
+            reason = e.reason(),
+            error = %e,
+            "per-site detail failed, keeping what the bulk endpoints say"
+        );
+        // Back off for ten slots (a minute at 10 a minute).
+        next = next.max(Instant::now() + spacing * ERROR_BACKOFF_SLOTS);
     }
 }
 
-/// Both detail requests of one site, each in its slot of the detail budget.
+/// The detail requests of one site, each in its slot of the detail budget
+/// (`pace`: the spacing and the next free slot). With `history` (options and
+/// the history read before), the backup record too: its failure is
+/// returned beside the detail, which then keeps the history read before.
+/// `refreshed`: the refreshes asked this run, by site.
 async fn fetch(
     client: &Client,
     token: &TokenSource,
     site_id: u64,
-    spacing: Duration,
-    next: &mut Instant,
-) -> Result<SiteDetail, ApiError> {
+    pace: (Duration, &mut Instant),
+    history: Option<(HistoryOptions, Option<BackupHistory>)>,
+    refreshed: &mut HashMap<u64, f64>,
+) -> Result<(SiteDetail, Option<ApiError>), ApiError> {
     let token = token.load()?;
+    let (spacing, next) = pace;
     let mut slot = || {
         let at = (*next).max(Instant::now());
         *next = at + spacing;
@@ -216,12 +292,60 @@ async fn fetch(
     let mut integration_ids: Vec<u64> = integrations.iter().map(|i| i.id).collect();
     integration_ids.sort_unstable();
     integration_ids.dedup();
-    Ok(SiteDetail {
+    let mut detail = SiteDetail {
         fetched_at: unix_now(),
         local: retention(prune.local),
         remote: retention(prune.remote),
         integration_ids,
-    })
+        history: None,
+    };
+    let Some((opts, previous)) = history else {
+        return Ok((detail, None));
+    };
+    detail.history = previous;
+    let saved = detail.history.as_ref().and_then(|h| h.refreshed_at);
+    let mut refreshed_at = refreshed.get(&site_id).copied().or(saved);
+    if refresh_due(opts.refresh_every, refreshed_at, unix_now()) {
+        tokio::time::sleep_until(slot()).await;
+        // Asked, whatever the answer: never again within the period.
+        refreshed_at = Some(unix_now());
+        refreshed.extend(refreshed_at.map(|at| (site_id, at)));
+        if let Some(h) = detail.history.as_mut() {
+            h.refreshed_at = refreshed_at;
+        }
+        if let Err(e) = client.refresh_backups(&token, site_id).await {
+            return Ok((detail, Some(e)));
+        }
+    }
+    tokio::time::sleep_until(slot()).await;
+    match client.backup_history(&token, site_id, opts.offset).await {
+        Ok(found) => {
+            let mut read = BackupHistory::from_found(&found, unix_now());
+            read.refreshed_at = refreshed_at;
+            detail.history = Some(read);
+            Ok((detail, None))
+        }
+        Err(e) => Ok((detail, Some(e))),
+    }
+}
+
+/// Whether a site's record is due a refresh: never when refreshing is off,
+/// at once when it was never refreshed.
+pub fn refresh_due(every: Option<Duration>, last: Option<f64>, now: f64) -> bool {
+    match (every, last) {
+        (None, _) => false,
+        (Some(_), None) => true,
+        (Some(every), Some(last)) => now - last >= every.as_secs_f64(),
+    }
+}
+
+/// How long one pass over `sites` sites takes at `requests_per_minute`,
+/// reading the backup record too when `history` is on (refreshes not
+/// counted: at most one more request per site and refresh period).
+pub fn full_pass(sites: u64, requests_per_minute: u32, history: bool) -> Duration {
+    let per_site = u64::from(REQUESTS_PER_SITE + u32::from(history));
+    let requests = sites.saturating_mul(per_site);
+    Duration::from_secs(requests.saturating_mul(60) / u64::from(requests_per_minute.max(1)))
 }
 
 /// Sites one poll interval covers at this budget (for docs and logs).
@@ -316,6 +440,27 @@ mod tests {
         assert_eq!(state.detail.keys().copied().collect::<Vec<_>>(), [1, 2]);
         assert_eq!(attempted.keys().copied().collect::<Vec<_>>(), [7]);
         assert!(batch.pending.is_empty() && batch.due.is_none());
+    }
+
+    /// The README's table, "Did the backups run?".
+    #[test]
+    fn a_full_pass_at_the_default_budget_takes_what_the_readme_table_says() {
+        let rpm = DetailConfig::default().requests_per_minute;
+        let minutes = |sites, history| full_pass(sites, rpm, history).as_secs() / 60;
+        assert_eq!(minutes(100, false), 20);
+        assert_eq!(minutes(100, true), 30);
+        assert_eq!(minutes(1_000, true), 300);
+        assert_eq!(minutes(10_000, false), 2_000);
+        assert_eq!(minutes(10_000, true), 3_000);
+    }
+
+    #[test]
+    fn a_refresh_is_due_once_its_period_has_passed_and_never_when_off() {
+        let day = Some(Duration::from_secs(86_400));
+        assert!(refresh_due(day, None, 1_000.0));
+        assert!(!refresh_due(day, Some(1_000.0), 1_000.0 + 86_399.0));
+        assert!(refresh_due(day, Some(1_000.0), 1_000.0 + 86_400.0));
+        assert!(!refresh_due(None, None, 1_000.0));
     }
 
     #[test]

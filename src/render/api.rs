@@ -773,6 +773,9 @@ pub struct SiteEntry {
     pub integration_missing: Option<bool>,
     pub local: StorageEntry,
     pub remote: StorageEntry,
+    /// GridPane's backup record, when `poll.detail.history` has read it.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub backups: Option<BackupsEntry>,
 }
 
 pub const SITES_PARAMS: [&str; 6] = [
@@ -808,6 +811,7 @@ pub fn sites(
             integration_missing: r.integration_missing,
             local: storage_entry(&r.local),
             remote: storage_entry(&r.remote),
+            backups: backups_entry(view.backup_history(r.account, r.site.id), now),
         })
         .collect();
     let (sites, page) = f.page(sites);
@@ -1017,5 +1021,99 @@ pub fn index() -> IndexAnswer {
                 &INTEGRATIONS_PARAMS,
             ),
         ],
+    }
+}
+
+// ---------------------------------------------------------------------------
+// GridPane's backup record of a site (`poll.detail.history`): per storage,
+// the newest backup with its age, the newest automatic one and how many are
+// held. Absent for a site whose record has not been read.
+
+/// A site's record in the JSON API (`backups` of a site).
+#[derive(Debug, Serialize)]
+pub struct BackupsEntry {
+    /// When GridPane's record was read, and how long ago.
+    pub read_at: Option<String>,
+    pub record_age_seconds: Option<i64>,
+    pub local: StorageBackupsEntry,
+    pub remote: StorageBackupsEntry,
+    /// Backups the record names without a storage.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub unknown: Option<StorageBackupsEntry>,
+}
+
+#[derive(Debug, Serialize)]
+pub struct StorageBackupsEntry {
+    pub count: u64,
+    pub last: Option<String>,
+    pub last_age_seconds: Option<i64>,
+    pub last_automatic: Option<String>,
+}
+
+impl View {
+    /// GridPane's backup record of `site_id` in `account`, if it has been
+    /// read (`poll.detail.history`).
+    pub fn backup_history(
+        &self,
+        account: &str,
+        site_id: u64,
+    ) -> Option<&crate::domain::BackupHistory> {
+        self.account(account)?
+            .state
+            .detail
+            .get(&site_id)?
+            .history
+            .as_ref()
+    }
+}
+
+/// The API entry of a site's backup record, `None` when it has not been read.
+pub fn backups_entry(
+    h: Option<&crate::domain::BackupHistory>,
+    now: DateTime<Utc>,
+) -> Option<BackupsEntry> {
+    let h = h?;
+    let read = from_unix(h.read_at);
+    let storage = |s: &crate::domain::StorageBackups| {
+        let last = s.last.and_then(from_unix);
+        StorageBackupsEntry {
+            count: s.count,
+            last: last.map(rfc3339),
+            last_age_seconds: last.map(|t| age_seconds(t, now)),
+            last_automatic: s.last_automatic.and_then(from_unix).map(rfc3339),
+        }
+    };
+    Some(BackupsEntry {
+        read_at: read.map(rfc3339),
+        record_age_seconds: read.map(|t| age_seconds(t, now)),
+        local: storage(&h.local),
+        remote: storage(&h.remote),
+        unknown: (!h.unattributed.is_empty()).then(|| storage(&h.unattributed)),
+    })
+}
+
+#[cfg(test)]
+mod backup_record_tests {
+    use super::*;
+    use crate::domain::{BackupHistory, StorageBackups};
+
+    #[test]
+    fn a_record_shows_the_newest_backup_per_storage_with_its_age() {
+        let now = from_unix(10_000.0).unwrap_or_default();
+        let h = BackupHistory {
+            read_at: 9_000.0,
+            local: StorageBackups {
+                count: 3,
+                last: Some(6_400.0),
+                last_automatic: Some(6_400.0),
+            },
+            ..BackupHistory::default()
+        };
+        let e = backups_entry(Some(&h), now).unwrap_or_else(|| unreachable!());
+        assert_eq!(e.record_age_seconds, Some(1_000));
+        assert_eq!(e.local.last_age_seconds, Some(3_600));
+        assert_eq!(e.remote.count, 0);
+        assert!(e.remote.last.is_none() && e.unknown.is_none());
+        assert!(backups_entry(None, now).is_none());
     }
 }

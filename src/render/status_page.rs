@@ -801,7 +801,7 @@ generated <time datetime=\"{}\">{}</time> · \
                 of
             );
             render_pagination(&mut out, query, page, pages);
-            render_site_table(&mut out, shown, query, now);
+            render_site_table(&mut out, view, shown, query, now);
             render_pagination(&mut out, query, page, pages);
         }
     }
@@ -1210,7 +1210,13 @@ fn retention_cell(row: &SiteRow<'_>) -> String {
     }
 }
 
-fn render_site_table(out: &mut String, rows: &[SiteRow<'_>], q: &PageQuery, now: DateTime<Utc>) {
+fn render_site_table(
+    out: &mut String,
+    view: &View,
+    rows: &[SiteRow<'_>],
+    q: &PageQuery,
+    now: DateTime<Utc>,
+) {
     out.push_str("<div class=\"scroll cardrows\"><table class=\"sites\" id=\"sites\"><thead><tr>");
     for key in SortKey::ALL {
         sort_header(out, q, key);
@@ -1244,6 +1250,18 @@ fn render_site_table(out: &mut String, rows: &[SiteRow<'_>], q: &PageQuery, now:
             (None, Some(id)) => format!("<span class=\"sub\">#{id}</span>"),
             (None, None) => "—".to_string(),
         };
+        // GridPane's record of the site's backups, under each storage.
+        let record = view.backup_history(r.account, r.site.id);
+        let record_line = |storage: &str| {
+            record.map_or_else(String::new, |h| {
+                let s = if storage == "local" {
+                    &h.local
+                } else {
+                    &h.remote
+                };
+                backup_record_line(s, storage, now)
+            })
+        };
         let _ = writeln!(
             out,
             "<tr class=\"site {health}\" data-site-id=\"{id}\" data-account=\"{account}\">\
@@ -1262,9 +1280,9 @@ fn render_site_table(out: &mut String, rows: &[SiteRow<'_>], q: &PageQuery, now:
             account = esc(r.account),
             badge = health_badge(r.health),
             url = esc(&r.site.url),
-            local = schedule_cell(&r.local),
+            local = schedule_cell(&r.local) + &record_line("local"),
             local_next = next_run_cell(&r.local, now),
-            remote = schedule_cell(&r.remote),
+            remote = schedule_cell(&r.remote) + &record_line("remote"),
             remote_next = next_run_cell(&r.remote, now),
             integration = integration_cell(r),
             retention = retention_cell(r),
@@ -1372,6 +1390,25 @@ fn render_integrations(out: &mut String, view: &View, q: &PageQuery) {
         );
     }
     out.push_str("</tbody></table></div></section>\n");
+}
+
+/// A line under a storage's cell on the status page: the newest backup in
+/// GridPane's record and its age, or that the record holds none.
+fn backup_record_line(
+    s: &crate::domain::StorageBackups,
+    storage: &str,
+    now: DateTime<Utc>,
+) -> String {
+    let what = match s.last.and_then(api::from_unix) {
+        Some(t) => format!(
+            "last backup <time datetime=\"{}\">{}</time> · {} held",
+            api::rfc3339(t),
+            esc(&fmt_relative(t, now)),
+            s.count
+        ),
+        None => "no backup in GridPane's record".to_string(),
+    };
+    format!("<div class=\"sub backup-last\" data-storage=\"{storage}\">{what}</div>")
 }
 
 /// Escapes text for HTML element content and attribute values.

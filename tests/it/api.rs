@@ -900,3 +900,32 @@ fn the_server_filter_takes_a_label_or_an_id_like_the_page() {
     );
     assert_eq!(ok(&view, "/api/v1/sites?server=web-99")["count"], json!(0));
 }
+
+#[test]
+fn a_site_whose_backup_record_was_read_shows_the_newest_backup_per_storage_with_its_age() {
+    let store = support::status::acme_with_backup_record(1001);
+    let v = ok(&View::load(&store), "/api/v1/sites?account=acme");
+    let sites = v["sites"].as_array().unwrap();
+    let site = |id: u64| sites.iter().find(|s| s["id"] == id).unwrap();
+    let backups = &site(1001)["backups"];
+    assert_eq!(backups["record_age_seconds"], 600);
+    assert_eq!(backups["read_at"], "2026-11-22T11:50:00Z");
+    assert_eq!(
+        backups["local"],
+        json!({
+            "count": 3,
+            "last": "2026-11-22T10:50:00Z",
+            "last_age_seconds": 4200,
+            "last_automatic": "2026-11-22T10:50:00Z",
+        })
+    );
+    assert_eq!(
+        backups["remote"],
+        json!({"count": 0, "last": null, "last_age_seconds": null, "last_automatic": null})
+    );
+    assert!(backups.get("unknown").is_none());
+    assert!(
+        site(1002).get("backups").is_none(),
+        "no record read, no backups field"
+    );
+}

@@ -12,8 +12,8 @@ use std::time::Duration;
 
 use gridpane_backup_exporter::config::{DetailConfig, PollConfig, Secret};
 use gridpane_backup_exporter::fake::{
-    Endpoint as FakeEndpoint, FakeGridPane, FakeOptions, Fault, FaultCount, Fleet, FleetSpec,
-    Problem, RateLimit,
+    Endpoint as FakeEndpoint, FakeGridPane, FakeHistory, FakeOptions, Fault, FaultCount, Fleet,
+    FleetSpec, HistoryShape, Problem, RateLimit,
 };
 use gridpane_backup_exporter::gridpane::budget::{self, Budget, BudgetOptions};
 use gridpane_backup_exporter::gridpane::{Client, ClientOptions, Endpoint, Sleeper};
@@ -405,6 +405,7 @@ async fn per_site_detail_covers_every_site_within_its_own_budget() {
             // One request every 25 ms: two per site.
             requests_per_minute: 2400,
             publish_every: Duration::from_millis(100),
+            ..DetailConfig::default()
         },
         ..fast_poll()
     };
@@ -500,6 +501,7 @@ async fn detail_running(fake: &FakeGridPane, poll: &PollConfig) -> DetailRun {
         slot,
         poll.detail.requests_per_minute,
         poll.detail.publish_every,
+        poller::detail::HistoryOptions::of(&poll.detail, &acct),
         stopped,
     ));
     DetailRun {
@@ -535,6 +537,7 @@ async fn detail_results_within_one_publish_period_make_one_generation_and_all_sh
             // One request every 100 ms: every site several times a period.
             requests_per_minute: 600,
             publish_every: Duration::from_secs(10),
+            ..DetailConfig::default()
         },
         ..fast_poll()
     };
@@ -603,4 +606,249 @@ async fn at_the_defaults_per_site_detail_makes_at_most_one_generation_a_minute()
         "{generations} generations in {minutes} minutes"
     );
     run.stop().await;
+}
+
+/// Per-site detail with GridPane's backup record read too.
+fn history_poll(refresh_every: Option<Duration>) -> PollConfig {
+    PollConfig {
+        detail: DetailConfig {
+            enabled: true,
+            // One request every 100 ms: three (or four) per site.
+            requests_per_minute: 600,
+            publish_every: Duration::from_secs(1),
+            history: true,
+            refresh_every,
+        },
+        ..fast_poll()
+    }
+}
+
+fn requests_to(fake: &FakeGridPane, endpoint: FakeEndpoint) -> Vec<String> {
+    fake.requests()
+        .into_iter()
+        .filter(|r| r.endpoint == Some(endpoint))
+        .map(|r| r.path)
+        .collect()
+}
+
+#[tokio::test(start_paused = true)]
+async fn history_gives_each_site_the_newest_backup_per_storage_that_gridpanes_record_holds() {
+    // The record's time: names are whole minutes in UTC.
+    let now: i64 = 1_780_000_000;
+    for shape in [HistoryShape::BySource, HistoryShape::List] {
+        let fake = fake(fleet_of(3, 2, 12)).await;
+        fake.update_fleet(|f| {
+            f.history_shape = shape;
+            f.history_now = Some(now);
+        });
+        let fleet = fake.fleet();
+        let run = detail_running(&fake, &history_poll(None)).await;
+        tokio::time::sleep(Duration::from_secs(20)).await;
+        let state = run.store.accounts()[0].load();
+        for site in &fleet.sites {
+            let h = state
+                .detail
+                .get(&site.id)
+                .and_then(|d| d.history.clone())
+                .unwrap_or_else(|| panic!("{shape:?}: site {} has no history", site.id));
+            let truth = gridpane_backup_exporter::fake::history::backups(site, now);
+            for (local, got) in [(true, &h.local), (false, &h.remote)] {
+                let of_storage = || truth.iter().filter(|b| (b.source == "local") == local);
+                let newest = |auto: bool| {
+                    of_storage()
+                        .filter(|b| b.automatic || !auto)
+                        .map(|b| b.at as f64)
+                        .reduce(f64::max)
+                };
+                let what = format!("{shape:?}, site {}, local {local}", site.id);
+                assert_eq!(got.count, of_storage().count() as u64, "{what}");
+                assert_eq!(got.last, newest(false), "{what}");
+                assert_eq!(got.last_automatic, newest(true), "{what}");
+            }
+            assert!(h.unattributed.is_empty());
+        }
+        let stopped = fleet
+            .sites
+            .iter()
+            .find(|s| s.history == FakeHistory::Stopped { days: 5 })
+            .unwrap();
+        let stopped = state.detail[&stopped.id].history.clone().unwrap();
+        assert!(stopped.local.last.unwrap() <= (now - 5 * 86_400) as f64);
+        let never = fleet
+            .sites
+            .iter()
+            .find(|s| s.history == FakeHistory::Never)
+            .unwrap();
+        let never = state.detail[&never.id].history.clone().unwrap();
+        assert_eq!((never.local.count, never.local.last), (0, None));
+        assert!(
+            requests_to(&fake, FakeEndpoint::BackupRefresh).is_empty(),
+            "refresh is off by default"
+        );
+        drop(state);
+        run.stop().await;
+    }
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_record_of_an_unknown_shape_is_counted_logged_once_by_shape_and_keeps_the_rest_of_the_detail()
+ {
+    let (log, _guard) = capture_logs();
+    let fake = fake(fleet_of(3, 2, 12)).await;
+    fake.set_fault(
+        FakeEndpoint::BackupHistory,
+        Fault::Body(
+            r#"{"success":true,"files":[{"path":"/srv/PLANTED-PATH","size":1234567}]}"#.into(),
+        ),
+        FaultCount::Always,
+    );
+    let sites = fake.fleet().sites.len();
+    let run = detail_running(&fake, &history_poll(None)).await;
+    tokio::time::sleep(Duration::from_secs(20)).await;
+    let state = run.store.accounts()[0].load();
+    assert_eq!(state.detail.len(), sites, "retention and integrations kept");
+    assert!(state.detail.values().all(|d| d.history.is_none()));
+    let unknown = state.counters.detail_errors.get("unknown_shape").copied();
+    assert!(
+        unknown.is_some_and(|n| n >= sites as u64),
+        "every read counted: {unknown:?}"
+    );
+    drop(state);
+    run.stop().await;
+    let text = std::fs::read_to_string(log.path()).unwrap();
+    let warned = text
+        .lines()
+        .filter(|l| l.contains("a shape the reader does not know"))
+        .collect::<Vec<_>>();
+    assert_eq!(warned.len(), 1, "{text}");
+    assert!(
+        warned[0].contains(r#"\"files\""#) || warned[0].contains(r#""files""#),
+        "{text}"
+    );
+    assert!(
+        !text.contains("PLANTED-PATH") && !text.contains("1234567"),
+        "{text}"
+    );
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_refresh_is_asked_at_most_once_per_site_per_period_even_when_the_record_is_unreadable() {
+    for unreadable in [false, true] {
+        let fake = fake(fleet_of(3, 2, 12)).await;
+        if unreadable {
+            fake.set_fault(
+                FakeEndpoint::BackupHistory,
+                Fault::Body(r#"{"x":1}"#.into()),
+                FaultCount::Always,
+            );
+        }
+        let sites = fake.fleet().sites.len();
+        let run = detail_running(&fake, &history_poll(Some(Duration::from_secs(3600)))).await;
+        tokio::time::sleep(Duration::from_secs(60)).await;
+        run.stop().await;
+        let reads = requests_to(&fake, FakeEndpoint::BackupHistory);
+        let mut refreshes = requests_to(&fake, FakeEndpoint::BackupRefresh);
+        assert!(
+            reads.len() >= 3 * sites,
+            "every site read several times: {}",
+            reads.len()
+        );
+        refreshes.sort();
+        let before = refreshes.len();
+        refreshes.dedup();
+        assert_eq!(
+            before,
+            refreshes.len(),
+            "a site refreshed twice within the hour"
+        );
+        assert_eq!(refreshes.len(), sites, "every site refreshed once");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn with_history_the_exposition_shows_each_storages_newest_backup_count_and_record_age() {
+    let now: i64 = 1_780_000_000;
+    let fake = fake(fleet_of(3, 2, 12)).await;
+    fake.update_fleet(|f| f.history_now = Some(now));
+    let fleet = fake.fleet();
+    let poll = PollConfig {
+        detail: DetailConfig {
+            enabled: true,
+            // One request every 10 ms: three per site.
+            requests_per_minute: 6000,
+            publish_every: Duration::from_millis(100),
+            history: true,
+            refresh_every: None,
+        },
+        ..fast_poll()
+    };
+    let app = start(vec![account("demo", &fake, TOKEN)], poll).await;
+    let read = |t: &str| {
+        t.lines()
+            .filter(|l| l.starts_with("gridpane_site_backup_record_age_seconds{"))
+            .count()
+    };
+    wait_for(15, "every site's record read", || async {
+        read(&get(&app, "/metrics").await.1) == fleet.sites.len()
+    })
+    .await;
+    let (_, text) = get(&app, "/metrics").await;
+    let series = |name: &str, id: u64, storage: &str| {
+        value(
+            &text,
+            &format!("{name}{{account=\"demo\",site_id=\"{id}\",storage=\"{storage}\"}}"),
+        )
+    };
+    let regular = fleet
+        .sites
+        .iter()
+        .find(|s| s.problems.is_empty() && s.history == FakeHistory::Regular)
+        .unwrap();
+    let truth = gridpane_backup_exporter::fake::history::backups(regular, now);
+    let newest_local = truth
+        .iter()
+        .filter(|b| b.source == "local")
+        .map(|b| b.at)
+        .max()
+        .unwrap();
+    assert_eq!(
+        series(
+            "gridpane_backup_last_timestamp_seconds",
+            regular.id,
+            "local"
+        ),
+        Some(newest_local.to_string())
+    );
+    assert_eq!(
+        series("gridpane_backups", regular.id, "remote"),
+        Some(
+            truth
+                .iter()
+                .filter(|b| b.source != "local")
+                .count()
+                .to_string()
+        )
+    );
+    let never = fleet
+        .sites
+        .iter()
+        .find(|s| s.history == FakeHistory::Never)
+        .unwrap();
+    assert_eq!(
+        series("gridpane_backups", never.id, "local"),
+        Some("0".into())
+    );
+    assert_eq!(
+        series("gridpane_backup_last_timestamp_seconds", never.id, "local"),
+        None,
+        "never backed up: no last backup"
+    );
+    assert_eq!(
+        value(
+            &text,
+            "gridpane_site_detail_errors_total{account=\"demo\",reason=\"unknown_shape\"}"
+        ),
+        Some("0".into())
+    );
+    app.shutdown().await;
 }

@@ -793,3 +793,119 @@ async fn a_token_no_header_can_carry_fails_without_sending_or_claiming_an_http_s
     }
     assert!(fake.requests().is_empty());
 }
+
+fn utc_plus(hours: i32) -> chrono::FixedOffset {
+    chrono::FixedOffset::east_opt(hours * 3600).unwrap()
+}
+
+#[tokio::test]
+async fn the_backup_record_is_read_in_both_inferred_shapes_with_source_type_and_time_zone() {
+    let now: i64 = 1_780_000_000;
+    for shape in [
+        gridpane_backup_exporter::fake::HistoryShape::BySource,
+        gridpane_backup_exporter::fake::HistoryShape::List,
+    ] {
+        let fake = fake(FleetSpec::demo()).await;
+        fake.update_fleet(|f| {
+            f.history_shape = shape;
+            f.history_now = Some(now);
+        });
+        let (c, _) = client(options(&fake));
+        // A site with a manual backup (ids divisible by 3) and both storages on.
+        let fleet = fake.fleet();
+        let site = fleet
+            .sites
+            .iter()
+            .find(|s| s.id % 3 == 0 && s.problems.is_empty())
+            .unwrap();
+        let truth = gridpane_backup_exporter::fake::history::backups(site, now);
+        let found = c
+            .backup_history(&token(), site.id, utc_plus(0))
+            .await
+            .unwrap();
+        let mut got: Vec<(i64, String, bool)> = found
+            .backups
+            .iter()
+            .map(|b| {
+                let source = b.source.unwrap().as_str().to_string();
+                let automatic = b.kind.unwrap()
+                    == gridpane_backup_exporter::gridpane::history::BackupType::Automatic;
+                (b.at, source, automatic)
+            })
+            .collect();
+        let mut want: Vec<(i64, String, bool)> = truth
+            .iter()
+            .map(|b| (b.at, b.source.clone(), b.automatic))
+            .collect();
+        got.sort();
+        want.sort();
+        assert_eq!(got, want, "{shape:?}");
+        assert!(want.iter().any(|b| !b.2), "the site has a manual backup");
+
+        // The same names read two hours east of UTC are two hours earlier.
+        let east = c
+            .backup_history(&token(), site.id, utc_plus(2))
+            .await
+            .unwrap();
+        let newest = |f: &gridpane_backup_exporter::gridpane::history::Found| {
+            f.backups.iter().map(|b| b.at).max().unwrap()
+        };
+        assert_eq!(newest(&east), newest(&found) - 7200, "{shape:?}");
+    }
+}
+
+#[tokio::test]
+async fn an_unrecognised_record_is_an_unknown_shape_error_and_an_empty_one_no_backups() {
+    let fake = fake(FleetSpec::demo()).await;
+    let (c, _) = client(options(&fake));
+    let site = fake.fleet().sites[0].id;
+    // The record read once with this fault.
+    let read = async |fault: Fault| {
+        fake.set_fault(FakeEndpoint::BackupHistory, fault, FaultCount::Times(1));
+        c.backup_history(&token(), site, utc_plus(0)).await
+    };
+    let body = r#"{"success":true,"data":{"files":[{"path":"/PLANTED/x.tar","bytes":98765}]}}"#;
+    let err = read(Fault::Body(body.into())).await.unwrap_err();
+    assert_eq!(err.reason(), "unknown_shape");
+    let text = err.to_string();
+    assert!(
+        text.contains("\"files\"") && text.contains("<string>"),
+        "{text}"
+    );
+    assert!(
+        !text.contains("PLANTED") && !text.contains("98765"),
+        "{text}"
+    );
+
+    for empty in [
+        r#"{"success":true,"backups":[]}"#,
+        r#"{"success":true,"data":{"local":{"automatic":[],"manual":[]}}}"#,
+        "[]",
+        "{}",
+    ] {
+        let found = read(Fault::Body(empty.into())).await.unwrap();
+        assert!(found.backups.is_empty(), "{empty}");
+    }
+
+    let err = read(Fault::SuccessFalse).await.unwrap_err();
+    assert_eq!(err.reason(), "unsuccessful");
+}
+
+#[tokio::test]
+async fn a_refresh_is_one_get_on_its_own_route() {
+    let fake = fake(FleetSpec::demo()).await;
+    let (c, _) = client(options(&fake));
+    let site = fake.fleet().sites[0].id;
+    c.refresh_backups(&token(), site).await.unwrap();
+    let sent: Vec<_> = fake
+        .requests()
+        .into_iter()
+        .filter(|r| r.endpoint == Some(FakeEndpoint::BackupRefresh))
+        .collect();
+    assert_eq!(sent.len(), 1);
+    assert_eq!(sent[0].method, "GET");
+    assert_eq!(
+        sent[0].path,
+        format!("/oauth/api/v1/backups/refresh/{site}")
+    );
+}

@@ -68,7 +68,7 @@ fn an_unknown_key_is_named_with_the_keys_that_exist() {
     assert_error(
         "accounts:\n  - name: a\n    tokn: x\n",
         &[],
-        "config.yml: key \"accounts[0].tokn\": unknown key `tokn`, expected one of `name`, `base_url`, `token`, `token_file`",
+        "config.yml: key \"accounts[0].tokn\": unknown key `tokn`, expected one of `name`, `base_url`, `token`, `token_file`, `time_zone`",
     );
 }
 
@@ -681,5 +681,46 @@ fn an_unknown_key_of_the_web_config_is_named_with_the_keys_that_exist() {
     assert_eq!(
         out.stderr,
         "error: web.yml: key \"tls_server_config.certfile\": unknown key `certfile`, expected one of `cert_file`, `key_file`, `cert`, `key`, `client_auth_type`, `client_ca_file`, `client_ca`, `cipher_suites`, `curve_preferences`, `min_version`, `max_version`, `prefer_server_cipher_suites`, `client_allowed_sans`\n"
+    );
+}
+
+#[test]
+fn an_account_time_zone_is_a_utc_offset_and_a_zone_name_is_an_error() {
+    check_ok(
+        "accounts:\n  - name: a\n    token: x\n    time_zone: \"+02:00\"\n  - name: b\n    token: y\n    time_zone: UTC\n",
+        &[],
+    );
+    assert_error(
+        "accounts:\n  - name: a\n    token: x\n    time_zone: Europe/Paris\n",
+        &[],
+        "config.yml: key \"accounts[0].time_zone\": \"Europe/Paris\" is not a UTC offset such as \"+02:00\", \"-05:00\" or \"UTC\"",
+    );
+}
+
+#[test]
+fn backup_history_needs_per_site_detail_and_a_refresh_needs_history() {
+    let account = "accounts:\n  - name: a\n    token: x\n";
+    check_ok(
+        &format!(
+            "{account}poll:\n  detail:\n    enabled: true\n    history: true\n    refresh_every: 7d\n"
+        ),
+        &[],
+    );
+    assert_error(
+        &format!("{account}poll:\n  detail:\n    history: true\n"),
+        &[],
+        "config.yml: key \"poll.detail.history\": needs poll.detail.enabled: true",
+    );
+    assert_error(
+        &format!("{account}poll:\n  detail:\n    enabled: true\n    refresh_every: 1d\n"),
+        &[],
+        "config.yml: key \"poll.detail.refresh_every\": needs poll.detail.history: true",
+    );
+    assert_error(
+        &format!(
+            "{account}poll:\n  detail:\n    enabled: true\n    history: true\n    refresh_every: 0s\n"
+        ),
+        &[],
+        "config.yml: key \"poll.detail.refresh_every\": must be > 0 (leave it out to never refresh)",
     );
 }

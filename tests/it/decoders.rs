@@ -256,3 +256,250 @@ fn keys_of_an_integration_are_quoted_only_when_the_decoder_reads_them() {
         .unwrap_err();
     assert!(err.to_string().contains("integrations[0].id:"), "{err}");
 }
+
+// ------------------------------------------------------------ backup record
+
+mod backup_record {
+    use super::{MARK, any_json};
+    use chrono::{FixedOffset, TimeZone, Utc};
+    use gridpane_backup_exporter::gridpane::history::{self, BackupType, Source};
+    use gridpane_backup_exporter::gridpane::shape;
+    use proptest::prelude::*;
+    use serde_json::{Map, Value, json};
+
+    /// One backup as planted: minutes since 2020-01-01 UTC, its tag, and
+    /// what the body says of it.
+    #[derive(Clone, Debug)]
+    struct Planted {
+        minutes: u32,
+        tag: Option<String>,
+        source: Option<Source>,
+        kind: Option<BackupType>,
+        /// 0: grouped under source and type keys; 1: an object with
+        /// fields; 2: a key of a map whose value qualifies it.
+        placement: u8,
+    }
+
+    const SOURCES: [Source; 5] = [
+        Source::Local,
+        Source::AwsS3,
+        Source::Backblaze,
+        Source::Dropbox,
+        Source::Wasabi,
+    ];
+
+    fn planted() -> impl Strategy<Value = Planted> {
+        (
+            0u32..5_000_000,
+            // Tags that start with a digit are never a source or type word.
+            prop::option::of("[0-9][0-9A-Za-z]{0,31}"),
+            prop::option::of(0usize..5),
+            prop::option::of(any::<bool>()),
+            0u8..3,
+        )
+            .prop_map(|(minutes, tag, source, automatic, placement)| Planted {
+                minutes,
+                tag,
+                source: source.map(|i| SOURCES[i]),
+                kind: automatic.map(|a| {
+                    if a {
+                        BackupType::Automatic
+                    } else {
+                        BackupType::Manual
+                    }
+                }),
+                placement,
+            })
+    }
+
+    fn at(p: &Planted) -> i64 {
+        Utc.with_ymd_and_hms(2020, 1, 1, 0, 0, 0)
+            .unwrap()
+            .timestamp()
+            + i64::from(p.minutes) * 60
+    }
+
+    /// The name of `p` as written in `offset`.
+    fn name(p: &Planted, offset: FixedOffset) -> String {
+        let local = offset.timestamp_opt(at(p), 0).unwrap();
+        let time = local.format("%Y-%m-%d %H:%M").to_string();
+        match &p.tag {
+            Some(tag) => format!("{time} {tag}"),
+            None => time,
+        }
+    }
+
+    fn entry(map: &mut Map<String, Value>, key: &str) -> Value {
+        map.remove(key).unwrap_or_else(|| json!({}))
+    }
+
+    /// A body holding every planted backup, wrapped in `wrappers` (true: an
+    /// object key, false: a one-item list) and mixed with `noise`.
+    fn body(planted: &[Planted], offset: FixedOffset, wrappers: &[bool], noise: &Value) -> Value {
+        let mut root = Map::new();
+        root.insert("noise".into(), noise.clone());
+        for p in planted {
+            let n = name(p, offset);
+            let src = p.source.map_or("misc", Source::as_str);
+            let kind = p.kind.map(BackupType::as_str);
+            match p.placement {
+                0 => {
+                    let mut by_source = entry(&mut root, src);
+                    let lists = by_source.as_object_mut().unwrap();
+                    let list = lists
+                        .entry(kind.unwrap_or("all"))
+                        .or_insert_with(|| json!([]));
+                    list.as_array_mut().unwrap().push(json!(n));
+                    root.insert(src.into(), by_source);
+                }
+                1 => {
+                    let mut item = Map::new();
+                    item.insert("name".into(), json!(n));
+                    if let Some(s) = p.source {
+                        item.insert("source".into(), json!(s.as_str()));
+                    }
+                    if let Some(k) = kind {
+                        item.insert("backup_type".into(), json!(k));
+                    }
+                    let list = root.entry("list").or_insert_with(|| json!([]));
+                    list.as_array_mut().unwrap().push(Value::Object(item));
+                }
+                _ => {
+                    let mut qualifiers = Map::new();
+                    if let Some(s) = p.source {
+                        qualifiers.insert("source".into(), json!(s.as_str()));
+                    }
+                    if let Some(k) = kind {
+                        qualifiers.insert("type".into(), json!(k));
+                    }
+                    let keyed = root.entry("by_name").or_insert_with(|| json!({}));
+                    keyed
+                        .as_object_mut()
+                        .unwrap()
+                        .insert(n, Value::Object(qualifiers));
+                }
+            }
+        }
+        let mut v = Value::Object(root);
+        for object in wrappers {
+            v = if *object {
+                json!({ "data": v })
+            } else {
+                json!([v])
+            };
+        }
+        json!({ "success": true, "result": v })
+    }
+
+    /// Scalars that are never backup names, some of them hostile.
+    fn noise() -> impl Strategy<Value = Value> {
+        prop_oneof![
+            Just(Value::Null),
+            Just(json!({})),
+            Just(json!([])),
+            "[a-z ]{0,12}".prop_map(|s| json!(s)),
+            Just(json!("2021-13-01 00:00")),
+            Just(json!("2021-11-24 08:59:59")),
+            Just(json!("2021-11-24 08:59 tag with spaces")),
+            Just(json!("2021-11-24 08:59 tag_underscore")),
+            Just(json!(format!("2021-11-24 08:59 {}", "x".repeat(33)))),
+            Just(json!("2021-11-24 08:59 ünïcode")),
+            Just(json!("2021-11-24T08:59:00Z")),
+        ]
+    }
+
+    fn offset() -> impl Strategy<Value = FixedOffset> {
+        (-12i32..=14, prop::sample::select(vec![0i32, 30, 45]))
+            .prop_map(|(h, m)| FixedOffset::east_opt(h * 3600 + h.signum() * m * 60).unwrap())
+    }
+
+    proptest! {
+        #[test]
+        fn every_planted_name_is_found_once_with_its_source_type_and_time_zone(
+            planted in prop::collection::vec(planted(), 1..12),
+            duplicate in any::<bool>(),
+            wrappers in prop::collection::vec(any::<bool>(), 0..5),
+            noise in noise(),
+            offset in offset(),
+        ) {
+            let mut planted = planted;
+            if duplicate {
+                // The same backup listed twice in the same way.
+                let again = planted[0].clone();
+                planted.push(again);
+            }
+            let v = body(&planted, offset, &wrappers, &noise);
+            let found = history::read(&v, offset).unwrap();
+            let mut want: Vec<_> = planted
+                .iter()
+                .map(|p| (at(p), p.tag.clone(), p.source, p.kind))
+                .collect();
+            want.sort();
+            want.dedup();
+            let mut got: Vec<_> = found
+                .backups
+                .iter()
+                .map(|b| (b.at, b.tag.clone(), b.source, b.kind))
+                .collect();
+            got.sort();
+            prop_assert_eq!(got, want);
+        }
+
+        #[test]
+        fn hostile_or_malformed_names_are_never_backups_and_make_an_unknown_shape(
+            noise in prop::collection::vec(noise(), 1..6),
+        ) {
+            let v = json!({ "success": true, "backups": { "local": noise } });
+            let has_content = v["backups"]["local"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .any(|n| !(n.is_null() || n == &json!({}) || n == &json!([])));
+            match history::read(&v, FixedOffset::east_opt(0).unwrap()) {
+                Ok(found) => {
+                    prop_assert!(found.backups.is_empty());
+                    prop_assert!(!has_content, "content read as no backups");
+                }
+                Err(e) => prop_assert!(has_content, "{}", e.shape),
+            }
+        }
+
+        #[test]
+        fn arbitrary_json_never_panics_the_reader_and_its_shape_quotes_no_value(v in any_json()) {
+            if let Err(e) = history::read(&v, FixedOffset::east_opt(0).unwrap()) {
+                prop_assert!(!e.shape.contains(MARK), "{}", e.shape);
+            }
+            prop_assert!(!shape::describe(&v).contains(MARK));
+        }
+
+        #[test]
+        fn tags_longer_than_32_characters_or_with_other_characters_are_not_names(
+            tag in prop_oneof!["[A-Za-z0-9-]{1,40}", "[ -~]{1,40}"],
+        ) {
+            // Surrounding whitespace is trimmed off a name.
+            prop_assume!(tag.trim() == tag);
+            let name = format!("2021-11-24 08:59 {tag}");
+            let valid = tag.len() <= 32 && tag.chars().all(|c| c.is_ascii_alphanumeric() || c == '-');
+            let read = history::parse_name(&name, FixedOffset::east_opt(0).unwrap());
+            prop_assert_eq!(read.is_some(), valid, "{}", name);
+        }
+    }
+
+    #[test]
+    fn deep_and_wide_bodies_are_read_within_their_caps() {
+        let mut deep = json!(["2021-11-24 08:59"]);
+        for _ in 0..200 {
+            deep = json!([deep]);
+        }
+        let found = history::read(&deep, FixedOffset::east_opt(0).unwrap());
+        assert!(
+            matches!(found, Err(ref e) if !e.shape.is_empty()),
+            "{found:?}"
+        );
+
+        let wide = Value::Array(vec![json!("2021-11-24 08:59"); 300_000]);
+        let found = history::read(&wide, FixedOffset::east_opt(0).unwrap()).unwrap();
+        assert_eq!(found.backups.len(), 1, "one backup listed many times");
+        assert!(found.truncated);
+    }
+}

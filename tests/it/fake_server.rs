@@ -194,7 +194,7 @@ async fn missing_or_wrong_token_gets_401_unauthenticated() {
 #[tokio::test]
 async fn unknown_route_is_a_json_404() {
     let fake = start(&spec(3)).await;
-    let reply = get(&fake, "/backups/original/1").await;
+    let reply = get(&fake, "/backups/alternative/1").await;
     assert_eq!(reply.status, StatusCode::NOT_FOUND);
     assert!(reply.json()["message"].is_string());
     assert_eq!(

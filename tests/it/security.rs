@@ -811,7 +811,7 @@ async fn secrets_appear_in_no_log_line_metric_page_answer_or_state_file() {
         let dir = tempfile::tempdir().unwrap();
         let token_line = match token_in {
             "config" => format!(
-                "accounts:\n  - name: acme\n    base_url: {}\n    token: {GRIDPANE_TOKEN_SENTINEL}\n",
+                "poll:\n  requests_per_minute: 0\naccounts:\n  - name: acme\n    base_url: {}\n    token: {GRIDPANE_TOKEN_SENTINEL}\n",
                 fake.base_url()
             ),
             _ => String::new(),
@@ -842,5 +842,133 @@ async fn secrets_appear_in_no_log_line_metric_page_answer_or_state_file() {
             .unwrap()
             .unwrap();
         assert_eq!(saved[0].snapshot.sites.len(), 6);
+    }
+}
+
+/// Values `inspect` must never print: planted in the backup record's body,
+/// and the fake's own values (URLs, ids, addresses, names, credentials).
+const PLANTED_HISTORY: &str = r#"{
+    "success": true,
+    "site_url": "https://PLANTED-URL.example/wp-admin",
+    "owner": "PLANTED-OWNER",
+    "size": 424242424,
+    "ratio": "0.987654321",
+    "api_token": "PLANTED-CREDENTIAL",
+    "PLANTED-KEY.example.com": {"note": "PLANTED-NOTE"},
+    "backups": {"local": {"automatic": ["2026-11-30 03:15 PLANTEDTAG1"], "manual": ["2026-11-29 10:00"]}}
+}"#;
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn inspect_prints_shapes_and_what_the_reader_found_but_no_value_from_any_body() {
+    let opts = FakeOptions {
+        token: GRIDPANE_TOKEN_SENTINEL.to_string(),
+        ..FakeOptions::default()
+    };
+    let fleet = Fleet::generate(&FleetSpec {
+        seed: 8,
+        servers: 2,
+        sites: 6,
+    });
+    let fake = FakeGridPane::start(fleet.clone(), opts).await.unwrap();
+    fake.set_fault(
+        Endpoint::BackupHistory,
+        Fault::Body(PLANTED_HISTORY.to_string()),
+        FaultCount::Times(1),
+    );
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("config.yaml");
+    std::fs::write(
+        &config,
+        format!(
+            "poll:\n  requests_per_minute: 0\naccounts:\n  - name: acme\n    base_url: {}\n    token: {GRIDPANE_TOKEN_SENTINEL}\n",
+            fake.base_url()
+        ),
+    )
+    .unwrap();
+    let site = fleet.sites[1].id;
+    let out = tokio::task::spawn_blocking(move || {
+        Command::new(env!("CARGO_BIN_EXE_gridpane-backup-exporter"))
+            .args([
+                "inspect",
+                "--refresh",
+                "--site",
+                &site.to_string(),
+                "--config.file",
+            ])
+            .arg(&config)
+            .output()
+            .unwrap()
+    })
+    .await
+    .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{stdout}\n{stderr}");
+
+    // Every endpoint was called and described, the record read.
+    for route in [
+        "/site\n",
+        "/server\n",
+        "/backups/schedules\n",
+        "/backups/integrations\n",
+        "/site/{site_id}\n",
+        "/backups/prune-schedule/{site_id}\n",
+        "/backups/integrations/{site_id}\n",
+        "/backups/refresh/{site_id}\n",
+        "/backups/original/{site_id}\n",
+    ] {
+        assert!(
+            stdout.contains(&format!("== GET {route}")),
+            "{route}:\n{stdout}"
+        );
+    }
+    assert!(stdout.contains("\"site_url\": \"<url>\""), "{stdout}");
+    assert!(stdout.contains("\"size\": \"<number>\""), "{stdout}");
+    assert!(stdout.contains("\"api_token\": \"<dropped>\""), "{stdout}");
+    assert!(
+        stdout.contains("history reader: 2 backups: 2 local, 0 remote"),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains("<2 items>") || stdout.contains("<6 items>"),
+        "list lengths kept:\n{stdout}"
+    );
+
+    let mut sentinels: Vec<String> = [
+        "PLANTED-URL",
+        "PLANTED-OWNER",
+        "424242424",
+        "987654321",
+        "PLANTED-CREDENTIAL",
+        "PLANTED-KEY",
+        "PLANTED-NOTE",
+        "PLANTEDTAG1",
+        "2026-11-30",
+        GRIDPANE_TOKEN_SENTINEL,
+        SECRET_TOKEN_SENTINEL,
+        SECRET_SECRET_SENTINEL,
+    ]
+    .iter()
+    .map(|s| s.to_string())
+    .collect();
+    for s in &fleet.sites {
+        sentinels.push(s.url.clone());
+        sentinels.push(s.id.to_string());
+    }
+    for s in &fleet.servers {
+        sentinels.extend([s.label.clone(), s.ip.clone(), s.id.to_string()]);
+    }
+    for i in &fleet.integrations {
+        sentinels.extend([i.name.clone(), i.id.to_string()]);
+    }
+    for value in &sentinels {
+        assert!(
+            !stdout.contains(value.as_str()),
+            "{value} leaked:\n{stdout}"
+        );
+        assert!(
+            !stderr.contains(value.as_str()),
+            "{value} leaked:\n{stderr}"
+        );
     }
 }

@@ -717,3 +717,21 @@ fn the_backup_engine_and_prune_schedule_are_on_the_page() {
         "<span class=\"ret\">local 30 days</span> <span class=\"sub prune\">daily, then weekly</span>"
     ));
 }
+
+#[test]
+fn a_site_whose_backup_record_was_read_shows_its_newest_backup_under_each_storage() {
+    let store = support::status::acme_with_backup_record(1001);
+    let (_, html) = render(&store, "");
+    let row = site_row(&html, 1001);
+    assert!(
+        row.contains(
+            "data-storage=\"local\">last backup <time datetime=\"2026-11-22T10:50:00Z\">1 h 10 min ago</time> · 3 held"
+        ),
+        "{row}"
+    );
+    assert!(
+        row.contains("data-storage=\"remote\">no backup in GridPane's record"),
+        "{row}"
+    );
+    assert!(!site_row(&html, 1002).contains("backup-last"));
+}

@@ -38,6 +38,7 @@ pub fn account(name: &str, fake: &FakeGridPane, token: &str) -> Account {
         name: name.to_string(),
         base_url: Url::parse(&fake.base_url()).unwrap(),
         token: TokenSource::Inline(Secret::new(token)),
+        time_zone: None,
     }
 }
 
