@@ -14,6 +14,7 @@ pub mod fake;
 pub mod gridpane;
 pub mod healthcheck;
 pub mod http;
+pub mod judge;
 pub mod logging;
 pub mod persist;
 pub mod poller;

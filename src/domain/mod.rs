@@ -6,11 +6,15 @@
 pub mod assessment;
 pub mod calendar;
 pub mod detail;
+pub mod policy;
+pub mod problem;
 pub mod snapshot;
 
 pub use assessment::*;
 pub use calendar::next_run;
 pub use detail::*;
+pub use policy::Policy;
+pub use problem::*;
 pub use snapshot::*;
 
 #[cfg(test)]

@@ -47,6 +47,11 @@ mod tests {
     /// One healthy site, then one site for each kind of problem.
     fn fleet() -> AccountSnapshot {
         let on = |retain| storage(Some(true), Some(1), retain);
+        let mut monthly = on(30);
+        if let Some(s) = monthly.schedule.as_mut() {
+            s.frequency = Frequency::Monthly;
+            s.day = Some(1);
+        }
         let sites = [
             (on(30), on(30)),
             (storage(Some(false), Some(1), 30), on(30)),
@@ -55,6 +60,7 @@ mod tests {
             (on(30), storage(None, None, 30)),
             (on(30), storage(Some(true), Some(404), 30)),
             (on(2), on(30)),
+            (on(30), monthly),
         ];
         AccountSnapshot {
             account: "acme".into(),
@@ -67,6 +73,7 @@ mod tests {
                     id,
                     url: format!("site{id}.example"),
                     server_id: None,
+                    site_type: None,
                     local,
                     remote,
                 })
@@ -108,17 +115,17 @@ mod tests {
     #[test]
     fn every_surface_says_what_the_assessment_says_not_what_it_would_judge_itself() {
         let snapshot = fleet();
-        let own = Assessment::of(&snapshot);
+        let now: DateTime<Utc> = "2026-11-22T00:00:00Z".parse().unwrap();
+        let own = Assessment::of(&snapshot, &Default::default(), now);
         let kinds: std::collections::BTreeSet<Problem> =
             own.sites().iter().flat_map(SiteVerdict::problems).collect();
         assert_eq!(kinds.len(), Problem::ALL.len(), "the fleet has every kind");
         let mut verdicts = own.sites()[1..].to_vec();
-        verdicts.push(verdicts[0]);
+        verdicts.push(verdicts[0].clone());
         let assessed = Assessed::with_verdicts(snapshot, verdicts.clone());
         let store = Store::new(["acme".to_string()]);
         let slot = Arc::clone(&store.accounts()[0]);
         store.replace_with(&slot, |s| s.snapshot = Some(Arc::new(assessed)));
-        let now: DateTime<Utc> = "2026-11-22T00:00:00Z".parse().unwrap();
 
         let exposition = String::from_utf8(metrics::render(&store, &[], now)).unwrap();
         let view = api::View::load(&store);

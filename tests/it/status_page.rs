@@ -268,6 +268,7 @@ fn a_filtered_view_has_an_address_that_gives_it_back() {
         account: Some("a b&c".to_string()),
         server: Some(ServerFilter("web 02".to_string())),
         problems_only: true,
+        status: Some(gridpane_backup_exporter::domain::Health::Warning),
         problem: Some(gridpane_backup_exporter::domain::Problem::RemoteDisabled),
         storage: Some(Storage::Remote),
         frequency: Some(Frequency::Weekly),
@@ -293,6 +294,7 @@ fn big_store(sites: u64) -> Arc<Store> {
             id: 10_000 + i,
             url: format!("site-{i:04}.example.com"),
             server_id: Some(10),
+            site_type: None,
             local: StorageSettings {
                 automatic: Some(true),
                 schedule: Some(Schedule {
