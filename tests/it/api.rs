@@ -306,7 +306,7 @@ fn sites_carry_the_derived_backup_state() {
     assert_eq!(short["status"], json!("warning"));
     assert_eq!(
         short["problems"],
-        json!([{"code": "short_retention", "text": "backups are kept for less than a week", "severity": "warning"}])
+        json!([{"code": "short_retention", "text": "backups are kept for less than the policy's minimum", "severity": "warning"}])
     );
     assert_eq!(
         short["local"]["problems"][0]["code"],
@@ -845,6 +845,8 @@ async fn the_api_root_answers_with_its_index() {
                 "server",
                 "server_id",
                 "site_id",
+                "status",
+                "problem",
                 "limit",
                 "offset"
             ])

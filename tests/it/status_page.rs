@@ -139,8 +139,10 @@ fn counts_at_the_top_cover_sites_problems_and_each_kind() {
     let (_, html) = render(&acme_store(), "");
     assert!(html.contains("id=\"count-sites\"><span class=\"n\">10</span> sites"));
     assert!(html.contains("<span class=\"n\">5</span> not protected"));
-    assert!(html.contains("id=\"count-warning\"><span class=\"n\">1</span> with a warning"));
-    assert!(html.contains("id=\"count-ok\"><span class=\"n\">4</span> OK"));
+    assert!(html.contains(
+        "id=\"count-warning\"><a href=\"?status=warning\"><span class=\"n\">1</span> with a warning"
+    ));
+    assert!(html.contains("id=\"count-ok\"><a href=\"?status=ok\"><span class=\"n\">4</span> OK"));
     for code in [
         "local_disabled",
         "local_not_scheduled",
@@ -588,7 +590,7 @@ fn without_any_data_the_summary_shows_no_counts_that_read_as_all_clear() {
     assert!(html.contains(
         "id=\"counts-scope\">accounts with data only: 1 of 2 accounts has no data yet</span>"
     ));
-    assert!(html.contains("id=\"count-ok\"><span class=\"n\">4</span> OK"));
+    assert!(html.contains("id=\"count-ok\"><a href=\"?status=ok\"><span class=\"n\">4</span> OK"));
 }
 
 #[test]
