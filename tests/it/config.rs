@@ -218,7 +218,7 @@ fn a_token_in_the_environment_gives_one_default_account() {
     assert_eq!(run.code, Some(0), "{}", run.stderr);
     assert_eq!(
         run.stdout,
-        "configuration OK: 1 account(s), poll interval 5m\n  account \"default\": https://my.gridpane.com/\nweb: listen on 0.0.0.0:9878, metrics at /metrics\n"
+        "configuration OK: 1 account(s), poll interval 5m\n  account \"default\": https://my.gridpane.com/\npolicy: minimum retention 7 days, longest interval 7days, remote backups required, 0 group(s), 0 mute(s)\nweb: listen on 0.0.0.0:9878, metrics at /metrics\n"
     );
     assert!(run.stderr.is_empty(), "{}", run.stderr);
     assert!(
