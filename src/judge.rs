@@ -65,3 +65,101 @@ fn log_ended(policy: &Policy, now: DateTime<Utc>, logged: &mut HashSet<String>) 
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::domain::policy::{Mute, SiteRef};
+    use crate::domain::{AccountSnapshot, Health, Problem, Site, StorageSettings};
+
+    fn snapshot() -> AccountSnapshot {
+        AccountSnapshot {
+            account: "acme".into(),
+            fetched_at: 0.0,
+            servers: Vec::new(),
+            sites: vec![Site {
+                id: 1,
+                url: "shop.example".into(),
+                server_id: None,
+                site_type: None,
+                local: StorageSettings::default(),
+                remote: StorageSettings::default(),
+            }],
+            integrations: Vec::new(),
+        }
+    }
+
+    fn verdict(store: &Store) -> (Health, usize) {
+        let state = store.accounts()[0].load();
+        let assessed = state.snapshot.as_ref().unwrap();
+        let v = &assessed.assessment().sites()[0];
+        (v.health, v.muted.len())
+    }
+
+    /// Wall time that moves with tokio's clock, so that a paused test can
+    /// advance it.
+    fn paused_clock(start: DateTime<Utc>) -> impl Fn() -> DateTime<Utc> {
+        let origin = tokio::time::Instant::now();
+        move || start + chrono::Duration::from_std(origin.elapsed()).unwrap()
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn an_ended_mute_stops_muting_without_any_poll() {
+        let start: DateTime<Utc> = "2026-11-22T00:00:00Z".parse().unwrap();
+        let store = Arc::new(Store::new(["acme".to_string()]));
+        let policy = Policy {
+            mutes: vec![Mute {
+                sites: vec![SiteRef::parse("shop.example")],
+                problems: None,
+                until: start + chrono::Duration::seconds(60),
+                reason: Arc::from("migrating"),
+            }],
+            ..Policy::default()
+        };
+        store.set_policy(policy, start);
+        let slot = Arc::clone(&store.accounts()[0]);
+        store.replace_with(&slot, |s| {
+            s.snapshot = Some(Arc::new(crate::domain::Assessed::new(
+                snapshot(),
+                &store.policy(),
+                start,
+            )))
+        });
+        assert_eq!(verdict(&store), (Health::Ok, 2), "both problems muted");
+        assert_eq!(
+            store.next_change(),
+            Some(start + chrono::Duration::seconds(60))
+        );
+        let (stop, stopped) = watch::channel(false);
+        let task = tokio::spawn(run(Arc::clone(&store), paused_clock(start), stopped));
+
+        tokio::time::sleep(Duration::from_secs(59)).await;
+        assert_eq!(
+            verdict(&store),
+            (Health::Ok, 2),
+            "still muted before the end"
+        );
+        tokio::time::sleep(Duration::from_secs(2)).await;
+        assert_eq!(
+            verdict(&store),
+            (Health::Problem, 0),
+            "judged again at the mute's end"
+        );
+        assert_eq!(store.next_change(), None);
+        let problems: Vec<Problem> = store.accounts()[0]
+            .load()
+            .snapshot
+            .as_ref()
+            .unwrap()
+            .assessment()
+            .sites()[0]
+            .problems()
+            .collect();
+        assert_eq!(
+            problems,
+            [Problem::LocalNotScheduled, Problem::RemoteNotSetUp]
+        );
+        let _ = stop.send(true);
+        task.await.unwrap();
+    }
+}

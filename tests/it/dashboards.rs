@@ -28,12 +28,30 @@ const DASHBOARDS: &[(&str, &str, &str)] = &[
 /// Metrics the exporter emits that no dashboard or alert uses, on purpose.
 /// (name, reason)
 const DELIBERATELY_UNUSED: &[(&str, &str)] = &[
-    ("gridpane_policy_groups", "the policy in force, read by people"),
-    ("gridpane_policy_info", "the policy in force, read by people"),
-    ("gridpane_policy_mutes", "the policy in force, read by people"),
-    ("gridpane_site_problem", "the verdict per site; alerts and dashboards key on it next"),
-    ("gridpane_site_problems_muted", "muted problems, read by people"),
-    ("gridpane_sites_by_status", "counts by status, read by people"),
+    (
+        "gridpane_policy_groups",
+        "the policy in force, read by people",
+    ),
+    (
+        "gridpane_policy_info",
+        "the policy in force, read by people",
+    ),
+    (
+        "gridpane_policy_mutes",
+        "the policy in force, read by people",
+    ),
+    (
+        "gridpane_site_problem",
+        "the verdict per site; alerts and dashboards key on it next",
+    ),
+    (
+        "gridpane_site_problems_muted",
+        "muted problems, read by people",
+    ),
+    (
+        "gridpane_sites_by_status",
+        "counts by status, read by people",
+    ),
 ];
 
 /// Contract metrics the demo does not emit, so their names cannot be checked
