@@ -721,3 +721,77 @@ fn the_backup_engine_and_prune_schedule_are_on_the_page() {
         "<span class=\"ret\">local 30 days</span> <span class=\"sub prune\">daily, then weekly</span>"
     ));
 }
+
+#[test]
+fn muted_problems_show_as_muted_expired_mutes_as_expired_and_each_card_leads_to_the_sites_it_counts()
+ {
+    use gridpane_backup_exporter::domain::policy::{Mute, SiteRef};
+    use gridpane_backup_exporter::domain::{Policy, Problem};
+    let store = acme_store();
+    store.set_policy(
+        Policy {
+            mutes: vec![
+                Mute {
+                    sites: vec![SiteRef::parse("never-remote.example.com")],
+                    problems: None,
+                    until: "2026-11-30T00:00:00Z".parse().unwrap(),
+                    reason: Arc::from("being <migrated>"),
+                },
+                Mute {
+                    sites: vec![SiteRef::parse("1006")],
+                    problems: Some(vec![Problem::IntegrationMissing]),
+                    until: "2026-11-01T00:00:00Z".parse().unwrap(),
+                    reason: Arc::from("was being fixed"),
+                },
+            ],
+            ..Policy::default()
+        },
+        now(),
+    );
+    let (_, html) = render(&store, "per_page=1000");
+    let muted = site_row(&html, 1005);
+    assert!(
+        muted.contains("<span class=\"badge ok\">OK</span>"),
+        "{muted}"
+    );
+    assert!(
+        muted.contains("data-muted=\"remote_not_set_up\"")
+            && muted.contains("muted until 2026-11-30 00:00 UTC: being &lt;migrated&gt;"),
+        "{muted}"
+    );
+    assert!(
+        !muted.contains("data-problem=\"remote_not_set_up\""),
+        "{muted}"
+    );
+    assert!(site_row(&html, 1006).contains("data-problem=\"integration_missing\""));
+    assert!(html.contains("data-mute-state=\"active\""), "{html}");
+    assert!(
+        html.contains(
+            "data-mute-state=\"expired\">#1006 (integration_missing): <strong>expired</strong>"
+        ),
+        "{html}"
+    );
+
+    for (card, status) in [("problem", "problem"), ("warning", "warning"), ("ok", "ok")] {
+        let start = html
+            .find(&format!(
+                "id=\"count-{card}\"><a href=\"?status={status}\"><span class=\"n\">"
+            ))
+            .unwrap();
+        let rest = &html[start..];
+        let rest = &rest[rest.find("class=\"n\">").unwrap() + 10..];
+        let counted: usize = rest[..rest.find('<').unwrap()].parse().unwrap();
+        let (_, listed) = render(&store, &format!("status={status}&per_page=1000"));
+        let rows = site_ids(&listed);
+        assert_eq!(
+            rows.len(),
+            counted,
+            "{card}: the card leads to the sites it counts"
+        );
+        for id in rows {
+            assert!(listed.contains(&format!(
+                "<tr class=\"site {status}\" data-site-id=\"{id}\""
+            )));
+        }
+    }
+}
