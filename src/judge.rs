@@ -104,7 +104,7 @@ mod tests {
     }
 
     #[tokio::test(start_paused = true)]
-    async fn an_ended_mute_stops_muting_without_any_poll() {
+    async fn an_ended_mute_stops_muting_without_any_poll_and_is_logged_once() {
         let start: DateTime<Utc> = "2026-11-22T00:00:00Z".parse().unwrap();
         let store = Arc::new(Store::new(["acme".to_string()]));
         let policy = Policy {
@@ -116,7 +116,13 @@ mod tests {
             }],
             ..Policy::default()
         };
-        store.set_policy(policy, start);
+        store.set_policy(policy.clone(), start);
+        let log = tempfile::NamedTempFile::new().unwrap();
+        let subscriber = tracing_subscriber::fmt()
+            .with_ansi(false)
+            .with_writer(log.reopen().unwrap())
+            .finish();
+        let _logs = tracing::subscriber::set_default(subscriber);
         let slot = Arc::clone(&store.accounts()[0]);
         store.replace_with(&slot, |s| {
             s.snapshot = Some(Arc::new(crate::domain::Assessed::new(
@@ -158,6 +164,16 @@ mod tests {
         assert_eq!(
             problems,
             [Problem::LocalNotScheduled, Problem::RemoteNotSetUp]
+        );
+        // The same policy again (a reload): the task looks again, and the
+        // mute's end is not logged a second time.
+        store.set_policy(policy, start + chrono::Duration::seconds(61));
+        tokio::time::sleep(Duration::from_secs(1)).await;
+        let logged = std::fs::read_to_string(log.path()).unwrap();
+        assert_eq!(
+            logged.matches("mute expired").count(),
+            1,
+            "logged once: {logged}"
         );
         let _ = stop.send(true);
         task.await.unwrap();
