@@ -44,6 +44,16 @@ mod tests {
         }
     }
 
+    /// The one integration remote schedules upload to (id 1).
+    fn s3() -> Vec<Integration> {
+        vec![Integration {
+            id: 1,
+            name: "s3".into(),
+            provider: "aws-s3".into(),
+            region: None,
+        }]
+    }
+
     /// One healthy site, then one site for each kind of problem.
     fn fleet() -> AccountSnapshot {
         let on = |retain| storage(Some(true), Some(1), retain);
@@ -78,12 +88,7 @@ mod tests {
                     remote,
                 })
                 .collect(),
-            integrations: vec![Integration {
-                id: 1,
-                name: "s3".into(),
-                provider: "aws-s3".into(),
-                region: None,
-            }],
+            integrations: s3(),
         }
     }
 
@@ -205,8 +210,8 @@ mod tests {
         use super::super::{api, metrics, status_page};
         use crate::domain::policy::{Group, Match, Mute, Rules, SiteRef};
         use crate::domain::{
-            AccountSnapshot, Frequency, Health, Integration, Policy, Problem, Schedule, Server,
-            Site, StorageSettings,
+            AccountSnapshot, Frequency, Health, Policy, Problem, Schedule, Server, Site,
+            StorageSettings,
         };
         use crate::store::Store;
 
@@ -277,12 +282,7 @@ mod tests {
                         remote,
                     })
                     .collect(),
-                integrations: vec![Integration {
-                    id: 1,
-                    name: "s3".into(),
-                    provider: "aws-s3".into(),
-                    region: None,
-                }],
+                integrations: super::s3(),
             })
         }
 

@@ -232,21 +232,24 @@ fn status_tells_every_account_state_apart() {
     assert_eq!(v["totals"]["sites_with_problem"], json!(10));
 }
 
+/// The entry of one site in a `/api/v1/sites` answer.
+fn site_entry(answer: &Value, id: u64) -> Value {
+    answer["sites"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|s| s["id"] == json!(id))
+        .unwrap()
+        .clone()
+}
+
 #[test]
 fn sites_carry_the_derived_backup_state() {
     let store = acme_store();
     let view = View::load(&store);
     let v = ok(&view, "/api/v1/sites");
     assert_eq!(v["count"], json!(10));
-    let site = |id: u64| {
-        v["sites"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .find(|s| s["id"] == json!(id))
-            .unwrap()
-            .clone()
-    };
+    let site = |id: u64| site_entry(&v, id);
 
     let healthy = site(1001);
     assert_eq!(healthy["status"], json!("ok"));
@@ -944,15 +947,7 @@ fn acme_under_a_policy() -> Arc<Store> {
 fn sites_filter_by_status_and_problem_and_list_muted_problems_apart() {
     let view = View::load(&acme_under_a_policy());
     let all = ok(&view, "/api/v1/sites");
-    let site = |id: u64| {
-        all["sites"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .find(|s| s["id"] == json!(id))
-            .unwrap()
-            .clone()
-    };
+    let site = |id: u64| site_entry(&all, id);
     let muted = site(1005);
     assert_eq!(muted["status"], json!("warning"), "{muted}");
     assert_eq!(muted["problems"][0]["code"], json!("short_retention"));
