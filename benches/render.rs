@@ -17,7 +17,7 @@ use std::time::Duration;
 
 use chrono::{TimeZone, Utc};
 use criterion::{BenchmarkId, Criterion, Throughput, criterion_group, criterion_main};
-use gridpane_backup_exporter::domain::{self, AccountSnapshot, Fetched};
+use gridpane_backup_exporter::domain::{self, AccountSnapshot, Fetched, Policy};
 use gridpane_backup_exporter::fake::{FakeGridPane, FakeOptions, Fleet, FleetSpec};
 use gridpane_backup_exporter::gridpane::wire;
 use gridpane_backup_exporter::render::metrics::{self, GzipHead};
@@ -165,7 +165,7 @@ fn benches(c: &mut Criterion) {
         // Judging every site, once per snapshot when it enters the store;
         // `render_text` (bare snapshots) includes it, the cache does not.
         g.bench_function(BenchmarkId::new("assess", sites), |b| {
-            b.iter(|| black_box(domain::Assessment::of(&snapshot)))
+            b.iter(|| black_box(domain::Assessment::of(&snapshot, &Policy::default(), now)))
         });
         g.bench_function(BenchmarkId::new("render_text", sites), |b| {
             b.iter(|| black_box(metrics::snapshot_text(&[&snapshot], now)))
@@ -229,6 +229,7 @@ fn benches(c: &mut Criterion) {
         b.iter(|| {
             black_box(metrics::render_tail(
                 &[("bench", &state)],
+                &Policy::default(),
                 &process.gather(),
                 now,
             ))
@@ -236,7 +237,12 @@ fn benches(c: &mut Criterion) {
     });
     g.bench_function("tail_gzip", |b| {
         b.iter(|| {
-            let tail = metrics::render_tail(&[("bench", &state)], &process.gather(), now);
+            let tail = metrics::render_tail(
+                &[("bench", &state)],
+                &Policy::default(),
+                &process.gather(),
+                now,
+            );
             black_box(head.finish(&tail))
         })
     });

@@ -17,7 +17,7 @@ use tokio::sync::watch;
 use tokio::task::JoinSet;
 use tokio::time::Instant;
 
-use crate::config::Config;
+use crate::config::{self, Config, Sources};
 use crate::gridpane::{ApiError, Budget, Client, http_client};
 use crate::http::{self, Web};
 use crate::persist;
@@ -67,6 +67,7 @@ impl App {
         server_options: ServerOptions,
     ) -> Result<App, AppError> {
         let store = Arc::new(Store::new(config.accounts.iter().map(|a| a.name.clone())));
+        store.set_policy(config.policy.clone(), chrono::Utc::now());
         let (shutdown, shutdown_rx) = watch::channel(false);
         let mut tasks = JoinSet::new();
 
@@ -171,6 +172,15 @@ impl App {
             ));
         }
 
+        let (store_j, stop) = (Arc::clone(&store), shutdown_rx.clone());
+        tasks.spawn(supervise(
+            Task::Judge,
+            Arc::clone(&store),
+            None,
+            shutdown_rx.clone(),
+            move || crate::judge::run(Arc::clone(&store_j), chrono::Utc::now, stop.clone()),
+        ));
+
         let mut handlers = Web::new(Arc::clone(&store), web.telemetry_path)
             .with_api_answer_bytes(server_options.limits.max_api_answer_bytes);
         if web.disable_exposition_cache {
@@ -191,6 +201,26 @@ impl App {
             shutdown,
             tasks,
         })
+    }
+
+    /// Reloads the configuration on SIGHUP from now on (see [`Reload`]).
+    pub fn reload_on_sighup(&mut self, reload: Reload) {
+        // The handler stays installed for the life of the process, so a
+        // SIGHUP between now and the task's first poll is not fatal.
+        #[cfg(unix)]
+        if let Err(e) = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::hangup()) {
+            tracing::error!(error = %e, "cannot listen for SIGHUP; the configuration cannot be reloaded");
+            return;
+        }
+        let reload = Arc::new(std::sync::Mutex::new(reload));
+        let stop = self.shutdown.subscribe();
+        self.tasks.spawn(supervise(
+            Task::Reload,
+            Arc::clone(&self.store),
+            None,
+            self.shutdown.subscribe(),
+            move || reload_on_hangup(Arc::clone(&reload), stop.clone()),
+        ));
     }
 
     /// Stops polling, lets in-flight responses finish (up to the grace
@@ -343,6 +373,104 @@ fn panic_message(panic: &(dyn Any + Send)) -> String {
         .take(200)
         .flat_map(char::escape_debug)
         .collect()
+}
+
+/// Re-reads the configuration and hands each part that can change without
+/// a restart to its owner (the policy to the store, which judges every
+/// snapshot again at once). Keys that need a restart are logged, not
+/// applied; a configuration that does not load changes nothing.
+pub struct Reload {
+    sources: Sources,
+    running: Config,
+    store: Arc<Store>,
+}
+
+impl Reload {
+    /// `running`: the configuration the exporter started with.
+    pub fn new(sources: Sources, running: Config, store: Arc<Store>) -> Reload {
+        Reload {
+            sources,
+            running,
+            store,
+        }
+    }
+
+    /// Reloads now; false when the file did not load.
+    pub fn apply(&mut self) -> bool {
+        let new = match config::load(&self.sources) {
+            Ok(c) => c,
+            Err(e) => {
+                tracing::error!(error = %e, "configuration reload failed; the running configuration is kept");
+                return false;
+            }
+        };
+        for key in needs_restart(&self.running, &new) {
+            tracing::warn!(
+                key,
+                "configuration key changed but needs a restart; not applied"
+            );
+        }
+        tracing::info!(
+            groups = new.policy.groups.len(),
+            mutes = new.policy.mutes.len(),
+            "configuration reloaded; policy applied"
+        );
+        self.store
+            .set_policy(new.policy.clone(), chrono::Utc::now());
+        self.running.policy = new.policy;
+        true
+    }
+}
+
+/// The top-level keys of `new` that differ from `running` and are read
+/// only at start.
+fn needs_restart(running: &Config, new: &Config) -> Vec<&'static str> {
+    let same_accounts = running.accounts.len() == new.accounts.len()
+        && running
+            .accounts
+            .iter()
+            .zip(&new.accounts)
+            .all(|(a, b)| a.name == b.name && a.base_url == b.base_url && a.token == b.token);
+    let mut keys = Vec::new();
+    if !same_accounts {
+        keys.push("accounts");
+    }
+    if running.poll != new.poll {
+        keys.push("poll");
+    }
+    if running.state_file != new.state_file {
+        keys.push("state_file");
+    }
+    keys
+}
+
+/// Applies `reload` at every SIGHUP, until `shutdown`.
+async fn reload_on_hangup(
+    reload: Arc<std::sync::Mutex<Reload>>,
+    mut shutdown: watch::Receiver<bool>,
+) {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{SignalKind, signal};
+        let Ok(mut hangups) = signal(SignalKind::hangup()) else {
+            return;
+        };
+        loop {
+            tokio::select! {
+                got = hangups.recv() => if got.is_none() { return },
+                _ = shutdown.wait_for(|stop| *stop) => return,
+            }
+            tracing::info!("SIGHUP received, reloading the configuration");
+            match reload.lock() {
+                Ok(mut r) => r.apply(),
+                Err(poisoned) => poisoned.into_inner().apply(),
+            };
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = (reload, shutdown.wait_for(|stop| *stop).await);
+    }
 }
 
 /// Resolves on SIGTERM or SIGINT.

@@ -61,6 +61,7 @@ pub async fn start() -> std::io::Result<(FakeGridPane, Config)> {
             ..PollConfig::default()
         },
         state_file: None,
+        policy: Default::default(),
     };
     Ok((fake, config))
 }

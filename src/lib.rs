@@ -16,6 +16,7 @@ pub mod gridpane;
 pub mod healthcheck;
 pub mod http;
 pub mod inspect;
+pub mod judge;
 pub mod logging;
 pub mod persist;
 pub mod poller;

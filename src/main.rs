@@ -2,7 +2,7 @@ use std::process::ExitCode;
 
 use anyhow::Context as _;
 use chrono::Offset as _;
-use gridpane_backup_exporter::app::{self, App, AppError, WebOptions};
+use gridpane_backup_exporter::app::{self, App, AppError, Reload, WebOptions};
 use gridpane_backup_exporter::cli::{self, Cli, Command, HealthcheckArgs, InspectArgs};
 use gridpane_backup_exporter::config::web as web_config;
 use gridpane_backup_exporter::config::{self, ConfigWarning, Sources};
@@ -72,6 +72,19 @@ fn main() -> ExitCode {
                 for a in &c.accounts {
                     println!("  account {:?}: {}", a.name, a.base_url);
                 }
+                let p = &c.policy;
+                println!(
+                    "policy: minimum retention {} days, longest interval {}, remote backups {}, {} group(s), {} mute(s)",
+                    p.rules.min_retention_days,
+                    humantime::format_duration(p.rules.max_interval),
+                    if p.rules.require_remote {
+                        "required"
+                    } else {
+                        "not required"
+                    },
+                    p.groups.len(),
+                    p.mutes.len()
+                );
             }
             None => println!("{}", demo::summary()),
         }
@@ -97,7 +110,8 @@ fn main() -> ExitCode {
             ..Limits::default()
         },
     };
-    match runtime.block_on(run(config, &warnings, web, server)) {
+    let sources = Sources::from_process(cli.config_file.clone());
+    match runtime.block_on(run(config, sources, &warnings, web, server)) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => match e.downcast_ref::<AppError>() {
             // Like a bad flag: one line naming the address, exit 2.
@@ -210,6 +224,7 @@ fn inspect(args: &InspectArgs) -> ExitCode {
 
 async fn run(
     config: Option<config::Config>,
+    sources: Sources,
     warnings: &[ConfigWarning],
     web: WebOptions,
     server: ServerOptions,
@@ -229,7 +244,11 @@ async fn run(
         tracing::info!(summary = %w.summary(), "web config loaded");
     }
     let tls = server.web_config.as_ref().is_some_and(|w| w.tls.is_some());
-    let app = App::start_with(config, web, server).await?;
+    let mut app = App::start_with(config.clone(), web, server).await?;
+    if fake.is_none() {
+        let store = std::sync::Arc::clone(&app.store);
+        app.reload_on_sighup(Reload::new(sources, config, store));
+    }
     if fake.is_some() {
         let scheme = if tls { "https" } else { "http" };
         let target = healthcheck::probe_target(app.addr);

@@ -455,6 +455,7 @@ mod tests {
             id,
             url: format!("s{id}.example"),
             server_id: None,
+            site_type: None,
             local: Default::default(),
             remote: Default::default(),
         }

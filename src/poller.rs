@@ -178,7 +178,7 @@ async fn poll<S: Source>(
                     }
                     domain::apply_detail(&mut snapshot, &s.detail);
                 }
-                s.snapshot = Some(Arc::new(domain::Assessed::new(snapshot)));
+                s.snapshot = Some(Arc::new(store.assess(snapshot)));
                 s.ready = true;
                 s.unconfirmed_removals = unconfirmed;
                 record(s, None);

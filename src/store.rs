@@ -9,7 +9,9 @@ use std::sync::{Arc, RwLock};
 use serde::{Deserialize, Serialize};
 use tokio::sync::watch;
 
-use crate::domain::{AccountSnapshot, Assessed, SiteDetail};
+use chrono::{DateTime, Utc};
+
+use crate::domain::{AccountSnapshot, Assessed, Policy, SiteDetail};
 
 /// The outcome of one poll.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -130,16 +132,28 @@ pub enum Task {
     Detail,
     /// The state file writer.
     StateWriter,
+    /// Judges every snapshot again when a mute ends.
+    Judge,
+    /// Reloads the configuration on SIGHUP.
+    Reload,
 }
 
 impl Task {
-    pub const ALL: [Task; 3] = [Task::Poller, Task::Detail, Task::StateWriter];
+    pub const ALL: [Task; 5] = [
+        Task::Poller,
+        Task::Detail,
+        Task::StateWriter,
+        Task::Judge,
+        Task::Reload,
+    ];
 
     pub fn as_str(self) -> &'static str {
         match self {
             Task::Poller => "poller",
             Task::Detail => "detail",
             Task::StateWriter => "state_writer",
+            Task::Judge => "judge",
+            Task::Reload => "reload",
         }
     }
 }
@@ -190,6 +204,8 @@ pub struct Store {
     /// Bumped whenever any account's snapshot is replaced.
     generation: watch::Sender<u64>,
     tasks: TaskHealth,
+    /// The policy every snapshot is judged under.
+    policy: RwLock<Arc<Policy>>,
 }
 
 impl Store {
@@ -207,7 +223,54 @@ impl Store {
             accounts,
             generation: watch::Sender::new(0),
             tasks: TaskHealth::default(),
+            policy: RwLock::new(Arc::new(Policy::default())),
         }
+    }
+
+    /// The policy in force.
+    pub fn policy(&self) -> Arc<Policy> {
+        match self.policy.read() {
+            Ok(g) => Arc::clone(&g),
+            Err(poisoned) => Arc::clone(&poisoned.into_inner()),
+        }
+    }
+
+    /// Puts `policy` in force and judges every snapshot again under it.
+    pub fn set_policy(&self, policy: Policy, now: DateTime<Utc>) {
+        match self.policy.write() {
+            Ok(mut g) => *g = Arc::new(policy),
+            Err(poisoned) => *poisoned.into_inner() = Arc::new(policy),
+        }
+        self.rejudge(now);
+    }
+
+    /// A snapshot judged under the policy in force, now.
+    pub fn assess(&self, snapshot: AccountSnapshot) -> Assessed {
+        Assessed::new(snapshot, &self.policy(), Utc::now())
+    }
+
+    /// Judges every account's snapshot again at `now` under the policy in
+    /// force (a new policy, a mute that ended), whether or not polls
+    /// succeed.
+    pub fn rejudge(&self, now: DateTime<Utc>) {
+        let policy = self.policy();
+        for slot in &self.accounts {
+            slot.swap(|s| {
+                if let Some(a) = &s.snapshot {
+                    s.snapshot = Some(Arc::new(Assessed::judge(a.shared_snapshot(), &policy, now)));
+                }
+            });
+        }
+        self.generation.send_modify(|g| *g += 1);
+    }
+
+    /// The earliest instant at which time alone changes a verdict of any
+    /// account.
+    pub fn next_change(&self) -> Option<DateTime<Utc>> {
+        self.accounts
+            .iter()
+            .filter_map(|a| a.load().snapshot.as_ref()?.assessment().next_change())
+            .min()
     }
 
     pub fn tasks(&self) -> &TaskHealth {
@@ -256,7 +319,7 @@ impl Store {
         snapshot: AccountSnapshot,
         f: impl FnOnce(&mut AccountState),
     ) {
-        let assessed = Arc::new(Assessed::new(snapshot));
+        let assessed = Arc::new(self.assess(snapshot));
         slot.swap(|s| {
             s.snapshot = Some(assessed);
             s.ready = true;

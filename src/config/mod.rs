@@ -4,6 +4,7 @@
 //!
 //! Every error is one line that names the file (or variable) and the key.
 
+pub mod policy;
 pub mod time_zone;
 pub mod web;
 
@@ -275,6 +276,8 @@ pub struct Config {
     pub accounts: Vec<Account>,
     pub poll: PollConfig,
     pub state_file: Option<PathBuf>,
+    /// The backup policy (reloaded on SIGHUP).
+    pub policy: crate::domain::Policy,
 }
 
 #[derive(Debug, Deserialize)]
@@ -286,6 +289,8 @@ struct RawConfig {
     poll: PollConfig,
     #[serde(default)]
     state_file: Option<PathBuf>,
+    #[serde(default)]
+    policy: policy::RawPolicy,
 }
 
 #[derive(Debug, Deserialize)]
@@ -612,6 +617,7 @@ fn validate(raw: RawConfig, sources: &Sources) -> Result<Loaded, ConfigError> {
         ));
     }
 
+    let policy = policy::validate(raw.policy, &file)?;
     let mut warnings = Vec::new();
     let mut accounts = Vec::with_capacity(raw.accounts.len());
     let mut names = BTreeSet::new();
@@ -701,6 +707,7 @@ fn validate(raw: RawConfig, sources: &Sources) -> Result<Loaded, ConfigError> {
             accounts,
             poll,
             state_file: raw.state_file,
+            policy,
         },
         warnings,
     })
@@ -941,6 +948,7 @@ mod tests {
                 ..PollConfig::default()
             },
             state_file: None,
+            policy: Default::default(),
         };
         assert_eq!(
             short_interval_warnings(&config),

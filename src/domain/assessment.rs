@@ -3,9 +3,13 @@
 //! surface reads these verdicts; none judges a site again.
 
 use std::collections::HashSet;
+use std::sync::Arc;
 
-use serde::{Deserialize, Serialize};
+use chrono::{DateTime, Utc};
+use serde::Serialize;
 
+use super::policy::{Policy, Rules, SiteContext};
+use super::problem::{Problem, ProblemSet};
 use super::snapshot::{AccountSnapshot, Site, Storage, StorageSettings};
 
 /// Automatic backups of this storage are on and scheduled. Where the site
@@ -28,85 +32,17 @@ pub fn remote_configured(site: &Site, integration_ids: &HashSet<u64>) -> bool {
     schedule_enabled(&site.remote) && integration_missing(site, integration_ids) != Some(true)
 }
 
-/// Retention under this many days is reported as a warning.
-pub const SHORT_RETENTION_DAYS: u32 = 7;
-
-/// Something wrong with a site's backups, in the words an operator reads.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum Problem {
-    /// A local schedule exists but automatic local backups are off.
-    LocalDisabled,
-    /// No local schedule at all.
-    LocalNotScheduled,
-    /// A remote schedule exists but automatic remote backups are off.
-    RemoteDisabled,
-    /// No remote schedule: remote backups were never set up.
-    RemoteNotSetUp,
-    /// The remote schedule points at an integration that no longer exists.
-    IntegrationMissing,
-    /// Local or remote backups are kept for less than a week.
-    ShortRetention,
-}
-
-impl Problem {
-    /// Every problem kind, most serious first (the order of [`site_problems`]).
-    pub const ALL: [Problem; 6] = [
-        Problem::LocalDisabled,
-        Problem::LocalNotScheduled,
-        Problem::RemoteDisabled,
-        Problem::RemoteNotSetUp,
-        Problem::IntegrationMissing,
-        Problem::ShortRetention,
-    ];
-
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Problem::LocalDisabled => "local_disabled",
-            Problem::LocalNotScheduled => "local_not_scheduled",
-            Problem::RemoteDisabled => "remote_disabled",
-            Problem::RemoteNotSetUp => "remote_not_set_up",
-            Problem::IntegrationMissing => "integration_missing",
-            Problem::ShortRetention => "short_retention",
-        }
-    }
-
-    pub fn describe(self) -> &'static str {
-        match self {
-            Problem::LocalDisabled => "local backups are switched off",
-            Problem::LocalNotScheduled => "no local backup schedule",
-            Problem::RemoteDisabled => "remote backups are switched off",
-            Problem::RemoteNotSetUp => "remote backups were never set up",
-            Problem::IntegrationMissing => "remote schedule points at a deleted integration",
-            Problem::ShortRetention => "backups are kept for less than a week",
-        }
-    }
-
-    /// Problems leave a site unprotected; warnings weaken its protection.
-    pub fn is_warning(self) -> bool {
-        matches!(self, Problem::ShortRetention)
-    }
-}
-
-/// Every problem of one site, most serious first.
+/// Every active problem of one site under the default policy, most
+/// serious first.
 pub fn site_problems(site: &Site, integration_ids: &HashSet<u64>) -> Vec<Problem> {
-    SiteVerdict::judge(site, integration_ids)
+    let at = SiteContext {
+        account: "",
+        site,
+        server_label: None,
+    };
+    SiteVerdict::judge(&at, integration_ids, &Policy::default(), Utc::now())
         .problems()
         .collect()
-}
-
-impl Problem {
-    /// Which storage the problem concerns; `None` for short retention,
-    /// which can concern either.
-    pub fn storage(self) -> Option<Storage> {
-        match self {
-            Problem::LocalDisabled | Problem::LocalNotScheduled => Some(Storage::Local),
-            Problem::RemoteDisabled | Problem::RemoteNotSetUp | Problem::IntegrationMissing => {
-                Some(Storage::Remote)
-            }
-            Problem::ShortRetention => None,
-        }
-    }
 }
 
 // ---------------------------------------------------------------------------
@@ -117,7 +53,7 @@ impl Problem {
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Health {
-    /// At least one problem: the site is not protected.
+    /// At least one critical problem: the site is not protected.
     Problem,
     /// Only warnings: protected, but less than it should be.
     Warning,
@@ -125,6 +61,8 @@ pub enum Health {
 }
 
 impl Health {
+    pub const ALL: [Health; 3] = [Health::Problem, Health::Warning, Health::Ok];
+
     pub fn of(problems: impl IntoIterator<Item = Problem>) -> Health {
         let mut health = Health::Ok;
         for p in problems {
@@ -143,6 +81,10 @@ impl Health {
             Health::Ok => "ok",
         }
     }
+
+    pub fn parse(name: &str) -> Option<Health> {
+        Health::ALL.into_iter().find(|h| h.as_str() == name)
+    }
 }
 
 /// One storage of one site, judged.
@@ -152,27 +94,42 @@ pub struct StorageVerdict {
     pub scheduled: bool,
     /// [`schedule_enabled`]: automatic backups are on and scheduled.
     pub enabled: bool,
-    /// On, and kept for less than [`SHORT_RETENTION_DAYS`] (keep-all is not
-    /// short).
+    /// On, and kept for less than the site's `min_retention_days`
+    /// (keep-all is not short).
     pub short_retention: bool,
+    /// On, with a schedule period over the site's `max_interval`.
+    pub interval_too_long: bool,
 }
 
 impl StorageVerdict {
-    fn judge(settings: &StorageSettings) -> StorageVerdict {
+    fn judge(settings: &StorageSettings, rules: &Rules) -> StorageVerdict {
         let enabled = schedule_enabled(settings);
+        let period = settings
+            .schedule
+            .as_ref()
+            .and_then(|s| s.frequency.interval_seconds());
         StorageVerdict {
             scheduled: settings.schedule.is_some(),
             enabled,
             short_retention: enabled
                 && settings
                     .retain_days
-                    .is_some_and(|d| d > 0 && d < SHORT_RETENTION_DAYS),
+                    .is_some_and(|d| d > 0 && d < rules.min_retention_days),
+            interval_too_long: enabled && period.is_some_and(|p| p > rules.max_interval.as_secs()),
         }
     }
 }
 
+/// A problem an active mute keeps out of the site's status.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct MutedProblem {
+    pub problem: Problem,
+    pub reason: Arc<str>,
+    pub until: DateTime<Utc>,
+}
+
 /// One site, judged: what every surface says about it.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq)]
 pub struct SiteVerdict {
     pub local: StorageVerdict,
     pub remote: StorageVerdict,
@@ -180,31 +137,70 @@ pub struct SiteVerdict {
     pub remote_configured: bool,
     /// [`integration_missing`].
     pub integration_missing: Option<bool>,
-    /// Which problems the site has, in the order of [`Problem::ALL`].
-    pub problem_flags: [bool; Problem::ALL.len()],
+    /// The problems that count: found, and not muted.
+    pub active: ProblemSet,
+    /// Problems found but muted, most serious first.
+    pub muted: Vec<MutedProblem>,
+    /// The policy group the site belongs to, if any.
+    pub group: Option<Arc<str>>,
+    /// From the active problems only.
     pub health: Health,
 }
 
 impl SiteVerdict {
-    pub fn judge(site: &Site, integration_ids: &HashSet<u64>) -> SiteVerdict {
-        let local = StorageVerdict::judge(&site.local);
-        let remote = StorageVerdict::judge(&site.remote);
+    pub fn judge(
+        at: &SiteContext<'_>,
+        integration_ids: &HashSet<u64>,
+        policy: &Policy,
+        now: DateTime<Utc>,
+    ) -> SiteVerdict {
+        let site = at.site;
+        let (group, rules) = policy.rules_for(at);
+        let local = StorageVerdict::judge(&site.local, rules);
+        let remote = StorageVerdict::judge(&site.remote, rules);
         let integration_missing = integration_missing(site, integration_ids);
-        let problem_flags = [
-            local.scheduled && !local.enabled,
-            !local.scheduled,
-            remote.scheduled && !remote.enabled,
-            !remote.scheduled,
-            integration_missing == Some(true),
-            local.short_retention || remote.short_retention,
+        let found = [
+            (Problem::LocalDisabled, local.scheduled && !local.enabled),
+            (Problem::LocalNotScheduled, !local.scheduled),
+            (Problem::RemoteDisabled, remote.scheduled && !remote.enabled),
+            (Problem::RemoteNotSetUp, !remote.scheduled),
+            (
+                Problem::IntegrationMissing,
+                integration_missing == Some(true),
+            ),
+            (
+                Problem::ShortRetention,
+                local.short_retention || remote.short_retention,
+            ),
+            (
+                Problem::IntervalTooLong,
+                local.interval_too_long || remote.interval_too_long,
+            ),
         ];
+        let mut active = ProblemSet::default();
+        let mut muted = Vec::new();
+        for (p, on) in found {
+            if !on || (p.needs_remote() && !rules.require_remote) {
+                continue;
+            }
+            match policy.mute_of(site, p, now) {
+                Some(m) => muted.push(MutedProblem {
+                    problem: p,
+                    reason: Arc::clone(&m.reason),
+                    until: m.until,
+                }),
+                None => active.insert(p),
+            }
+        }
         SiteVerdict {
             local,
             remote,
             remote_configured: remote_configured(site, integration_ids),
             integration_missing,
-            problem_flags,
-            health: Health::of(flagged(problem_flags)),
+            active,
+            muted,
+            group: group.map(|g| Arc::clone(&g.name)),
+            health: Health::of(active.iter()),
         }
     }
 
@@ -215,67 +211,83 @@ impl SiteVerdict {
         }
     }
 
-    /// The site's problems, most serious first.
+    /// The site's active problems, most serious first.
     pub fn problems(&self) -> impl Iterator<Item = Problem> + use<> {
-        flagged(self.problem_flags)
+        self.active.iter()
     }
 
-    /// The site's problems that concern one storage: its own, and short
-    /// retention when that storage's retention is short.
+    /// The site's active problems that concern one storage: its own, and
+    /// short retention or a long interval when that storage has it.
     pub fn storage_problems(&self, storage: Storage) -> impl Iterator<Item = Problem> + use<> {
-        let short = self.storage(storage).short_retention;
-        self.problems().filter(move |p| match p.storage() {
-            Some(s) => s == storage,
-            None => short,
+        let v = *self.storage(storage);
+        self.problems().filter(move |p| match p {
+            Problem::ShortRetention => v.short_retention,
+            Problem::IntervalTooLong => v.interval_too_long,
+            p => p.storage() == Some(storage),
         })
     }
-}
-
-fn flagged(flags: [bool; Problem::ALL.len()]) -> impl Iterator<Item = Problem> {
-    Problem::ALL
-        .into_iter()
-        .zip(flags)
-        .filter_map(|(p, on)| on.then_some(p))
 }
 
 /// Every site of a snapshot judged, in the snapshot's site order.
 #[derive(Clone, Debug, Default, PartialEq)]
 pub struct Assessment {
     sites: Vec<SiteVerdict>,
+    /// The earliest instant after which time alone changes a verdict (an
+    /// applied mute ends).
+    next_change: Option<DateTime<Utc>>,
 }
 
 impl Assessment {
-    /// The one place a snapshot's sites are judged.
-    pub fn of(snapshot: &AccountSnapshot) -> Assessment {
+    /// The one place a snapshot's sites are judged, under `policy` at `now`.
+    pub fn of(snapshot: &AccountSnapshot, policy: &Policy, now: DateTime<Utc>) -> Assessment {
         let ids = snapshot.integration_ids();
-        Assessment {
-            sites: snapshot
-                .sites
-                .iter()
-                .map(|s| SiteVerdict::judge(s, &ids))
-                .collect(),
-        }
+        let labels = snapshot.server_labels();
+        let sites: Vec<SiteVerdict> = snapshot
+            .sites
+            .iter()
+            .map(|site| {
+                let at = SiteContext {
+                    account: &snapshot.account,
+                    site,
+                    server_label: site.server_id.and_then(|id| labels.get(&id).copied()),
+                };
+                SiteVerdict::judge(&at, &ids, policy, now)
+            })
+            .collect();
+        let next_change = sites.iter().flat_map(|v| &v.muted).map(|m| m.until).min();
+        Assessment { sites, next_change }
     }
 
     /// One verdict per site, in the snapshot's site order.
     pub fn sites(&self) -> &[SiteVerdict] {
         &self.sites
     }
+
+    /// When the snapshot must be judged again although nothing else
+    /// changed: the end of the first mute that mutes a problem.
+    pub fn next_change(&self) -> Option<DateTime<Utc>> {
+        self.next_change
+    }
 }
 
-/// A snapshot with its assessment, computed when the snapshot is made and
-/// never stored apart from it: what the store holds and every surface
-/// reads. Only the snapshot is saved in the state file; the assessment is
-/// computed again on load.
+/// A snapshot with its assessment, computed when the snapshot is made (and
+/// again when the policy changes or a mute ends), never stored apart from
+/// it: what the store holds and every surface reads. Only the snapshot is
+/// saved in the state file; the assessment is computed again on load.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Assessed {
-    snapshot: AccountSnapshot,
+    snapshot: Arc<AccountSnapshot>,
     assessment: Assessment,
 }
 
 impl Assessed {
-    pub fn new(snapshot: AccountSnapshot) -> Assessed {
-        let assessment = Assessment::of(&snapshot);
+    pub fn new(snapshot: AccountSnapshot, policy: &Policy, now: DateTime<Utc>) -> Assessed {
+        Assessed::judge(Arc::new(snapshot), policy, now)
+    }
+
+    /// The same snapshot judged again (a new policy, a mute that ended).
+    pub fn judge(snapshot: Arc<AccountSnapshot>, policy: &Policy, now: DateTime<Utc>) -> Assessed {
+        let assessment = Assessment::of(&snapshot, policy, now);
         Assessed {
             snapshot,
             assessment,
@@ -284,6 +296,11 @@ impl Assessed {
 
     pub fn snapshot(&self) -> &AccountSnapshot {
         &self.snapshot
+    }
+
+    /// The snapshot, shared (to judge it again without copying it).
+    pub fn shared_snapshot(&self) -> Arc<AccountSnapshot> {
+        Arc::clone(&self.snapshot)
     }
 
     pub fn assessment(&self) -> &Assessment {
@@ -302,8 +319,11 @@ impl Assessed {
     /// surfaces read the assessment and which judge again.
     pub(crate) fn with_verdicts(snapshot: AccountSnapshot, sites: Vec<SiteVerdict>) -> Assessed {
         Assessed {
-            snapshot,
-            assessment: Assessment { sites },
+            snapshot: Arc::new(snapshot),
+            assessment: Assessment {
+                sites,
+                next_change: None,
+            },
         }
     }
 }

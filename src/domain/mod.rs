@@ -7,12 +7,16 @@ pub mod assessment;
 pub mod calendar;
 pub mod detail;
 pub mod history;
+pub mod policy;
+pub mod problem;
 pub mod snapshot;
 
 pub use assessment::*;
 pub use calendar::next_run;
 pub use detail::*;
 pub use history::{BackupHistory, StorageBackups};
+pub use policy::Policy;
+pub use problem::*;
 pub use snapshot::*;
 
 #[cfg(test)]

@@ -130,6 +130,10 @@ pub struct Site {
     pub id: u64,
     pub url: String,
     pub server_id: Option<u64>,
+    /// GridPane's site type (`primary`, `staging`...), lowercased; absent
+    /// from state files written before it was read.
+    #[serde(default)]
+    pub site_type: Option<String>,
     pub local: StorageSettings,
     pub remote: StorageSettings,
 }
@@ -272,6 +276,10 @@ pub fn build_snapshot(account: &str, fetched_at: f64, fetched: Fetched) -> Accou
                 id: s.id,
                 url: s.url,
                 server_id: s.server_id.or(s.server.and_then(|r| r.id)),
+                site_type: s
+                    .site_type
+                    .map(|t| t.trim().to_ascii_lowercase())
+                    .filter(|t| !t.is_empty()),
                 local: StorageSettings {
                     automatic: s.local_bup,
                     schedule: local_schedule,

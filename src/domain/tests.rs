@@ -94,6 +94,7 @@ fn site(local: StorageSettings, remote: StorageSettings) -> Site {
         id: 7,
         url: "example.com".into(),
         server_id: Some(1),
+        site_type: None,
         local,
         remote,
     }
@@ -339,4 +340,269 @@ fn detail_overrides_bulk_retention_only_where_it_says_something() {
     );
     assert_eq!(snap.sites[0].remote.retain_days, Some(2));
     assert_eq!(snap.sites[1].local.prune_schedule, Some(0), "no detail yet");
+}
+
+// ---------------------------------------------------------------------------
+// The policy.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use policy::{Group, Match, Mute, Rules, SiteRef};
+
+/// Sites 1..: a healthy one (daily, 30 days), a staging copy without remote
+/// backups, one with monthly local backups kept 10 days, one on server 2
+/// ("web-2") without remote backups.
+fn policy_fleet() -> AccountSnapshot {
+    let daily = schedule(Frequency::Daily, Some(1), Some(0), None);
+    let healthy = site(
+        settings(Some(true), Some(daily.clone())),
+        settings(Some(true), Some(remote_to(1))),
+    );
+    let mut staging = Site {
+        id: 2,
+        url: "staging.shop.example".into(),
+        site_type: Some("staging".into()),
+        ..healthy.clone()
+    };
+    staging.remote = settings(None, None);
+    let mut monthly = Site {
+        id: 3,
+        url: "monthly.example".into(),
+        ..healthy.clone()
+    };
+    monthly.local.schedule = Some(schedule(Frequency::Monthly, Some(1), Some(0), Some(1)));
+    monthly.local.retain_days = Some(10);
+    let mut web2 = Site {
+        id: 4,
+        url: "blog.example".into(),
+        server_id: Some(2),
+        ..healthy.clone()
+    };
+    web2.remote = settings(None, None);
+    AccountSnapshot {
+        account: "acme".into(),
+        fetched_at: 0.0,
+        servers: vec![Server {
+            id: 2,
+            label: "web-2".into(),
+            region: None,
+            backups_version: BackupsVersion::V2,
+        }],
+        sites: vec![Site { id: 1, ..healthy }, staging, monthly, web2],
+        integrations: vec![Integration {
+            id: 1,
+            name: "s3".into(),
+            provider: "aws-s3".into(),
+            region: None,
+        }],
+    }
+}
+
+fn group(name: &str, matcher: Match, rules: Rules) -> Group {
+    Group {
+        name: Arc::from(name),
+        matcher,
+        rules,
+    }
+}
+
+/// Each site's active problems and status.
+fn judged(
+    snap: &AccountSnapshot,
+    policy: &Policy,
+    now: DateTime<Utc>,
+) -> Vec<(Vec<Problem>, Health)> {
+    Assessment::of(snap, policy, now)
+        .sites()
+        .iter()
+        .map(|v| (v.problems().collect(), v.health))
+        .collect()
+}
+
+#[test]
+fn the_default_policy_warns_of_a_period_over_seven_days_and_retention_under_seven() {
+    let snap = policy_fleet();
+    let got = judged(&snap, &Policy::default(), utc("2026-11-22T00:00:00Z"));
+    assert_eq!(got[0], (vec![], Health::Ok));
+    assert_eq!(got[1], (vec![Problem::RemoteNotSetUp], Health::Problem));
+    assert_eq!(
+        got[2],
+        (vec![Problem::IntervalTooLong], Health::Warning),
+        "monthly local backups run less often than every 7 days"
+    );
+    assert_eq!(got[3], (vec![Problem::RemoteNotSetUp], Health::Problem));
+}
+
+#[test]
+fn a_switched_off_monthly_schedule_is_not_an_interval_problem() {
+    let mut snap = policy_fleet();
+    snap.sites[2].local.automatic = Some(false);
+    let got = judged(&snap, &Policy::default(), utc("2026-11-22T00:00:00Z"));
+    assert_eq!(got[2].0, vec![Problem::LocalDisabled]);
+}
+
+#[test]
+fn the_first_matching_group_sets_the_rules_and_is_named_in_the_verdict() {
+    let snap = policy_fleet();
+    let relaxed = Rules {
+        require_remote: false,
+        ..Rules::default()
+    };
+    let strict = Rules {
+        min_retention_days: 14,
+        max_interval: Duration::from_secs(31 * 86_400),
+        require_remote: true,
+    };
+    let policy = Policy {
+        rules: Rules::default(),
+        groups: vec![
+            group(
+                "staging",
+                Match {
+                    site_type: Some("staging".into()),
+                    ..Match::default()
+                },
+                relaxed,
+            ),
+            group(
+                "web-2",
+                Match {
+                    server: Some("web-2".into()),
+                    ..Match::default()
+                },
+                relaxed,
+            ),
+            group(
+                "all-of-acme",
+                Match {
+                    account: Some("acme".into()),
+                    url: Some(wildmatch::WildMatch::new("*example*")),
+                    ..Match::default()
+                },
+                strict,
+            ),
+        ],
+        mutes: Vec::new(),
+    };
+    let now = utc("2026-11-22T00:00:00Z");
+    let a = Assessment::of(&snap, &policy, now);
+    let groups: Vec<Option<&str>> = a.sites().iter().map(|v| v.group.as_deref()).collect();
+    assert_eq!(
+        groups,
+        [
+            Some("all-of-acme"),
+            Some("staging"),
+            Some("all-of-acme"),
+            Some("web-2")
+        ]
+    );
+    let got = judged(&snap, &policy, now);
+    assert_eq!(
+        got[1],
+        (vec![], Health::Ok),
+        "staging needs no remote backups"
+    );
+    assert_eq!(got[3], (vec![], Health::Ok), "nor does server web-2");
+    assert_eq!(
+        got[2],
+        (vec![Problem::ShortRetention], Health::Warning),
+        "10 days is short under a 14-day minimum; monthly is within 31 days"
+    );
+    let by_id = Policy {
+        groups: vec![group(
+            "server two",
+            Match {
+                server: Some("2".into()),
+                ..Match::default()
+            },
+            relaxed,
+        )],
+        ..Policy::default()
+    };
+    assert_eq!(
+        judged(&snap, &by_id, now)[3].1,
+        Health::Ok,
+        "a server by its id"
+    );
+}
+
+#[test]
+fn a_mute_keeps_its_problems_out_of_the_status_until_it_ends() {
+    let snap = policy_fleet();
+    let until = utc("2026-11-25T00:00:00Z");
+    let policy = Policy {
+        mutes: vec![
+            Mute {
+                sites: vec![SiteRef::parse("STAGING.shop.example")],
+                problems: Some(vec![Problem::RemoteNotSetUp]),
+                until,
+                reason: Arc::from("migrating"),
+            },
+            Mute {
+                sites: vec![SiteRef::parse("3")],
+                problems: None,
+                until: utc("2026-11-30T00:00:00Z"),
+                reason: Arc::from(""),
+            },
+            Mute {
+                sites: vec![SiteRef::parse("blog.example")],
+                problems: Some(vec![Problem::ShortRetention]),
+                until,
+                reason: Arc::from("a problem the site does not have"),
+            },
+        ],
+        ..Policy::default()
+    };
+    let before = Assessment::of(&snap, &policy, utc("2026-11-22T00:00:00Z"));
+    let staging = &before.sites()[1];
+    assert_eq!(staging.health, Health::Ok);
+    assert!(staging.active.is_empty());
+    assert_eq!(
+        staging.muted,
+        vec![MutedProblem {
+            problem: Problem::RemoteNotSetUp,
+            reason: Arc::from("migrating"),
+            until,
+        }]
+    );
+    assert_eq!(before.sites()[2].health, Health::Ok, "every problem muted");
+    assert_eq!(
+        before.sites()[3].health,
+        Health::Problem,
+        "other problems count"
+    );
+    assert_eq!(
+        before.next_change(),
+        Some(until),
+        "the first end of a mute that mutes something"
+    );
+
+    let after = Assessment::of(&snap, &policy, until);
+    assert_eq!(after.sites()[1].health, Health::Problem);
+    assert!(after.sites()[1].muted.is_empty());
+    assert_eq!(after.sites()[2].health, Health::Ok, "still muted");
+    assert_eq!(after.next_change(), Some(utc("2026-11-30T00:00:00Z")));
+}
+
+#[test]
+fn the_site_type_is_read_from_the_site_list_and_missing_from_old_state() {
+    let wire: crate::gridpane::wire::Site =
+        serde_json::from_value(serde_json::json!({"id": 1, "url": "a", "type": " Staging "}))
+            .unwrap();
+    let fetched = Fetched {
+        sites: vec![wire],
+        servers: Vec::new(),
+        schedules: Vec::new(),
+        integrations: Vec::new(),
+    };
+    let snap = build_snapshot("a", 0.0, fetched);
+    assert_eq!(snap.sites[0].site_type.as_deref(), Some("staging"));
+    let old: Site = serde_json::from_value(serde_json::json!({
+        "id": 1, "url": "a", "server_id": null,
+        "local": {"automatic": null, "schedule": null, "retain_days": null, "prune_schedule": null},
+        "remote": {"automatic": null, "schedule": null, "retain_days": null, "prune_schedule": null}
+    }))
+    .unwrap();
+    assert_eq!(old.site_type, None);
 }

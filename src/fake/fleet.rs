@@ -50,6 +50,8 @@ pub struct FakeSite {
     pub id: u64,
     pub url: String,
     pub server_id: u64,
+    /// Served as `type`: `primary`, or `staging` for every fifth site.
+    pub site_type: &'static str,
     pub local_bup: bool,
     pub remote_bup: bool,
     pub local_schedule: Option<FakeSchedule>,
@@ -334,6 +336,7 @@ impl Fleet {
                 id: site_id,
                 url,
                 server_id,
+                site_type: if i % 5 == 4 { "staging" } else { "primary" },
                 local_bup: true,
                 remote_bup: true,
                 local_schedule: Some(local_schedule),

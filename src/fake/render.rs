@@ -497,7 +497,7 @@ fn site_json(fleet: &Fleet, s: &FakeSite) -> Value {
         "server_id": d.num(s.server_id),
         "system_user_id": system_user_id(s.id),
         "user_id": USER_ID,
-        "type": "primary",
+        "type": s.site_type,
         "php_version": php_version,
         "ssl_status": ssl_status,
         "is_ssl": d.bool(s.id % 7 > 1),

@@ -102,6 +102,9 @@ pub struct Site {
     pub url: String,
     #[serde(default, deserialize_with = "lenient::opt_u64")]
     pub server_id: Option<u64>,
+    /// `primary`, `staging`...; anything else is kept as it is.
+    #[serde(rename = "type", default, deserialize_with = "lenient::loose_string")]
+    pub site_type: Option<String>,
     #[serde(default, deserialize_with = "lenient::opt_bool")]
     pub local_bup: Option<bool>,
     #[serde(default, deserialize_with = "lenient::opt_bool")]

@@ -147,7 +147,7 @@ async fn cached_exposition(web: &Web, cache: &metrics::ExpositionCache, gzipped:
         .iter()
         .map(|(n, s)| (n.as_str(), s.as_ref()))
         .collect();
-    let tail = metrics::render_tail(&health, &web.extra_families(), now);
+    let tail = metrics::render_tail(&health, &web.store.policy(), &web.extra_families(), now);
     let mut parts: Vec<bytes::Bytes> = if gzipped {
         let head = entry.gzip().await;
         vec![head.bytes.clone(), bytes::Bytes::from(head.finish(&tail))]

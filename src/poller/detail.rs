@@ -132,7 +132,7 @@ impl Batch {
             domain::apply_detail(&mut next_snap, &pending);
             let mut map = BTreeMap::clone(&s.detail);
             map.append(&mut pending);
-            s.snapshot = Some(Arc::new(domain::Assessed::new(next_snap)));
+            s.snapshot = Some(Arc::new(store.assess(next_snap)));
             s.detail = Arc::new(map);
         });
     }
@@ -371,6 +371,7 @@ mod tests {
                     id: *id,
                     url: format!("s{id}"),
                     server_id: None,
+                    site_type: None,
                     local: StorageSettings::default(),
                     remote: StorageSettings::default(),
                 })

@@ -10,8 +10,8 @@ use chrono::{DateTime, SecondsFormat, Utc};
 use serde::Serialize;
 
 use crate::domain::{
-    self, AccountSnapshot, Assessed, BackupsVersion, Frequency, Integration, Problem, Schedule,
-    Server, Site, Storage, StorageSettings,
+    self, AccountSnapshot, Assessed, BackupsVersion, Frequency, Integration, MutedProblem, Policy,
+    Problem, Schedule, Server, Site, Storage, StorageSettings,
 };
 use crate::render::metrics::{REVISION, VERSION};
 use crate::store::{AccountState, Store};
@@ -23,6 +23,8 @@ use crate::store::{AccountState, Store};
 /// poll finishing during the request cannot mix two snapshots.
 pub struct View {
     pub accounts: Vec<AccountView>,
+    /// The policy the snapshots were judged under.
+    pub policy: Arc<Policy>,
 }
 
 pub struct AccountView {
@@ -52,6 +54,7 @@ impl View {
                     state: slot.load(),
                 })
                 .collect(),
+            policy: store.policy(),
         }
     }
 
@@ -96,7 +99,12 @@ pub struct SiteRow<'a> {
     pub server_label: Option<&'a str>,
     /// The backup engine of the site's server, when the server is listed.
     pub backups_version: Option<BackupsVersion>,
+    /// Active problems: found, and not muted.
     pub problems: Vec<Problem>,
+    /// Problems found but muted by the policy.
+    pub muted: &'a [MutedProblem],
+    /// The policy group the site belongs to.
+    pub group: Option<&'a str>,
     pub health: Health,
     pub local: StorageRow<'a>,
     pub remote: StorageRow<'a>,
@@ -183,6 +191,8 @@ pub fn site_rows<'a>(account: &'a str, snap: &'a Assessed, now: DateTime<Utc>) -
                 remote_configured: verdict.remote_configured,
                 integration_missing: verdict.integration_missing,
                 problems: verdict.problems().collect(),
+                muted: &verdict.muted,
+                group: verdict.group.as_deref(),
             }
         })
         .collect()
@@ -291,6 +301,8 @@ pub struct Counts {
     pub sites_with_problem: usize,
     /// Problem code -> sites with that problem; every code, zeros included.
     pub problems: BTreeMap<&'static str, usize>,
+    /// Problem code -> sites with that problem muted; every code.
+    pub problems_muted: BTreeMap<&'static str, usize>,
 }
 
 impl Default for Counts {
@@ -301,6 +313,7 @@ impl Default for Counts {
             sites_with_warning: 0,
             sites_with_problem: 0,
             problems: Problem::ALL.iter().map(|p| (p.as_str(), 0)).collect(),
+            problems_muted: Problem::ALL.iter().map(|p| (p.as_str(), 0)).collect(),
         }
     }
 }
@@ -317,6 +330,9 @@ impl Counts {
             }
             for p in &row.problems {
                 *c.problems.entry(p.as_str()).or_default() += 1;
+            }
+            for m in row.muted {
+                *c.problems_muted.entry(m.problem.as_str()).or_default() += 1;
             }
         }
         c
@@ -426,6 +442,8 @@ struct Filters {
     server_id: Option<u64>,
     site_id: Option<u64>,
     storage: Option<Storage>,
+    status: Option<Health>,
+    problem: Option<Problem>,
     limit: Option<usize>,
     offset: Option<usize>,
 }
@@ -521,6 +539,26 @@ fn parse_filters(view: &View, raw: Option<&str>, allowed: &[&str]) -> Result<Fil
             "server" => f.server = Some(ServerFilter(value.clone())),
             "server_id" => f.server_id = Some(parse_id(name, value)?),
             "site_id" => f.site_id = Some(parse_id(name, value)?),
+            "status" => {
+                f.status = Some(Health::parse(value).ok_or_else(|| {
+                    ParamError::new(
+                        "status",
+                        format!("\"{value}\" is not a status; expected problem, warning or ok"),
+                    )
+                })?);
+            }
+            "problem" => {
+                f.problem = Some(Problem::parse(value).ok_or_else(|| {
+                    let known: Vec<&str> = Problem::ALL.iter().map(|p| p.as_str()).collect();
+                    ParamError::new(
+                        "problem",
+                        format!(
+                            "\"{value}\" is not a problem kind; expected one of {}",
+                            known.join(", ")
+                        ),
+                    )
+                })?);
+            }
             "limit" => f.limit = Some(parse_count(name, value, 1)?),
             "offset" => f.offset = Some(parse_count(name, value, 0)?),
             "storage" => {
@@ -549,6 +587,8 @@ impl Filters {
                 .is_none_or(|id| row.site.server_id == Some(id))
             && self.server.as_ref().is_none_or(|s| s.keeps(row))
             && self.site_id.is_none_or(|id| row.site.id == id)
+            && self.status.is_none_or(|h| row.health == h)
+            && self.problem.is_none_or(|p| row.problems.contains(&p))
     }
 }
 
@@ -566,6 +606,89 @@ pub struct StatusAnswer {
     /// Over every account with data.
     pub totals: Counts,
     pub accounts: Vec<AccountStatus>,
+    /// The policy in force.
+    pub policy: PolicyEntry,
+}
+
+#[derive(Debug, Serialize)]
+pub struct RulesEntry {
+    pub min_retention_days: u32,
+    pub max_interval_seconds: u64,
+    pub require_remote: bool,
+}
+
+impl From<&domain::policy::Rules> for RulesEntry {
+    fn from(r: &domain::policy::Rules) -> Self {
+        RulesEntry {
+            min_retention_days: r.min_retention_days,
+            max_interval_seconds: r.max_interval.as_secs(),
+            require_remote: r.require_remote,
+        }
+    }
+}
+
+#[derive(Debug, Serialize)]
+pub struct GroupEntry {
+    pub name: String,
+    #[serde(flatten)]
+    pub rules: RulesEntry,
+}
+
+#[derive(Debug, Serialize)]
+pub struct MuteEntry {
+    /// Site URLs or ids, as configured.
+    pub sites: Vec<String>,
+    /// `null`: every problem.
+    pub problems: Option<Vec<&'static str>>,
+    pub until: String,
+    pub reason: String,
+    /// `active` or `expired`.
+    pub state: &'static str,
+}
+
+/// The policy in force: the rules of sites no group matches, the groups
+/// in matching order, the mutes.
+#[derive(Debug, Serialize)]
+pub struct PolicyEntry {
+    #[serde(flatten)]
+    pub rules: RulesEntry,
+    pub groups: Vec<GroupEntry>,
+    pub mutes: Vec<MuteEntry>,
+}
+
+pub fn policy_entry(policy: &Policy, now: DateTime<Utc>) -> PolicyEntry {
+    PolicyEntry {
+        rules: RulesEntry::from(&policy.rules),
+        groups: policy
+            .groups
+            .iter()
+            .map(|g| GroupEntry {
+                name: g.name.to_string(),
+                rules: RulesEntry::from(&g.rules),
+            })
+            .collect(),
+        mutes: policy
+            .mutes
+            .iter()
+            .map(|m| MuteEntry {
+                sites: m
+                    .sites
+                    .iter()
+                    .map(|s| match s {
+                        domain::policy::SiteRef::Id(id) => id.to_string(),
+                        domain::policy::SiteRef::Url(u) => u.clone(),
+                    })
+                    .collect(),
+                problems: m
+                    .problems
+                    .as_ref()
+                    .map(|ps| ps.iter().map(|p| p.as_str()).collect()),
+                until: rfc3339(m.until),
+                reason: m.reason.to_string(),
+                state: if m.active(now) { "active" } else { "expired" },
+            })
+            .collect(),
+    }
 }
 
 #[derive(Debug, Serialize)]
@@ -668,6 +791,7 @@ pub fn status(view: &View, now: DateTime<Utc>) -> StatusAnswer {
         ready: view.accounts.iter().all(|a| a.state.ready),
         totals: Counts::of(&all_rows),
         accounts,
+        policy: policy_entry(&view.policy, now),
     }
 }
 
@@ -767,8 +891,15 @@ pub struct SiteEntry {
     pub url: String,
     pub server_id: Option<u64>,
     pub server_label: Option<String>,
+    /// From the active problems only.
     pub status: Health,
+    /// Active problems: found, and not muted.
     pub problems: Vec<ProblemEntry>,
+    pub muted_problems: Vec<MutedEntry>,
+    /// The policy group the site belongs to.
+    pub group: Option<String>,
+    /// GridPane's site type (`primary`, `staging`...).
+    pub site_type: Option<String>,
     pub remote_configured: bool,
     pub integration_missing: Option<bool>,
     pub local: StorageEntry,
@@ -778,17 +909,27 @@ pub struct SiteEntry {
     pub backups: Option<BackupsEntry>,
 }
 
-pub const SITES_PARAMS: [&str; 6] = [
+/// A problem a mute keeps out of the site's status.
+#[derive(Debug, Serialize)]
+pub struct MutedEntry {
+    pub problem: &'static str,
+    pub reason: String,
+    pub until: String,
+}
+
+pub const SITES_PARAMS: [&str; 8] = [
     "account",
     "server",
     "server_id",
     "site_id",
+    "status",
+    "problem",
     "limit",
     "offset",
 ];
 
 /// Every site with its derived backup state. Filters: `account`,
-/// `server_id`, `site_id`; a page: `limit`, `offset`.
+/// `server_id`, `site_id`, `status`, `problem`; a page: `limit`, `offset`.
 pub fn sites(
     view: &View,
     raw: Option<&str>,
@@ -807,6 +948,17 @@ pub fn sites(
             server_label: r.server_label.map(str::to_string),
             status: r.health,
             problems: problem_entries(&r.problems),
+            muted_problems: r
+                .muted
+                .iter()
+                .map(|m| MutedEntry {
+                    problem: m.problem.as_str(),
+                    reason: m.reason.to_string(),
+                    until: rfc3339(m.until),
+                })
+                .collect(),
+            group: r.group.map(str::to_string),
+            site_type: r.site.site_type.clone(),
             remote_configured: r.remote_configured,
             integration_missing: r.integration_missing,
             local: storage_entry(&r.local),

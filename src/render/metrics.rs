@@ -17,7 +17,9 @@ use prometheus::{Encoder, TextEncoder};
 use tokio::sync::OnceCell;
 
 use super::family::{Family, finish};
-use crate::domain::{self, AccountSnapshot, Assessed, Assessment, Problem, Storage};
+use crate::domain::{
+    self, AccountSnapshot, Assessed, Assessment, Health, Policy, Problem, Storage,
+};
 use crate::gridpane::{ApiError, Endpoint};
 use crate::store::{AccountState, Store, Task, TaskHealth};
 
@@ -47,6 +49,9 @@ enum Fam {
     Servers,
     IntegrationsCount,
     Problems,
+    ProblemsMuted,
+    SiteProblem,
+    SitesByStatus,
     Enabled,
     RemoteConfigured,
     IntegrationMissing,
@@ -60,7 +65,7 @@ enum Fam {
 }
 
 /// Name and help of each [`Fam`], indexed by its discriminant.
-const SNAPSHOT_FAMILIES: [(&str, &str); 16] = [
+const SNAPSHOT_FAMILIES: [(&str, &str); 19] = [
     (
         "gridpane_site_info",
         from_poll!("A WordPress site hosted on GridPane, value 1"),
@@ -77,7 +82,21 @@ const SNAPSHOT_FAMILIES: [(&str, &str); 16] = [
     ),
     (
         "gridpane_site_problems",
-        from_poll!("Sites with each kind of backup problem"),
+        from_poll!("Sites with each kind of backup problem under the policy, muted ones left out"),
+    ),
+    (
+        "gridpane_site_problems_muted",
+        from_poll!("Sites with each kind of backup problem muted by the policy"),
+    ),
+    (
+        "gridpane_site_problem",
+        from_poll!(
+            "A backup problem of the site under the policy, not muted, value 1; severity is critical (not protected) or warning"
+        ),
+    ),
+    (
+        "gridpane_sites_by_status",
+        from_poll!("Sites by status under the policy: problem (not protected), warning or ok"),
     ),
     (
         "gridpane_backup_schedule_enabled",
@@ -105,7 +124,9 @@ const SNAPSHOT_FAMILIES: [(&str, &str); 16] = [
     ),
     (
         "gridpane_backup_schedule_next_run_timestamp_seconds",
-        from_poll!("Next run of the backup schedule, unix seconds, UTC"),
+        from_poll!(
+            "Next run of the backup schedule, unix seconds, UTC; only for schedules that are on"
+        ),
     ),
     (
         "gridpane_backup_retention_seconds",
@@ -135,10 +156,14 @@ trait Sink {
 /// A snapshot and the assessment of its sites.
 type Judged<'a> = (&'a AccountSnapshot, &'a Assessment);
 
-/// Assesses bare snapshots (tests and benchmarks); the store holds every
-/// snapshot already assessed.
-fn assess_all(snapshots: &[&AccountSnapshot]) -> Vec<Assessment> {
-    snapshots.iter().map(|s| Assessment::of(s)).collect()
+/// Assesses bare snapshots under the default policy (tests and
+/// benchmarks); the store holds every snapshot already assessed.
+fn assess_all(snapshots: &[&AccountSnapshot], now: DateTime<Utc>) -> Vec<Assessment> {
+    let policy = Policy::default();
+    snapshots
+        .iter()
+        .map(|s| Assessment::of(s, &policy, now))
+        .collect()
 }
 
 fn judged<'a>(snapshots: &[&'a AccountSnapshot], assessments: &'a [Assessment]) -> Vec<Judged<'a>> {
@@ -194,6 +219,8 @@ fn walk_snapshots(
         }
 
         let mut problem_counts = [0usize; Problem::ALL.len()];
+        let mut muted_counts = [0usize; Problem::ALL.len()];
+        let mut status_counts = [0usize; Health::ALL.len()];
         let mut usage: BTreeMap<u64, usize> = BTreeMap::new();
         let (mut site_digits, mut server_digits) = ([0u8; 20], [0u8; 20]);
         for (site, verdict) in snap.sites.iter().zip(assessment.sites()) {
@@ -216,8 +243,28 @@ fn walk_snapshots(
                 ],
                 1.0,
             );
-            for (count, flagged) in problem_counts.iter_mut().zip(verdict.problem_flags) {
-                *count += usize::from(flagged);
+            for p in verdict.problems() {
+                if let Some(n) = problem_counts.get_mut(p as usize) {
+                    *n += 1;
+                }
+                sink.push(
+                    Fam::SiteProblem,
+                    &[
+                        ("account", account),
+                        ("site_id", site_id),
+                        ("problem", p.as_str()),
+                        ("severity", p.severity().as_str()),
+                    ],
+                    1.0,
+                );
+            }
+            for m in &verdict.muted {
+                if let Some(n) = muted_counts.get_mut(m.problem as usize) {
+                    *n += 1;
+                }
+            }
+            if let Some(n) = status_counts.get_mut(verdict.health as usize) {
+                *n += 1;
             }
             if let Some(id) = site.remote.schedule.as_ref().and_then(|s| s.integration_id) {
                 *usage.entry(id).or_default() += 1;
@@ -260,7 +307,8 @@ fn walk_snapshots(
                     if let Some(secs) = schedule.frequency.interval_seconds() {
                         sink.push(Fam::Interval, &labels, secs as f64);
                     }
-                    if let Some(at) = domain::next_run(schedule, now) {
+                    let on = verdict.storage(storage).enabled;
+                    if let Some(at) = domain::next_run(schedule, now).filter(|_| on) {
                         if earliest_next_run.is_none_or(|e| at < e) {
                             earliest_next_run = Some(at);
                         }
@@ -279,6 +327,20 @@ fn walk_snapshots(
             sink.push(
                 Fam::Problems,
                 &[("account", account), ("problem", p.as_str())],
+                n as f64,
+            );
+        }
+        for (p, n) in Problem::ALL.into_iter().zip(muted_counts) {
+            sink.push(
+                Fam::ProblemsMuted,
+                &[("account", account), ("problem", p.as_str())],
+                n as f64,
+            );
+        }
+        for (h, n) in Health::ALL.into_iter().zip(status_counts) {
+            sink.push(
+                Fam::SitesByStatus,
+                &[("account", account), ("status", h.as_str())],
                 n as f64,
             );
         }
@@ -329,7 +391,7 @@ pub fn snapshot_families(snapshots: &[&AccountSnapshot], now: DateTime<Utc>) -> 
             .map(|(name, help)| Family::gauge(name, help))
             .collect(),
     );
-    let assessments = assess_all(snapshots);
+    let assessments = assess_all(snapshots, now);
     walk_snapshots(&judged(snapshots, &assessments), now, &mut sink);
     finish(sink.0)
 }
@@ -386,7 +448,7 @@ impl Sink for TextSink {
 
 /// Renders the snapshot part of the exposition as text.
 pub fn snapshot_text(snapshots: &[&AccountSnapshot], now: DateTime<Utc>) -> SnapshotText {
-    let assessments = assess_all(snapshots);
+    let assessments = assess_all(snapshots, now);
     render_into(&judged(snapshots, &assessments), now, Buffers::default())
 }
 
@@ -400,7 +462,7 @@ pub fn snapshot_text_sized(
     previous: Option<&SnapshotText>,
 ) -> SnapshotText {
     let buffers = previous.map_or_else(Buffers::default, |p| Buffers::sized(&p.family_sizes));
-    let assessments = assess_all(snapshots);
+    let assessments = assess_all(snapshots, now);
     render_into(&judged(snapshots, &assessments), now, buffers)
 }
 
@@ -413,7 +475,7 @@ pub fn snapshot_text_recycled(
     now: DateTime<Utc>,
     previous: SnapshotText,
 ) -> SnapshotText {
-    let assessments = assess_all(snapshots);
+    let assessments = assess_all(snapshots, now);
     render_into(
         &judged(snapshots, &assessments),
         now,
@@ -693,6 +755,40 @@ pub fn task_families(tasks: &TaskHealth) -> Vec<MetricFamily> {
     finish(vec![restarts, state_write_errors])
 }
 
+/// The policy in force, rendered on every scrape (a mute's state depends
+/// on the time).
+pub fn policy_families(policy: &Policy, now: DateTime<Utc>) -> Vec<MetricFamily> {
+    let mut info = Family::gauge(
+        "gridpane_policy_info",
+        "The backup policy in force for sites no group matches, value 1.",
+    );
+    let rules = &policy.rules;
+    info.push(
+        &[
+            ("min_retention_days", &rules.min_retention_days.to_string()),
+            (
+                "max_interval_seconds",
+                &rules.max_interval.as_secs().to_string(),
+            ),
+            ("require_remote", &rules.require_remote.to_string()),
+        ],
+        1.0,
+    );
+    let mut groups = Family::gauge(
+        "gridpane_policy_groups",
+        "Groups of sites with their own rules in the backup policy.",
+    );
+    groups.push(&[], policy.groups.len() as f64);
+    let mut mutes = Family::gauge(
+        "gridpane_policy_mutes",
+        "Mutes (acknowledged problems) in the backup policy: active, or expired (no longer muting).",
+    );
+    let (active, expired) = policy.mute_states(now);
+    mutes.push(&[("state", "active")], active as f64);
+    mutes.push(&[("state", "expired")], expired as f64);
+    finish(vec![info, groups, mutes])
+}
+
 /// Encodes families in the text exposition format.
 pub fn encode(families: &[MetricFamily], out: &mut Vec<u8>) {
     // Encoding into a Vec cannot fail for well-formed families; an error here
@@ -707,12 +803,14 @@ pub fn encode(families: &[MetricFamily], out: &mut Vec<u8>) {
 /// second), then the extra families (process metrics).
 pub fn render_tail(
     states: &[(&str, &AccountState)],
+    policy: &Policy,
     extra: &[MetricFamily],
     now: DateTime<Utc>,
 ) -> Vec<u8> {
     let now_unix = now.timestamp_millis() as f64 / 1000.0;
     let mut out = Vec::with_capacity(8 * 1024);
     encode(&health_families(states, now_unix), &mut out);
+    encode(&policy_families(policy, now), &mut out);
     encode(&super::detail::detail_families(states, now_unix), &mut out);
     encode(extra, &mut out);
     out
@@ -737,7 +835,7 @@ pub fn render(store: &Store, extra: &[MetricFamily], now: DateTime<Utc>) -> Vec<
         .map(|(n, s)| (n.as_str(), s.as_ref()))
         .collect();
     let snapshot = render_into(&snaps, now, Buffers::default());
-    let tail = render_tail(&health, extra, now);
+    let tail = render_tail(&health, &store.policy(), extra, now);
     let mut out = Vec::with_capacity(snapshot.len + tail.len());
     for c in &snapshot.chunks {
         out.extend_from_slice(c);

@@ -44,9 +44,24 @@ mod tests {
         }
     }
 
+    /// The one integration remote schedules upload to (id 1).
+    fn s3() -> Vec<Integration> {
+        vec![Integration {
+            id: 1,
+            name: "s3".into(),
+            provider: "aws-s3".into(),
+            region: None,
+        }]
+    }
+
     /// One healthy site, then one site for each kind of problem.
     fn fleet() -> AccountSnapshot {
         let on = |retain| storage(Some(true), Some(1), retain);
+        let mut monthly = on(30);
+        if let Some(s) = monthly.schedule.as_mut() {
+            s.frequency = Frequency::Monthly;
+            s.day = Some(1);
+        }
         let sites = [
             (on(30), on(30)),
             (storage(Some(false), Some(1), 30), on(30)),
@@ -55,6 +70,7 @@ mod tests {
             (on(30), storage(None, None, 30)),
             (on(30), storage(Some(true), Some(404), 30)),
             (on(2), on(30)),
+            (on(30), monthly),
         ];
         AccountSnapshot {
             account: "acme".into(),
@@ -67,16 +83,12 @@ mod tests {
                     id,
                     url: format!("site{id}.example"),
                     server_id: None,
+                    site_type: None,
                     local,
                     remote,
                 })
                 .collect(),
-            integrations: vec![Integration {
-                id: 1,
-                name: "s3".into(),
-                provider: "aws-s3".into(),
-                region: None,
-            }],
+            integrations: s3(),
         }
     }
 
@@ -108,17 +120,17 @@ mod tests {
     #[test]
     fn every_surface_says_what_the_assessment_says_not_what_it_would_judge_itself() {
         let snapshot = fleet();
-        let own = Assessment::of(&snapshot);
+        let now: DateTime<Utc> = "2026-11-22T00:00:00Z".parse().unwrap();
+        let own = Assessment::of(&snapshot, &Default::default(), now);
         let kinds: std::collections::BTreeSet<Problem> =
             own.sites().iter().flat_map(SiteVerdict::problems).collect();
         assert_eq!(kinds.len(), Problem::ALL.len(), "the fleet has every kind");
         let mut verdicts = own.sites()[1..].to_vec();
-        verdicts.push(verdicts[0]);
+        verdicts.push(verdicts[0].clone());
         let assessed = Assessed::with_verdicts(snapshot, verdicts.clone());
         let store = Store::new(["acme".to_string()]);
         let slot = Arc::clone(&store.accounts()[0]);
         store.replace_with(&slot, |s| s.snapshot = Some(Arc::new(assessed)));
-        let now: DateTime<Utc> = "2026-11-22T00:00:00Z".parse().unwrap();
 
         let exposition = String::from_utf8(metrics::render(&store, &[], now)).unwrap();
         let view = api::View::load(&store);
@@ -185,6 +197,229 @@ mod tests {
                 p.as_str()
             );
             assert!(exposition.contains(&line), "metrics: {line}");
+        }
+    }
+
+    mod agreement {
+        use std::sync::Arc;
+        use std::time::Duration;
+
+        use chrono::{DateTime, Utc};
+        use proptest::prelude::*;
+
+        use super::super::{api, metrics, status_page};
+        use crate::domain::policy::{Group, Match, Mute, Rules, SiteRef};
+        use crate::domain::{
+            AccountSnapshot, Frequency, Health, Policy, Problem, Schedule, Server, Site,
+            StorageSettings,
+        };
+        use crate::store::Store;
+
+        fn now() -> DateTime<Utc> {
+            "2026-11-22T00:00:00Z".parse().unwrap()
+        }
+
+        fn storage() -> impl Strategy<Value = StorageSettings> {
+            (
+                prop::option::of(any::<bool>()),
+                prop::option::of((
+                    0..5usize,
+                    prop::option::of(prop::sample::select(vec![1u64, 404])),
+                )),
+                prop::option::of(prop::sample::select(vec![0u32, 1, 6, 7, 14, 30, 90, 365])),
+            )
+                .prop_map(|(automatic, schedule, retain_days)| StorageSettings {
+                    automatic,
+                    schedule: schedule.map(|(f, integration_id)| Schedule {
+                        id: 1,
+                        frequency: [
+                            Frequency::Hourly,
+                            Frequency::Daily,
+                            Frequency::Weekly,
+                            Frequency::Monthly,
+                            Frequency::Unknown,
+                        ][f],
+                        hour: Some(3),
+                        minute: Some(0),
+                        day: Some(1),
+                        service_id: None,
+                        service_name: None,
+                        integration_id,
+                    }),
+                    retain_days,
+                    prune_schedule: None,
+                })
+        }
+
+        fn fleet() -> impl Strategy<Value = AccountSnapshot> {
+            prop::collection::vec(
+                (
+                    storage(),
+                    storage(),
+                    prop::option::of(prop::sample::select(vec!["primary", "staging"])),
+                    prop::option::of(1u64..3),
+                ),
+                0..30,
+            )
+            .prop_map(|sites| AccountSnapshot {
+                account: "acme".into(),
+                fetched_at: 1_700_000_000.0,
+                servers: vec![Server {
+                    id: 1,
+                    label: "web-1".into(),
+                    region: None,
+                    backups_version: crate::domain::BackupsVersion::V2,
+                }],
+                sites: sites
+                    .into_iter()
+                    .zip(1..)
+                    .map(|((local, remote, site_type, server_id), id)| Site {
+                        id,
+                        url: format!("site{id}.example"),
+                        server_id,
+                        site_type: site_type.map(str::to_string),
+                        local,
+                        remote,
+                    })
+                    .collect(),
+                integrations: super::s3(),
+            })
+        }
+
+        fn rules() -> impl Strategy<Value = Rules> {
+            (
+                prop::sample::select(vec![0u32, 7, 30, 100]),
+                prop::sample::select(vec![3_600u64, 86_400, 7 * 86_400, 31 * 86_400]),
+                any::<bool>(),
+            )
+                .prop_map(|(min_retention_days, secs, require_remote)| Rules {
+                    min_retention_days,
+                    max_interval: Duration::from_secs(secs),
+                    require_remote,
+                })
+        }
+
+        fn policy() -> impl Strategy<Value = Policy> {
+            let group = (
+                prop::option::of(prop::sample::select(vec!["staging", "primary"])),
+                prop::option::of(prop::sample::select(vec!["web-1", "2"])),
+                prop::option::of(prop::sample::select(vec![
+                    "site1*",
+                    "*.example",
+                    "site?.example",
+                ])),
+                rules(),
+            )
+                .prop_map(|(site_type, server, url, rules)| Group {
+                    name: Arc::from(format!("{site_type:?}{server:?}{url:?}")),
+                    matcher: Match {
+                        site_type: site_type.map(str::to_string),
+                        account: None,
+                        server: server.map(str::to_string),
+                        url: url.map(wildmatch::WildMatch::new),
+                    },
+                    rules,
+                });
+            let mute = (
+                prop::collection::vec(1u64..30, 1..4),
+                prop::option::of(prop::collection::vec(
+                    prop::sample::select(Problem::ALL.to_vec()),
+                    1..3,
+                )),
+                -3i64..3,
+            )
+                .prop_map(|(ids, problems, days)| Mute {
+                    sites: ids
+                        .into_iter()
+                        .map(|id| {
+                            if id % 2 == 0 {
+                                SiteRef::Id(id)
+                            } else {
+                                SiteRef::parse(&format!("SITE{id}.example"))
+                            }
+                        })
+                        .collect(),
+                    problems,
+                    until: now() + chrono::Duration::days(days),
+                    reason: Arc::from("known"),
+                });
+            (
+                rules(),
+                prop::collection::vec(group, 0..3),
+                prop::collection::vec(mute, 0..4),
+            )
+                .prop_map(|(rules, groups, mutes)| Policy {
+                    rules,
+                    groups,
+                    mutes,
+                })
+        }
+
+        fn metric(text: &str, selector: &str) -> usize {
+            let line = format!("\n{selector} ");
+            let start = text.find(&line).unwrap_or_else(|| panic!("{selector}")) + line.len();
+            let rest = &text[start..];
+            rest[..rest.find('\n').unwrap()].parse().unwrap()
+        }
+
+        fn card(html: &str, id: &str) -> usize {
+            let start = html.find(&format!("id=\"count-{id}\"")).unwrap();
+            let rest = &html[start..];
+            let rest = &rest[rest.find("class=\"n\">").unwrap() + 10..];
+            rest[..rest.find('<').unwrap()].parse().unwrap()
+        }
+
+        fn pill(html: &str, p: Problem) -> usize {
+            let start = html
+                .find(&format!("data-problem=\"{}\"><a href", p.as_str()))
+                .unwrap();
+            let rest = &html[start..];
+            let rest = &rest[rest.find("class=\"n\">").unwrap() + 10..];
+            rest[..rest.find('<').unwrap()].parse().unwrap()
+        }
+
+        proptest! {
+            #![proptest_config(ProptestConfig::with_cases(64))]
+
+            /// Whatever the fleet and the policy, the page, the JSON API and
+            /// the metrics count the same sites by status and by problem.
+            #[test]
+            fn page_api_and_metrics_count_the_same_sites(snapshot in fleet(), policy in policy()) {
+                let store = Store::new(["acme".to_string()]);
+                store.set_policy(policy, now());
+                let slot = Arc::clone(&store.accounts()[0]);
+                let assessed = crate::domain::Assessed::new(snapshot, &store.policy(), now());
+                store.replace_with(&slot, |s| s.snapshot = Some(Arc::new(assessed)));
+
+                let exposition = String::from_utf8(metrics::render(&store, &[], now())).unwrap();
+                let view = api::View::load(&store);
+                let totals = api::status(&view, now()).totals;
+                let (_, html) = status_page::page(&view, None, now(), "/metrics");
+                let sites = api::sites(&view, None, now()).unwrap().sites;
+
+                for (h, card_id, api_n) in [
+                    (Health::Problem, "problem", totals.sites_with_problem),
+                    (Health::Warning, "warning", totals.sites_with_warning),
+                    (Health::Ok, "ok", totals.sites_ok),
+                ] {
+                    prop_assert_eq!(card(&html, card_id), api_n, "page {:?}", h);
+                    let m = metric(&exposition, &format!("gridpane_sites_by_status{{account=\"acme\",status=\"{}\"}}", h.as_str()));
+                    prop_assert_eq!(m, api_n, "metrics {:?}", h);
+                    prop_assert_eq!(sites.iter().filter(|s| s.status == h).count(), api_n);
+                }
+                let mut series = 0;
+                for p in Problem::ALL {
+                    let n = totals.problem(p);
+                    prop_assert_eq!(pill(&html, p), n, "page {:?}", p);
+                    let m = metric(&exposition, &format!("gridpane_site_problems{{account=\"acme\",problem=\"{}\"}}", p.as_str()));
+                    prop_assert_eq!(m, n, "metrics {:?}", p);
+                    let muted = metric(&exposition, &format!("gridpane_site_problems_muted{{account=\"acme\",problem=\"{}\"}}", p.as_str()));
+                    prop_assert_eq!(muted, totals.problems_muted.get(p.as_str()).copied().unwrap_or(0));
+                    series += n;
+                }
+                let per_site = exposition.lines().filter(|l| l.starts_with("gridpane_site_problem{")).count();
+                prop_assert_eq!(per_site, series);
+            }
         }
     }
 }

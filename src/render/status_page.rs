@@ -10,6 +10,8 @@ use chrono::{DateTime, Utc};
 use std::cmp::Ordering;
 use std::fmt::Write as _;
 
+mod policy;
+
 use crate::domain::{BackupsVersion, Frequency, Problem, Schedule, Storage};
 use crate::render::api::{
     self, AccountView, Counts, Health, IntegrationRow, IntegrationStatus, ServerFilter, SiteRow,
@@ -132,6 +134,8 @@ pub struct PageQuery {
     pub server: Option<ServerFilter>,
     /// Only sites with a problem or a warning.
     pub problems_only: bool,
+    /// Only sites with this status.
+    pub status: Option<Health>,
     pub problem: Option<Problem>,
     /// The storage `frequency` and `enabled` look at; both when `None`.
     pub storage: Option<Storage>,
@@ -155,6 +159,7 @@ impl Default for PageQuery {
             account: None,
             server: None,
             problems_only: false,
+            status: None,
             problem: None,
             storage: None,
             frequency: None,
@@ -245,7 +250,14 @@ impl PageQuery {
                         format!("\"{shown}\" is not an integration id"),
                     ),
                 },
-                "problem" => match Problem::ALL.into_iter().find(|p| p.as_str() == value) {
+                "status" => match Health::parse(&value) {
+                    Some(h) => q.status = Some(h),
+                    None => bad(
+                        "status",
+                        format!("\"{shown}\" is not problem, warning or ok"),
+                    ),
+                },
+                "problem" => match Problem::parse(&value) {
                     Some(p) => q.problem = Some(p),
                     None => bad("problem", format!("\"{shown}\" is not a problem kind")),
                 },
@@ -312,6 +324,9 @@ impl PageQuery {
         if self.problems_only {
             s.append_pair("problems", "1");
         }
+        if let Some(h) = self.status {
+            s.append_pair("status", h.as_str());
+        }
         if let Some(p) = self.problem {
             s.append_pair("problem", p.as_str());
         }
@@ -356,6 +371,7 @@ impl PageQuery {
         self.account.is_some()
             || self.server.is_some()
             || self.problems_only
+            || self.status.is_some()
             || self.problem.is_some()
             || self.frequency.is_some()
             || self.enabled.is_some()
@@ -374,6 +390,7 @@ impl PageQuery {
         self.account.as_deref().is_none_or(|a| a == row.account)
             && self.server.as_ref().is_none_or(|s| s.keeps(row))
             && (!self.problems_only || row.health != Health::Ok)
+            && self.status.is_none_or(|h| row.health == h)
             && self.problem.is_none_or(|p| row.problems.contains(&p))
             && self.frequency.is_none_or(|f| {
                 self.storages(row)
@@ -392,10 +409,11 @@ impl PageQuery {
     }
 }
 
-const KNOWN_PARAMS: [&str; 13] = [
+const KNOWN_PARAMS: [&str; 14] = [
     "account",
     "server",
     "problems",
+    "status",
     "problem",
     "storage",
     "frequency",
@@ -808,6 +826,7 @@ generated <time datetime=\"{}\">{}</time> · \
     out.push_str("</section>\n");
 
     render_integrations(&mut out, view, query);
+    policy::render(&mut out, &view.policy, now);
 
     out.push_str(
         "</main>\n<footer><p>Times are UTC. Every value comes from the last successful poll of each \
@@ -935,9 +954,9 @@ is known about any site: neither which are protected nor which are not.</p></sec
         "<section aria-labelledby=\"counts-h\" class=\"counts\"><h2 id=\"counts-h\">Summary <span class=\"sub\" id=\"counts-scope\">{scope}</span></h2>\n\
 <ul class=\"cards\">\
 <li class=\"card\" id=\"count-sites\"><span class=\"n\">{}</span> sites</li>\
-<li class=\"card bad\" id=\"count-problem\"><a href=\"?problems=1\"><span class=\"n\">{}</span> not protected</a></li>\
-<li class=\"card warn\" id=\"count-warning\"><span class=\"n\">{}</span> with a warning</li>\
-<li class=\"card ok\" id=\"count-ok\"><span class=\"n\">{}</span> OK</li></ul>\n<ul class=\"kinds\">",
+<li class=\"card bad\" id=\"count-problem\"><a href=\"?status=problem\"><span class=\"n\">{}</span> not protected</a></li>\
+<li class=\"card warn\" id=\"count-warning\"><a href=\"?status=warning\"><span class=\"n\">{}</span> with a warning</a></li>\
+<li class=\"card ok\" id=\"count-ok\"><a href=\"?status=ok\"><span class=\"n\">{}</span> OK</a></li></ul>\n<ul class=\"kinds\">",
         totals.sites, totals.sites_with_problem, totals.sites_with_warning, totals.sites_ok
     );
     for p in Problem::ALL {
@@ -1042,6 +1061,11 @@ fn render_filters(out: &mut String, view: &View, q: &PageQuery) {
             &format!("integration #{id} (not used)"),
             true,
         );
+    }
+    out.push_str("</select></label>\n<label>Status <select name=\"status\">");
+    option(out, "", "Any", q.status.is_none());
+    for h in Health::ALL {
+        option(out, h.as_str(), h.as_str(), q.status == Some(h));
     }
     out.push_str("</select></label>\n<label>Problem <select name=\"problem\">");
     option(out, "", "Any", q.problem.is_none());
@@ -1235,6 +1259,7 @@ fn render_site_table(
                 )
             })
             .collect();
+        let reasons = reasons + &policy::muted_pills(r.muted);
         let reasons = if reasons.is_empty() {
             String::new()
         } else {

@@ -232,21 +232,24 @@ fn status_tells_every_account_state_apart() {
     assert_eq!(v["totals"]["sites_with_problem"], json!(10));
 }
 
+/// The entry of one site in a `/api/v1/sites` answer.
+fn site_entry(answer: &Value, id: u64) -> Value {
+    answer["sites"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|s| s["id"] == json!(id))
+        .unwrap()
+        .clone()
+}
+
 #[test]
 fn sites_carry_the_derived_backup_state() {
     let store = acme_store();
     let view = View::load(&store);
     let v = ok(&view, "/api/v1/sites");
     assert_eq!(v["count"], json!(10));
-    let site = |id: u64| {
-        v["sites"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .find(|s| s["id"] == json!(id))
-            .unwrap()
-            .clone()
-    };
+    let site = |id: u64| site_entry(&v, id);
 
     let healthy = site(1001);
     assert_eq!(healthy["status"], json!("ok"));
@@ -306,7 +309,7 @@ fn sites_carry_the_derived_backup_state() {
     assert_eq!(short["status"], json!("warning"));
     assert_eq!(
         short["problems"],
-        json!([{"code": "short_retention", "text": "backups are kept for less than a week", "severity": "warning"}])
+        json!([{"code": "short_retention", "text": "backups are kept for less than the policy's minimum", "severity": "warning"}])
     );
     assert_eq!(
         short["local"]["problems"][0]["code"],
@@ -524,6 +527,9 @@ async fn bad_filter_values_get_400_naming_the_parameter() {
         ("/api/v1/integrations?account=nobody", "account"),
         ("/api/v1/status?account=acme", "account"),
         ("/api/v1/status?verbose", "verbose"),
+        ("/api/v1/sites?status=bad", "status"),
+        ("/api/v1/sites?problem=backup_missing", "problem"),
+        ("/api/v1/schedules?status=ok", "status"),
     ];
     for (path, parameter) in cases {
         let (status, ctype, body) = support::status::get(&format!("{base}{path}")).await;
@@ -845,6 +851,8 @@ async fn the_api_root_answers_with_its_index() {
                 "server",
                 "server_id",
                 "site_id",
+                "status",
+                "problem",
                 "limit",
                 "offset"
             ])
@@ -928,4 +936,104 @@ fn a_site_whose_backup_record_was_read_shows_the_newest_backup_per_storage_with_
         site(1002).get("backups").is_none(),
         "no record read, no backups field"
     );
+}
+
+/// acme judged under a policy: `never-remote` (1005) muted until 2026-11-30
+/// for its missing remote backups, `orphan` (1006) muted by a mute that has
+/// ended, and retention under 60 days a warning.
+fn acme_under_a_policy() -> Arc<Store> {
+    use gridpane_backup_exporter::domain::policy::{Mute, Rules, SiteRef};
+    use gridpane_backup_exporter::domain::{Policy, Problem};
+    let store = acme_store();
+    let mute = |site: &str, until: &str, reason: &str| Mute {
+        sites: vec![SiteRef::parse(site)],
+        problems: Some(vec![Problem::RemoteNotSetUp, Problem::IntegrationMissing]),
+        until: until.parse().unwrap(),
+        reason: Arc::from(reason),
+    };
+    store.set_policy(
+        Policy {
+            rules: Rules {
+                min_retention_days: 60,
+                ..Rules::default()
+            },
+            groups: Vec::new(),
+            mutes: vec![
+                mute(
+                    "never-remote.example.com",
+                    "2026-11-30T00:00:00Z",
+                    "being migrated",
+                ),
+                mute("1006", "2026-11-01T00:00:00Z", "was being fixed"),
+            ],
+        },
+        now(),
+    );
+    store
+}
+
+#[test]
+fn sites_filter_by_status_and_problem_and_list_muted_problems_apart() {
+    let view = View::load(&acme_under_a_policy());
+    let all = ok(&view, "/api/v1/sites");
+    let site = |id: u64| site_entry(&all, id);
+    let muted = site(1005);
+    assert_eq!(muted["status"], json!("warning"), "{muted}");
+    assert_eq!(muted["problems"][0]["code"], json!("short_retention"));
+    assert_eq!(
+        muted["muted_problems"],
+        json!([{"problem": "remote_not_set_up", "reason": "being migrated", "until": "2026-11-30T00:00:00Z"}])
+    );
+    let ended = site(1006);
+    assert_eq!(
+        ended["status"],
+        json!("problem"),
+        "an ended mute mutes nothing"
+    );
+    assert_eq!(ended["muted_problems"], json!([]));
+
+    for status in ["problem", "warning", "ok"] {
+        let expected: Vec<u64> = all["sites"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|s| s["status"] == json!(status))
+            .map(|s| s["id"].as_u64().unwrap())
+            .collect();
+        let got = ids(
+            &ok(&view, &format!("/api/v1/sites?status={status}")),
+            "sites",
+            "id",
+        );
+        assert_eq!(got, expected, "status={status}");
+    }
+    assert_eq!(
+        ids(
+            &ok(&view, "/api/v1/sites?problem=remote_not_set_up"),
+            "sites",
+            "id"
+        ),
+        Vec::<u64>::new(),
+        "the muted problem is not one of the site's problems"
+    );
+    assert_eq!(
+        ids(
+            &ok(
+                &view,
+                "/api/v1/sites?problem=integration_missing&status=problem"
+            ),
+            "sites",
+            "id"
+        ),
+        vec![1006]
+    );
+
+    let policy = &ok(&view, "/api/v1/status")["policy"];
+    assert_eq!(policy["min_retention_days"], json!(60));
+    assert_eq!(policy["mutes"][0]["state"], json!("active"));
+    assert_eq!(policy["mutes"][1]["state"], json!("expired"));
+    assert_eq!(policy["mutes"][1]["sites"], json!(["1006"]));
+    let totals = &ok(&view, "/api/v1/status")["totals"];
+    assert_eq!(totals["problems_muted"]["remote_not_set_up"], json!(1));
+    assert_eq!(totals["problems"]["remote_not_set_up"], json!(0));
 }

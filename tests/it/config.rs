@@ -218,7 +218,7 @@ fn a_token_in_the_environment_gives_one_default_account() {
     assert_eq!(run.code, Some(0), "{}", run.stderr);
     assert_eq!(
         run.stdout,
-        "configuration OK: 1 account(s), poll interval 5m\n  account \"default\": https://my.gridpane.com/\nweb: listen on 0.0.0.0:9878, metrics at /metrics\n"
+        "configuration OK: 1 account(s), poll interval 5m\n  account \"default\": https://my.gridpane.com/\npolicy: minimum retention 7 days, longest interval 7days, remote backups required, 0 group(s), 0 mute(s)\nweb: listen on 0.0.0.0:9878, metrics at /metrics\n"
     );
     assert!(run.stderr.is_empty(), "{}", run.stderr);
     assert!(
@@ -697,6 +697,25 @@ fn an_account_time_zone_is_a_utc_offset_and_a_zone_name_is_an_error() {
     );
 }
 
+const ACCOUNT: &str = "accounts:\n  - name: a\n    token: x\n";
+
+#[test]
+fn a_policy_with_groups_and_mutes_passes_the_check_and_is_summarised() {
+    let run = check_ok(
+        &format!(
+            "{ACCOUNT}policy:\n  min_retention_days: 30\n  max_interval: 1d\n  require_remote: true\n  groups:\n    - name: staging\n      match: {{ site_type: staging }}\n      require_remote: false\n    - name: web-2\n      match: {{ server: 12, url: \"*.example.com\", account: a }}\n      max_interval: 7d\n  mutes:\n    - sites: [\"shop.example.com\", 1234]\n      problems: [remote_not_set_up]\n      until: 2027-01-31\n      reason: migrating to a new server\n    - sites: [\"blog.example.com\"]\n      until: 2027-01-31T18:00:00Z\n"
+        ),
+        &[],
+    );
+    assert!(
+        run.stdout.contains(
+            "policy: minimum retention 30 days, longest interval 1day, remote backups required, 2 group(s), 2 mute(s)"
+        ),
+        "{}",
+        run.stdout
+    );
+}
+
 #[test]
 fn backup_history_needs_per_site_detail_and_a_refresh_needs_history() {
     let account = "accounts:\n  - name: a\n    token: x\n";
@@ -723,4 +742,56 @@ fn backup_history_needs_per_site_detail_and_a_refresh_needs_history() {
         &[],
         "config.yml: key \"poll.detail.refresh_every\": must be > 0 (leave it out to never refresh)",
     );
+}
+
+#[test]
+fn policy_errors_are_one_line_naming_the_key() {
+    let policy = |yaml: &str| format!("{ACCOUNT}policy:\n{yaml}");
+    let cases = [
+        (
+            "  mutes:\n    - sites: [a.example]\n      problems: [remote_not_set_up, backups_missing]\n      until: 2027-01-31\n",
+            "config.yml: key \"policy.mutes[0].problems[1]\": unknown problem \"backups_missing\", expected one of local_disabled, local_not_scheduled, remote_disabled, remote_not_set_up, integration_missing, short_retention, interval_too_long",
+        ),
+        (
+            "  mutes:\n    - sites: [a.example]\n",
+            "config.yml: key \"policy.mutes[0]\": missing field `until`",
+        ),
+        (
+            "  mutes:\n    - sites: [a.example]\n      until: next friday\n",
+            "config.yml: key \"policy.mutes[0].until\": \"next friday\" is not a date (2027-01-31) or an RFC 3339 time (2027-01-31T18:00:00Z)",
+        ),
+        (
+            "  mutes:\n    - sites: []\n      until: 2027-01-31\n",
+            "config.yml: key \"policy.mutes[0].sites\": must name at least one site (URL or id)",
+        ),
+        (
+            "  mutes:\n    - sites: [a.example]\n      problems: []\n      until: 2027-01-31\n",
+            "config.yml: key \"policy.mutes[0].problems\": must list at least one problem, or be left out to mute every problem",
+        ),
+        (
+            "  max_interval: 0s\n",
+            "config.yml: key \"policy.max_interval\": must be > 0",
+        ),
+        (
+            "  max_interval: 7\n",
+            &format!(
+                "config.yml: key \"policy.max_interval\": found unsigned int `7`, {DURATION_HINT}"
+            ),
+        ),
+        (
+            "  groups:\n    - name: s\n      match: { site_type: staging }\n    - name: s\n      match: { account: a }\n",
+            "config.yml: key \"policy.groups[1].name\": duplicate group name \"s\"",
+        ),
+        (
+            "  groups:\n    - name: s\n      match: { type: staging }\n",
+            "config.yml: key \"policy.groups[0].match.type\": unknown key `type`, expected one of `site_type`, `account`, `server`, `url`",
+        ),
+        (
+            "  min_retention: 7\n",
+            "config.yml: key \"policy.min_retention\": unknown key `min_retention`, expected one of `min_retention_days`, `max_interval`, `require_remote`, `groups`, `mutes`",
+        ),
+    ];
+    for (yaml, expected) in cases {
+        assert_error(&policy(yaml), &[], expected);
+    }
 }

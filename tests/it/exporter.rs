@@ -607,3 +607,139 @@ fn every_metric_row_of_the_docs_sits_in_a_table() {
         }
     }
 }
+
+/// Sites by status (problem, warning, ok) as the page's cards, the API's
+/// totals and `gridpane_sites_by_status` say; asserts that the three agree.
+async fn counts_on_every_surface(base: &str) -> [usize; 3] {
+    let (_, _, html) = support::status::get(&format!("{base}/")).await;
+    let card = |id: &str| -> usize {
+        let start = html.find(&format!("id=\"count-{id}\"")).unwrap();
+        let n = &html[start..];
+        let n = &n[n.find("class=\"n\">").unwrap() + 10..];
+        n[..n.find('<').unwrap()].parse().unwrap()
+    };
+    let page = [card("problem"), card("warning"), card("ok")];
+    let (_, _, body) = support::status::get(&format!("{base}/api/v1/status")).await;
+    let status: serde_json::Value = serde_json::from_str(&body).unwrap();
+    let totals = &status["totals"];
+    let api = ["sites_with_problem", "sites_with_warning", "sites_ok"]
+        .map(|k| totals[k].as_u64().unwrap() as usize);
+    let (_, _, text) = support::status::get(&format!("{base}/metrics")).await;
+    let metric = ["problem", "warning", "ok"].map(|s| {
+        value(
+            &text,
+            &format!("gridpane_sites_by_status{{account=\"acme\",status=\"{s}\"}}"),
+        )
+        .unwrap()
+        .parse::<usize>()
+        .unwrap()
+    });
+    assert_eq!(page, api, "page and API");
+    assert_eq!(api, metric, "API and metrics");
+    page
+}
+
+#[cfg(unix)]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sighup_applies_a_changed_policy_everywhere_and_a_broken_file_changes_nothing() {
+    let fake = fake(fleet_of(3, 2, 30)).await;
+    let dir = tempfile::tempdir().unwrap();
+    let token = dir.path().join("token");
+    std::fs::write(&token, TOKEN).unwrap();
+    let config = dir.path().join("config.yml");
+    let accounts = format!(
+        "accounts:\n  - name: acme\n    base_url: {}\n    token_file: {}\n",
+        fake.base_url(),
+        token.display()
+    );
+    let write = |rest: &str| std::fs::write(&config, format!("{accounts}{rest}")).unwrap();
+    write("poll:\n  interval: 1h\n  requests_per_minute: 0\n");
+    let log = dir.path().join("stderr.log");
+    let port = free_port();
+    let base = format!("http://127.0.0.1:{port}");
+    let mut child = Command::new(env!("CARGO_BIN_EXE_gridpane-backup-exporter"))
+        .args([
+            "--config.file",
+            config.to_str().unwrap(),
+            "--web.listen-address",
+            &format!("127.0.0.1:{port}"),
+        ])
+        .env_clear()
+        .stdout(Stdio::null())
+        .stderr(std::fs::File::create(&log).unwrap())
+        .spawn()
+        .unwrap();
+    let logged = || std::fs::read_to_string(&log).unwrap_or_default();
+    let hangup = || {
+        let sent = Command::new("kill")
+            .args(["-HUP", &child.id().to_string()])
+            .status()
+            .unwrap();
+        assert!(sent.success());
+    };
+    wait_for(10, "the first poll", || async {
+        reqwest::get(format!("{base}/-/ready"))
+            .await
+            .is_ok_and(|r| r.status() == 200)
+    })
+    .await;
+    let before = counts_on_every_surface(&base).await;
+    assert!(before[0] > 0, "the fleet has unprotected sites: {before:?}");
+
+    // Nothing is required any more but a year of retention: every site
+    // that keeps backups less long is a warning, none is a problem.
+    write(
+        "poll:\n  interval: 2h\n  requests_per_minute: 0\npolicy:\n  min_retention_days: 365\n  require_remote: false\n  max_interval: 31d\n  groups:\n    - name: all\n      match: {}\n      min_retention_days: 365\n      require_remote: false\n      max_interval: 31d\n",
+    );
+    hangup();
+    wait_for(10, "the reload", || async {
+        logged().contains("configuration reloaded")
+    })
+    .await;
+    let after = counts_on_every_surface(&base).await;
+    assert_ne!(after, before, "the counts follow the new policy");
+    assert_eq!(after.iter().sum::<usize>(), before.iter().sum::<usize>());
+    let (_, _, sites) = support::status::get(&format!("{base}/api/v1/sites")).await;
+    let sites: serde_json::Value = serde_json::from_str(&sites).unwrap();
+    for site in sites["sites"].as_array().unwrap() {
+        assert_eq!(site["group"], "all", "{site}");
+        for p in site["problems"].as_array().unwrap() {
+            let code = p["code"].as_str().unwrap();
+            assert!(
+                !code.starts_with("remote") && code != "integration_missing",
+                "remote backups are not required: {site}"
+            );
+        }
+    }
+    assert!(
+        logged().contains("needs a restart") && logged().contains("poll"),
+        "the changed poll interval is not applied: {}",
+        logged()
+    );
+
+    write("policy:\n  min_retention_dayz: 1\n");
+    hangup();
+    wait_for(10, "the failed reload", || async {
+        logged().contains("configuration reload failed")
+    })
+    .await;
+    assert_eq!(
+        counts_on_every_surface(&base).await,
+        after,
+        "nothing changed"
+    );
+    let failure: Vec<String> = logged()
+        .lines()
+        .filter(|l| l.contains("configuration reload failed"))
+        .map(str::to_string)
+        .collect();
+    assert_eq!(failure.len(), 1, "{failure:?}");
+    assert!(
+        failure[0].contains("min_retention_dayz"),
+        "says why: {}",
+        failure[0]
+    );
+
+    child.kill().unwrap();
+    child.wait().unwrap();
+}

@@ -77,7 +77,7 @@ async fn cached_body(cache: &ExpositionCache, store: &Store, now: DateTime<Utc>)
         .map(|(n, s)| (n.as_str(), s.as_ref()))
         .collect();
     let mut body = entry.text().to_vec();
-    body.extend_from_slice(&metrics::render_tail(&health, &[], at));
+    body.extend_from_slice(&metrics::render_tail(&health, &Default::default(), &[], at));
     body
 }
 
@@ -294,7 +294,7 @@ async fn the_gzip_form_is_one_member_that_decodes_to_the_plain_exposition() {
         .iter()
         .map(|(n, s)| (n.as_str(), s.as_ref()))
         .collect();
-    let tail = metrics::render_tail(&health, &[], at);
+    let tail = metrics::render_tail(&health, &Default::default(), &[], at);
 
     let head = entry.gzip().await;
     let mut gz = head.bytes.to_vec();
@@ -403,6 +403,7 @@ async fn the_render_on_every_scrape_baseline_serves_the_same_families() {
         accounts: vec![account("agency", &fake, TOKEN)],
         poll: fast_poll(),
         state_file: None,
+        policy: Default::default(),
     };
     let app = gridpane_backup_exporter::app::App::start(
         config,

@@ -61,6 +61,7 @@ async fn start_secured(fake: &FakeGridPane, web_config: &Path, limits: Limits) -
         accounts: vec![account("acme", fake, TOKEN)],
         poll: fast_poll(),
         state_file: None,
+        policy: Default::default(),
     };
     App::start_with(
         config,

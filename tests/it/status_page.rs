@@ -139,8 +139,10 @@ fn counts_at_the_top_cover_sites_problems_and_each_kind() {
     let (_, html) = render(&acme_store(), "");
     assert!(html.contains("id=\"count-sites\"><span class=\"n\">10</span> sites"));
     assert!(html.contains("<span class=\"n\">5</span> not protected"));
-    assert!(html.contains("id=\"count-warning\"><span class=\"n\">1</span> with a warning"));
-    assert!(html.contains("id=\"count-ok\"><span class=\"n\">4</span> OK"));
+    assert!(html.contains(
+        "id=\"count-warning\"><a href=\"?status=warning\"><span class=\"n\">1</span> with a warning"
+    ));
+    assert!(html.contains("id=\"count-ok\"><a href=\"?status=ok\"><span class=\"n\">4</span> OK"));
     for code in [
         "local_disabled",
         "local_not_scheduled",
@@ -268,6 +270,7 @@ fn a_filtered_view_has_an_address_that_gives_it_back() {
         account: Some("a b&c".to_string()),
         server: Some(ServerFilter("web 02".to_string())),
         problems_only: true,
+        status: Some(gridpane_backup_exporter::domain::Health::Warning),
         problem: Some(gridpane_backup_exporter::domain::Problem::RemoteDisabled),
         storage: Some(Storage::Remote),
         frequency: Some(Frequency::Weekly),
@@ -293,6 +296,7 @@ fn big_store(sites: u64) -> Arc<Store> {
             id: 10_000 + i,
             url: format!("site-{i:04}.example.com"),
             server_id: Some(10),
+            site_type: None,
             local: StorageSettings {
                 automatic: Some(true),
                 schedule: Some(Schedule {
@@ -586,7 +590,7 @@ fn without_any_data_the_summary_shows_no_counts_that_read_as_all_clear() {
     assert!(html.contains(
         "id=\"counts-scope\">accounts with data only: 1 of 2 accounts has no data yet</span>"
     ));
-    assert!(html.contains("id=\"count-ok\"><span class=\"n\">4</span> OK"));
+    assert!(html.contains("id=\"count-ok\"><a href=\"?status=ok\"><span class=\"n\">4</span> OK"));
 }
 
 #[test]
@@ -734,4 +738,78 @@ fn a_site_whose_backup_record_was_read_shows_its_newest_backup_under_each_storag
         "{row}"
     );
     assert!(!site_row(&html, 1002).contains("backup-last"));
+}
+
+#[test]
+fn muted_problems_show_as_muted_expired_mutes_as_expired_and_each_card_leads_to_the_sites_it_counts()
+ {
+    use gridpane_backup_exporter::domain::policy::{Mute, SiteRef};
+    use gridpane_backup_exporter::domain::{Policy, Problem};
+    let store = acme_store();
+    store.set_policy(
+        Policy {
+            mutes: vec![
+                Mute {
+                    sites: vec![SiteRef::parse("never-remote.example.com")],
+                    problems: None,
+                    until: "2026-11-30T00:00:00Z".parse().unwrap(),
+                    reason: Arc::from("being <migrated>"),
+                },
+                Mute {
+                    sites: vec![SiteRef::parse("1006")],
+                    problems: Some(vec![Problem::IntegrationMissing]),
+                    until: "2026-11-01T00:00:00Z".parse().unwrap(),
+                    reason: Arc::from("was being fixed"),
+                },
+            ],
+            ..Policy::default()
+        },
+        now(),
+    );
+    let (_, html) = render(&store, "per_page=1000");
+    let muted = site_row(&html, 1005);
+    assert!(
+        muted.contains("<span class=\"badge ok\">OK</span>"),
+        "{muted}"
+    );
+    assert!(
+        muted.contains("data-muted=\"remote_not_set_up\"")
+            && muted.contains("muted until 2026-11-30 00:00 UTC: being &lt;migrated&gt;"),
+        "{muted}"
+    );
+    assert!(
+        !muted.contains("data-problem=\"remote_not_set_up\""),
+        "{muted}"
+    );
+    assert!(site_row(&html, 1006).contains("data-problem=\"integration_missing\""));
+    assert!(html.contains("data-mute-state=\"active\""), "{html}");
+    assert!(
+        html.contains(
+            "data-mute-state=\"expired\">#1006 (integration_missing): <strong>expired</strong>"
+        ),
+        "{html}"
+    );
+
+    for (card, status) in [("problem", "problem"), ("warning", "warning"), ("ok", "ok")] {
+        let start = html
+            .find(&format!(
+                "id=\"count-{card}\"><a href=\"?status={status}\"><span class=\"n\">"
+            ))
+            .unwrap();
+        let rest = &html[start..];
+        let rest = &rest[rest.find("class=\"n\">").unwrap() + 10..];
+        let counted: usize = rest[..rest.find('<').unwrap()].parse().unwrap();
+        let (_, listed) = render(&store, &format!("status={status}&per_page=1000"));
+        let rows = site_ids(&listed);
+        assert_eq!(
+            rows.len(),
+            counted,
+            "{card}: the card leads to the sites it counts"
+        );
+        for id in rows {
+            assert!(listed.contains(&format!(
+                "<tr class=\"site {status}\" data-site-id=\"{id}\""
+            )));
+        }
+    }
 }

@@ -58,6 +58,7 @@ pub async fn start(accounts: Vec<Account>, poll: PollConfig) -> App {
         accounts,
         poll,
         state_file: None,
+        policy: Default::default(),
     })
     .await
 }

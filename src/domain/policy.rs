@@ -1,0 +1,170 @@
+//! The backup policy: what a protected site needs (minimum retention,
+//! longest schedule period, remote backups or not), per group of sites, and
+//! the problems operators have acknowledged (mutes). Built from the
+//! configuration's `policy:` section (docs/policy.md); the assessment reads
+//! it, nothing here reads the configuration.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use chrono::{DateTime, Utc};
+use wildmatch::WildMatch;
+
+use super::problem::Problem;
+use super::snapshot::Site;
+
+/// What a site must have to be protected.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Rules {
+    /// Retention under this many days is a warning (keep-all always
+    /// passes; 0 switches the check off).
+    pub min_retention_days: u32,
+    /// A storage that is on with a longer schedule period is a warning.
+    pub max_interval: Duration,
+    /// Remote backups must be on, scheduled and point at an existing
+    /// integration.
+    pub require_remote: bool,
+}
+
+impl Default for Rules {
+    fn default() -> Self {
+        Rules {
+            min_retention_days: 7,
+            max_interval: Duration::from_secs(7 * 86_400),
+            require_remote: true,
+        }
+    }
+}
+
+/// Which sites a group holds: every condition given must hold.
+#[derive(Clone, Debug, Default)]
+pub struct Match {
+    /// The site's type from GridPane (`primary`, `staging`...), ignoring case.
+    pub site_type: Option<String>,
+    pub account: Option<String>,
+    /// The server's label or id.
+    pub server: Option<String>,
+    /// A glob over the site URL (`*` any run, `?` one character), ignoring case.
+    pub url: Option<WildMatch>,
+}
+
+/// What a site is matched against: the site and where it lives.
+#[derive(Clone, Copy, Debug)]
+pub struct SiteContext<'a> {
+    pub account: &'a str,
+    pub site: &'a Site,
+    pub server_label: Option<&'a str>,
+}
+
+impl Match {
+    pub fn matches(&self, at: &SiteContext<'_>) -> bool {
+        self.site_type.as_deref().is_none_or(|t| {
+            at.site
+                .site_type
+                .as_deref()
+                .is_some_and(|s| s.eq_ignore_ascii_case(t))
+        }) && self.account.as_deref().is_none_or(|a| a == at.account)
+            && self.server.as_deref().is_none_or(|s| {
+                at.server_label == Some(s)
+                    || at.site.server_id.is_some_and(|id| id.to_string() == s)
+            })
+            && self
+                .url
+                .as_ref()
+                .is_none_or(|glob| glob.matches(&at.site.url.to_ascii_lowercase()))
+    }
+}
+
+/// A named group of sites with its own rules.
+#[derive(Clone, Debug)]
+pub struct Group {
+    pub name: Arc<str>,
+    pub matcher: Match,
+    /// The policy's rules with the group's overrides applied.
+    pub rules: Rules,
+}
+
+/// A site a mute names: its id or its URL.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum SiteRef {
+    Id(u64),
+    Url(String),
+}
+
+impl SiteRef {
+    /// Digits are an id; anything else a URL (compared ignoring case).
+    pub fn parse(raw: &str) -> SiteRef {
+        let raw = raw.trim();
+        match raw.parse::<u64>() {
+            Ok(id) => SiteRef::Id(id),
+            Err(_) => SiteRef::Url(raw.to_ascii_lowercase()),
+        }
+    }
+
+    pub fn names(&self, site: &Site) -> bool {
+        match self {
+            SiteRef::Id(id) => site.id == *id,
+            SiteRef::Url(url) => site.url.eq_ignore_ascii_case(url),
+        }
+    }
+}
+
+/// Known problems of some sites, acknowledged until a given instant.
+#[derive(Clone, Debug)]
+pub struct Mute {
+    pub sites: Vec<SiteRef>,
+    /// `None`: every problem.
+    pub problems: Option<Vec<Problem>>,
+    /// The mute stops muting at this instant.
+    pub until: DateTime<Utc>,
+    pub reason: Arc<str>,
+}
+
+impl Mute {
+    pub fn active(&self, now: DateTime<Utc>) -> bool {
+        now < self.until
+    }
+
+    /// The mute names this site and problem (whether or not it is active).
+    pub fn covers(&self, site: &Site, problem: Problem) -> bool {
+        self.sites.iter().any(|s| s.names(site))
+            && self
+                .problems
+                .as_ref()
+                .is_none_or(|ps| ps.contains(&problem))
+    }
+}
+
+/// The policy in force.
+#[derive(Clone, Debug, Default)]
+pub struct Policy {
+    /// The rules of sites no group matches.
+    pub rules: Rules,
+    /// First match wins.
+    pub groups: Vec<Group>,
+    pub mutes: Vec<Mute>,
+}
+
+impl Policy {
+    /// The first group that matches the site, if any, and the rules that
+    /// apply to it.
+    pub fn rules_for(&self, at: &SiteContext<'_>) -> (Option<&Group>, &Rules) {
+        match self.groups.iter().find(|g| g.matcher.matches(at)) {
+            Some(g) => (Some(g), &g.rules),
+            None => (None, &self.rules),
+        }
+    }
+
+    /// The first active mute of this problem of this site.
+    pub fn mute_of(&self, site: &Site, problem: Problem, now: DateTime<Utc>) -> Option<&Mute> {
+        self.mutes
+            .iter()
+            .find(|m| m.active(now) && m.covers(site, problem))
+    }
+
+    /// Mutes still muting at `now`, and those that have ended.
+    pub fn mute_states(&self, now: DateTime<Utc>) -> (usize, usize) {
+        let active = self.mutes.iter().filter(|m| m.active(now)).count();
+        (active, self.mutes.len() - active)
+    }
+}

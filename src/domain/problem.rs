@@ -1,0 +1,153 @@
+//! The kinds of problem a site's backups can have, how bad each is, and a
+//! set of them.
+
+use serde::{Deserialize, Serialize};
+
+use super::snapshot::Storage;
+
+/// Something wrong with a site's backups, in the words an operator reads.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Problem {
+    /// A local schedule exists but automatic local backups are off.
+    LocalDisabled,
+    /// No local schedule at all.
+    LocalNotScheduled,
+    /// A remote schedule exists but automatic remote backups are off.
+    RemoteDisabled,
+    /// No remote schedule: remote backups were never set up.
+    RemoteNotSetUp,
+    /// The remote schedule points at an integration that no longer exists.
+    IntegrationMissing,
+    /// Local or remote backups are kept for less than the policy's minimum.
+    ShortRetention,
+    /// A storage that is on runs less often than the policy's longest period.
+    IntervalTooLong,
+}
+
+/// How bad a problem is.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Severity {
+    /// The site is not protected.
+    Critical,
+    /// The site is protected, less than it should be.
+    Warning,
+}
+
+impl Severity {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Severity::Critical => "critical",
+            Severity::Warning => "warning",
+        }
+    }
+}
+
+impl Problem {
+    /// Every problem kind, most serious first (the order of [`super::site_problems`]).
+    pub const ALL: [Problem; 7] = [
+        Problem::LocalDisabled,
+        Problem::LocalNotScheduled,
+        Problem::RemoteDisabled,
+        Problem::RemoteNotSetUp,
+        Problem::IntegrationMissing,
+        Problem::ShortRetention,
+        Problem::IntervalTooLong,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Problem::LocalDisabled => "local_disabled",
+            Problem::LocalNotScheduled => "local_not_scheduled",
+            Problem::RemoteDisabled => "remote_disabled",
+            Problem::RemoteNotSetUp => "remote_not_set_up",
+            Problem::IntegrationMissing => "integration_missing",
+            Problem::ShortRetention => "short_retention",
+            Problem::IntervalTooLong => "interval_too_long",
+        }
+    }
+
+    /// The kind a name (as [`Problem::as_str`] writes it) stands for.
+    pub fn parse(name: &str) -> Option<Problem> {
+        Problem::ALL.into_iter().find(|p| p.as_str() == name)
+    }
+
+    pub fn describe(self) -> &'static str {
+        match self {
+            Problem::LocalDisabled => "local backups are switched off",
+            Problem::LocalNotScheduled => "no local backup schedule",
+            Problem::RemoteDisabled => "remote backups are switched off",
+            Problem::RemoteNotSetUp => "remote backups were never set up",
+            Problem::IntegrationMissing => "remote schedule points at a deleted integration",
+            Problem::ShortRetention => "backups are kept for less than the policy's minimum",
+            Problem::IntervalTooLong => "backups run less often than the policy requires",
+        }
+    }
+
+    pub fn severity(self) -> Severity {
+        match self {
+            Problem::ShortRetention | Problem::IntervalTooLong => Severity::Warning,
+            _ => Severity::Critical,
+        }
+    }
+
+    /// Problems leave a site unprotected; warnings weaken its protection.
+    pub fn is_warning(self) -> bool {
+        self.severity() == Severity::Warning
+    }
+
+    /// Which storage the problem concerns; `None` for short retention and
+    /// long intervals, which can concern either.
+    pub fn storage(self) -> Option<Storage> {
+        match self {
+            Problem::LocalDisabled | Problem::LocalNotScheduled => Some(Storage::Local),
+            Problem::RemoteDisabled | Problem::RemoteNotSetUp | Problem::IntegrationMissing => {
+                Some(Storage::Remote)
+            }
+            Problem::ShortRetention | Problem::IntervalTooLong => None,
+        }
+    }
+
+    /// The remote problems that the policy's `require_remote: false` waives.
+    pub fn needs_remote(self) -> bool {
+        self.storage() == Some(Storage::Remote)
+    }
+}
+
+/// A set of problem kinds, iterated most serious first. One bit per kind of
+/// [`Problem::ALL`].
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
+pub struct ProblemSet(u32);
+
+impl ProblemSet {
+    pub fn insert(&mut self, p: Problem) {
+        self.0 |= 1 << p as u32;
+    }
+
+    pub fn contains(self, p: Problem) -> bool {
+        self.0 & (1 << p as u32) != 0
+    }
+
+    pub fn is_empty(self) -> bool {
+        self.0 == 0
+    }
+
+    pub fn len(self) -> usize {
+        self.0.count_ones() as usize
+    }
+
+    pub fn iter(self) -> impl Iterator<Item = Problem> {
+        Problem::ALL.into_iter().filter(move |p| self.contains(*p))
+    }
+}
+
+impl FromIterator<Problem> for ProblemSet {
+    fn from_iter<I: IntoIterator<Item = Problem>>(iter: I) -> Self {
+        let mut set = ProblemSet::default();
+        for p in iter {
+            set.insert(p);
+        }
+        set
+    }
+}
