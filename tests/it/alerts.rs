@@ -239,29 +239,29 @@ fn alerts_follow_the_mixin_conventions() {
 }
 
 #[test]
-fn thresholds_are_single_recording_rules_that_alerts_use() {
+fn the_only_threshold_left_in_the_rules_is_data_staleness() {
+    // What a protected site needs is the exporter's policy; the rule file
+    // keeps only the threshold the exporter cannot judge: its own staleness.
     let rules = prom::parse_rules(&prom::read_repo_file(prom::RULES));
-    for threshold in [
-        "gridpane:backup_retention_min_seconds",
-        "gridpane:backup_interval_max_seconds",
-        "gridpane:data_stale_after_seconds",
-    ] {
-        let defs: Vec<_> = rules.iter().filter(|r| r.name == threshold).collect();
-        assert_eq!(defs.len(), 1, "{threshold} must be defined exactly once");
-        // A constant default, overridable by a series recorded elsewhere.
-        let expected_prefix = format!("max({threshold}:override) or vector(");
-        assert!(
-            defs[0].expr.starts_with(&expected_prefix) && !defs[0].expr.contains("gridpane_"),
-            "{threshold} must be `{expected_prefix}<default>)`: {}",
-            defs[0].expr
-        );
-        let users = rules
-            .iter()
-            .filter(|r| r.is_alert && r.expr.contains(threshold))
-            .count();
-        assert_eq!(users, 1, "{threshold} is used by {users} alerts");
-    }
-    // No alert hard-codes the thresholds' default values.
+    let thresholds: Vec<&str> = rules
+        .iter()
+        .filter(|r| !r.is_alert && r.expr.contains(":override"))
+        .map(|r| r.name.as_str())
+        .collect();
+    assert_eq!(thresholds, ["gridpane:data_stale_after_seconds"]);
+    let threshold = "gridpane:data_stale_after_seconds";
+    let def = rules.iter().find(|r| r.name == threshold).expect("defined");
+    assert_eq!(
+        def.expr,
+        format!("max({threshold}:override) or vector(3600)")
+    );
+    let users: Vec<&str> = rules
+        .iter()
+        .filter(|r| r.is_alert && r.expr.contains(threshold))
+        .map(|r| r.name.as_str())
+        .collect();
+    assert_eq!(users, ["GridPaneDataStale"]);
+    // No alert hard-codes a default of its own.
     for r in rules.iter().filter(|r| r.is_alert) {
         for number in ["604800", "86400", "3600"] {
             assert!(
@@ -269,6 +269,170 @@ fn thresholds_are_single_recording_rules_that_alerts_use() {
                 "{} hard-codes {number}; compare against the threshold rule",
                 r.name
             );
+        }
+    }
+}
+
+/// The per-site alerts by the `problem` of `gridpane_site_problem` each
+/// reads. Panics unless every alert about sites reads that metric for
+/// exactly one problem kind, and no other metric than the recorded site
+/// info it joins for the site's name.
+pub(crate) fn problem_alerts() -> BTreeMap<String, prom::Rule> {
+    let mut out = BTreeMap::new();
+    for r in prom::alert_rules() {
+        if !r.expr.contains("site_id") {
+            continue;
+        }
+        let mut problems = Vec::new();
+        for s in prom::selectors(&r.expr) {
+            match s.metric.as_str() {
+                "gridpane_site_problem" => {
+                    let kinds: Vec<&str> = s
+                        .matchers
+                        .iter()
+                        .filter(|(l, op, _)| l == "problem" && op == "=")
+                        .map(|(_, _, v)| v.as_str())
+                        .collect();
+                    assert_eq!(
+                        kinds.len(),
+                        1,
+                        "{}: want one problem=\"...\" matcher: {}",
+                        r.name,
+                        r.expr
+                    );
+                    assert_eq!(
+                        s.matchers.len(),
+                        1,
+                        "{}: selects on more than the problem: {}",
+                        r.name,
+                        r.expr
+                    );
+                    problems.extend(kinds.into_iter().map(str::to_owned));
+                }
+                "account_site_id:gridpane_site_info:first" => {}
+                other => panic!(
+                    "{}: a per-site alert reads {other}; it must read only the exporter's \
+                     verdict (gridpane_site_problem), as the status page does",
+                    r.name
+                ),
+            }
+        }
+        assert_eq!(problems.len(), 1, "{}: {}", r.name, r.expr);
+        let name = r.name.clone();
+        if let Some(other) = out.insert(problems.remove(0), r) {
+            panic!("{name} and {} alert on the same problem", other.name);
+        }
+    }
+    out
+}
+
+#[test]
+fn per_site_alerts_read_only_the_exporters_verdict_one_alert_per_problem() {
+    // problem_alerts() panics on an alert that reads anything else.
+    let alerts = problem_alerts();
+    assert!(alerts.len() >= 7, "{:?}", alerts.keys());
+    for r in alerts.values() {
+        // The alert keeps the problem as a label, for routing and silences.
+        assert!(
+            r.expr.contains("max by (account, site_id, problem)"),
+            "{}: {}",
+            r.name,
+            r.expr
+        );
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_problem_kind_the_exporter_reports_has_its_alert_with_the_same_severity() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let exporter = prom::start_demo_exporter(dir.path()).await;
+    let text = prom::get_ok(&exporter.url("/metrics")).await;
+    // gridpane_site_problems has every kind, 0 when none; the severity of a
+    // kind shows on its gridpane_site_problem series, where the demo has one.
+    let mut kinds = BTreeSet::new();
+    let mut severities: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
+    for line in text.lines().filter(|l| !l.starts_with('#')) {
+        let Some(s) = prom::selectors(line).into_iter().next() else {
+            continue;
+        };
+        let value = |label: &str| {
+            s.matchers
+                .iter()
+                .find(|(l, _, _)| l == label)
+                .map(|(_, _, v)| v.clone())
+        };
+        match (s.metric.as_str(), value("problem")) {
+            ("gridpane_site_problems", Some(p)) => {
+                kinds.insert(p);
+            }
+            ("gridpane_site_problem", Some(p)) => {
+                severities.entry(p).or_default().extend(value("severity"));
+            }
+            _ => {}
+        }
+    }
+    assert!(kinds.len() >= 6, "problem kinds in /metrics: {kinds:?}");
+    let alerts = problem_alerts();
+    let alerted: BTreeSet<String> = alerts.keys().cloned().collect();
+    assert_eq!(
+        alerted, kinds,
+        "every problem kind the exporter reports needs exactly one alert, and no alert may \
+         wait for a kind the exporter does not report"
+    );
+    for (problem, seen) in &severities {
+        let rule = &alerts[problem];
+        let want: BTreeSet<String> = rule
+            .label("severity")
+            .map(str::to_owned)
+            .into_iter()
+            .collect();
+        assert_eq!(
+            seen, &want,
+            "{} has severity {want:?}, the exporter reports {problem} as {seen:?}",
+            rule.name
+        );
+    }
+}
+
+#[test]
+fn the_documented_sed_makes_every_runbook_url_absolute() {
+    // docs/runbook.md gives one command for the rule file and the generated
+    // PrometheusRule; run it as written on copies of both.
+    let runbook = prom::read_repo_file(prom::RUNBOOK);
+    let command = runbook
+        .lines()
+        .find(|l| l.starts_with("sed -i 's|runbook_url: "))
+        .expect("runbook gives a sed command for runbook_url");
+    let base = "https://wiki.example.com/gridpane-runbook#";
+    let files = [prom::RULES, "deploy/kubernetes/prometheusrule.yaml"];
+    let dir = tempfile::tempdir().expect("tempdir");
+    for file in files {
+        let copy = dir.path().join(file);
+        std::fs::create_dir_all(copy.parent().expect("parent")).expect("mkdir");
+        std::fs::write(&copy, prom::read_repo_file(file)).expect("write");
+    }
+    let out = Command::new("sh")
+        .args(["-c", command])
+        .current_dir(dir.path())
+        .output()
+        .expect("run sh");
+    assert!(out.status.success(), "{command}: {out:?}");
+    let anchors: BTreeSet<String> = prom::alert_rules()
+        .iter()
+        .map(|r| r.name.to_lowercase())
+        .collect();
+    for file in files {
+        let text = std::fs::read_to_string(dir.path().join(file)).expect("read");
+        let urls: Vec<&str> = text
+            .lines()
+            .filter_map(|l| l.trim().strip_prefix("runbook_url: "))
+            .collect();
+        assert_eq!(urls.len(), anchors.len(), "{file}");
+        for u in urls {
+            let anchor = u
+                .strip_prefix(base)
+                .unwrap_or_else(|| panic!("{file}: {u} is not absolute"));
+            assert!(anchors.contains(anchor), "{file}: {u}");
         }
     }
 }

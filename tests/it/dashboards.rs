@@ -44,6 +44,16 @@ const DELIBERATELY_UNUSED: &[(&str, &str)] = &[
         "gridpane_site_backup_record_age_seconds",
         "panels and alerts come with the overdue-backup policy",
     ),
+    (
+        "gridpane_backup_remote_integration_missing",
+        "a raw fact for people's own rules; dashboards and alerts read the verdict's \
+         integration_missing problem (gridpane_site_problem)",
+    ),
+    (
+        "gridpane_backup_schedule_interval_seconds",
+        "a raw fact for people's own rules; dashboards show frequencies \
+         (gridpane_backup_schedule_info) and alerts read the verdict's interval_too_long problem",
+    ),
 ];
 
 /// Contract metrics the demo does not emit, so their names cannot be checked
@@ -53,6 +63,15 @@ const ABSENT_FROM_DEMO: &[(&str, &str)] = &[];
 
 /// Series that Prometheus makes itself, not the exporter.
 const SYNTHETIC: &[&str] = &["up"];
+
+/// The exporter's own metrics without an `account` label: dashboards filter
+/// them by `job` and `instance` only.
+const WITHOUT_ACCOUNT: &[&str] = &[
+    "gridpane_exporter_build_info",
+    "gridpane_policy_info",
+    "gridpane_policy_groups",
+    "gridpane_policy_mutes",
+];
 
 fn datasource() -> Value {
     json!({"type": "prometheus", "uid": "${datasource}"})
@@ -338,7 +357,7 @@ fn dashboards_follow_the_grafana_conventions() {
                         _ => &[("job", "$job"), ("instance", "$instance")],
                     }
                 } else if s.metric.starts_with("gridpane_")
-                    && s.metric != "gridpane_exporter_build_info"
+                    && !WITHOUT_ACCOUNT.contains(&s.metric.as_str())
                 {
                     &[
                         ("job", "$job"),

@@ -33,8 +33,6 @@ const SHORT_FOR: &str = "6s";
 const SHORT_KEEP: &str = "10s";
 const JOB: &str = "gridpane";
 const ACCOUNT: &str = "demo";
-/// Default of the rule file's threshold rules, in days.
-const RETENTION_MIN_DAYS: u32 = 7;
 
 /// Dashboard queries that may return no series on the demo fleet:
 /// (dashboard uid, panel title, refId, reason). They must still be valid.
@@ -75,101 +73,112 @@ const HEALTH_ALERTS: &[&str] = &[
     "GridPaneExporterAbsent",
 ];
 
-/// (alertname, site_id, storage or "")
+/// (alertname, site_id, problem)
 type AlertKey = (String, String, String);
 
 #[derive(Debug, Clone)]
 struct SiteRef {
     url: String,
     server_label: String,
+    severity: String,
 }
 
-/// The per-site alerts the demo fleet must raise, from the problems the fake
-/// planted and the documented default thresholds.
-fn expected_site_alerts(fleet: &Fleet) -> BTreeMap<AlertKey, SiteRef> {
+/// The problem codes of one site of `/api/v1/sites` (entries are codes, or
+/// objects with a `code`).
+fn api_problems(site: &Value) -> BTreeSet<String> {
+    site["problems"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(|p| p.as_str().or(p["code"].as_str()))
+        .map(str::to_owned)
+        .collect()
+}
+
+/// The per-site alerts the exporter's own verdict calls for: one per
+/// active problem of each site in its JSON API (what the status page
+/// shows), named by the rule file's alert for that problem.
+async fn expected_site_alerts(exporter: &prom::Server) -> BTreeMap<AlertKey, SiteRef> {
+    let alerts = crate::alerts::problem_alerts();
+    let v = prom::get_json(&exporter.url("/api/v1/sites"), &[]).await;
+    let sites = v["sites"].as_array().cloned().unwrap_or_default();
+    assert!(!sites.is_empty(), "{v}");
     let mut out = BTreeMap::new();
-    for site in &fleet.sites {
-        let server_label = fleet
-            .servers
-            .iter()
-            .find(|s| s.id == site.server_id)
-            .map(|s| s.label.clone())
-            .expect("site's server");
-        let r = SiteRef {
-            url: site.url.clone(),
-            server_label,
-        };
-        let id = site.id.to_string();
-        let mut add = |name: &str, storage: &str| {
-            out.insert((name.to_owned(), id.clone(), storage.to_owned()), r.clone());
-        };
-        let has = |p: Problem| site.problems.contains(&p);
-        let local_off = has(Problem::LocalOff) || has(Problem::NoSchedule);
-        let remote_missing =
-            has(Problem::RemoteOff) || has(Problem::RemoteNeverSetUp) || has(Problem::NoSchedule);
-        let integration_gone = has(Problem::IntegrationDeleted);
-        if local_off {
-            add("GridPaneSiteLocalBackupsDisabled", "");
-        }
-        if remote_missing {
-            add("GridPaneSiteRemoteBackupsMissing", "");
-        }
-        if integration_gone {
-            add("GridPaneSiteRemoteBackupIntegrationMissing", "");
-        }
-        if local_off && (remote_missing || integration_gone) {
-            add("GridPaneSiteBackupsDisabled", "");
-        }
-        // Thresholds apply to schedules that are switched on.
-        let local_on = site.local_bup && site.local_schedule.is_some();
-        let remote_on = site.remote_bup && site.remote_schedule.is_some();
-        let short = |days: u32| days != 0 && days < RETENTION_MIN_DAYS;
-        if local_on && short(site.local_retain_days) {
-            add("GridPaneSiteBackupRetentionTooShort", "local");
-        }
-        if remote_on && short(site.remote_retain_days) {
-            add("GridPaneSiteBackupRetentionTooShort", "remote");
-        }
-        let monthly = |s: &Option<gridpane_backup_exporter::fake::FakeSchedule>| {
-            s.as_ref()
-                .is_some_and(|s| s.frequency == Frequency::Monthly)
-        };
-        if local_on && monthly(&site.local_schedule) {
-            add("GridPaneSiteBackupIntervalTooLong", "local");
-        }
-        if remote_on && monthly(&site.remote_schedule) {
-            add("GridPaneSiteBackupIntervalTooLong", "remote");
+    for site in &sites {
+        for problem in api_problems(site) {
+            let rule = alerts
+                .get(&problem)
+                .unwrap_or_else(|| panic!("no alert for problem {problem} of {site}"));
+            out.insert(
+                (rule.name.clone(), site["id"].to_string(), problem),
+                SiteRef {
+                    url: site["url"].as_str().unwrap_or_default().to_owned(),
+                    server_label: site["server_label"].as_str().unwrap_or_default().to_owned(),
+                    severity: rule.label("severity").unwrap_or_default().to_owned(),
+                },
+            );
         }
     }
     out
 }
 
-/// Site alerts that the runbook's inhibit rule suppresses in Alertmanager.
+/// The problems the fake planted in the demo fleet, as (site_id, problem),
+/// under the default policy: what the verdict must include.
+fn planted_problems(fleet: &Fleet) -> BTreeSet<(String, String)> {
+    let mut out = BTreeSet::new();
+    for site in &fleet.sites {
+        let id = site.id.to_string();
+        let mut add = |p: &str| {
+            out.insert((id.clone(), p.to_owned()));
+        };
+        for p in &site.problems {
+            match p {
+                Problem::LocalOff => add("local_disabled"),
+                Problem::RemoteOff => add("remote_disabled"),
+                Problem::RemoteNeverSetUp => add("remote_not_set_up"),
+                Problem::IntegrationDeleted => add("integration_missing"),
+                Problem::NoSchedule => {
+                    add("local_not_scheduled");
+                    add("remote_not_set_up");
+                }
+                Problem::ShortRetention => add("short_retention"),
+                Problem::HostileName => {}
+            }
+        }
+        // A monthly schedule that is on is longer than the default 7 days.
+        let monthly = |on: bool, s: &Option<gridpane_backup_exporter::fake::FakeSchedule>| {
+            on && s
+                .as_ref()
+                .is_some_and(|s| s.frequency == Frequency::Monthly)
+        };
+        if monthly(site.local_bup, &site.local_schedule)
+            || monthly(site.remote_bup, &site.remote_schedule)
+        {
+            add("interval_too_long");
+        }
+    }
+    out
+}
+
+/// Site alerts that the runbook's inhibit rule suppresses in Alertmanager:
+/// the warnings of a site that has a critical alert.
 fn inhibited(expected: &BTreeMap<AlertKey, SiteRef>) -> BTreeSet<AlertKey> {
-    let disabled: BTreeSet<&String> = expected
-        .keys()
-        .filter(|(n, _, _)| n == "GridPaneSiteBackupsDisabled")
-        .map(|(_, id, _)| id)
+    let critical: BTreeSet<&String> = expected
+        .iter()
+        .filter(|(_, r)| r.severity == "critical")
+        .map(|((_, id, _), _)| id)
         .collect();
     expected
-        .keys()
-        .filter(|(n, id, _)| {
-            disabled.contains(id)
-                && [
-                    "GridPaneSiteLocalBackupsDisabled",
-                    "GridPaneSiteRemoteBackupsMissing",
-                    "GridPaneSiteRemoteBackupIntegrationMissing",
-                ]
-                .contains(&n.as_str())
-        })
-        .cloned()
+        .iter()
+        .filter(|((_, id, _), r)| r.severity == "warning" && critical.contains(id))
+        .map(|(k, _)| k.clone())
         .collect()
 }
 
 fn key_of(alert: &Value) -> AlertKey {
     let l = &alert["labels"];
     let s = |k: &str| l[k].as_str().unwrap_or_default().to_owned();
-    (s("alertname"), s("site_id"), s("storage"))
+    (s("alertname"), s("site_id"), s("problem"))
 }
 
 /// The `inhibit_rules:` YAML block the runbook recommends, used as it is.
@@ -274,7 +283,7 @@ async fn demo_fleet_through_prometheus_and_alertmanager() {
         dir,
         "alertmanager.yml",
         &format!(
-            "route:\n  receiver: hook\n  group_by: [alertname, account, site_id, storage, instance]\n  \
+            "route:\n  receiver: hook\n  group_by: [alertname, account, site_id, problem, instance]\n  \
              group_wait: 1s\n  group_interval: 1s\n  repeat_interval: 1h\n\
              receivers:\n  - name: hook\n    webhook_configs:\n      - url: http://{hook_addr}/hook\n        \
              send_resolved: false\n{}",
@@ -460,28 +469,43 @@ async fn demo_fleet_through_prometheus_and_alertmanager() {
     );
 
     // --- the demo's problems raise exactly the expected alerts --------------
+    // The alerts, the gridpane_site_problem series and the JSON API (the
+    // status page's verdict) name the same sites and problems, and those
+    // include every problem the fake planted.
     let fleet = Fleet::generate(&FleetSpec::demo());
-    let expected = expected_site_alerts(&fleet);
-    for name in [
-        "GridPaneSiteLocalBackupsDisabled",
-        "GridPaneSiteRemoteBackupsMissing",
-        "GridPaneSiteRemoteBackupIntegrationMissing",
-        "GridPaneSiteBackupsDisabled",
-        "GridPaneSiteBackupRetentionTooShort",
-        "GridPaneSiteBackupIntervalTooLong",
-    ] {
-        assert!(
-            expected.keys().any(|(n, _, _)| n == name),
-            "the demo fleet plants nothing for {name}; the test would prove nothing"
-        );
-    }
-    let firing = eventually(
+    let planted = planted_problems(&fleet);
+    let (expected, firing) = eventually(
         "the expected site alerts firing",
         Duration::from_secs(45),
         || {
             let p = p.clone();
-            let expected = &expected;
+            let exporter = &exporter;
+            let planted = &planted;
             async move {
+                let expected = expected_site_alerts(exporter).await;
+                let verdict: BTreeSet<(String, String)> = expected
+                    .keys()
+                    .map(|(_, id, problem)| (id.clone(), problem.clone()))
+                    .collect();
+                let missed: Vec<_> = planted.difference(&verdict).collect();
+                if !missed.is_empty() {
+                    return Err(format!("planted but not in /api/v1/sites: {missed:#?}"));
+                }
+                let series = query(&p, "gridpane_site_problem").await;
+                let metric: BTreeSet<(String, String)> = series["data"]["result"]
+                    .as_array()
+                    .into_iter()
+                    .flatten()
+                    .map(|s| {
+                        let l = |k: &str| s["metric"][k].as_str().unwrap_or_default().to_owned();
+                        (l("site_id"), l("problem"))
+                    })
+                    .collect();
+                if metric != verdict {
+                    return Err(format!(
+                        "gridpane_site_problem {metric:?}\n/api/v1/sites {verdict:?}"
+                    ));
+                }
                 let alerts = prometheus_alerts(&p).await;
                 let firing: Vec<Value> = alerts
                     .into_iter()
@@ -494,7 +518,7 @@ async fn demo_fleet_through_prometheus_and_alertmanager() {
                     .collect();
                 let want: BTreeSet<AlertKey> = expected.keys().cloned().collect();
                 if site_keys == want {
-                    Ok(firing)
+                    Ok((expected, firing))
                 } else {
                     Err(format!(
                         "missing: {:#?}\nunexpected: {:#?}",
@@ -506,13 +530,20 @@ async fn demo_fleet_through_prometheus_and_alertmanager() {
         },
     )
     .await;
+    for (problem, rule) in crate::alerts::problem_alerts() {
+        assert!(
+            expected.keys().any(|(n, _, _)| *n == rule.name),
+            "the demo fleet has no site with {problem}; the test would prove nothing for {}",
+            rule.name
+        );
+    }
     for a in &firing {
-        let (name, site_id, storage) = key_of(a);
+        let (name, site_id, problem) = key_of(a);
         assert!(
             !HEALTH_ALERTS.contains(&name.as_str()),
             "{name} fires while the demo exporter is healthy: {a}"
         );
-        if let Some(site) = expected.get(&(name.clone(), site_id.clone(), storage.clone())) {
+        if let Some(site) = expected.get(&(name.clone(), site_id.clone(), problem.clone())) {
             let l = &a["labels"];
             assert_eq!(l["site_url"], site.url.as_str(), "{a}");
             assert_eq!(l["server_label"], site.server_label.as_str(), "{a}");
@@ -567,13 +598,13 @@ async fn demo_fleet_through_prometheus_and_alertmanager() {
         },
     )
     .await;
-    // The runbook's inhibit rule held back the warnings of sites that fire
-    // the critical GridPaneSiteBackupsDisabled. (Alertmanager checks
+    // The runbook's inhibit rule held back the warnings of sites that have
+    // a critical alert. (Alertmanager checks
     // inhibition when a group is flushed, after group_wait; source and
     // targets are evaluated in the same rule group and sent together.)
     assert!(
         !inhibit.is_empty(),
-        "the demo has no site without any backups"
+        "the demo has no site with a warning and a critical problem"
     );
     let leaked: Vec<AlertKey> = delivered(&received)
         .iter()
