@@ -18,7 +18,9 @@ use tokio::task::JoinSet;
 use tokio::time::Instant;
 
 use crate::config::Config;
+use crate::config::access::Access;
 use crate::gridpane::{ApiError, Budget, Client, http_client};
+use crate::http::access::AccessRules;
 use crate::http::{self, Web};
 use crate::persist;
 use crate::poller::{self, Source, SweepLimits, SweepingSource};
@@ -51,6 +53,7 @@ pub struct WebOptions {
 pub struct App {
     pub addr: SocketAddr,
     pub store: Arc<Store>,
+    access: AccessRules,
     shutdown: watch::Sender<bool>,
     tasks: JoinSet<()>,
 }
@@ -167,8 +170,19 @@ impl App {
             ));
         }
 
+        let authenticates = server_options
+            .web_config
+            .as_ref()
+            .is_some_and(|w| w.auth.is_some() || w.tls.is_some());
+        if config.access.is_some() && !authenticates {
+            tracing::warn!(
+                "access is configured but --web.config.file sets neither basic_auth_users nor TLS: no request has a user, so every data surface answers 403"
+            );
+        }
+        let access = AccessRules::new(config.access.clone());
         let mut handlers = Web::new(Arc::clone(&store), web.telemetry_path)
-            .with_api_answer_bytes(server_options.limits.max_api_answer_bytes);
+            .with_api_answer_bytes(server_options.limits.max_api_answer_bytes)
+            .with_access(access.clone());
         if web.disable_exposition_cache {
             handlers = handlers.without_exposition_cache();
         }
@@ -184,9 +198,22 @@ impl App {
         Ok(App {
             addr,
             store,
+            access,
             shutdown,
             tasks,
         })
+    }
+
+    /// Puts new `access` rules in force (a configuration reload): the next
+    /// request follows them. `None`: everyone who authenticates sees every
+    /// account.
+    pub fn replace_access(&self, access: Option<Access>) {
+        tracing::info!(
+            rules = access.is_some(),
+            scopes = access.as_ref().map_or(1, Access::scopes),
+            "access rules replaced"
+        );
+        self.access.replace(access);
     }
 
     /// Stops polling, lets in-flight responses finish (up to the grace

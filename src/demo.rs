@@ -54,6 +54,7 @@ pub async fn start() -> std::io::Result<(FakeGridPane, Config)> {
             ..PollConfig::default()
         },
         state_file: None,
+        access: None,
     };
     Ok((fake, config))
 }

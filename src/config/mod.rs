@@ -4,6 +4,7 @@
 //!
 //! Every error is one line that names the file (or variable) and the key.
 
+pub mod access;
 pub mod web;
 
 use std::collections::BTreeSet;
@@ -262,6 +263,8 @@ pub struct Config {
     pub accounts: Vec<Account>,
     pub poll: PollConfig,
     pub state_file: Option<PathBuf>,
+    /// Who may see which accounts; `None`: everyone sees every account.
+    pub access: Option<access::Access>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -273,6 +276,8 @@ struct RawConfig {
     poll: PollConfig,
     #[serde(default)]
     state_file: Option<PathBuf>,
+    #[serde(default)]
+    access: Option<Vec<access::AccessRule>>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -650,11 +655,20 @@ fn validate(raw: RawConfig, sources: &Sources) -> Result<Loaded, ConfigError> {
         }
     }
 
+    let access = match &raw.access {
+        Some(rules) => Some(
+            access::Access::new(rules, accounts.iter().map(|a| a.name.as_str()))
+                .map_err(|e| ConfigError::at(&file, &e.key, e.message))?,
+        ),
+        None => None,
+    };
+
     Ok(Loaded {
         config: Config {
             accounts,
             poll,
             state_file: raw.state_file,
+            access,
         },
         warnings,
     })
@@ -893,6 +907,7 @@ mod tests {
                 ..PollConfig::default()
             },
             state_file: None,
+            access: None,
         };
         assert_eq!(
             short_interval_warnings(&config),

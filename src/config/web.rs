@@ -598,20 +598,22 @@ impl BasicAuth {
     /// True when the `Authorization` header carries a configured user and
     /// the right password.
     pub async fn check(&self, authorization: Option<&HeaderValue>) -> bool {
-        let Some((user, password)) = authorization.and_then(parse_basic) else {
-            return false;
-        };
+        self.authenticate(authorization).await.is_some()
+    }
+
+    /// The user, when the `Authorization` header carries a configured user
+    /// and the right password.
+    pub async fn authenticate(&self, authorization: Option<&HeaderValue>) -> Option<String> {
+        let (user, password) = authorization.and_then(parse_basic)?;
         let key = self.keys.hash_one((&user, &password));
         if self.with_cache(|c| c.contains(&key)) {
-            return true;
+            return Some(user);
         }
         let (hash, known) = match self.users.get(&user) {
             Some(h) => (h.clone(), true),
             None => (self.dummy_hash.clone(), false),
         };
-        let Ok(_permit) = self.running.acquire().await else {
-            return false;
-        };
+        let _permit = self.running.acquire().await.ok()?;
         let ok =
             tokio::task::spawn_blocking(move || bcrypt::verify(password, &hash).unwrap_or(false))
                 .await
@@ -624,7 +626,7 @@ impl BasicAuth {
                 c.insert(key);
             });
         }
-        ok && known
+        (ok && known).then_some(user)
     }
 
     fn with_cache<R>(&self, f: impl FnOnce(&mut HashSet<u64>) -> R) -> R {

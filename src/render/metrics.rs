@@ -730,7 +730,15 @@ pub fn load_states(store: &Store) -> Vec<(String, Arc<AccountState>)> {
 /// Renders the whole exposition from the store, fresh: snapshots, health,
 /// and the extra families (process metrics) given.
 pub fn render(store: &Store, extra: &[MetricFamily], now: DateTime<Utc>) -> Vec<u8> {
-    let states = load_states(store);
+    render_states(&load_states(store), extra, now)
+}
+
+/// Like [`render`], for the accounts' states given.
+pub fn render_states(
+    states: &[(String, Arc<AccountState>)],
+    extra: &[MetricFamily],
+    now: DateTime<Utc>,
+) -> Vec<u8> {
     let snaps = judged_from(states.iter().filter_map(|(_, s)| s.snapshot.as_deref()));
     let health: Vec<(&str, &AccountState)> = states
         .iter()

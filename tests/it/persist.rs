@@ -22,6 +22,7 @@ async fn start_with_state(accounts: Vec<&str>, fake: &FakeGridPane, path: &Path)
             .collect(),
         poll: fast_poll(),
         state_file: Some(path.to_path_buf()),
+        access: None,
     };
     start_config(config).await
 }

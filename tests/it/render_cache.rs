@@ -403,6 +403,7 @@ async fn the_render_on_every_scrape_baseline_serves_the_same_families() {
         accounts: vec![account("agency", &fake, TOKEN)],
         poll: fast_poll(),
         state_file: None,
+        access: None,
     };
     let app = gridpane_backup_exporter::app::App::start(
         config,

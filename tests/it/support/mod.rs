@@ -57,6 +57,7 @@ pub async fn start(accounts: Vec<Account>, poll: PollConfig) -> App {
         accounts,
         poll,
         state_file: None,
+        access: None,
     })
     .await
 }
