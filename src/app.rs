@@ -173,10 +173,10 @@ impl App {
         let authenticates = server_options
             .web_config
             .as_ref()
-            .is_some_and(|w| w.auth.is_some() || w.tls.is_some());
+            .is_some_and(|w| w.auth.is_some() || w.client_certificates);
         if config.access.is_some() && !authenticates {
             tracing::warn!(
-                "access is configured but --web.config.file sets neither basic_auth_users nor TLS: no request has a user, so every data surface answers 403"
+                "access is configured but --web.config.file sets neither basic_auth_users nor client certificates: no request has a user, so every data surface answers 403"
             );
         }
         let access = AccessRules::new(config.access.clone());

@@ -118,6 +118,9 @@ pub struct WebConfig {
     pub tls: Option<Arc<rustls::ServerConfig>>,
     pub auth: Option<Arc<BasicAuth>>,
     pub headers: Vec<(HeaderName, HeaderValue)>,
+    /// Client certificates are verified (`VerifyClientCertIfGiven`,
+    /// `RequireAndVerifyClientCert`): their subjects can be users.
+    pub client_certificates: bool,
 }
 
 impl std::fmt::Debug for WebConfig {
@@ -172,6 +175,12 @@ pub fn load(path: &Path) -> Result<WebConfig, WebConfigError> {
             "not supported by this exporter",
         ));
     }
+    let client_certificates = raw.tls_server_config.as_ref().is_some_and(|t| {
+        matches!(
+            t.client_auth_type.as_deref().map(str::trim),
+            Some("VerifyClientCertIfGiven" | "RequireAndVerifyClientCert")
+        )
+    });
     let tls = match raw.tls_server_config {
         Some(t) => tls_config(path, t)?,
         None => None,
@@ -192,6 +201,7 @@ pub fn load(path: &Path) -> Result<WebConfig, WebConfigError> {
         tls,
         auth,
         headers,
+        client_certificates,
     })
 }
 
