@@ -4,17 +4,19 @@
 //! through a [`Viewer`], so an account outside the scope is simply absent,
 //! as if it were not configured.
 
-use std::collections::VecDeque;
-use std::sync::{Arc, LazyLock, Mutex, RwLock};
+use std::collections::{HashMap, VecDeque};
+use std::sync::{Arc, LazyLock, Mutex, RwLock, Weak};
 
 use axum::extract::{Request, State};
 use axum::http::StatusCode;
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
+use chrono::{DateTime, Utc};
 
 use super::Web;
 use crate::config::access::{Access, Scope};
 use crate::render::api::View;
+use crate::render::metrics::{CachedSnapshot, ExpositionCache};
 use crate::store::{AccountState, Store};
 
 /// The authenticated user of a request: the basic-auth user, or else the
@@ -135,10 +137,7 @@ impl<T> Default for PerScope<T> {
 impl<T> PerScope<T> {
     /// The cache of `scope`, made by `make` if it has none.
     pub fn get(&self, scope: &Arc<Scope>, make: impl FnOnce() -> T) -> Arc<T> {
-        let mut entries = match self.entries.lock() {
-            Ok(g) => g,
-            Err(poisoned) => poisoned.into_inner(),
-        };
+        let mut entries = lock(&self.entries);
         let found = entries
             .iter()
             .position(|(s, _)| Arc::ptr_eq(s, scope) || **s == **scope);
@@ -154,6 +153,74 @@ impl<T> PerScope<T> {
         let cache = Arc::clone(&entry.1);
         entries.push_back(entry);
         cache
+    }
+}
+
+/// The snapshot part of `/metrics` per scope. Every account together for
+/// [`Scope::All`], as without rules. For other scopes, each account is
+/// rendered apart, once, and a scope's part is the merge of its accounts'
+/// (which shares their text): scopes that overlap do not hold the same
+/// series twice.
+#[derive(Debug, Default)]
+pub(crate) struct Expositions {
+    all: ExpositionCache,
+    /// Bounded by the configured accounts.
+    accounts: Mutex<HashMap<String, Arc<ExpositionCache>>>,
+    merged: PerScope<Mutex<Option<Merged>>>,
+}
+
+/// A scope's merged part, and the account entries it was merged from.
+#[derive(Debug)]
+struct Merged {
+    parts: Vec<Weak<CachedSnapshot>>,
+    entry: Arc<CachedSnapshot>,
+}
+
+impl Expositions {
+    /// The snapshot part for `states` (the scope's accounts, as loaded for
+    /// this scrape) and the instant it is valid for.
+    pub async fn get(
+        &self,
+        scope: &Arc<Scope>,
+        states: &[(String, Arc<AccountState>)],
+    ) -> (Arc<CachedSnapshot>, DateTime<Utc>) {
+        if **scope == Scope::All {
+            let arcs: Vec<_> = states.iter().map(|(_, s)| Arc::clone(s)).collect();
+            return self.all.get(&arcs, Utc::now).await;
+        }
+        let mut now = Utc::now();
+        let mut parts = Vec::with_capacity(states.len());
+        for (name, state) in states {
+            let cache = Arc::clone(lock(&self.accounts).entry(name.clone()).or_default());
+            let (part, at) = cache.get(std::slice::from_ref(state), Utc::now).await;
+            now = at;
+            parts.push(part);
+        }
+        let slot = self.merged.get(scope, || Mutex::new(None));
+        let mut merged = lock(&slot);
+        let current = merged.as_ref().filter(|m| {
+            m.parts.len() == parts.len()
+                && m.parts
+                    .iter()
+                    .zip(&parts)
+                    .all(|(w, p)| std::ptr::eq(w.as_ptr(), Arc::as_ptr(p)))
+        });
+        if let Some(m) = current {
+            return (Arc::clone(&m.entry), now);
+        }
+        let entry = Arc::new(CachedSnapshot::merged(&parts));
+        *merged = Some(Merged {
+            parts: parts.iter().map(Arc::downgrade).collect(),
+            entry: Arc::clone(&entry),
+        });
+        (entry, now)
+    }
+}
+
+fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    match m.lock() {
+        Ok(g) => g,
+        Err(poisoned) => poisoned.into_inner(),
     }
 }
 

@@ -18,7 +18,7 @@ pub mod access;
 pub mod api;
 mod status_page;
 
-use self::access::{AccessRules, PerScope, Viewer};
+use self::access::{AccessRules, Expositions, Viewer};
 use self::api::SharedAnswers;
 use crate::render::metrics;
 use crate::store::Store;
@@ -34,7 +34,7 @@ pub struct Web {
     /// The snapshot part of `/metrics`, rendered once per change, per set
     /// of permitted accounts; `None` renders everything on every scrape (for
     /// benchmarks).
-    exposition: Option<PerScope<metrics::ExpositionCache>>,
+    exposition: Option<Expositions>,
     /// The JSON API's list answers, shared between requests.
     pub(crate) answers: SharedAnswers,
     /// Who may see which accounts.
@@ -55,7 +55,7 @@ impl Web {
             store,
             telemetry_path,
             process,
-            exposition: Some(PerScope::default()),
+            exposition: Some(Expositions::default()),
             answers: SharedAnswers::default(),
             access: AccessRules::default(),
         }
@@ -139,10 +139,7 @@ async fn metrics_handler(
 ) -> Response {
     let gzipped = accepts_gzip(&headers);
     let mut resp = match &web.exposition {
-        Some(caches) => {
-            let cache = caches.get(viewer.scope(), metrics::ExpositionCache::new);
-            cached_exposition(&web, &viewer, &cache, gzipped).await
-        }
+        Some(caches) => cached_exposition(&web, &viewer, caches, gzipped).await,
         None => {
             let states = viewer.states(&web.store);
             let body = metrics::render_states(&states, &web.extra_families(), chrono::Utc::now());
@@ -168,12 +165,11 @@ async fn metrics_handler(
 async fn cached_exposition(
     web: &Web,
     viewer: &Viewer,
-    cache: &metrics::ExpositionCache,
+    caches: &Expositions,
     gzipped: bool,
 ) -> Response {
     let states = viewer.states(&web.store);
-    let arcs: Vec<_> = states.iter().map(|(_, s)| Arc::clone(s)).collect();
-    let (entry, now) = cache.get(&arcs, chrono::Utc::now).await;
+    let (entry, now) = caches.get(viewer.scope(), &states).await;
     let health: Vec<_> = states
         .iter()
         .map(|(n, s)| (n.as_str(), s.as_ref()))
