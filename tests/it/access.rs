@@ -305,6 +305,18 @@ async fn with_b_failing(orgs: &Orgs, ask: Ask<'_>) -> String {
     b_error().await.unwrap_or_default()
 }
 
+/// A request to `app` over TLS as `user`, with the password.
+fn with_password(
+    client: &reqwest::Client,
+    app: &App,
+    user: &str,
+    path: &str,
+) -> reqwest::RequestBuilder {
+    client
+        .get(format!("https://127.0.0.1:{}{path}", app.addr.port()))
+        .basic_auth(user, Some(PASSWORD))
+}
+
 /// Once org B's poll has failed (so that its error text is there to leak),
 /// the whole matrix, and hidden accounts asked for by name.
 async fn assert_organisations_apart(orgs: &Orgs, ask: Ask<'_>) {
@@ -322,12 +334,7 @@ async fn over_tls_with_basic_auth_each_user_sees_only_their_organisations_accoun
     let tls = tls_files_for("", &USERS);
     let app = orgs.app(org_rules(), &tls.web_config).await;
     let client = https_client(&tls.ca_pem).build().unwrap();
-    let base = format!("https://127.0.0.1:{}", app.addr.port());
-    let ask = |user: &str, path: &str| {
-        client
-            .get(format!("{base}{path}"))
-            .basic_auth(user, Some(PASSWORD))
-    };
+    let ask = |user: &str, path: &str| with_password(&client, &app, user, path);
     assert_organisations_apart(&orgs, &ask).await;
     app.shutdown().await;
 }
@@ -376,12 +383,7 @@ async fn replaced_access_rules_take_effect_on_the_next_request() {
         .await;
     // One client: the same keep-alive connection before and after.
     let client = https_client(&tls.ca_pem).build().unwrap();
-    let base = format!("https://127.0.0.1:{}", app.addr.port());
-    let ask = |user: &str, path: &str| {
-        client
-            .get(format!("{base}{path}"))
-            .basic_auth(user, Some(PASSWORD))
-    };
+    let ask = |user: &str, path: &str| with_password(&client, &app, user, path);
     wait_for(20, "both accounts polled", || async {
         let (_, _, m) = fetch(ask("ops", "/metrics"), "").await;
         m.matches("gridpane_last_successful_poll_timestamp_seconds{")
