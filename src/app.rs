@@ -17,8 +17,10 @@ use tokio::sync::watch;
 use tokio::task::JoinSet;
 use tokio::time::Instant;
 
+use crate::config::access::Access;
 use crate::config::{self, Config, Sources};
 use crate::gridpane::{ApiError, Budget, Client, http_client};
+use crate::http::access::AccessRules;
 use crate::http::{self, Web};
 use crate::persist;
 use crate::poller::{self, Source, SweepLimits, SweepingSource};
@@ -51,6 +53,7 @@ pub struct WebOptions {
 pub struct App {
     pub addr: SocketAddr,
     pub store: Arc<Store>,
+    access: AccessRules,
     shutdown: watch::Sender<bool>,
     tasks: JoinSet<()>,
 }
@@ -181,8 +184,19 @@ impl App {
             move || crate::judge::run(Arc::clone(&store_j), chrono::Utc::now, stop.clone()),
         ));
 
+        let authenticates = server_options
+            .web_config
+            .as_ref()
+            .is_some_and(|w| w.auth.is_some() || w.client_certificates);
+        if config.access.is_some() && !authenticates {
+            tracing::warn!(
+                "access is configured but --web.config.file sets neither basic_auth_users nor client certificates: no request has a user, so every data surface answers 403"
+            );
+        }
+        let access = AccessRules::new(config.access.clone());
         let mut handlers = Web::new(Arc::clone(&store), web.telemetry_path)
-            .with_api_answer_bytes(server_options.limits.max_api_answer_bytes);
+            .with_api_answer_bytes(server_options.limits.max_api_answer_bytes)
+            .with_access(access.clone());
         if web.disable_exposition_cache {
             handlers = handlers.without_exposition_cache();
         }
@@ -198,6 +212,7 @@ impl App {
         Ok(App {
             addr,
             store,
+            access,
             shutdown,
             tasks,
         })
@@ -221,6 +236,18 @@ impl App {
             self.shutdown.subscribe(),
             move || reload_on_hangup(Arc::clone(&reload), stop.clone()),
         ));
+    }
+
+    /// Puts new `access` rules in force (a configuration reload): the next
+    /// request follows them. `None`: everyone who authenticates sees every
+    /// account.
+    pub fn replace_access(&self, access: Option<Access>) {
+        tracing::info!(
+            rules = access.is_some(),
+            scopes = access.as_ref().map_or(1, Access::scopes),
+            "access rules replaced"
+        );
+        self.access.replace(access);
     }
 
     /// Stops polling, lets in-flight responses finish (up to the grace
@@ -376,22 +403,25 @@ fn panic_message(panic: &(dyn Any + Send)) -> String {
 }
 
 /// Re-reads the configuration and hands each part that can change without
-/// a restart to its owner (the policy to the store, which judges every
-/// snapshot again at once). Keys that need a restart are logged, not
-/// applied; a configuration that does not load changes nothing.
+/// a restart to its owner: the policy to the store, which judges every
+/// snapshot again at once; the access rules to the HTTP handlers, which
+/// follow them from the next request. Keys that need a restart are logged,
+/// not applied; a configuration that does not load changes nothing.
 pub struct Reload {
     sources: Sources,
     running: Config,
     store: Arc<Store>,
+    access: AccessRules,
 }
 
 impl Reload {
-    /// `running`: the configuration the exporter started with.
-    pub fn new(sources: Sources, running: Config, store: Arc<Store>) -> Reload {
+    /// `running`: the configuration `app` started with.
+    pub fn new(sources: Sources, running: Config, app: &App) -> Reload {
         Reload {
             sources,
             running,
-            store,
+            store: Arc::clone(&app.store),
+            access: app.access.clone(),
         }
     }
 
@@ -413,11 +443,16 @@ impl Reload {
         tracing::info!(
             groups = new.policy.groups.len(),
             mutes = new.policy.mutes.len(),
-            "configuration reloaded; policy applied"
+            access_rules = new.access.is_some(),
+            "configuration reloaded; policy and access rules applied"
         );
         self.store
             .set_policy(new.policy.clone(), chrono::Utc::now());
         self.running.policy = new.policy;
+        if self.running.access != new.access {
+            self.access.replace(new.access.clone());
+            self.running.access = new.access;
+        }
         true
     }
 }

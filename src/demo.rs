@@ -62,6 +62,7 @@ pub async fn start() -> std::io::Result<(FakeGridPane, Config)> {
         },
         state_file: None,
         policy: Default::default(),
+        access: None,
     };
     Ok((fake, config))
 }

@@ -246,8 +246,8 @@ async fn run(
     let tls = server.web_config.as_ref().is_some_and(|w| w.tls.is_some());
     let mut app = App::start_with(config.clone(), web, server).await?;
     if fake.is_none() {
-        let store = std::sync::Arc::clone(&app.store);
-        app.reload_on_sighup(Reload::new(sources, config, store));
+        let reload = Reload::new(sources, config, &app);
+        app.reload_on_sighup(reload);
     }
     if fake.is_some() {
         let scheme = if tls { "https" } else { "http" };

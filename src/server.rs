@@ -15,7 +15,10 @@
 //! - a handler must answer within `request_timeout` (503 otherwise), and a
 //!   client that stops reading its answer for `write_timeout` is dropped;
 //! - basic auth guards every path except `/-/healthy`; a 401 closes the
-//!   connection.
+//!   connection;
+//! - the authenticated user (the basic-auth user, or else the common name
+//!   of a verified client certificate) goes with the request as an
+//!   [`Identity`], for the `access` rules.
 
 use std::collections::HashMap;
 use std::convert::Infallible;
@@ -42,6 +45,7 @@ use tokio::sync::{Notify, Semaphore, watch};
 use tokio::time::Sleep;
 
 use crate::config::web::{BasicAuth, WebConfig};
+use crate::http::access::Identity;
 
 /// The server's limits. The defaults suit an exporter scraped by a few
 /// Prometheus servers.
@@ -98,11 +102,15 @@ struct Guard {
     request_timeout: Duration,
 }
 
-async fn guard(State(g): State<Arc<Guard>>, req: Request, next: Next) -> Response {
-    if let Some(auth) = &g.auth {
-        if req.uri().path() != "/-/healthy"
-            && !auth.check(req.headers().get(header::AUTHORIZATION)).await
+async fn guard(State(g): State<Arc<Guard>>, mut req: Request, next: Next) -> Response {
+    if let Some(auth) = g.auth.as_ref().filter(|_| req.uri().path() != "/-/healthy") {
+        if let Some(user) = auth
+            .authenticate(req.headers().get(header::AUTHORIZATION))
+            .await
         {
+            // The password user, not a certificate's, is who asks.
+            req.extensions_mut().insert(Identity(user.into()));
+        } else {
             let mut resp = (StatusCode::UNAUTHORIZED, "Unauthorized\n").into_response();
             resp.headers_mut().insert(
                 header::WWW_AUTHENTICATE,
@@ -188,12 +196,13 @@ pub async fn serve(
             let tracked = Arc::clone(&conn.tracked);
             let serve = async move {
                 match tls {
-                    None => serve_connection(tcp, service, &limits, watcher, tracked).await,
+                    None => serve_connection(tcp, service, None, &limits, watcher, tracked).await,
                     Some(acceptor) => {
                         let Some(stream) = handshake(tcp, &acceptor, &limits).await else {
                             return;
                         };
-                        serve_connection(stream, service, &limits, watcher, tracked).await;
+                        let subject = certificate_subject(&stream);
+                        serve_connection(stream, service, subject, &limits, watcher, tracked).await;
                     }
                 }
             };
@@ -247,6 +256,15 @@ async fn handshake(
     }
 }
 
+/// The common name (CN) of the client certificate the handshake verified;
+/// `None` without one (or without a readable CN).
+fn certificate_subject(stream: &tokio_rustls::server::TlsStream<TcpStream>) -> Option<Identity> {
+    let der = stream.get_ref().1.peer_certificates()?.first()?;
+    let (_, cert) = x509_parser::parse_x509_certificate(der.as_ref()).ok()?;
+    let cn = cert.subject().iter_common_name().next()?.as_str().ok()?;
+    Some(Identity(cn.into()))
+}
+
 /// Answers a plain-HTTP client on the TLS port with a 400, as Go servers
 /// do, then closes. The request is read first (bounded), so that closing
 /// does not reset the connection under the answer.
@@ -270,6 +288,7 @@ async fn plain_http_refusal(mut tcp: TcpStream) {
 async fn serve_connection<I>(
     io: I,
     service: TowerToHyperService<Router>,
+    subject: Option<Identity>,
     limits: &Limits,
     watcher: hyper_util::server::graceful::Watcher,
     tracked: Arc<Tracked>,
@@ -279,6 +298,7 @@ async fn serve_connection<I>(
     let io = WriteTimeout::new(io, limits.write_timeout, Arc::clone(&tracked));
     let service = Answering {
         inner: service,
+        subject,
         tracked,
     };
     let mut builder = hyper::server::conn::http1::Builder::new();
@@ -423,10 +443,12 @@ impl Drop for Busy {
 }
 
 /// The router, marking the connection busy from a request's head to the
-/// end of its answer.
+/// end of its answer, and giving each request the connection's client
+/// certificate subject.
 #[derive(Clone)]
 struct Answering {
     inner: TowerToHyperService<Router>,
+    subject: Option<Identity>,
     tracked: Arc<Tracked>,
 }
 
@@ -437,7 +459,10 @@ impl hyper::service::Service<axum::http::Request<Incoming>> for Answering {
     type Error = Infallible;
     type Future = Pin<Box<dyn Future<Output = Result<Answer, Infallible>> + Send>>;
 
-    fn call(&self, req: axum::http::Request<Incoming>) -> Self::Future {
+    fn call(&self, mut req: axum::http::Request<Incoming>) -> Self::Future {
+        if let Some(subject) = &self.subject {
+            req.extensions_mut().insert(subject.clone());
+        }
         let busy = Busy::start(Arc::clone(&self.tracked));
         let answer = self.inner.call(req);
         Box::pin(async move {

@@ -4,6 +4,7 @@
 //!
 //! Every error is one line that names the file (or variable) and the key.
 
+pub mod access;
 pub mod policy;
 pub mod time_zone;
 pub mod web;
@@ -278,6 +279,8 @@ pub struct Config {
     pub state_file: Option<PathBuf>,
     /// The backup policy (reloaded on SIGHUP).
     pub policy: crate::domain::Policy,
+    /// Who may see which accounts; `None`: everyone sees every account.
+    pub access: Option<access::Access>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -291,6 +294,7 @@ struct RawConfig {
     state_file: Option<PathBuf>,
     #[serde(default)]
     policy: policy::RawPolicy,
+    access: Option<Vec<access::AccessRule>>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -702,12 +706,21 @@ fn validate(raw: RawConfig, sources: &Sources) -> Result<Loaded, ConfigError> {
         }
     }
 
+    let access = match &raw.access {
+        Some(rules) => Some(
+            access::Access::new(rules, accounts.iter().map(|a| a.name.as_str()))
+                .map_err(|e| ConfigError::at(&file, &e.key, e.message))?,
+        ),
+        None => None,
+    };
+
     Ok(Loaded {
         config: Config {
             accounts,
             poll,
             state_file: raw.state_file,
             policy,
+            access,
         },
         warnings,
     })
@@ -949,6 +962,7 @@ mod tests {
             },
             state_file: None,
             policy: Default::default(),
+            access: None,
         };
         assert_eq!(
             short_interval_warnings(&config),

@@ -118,6 +118,9 @@ pub struct WebConfig {
     pub tls: Option<Arc<rustls::ServerConfig>>,
     pub auth: Option<Arc<BasicAuth>>,
     pub headers: Vec<(HeaderName, HeaderValue)>,
+    /// Client certificates are verified (`VerifyClientCertIfGiven`,
+    /// `RequireAndVerifyClientCert`): their subjects can be users.
+    pub client_certificates: bool,
 }
 
 impl std::fmt::Debug for WebConfig {
@@ -172,6 +175,12 @@ pub fn load(path: &Path) -> Result<WebConfig, WebConfigError> {
             "not supported by this exporter",
         ));
     }
+    let client_certificates = raw.tls_server_config.as_ref().is_some_and(|t| {
+        matches!(
+            t.client_auth_type.as_deref().map(str::trim),
+            Some("VerifyClientCertIfGiven" | "RequireAndVerifyClientCert")
+        )
+    });
     let tls = match raw.tls_server_config {
         Some(t) => tls_config(path, t)?,
         None => None,
@@ -192,6 +201,7 @@ pub fn load(path: &Path) -> Result<WebConfig, WebConfigError> {
         tls,
         auth,
         headers,
+        client_certificates,
     })
 }
 
@@ -598,20 +608,22 @@ impl BasicAuth {
     /// True when the `Authorization` header carries a configured user and
     /// the right password.
     pub async fn check(&self, authorization: Option<&HeaderValue>) -> bool {
-        let Some((user, password)) = authorization.and_then(parse_basic) else {
-            return false;
-        };
+        self.authenticate(authorization).await.is_some()
+    }
+
+    /// The user, when the `Authorization` header carries a configured user
+    /// and the right password.
+    pub async fn authenticate(&self, authorization: Option<&HeaderValue>) -> Option<String> {
+        let (user, password) = authorization.and_then(parse_basic)?;
         let key = self.keys.hash_one((&user, &password));
         if self.with_cache(|c| c.contains(&key)) {
-            return true;
+            return Some(user);
         }
         let (hash, known) = match self.users.get(&user) {
             Some(h) => (h.clone(), true),
             None => (self.dummy_hash.clone(), false),
         };
-        let Ok(_permit) = self.running.acquire().await else {
-            return false;
-        };
+        let _permit = self.running.acquire().await.ok()?;
         let ok =
             tokio::task::spawn_blocking(move || bcrypt::verify(password, &hash).unwrap_or(false))
                 .await
@@ -624,7 +636,7 @@ impl BasicAuth {
                 c.insert(key);
             });
         }
-        ok && known
+        (ok && known).then_some(user)
     }
 
     fn with_cache<R>(&self, f: impl FnOnce(&mut HashSet<u64>) -> R) -> R {

@@ -146,6 +146,46 @@ pub struct Policy {
 }
 
 impl Policy {
+    /// The policy as a viewer of only some sites may see it: the rules, the
+    /// groups some of those sites belong to, and the mutes that name one of
+    /// them (naming only those). A group's matcher or a mute can name another
+    /// organisation's accounts, servers or URLs; nothing else is kept.
+    pub fn seen_from<'a>(
+        &self,
+        sites: impl IntoIterator<Item = (&'a Site, Option<&'a str>)>,
+    ) -> Policy {
+        let mut groups_in_use: Vec<&str> = Vec::new();
+        let mut visible: Vec<&Site> = Vec::new();
+        for (site, group) in sites {
+            if let Some(g) = group.filter(|g| !groups_in_use.contains(g)) {
+                groups_in_use.push(g);
+            }
+            visible.push(site);
+        }
+        Policy {
+            rules: self.rules.clone(),
+            groups: self
+                .groups
+                .iter()
+                .filter(|g| groups_in_use.contains(&&*g.name))
+                .cloned()
+                .collect(),
+            mutes: self
+                .mutes
+                .iter()
+                .filter_map(|m| {
+                    let sites: Vec<SiteRef> = m
+                        .sites
+                        .iter()
+                        .filter(|r| visible.iter().any(|s| r.names(s)))
+                        .cloned()
+                        .collect();
+                    (!sites.is_empty()).then(|| Mute { sites, ..m.clone() })
+                })
+                .collect(),
+        }
+    }
+
     /// The first group that matches the site, if any, and the rules that
     /// apply to it.
     pub fn rules_for(&self, at: &SiteContext<'_>) -> (Option<&Group>, &Rules) {

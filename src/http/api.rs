@@ -6,7 +6,7 @@ use std::collections::VecDeque;
 use std::sync::{Arc, Mutex, Weak};
 
 use axum::Router;
-use axum::extract::{RawQuery, State};
+use axum::extract::{Extension, RawQuery, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
@@ -15,7 +15,9 @@ use chrono::{DateTime, Utc};
 use serde::Serialize;
 use tokio::sync::{OnceCell, OwnedSemaphorePermit, Semaphore};
 
+use super::access::Viewer;
 use super::{Web, accepts_gzip, gzip};
+use crate::config::access::Scope;
 use crate::domain::Assessed;
 use crate::render::api::{Endpoint, ParamError, View, build, index, status, strict_params};
 
@@ -58,6 +60,9 @@ pub struct SharedAnswers {
 struct SharedAnswer {
     endpoint: Endpoint,
     query: Option<String>,
+    /// The accounts it was built for: an answer serves only viewers who
+    /// may see exactly these.
+    scope: Arc<Scope>,
     /// The snapshots it was built from, per account (as in the exposition
     /// cache: weak, and compared by address).
     sources: Vec<Option<Weak<Assessed>>>,
@@ -75,11 +80,13 @@ impl SharedAnswer {
         &self,
         endpoint: Endpoint,
         query: Option<&str>,
+        scope: &Scope,
         view: &View,
         now: DateTime<Utc>,
     ) -> bool {
         self.endpoint == endpoint
             && self.query.as_deref() == query
+            && *self.scope == *scope
             && self.sources.len() == view.accounts.len()
             && self.sources.iter().zip(&view.accounts).all(|(cached, a)| {
                 cached.as_ref().map(Weak::as_ptr) == a.state.snapshot.as_ref().map(Arc::as_ptr)
@@ -152,13 +159,14 @@ impl SharedAnswers {
         &self,
         endpoint: Endpoint,
         query: Option<&str>,
+        scope: &Scope,
         view: &View,
         now: DateTime<Utc>,
     ) -> Option<Arc<SharedAnswer>> {
         self.with_entries(|e| {
             e.retain(|a| a.sources.iter().flatten().all(|w| w.strong_count() > 0));
             e.iter()
-                .find(|a| a.serves(endpoint, query, view, now))
+                .find(|a| a.serves(endpoint, query, scope, view, now))
                 .cloned()
         })
     }
@@ -198,20 +206,22 @@ impl SharedAnswers {
 /// allocation itself.
 pub async fn shared_answer(
     web: &Web,
+    viewer: &Viewer,
     endpoint: Endpoint,
     query: Option<&str>,
     headers: &HeaderMap,
 ) -> Response {
     let cache = &web.answers;
-    let view = View::load(&web.store);
-    let answer = match cache.find(endpoint, query, &view, Utc::now()) {
+    let scope = viewer.scope();
+    let view = viewer.view(&web.store);
+    let answer = match cache.find(endpoint, query, scope, &view, Utc::now()) {
         Some(a) => a,
         None => {
             let _building = cache.building.lock().await;
             // Another request may have built it while this one waited.
-            let view = View::load(&web.store);
+            let view = viewer.view(&web.store);
             let now = Utc::now();
-            match cache.find(endpoint, query, &view, now) {
+            match cache.find(endpoint, query, scope, &view, now) {
                 Some(a) => a,
                 None => {
                     let (json, valid_until) = match build(endpoint, &view, query, now) {
@@ -228,6 +238,7 @@ pub async fn shared_answer(
                     let answer = Arc::new(SharedAnswer {
                         endpoint,
                         query: query.map(str::to_string),
+                        scope: Arc::clone(scope),
                         sources: view
                             .accounts
                             .iter()
@@ -332,36 +343,47 @@ fn json_body(status: StatusCode, body: Bytes, gzipped: bool) -> Response {
 
 async fn status_handler(
     State(web): State<Arc<Web>>,
+    Extension(viewer): Extension<Viewer>,
     RawQuery(raw): RawQuery,
     headers: HeaderMap,
 ) -> Response {
     let answer =
-        strict_params(raw.as_deref(), &[]).map(|_| status(&View::load(&web.store), Utc::now()));
+        strict_params(raw.as_deref(), &[]).map(|_| status(&viewer.view(&web.store), Utc::now()));
     json_response(&headers, answer)
 }
 
 async fn sites_handler(
     State(web): State<Arc<Web>>,
+    Extension(viewer): Extension<Viewer>,
     RawQuery(raw): RawQuery,
     headers: HeaderMap,
 ) -> Response {
-    shared_answer(&web, Endpoint::Sites, raw.as_deref(), &headers).await
+    shared_answer(&web, &viewer, Endpoint::Sites, raw.as_deref(), &headers).await
 }
 
 async fn schedules_handler(
     State(web): State<Arc<Web>>,
+    Extension(viewer): Extension<Viewer>,
     RawQuery(raw): RawQuery,
     headers: HeaderMap,
 ) -> Response {
-    shared_answer(&web, Endpoint::Schedules, raw.as_deref(), &headers).await
+    shared_answer(&web, &viewer, Endpoint::Schedules, raw.as_deref(), &headers).await
 }
 
 async fn integrations_handler(
     State(web): State<Arc<Web>>,
+    Extension(viewer): Extension<Viewer>,
     RawQuery(raw): RawQuery,
     headers: HeaderMap,
 ) -> Response {
-    shared_answer(&web, Endpoint::Integrations, raw.as_deref(), &headers).await
+    shared_answer(
+        &web,
+        &viewer,
+        Endpoint::Integrations,
+        raw.as_deref(),
+        &headers,
+    )
+    .await
 }
 
 async fn index_handler(RawQuery(raw): RawQuery, headers: HeaderMap) -> Response {

@@ -6,7 +6,7 @@ use std::io::Write as _;
 use std::sync::Arc;
 
 use axum::Router;
-use axum::extract::State;
+use axum::extract::{Extension, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
@@ -14,9 +14,11 @@ use flate2::Compression;
 use flate2::write::GzEncoder;
 use prometheus::Registry;
 
+pub mod access;
 pub mod api;
 mod status_page;
 
+use self::access::{AccessRules, Expositions, Viewer};
 use self::api::SharedAnswers;
 use crate::render::metrics;
 use crate::store::Store;
@@ -29,11 +31,14 @@ pub struct Web {
     pub telemetry_path: String,
     /// Process metrics (`process_*`).
     process: Registry,
-    /// The snapshot part of `/metrics`, rendered once per change; `None`
-    /// renders everything on every scrape (for benchmarks).
-    exposition: Option<metrics::ExpositionCache>,
+    /// The snapshot part of `/metrics`, rendered once per change, per set
+    /// of permitted accounts; `None` renders everything on every scrape (for
+    /// benchmarks).
+    exposition: Option<Expositions>,
     /// The JSON API's list answers, shared between requests.
     pub(crate) answers: SharedAnswers,
+    /// Who may see which accounts.
+    pub(crate) access: AccessRules,
 }
 
 impl Web {
@@ -50,8 +55,9 @@ impl Web {
             store,
             telemetry_path,
             process,
-            exposition: Some(metrics::ExpositionCache::new()),
+            exposition: Some(Expositions::default()),
             answers: SharedAnswers::default(),
+            access: AccessRules::default(),
         }
     }
 
@@ -70,6 +76,13 @@ impl Web {
         self
     }
 
+    /// The `access` rules to follow (a handle the caller keeps, to replace
+    /// them while serving).
+    pub fn with_access(mut self, access: AccessRules) -> Self {
+        self.access = access;
+        self
+    }
+
     /// Renders the whole exposition on every scrape, as a baseline for
     /// benchmarks (`--web.disable-exposition-cache`).
     pub fn without_exposition_cache(mut self) -> Self {
@@ -81,10 +94,15 @@ impl Web {
 pub fn router(web: Arc<Web>) -> Router {
     Router::new()
         .route(&web.telemetry_path, get(metrics_handler))
-        .route("/-/healthy", get(healthy))
-        .route("/-/ready", get(ready))
         .merge(status_page::routes())
         .merge(api::routes())
+        // The data surfaces above see only what the access rules permit.
+        .route_layer(axum::middleware::from_fn_with_state(
+            Arc::clone(&web),
+            access::admit,
+        ))
+        .route("/-/healthy", get(healthy))
+        .route("/-/ready", get(ready))
         .with_state(web)
 }
 
@@ -114,12 +132,22 @@ pub fn gzip(body: &[u8]) -> Vec<u8> {
     enc.finish().unwrap_or_default()
 }
 
-async fn metrics_handler(State(web): State<Arc<Web>>, headers: HeaderMap) -> Response {
+async fn metrics_handler(
+    State(web): State<Arc<Web>>,
+    Extension(viewer): Extension<Viewer>,
+    headers: HeaderMap,
+) -> Response {
     let gzipped = accepts_gzip(&headers);
     let mut resp = match &web.exposition {
-        Some(cache) => cached_exposition(&web, cache, gzipped).await,
+        Some(caches) => cached_exposition(&web, &viewer, caches, gzipped).await,
         None => {
-            let body = metrics::render(&web.store, &web.extra_families(), chrono::Utc::now());
+            let states = viewer.states(&web.store);
+            let body = metrics::render_states(
+                &states,
+                &web.store.policy(),
+                &web.extra_families(),
+                chrono::Utc::now(),
+            );
             if gzipped { gzip(&body) } else { body }.into_response()
         }
     };
@@ -139,10 +167,14 @@ async fn metrics_handler(State(web): State<Arc<Web>>, headers: HeaderMap) -> Res
 /// The cached snapshot part, then the health and process part rendered now,
 /// streamed from the cached buffers without copying them. Gzip: the cached
 /// compressed part, then the tail compressed now, as one gzip member.
-async fn cached_exposition(web: &Web, cache: &metrics::ExpositionCache, gzipped: bool) -> Response {
-    let states = metrics::load_states(&web.store);
-    let arcs: Vec<_> = states.iter().map(|(_, s)| Arc::clone(s)).collect();
-    let (entry, now) = cache.get(&arcs, chrono::Utc::now).await;
+async fn cached_exposition(
+    web: &Web,
+    viewer: &Viewer,
+    caches: &Expositions,
+    gzipped: bool,
+) -> Response {
+    let states = viewer.states(&web.store);
+    let (entry, now) = caches.get(viewer.scope(), &states).await;
     let health: Vec<_> = states
         .iter()
         .map(|(n, s)| (n.as_str(), s.as_ref()))

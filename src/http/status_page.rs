@@ -4,14 +4,14 @@
 use std::sync::Arc;
 
 use axum::Router;
-use axum::extract::{RawQuery, State};
+use axum::extract::{Extension, RawQuery, State};
 use axum::http::{HeaderMap, HeaderValue, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use chrono::Utc;
 
+use super::access::Viewer;
 use super::{Web, accepts_gzip, gzip};
-use crate::render::api::View;
 use crate::render::status_page::{CONTENT_SECURITY_POLICY, SCRIPT, page};
 
 pub fn routes() -> Router<Arc<Web>> {
@@ -25,10 +25,11 @@ pub fn routes() -> Router<Arc<Web>> {
 
 async fn page_handler(
     State(web): State<Arc<Web>>,
+    Extension(viewer): Extension<Viewer>,
     RawQuery(raw): RawQuery,
     headers: HeaderMap,
 ) -> Response {
-    let view = View::load(&web.store);
+    let view = viewer.view(&web.store);
     let (status, body) = page(&view, raw.as_deref(), Utc::now(), &web.telemetry_path);
     let gzipped = accepts_gzip(&headers);
     let mut resp = if gzipped {

@@ -434,16 +434,21 @@ impl Sink for TextSink {
             return;
         };
         if out.is_empty() {
-            out.extend_from_slice(b"# HELP ");
-            out.extend_from_slice(name.as_bytes());
-            out.push(b' ');
-            write_escaped(out, help, false);
-            out.extend_from_slice(b"\n# TYPE ");
-            out.extend_from_slice(name.as_bytes());
-            out.extend_from_slice(b" gauge\n");
+            write_header(out, name, help);
         }
         write_sample(out, name, labels, value);
     }
+}
+
+/// A snapshot family's `# HELP` and `# TYPE` lines.
+fn write_header(out: &mut Vec<u8>, name: &str, help: &str) {
+    out.extend_from_slice(b"# HELP ");
+    out.extend_from_slice(name.as_bytes());
+    out.push(b' ');
+    write_escaped(out, help, false);
+    out.extend_from_slice(b"\n# TYPE ");
+    out.extend_from_slice(name.as_bytes());
+    out.extend_from_slice(b" gauge\n");
 }
 
 /// Renders the snapshot part of the exposition as text.
@@ -828,14 +833,23 @@ pub fn load_states(store: &Store) -> Vec<(String, Arc<AccountState>)> {
 /// Renders the whole exposition from the store, fresh: snapshots, health,
 /// and the extra families (process metrics) given.
 pub fn render(store: &Store, extra: &[MetricFamily], now: DateTime<Utc>) -> Vec<u8> {
-    let states = load_states(store);
+    render_states(&load_states(store), &store.policy(), extra, now)
+}
+
+/// Like [`render`], for the accounts' states given.
+pub fn render_states(
+    states: &[(String, Arc<AccountState>)],
+    policy: &Policy,
+    extra: &[MetricFamily],
+    now: DateTime<Utc>,
+) -> Vec<u8> {
     let snaps = judged_from(states.iter().filter_map(|(_, s)| s.snapshot.as_deref()));
     let health: Vec<(&str, &AccountState)> = states
         .iter()
         .map(|(n, s)| (n.as_str(), s.as_ref()))
         .collect();
     let snapshot = render_into(&snaps, now, Buffers::default());
-    let tail = render_tail(&health, &store.policy(), extra, now);
+    let tail = render_tail(&health, policy, extra, now);
     let mut out = Vec::with_capacity(snapshot.len + tail.len());
     for c in &snapshot.chunks {
         out.extend_from_slice(c);
@@ -969,6 +983,63 @@ impl CachedSnapshot {
             })
             && self.rendered_at <= now
             && self.text.valid_until.is_none_or(|until| now < until)
+    }
+}
+
+impl CachedSnapshot {
+    /// Entries rendered apart (one per account, say), as one: byte for byte
+    /// what rendering their snapshots together, in this order, gives. Each
+    /// family's header is written once; the samples are the parts' own
+    /// chunks, shared, not copied (so a merged entry holds several chunks
+    /// per family). The gzip form is the merged entry's own.
+    pub fn merged(parts: &[Arc<CachedSnapshot>]) -> CachedSnapshot {
+        let mut text = SnapshotText::default();
+        let by_family: Vec<[Option<&Bytes>; SNAPSHOT_FAMILIES.len()]> =
+            parts.iter().map(|p| p.text.by_family()).collect();
+        for (i, (name, help)) in SNAPSHOT_FAMILIES.iter().enumerate() {
+            let mut header_len = None;
+            for chunk in by_family.iter().filter_map(|f| f.get(i).copied().flatten()) {
+                let chunk = match header_len {
+                    None => {
+                        let mut header = Vec::new();
+                        write_header(&mut header, name, help);
+                        header_len = Some(header.len());
+                        chunk.clone()
+                    }
+                    Some(n) => chunk.slice(n.min(chunk.len())..),
+                };
+                if let Some(size) = text.family_sizes.get_mut(i) {
+                    *size += chunk.len();
+                }
+                text.len += chunk.len();
+                text.chunks.push(chunk);
+            }
+        }
+        text.valid_until = parts.iter().filter_map(|p| p.text.valid_until).min();
+        CachedSnapshot {
+            sources: parts.iter().flat_map(|p| p.sources.clone()).collect(),
+            rendered_at: parts
+                .iter()
+                .map(|p| p.rendered_at)
+                .max()
+                .unwrap_or(DateTime::UNIX_EPOCH),
+            text,
+            gzip: OnceCell::new(),
+        }
+    }
+}
+
+impl SnapshotText {
+    /// Each family's chunk, if it has one.
+    fn by_family(&self) -> [Option<&Bytes>; SNAPSHOT_FAMILIES.len()] {
+        let mut chunks = self.chunks.iter();
+        std::array::from_fn(|i| {
+            if self.family_sizes.get(i).copied().unwrap_or(0) > 0 {
+                chunks.next()
+            } else {
+                None
+            }
+        })
     }
 }
 

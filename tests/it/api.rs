@@ -8,8 +8,10 @@ use std::sync::Arc;
 
 use axum::http::{HeaderMap, HeaderValue};
 use bytes::Bytes;
+use gridpane_backup_exporter::config::access::Scope;
 use gridpane_backup_exporter::fake::{SECRET_SECRET_SENTINEL, SECRET_TOKEN_SENTINEL};
 use gridpane_backup_exporter::http::Web;
+use gridpane_backup_exporter::http::access::Viewer;
 use gridpane_backup_exporter::http::api::shared_answer;
 use gridpane_backup_exporter::render::api::{self, Endpoint, View};
 use gridpane_backup_exporter::render::metrics::REVISION;
@@ -625,7 +627,7 @@ async fn shared(web: &Web, endpoint: Endpoint, query: Option<&str>, gzip: bool) 
     if gzip {
         headers.insert("accept-encoding", HeaderValue::from_static("gzip"));
     }
-    let resp = shared_answer(web, endpoint, query, &headers).await;
+    let resp = shared_answer(web, &Viewer::everyone(), endpoint, query, &headers).await;
     let status = resp.status().as_u16();
     (
         status,
@@ -676,6 +678,44 @@ async fn requests_for_the_same_snapshots_and_query_share_one_body() {
 }
 
 #[tokio::test]
+async fn a_shared_answer_never_serves_a_viewer_of_other_accounts() {
+    // Neither account has data yet, so both views hold the same (no)
+    // snapshots: only the scope tells the two viewers apart.
+    let store = Arc::new(support::status::store(&["client-a", "client-b"]));
+    let web = Web::new(Arc::clone(&store), "/metrics".to_string());
+    let viewer = |name: &str| Viewer::new(Arc::new(Scope::Accounts([name.to_string()].into())));
+    let ask = |viewer: Viewer| {
+        let web = &web;
+        async move {
+            let resp = shared_answer(
+                web,
+                &viewer,
+                Endpoint::Sites,
+                Some("account=client-a"),
+                &HeaderMap::new(),
+            )
+            .await;
+            let status = resp.status().as_u16();
+            let body = axum::body::to_bytes(resp.into_body(), usize::MAX)
+                .await
+                .unwrap();
+            (status, String::from_utf8(body.to_vec()).unwrap())
+        }
+    };
+    assert_eq!(ask(viewer("client-a")).await.0, 200);
+    let (status, body) = ask(viewer("client-b")).await;
+    let (_, nonexistent) = shared(&web, Endpoint::Sites, Some("account=client-z"), false).await;
+    assert_eq!(status, 400, "{body}");
+    assert_eq!(
+        body,
+        String::from_utf8(nonexistent.to_vec())
+            .unwrap()
+            .replace("client-z", "client-a"),
+        "an account one may not see answers as one that does not exist"
+    );
+}
+
+#[tokio::test]
 async fn answer_bodies_held_at_once_stay_within_the_budget() {
     let store = three_accounts();
     let (_, all) = shared(
@@ -690,7 +730,14 @@ async fn answer_bodies_held_at_once_stay_within_the_budget() {
         .with_api_answer_bytes(all.len() * 3 / 2);
 
     // A client that never reads holds its answer...
-    let stalled = shared_answer(&web, Endpoint::Sites, None, &HeaderMap::new()).await;
+    let stalled = shared_answer(
+        &web,
+        &Viewer::everyone(),
+        Endpoint::Sites,
+        None,
+        &HeaderMap::new(),
+    )
+    .await;
     assert_eq!(stalled.status().as_u16(), 200);
     // ...which others asking the same share...
     assert_eq!(shared(&web, Endpoint::Sites, None, false).await.0, 200);

@@ -82,6 +82,30 @@ fn duplicate_account_names_are_rejected() {
 }
 
 #[test]
+fn access_rules_naming_an_account_that_is_not_configured_are_rejected() {
+    let accounts =
+        "accounts:\n  - name: client-a\n    token: x\n  - name: client-b\n    token: y\n";
+    check_ok(
+        &format!(
+            "{accounts}access:\n  - users: [alice]\n    accounts: [client-a]\n  - users: [ops]\n    accounts: [\"*\"]\n  - users: [nobody]\n    accounts: []\n"
+        ),
+        &[],
+    );
+    assert_error(
+        &format!(
+            "{accounts}access:\n  - users: [alice]\n    accounts: [client-a]\n  - users: [bob]\n    accounts: [client-b, client-c]\n"
+        ),
+        &[],
+        "config.yml: key \"access[1].accounts[1]\": no account named \"client-c\" is configured",
+    );
+    assert_error(
+        &format!("{accounts}access:\n  - user: [alice]\n    accounts: [client-a]\n"),
+        &[],
+        "config.yml: key \"access[0].user\": unknown key `user`, expected one of `users`, `accounts`",
+    );
+}
+
+#[test]
 fn an_account_needs_exactly_one_non_empty_token() {
     assert_error(
         "accounts:\n  - name: a\n",

@@ -654,29 +654,10 @@ async fn sighup_applies_a_changed_policy_everywhere_and_a_broken_file_changes_no
     );
     let write = |rest: &str| std::fs::write(&config, format!("{accounts}{rest}")).unwrap();
     write("poll:\n  interval: 1h\n  requests_per_minute: 0\n");
-    let log = dir.path().join("stderr.log");
-    let port = free_port();
-    let base = format!("http://127.0.0.1:{port}");
-    let mut child = Command::new(env!("CARGO_BIN_EXE_gridpane-backup-exporter"))
-        .args([
-            "--config.file",
-            config.to_str().unwrap(),
-            "--web.listen-address",
-            &format!("127.0.0.1:{port}"),
-        ])
-        .env_clear()
-        .stdout(Stdio::null())
-        .stderr(std::fs::File::create(&log).unwrap())
-        .spawn()
-        .unwrap();
-    let logged = || std::fs::read_to_string(&log).unwrap_or_default();
-    let hangup = || {
-        let sent = Command::new("kill")
-            .args(["-HUP", &child.id().to_string()])
-            .status()
-            .unwrap();
-        assert!(sent.success());
-    };
+    let exporter = Spawned::start(&config, dir.path(), &[]);
+    let base = exporter.base.clone();
+    let logged = || exporter.logged();
+    let hangup = || exporter.hangup();
     wait_for(10, "the first poll", || async {
         reqwest::get(format!("{base}/-/ready"))
             .await
@@ -739,7 +720,100 @@ async fn sighup_applies_a_changed_policy_everywhere_and_a_broken_file_changes_no
         "says why: {}",
         failure[0]
     );
+}
 
-    child.kill().unwrap();
-    child.wait().unwrap();
+/// The exporter binary run with a configuration file; killed when dropped.
+struct Spawned {
+    child: std::process::Child,
+    log: std::path::PathBuf,
+    base: String,
+}
+
+impl Spawned {
+    fn start(config: &std::path::Path, dir: &std::path::Path, args: &[&str]) -> Spawned {
+        let log = dir.join("stderr.log");
+        let port = free_port();
+        let child = Command::new(env!("CARGO_BIN_EXE_gridpane-backup-exporter"))
+            .args([
+                "--config.file",
+                config.to_str().unwrap(),
+                "--web.listen-address",
+                &format!("127.0.0.1:{port}"),
+            ])
+            .args(args)
+            .env_clear()
+            .stdout(Stdio::null())
+            .stderr(std::fs::File::create(&log).unwrap())
+            .spawn()
+            .unwrap();
+        Spawned {
+            child,
+            log,
+            base: format!("http://127.0.0.1:{port}"),
+        }
+    }
+
+    fn logged(&self) -> String {
+        std::fs::read_to_string(&self.log).unwrap_or_default()
+    }
+
+    fn hangup(&self) {
+        let sent = Command::new("kill")
+            .args(["-HUP", &self.child.id().to_string()])
+            .status()
+            .unwrap();
+        assert!(sent.success());
+    }
+}
+
+impl Drop for Spawned {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+#[tokio::test]
+async fn sighup_applies_changed_access_rules_from_the_next_request() {
+    let fake = fake(fleet_of(3, 1, 4)).await;
+    let dir = tempfile::tempdir().unwrap();
+    let token = dir.path().join("token");
+    std::fs::write(&token, TOKEN).unwrap();
+    let web = dir.path().join("web.yml");
+    let hash = bcrypt::hash("pw", 4).unwrap();
+    std::fs::write(&web, format!("basic_auth_users:\n  alice: '{hash}'\n")).unwrap();
+    let config = dir.path().join("config.yml");
+    let write = |alice_sees: &str| {
+        let yaml = format!(
+            "accounts:\n  - name: acme\n    base_url: {}\n    token_file: {}\npoll:\n  interval: 1h\n  requests_per_minute: 0\naccess:\n  - users: [alice]\n    accounts: {alice_sees}\n",
+            fake.base_url(),
+            token.display()
+        );
+        std::fs::write(&config, yaml).unwrap();
+    };
+    write("[acme]");
+    let exporter = Spawned::start(
+        &config,
+        dir.path(),
+        &["--web.config.file", web.to_str().unwrap()],
+    );
+    let sites = format!("{}/api/v1/sites", exporter.base);
+    let alice = || async {
+        reqwest::Client::new()
+            .get(&sites)
+            .basic_auth("alice", Some("pw"))
+            .send()
+            .await
+            .map(|r| r.status().as_u16())
+            .unwrap_or(0)
+    };
+    wait_for(10, "alice sees acme", || async { alice().await == 200 }).await;
+
+    write("[]");
+    exporter.hangup();
+    wait_for(10, "the reload", || async {
+        exporter.logged().contains("configuration reloaded")
+    })
+    .await;
+    assert_eq!(alice().await, 403, "alice may see no account any more");
 }

@@ -9,6 +9,7 @@
 
 mod support;
 
+mod access;
 mod alerts;
 mod api;
 mod browser;

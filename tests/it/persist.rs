@@ -23,6 +23,7 @@ async fn start_with_state(accounts: Vec<&str>, fake: &FakeGridPane, path: &Path)
         poll: fast_poll(),
         state_file: Some(path.to_path_buf()),
         policy: Default::default(),
+        access: None,
     };
     start_config(config).await
 }

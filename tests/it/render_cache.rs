@@ -13,7 +13,7 @@ use gridpane_backup_exporter::domain::{self, AccountSnapshot};
 use gridpane_backup_exporter::fake::FleetSpec;
 use gridpane_backup_exporter::gridpane::Client;
 use gridpane_backup_exporter::poller::{GridPaneSource, Source};
-use gridpane_backup_exporter::render::metrics::{self, ExpositionCache, GzipHead};
+use gridpane_backup_exporter::render::metrics::{self, CachedSnapshot, ExpositionCache, GzipHead};
 use gridpane_backup_exporter::store::{AccountState, Store};
 use proptest::prelude::*;
 use rand::{Rng, SeedableRng};
@@ -143,6 +143,32 @@ async fn a_cached_exposition_is_what_a_fresh_render_gives_at_any_time() {
         let fresh = metrics::render(&store, &[], now);
         assert!(cached == fresh, "cached and fresh renders differ at {now}");
     }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn accounts_rendered_apart_and_merged_give_the_bytes_of_one_render_and_share_them() {
+    let store = store_with_snapshots().await;
+    let now = Utc.with_ymd_and_hms(2026, 11, 22, 12, 0, 0).unwrap();
+    let together = ExpositionCache::new().get(&states(&store), || now).await.0;
+    let mut parts = Vec::new();
+    for state in states(&store) {
+        parts.push(ExpositionCache::new().get(&[state], || now).await.0);
+    }
+    let merged = CachedSnapshot::merged(&parts);
+    assert!(merged.text().to_vec() == together.text().to_vec());
+    assert_eq!(merged.text().len, together.text().len);
+    assert_eq!(merged.text().valid_until, together.text().valid_until);
+    let head = merged.gzip().await;
+    let gz = [head.bytes.to_vec(), head.finish(b"")].concat();
+    assert!(gunzip_one_member(&gz) == together.text().to_vec());
+    // The samples are the parts' own bytes, not copies.
+    let shared = merged.text().chunks.iter().filter(|c| {
+        parts
+            .iter()
+            .flat_map(|p| &p.text().chunks)
+            .any(|own| own.as_ptr_range().contains(&c.as_ptr()))
+    });
+    assert_eq!(shared.count(), merged.text().chunks.len());
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -404,6 +430,7 @@ async fn the_render_on_every_scrape_baseline_serves_the_same_families() {
         poll: fast_poll(),
         state_file: None,
         policy: Default::default(),
+        access: None,
     };
     let app = gridpane_backup_exporter::app::App::start(
         config,

@@ -20,16 +20,22 @@ use gridpane_backup_exporter::{config::web as web_config, persist};
 use support::*;
 
 const USER: &str = "prometheus";
-const PASSWORD: &str = "correct horse battery staple";
+pub(crate) const PASSWORD: &str = "correct horse battery staple";
 
-struct Tls {
+pub(crate) struct Tls {
     _dir: tempfile::TempDir,
-    ca_pem: String,
-    web_config: PathBuf,
+    pub(crate) ca_pem: String,
+    pub(crate) web_config: PathBuf,
 }
 
 /// A self-signed certificate for 127.0.0.1 and a web config using it.
 fn tls_files(extra: &str) -> Tls {
+    tls_files_for(extra, &[USER])
+}
+
+/// Like [`tls_files`], with these basic-auth users (each with [`PASSWORD`]);
+/// none: no basic auth.
+pub(crate) fn tls_files_for(extra: &str, users: &[&str]) -> Tls {
     let dir = tempfile::tempdir().unwrap();
     let cert =
         rcgen::generate_simple_self_signed(vec!["127.0.0.1".to_string(), "localhost".to_string()])
@@ -39,11 +45,18 @@ fn tls_files(extra: &str) -> Tls {
     std::fs::write(&cert_path, cert.cert.pem()).unwrap();
     std::fs::write(&key_path, cert.signing_key.serialize_pem()).unwrap();
     let hash = bcrypt::hash(PASSWORD, 4).unwrap();
+    let mut auth = String::new();
+    if !users.is_empty() {
+        auth.push_str("basic_auth_users:\n");
+        for user in users {
+            auth.push_str(&format!("  {user}: '{hash}'\n"));
+        }
+    }
     let web_config = dir.path().join("web.yml");
     std::fs::write(
         &web_config,
         format!(
-            "tls_server_config:\n  cert_file: {}\n  key_file: {}\n{extra}http_server_config:\n  headers:\n    X-Frame-Options: deny\nbasic_auth_users:\n  {USER}: '{hash}'\n",
+            "tls_server_config:\n  cert_file: {}\n  key_file: {}\n{extra}http_server_config:\n  headers:\n    X-Frame-Options: deny\n{auth}",
             cert_path.display(),
             key_path.display()
         ),
@@ -62,6 +75,7 @@ async fn start_secured(fake: &FakeGridPane, web_config: &Path, limits: Limits) -
         poll: fast_poll(),
         state_file: None,
         policy: Default::default(),
+        access: None,
     };
     App::start_with(
         config,
@@ -83,7 +97,7 @@ async fn start_plain(fake: &FakeGridPane, limits: Limits) -> App {
     start_secured(fake, &web, limits).await
 }
 
-fn https_client(ca_pem: &str) -> reqwest::ClientBuilder {
+pub(crate) fn https_client(ca_pem: &str) -> reqwest::ClientBuilder {
     reqwest::Client::builder()
         .add_root_certificate(reqwest::Certificate::from_pem(ca_pem.as_bytes()).unwrap())
         .timeout(Duration::from_secs(5))
@@ -257,16 +271,23 @@ async fn a_renewed_certificate_is_served_without_a_restart_and_a_broken_one_is_n
 
 /// A client CA, a client certificate it signed, and one it did not, as
 /// PEM: the CA certificate and two `reqwest` identities (certificate and key).
-struct ClientPki {
-    dir: tempfile::TempDir,
+pub(crate) struct ClientPki {
+    pub(crate) dir: tempfile::TempDir,
     signed: String,
     foreign: String,
+    /// Certificates the CA signed for the subjects (CN) asked for, in order.
+    pub(crate) named: Vec<String>,
 }
 
 fn client_pki() -> ClientPki {
+    client_pki_for(&[])
+}
+
+/// Like [`client_pki`], with a signed certificate for each common name.
+pub(crate) fn client_pki_for(common_names: &[&str]) -> ClientPki {
     use rcgen::{
-        BasicConstraints, CertificateParams, CertifiedIssuer, ExtendedKeyUsagePurpose, IsCa,
-        KeyPair, KeyUsagePurpose,
+        BasicConstraints, CertificateParams, CertifiedIssuer, DnType, ExtendedKeyUsagePurpose,
+        IsCa, KeyPair, KeyUsagePurpose,
     };
     let mut ca_params = CertificateParams::new(Vec::<String>::new()).unwrap();
     ca_params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
@@ -275,8 +296,11 @@ fn client_pki() -> ClientPki {
         KeyUsagePurpose::DigitalSignature,
     ];
     let ca = CertifiedIssuer::self_signed(ca_params, KeyPair::generate().unwrap()).unwrap();
-    let identity = |issuer: Option<&CertifiedIssuer<'_, KeyPair>>| {
+    let identity = |issuer: Option<&CertifiedIssuer<'_, KeyPair>>, cn: Option<&str>| {
         let mut params = CertificateParams::new(vec!["prometheus".to_string()]).unwrap();
+        if let Some(cn) = cn {
+            params.distinguished_name.push(DnType::CommonName, cn);
+        }
         params.extended_key_usages = vec![ExtendedKeyUsagePurpose::ClientAuth];
         let key = KeyPair::generate().unwrap();
         let cert = match issuer {
@@ -288,8 +312,12 @@ fn client_pki() -> ClientPki {
     let dir = tempfile::tempdir().unwrap();
     std::fs::write(dir.path().join("client-ca.crt"), ca.pem()).unwrap();
     ClientPki {
-        signed: identity(Some(&ca)),
-        foreign: identity(None),
+        signed: identity(Some(&ca), None),
+        foreign: identity(None, None),
+        named: common_names
+            .iter()
+            .map(|cn| identity(Some(&ca), Some(cn)))
+            .collect(),
         dir,
     }
 }

@@ -59,6 +59,7 @@ pub async fn start(accounts: Vec<Account>, poll: PollConfig) -> App {
         poll,
         state_file: None,
         policy: Default::default(),
+        access: None,
     })
     .await
 }
