@@ -163,7 +163,7 @@ impl Policy {
             visible.push(site);
         }
         Policy {
-            rules: self.rules.clone(),
+            rules: self.rules,
             groups: self
                 .groups
                 .iter()
