@@ -591,14 +591,6 @@ const WEEKDAYS: [&str; 7] = [
     "Saturday",
 ];
 
-/// `daily at 05:00`, `weekly on Sunday at 05:00`, `hourly at :30`.
-pub fn schedule_words(s: &Schedule) -> String {
-    match s.frequency {
-        Frequency::Unknown => "at an unknown frequency".to_string(),
-        f => format!("{} {}", f.as_str(), schedule_when(s)),
-    }
-}
-
 /// When in its period a schedule runs: `at 05:00`, `on Sunday at 05:00`,
 /// `at :30`.
 fn schedule_when(s: &Schedule) -> String {
