@@ -5,7 +5,7 @@ use std::sync::Arc;
 
 use axum::Router;
 use axum::extract::{Extension, RawQuery, State};
-use axum::http::{HeaderMap, HeaderValue, header};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use chrono::Utc;
@@ -30,7 +30,12 @@ async fn page_handler(
     headers: HeaderMap,
 ) -> Response {
     let view = viewer.view(&web.store);
-    let (status, body) = page(&view, raw.as_deref(), Utc::now(), &web.telemetry_path);
+    let page = page(&view, raw.as_deref(), Utc::now(), &web.telemetry_path);
+    let (status, body) = if page.bad_request {
+        (StatusCode::BAD_REQUEST, page.html)
+    } else {
+        (StatusCode::OK, page.html)
+    };
     let gzipped = accepts_gzip(&headers);
     let mut resp = if gzipped {
         (status, gzip(body.as_bytes())).into_response()

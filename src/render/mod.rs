@@ -135,7 +135,7 @@ mod tests {
         let exposition = String::from_utf8(metrics::render(&store, &[], now)).unwrap();
         let view = api::View::load(&store);
         let answer = api::sites(&view, None, now).unwrap();
-        let (_, html) = status_page::page(&view, Some("per_page=1000"), now, "/metrics");
+        let html = status_page::page(&view, Some("per_page=1000"), now, "/metrics").html;
 
         let flag = |b: bool| if b { 1 } else { 0 };
         for (site, verdict) in fleet().sites.iter().zip(&verdicts) {
@@ -394,7 +394,7 @@ mod tests {
                 let exposition = String::from_utf8(metrics::render(&store, &[], now())).unwrap();
                 let view = api::View::load(&store);
                 let totals = api::status(&view, now()).totals;
-                let (_, html) = status_page::page(&view, None, now(), "/metrics");
+                let html = status_page::page(&view, None, now(), "/metrics").html;
                 let sites = api::sites(&view, None, now()).unwrap().sites;
 
                 for (h, card_id, api_n) in [

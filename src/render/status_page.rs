@@ -5,7 +5,6 @@
 //!
 //! Every string from GridPane or the request goes through [`esc`].
 
-use axum::http::StatusCode;
 use chrono::{DateTime, Utc};
 use std::cmp::Ordering;
 use std::fmt::Write as _;
@@ -654,22 +653,27 @@ fn health_badge(h: Health) -> &'static str {
 // ---------------------------------------------------------------------------
 // The page.
 
-/// Renders the page for a raw query string: the status code (400 when a
-/// parameter was unusable) and the HTML.
+/// The page for one query.
+pub struct Page {
+    pub html: String,
+    /// A parameter was unusable: the page says which, and is answered with
+    /// 400 Bad Request.
+    pub bad_request: bool,
+}
+
+/// Renders the page for a raw query string.
 pub fn page(
     view: &View,
     raw_query: Option<&str>,
     now: DateTime<Utc>,
     telemetry_path: &str,
-) -> (StatusCode, String) {
+) -> Page {
     let (mut query, mut invalid) = PageQuery::parse(raw_query);
     query.check(view, &mut invalid);
-    let status = if invalid.is_empty() {
-        StatusCode::OK
-    } else {
-        StatusCode::BAD_REQUEST
-    };
-    (status, render(view, &query, &invalid, now, telemetry_path))
+    Page {
+        bad_request: !invalid.is_empty(),
+        html: render(view, &query, &invalid, now, telemetry_path),
+    }
 }
 
 /// An account that has neither data nor a failed poll yet.

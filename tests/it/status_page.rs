@@ -15,8 +15,8 @@ use gridpane_backup_exporter::store::Store;
 use support::status::{Setup, acme, acme_store, now, site_ids};
 
 fn render(store: &Store, query: &str) -> (u16, String) {
-    let (status, html) = status_page::page(&View::load(store), Some(query), now(), "/metrics");
-    (status.as_u16(), html)
+    let page = status_page::page(&View::load(store), Some(query), now(), "/metrics");
+    (if page.bad_request { 400 } else { 200 }, page.html)
 }
 
 /// The markup of one site's row in the schedules table.
@@ -559,9 +559,9 @@ async fn the_page_and_its_script_are_served_on_the_same_router_as_metrics() {
 fn the_metrics_link_follows_the_telemetry_path_and_stays_relative() {
     let store = acme_store();
     let view = View::load(&store);
-    let (_, html) = status_page::page(&view, None, now(), "/metrics");
+    let html = status_page::page(&view, None, now(), "/metrics").html;
     assert!(html.contains("<a href=\"./metrics\">Metrics</a>"));
-    let (_, html) = status_page::page(&view, None, now(), "/javascript:alert(\"x\")");
+    let html = status_page::page(&view, None, now(), "/javascript:alert(\"x\")").html;
     assert!(html.contains("<a href=\"./javascript:alert(&quot;x&quot;)\">Metrics</a>"));
 }
 
