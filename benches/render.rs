@@ -17,9 +17,9 @@ use std::time::Duration;
 
 use chrono::{TimeZone, Utc};
 use criterion::{BenchmarkId, Criterion, Throughput, criterion_group, criterion_main};
+use gridpane_backup_exporter::domain::{self, AccountSnapshot, Fetched};
 use gridpane_backup_exporter::fake::{FakeGridPane, FakeOptions, Fleet, FleetSpec};
 use gridpane_backup_exporter::gridpane::wire;
-use gridpane_backup_exporter::model::{self, AccountSnapshot, Fetched};
 use gridpane_backup_exporter::render::metrics::{self, GzipHead};
 use gridpane_backup_exporter::store::{AccountState, Counters, PollResult};
 
@@ -101,7 +101,7 @@ fn decode_and_build(b: &Bodies) -> AccountSnapshot {
         let p: wire::Page<wire::Site> = serde_json::from_slice(page).expect("sites");
         sites.extend(p.data);
     }
-    model::build_snapshot(
+    domain::build_snapshot(
         "bench",
         1_795_000_000.0,
         Fetched {
@@ -165,7 +165,7 @@ fn benches(c: &mut Criterion) {
         // Judging every site, once per snapshot when it enters the store;
         // `render_text` (bare snapshots) includes it, the cache does not.
         g.bench_function(BenchmarkId::new("assess", sites), |b| {
-            b.iter(|| black_box(model::Assessment::of(&snapshot)))
+            b.iter(|| black_box(domain::Assessment::of(&snapshot)))
         });
         g.bench_function(BenchmarkId::new("render_text", sites), |b| {
             b.iter(|| black_box(metrics::snapshot_text(&[&snapshot], now)))

@@ -457,6 +457,7 @@ mod tests {
             server_id: None,
             local: Default::default(),
             remote: Default::default(),
+            pending: false,
         }
     }
 

@@ -121,6 +121,9 @@ pub enum Health {
     Problem,
     /// Only warnings: protected, but less than it should be.
     Warning,
+    /// No problem proven yet, but the site's `/site` record has not been
+    /// read: never shown as OK ([`super::pending`]).
+    Pending,
     Ok,
 }
 
@@ -140,6 +143,7 @@ impl Health {
         match self {
             Health::Problem => "problem",
             Health::Warning => "warning",
+            Health::Pending => "pending",
             Health::Ok => "ok",
         }
     }
@@ -187,6 +191,9 @@ pub struct SiteVerdict {
 
 impl SiteVerdict {
     pub fn judge(site: &Site, integration_ids: &HashSet<u64>) -> SiteVerdict {
+        if site.pending {
+            return SiteVerdict::pending(site, integration_ids);
+        }
         let local = StorageVerdict::judge(&site.local);
         let remote = StorageVerdict::judge(&site.remote);
         let integration_missing = integration_missing(site, integration_ids);
@@ -205,6 +212,37 @@ impl SiteVerdict {
             integration_missing,
             problem_flags,
             health: Health::of(flagged(problem_flags)),
+        }
+    }
+
+    /// A pending site: only what its schedule rows prove. Nothing is on,
+    /// configured or short-kept until the `/site` record says so.
+    fn pending(site: &Site, integration_ids: &HashSet<u64>) -> SiteVerdict {
+        let held_back = |settings: &StorageSettings| StorageVerdict {
+            scheduled: settings.schedule.is_some(),
+            enabled: false,
+            short_retention: false,
+        };
+        let (local, remote) = (held_back(&site.local), held_back(&site.remote));
+        let integration_missing = integration_missing(site, integration_ids);
+        let problem_flags = [
+            false,
+            !local.scheduled,
+            false,
+            !remote.scheduled,
+            integration_missing == Some(true),
+            false,
+        ];
+        SiteVerdict {
+            local,
+            remote,
+            remote_configured: false,
+            integration_missing,
+            problem_flags,
+            health: match Health::of(flagged(problem_flags)) {
+                Health::Ok => Health::Pending,
+                proven => proven,
+            },
         }
     }
 

@@ -96,6 +96,7 @@ fn site(local: StorageSettings, remote: StorageSettings) -> Site {
         server_id: Some(1),
         local,
         remote,
+        pending: false,
     }
 }
 

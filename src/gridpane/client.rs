@@ -215,6 +215,11 @@ impl Client {
         self.opts.max_pages
     }
 
+    /// Items asked for per page.
+    pub fn per_page(&self) -> u32 {
+        self.opts.per_page
+    }
+
     /// Every server of the account, all pages.
     pub async fn servers(&self, token: &Secret) -> Result<Vec<wire::Server>, ApiError> {
         self.paged(token, Endpoint::Servers, "server", |s: &wire::Server| s.id)

@@ -249,6 +249,7 @@ mod tests {
                     server_id: None,
                     local: StorageSettings::default(),
                     remote: StorageSettings::default(),
+                    pending: false,
                 })
                 .collect(),
         }

@@ -109,6 +109,8 @@ pub struct StorageRow<'a> {
     pub storage: Storage,
     pub settings: &'a StorageSettings,
     pub enabled: bool,
+    /// The site is pending: whether this storage is on is not known yet.
+    pub pending: bool,
     /// Computed for any schedule, on or off.
     pub next_run: Option<DateTime<Utc>>,
     /// Remote only: the integration the schedule uploads to.
@@ -163,6 +165,7 @@ pub fn site_rows<'a>(account: &'a str, snap: &'a Assessed, now: DateTime<Utc>) -
                     storage,
                     settings,
                     enabled: verdict.storage(storage).enabled,
+                    pending: site.pending,
                     next_run: settings
                         .schedule
                         .as_ref()
@@ -289,8 +292,16 @@ pub struct Counts {
     pub sites_ok: usize,
     pub sites_with_warning: usize,
     pub sites_with_problem: usize,
+    /// Sites with no problem proven yet whose `/site` record is not read yet
+    /// (the first sweep is running): neither OK nor not. Absent when 0.
+    #[serde(skip_serializing_if = "is_zero")]
+    pub sites_pending: usize,
     /// Problem code -> sites with that problem; every code, zeros included.
     pub problems: BTreeMap<&'static str, usize>,
+}
+
+fn is_zero(n: &usize) -> bool {
+    *n == 0
 }
 
 impl Default for Counts {
@@ -300,6 +311,7 @@ impl Default for Counts {
             sites_ok: 0,
             sites_with_warning: 0,
             sites_with_problem: 0,
+            sites_pending: 0,
             problems: Problem::ALL.iter().map(|p| (p.as_str(), 0)).collect(),
         }
     }
@@ -314,6 +326,7 @@ impl Counts {
                 Health::Ok => c.sites_ok += 1,
                 Health::Warning => c.sites_with_warning += 1,
                 Health::Problem => c.sites_with_problem += 1,
+                Health::Pending => c.sites_pending += 1,
             }
             for p in &row.problems {
                 *c.problems.entry(p.as_str()).or_default() += 1;
@@ -580,6 +593,20 @@ pub struct AccountStatus {
     pub next_poll_at_unix: Option<i64>,
     /// The snapshot being served; `null` before any poll succeeded.
     pub data: Option<DataStatus>,
+    /// The first `/site` sweep, while it runs (absent otherwise).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub sweep: Option<SweepEntry>,
+}
+
+/// Progress of an account's first `/site` sweep.
+#[derive(Debug, Serialize)]
+pub struct SweepEntry {
+    pub pages_read: u32,
+    /// `null` when GridPane did not say how many sites there are.
+    pub pages_total: Option<u32>,
+    pub sites_total: Option<u64>,
+    /// Sites shown whose `/site` record is not read yet.
+    pub sites_pending: usize,
 }
 
 #[derive(Debug, Serialize)]
@@ -658,6 +685,12 @@ pub fn status(view: &View, now: DateTime<Utc>) -> StatusAnswer {
             next_poll_at: next.map(rfc3339),
             next_poll_at_unix: next.map(|t| t.timestamp()),
             data,
+            sweep: state.sweep.map(|w| SweepEntry {
+                pages_read: w.pages_read,
+                pages_total: w.pages_total,
+                sites_total: w.sites_total,
+                sites_pending: w.sites_pending,
+            }),
         });
     }
     StatusAnswer {
@@ -715,6 +748,9 @@ pub struct IntegrationRefEntry {
 pub struct StorageEntry {
     pub automatic: Option<bool>,
     pub enabled: bool,
+    /// Present (true) while the site is pending: `enabled` is then unknown.
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub pending: bool,
     pub schedule: Option<ScheduleEntry>,
     pub retention_days: Option<u32>,
     pub keep_all: bool,
@@ -728,6 +764,7 @@ fn storage_entry(row: &StorageRow<'_>) -> StorageEntry {
     StorageEntry {
         automatic: s.automatic,
         enabled: row.enabled,
+        pending: row.pending,
         schedule: s.schedule.as_ref().map(|sch| ScheduleEntry {
             id: sch.id,
             frequency: sch.frequency,
@@ -768,6 +805,10 @@ pub struct SiteEntry {
     pub server_id: Option<u64>,
     pub server_label: Option<String>,
     pub status: Health,
+    /// Present (true) while the site's `/site` record is not read yet: its
+    /// `enabled` flags and retention are then unknown, not off.
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub pending: bool,
     pub problems: Vec<ProblemEntry>,
     pub remote_configured: bool,
     pub integration_missing: Option<bool>,
@@ -803,6 +844,7 @@ pub fn sites(
             server_id: r.site.server_id,
             server_label: r.server_label.map(str::to_string),
             status: r.health,
+            pending: r.site.pending,
             problems: problem_entries(&r.problems),
             remote_configured: r.remote_configured,
             integration_missing: r.integration_missing,

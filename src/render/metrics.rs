@@ -57,10 +57,11 @@ enum Fam {
     Prune,
     IntegrationInfo,
     IntegrationSites,
+    SitesPending,
 }
 
 /// Name and help of each [`Fam`], indexed by its discriminant.
-const SNAPSHOT_FAMILIES: [(&str, &str); 16] = [
+const SNAPSHOT_FAMILIES: [(&str, &str); 17] = [
     (
         "gridpane_site_info",
         from_poll!("A WordPress site hosted on GridPane, value 1"),
@@ -124,6 +125,12 @@ const SNAPSHOT_FAMILIES: [(&str, &str); 16] = [
     (
         "gridpane_backup_integration_sites",
         from_poll!("Sites whose remote backup schedule uses this integration"),
+    ),
+    (
+        "gridpane_sites_pending",
+        from_poll!(
+            "Sites known from the schedules whose /site record the first sweep has not read yet; their on/off state is not exported until it is"
+        ),
     ),
 ];
 
@@ -194,6 +201,7 @@ fn walk_snapshots(
         }
 
         let mut problem_counts = [0usize; Problem::ALL.len()];
+        let mut pending = 0usize;
         let mut usage: BTreeMap<u64, usize> = BTreeMap::new();
         let (mut site_digits, mut server_digits) = ([0u8; 20], [0u8; 20]);
         for (site, verdict) in snap.sites.iter().zip(assessment.sites()) {
@@ -222,11 +230,15 @@ fn walk_snapshots(
             if let Some(id) = site.remote.schedule.as_ref().and_then(|s| s.integration_id) {
                 *usage.entry(id).or_default() += 1;
             }
-            sink.push(
-                Fam::RemoteConfigured,
-                &[("account", account), ("site_id", site_id)],
-                bool_value(verdict.remote_configured),
-            );
+            // A pending site's on/off state is unknown: no series says it.
+            pending += usize::from(site.pending);
+            if !site.pending {
+                sink.push(
+                    Fam::RemoteConfigured,
+                    &[("account", account), ("site_id", site_id)],
+                    bool_value(verdict.remote_configured),
+                );
+            }
             if let Some(missing) = verdict.integration_missing {
                 sink.push(
                     Fam::IntegrationMissing,
@@ -241,11 +253,13 @@ fn walk_snapshots(
                     ("site_id", site_id),
                     ("storage", storage.as_str()),
                 ];
-                sink.push(
-                    Fam::Enabled,
-                    &labels,
-                    bool_value(verdict.storage(storage).enabled),
-                );
+                if !site.pending {
+                    sink.push(
+                        Fam::Enabled,
+                        &labels,
+                        bool_value(verdict.storage(storage).enabled),
+                    );
+                }
                 if let Some(schedule) = &settings.schedule {
                     sink.push(
                         Fam::ScheduleInfo,
@@ -260,7 +274,7 @@ fn walk_snapshots(
                     if let Some(secs) = schedule.frequency.interval_seconds() {
                         sink.push(Fam::Interval, &labels, secs as f64);
                     }
-                    if let Some(at) = domain::next_run(schedule, now) {
+                    if let Some(at) = domain::next_run(schedule, now).filter(|_| !site.pending) {
                         if earliest_next_run.is_none_or(|e| at < e) {
                             earliest_next_run = Some(at);
                         }
@@ -275,6 +289,7 @@ fn walk_snapshots(
                 }
             }
         }
+        sink.push(Fam::SitesPending, &[("account", account)], pending as f64);
         for (p, n) in Problem::ALL.into_iter().zip(problem_counts) {
             sink.push(
                 Fam::Problems,

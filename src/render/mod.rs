@@ -69,6 +69,7 @@ mod tests {
                     server_id: None,
                     local,
                     remote,
+                    pending: false,
                 })
                 .collect(),
             integrations: vec![Integration {

@@ -263,7 +263,7 @@ async fn a_long_site_sweep_spans_polls_never_removes_early_and_schedules_stay_fr
     .await;
     let fleet = fake.fleet();
     let app = start(vec![account("acme", &fake, TOKEN)], sweeping_poll()).await;
-    wait_ready(&app).await;
+    wait_first_poll(&app).await;
     let (_, first) = get(&app, "/metrics").await;
     assert_eq!(
         value(&first, "gridpane_sites{account=\"acme\"}").as_deref(),

@@ -27,7 +27,10 @@ const DASHBOARDS: &[(&str, &str, &str)] = &[
 
 /// Metrics the exporter emits that no dashboard or alert uses, on purpose.
 /// (name, reason)
-const DELIBERATELY_UNUSED: &[(&str, &str)] = &[];
+const DELIBERATELY_UNUSED: &[(&str, &str)] = &[(
+    "gridpane_sites_pending",
+    "progress of a first sweep, 0 within minutes of a start; the status page and API show it while it lasts",
+)];
 
 /// Contract metrics the demo does not emit, so their names cannot be checked
 /// against its output. The test fails once the demo emits one of them, so

@@ -207,7 +207,7 @@ async fn metrics_carry_every_contract_metric_with_the_values_the_fleet_implies()
 async fn hostile_site_names_are_escaped_as_the_exposition_format_demands() {
     let fake = fake(FleetSpec::demo()).await;
     let app = start(vec![account("demo", &fake, TOKEN)], fast_poll()).await;
-    wait_ready(&app).await;
+    wait_first_poll(&app).await;
     let (_, text) = get(&app, "/metrics").await;
     assert!(
         text.contains(r#"site_url="<script>alert(1)</script>\n\"evil\\\"-ünï.example.net""#),
@@ -226,7 +226,7 @@ async fn hostile_site_names_are_escaped_as_the_exposition_format_demands() {
 async fn promtool_finds_nothing_to_complain_about_in_the_exposition() {
     let fake = fake(FleetSpec::demo()).await;
     let app = start(vec![account("demo", &fake, TOKEN)], fast_poll()).await;
-    wait_ready(&app).await;
+    wait_first_poll(&app).await;
     let (_, text) = get(&app, "/metrics").await;
     promtool_check_metrics(text.as_bytes());
     app.shutdown().await;
@@ -270,7 +270,7 @@ async fn the_demo_exposition_matches_the_golden_file() {
 async fn an_upstream_failure_keeps_the_last_values_with_up_zero_then_recovers() {
     let fake = fake(fleet_of(3, 2, 12)).await;
     let app = start(vec![account("acme", &fake, TOKEN)], fast_poll()).await;
-    wait_ready(&app).await;
+    wait_first_poll(&app).await;
     let (_, before) = get(&app, "/metrics").await;
     assert_eq!(
         value(&before, "gridpane_up{account=\"acme\"}").as_deref(),
@@ -330,7 +330,7 @@ async fn a_removed_site_disappears_after_the_next_successful_poll() {
     let fake = fake(fleet_of(3, 2, 12)).await;
     let gone = fake.fleet().sites[11].id;
     let app = start(vec![account("acme", &fake, TOKEN)], fast_poll()).await;
-    wait_ready(&app).await;
+    wait_first_poll(&app).await;
     let marker = format!("site_id=\"{gone}\"");
     assert!(get(&app, "/metrics").await.1.contains(&marker));
     fake.update_fleet(|f| f.remove_site(gone));
@@ -366,7 +366,7 @@ async fn readiness_is_503_until_the_first_poll_has_finished() {
         Some("0"),
         "never an empty 200"
     );
-    wait_ready(&app).await;
+    wait_first_poll(&app).await;
     app.shutdown().await;
 }
 
@@ -374,7 +374,7 @@ async fn readiness_is_503_until_the_first_poll_has_finished() {
 async fn healthy_fails_once_a_background_task_cannot_be_kept_running() {
     let fake = fake(fleet_of(3, 1, 3)).await;
     let app = start(vec![account("acme", &fake, TOKEN)], fast_poll()).await;
-    wait_ready(&app).await;
+    wait_first_poll(&app).await;
     assert_eq!(get(&app, "/-/healthy").await.0, 200);
     let (_, text) = get(&app, "/metrics").await;
     for task in ["poller", "detail", "state_writer"] {
@@ -399,7 +399,7 @@ async fn a_broken_account_is_up_zero_and_ready_while_the_other_is_unaffected() {
         fast_poll(),
     )
     .await;
-    wait_ready(&app).await;
+    wait_first_poll(&app).await;
     let (_, text) = get(&app, "/metrics").await;
     assert_eq!(
         value(&text, "gridpane_up{account=\"good\"}").as_deref(),
@@ -429,7 +429,7 @@ async fn a_broken_account_is_up_zero_and_ready_while_the_other_is_unaffected() {
 async fn metrics_are_gzipped_when_the_scraper_asks() {
     let fake = fake(fleet_of(3, 1, 3)).await;
     let app = start(vec![account("acme", &fake, TOKEN)], fast_poll()).await;
-    wait_ready(&app).await;
+    wait_first_poll(&app).await;
     let resp = reqwest::Client::new()
         .get(format!("http://{}/metrics", app.addr))
         .header("Accept-Encoding", "gzip")

@@ -107,6 +107,25 @@ pub async fn wait_ready(app: &App) {
     .await;
 }
 
+/// Waits until every account's first poll has ended (its first `/site`
+/// sweep complete, or failed). Readiness comes earlier, with the first data
+/// a sweep publishes.
+pub async fn wait_first_poll(app: &App) {
+    wait_ready(app).await;
+    wait_for(10, "the end of every first poll", || async {
+        let (_, body) = get(app, "/api/v1/status").await;
+        serde_json::from_str::<serde_json::Value>(&body)
+            .ok()
+            .and_then(|v| {
+                v["accounts"]
+                    .as_array()
+                    .map(|a| a.iter().all(|a| !a["last_poll"].is_null()))
+            })
+            .unwrap_or(false)
+    })
+    .await;
+}
+
 /// The value of the one series whose line starts with `selector` (name and
 /// labels exactly as rendered).
 pub fn value(exposition: &str, selector: &str) -> Option<String> {
@@ -126,7 +145,7 @@ pub async fn metric(app: &App, selector: &str) -> Option<String> {
 pub async fn start_demo() -> (FakeGridPane, App) {
     let (fake, config) = demo::start().await.unwrap();
     let app = start_config(config).await;
-    wait_ready(&app).await;
+    wait_first_poll(&app).await;
     (fake, app)
 }
 
