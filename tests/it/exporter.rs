@@ -607,3 +607,44 @@ fn every_metric_row_of_the_docs_sits_in_a_table() {
         }
     }
 }
+
+#[tokio::test(start_paused = true)]
+async fn the_status_api_and_page_show_the_first_sweeps_progress_until_it_ends() {
+    let fake = fake(fleet_of(3, 2, 40)).await;
+    let app = start(vec![account("acme", &fake, TOKEN)], paced_poll(5)).await;
+    // Four pages in: after the bulk endpoints and 35 s of pages 10 s apart.
+    tokio::time::sleep(Duration::from_secs(36)).await;
+    let status: serde_json::Value =
+        serde_json::from_str(&get(&app, "/api/v1/status").await.1).unwrap();
+    let sweep = &status["accounts"][0]["sweep"];
+    let pending = sweep["sites_pending"].as_u64().unwrap();
+    assert_eq!(sweep["pages_read"], 4, "{sweep}");
+    assert_eq!(sweep["pages_total"], 8, "{sweep}");
+    assert_eq!(sweep["sites_total"], 40, "{sweep}");
+    assert!(pending > 0 && pending < 40, "{sweep}");
+    assert_eq!(
+        metric(&app, "gridpane_sites_pending{account=\"acme\"}").await,
+        Some(pending.to_string())
+    );
+    let (_, page) = get(&app, "/").await;
+    assert!(
+        page.contains(&format!(
+            "data-sweep-account=\"acme\">Checking 40 sites of account acme\u{2026} 4 of 8 pages read, {pending} sites not read yet."
+        )),
+        "{page}"
+    );
+
+    // The eighth page comes 73 s after the start.
+    tokio::time::sleep(Duration::from_secs(45)).await;
+    let status: serde_json::Value =
+        serde_json::from_str(&get(&app, "/api/v1/status").await.1).unwrap();
+    assert!(!status["accounts"][0]["last_poll"].is_null(), "{status}");
+    assert!(status["accounts"][0].get("sweep").is_none(), "{status}");
+    assert_eq!(
+        metric(&app, "gridpane_sites_pending{account=\"acme\"}")
+            .await
+            .as_deref(),
+        Some("0")
+    );
+    assert!(!get(&app, "/").await.1.contains("data-sweep-account"));
+}

@@ -52,6 +52,19 @@ pub fn fast_poll() -> PollConfig {
     }
 }
 
+/// A first sweep slow enough to watch (on a paused clock): one request a
+/// second, `/site` pages of `per_page` sites 10 s apart, no second poll
+/// within the hour.
+pub fn paced_poll(per_page: u32) -> PollConfig {
+    PollConfig {
+        interval: Duration::from_secs(3600),
+        requests_per_minute: 60,
+        endpoint_units_per_minute: 12,
+        per_page,
+        ..fast_poll()
+    }
+}
+
 pub async fn start(accounts: Vec<Account>, poll: PollConfig) -> App {
     start_config(Config {
         accounts,
@@ -112,7 +125,7 @@ pub async fn wait_ready(app: &App) {
 /// a sweep publishes.
 pub async fn wait_first_poll(app: &App) {
     wait_ready(app).await;
-    wait_for(10, "the end of every first poll", || async {
+    wait_for(60, "the end of every first poll", || async {
         let (_, body) = get(app, "/api/v1/status").await;
         serde_json::from_str::<serde_json::Value>(&body)
             .ok()
