@@ -192,10 +192,7 @@ async fn poll<S: Source>(
                 );
             }
             store.replace_with(slot, |s| {
-                let mut snapshot = snapshot;
-                lay_detail(s, &mut snapshot);
-                s.snapshot = Some(Arc::new(domain::Assessed::new(snapshot)));
-                s.ready = true;
+                install(s, snapshot);
                 s.unconfirmed_removals = unconfirmed;
                 // A successful poll ends the first sweep (it runs to its
                 // end in one poll).
@@ -232,20 +229,21 @@ async fn poll<S: Source>(
     }
 }
 
-/// Per-site detail stays laid over new bulk data; detail of sites no longer
-/// listed goes with them.
-fn lay_detail(s: &mut AccountState, snapshot: &mut domain::AccountSnapshot) {
-    if s.detail.is_empty() {
-        return;
+/// Makes `snapshot` the account's, assessed. Per-site detail stays laid
+/// over new bulk data; detail of sites no longer listed goes with them.
+fn install(s: &mut AccountState, mut snapshot: domain::AccountSnapshot) {
+    if !s.detail.is_empty() {
+        let listed: std::collections::HashSet<u64> =
+            snapshot.sites.iter().map(|site| site.id).collect();
+        if s.detail.keys().any(|id| !listed.contains(id)) {
+            let mut kept = std::collections::BTreeMap::clone(&s.detail);
+            kept.retain(|id, _| listed.contains(id));
+            s.detail = Arc::new(kept);
+        }
+        domain::apply_detail(&mut snapshot, &s.detail);
     }
-    let listed: std::collections::HashSet<u64> =
-        snapshot.sites.iter().map(|site| site.id).collect();
-    if s.detail.keys().any(|id| !listed.contains(id)) {
-        let mut kept = std::collections::BTreeMap::clone(&s.detail);
-        kept.retain(|id, _| listed.contains(id));
-        s.detail = Arc::new(kept);
-    }
-    domain::apply_detail(snapshot, &s.detail);
+    s.snapshot = Some(Arc::new(domain::Assessed::new(snapshot)));
+    s.ready = true;
 }
 
 /// Publishes what a poll knows before its end: the account is ready and up
@@ -270,10 +268,7 @@ fn publish_partial(store: &Store, slot: &AccountSlot, partial: Partial) {
         "published the first sweep so far"
     );
     store.replace_with(slot, |s| {
-        let mut snapshot = snapshot;
-        lay_detail(s, &mut snapshot);
-        s.snapshot = Some(Arc::new(domain::Assessed::new(snapshot)));
-        s.ready = true;
+        install(s, snapshot);
         s.publishing = true;
         s.sweep = Some(sweep);
     });

@@ -92,13 +92,13 @@ pub struct AccountState {
 }
 
 /// Where the first `/site` sweep of an account is, as of its last
-/// publication.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+/// publication (the `sweep` entry of `/api/v1/status`).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize)]
 pub struct SweepStatus {
     /// `/site` pages read by this sweep.
     pub pages_read: u32,
     /// The pages the sweep will read, when GridPane said how many sites
-    /// there are (`meta.total`).
+    /// there are (`meta.total`); `null` otherwise.
     pub pages_total: Option<u32>,
     /// Sites GridPane says the account has (`meta.total`), when it said.
     pub sites_total: Option<u64>,

@@ -170,24 +170,14 @@ mod tests {
 
     #[test]
     fn a_pending_site_of_the_previous_publication_stays_pending() {
-        let first = build_partial(
-            "a",
-            0.0,
+        let unread = || {
             fetched(
                 json!([]),
                 json!([{"site_id": 3, "schedule_backups": [row(30, "local")]}]),
-            ),
-            None,
-        );
-        let next = build_partial(
-            "a",
-            1.0,
-            fetched(
-                json!([]),
-                json!([{"site_id": 3, "schedule_backups": [row(30, "local")]}]),
-            ),
-            Some(&first),
-        );
+            )
+        };
+        let first = build_partial("a", 0.0, unread(), None);
+        let next = build_partial("a", 1.0, unread(), Some(&first));
         assert!(next.sites[0].pending);
     }
 }

@@ -595,18 +595,7 @@ pub struct AccountStatus {
     pub data: Option<DataStatus>,
     /// The first `/site` sweep, while it runs (absent otherwise).
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub sweep: Option<SweepEntry>,
-}
-
-/// Progress of an account's first `/site` sweep.
-#[derive(Debug, Serialize)]
-pub struct SweepEntry {
-    pub pages_read: u32,
-    /// `null` when GridPane did not say how many sites there are.
-    pub pages_total: Option<u32>,
-    pub sites_total: Option<u64>,
-    /// Sites shown whose `/site` record is not read yet.
-    pub sites_pending: usize,
+    pub sweep: Option<crate::store::SweepStatus>,
 }
 
 #[derive(Debug, Serialize)]
@@ -685,12 +674,7 @@ pub fn status(view: &View, now: DateTime<Utc>) -> StatusAnswer {
             next_poll_at: next.map(rfc3339),
             next_poll_at_unix: next.map(|t| t.timestamp()),
             data,
-            sweep: state.sweep.map(|w| SweepEntry {
-                pages_read: w.pages_read,
-                pages_total: w.pages_total,
-                sites_total: w.sites_total,
-                sites_pending: w.sites_pending,
-            }),
+            sweep: state.sweep,
         });
     }
     StatusAnswer {
