@@ -78,7 +78,7 @@ impl Source for GridPaneSource {
     async fn fetch(&self) -> Result<Fetched, ApiError> {
         // The token is read for this poll and dropped at its end.
         let token = self.token.load()?;
-        let mut fetched = fetch_bulk(&self.client, &token).await?;
+        let mut fetched = fetch_bulk(&self.client, &token, |_| {}).await?;
         fetched.sites = self.client.sites(&token).await?;
         Ok(fetched)
     }
@@ -89,18 +89,23 @@ impl Source for GridPaneSource {
 }
 
 /// What every poll reads in full: the one-request endpoints first (so they
-/// stay fresh whatever the site list costs), then the servers. The sites are
-/// left to the source.
-pub(crate) async fn fetch_bulk(client: &Client, token: &Secret) -> Result<Fetched, ApiError> {
-    let schedules = client.backup_schedules(token).await?;
-    let integrations = client.backup_integrations(token).await?;
-    let servers = client.servers(token).await?;
-    Ok(Fetched {
+/// stay fresh whatever the site list costs; `answered` sees them), then the
+/// servers, whose pages may take minutes at 100k sites. The sites are left
+/// to the source.
+pub(crate) async fn fetch_bulk(
+    client: &Client,
+    token: &Secret,
+    answered: impl FnOnce(&Fetched),
+) -> Result<Fetched, ApiError> {
+    let mut fetched = Fetched {
         sites: Vec::new(),
-        servers,
-        schedules,
-        integrations,
-    })
+        servers: Vec::new(),
+        schedules: client.backup_schedules(token).await?,
+        integrations: client.backup_integrations(token).await?,
+    };
+    answered(&fetched);
+    fetched.servers = client.servers(token).await?;
+    Ok(fetched)
 }
 
 pub fn unix_now() -> f64 {

@@ -281,14 +281,14 @@ impl SweepingSource {
     /// Reads `/site` pages until the sweep ends or the slice is spent.
     async fn advance(
         &self,
+        sweep: &mut Sweep,
         token: &crate::gridpane::Secret,
         started: tokio::time::Instant,
         bulk: &Fetched,
         publish: &Publish<'_>,
     ) -> Result<Vec<wire::Site>, ApiError> {
-        let mut sweep = self.sweep.lock().await;
         let mut pages_this_poll = 0u32;
-        self.publish_first(&sweep, bulk, publish);
+        self.publish_first(sweep, bulk, publish);
         loop {
             if sweep.complete.is_some() && pages_this_poll > 0 && started.elapsed() >= self.slice {
                 tracing::debug!(
@@ -335,7 +335,7 @@ impl SweepingSource {
                 });
             }
             sweep.next_page = page + 1;
-            self.publish_first(&sweep, bulk, publish);
+            self.publish_first(sweep, bulk, publish);
         }
         self.unconfirmed
             .store(sweep.unconfirmed(), Ordering::Relaxed);
@@ -352,8 +352,16 @@ impl Source for SweepingSource {
         let started = tokio::time::Instant::now();
         // The token is read for this poll and dropped at its end.
         let token = self.token.load()?;
-        let mut fetched = super::fetch_bulk(&self.client, &token).await?;
-        let sites = self.advance(&token, started, &fetched, publish).await?;
+        let mut sweep = self.sweep.lock().await;
+        // A first sweep publishes before the servers too: their pages can
+        // take minutes on a large account.
+        let mut fetched = super::fetch_bulk(&self.client, &token, |bulk| {
+            self.publish_first(&sweep, bulk, publish)
+        })
+        .await?;
+        let sites = self
+            .advance(&mut sweep, &token, started, &fetched, publish)
+            .await?;
         fetched.sites = sites;
         Ok(fetched)
     }

@@ -921,3 +921,29 @@ async fn on_a_warm_start_the_saved_sites_are_served_fully_known_while_the_sweep_
     assert!(saved_state_served_mid_sweep);
     assert_eq!(local_on(&store), Some(false), "its page was read");
 }
+
+#[tokio::test(start_paused = true)]
+async fn a_first_sweep_publishes_before_the_server_pages_are_read() {
+    // Many servers take many pages; here their one page takes 4 s.
+    let fake = fake(fleet_of(5, 2, 10)).await;
+    fake.set_fault(
+        gridpane_backup_exporter::fake::Endpoint::Servers,
+        gridpane_backup_exporter::fake::Fault::Delay(Duration::from_secs(4)),
+        gridpane_backup_exporter::fake::FaultCount::Always,
+    );
+    let app = support::start(vec![account("acme", &fake, TOKEN)], support::paced_poll(5)).await;
+    // Schedules at 0 s, integrations at 1 s, the servers from 2 s to 6 s.
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    assert_eq!(support::get(&app, "/-/ready").await.0, 200);
+    let metrics = support::get(&app, "/metrics").await.1;
+    assert_eq!(
+        support::value(&metrics, "gridpane_servers{account=\"acme\"}").as_deref(),
+        Some("0"),
+        "no server read yet"
+    );
+    assert!(
+        support::value(&metrics, "gridpane_sites_pending{account=\"acme\"}")
+            .is_some_and(|n| n != "0"),
+        "{metrics}"
+    );
+}
