@@ -458,6 +458,7 @@ mod tests {
             site_type: None,
             local: Default::default(),
             remote: Default::default(),
+            pending: false,
         }
     }
 

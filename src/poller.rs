@@ -11,16 +11,35 @@ use tokio::sync::watch;
 use crate::config::TokenSource;
 use crate::domain::{self, Fetched};
 use crate::gridpane::{ApiError, Client, RequestTally, Secret};
-use crate::store::{AccountSlot, PollError, PollResult, Store};
+use crate::store::{AccountSlot, AccountState, PollError, PollResult, Store, SweepStatus};
 
 pub mod detail;
 mod sweep;
 pub use sweep::{SweepLimits, SweepProgress, SweepingSource};
 
+/// What a poll knows before it ends: the bulk endpoints' answers and the
+/// `/site` records read so far by the first sweep.
+pub struct Partial {
+    pub fetched: Fetched,
+    pub sweep: SweepStatus,
+}
+
+/// Where a source hands its [`Partial`]s.
+pub type Publish<'a> = dyn Fn(Partial) + Send + Sync + 'a;
+
 /// Where a poller gets its data: GridPane in production, a script in tests.
 pub trait Source: Send + Sync + 'static {
     /// Fetches everything one poll needs; all of it or an error.
     fn fetch(&self) -> impl Future<Output = Result<Fetched, ApiError>> + Send;
+    /// [`Source::fetch`], handing `publish` what is known before the end
+    /// (the first `/site` sweep, page by page). By default nothing early.
+    fn fetch_publishing(
+        &self,
+        publish: &Publish<'_>,
+    ) -> impl Future<Output = Result<Fetched, ApiError>> + Send {
+        let _ = publish;
+        self.fetch()
+    }
     /// What the source's requests did since the last call.
     fn take_tally(&self) -> RequestTally;
     /// Sites the last fetch still lists only because their removal waits
@@ -34,6 +53,12 @@ pub trait Source: Send + Sync + 'static {
 impl<S: Source> Source for Arc<S> {
     fn fetch(&self) -> impl Future<Output = Result<Fetched, ApiError>> + Send {
         S::fetch(self)
+    }
+    fn fetch_publishing(
+        &self,
+        publish: &Publish<'_>,
+    ) -> impl Future<Output = Result<Fetched, ApiError>> + Send {
+        S::fetch_publishing(self, publish)
     }
     fn take_tally(&self) -> RequestTally {
         S::take_tally(self)
@@ -53,7 +78,7 @@ impl Source for GridPaneSource {
     async fn fetch(&self) -> Result<Fetched, ApiError> {
         // The token is read for this poll and dropped at its end.
         let token = self.token.load()?;
-        let mut fetched = fetch_bulk(&self.client, &token).await?;
+        let mut fetched = fetch_bulk(&self.client, &token, |_| {}).await?;
         fetched.sites = self.client.sites(&token).await?;
         Ok(fetched)
     }
@@ -64,18 +89,23 @@ impl Source for GridPaneSource {
 }
 
 /// What every poll reads in full: the one-request endpoints first (so they
-/// stay fresh whatever the site list costs), then the servers. The sites are
-/// left to the source.
-pub(crate) async fn fetch_bulk(client: &Client, token: &Secret) -> Result<Fetched, ApiError> {
-    let schedules = client.backup_schedules(token).await?;
-    let integrations = client.backup_integrations(token).await?;
-    let servers = client.servers(token).await?;
-    Ok(Fetched {
+/// stay fresh whatever the site list costs; `answered` sees them), then the
+/// servers, whose pages may take minutes at 100k sites. The sites are left
+/// to the source.
+pub(crate) async fn fetch_bulk(
+    client: &Client,
+    token: &Secret,
+    answered: impl FnOnce(&Fetched),
+) -> Result<Fetched, ApiError> {
+    let mut fetched = Fetched {
         sites: Vec::new(),
-        servers,
-        schedules,
-        integrations,
-    })
+        servers: Vec::new(),
+        schedules: client.backup_schedules(token).await?,
+        integrations: client.backup_integrations(token).await?,
+    };
+    answered(&fetched);
+    fetched.servers = client.servers(token).await?;
+    Ok(fetched)
 }
 
 pub fn unix_now() -> f64 {
@@ -105,15 +135,17 @@ async fn poll<S: Source>(
 ) -> Result<(), ApiError> {
     store.update(slot, |s| s.polling = true);
     let started = tokio::time::Instant::now();
-    let result = source.fetch().await;
+    let publish = |partial: Partial| publish_partial(store, slot, partial);
+    let result = source.fetch_publishing(&publish).await;
     let duration = started.elapsed().as_secs_f64();
     let tally = source.take_tally();
     let unconfirmed = source.unconfirmed_removals();
     let finished_at = unix_now();
     let requests = tally.total_requests();
 
-    let record = |s: &mut crate::store::AccountState, error: Option<PollError>| {
+    let record = |s: &mut AccountState, error: Option<PollError>| {
         s.polling = false;
+        s.publishing = false;
         s.ready = true;
         s.counters.polls += 1;
         if let Some(e) = &error {
@@ -165,22 +197,11 @@ async fn poll<S: Source>(
                 );
             }
             store.replace_with(slot, |s| {
-                // Per-site detail stays laid over the new bulk data; detail
-                // of sites no longer listed goes with them.
-                let mut snapshot = snapshot;
-                if !s.detail.is_empty() {
-                    let listed: std::collections::HashSet<u64> =
-                        snapshot.sites.iter().map(|site| site.id).collect();
-                    if s.detail.keys().any(|id| !listed.contains(id)) {
-                        let mut kept = std::collections::BTreeMap::clone(&s.detail);
-                        kept.retain(|id, _| listed.contains(id));
-                        s.detail = Arc::new(kept);
-                    }
-                    domain::apply_detail(&mut snapshot, &s.detail);
-                }
-                s.snapshot = Some(Arc::new(store.assess(snapshot)));
-                s.ready = true;
+                install(store, s, snapshot);
                 s.unconfirmed_removals = unconfirmed;
+                // A successful poll ends the first sweep (it runs to its
+                // end in one poll).
+                s.sweep = None;
                 record(s, None);
             });
             Ok(())
@@ -211,6 +232,51 @@ async fn poll<S: Source>(
             Err(e)
         }
     }
+}
+
+/// Makes `snapshot` the account's, assessed. Per-site detail stays laid
+/// over new bulk data; detail of sites no longer listed goes with them.
+fn install(store: &Store, s: &mut AccountState, mut snapshot: domain::AccountSnapshot) {
+    if !s.detail.is_empty() {
+        let listed: std::collections::HashSet<u64> =
+            snapshot.sites.iter().map(|site| site.id).collect();
+        if s.detail.keys().any(|id| !listed.contains(id)) {
+            let mut kept = std::collections::BTreeMap::clone(&s.detail);
+            kept.retain(|id, _| listed.contains(id));
+            s.detail = Arc::new(kept);
+        }
+        domain::apply_detail(&mut snapshot, &s.detail);
+    }
+    s.snapshot = Some(Arc::new(store.assess(snapshot)));
+    s.ready = true;
+}
+
+/// Publishes what a poll knows before its end: the account is ready and up
+/// from the first publication on, and sites not read yet are pending.
+fn publish_partial(store: &Store, slot: &AccountSlot, partial: Partial) {
+    let previous = slot.load().snapshot.clone();
+    let snapshot = domain::build_partial(
+        &slot.name,
+        unix_now(),
+        partial.fetched,
+        previous.as_deref().map(domain::Assessed::snapshot),
+    );
+    let sweep = SweepStatus {
+        sites_pending: domain::pending::pending_sites(&snapshot),
+        ..partial.sweep
+    };
+    tracing::debug!(
+        account = %slot.name,
+        sites = snapshot.sites.len(),
+        sites_pending = sweep.sites_pending,
+        pages_read = sweep.pages_read,
+        "published the first sweep so far"
+    );
+    store.replace_with(slot, |s| {
+        install(store, s, snapshot);
+        s.publishing = true;
+        s.sweep = Some(sweep);
+    });
 }
 
 /// The delay before the next poll: the interval plus up to a tenth of it

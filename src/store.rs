@@ -86,12 +86,33 @@ pub struct AccountState {
     /// Sites the snapshot still lists only because the last complete sweep
     /// dropped suspiciously many and their removal waits for confirmation.
     pub unconfirmed_removals: usize,
+    /// The first `/site` sweep in progress, while it publishes page by page;
+    /// `None` once a sweep has completed.
+    pub sweep: Option<SweepStatus>,
+    /// The poll in progress has published what it read so far.
+    pub publishing: bool,
+}
+
+/// Where the first `/site` sweep of an account is, as of its last
+/// publication (the `sweep` entry of `/api/v1/status`).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize)]
+pub struct SweepStatus {
+    /// `/site` pages read by this sweep.
+    pub pages_read: u32,
+    /// The pages the sweep will read, when GridPane said how many sites
+    /// there are (`meta.total`); `null` otherwise.
+    pub pages_total: Option<u32>,
+    /// Sites GridPane says the account has (`meta.total`), when it said.
+    pub sites_total: Option<u64>,
+    /// Sites of the published snapshot whose `/site` record is not read yet.
+    pub sites_pending: usize,
 }
 
 impl AccountState {
-    /// The last poll succeeded.
+    /// The last poll succeeded, or the poll in progress has published the
+    /// data it read so far (the first sweep, page by page).
     pub fn up(&self) -> bool {
-        matches!(&self.last_poll, Some(p) if p.error.is_none())
+        self.publishing || matches!(&self.last_poll, Some(p) if p.error.is_none())
     }
 }
 

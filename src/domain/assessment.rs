@@ -57,11 +57,19 @@ pub enum Health {
     Problem,
     /// Only warnings: protected, but less than it should be.
     Warning,
+    /// No problem proven yet, but the site's `/site` record has not been
+    /// read: never shown as OK ([`super::pending`]).
+    Pending,
     Ok,
 }
 
 impl Health {
-    pub const ALL: [Health; 3] = [Health::Problem, Health::Warning, Health::Ok];
+    pub const ALL: [Health; 4] = [
+        Health::Problem,
+        Health::Warning,
+        Health::Pending,
+        Health::Ok,
+    ];
 
     pub fn of(problems: impl IntoIterator<Item = Problem>) -> Health {
         let mut health = Health::Ok;
@@ -78,6 +86,7 @@ impl Health {
         match self {
             Health::Problem => "problem",
             Health::Warning => "warning",
+            Health::Pending => "pending",
             Health::Ok => "ok",
         }
     }
@@ -156,13 +165,29 @@ impl SiteVerdict {
     ) -> SiteVerdict {
         let site = at.site;
         let (group, rules) = policy.rules_for(at);
-        let local = StorageVerdict::judge(&site.local, rules);
-        let remote = StorageVerdict::judge(&site.remote, rules);
+        // A pending site: only what its schedule rows prove. Nothing is on,
+        // configured, short-kept or too rare until the `/site` record says so.
+        let pending = site.pending;
+        let judge_storage = |settings: &StorageSettings| match pending {
+            false => StorageVerdict::judge(settings, rules),
+            true => StorageVerdict {
+                scheduled: settings.schedule.is_some(),
+                ..StorageVerdict::default()
+            },
+        };
+        let local = judge_storage(&site.local);
+        let remote = judge_storage(&site.remote);
         let integration_missing = integration_missing(site, integration_ids);
         let found = [
-            (Problem::LocalDisabled, local.scheduled && !local.enabled),
+            (
+                Problem::LocalDisabled,
+                !pending && local.scheduled && !local.enabled,
+            ),
             (Problem::LocalNotScheduled, !local.scheduled),
-            (Problem::RemoteDisabled, remote.scheduled && !remote.enabled),
+            (
+                Problem::RemoteDisabled,
+                !pending && remote.scheduled && !remote.enabled,
+            ),
             (Problem::RemoteNotSetUp, !remote.scheduled),
             (
                 Problem::IntegrationMissing,
@@ -195,12 +220,15 @@ impl SiteVerdict {
         SiteVerdict {
             local,
             remote,
-            remote_configured: remote_configured(site, integration_ids),
+            remote_configured: !pending && remote_configured(site, integration_ids),
             integration_missing,
             active,
             muted,
             group: group.map(|g| Arc::clone(&g.name)),
-            health: Health::of(active.iter()),
+            health: match Health::of(active.iter()) {
+                Health::Ok if pending => Health::Pending,
+                proven => proven,
+            },
         }
     }
 

@@ -136,6 +136,11 @@ pub struct Site {
     pub site_type: Option<String>,
     pub local: StorageSettings,
     pub remote: StorageSettings,
+    /// Known only from the bulk endpoints: the site's `/site` record (its
+    /// on/off flags and retention) has not been read yet, so nothing that
+    /// needs it is known ([`super::pending`]).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub pending: bool,
 }
 
 impl Site {
@@ -192,6 +197,7 @@ impl AccountSnapshot {
 }
 
 /// What the API answered in one poll, before normalising.
+#[derive(Clone)]
 pub struct Fetched {
     pub sites: Vec<wire::Site>,
     pub servers: Vec<wire::Server>,
@@ -292,6 +298,7 @@ pub fn build_snapshot(account: &str, fetched_at: f64, fetched: Fetched) -> Accou
                     retain_days: customizer.remote_retain_days,
                     prune_schedule: customizer.remote_prune_schedule,
                 },
+                pending: false,
             }
         })
         .collect();

@@ -97,6 +97,7 @@ fn site(local: StorageSettings, remote: StorageSettings) -> Site {
         site_type: None,
         local,
         remote,
+        pending: false,
     }
 }
 

@@ -23,6 +23,17 @@
 //! whose `X-RateLimit-Total-Remaining` is 0 is blocked for a full window, and
 //! a 429 blocks its endpoint (or the whole account, when the account budget
 //! is the one exhausted) for as long as the answer asks.
+//!
+//! When GridPane sends its counts with their limits (`X-RateLimit-Endpoint-*`,
+//! `X-RateLimit-Total-*`), what is left of its current window is spent at
+//! once instead of at the spacing: a lane holds the remaining count of the
+//! last answer, less the requests reserved and not answered since, as
+//! credit until the window's end (placed as above). Spending what GridPane
+//! says is left never draws a 429 in its fixed windows, whatever their
+//! phase; when the credit runs out the next answer says 0 left and the lane
+//! waits for the window's end. Without those headers (or when our own
+//! requests cannot explain the count, because someone else shares the
+//! token) the spacing applies as before.
 
 use std::collections::{HashMap, VecDeque};
 use std::sync::Mutex;
@@ -76,31 +87,120 @@ struct Lane {
     next: Option<Instant>,
     /// GridPane said to stop until then.
     blocked_until: Option<Instant>,
-    /// Slots reserved in the last two windows: (start, cost), oldest first.
-    sent: VecDeque<(Instant, u32)>,
+    /// Slots reserved in the last two windows, in the order they start.
+    sent: VecDeque<Sent>,
+    /// What GridPane said is left of its current window, less what it had
+    /// not counted yet; spent instead of waiting for `next`.
+    credit: Option<Credit>,
+}
+
+/// A reserved slot.
+#[derive(Debug, Clone, Copy)]
+struct Sent {
+    at: Instant,
+    cost: u32,
+    /// The reservation ([`Slot::id`]).
+    id: u64,
+    answered: bool,
+}
+
+/// What a request waits for in one lane.
+enum Gate {
+    Credit,
+    Until(Instant),
+    Spacing(Option<Instant>),
+}
+
+impl Gate {
+    fn ready(&self) -> Option<Instant> {
+        match self {
+            Gate::Credit => None,
+            Gate::Until(t) => Some(*t),
+            Gate::Spacing(next) => *next,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy)]
+struct Credit {
+    units: f64,
+    /// The window's end, as our own requests place it.
+    until: Instant,
 }
 
 impl Lane {
-    fn ready_at(&self, honour_block: bool) -> Option<Instant> {
-        let block = if honour_block {
-            self.blocked_until
-        } else {
-            None
-        };
-        match (self.next, block) {
-            (Some(a), Some(b)) => Some(a.max(b)),
-            (a, b) => a.or(b),
+    fn block(&mut self, until: Instant) {
+        self.blocked_until = Some(self.blocked_until.map_or(until, |b| b.max(until)));
+        self.credit = None;
+    }
+
+    /// What holds a request of `cost` units starting `at` back: nothing
+    /// when the credit covers it (and it is spent), the window's end when
+    /// the window is known and spent, else the spacing.
+    fn gate(&mut self, cost: u32, at: Instant) -> Gate {
+        match &mut self.credit {
+            Some(c) if at < c.until => {
+                if c.units >= f64::from(cost) {
+                    c.units -= f64::from(cost);
+                    Gate::Credit
+                } else {
+                    Gate::Until(c.until)
+                }
+            }
+            _ => Gate::Spacing(self.next),
         }
     }
 
-    fn block(&mut self, until: Instant) {
-        self.blocked_until = Some(self.blocked_until.map_or(until, |b| b.max(until)));
+    /// The next request waits `spacing` after one starting `at` (never less
+    /// than for the slots already reserved).
+    fn space(&mut self, at: Instant, spacing: Option<Duration>) {
+        if let Some(s) = spacing {
+            self.next = Some(self.next.map_or(at + s, |n| n.max(at + s)));
+        }
     }
 
-    fn record(&mut self, at: Instant, cost: u32) {
-        self.sent.push_back((at, cost));
-        while self.sent.front().is_some_and(|(t, _)| *t + WINDOW * 2 < at) {
+    /// GridPane answered reservation `id`: `remaining` of `limit` are left
+    /// in its window. GridPane may not have counted the requests that start
+    /// after that one, nor those not answered yet: the credit is what is
+    /// left less their units. None when our own requests do not explain the
+    /// count, or the reservation is no longer known.
+    fn credit_from(&mut self, id: u64, remaining: f64, limit: f64, now: Instant) {
+        self.credit = None;
+        let Some(ours) = self.sent.iter().position(|s| s.id == id) else {
+            return;
+        };
+        let uncounted: u32 = self
+            .sent
+            .iter()
+            .enumerate()
+            .filter(|(i, s)| s.id != id && (*i > ours || !s.answered))
+            .map(|(_, s)| s.cost)
+            .sum();
+        self.credit = self.window_end(limit - remaining, now).map(|until| Credit {
+            units: (remaining - f64::from(uncounted)).max(0.0),
+            until,
+        });
+    }
+
+    fn record(&mut self, at: Instant, cost: u32, id: u64) {
+        let i = self.sent.partition_point(|s| s.at <= at);
+        self.sent.insert(
+            i,
+            Sent {
+                at,
+                cost,
+                id,
+                answered: false,
+            },
+        );
+        while self.sent.front().is_some_and(|s| s.at + WINDOW * 2 < at) {
             self.sent.pop_front();
+        }
+    }
+
+    fn answered(&mut self, id: u64) {
+        if let Some(s) = self.sent.iter_mut().find(|s| s.id == id) {
+            s.answered = true;
         }
     }
 
@@ -111,10 +211,10 @@ impl Lane {
     /// not account for `used` (someone else shares the token).
     fn window_end(&self, used: f64, now: Instant) -> Option<Instant> {
         let mut sum = 0.0;
-        for (at, cost) in self.sent.iter().rev().filter(|(at, _)| *at <= now) {
-            sum += f64::from(*cost);
+        for s in self.sent.iter().rev().filter(|s| s.at <= now) {
+            sum += f64::from(s.cost);
             if sum >= used {
-                return Some(*at + WINDOW + ARRIVAL_MARGIN);
+                return Some(s.at + WINDOW + ARRIVAL_MARGIN);
             }
         }
         None
@@ -129,6 +229,16 @@ const ARRIVAL_MARGIN: Duration = Duration::from_secs(2);
 struct Lanes {
     account: Lane,
     endpoints: HashMap<Endpoint, Lane>,
+    /// The id of the next reservation.
+    next_id: u64,
+}
+
+/// A reserved slot: how long to wait before sending, and the reservation's
+/// id for [`Budget::answered`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Slot {
+    pub wait: Duration,
+    pub id: u64,
 }
 
 /// What one response said about the budget.
@@ -140,6 +250,8 @@ pub struct Observation {
     pub endpoint_reset_in: Option<Duration>,
     /// The endpoint window's size in units (`X-RateLimit-Endpoint-Limit`).
     pub endpoint_limit: Option<f64>,
+    /// The account window's size in requests (`X-RateLimit-Total-Limit`).
+    pub total_limit: Option<f64>,
 }
 
 /// One account's budget. Cheap to share (`Arc`); all methods take `&self`.
@@ -173,29 +285,74 @@ impl Budget {
     /// concurrent callers never share a slot. `honour_block` is false for the
     /// retry of a request that already waited out its own 429.
     pub fn reserve(&self, endpoint: Endpoint, now: Instant, honour_block: bool) -> Duration {
+        self.reserve_slot(endpoint, now, honour_block).wait
+    }
+
+    /// [`Budget::reserve`], with the reservation's id: the caller reports
+    /// the answer with [`Budget::answered`], so that GridPane's counts can
+    /// be spent.
+    pub fn reserve_slot(&self, endpoint: Endpoint, now: Instant, honour_block: bool) -> Slot {
         let account_spacing = spacing(self.opts.account_per_minute, 1);
         let endpoint_spacing = spacing(self.opts.endpoint_units_per_minute, cost(endpoint));
+        let units = cost(endpoint);
         self.with_lanes(|lanes| {
             let lane = lanes.endpoints.entry(endpoint).or_default();
+            let account = &mut lanes.account;
+            // GridPane's blocks always hold; the spacing of a lane holds
+            // unless its credit covers the request.
             let mut at = now;
-            for ready in [
-                lanes_ready(&lanes.account, honour_block),
-                lanes_ready(lane, honour_block),
-            ]
-            .into_iter()
-            .flatten()
+            for block in [account.blocked_until, lane.blocked_until]
+                .into_iter()
+                .flatten()
+                .filter(|_| honour_block)
             {
-                at = at.max(ready);
+                at = at.max(block);
             }
-            if let Some(s) = endpoint_spacing {
-                lane.next = Some(at + s);
+            if let Some(t) = lane.gate(units, at).ready() {
+                at = at.max(t);
             }
-            lane.record(at, cost(endpoint));
-            if let Some(s) = account_spacing {
-                lanes.account.next = Some(at + s);
+            if let Some(t) = account.gate(1, at).ready() {
+                at = at.max(t);
             }
-            at - now
+            let id = lanes.next_id;
+            lanes.next_id += 1;
+            lane.space(at, endpoint_spacing);
+            lane.record(at, units, id);
+            account.space(at, account_spacing);
+            account.record(at, 1, id);
+            Slot { wait: at - now, id }
         })
+    }
+
+    /// The request of reservation `id` to `endpoint` was answered, or given
+    /// up. `seen` is what the answer said, if anything: where it names
+    /// GridPane's limits too, what is left of its windows is spent at once.
+    pub fn answered(&self, endpoint: Endpoint, id: u64, seen: Option<Observation>, now: Instant) {
+        if let Some(seen) = seen {
+            self.observe(endpoint, seen, now);
+        }
+        self.with_lanes(|lanes| {
+            let lane = lanes.endpoints.entry(endpoint).or_default();
+            if let Some(seen) = seen {
+                if lane.blocked_until.is_none_or(|b| b <= now) {
+                    if let (Some(remaining), Some(limit)) =
+                        (seen.endpoint_remaining, seen.endpoint_limit)
+                    {
+                        lane.credit_from(id, remaining, limit, now);
+                    }
+                }
+                let account = &mut lanes.account;
+                if account.blocked_until.is_none_or(|b| b <= now) {
+                    if let (Some(remaining), Some(limit)) = (seen.total_remaining, seen.total_limit)
+                    {
+                        account.credit_from(id, remaining, limit, now);
+                    }
+                }
+            }
+            let lane = lanes.endpoints.entry(endpoint).or_default();
+            lane.answered(id);
+            lanes.account.answered(id);
+        });
     }
 
     /// Adjusts to what GridPane reported on a response of `endpoint`.
@@ -257,10 +414,6 @@ impl Budget {
             }
         })
     }
-}
-
-fn lanes_ready(lane: &Lane, honour_block: bool) -> Option<Instant> {
-    lane.ready_at(honour_block)
 }
 
 /// Time between two requests under a per-minute rate, for a request of
@@ -327,6 +480,7 @@ mod tests {
                 total_remaining: Some(40.0),
                 endpoint_reset_in: Some(Duration::from_secs(20)),
                 endpoint_limit: None,
+                total_limit: None,
             },
             t0,
         );
@@ -412,6 +566,79 @@ mod tests {
             t0,
         );
         assert_eq!(b.reserve(Endpoint::PruneSchedule, t0, true), WINDOW);
+    }
+
+    fn left(endpoint: f64, total: f64) -> Option<Observation> {
+        Some(Observation {
+            endpoint_remaining: Some(endpoint),
+            endpoint_limit: Some(12.0),
+            total_remaining: Some(total),
+            total_limit: Some(60.0),
+            endpoint_reset_in: None,
+        })
+    }
+
+    #[test]
+    fn what_gridpane_says_is_left_is_spent_at_once_then_the_lane_waits_for_the_windows_end() {
+        let b = budget(30, DEFAULT_ENDPOINT_UNITS_PER_MINUTE);
+        let t0 = Instant::now();
+        let mut now = t0;
+        let mut starts = Vec::new();
+        // One page at a time, each answered with GridPane's counts.
+        for page in 0..7u32 {
+            let slot = b.reserve_slot(Endpoint::Sites, now, true);
+            now += slot.wait;
+            starts.push(now - t0);
+            let endpoint_left = f64::from(12 - 2 * (page % 6 + 1));
+            let total_left = f64::from(60 - (page + 1));
+            b.answered(
+                Endpoint::Sites,
+                slot.id,
+                left(endpoint_left, total_left),
+                now,
+            );
+        }
+        assert_eq!(
+            starts[..6],
+            [Duration::ZERO; 6],
+            "the window's twelve units at once"
+        );
+        assert_eq!(starts[6], WINDOW + ARRIVAL_MARGIN, "then its end");
+    }
+
+    #[test]
+    fn a_late_answer_does_not_give_back_units_that_later_requests_spent() {
+        let b = budget(30, DEFAULT_ENDPOINT_UNITS_PER_MINUTE);
+        let t0 = Instant::now();
+        let first = b.reserve_slot(Endpoint::Sites, t0, true);
+        let second = b.reserve_slot(Endpoint::Sites, t0, true);
+        // The first answer arrives last and says 10 left: the second page,
+        // sent after it, may not be counted in that.
+        let later = t0 + Duration::from_secs(1);
+        b.answered(Endpoint::Sites, second.id, left(8.0, 58.0), later);
+        b.answered(Endpoint::Sites, first.id, left(10.0, 59.0), later);
+        let mut now = later;
+        let mut burst = 0;
+        loop {
+            let slot = b.reserve_slot(Endpoint::Sites, now, true);
+            if !slot.wait.is_zero() {
+                break;
+            }
+            burst += 1;
+            now += Duration::from_millis(10);
+            b.answered(Endpoint::Sites, slot.id, None, now);
+        }
+        assert_eq!(burst, 4, "eight units left, not ten");
+    }
+
+    #[test]
+    fn counts_our_own_requests_cannot_explain_keep_the_spacing() {
+        let b = budget(30, DEFAULT_ENDPOINT_UNITS_PER_MINUTE);
+        let t0 = Instant::now();
+        let slot = b.reserve_slot(Endpoint::Sites, t0, true);
+        // Someone else shares the token: 8 units used, 2 of them ours.
+        b.answered(Endpoint::Sites, slot.id, left(4.0, 50.0), t0);
+        assert_eq!(b.reserve(Endpoint::Sites, t0, true), WINDOW * 2 / 11);
     }
 
     #[test]

@@ -241,6 +241,11 @@ impl Client {
         self.opts.max_pages
     }
 
+    /// Items asked for per page.
+    pub fn per_page(&self) -> u32 {
+        self.opts.per_page
+    }
+
     /// Every server of the account, all pages.
     pub async fn servers(&self, token: &Secret) -> Result<Vec<wire::Server>, ApiError> {
         self.paged(
@@ -491,9 +496,14 @@ impl Client {
         let mut honour_block = true;
         loop {
             attempt += 1;
-            self.pace(ep, honour_block).await;
+            let outcome = {
+                let slot = self.pace(ep, honour_block).await;
+                // Answered or given up (even by a cancelled poll): the
+                // request no longer waits for GridPane's count.
+                let _settle = Settle(&self.budget, ep, slot);
+                self.attempt(ep, url, bearer.clone(), slot).await
+            };
             honour_block = true;
-            let outcome = self.attempt(ep, url, bearer.clone()).await;
             let retries_left = attempt <= self.opts.max_retries;
             match outcome {
                 Attempt::Done(body) => {
@@ -537,17 +547,19 @@ impl Client {
     }
 
     /// Waits for this request's slot in the account's budget.
-    async fn pace(&self, ep: Endpoint, honour_block: bool) {
-        let wait = self
+    /// Returns the reservation's id.
+    async fn pace(&self, ep: Endpoint, honour_block: bool) -> u64 {
+        let slot = self
             .budget
-            .reserve(ep, tokio::time::Instant::now(), honour_block);
-        if !wait.is_zero() {
-            self.with_tally(|t| t.waited += wait);
-            (self.sleeper)(wait).await;
+            .reserve_slot(ep, tokio::time::Instant::now(), honour_block);
+        if !slot.wait.is_zero() {
+            self.with_tally(|t| t.waited += slot.wait);
+            (self.sleeper)(slot.wait).await;
         }
+        slot.id
     }
 
-    async fn attempt(&self, ep: Endpoint, url: &Url, bearer: HeaderValue) -> Attempt {
+    async fn attempt(&self, ep: Endpoint, url: &Url, bearer: HeaderValue, slot: u64) -> Attempt {
         let sent = self
             .http
             .get(url.clone())
@@ -564,7 +576,7 @@ impl Client {
         };
         let status = resp.status();
         self.count(ep, status.as_str());
-        self.record_remaining(ep, resp.headers());
+        self.record_remaining(ep, resp.headers(), slot);
 
         if status == StatusCode::TOO_MANY_REQUESTS {
             self.with_tally(|t| *t.rate_limited.entry(ep.route()).or_default() += 1);
@@ -703,11 +715,12 @@ impl Client {
         });
     }
 
-    fn record_remaining(&self, ep: Endpoint, headers: &HeaderMap) {
+    fn record_remaining(&self, ep: Endpoint, headers: &HeaderMap, slot: u64) {
         let Some(seen) = observation(headers, SystemTime::now()) else {
             return;
         };
-        self.budget.observe(ep, seen, tokio::time::Instant::now());
+        self.budget
+            .answered(ep, slot, Some(seen), tokio::time::Instant::now());
         self.with_tally(|t| {
             if let Some(v) = seen.endpoint_remaining {
                 t.remaining.insert(ep.route().to_string(), v);
@@ -716,6 +729,16 @@ impl Client {
                 t.remaining.insert("account".to_string(), v);
             }
         });
+    }
+}
+
+/// Reports a reserved request as answered (or given up) when dropped.
+struct Settle<'a>(&'a Budget, Endpoint, u64);
+
+impl Drop for Settle<'_> {
+    fn drop(&mut self) {
+        self.0
+            .answered(self.1, self.2, None, tokio::time::Instant::now());
     }
 }
 
@@ -823,6 +846,7 @@ pub(crate) fn observation(headers: &HeaderMap, now: SystemTime) -> Option<Observ
         total_remaining,
         endpoint_reset_in,
         endpoint_limit: header_f64(headers, "x-ratelimit-endpoint-limit"),
+        total_limit: header_f64(headers, "x-ratelimit-total-limit"),
     })
 }
 

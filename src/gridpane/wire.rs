@@ -60,7 +60,7 @@ pub struct Meta {
 }
 
 /// An item of `GET /server`.
-#[derive(Debug, Deserialize)]
+#[derive(Clone, Debug, Deserialize)]
 pub struct Server {
     #[serde(deserialize_with = "lenient::id")]
     pub id: u64,
@@ -119,16 +119,22 @@ pub struct Site {
 /// the same envelope as `/site`, usually in one response.
 pub type SchedulesResponse = Page<SiteSchedules>;
 
-#[derive(Debug, Deserialize)]
+#[derive(Clone, Debug, Deserialize)]
 pub struct SiteSchedules {
     #[serde(deserialize_with = "lenient::id")]
     pub site_id: u64,
+    /// The site's URL and server: enough to show a site before its `/site`
+    /// record is read.
+    #[serde(default, deserialize_with = "lenient::loose_string")]
+    pub url: Option<String>,
+    #[serde(default, deserialize_with = "lenient::opt_u64")]
+    pub server_id: Option<u64>,
     #[serde(default, deserialize_with = "lenient::vec_or_null")]
     pub schedule_backups: Vec<Schedule>,
 }
 
 /// One backup schedule row. There is no enabled flag in the API.
-#[derive(Debug, Deserialize)]
+#[derive(Clone, Debug, Deserialize)]
 pub struct Schedule {
     #[serde(deserialize_with = "lenient::id")]
     pub id: u64,
@@ -168,7 +174,7 @@ pub(crate) const INTEGRATION_FIELDS: [&str; 4] =
     ["id", "integrated_service", "integration_name", "region"];
 
 /// A backup integration, without its credentials.
-#[derive(Debug, Deserialize)]
+#[derive(Clone, Debug, Deserialize)]
 pub struct Integration {
     #[serde(deserialize_with = "lenient::id")]
     pub id: u64,

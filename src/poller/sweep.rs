@@ -9,7 +9,10 @@
 //! left it, for at most `slice` per poll (at least one page), and the site
 //! list of the snapshot is the last *complete* sweep, updated with the pages
 //! read so far: a partial sweep adds and refreshes sites but never removes
-//! one. The first sweep (nothing complete yet) runs to its end in one poll.
+//! one. The first sweep (nothing complete yet) runs to its end in one poll,
+//! and publishes as it goes: once the bulk endpoints have answered, then
+//! after each page (sites not read yet are pending, see
+//! [`crate::domain::pending`]).
 //!
 //! Pages can shift under a sweep of several pages (a site deleted on page 1
 //! while page 5 is being read moves every later site one place up), so a
@@ -39,7 +42,8 @@ use crate::config::TokenSource;
 use crate::domain::Fetched;
 use crate::gridpane::{ApiError, Client, Endpoint, RequestTally, wire};
 
-use super::Source;
+use super::{Partial, Publish, Source};
+use crate::store::SweepStatus;
 
 struct Sweep {
     /// The last complete site list, by id.
@@ -62,6 +66,8 @@ struct Sweep {
     max_removal_share: f64,
     /// Cap on the merged list.
     max_sites: usize,
+    /// Sites the last page read said the account has (`meta.total`).
+    total: Option<u64>,
 }
 
 impl Sweep {
@@ -75,6 +81,7 @@ impl Sweep {
             held_as_suspicious: false,
             max_removal_share,
             max_sites,
+            total: None,
         }
     }
 
@@ -243,14 +250,45 @@ impl SweepingSource {
         }
     }
 
+    /// Where a first sweep is, for its publications.
+    fn status(&self, sweep: &Sweep) -> SweepStatus {
+        let per_page = u64::from(self.client.per_page().max(1));
+        SweepStatus {
+            pages_read: sweep.next_page.saturating_sub(1),
+            pages_total: sweep
+                .total
+                .and_then(|t| u32::try_from(t.div_ceil(per_page)).ok()),
+            sites_total: sweep.total,
+            sites_pending: 0,
+        }
+    }
+
+    /// Hands `publish` the bulk answers with the sites read so far, while
+    /// no sweep has completed yet.
+    fn publish_first(&self, sweep: &Sweep, bulk: &Fetched, publish: &Publish<'_>) {
+        if sweep.complete.is_some() {
+            return;
+        }
+        publish(Partial {
+            fetched: Fetched {
+                sites: sweep.merged(),
+                ..bulk.clone()
+            },
+            sweep: self.status(sweep),
+        });
+    }
+
     /// Reads `/site` pages until the sweep ends or the slice is spent.
     async fn advance(
         &self,
+        sweep: &mut Sweep,
         token: &crate::gridpane::Secret,
         started: tokio::time::Instant,
+        bulk: &Fetched,
+        publish: &Publish<'_>,
     ) -> Result<Vec<wire::Site>, ApiError> {
-        let mut sweep = self.sweep.lock().await;
         let mut pages_this_poll = 0u32;
+        self.publish_first(sweep, bulk, publish);
         loop {
             if sweep.complete.is_some() && pages_this_poll > 0 && started.elapsed() >= self.slice {
                 tracing::debug!(
@@ -264,6 +302,7 @@ impl SweepingSource {
             // the same page.
             let (items, last, total) = self.client.sites_page(token, page).await?;
             pages_this_poll += 1;
+            sweep.total = total.or(sweep.total);
             let before = sweep.seen.len();
             let fresh = !items.is_empty();
             for site in items {
@@ -296,6 +335,7 @@ impl SweepingSource {
                 });
             }
             sweep.next_page = page + 1;
+            self.publish_first(sweep, bulk, publish);
         }
         self.unconfirmed
             .store(sweep.unconfirmed(), Ordering::Relaxed);
@@ -305,11 +345,24 @@ impl SweepingSource {
 
 impl Source for SweepingSource {
     async fn fetch(&self) -> Result<Fetched, ApiError> {
+        self.fetch_publishing(&|_| {}).await
+    }
+
+    async fn fetch_publishing(&self, publish: &Publish<'_>) -> Result<Fetched, ApiError> {
         let started = tokio::time::Instant::now();
         // The token is read for this poll and dropped at its end.
         let token = self.token.load()?;
-        let mut fetched = super::fetch_bulk(&self.client, &token).await?;
-        fetched.sites = self.advance(&token, started).await?;
+        let mut sweep = self.sweep.lock().await;
+        // A first sweep publishes before the servers too: their pages can
+        // take minutes on a large account.
+        let mut fetched = super::fetch_bulk(&self.client, &token, |bulk| {
+            self.publish_first(&sweep, bulk, publish)
+        })
+        .await?;
+        let sites = self
+            .advance(&mut sweep, &token, started, &fetched, publish)
+            .await?;
+        fetched.sites = sites;
         Ok(fetched)
     }
 

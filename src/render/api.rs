@@ -117,6 +117,8 @@ pub struct StorageRow<'a> {
     pub storage: Storage,
     pub settings: &'a StorageSettings,
     pub enabled: bool,
+    /// The site is pending: whether this storage is on is not known yet.
+    pub pending: bool,
     /// Computed for any schedule, on or off.
     pub next_run: Option<DateTime<Utc>>,
     /// Remote only: the integration the schedule uploads to.
@@ -171,6 +173,7 @@ pub fn site_rows<'a>(account: &'a str, snap: &'a Assessed, now: DateTime<Utc>) -
                     storage,
                     settings,
                     enabled: verdict.storage(storage).enabled,
+                    pending: site.pending,
                     next_run: settings
                         .schedule
                         .as_ref()
@@ -299,10 +302,18 @@ pub struct Counts {
     pub sites_ok: usize,
     pub sites_with_warning: usize,
     pub sites_with_problem: usize,
+    /// Sites with no problem proven yet whose `/site` record is not read yet
+    /// (the first sweep is running): neither OK nor not. Absent when 0.
+    #[serde(skip_serializing_if = "is_zero")]
+    pub sites_pending: usize,
     /// Problem code -> sites with that problem; every code, zeros included.
     pub problems: BTreeMap<&'static str, usize>,
     /// Problem code -> sites with that problem muted; every code.
     pub problems_muted: BTreeMap<&'static str, usize>,
+}
+
+fn is_zero(n: &usize) -> bool {
+    *n == 0
 }
 
 impl Default for Counts {
@@ -312,6 +323,7 @@ impl Default for Counts {
             sites_ok: 0,
             sites_with_warning: 0,
             sites_with_problem: 0,
+            sites_pending: 0,
             problems: Problem::ALL.iter().map(|p| (p.as_str(), 0)).collect(),
             problems_muted: Problem::ALL.iter().map(|p| (p.as_str(), 0)).collect(),
         }
@@ -327,6 +339,7 @@ impl Counts {
                 Health::Ok => c.sites_ok += 1,
                 Health::Warning => c.sites_with_warning += 1,
                 Health::Problem => c.sites_with_problem += 1,
+                Health::Pending => c.sites_pending += 1,
             }
             for p in &row.problems {
                 *c.problems.entry(p.as_str()).or_default() += 1;
@@ -703,6 +716,9 @@ pub struct AccountStatus {
     pub next_poll_at_unix: Option<i64>,
     /// The snapshot being served; `null` before any poll succeeded.
     pub data: Option<DataStatus>,
+    /// The first `/site` sweep, while it runs (absent otherwise).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub sweep: Option<crate::store::SweepStatus>,
 }
 
 #[derive(Debug, Serialize)]
@@ -781,6 +797,7 @@ pub fn status(view: &View, now: DateTime<Utc>) -> StatusAnswer {
             next_poll_at: next.map(rfc3339),
             next_poll_at_unix: next.map(|t| t.timestamp()),
             data,
+            sweep: state.sweep,
         });
     }
     StatusAnswer {
@@ -839,6 +856,9 @@ pub struct IntegrationRefEntry {
 pub struct StorageEntry {
     pub automatic: Option<bool>,
     pub enabled: bool,
+    /// Present (true) while the site is pending: `enabled` is then unknown.
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub pending: bool,
     pub schedule: Option<ScheduleEntry>,
     pub retention_days: Option<u32>,
     pub keep_all: bool,
@@ -852,6 +872,7 @@ fn storage_entry(row: &StorageRow<'_>) -> StorageEntry {
     StorageEntry {
         automatic: s.automatic,
         enabled: row.enabled,
+        pending: row.pending,
         schedule: s.schedule.as_ref().map(|sch| ScheduleEntry {
             id: sch.id,
             frequency: sch.frequency,
@@ -893,6 +914,10 @@ pub struct SiteEntry {
     pub server_label: Option<String>,
     /// From the active problems only.
     pub status: Health,
+    /// Present (true) while the site's `/site` record is not read yet: its
+    /// `enabled` flags and retention are then unknown, not off.
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub pending: bool,
     /// Active problems: found, and not muted.
     pub problems: Vec<ProblemEntry>,
     pub muted_problems: Vec<MutedEntry>,
@@ -947,6 +972,7 @@ pub fn sites(
             server_id: r.site.server_id,
             server_label: r.server_label.map(str::to_string),
             status: r.health,
+            pending: r.site.pending,
             problems: problem_entries(&r.problems),
             muted_problems: r
                 .muted

@@ -62,10 +62,11 @@ enum Fam {
     Prune,
     IntegrationInfo,
     IntegrationSites,
+    SitesPending,
 }
 
 /// Name and help of each [`Fam`], indexed by its discriminant.
-const SNAPSHOT_FAMILIES: [(&str, &str); 19] = [
+const SNAPSHOT_FAMILIES: [(&str, &str); 20] = [
     (
         "gridpane_site_info",
         from_poll!("A WordPress site hosted on GridPane, value 1"),
@@ -146,6 +147,12 @@ const SNAPSHOT_FAMILIES: [(&str, &str); 19] = [
         "gridpane_backup_integration_sites",
         from_poll!("Sites whose remote backup schedule uses this integration"),
     ),
+    (
+        "gridpane_sites_pending",
+        from_poll!(
+            "Sites known from the schedules whose /site record the first sweep has not read yet; their on/off state is not exported until it is"
+        ),
+    ),
 ];
 
 /// Where the snapshot walk sends its samples.
@@ -221,6 +228,7 @@ fn walk_snapshots(
         let mut problem_counts = [0usize; Problem::ALL.len()];
         let mut muted_counts = [0usize; Problem::ALL.len()];
         let mut status_counts = [0usize; Health::ALL.len()];
+        let mut pending = 0usize;
         let mut usage: BTreeMap<u64, usize> = BTreeMap::new();
         let (mut site_digits, mut server_digits) = ([0u8; 20], [0u8; 20]);
         for (site, verdict) in snap.sites.iter().zip(assessment.sites()) {
@@ -269,11 +277,15 @@ fn walk_snapshots(
             if let Some(id) = site.remote.schedule.as_ref().and_then(|s| s.integration_id) {
                 *usage.entry(id).or_default() += 1;
             }
-            sink.push(
-                Fam::RemoteConfigured,
-                &[("account", account), ("site_id", site_id)],
-                bool_value(verdict.remote_configured),
-            );
+            // A pending site's on/off state is unknown: no series says it.
+            pending += usize::from(site.pending);
+            if !site.pending {
+                sink.push(
+                    Fam::RemoteConfigured,
+                    &[("account", account), ("site_id", site_id)],
+                    bool_value(verdict.remote_configured),
+                );
+            }
             if let Some(missing) = verdict.integration_missing {
                 sink.push(
                     Fam::IntegrationMissing,
@@ -288,11 +300,13 @@ fn walk_snapshots(
                     ("site_id", site_id),
                     ("storage", storage.as_str()),
                 ];
-                sink.push(
-                    Fam::Enabled,
-                    &labels,
-                    bool_value(verdict.storage(storage).enabled),
-                );
+                if !site.pending {
+                    sink.push(
+                        Fam::Enabled,
+                        &labels,
+                        bool_value(verdict.storage(storage).enabled),
+                    );
+                }
                 if let Some(schedule) = &settings.schedule {
                     sink.push(
                         Fam::ScheduleInfo,
@@ -323,6 +337,7 @@ fn walk_snapshots(
                 }
             }
         }
+        sink.push(Fam::SitesPending, &[("account", account)], pending as f64);
         for (p, n) in Problem::ALL.into_iter().zip(problem_counts) {
             sink.push(
                 Fam::Problems,

@@ -86,6 +86,7 @@ mod tests {
                     site_type: None,
                     local,
                     remote,
+                    pending: false,
                 })
                 .collect(),
             integrations: s3(),
@@ -258,6 +259,8 @@ mod tests {
                     storage(),
                     prop::option::of(prop::sample::select(vec!["primary", "staging"])),
                     prop::option::of(1u64..3),
+                    // One site in five is pending (its record not read yet).
+                    0..5u8,
                 ),
                 0..30,
             )
@@ -273,14 +276,17 @@ mod tests {
                 sites: sites
                     .into_iter()
                     .zip(1..)
-                    .map(|((local, remote, site_type, server_id), id)| Site {
-                        id,
-                        url: format!("site{id}.example"),
-                        server_id,
-                        site_type: site_type.map(str::to_string),
-                        local,
-                        remote,
-                    })
+                    .map(
+                        |((local, remote, site_type, server_id, pending), id)| Site {
+                            id,
+                            url: format!("site{id}.example"),
+                            server_id,
+                            site_type: site_type.map(str::to_string),
+                            local,
+                            remote,
+                            pending: pending == 0,
+                        },
+                    )
                     .collect(),
                 integrations: super::s3(),
             })
@@ -400,9 +406,16 @@ mod tests {
                 for (h, card_id, api_n) in [
                     (Health::Problem, "problem", totals.sites_with_problem),
                     (Health::Warning, "warning", totals.sites_with_warning),
+                    (Health::Pending, "pending", totals.sites_pending),
                     (Health::Ok, "ok", totals.sites_ok),
                 ] {
-                    prop_assert_eq!(card(&html, card_id), api_n, "page {:?}", h);
+                    // The "checking" card is shown only while some site is.
+                    let on_page = match html.contains(&format!("id=\"count-{card_id}\"")) {
+                        true => card(&html, card_id),
+                        false if h == Health::Pending => 0,
+                        false => panic!("no {card_id} card"),
+                    };
+                    prop_assert_eq!(on_page, api_n, "page {:?}", h);
                     let m = metric(&exposition, &format!("gridpane_sites_by_status{{account=\"acme\",status=\"{}\"}}", h.as_str()));
                     prop_assert_eq!(m, api_n, "metrics {:?}", h);
                     prop_assert_eq!(sites.iter().filter(|s| s.status == h).count(), api_n);

@@ -647,6 +647,7 @@ fn health_badge(h: Health) -> &'static str {
         Health::Ok => "<span class=\"badge ok\">OK</span>",
         Health::Warning => "<span class=\"badge warn\">Warning</span>",
         Health::Problem => "<span class=\"badge bad\">Problem</span>",
+        Health::Pending => "<span class=\"badge pending\">Checking</span>",
     }
 }
 
@@ -692,7 +693,11 @@ pub fn render(
     let totals = Counts::of(&rows);
     let mut out = String::with_capacity(64 * 1024);
 
-    let refresh = if view.accounts.iter().any(waiting) {
+    let refresh = if view
+        .accounts
+        .iter()
+        .any(|a| waiting(a) || a.state.sweep.is_some())
+    {
         format!("<meta http-equiv=\"refresh\" content=\"{WAITING_REFRESH_SECONDS}\">\n")
     } else {
         String::new()
@@ -913,7 +918,26 @@ fn render_accounts(out: &mut String, view: &View, rows: &[SiteRow<'_>], now: Dat
                     esc(&shown)
                 );
             }
-        } else if a.snapshot().is_none() {
+        }
+        if let Some(sweep) = &st.sweep {
+            let sites = sweep
+                .sites_total
+                .or_else(|| a.snapshot().map(|s| s.sites.len() as u64))
+                .unwrap_or(0);
+            let pages = match sweep.pages_total {
+                Some(total) => format!("{} of {} pages", sweep.pages_read, grouped(total.into())),
+                None => format!("{} pages", sweep.pages_read),
+            };
+            let _ = writeln!(
+                banners,
+                "<div class=\"banner info\" role=\"status\" data-sweep-account=\"{name}\">Checking {} sites of account {name}\u{2026} \
+{pages} read, {} sites not read yet. Their problems that the schedules prove are shown now; \
+they are shown as <em>Checking</em>, never OK, until their page is read. This page reloads every {WAITING_REFRESH_SECONDS} s.</div>",
+                grouped(sites),
+                grouped(sweep.sites_pending as u64),
+            );
+        }
+        if st.last_poll.is_none() && a.snapshot().is_none() {
             let _ = writeln!(
                 banners,
                 "<div class=\"banner info\" role=\"status\">First poll of account {name} in progress; \
@@ -924,6 +948,19 @@ this page reloads every {WAITING_REFRESH_SECONDS} s until it has data.</div>"
     out.push_str("</tbody></table></div>\n");
     out.push_str(&banners);
     out.push_str("</section>\n");
+}
+
+/// A count with thousands separated by commas: 7,800.
+fn grouped(n: u64) -> String {
+    let digits = n.to_string();
+    let mut out = String::with_capacity(digits.len() + digits.len() / 3);
+    for (i, c) in digits.chars().enumerate() {
+        if i > 0 && (digits.len() - i) % 3 == 0 {
+            out.push(',');
+        }
+        out.push(c);
+    }
+    out
 }
 
 fn render_counts(out: &mut String, totals: &Counts, without_data: usize, accounts: usize) {
@@ -952,8 +989,17 @@ is known about any site: neither which are protected nor which are not.</p></sec
 <li class=\"card\" id=\"count-sites\"><span class=\"n\">{}</span> sites</li>\
 <li class=\"card bad\" id=\"count-problem\"><a href=\"?status=problem\"><span class=\"n\">{}</span> not protected</a></li>\
 <li class=\"card warn\" id=\"count-warning\"><a href=\"?status=warning\"><span class=\"n\">{}</span> with a warning</a></li>\
-<li class=\"card ok\" id=\"count-ok\"><a href=\"?status=ok\"><span class=\"n\">{}</span> OK</a></li></ul>\n<ul class=\"kinds\">",
-        totals.sites, totals.sites_with_problem, totals.sites_with_warning, totals.sites_ok
+<li class=\"card ok\" id=\"count-ok\"><a href=\"?status=ok\"><span class=\"n\">{}</span> OK</a></li>{}</ul>\n<ul class=\"kinds\">",
+        totals.sites,
+        totals.sites_with_problem,
+        totals.sites_with_warning,
+        totals.sites_ok,
+        match totals.sites_pending {
+            0 => String::new(),
+            n => format!(
+                "<li class=\"card\" id=\"count-pending\"><a href=\"?status=pending\"><span class=\"n\">{n}</span> checking</a></li>"
+            ),
+        }
     );
     for p in Problem::ALL {
         let n = totals.problem(p);
@@ -1153,7 +1199,9 @@ fn schedule_cell(row: &StorageRow<'_>) -> String {
         };
         return format!("<span class=\"pill off\">{what}</span>");
     };
-    let pill = if row.enabled {
+    let pill = if row.pending {
+        "<span class=\"pill pending\">Checking</span>"
+    } else if row.enabled {
         "<span class=\"pill on\">On</span>"
     } else {
         "<span class=\"pill off\">Off</span>"
@@ -1168,6 +1216,9 @@ fn schedule_cell(row: &StorageRow<'_>) -> String {
 fn next_run_cell(row: &StorageRow<'_>, now: DateTime<Utc>) -> String {
     match (row.schedule(), row.enabled, row.next_run) {
         (None, _, _) => "—".to_string(),
+        (Some(_), _, _) if row.pending => {
+            "<span class=\"sub\">checking whether it is on</span>".to_string()
+        }
         (Some(_), false, _) => {
             "<span class=\"sub\">none: automatic backups switched off</span>".to_string()
         }

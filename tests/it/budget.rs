@@ -160,7 +160,7 @@ async fn with_pacing_off_the_client_still_follows_gridpanes_remaining_headers() 
 }
 
 #[tokio::test(start_paused = true)]
-async fn a_full_refresh_at_gridpanes_limits_with_the_default_budget_sees_no_429() {
+async fn a_full_refresh_at_gridpanes_limits_spends_each_window_and_sees_no_429() {
     let fake = limited_fake(1000).await;
     let poll = PollConfig::default();
     let client = Arc::new(
@@ -178,6 +178,7 @@ async fn a_full_refresh_at_gridpanes_limits_with_the_default_budget_sees_no_429(
     client.backup_integrations(&token).await.unwrap();
     client.servers(&token).await.unwrap();
     let sites = client.sites(&token).await.unwrap();
+    let swept = started.elapsed();
     assert_eq!(sites.len(), 1000);
     // Detail requests from a second sender, sharing the account budget.
     for site in sites.iter().take(15) {
@@ -185,12 +186,134 @@ async fn a_full_refresh_at_gridpanes_limits_with_the_default_budget_sees_no_429(
         client.site_integrations(&token, site.id).await.unwrap();
     }
     assert_eq!(fake.rate_limited_count(), 0);
-    let took = started.elapsed();
-    // 20 pages of 2 units, 120/11 s apart under the default 11 units a minute.
+    // 20 pages of 2 units against 12 a window: 6 pages in each of three
+    // windows, the last 2 in a fourth. GridPane's headers let each window
+    // be spent at once, so the sweep ends just after the fourth opens; the
+    // spacing alone (120/11 s a page) would take 207 s.
     assert!(
-        took >= Duration::from_secs(19 * 120 / 11) && took < Duration::from_secs(6 * 60),
-        "{took:?}"
+        swept >= 3 * budget::WINDOW && swept < 3 * budget::WINDOW + Duration::from_secs(10),
+        "{swept:?}"
     );
+}
+
+/// GridPane's fixed windows, as the fake keeps them: each opens with the
+/// first request after the previous one ran out.
+#[derive(Default)]
+struct FixedWindows {
+    endpoints: HashMap<Endpoint, (Duration, u32)>,
+    account: Option<(Duration, u32)>,
+}
+
+impl FixedWindows {
+    /// Charges a request sent at `at`; the remaining counts, or `None` for
+    /// a 429.
+    fn charge(&mut self, ep: Endpoint, at: Duration) -> Option<(u32, u32)> {
+        let limit = RateLimit::gridpane();
+        let open = |w: &mut (Duration, u32)| {
+            if at >= w.0 + budget::WINDOW {
+                *w = (at, 0);
+            }
+        };
+        let e = self.endpoints.entry(ep).or_insert((at, 0));
+        open(e);
+        let a = self.account.get_or_insert((at, 0));
+        open(a);
+        let cost = budget::cost(ep);
+        if e.1 + cost > limit.endpoint_per_minute || a.1 + 1 > limit.account_per_minute {
+            return None;
+        }
+        e.1 += cost;
+        a.1 += 1;
+        Some((
+            limit.endpoint_per_minute - e.1,
+            limit.account_per_minute - a.1,
+        ))
+    }
+}
+
+/// What a sender of [`the_budget_with_gridpanes_headers_never_draws_a_429`]
+/// does next, and when.
+#[derive(Clone, Copy)]
+enum Next {
+    Reserve(Duration),
+    /// The request goes out; GridPane answers `latency` later, and the
+    /// sender thinks `think` before its next request.
+    Send {
+        at: Duration,
+        ep: Endpoint,
+        id: u64,
+        latency: Duration,
+        think: Duration,
+    },
+    Answer {
+        at: Duration,
+        ep: Endpoint,
+        id: u64,
+        left: Option<(u32, u32)>,
+        think: Duration,
+    },
+}
+
+impl Next {
+    fn at(self) -> Duration {
+        match self {
+            Next::Reserve(at) | Next::Send { at, .. } | Next::Answer { at, .. } => at,
+        }
+    }
+}
+
+proptest! {
+    /// As above, but GridPane answers with its counts and limits 0–2 s
+    /// later while the other senders go on, and the budget spends what the
+    /// counts say is left: whatever the mix and the timing, no request
+    /// exceeds one of GridPane's fixed windows.
+    #[test]
+    fn the_budget_with_gridpanes_headers_never_draws_a_429(
+        plan in prop::collection::vec((0usize..6, 0u64..2000, 0u64..3000), 50..300)
+    ) {
+        let b = Budget::new(PollConfig::default().budget_options());
+        let limit = RateLimit::gridpane();
+        let t0 = Instant::now();
+        let mut gridpane = FixedWindows::default();
+        let mut senders = [Next::Reserve(Duration::ZERO); 3];
+        let mut plan = plan.into_iter();
+        let mut answered = 0;
+        // Events happen in time order, whichever sender they belong to.
+        while let Some((i, next)) = senders.iter().copied().enumerate().min_by_key(|(_, n)| n.at()) {
+            senders[i] = match next {
+                Next::Reserve(now) => {
+                    let Some((ep, latency, think)) = plan.next() else { break };
+                    let ep = ENDPOINTS[ep];
+                    let slot = b.reserve_slot(ep, t0 + now, true);
+                    Next::Send {
+                        at: now + slot.wait,
+                        ep,
+                        id: slot.id,
+                        latency: Duration::from_millis(latency),
+                        think: Duration::from_millis(think),
+                    }
+                }
+                Next::Send { at, ep, id, latency, think } => {
+                    let left = gridpane.charge(ep, at);
+                    prop_assert!(left.is_some(), "{ep} refused at {at:?}");
+                    Next::Answer { at: at + latency, ep, id, left, think }
+                }
+                Next::Answer { at, ep, id, left, think } => {
+                    let seen = left.map(|(endpoint_left, account_left)| budget::Observation {
+                        endpoint_remaining: Some(f64::from(endpoint_left)),
+                        endpoint_limit: Some(f64::from(limit.endpoint_per_minute)),
+                        total_remaining: Some(f64::from(account_left)),
+                        total_limit: Some(f64::from(limit.account_per_minute)),
+                        endpoint_reset_in: None,
+                    });
+                    b.answered(ep, id, seen, t0 + at);
+                    answered += 1;
+                    Next::Reserve(at + think)
+                }
+            };
+        }
+        prop_assert!(answered >= 40, "{answered} answers");
+    }
 }
 
 #[tokio::test]
@@ -263,7 +386,7 @@ async fn a_long_site_sweep_spans_polls_never_removes_early_and_schedules_stay_fr
     .await;
     let fleet = fake.fleet();
     let app = start(vec![account("acme", &fake, TOKEN)], sweeping_poll()).await;
-    wait_ready(&app).await;
+    wait_first_poll(&app).await;
     let (_, first) = get(&app, "/metrics").await;
     assert_eq!(
         value(&first, "gridpane_sites{account=\"acme\"}").as_deref(),

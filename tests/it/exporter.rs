@@ -207,7 +207,7 @@ async fn metrics_carry_every_contract_metric_with_the_values_the_fleet_implies()
 async fn hostile_site_names_are_escaped_as_the_exposition_format_demands() {
     let fake = fake(FleetSpec::demo()).await;
     let app = start(vec![account("demo", &fake, TOKEN)], fast_poll()).await;
-    wait_ready(&app).await;
+    wait_first_poll(&app).await;
     let (_, text) = get(&app, "/metrics").await;
     assert!(
         text.contains(r#"site_url="<script>alert(1)</script>\n\"evil\\\"-ünï.example.net""#),
@@ -226,7 +226,7 @@ async fn hostile_site_names_are_escaped_as_the_exposition_format_demands() {
 async fn promtool_finds_nothing_to_complain_about_in_the_exposition() {
     let fake = fake(FleetSpec::demo()).await;
     let app = start(vec![account("demo", &fake, TOKEN)], fast_poll()).await;
-    wait_ready(&app).await;
+    wait_first_poll(&app).await;
     let (_, text) = get(&app, "/metrics").await;
     promtool_check_metrics(text.as_bytes());
     app.shutdown().await;
@@ -270,7 +270,7 @@ async fn the_demo_exposition_matches_the_golden_file() {
 async fn an_upstream_failure_keeps_the_last_values_with_up_zero_then_recovers() {
     let fake = fake(fleet_of(3, 2, 12)).await;
     let app = start(vec![account("acme", &fake, TOKEN)], fast_poll()).await;
-    wait_ready(&app).await;
+    wait_first_poll(&app).await;
     let (_, before) = get(&app, "/metrics").await;
     assert_eq!(
         value(&before, "gridpane_up{account=\"acme\"}").as_deref(),
@@ -330,7 +330,7 @@ async fn a_removed_site_disappears_after_the_next_successful_poll() {
     let fake = fake(fleet_of(3, 2, 12)).await;
     let gone = fake.fleet().sites[11].id;
     let app = start(vec![account("acme", &fake, TOKEN)], fast_poll()).await;
-    wait_ready(&app).await;
+    wait_first_poll(&app).await;
     let marker = format!("site_id=\"{gone}\"");
     assert!(get(&app, "/metrics").await.1.contains(&marker));
     fake.update_fleet(|f| f.remove_site(gone));
@@ -366,7 +366,7 @@ async fn readiness_is_503_until_the_first_poll_has_finished() {
         Some("0"),
         "never an empty 200"
     );
-    wait_ready(&app).await;
+    wait_first_poll(&app).await;
     app.shutdown().await;
 }
 
@@ -374,7 +374,7 @@ async fn readiness_is_503_until_the_first_poll_has_finished() {
 async fn healthy_fails_once_a_background_task_cannot_be_kept_running() {
     let fake = fake(fleet_of(3, 1, 3)).await;
     let app = start(vec![account("acme", &fake, TOKEN)], fast_poll()).await;
-    wait_ready(&app).await;
+    wait_first_poll(&app).await;
     assert_eq!(get(&app, "/-/healthy").await.0, 200);
     let (_, text) = get(&app, "/metrics").await;
     for task in ["poller", "detail", "state_writer"] {
@@ -399,7 +399,7 @@ async fn a_broken_account_is_up_zero_and_ready_while_the_other_is_unaffected() {
         fast_poll(),
     )
     .await;
-    wait_ready(&app).await;
+    wait_first_poll(&app).await;
     let (_, text) = get(&app, "/metrics").await;
     assert_eq!(
         value(&text, "gridpane_up{account=\"good\"}").as_deref(),
@@ -429,7 +429,7 @@ async fn a_broken_account_is_up_zero_and_ready_while_the_other_is_unaffected() {
 async fn metrics_are_gzipped_when_the_scraper_asks() {
     let fake = fake(fleet_of(3, 1, 3)).await;
     let app = start(vec![account("acme", &fake, TOKEN)], fast_poll()).await;
-    wait_ready(&app).await;
+    wait_first_poll(&app).await;
     let resp = reqwest::Client::new()
         .get(format!("http://{}/metrics", app.addr))
         .header("Accept-Encoding", "gzip")
@@ -816,4 +816,45 @@ async fn sighup_applies_changed_access_rules_from_the_next_request() {
     })
     .await;
     assert_eq!(alice().await, 403, "alice may see no account any more");
+}
+
+#[tokio::test(start_paused = true)]
+async fn the_status_api_and_page_show_the_first_sweeps_progress_until_it_ends() {
+    let fake = fake(fleet_of(3, 2, 40)).await;
+    let app = start(vec![account("acme", &fake, TOKEN)], paced_poll(5)).await;
+    // Four pages in: after the bulk endpoints and 35 s of pages 10 s apart.
+    tokio::time::sleep(Duration::from_secs(36)).await;
+    let status: serde_json::Value =
+        serde_json::from_str(&get(&app, "/api/v1/status").await.1).unwrap();
+    let sweep = &status["accounts"][0]["sweep"];
+    let pending = sweep["sites_pending"].as_u64().unwrap();
+    assert_eq!(sweep["pages_read"], 4, "{sweep}");
+    assert_eq!(sweep["pages_total"], 8, "{sweep}");
+    assert_eq!(sweep["sites_total"], 40, "{sweep}");
+    assert!(pending > 0 && pending < 40, "{sweep}");
+    assert_eq!(
+        metric(&app, "gridpane_sites_pending{account=\"acme\"}").await,
+        Some(pending.to_string())
+    );
+    let (_, page) = get(&app, "/").await;
+    assert!(
+        page.contains(&format!(
+            "data-sweep-account=\"acme\">Checking 40 sites of account acme\u{2026} 4 of 8 pages read, {pending} sites not read yet."
+        )),
+        "{page}"
+    );
+
+    // The eighth page comes 73 s after the start.
+    tokio::time::sleep(Duration::from_secs(45)).await;
+    let status: serde_json::Value =
+        serde_json::from_str(&get(&app, "/api/v1/status").await.1).unwrap();
+    assert!(!status["accounts"][0]["last_poll"].is_null(), "{status}");
+    assert!(status["accounts"][0].get("sweep").is_none(), "{status}");
+    assert_eq!(
+        metric(&app, "gridpane_sites_pending{account=\"acme\"}")
+            .await
+            .as_deref(),
+        Some("0")
+    );
+    assert!(!get(&app, "/").await.1.contains("data-sweep-account"));
 }

@@ -70,7 +70,7 @@ async fn hostile_site_urls_round_trip_exactly_through_a_real_prometheus_scrape()
         "the demo fleet carries a hostile name"
     );
     let app = start(vec![account("demo", &fake, TOKEN)], fast_poll()).await;
-    wait_ready(&app).await;
+    wait_first_poll(&app).await;
     let Some(prom) = prometheus(app.addr) else {
         return;
     };
@@ -126,7 +126,7 @@ async fn hostile_site_urls_round_trip_exactly_through_a_real_prometheus_scrape()
 async fn hostile_site_urls_are_inert_text_in_every_html_page() {
     let fake = fake(FleetSpec::demo()).await;
     let app = start(vec![account("demo", &fake, TOKEN)], fast_poll()).await;
-    wait_ready(&app).await;
+    wait_first_poll(&app).await;
     let http = reqwest::Client::new();
     let mut pages = 0;
     for path in ["/", "/?q=script", "/?problems=1&sort=url"] {

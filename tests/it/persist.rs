@@ -64,7 +64,7 @@ async fn a_restart_serves_the_saved_snapshot_at_once_with_its_age_visible() {
     let fake = fake(small()).await;
 
     let first = start_with_state(vec!["acme"], &fake, &path).await;
-    wait_ready(&first).await;
+    wait_first_poll(&first).await;
     let saved = wait_for_file(&path).await;
     assert_eq!(saved.len(), 1);
     assert_eq!(saved[0].snapshot.sites.len(), 7);
@@ -128,7 +128,7 @@ async fn accounts_no_longer_configured_are_not_restored() {
     let path = dir.path().join("state.json");
     let fake = fake(small()).await;
     let first = start_with_state(vec!["acme", "gone"], &fake, &path).await;
-    wait_ready(&first).await;
+    wait_first_poll(&first).await;
     wait_for(10, "both accounts saved", || async {
         persist::load(&path)
             .ok()
@@ -169,7 +169,7 @@ async fn a_damaged_state_file_means_a_cold_start_never_a_crash() {
         hold_first_poll(&fake);
         let app = start_with_state(vec!["acme"], &fake, &path).await;
         assert_eq!(get(&app, "/-/ready").await.0, 503, "{what}: a cold start");
-        wait_ready(&app).await;
+        wait_first_poll(&app).await;
         wait_for(10, "the file replaced by a good one", || async {
             persist::load(&path).is_ok_and(|s| s.is_some())
         })
@@ -181,7 +181,7 @@ async fn a_damaged_state_file_means_a_cold_start_never_a_crash() {
 /// The state file a first run writes, after its shutdown.
 async fn saved_by_a_first_run(fake: &FakeGridPane, path: &Path) -> Vec<persist::SavedAccount> {
     let first = start_with_state(vec!["acme"], fake, path).await;
-    wait_ready(&first).await;
+    wait_first_poll(&first).await;
     wait_for_file(path).await;
     first.shutdown().await;
     persist::load(path).unwrap().unwrap()
@@ -220,7 +220,7 @@ async fn a_failed_write_leaves_no_temporary_file_and_is_counted() {
     let before = 0;
 
     let app = start_with_state(vec!["acme"], &fake, &path).await;
-    wait_ready(&app).await;
+    wait_first_poll(&app).await;
     wait_for(10, "a failed write counted", || async {
         metric(&app, "gridpane_state_write_errors_total")
             .await
@@ -363,8 +363,16 @@ async fn the_state_file_always_loads_after_a_sigkill_during_writes() {
             .spawn()
             .unwrap();
         if kills == 0 {
-            // The first run writes the first file; later runs kill anywhere.
-            wait_for(10, "the first state file", || async { path.exists() }).await;
+            // The first run writes the first whole snapshot (the first
+            // sweep's publications come before it); later runs, warm
+            // starts, kill anywhere.
+            wait_for(10, "the first whole state file", || async {
+                persist::load(&path)
+                    .ok()
+                    .flatten()
+                    .is_some_and(|saved| saved[0].snapshot.sites.len() == 1000)
+            })
+            .await;
         } else {
             tokio::time::sleep(Duration::from_millis(50 + jitter.next_ms(600))).await;
         }

@@ -3,7 +3,7 @@
 
 use crate::support;
 
-use std::collections::VecDeque;
+use std::collections::{HashMap, VecDeque};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -677,4 +677,283 @@ async fn a_first_poll_that_panics_still_makes_the_account_ready_with_up_zero() {
         Some("account \"acme\": the poller stopped unexpectedly (panic); restarting it")
     );
     running.stop().await;
+}
+
+/// What the fake fleet says of each site: OK under the default policy (no
+/// problem but a hostile name, and no backups on that run less than weekly),
+/// and whether each storage is on (flag on and a schedule row).
+fn fleet_truth(fleet: &gridpane_backup_exporter::fake::Fleet) -> HashMap<u64, [bool; 3]> {
+    use gridpane_backup_exporter::fake::Problem;
+    use gridpane_backup_exporter::fake::fleet::Frequency;
+    fleet
+        .sites
+        .iter()
+        .map(|s| {
+            let local = s.local_bup && s.local_schedule.is_some();
+            let remote = s.remote_bup && s.remote_schedule.is_some();
+            let monthly =
+                |on: bool, schedule: &Option<gridpane_backup_exporter::fake::FakeSchedule>| {
+                    on && schedule
+                        .as_ref()
+                        .is_some_and(|s| s.frequency == Frequency::Monthly)
+                };
+            let ok = s.problems.iter().all(|p| *p == Problem::HostileName)
+                && !monthly(local, &s.local_schedule)
+                && !monthly(remote, &s.remote_schedule);
+            (s.id, [ok, local, remote])
+        })
+        .collect()
+}
+
+/// The status page's site rows: (site id, health, local pill on, remote pill on).
+fn page_rows(html: &str) -> Vec<(u64, String, bool, bool)> {
+    let cell = |row: &str, label: &str| {
+        row.split(&format!("data-label=\"{label}\">"))
+            .nth(1)
+            .and_then(|c| c.split("</td>").next())
+            .is_some_and(|c| c.contains("pill on"))
+    };
+    html.split("<tr class=\"site ")
+        .skip(1)
+        .map(|row| {
+            let health = row.split('"').next().unwrap().to_string();
+            let id = row
+                .split("data-site-id=\"")
+                .nth(1)
+                .and_then(|r| r.split('"').next())
+                .unwrap()
+                .parse()
+                .unwrap();
+            (
+                id,
+                health,
+                cell(row, "Local backups"),
+                cell(row, "Remote backups"),
+            )
+        })
+        .collect()
+}
+
+#[tokio::test(start_paused = true)]
+async fn across_a_first_sweep_no_surface_says_ok_or_on_before_the_fleet_does() {
+    // Every kind of problem (a local schedule row whose local_bup is off
+    // included), on 8 pages of 5 sites, read 10 s apart.
+    let fake = fake(fleet_of(5, 2, 40)).await;
+    let truth = fleet_truth(&fake.fleet());
+    let pages = 8;
+    let app = support::start(vec![account("acme", &fake, TOKEN)], support::paced_poll(5)).await;
+    let get = |path: &'static str| support::get(&app, path);
+    let mut pages_seen = std::collections::BTreeSet::new();
+    let mut published_mid_sweep = false;
+    let mut pending_with_local_off = false;
+    let mut last_pending = usize::MAX;
+    let served = || {
+        fake.requests()
+            .iter()
+            .filter(|r| r.endpoint == Some(gridpane_backup_exporter::fake::Endpoint::Sites))
+            .count()
+    };
+    let polled = loop {
+        let status: serde_json::Value =
+            serde_json::from_str(&get("/api/v1/status").await.1).unwrap();
+        let account = &status["accounts"][0];
+        let has_data = !account["data"].is_null();
+        let (ready, _) = get("/-/ready").await;
+        let metrics = get("/metrics").await.1;
+        assert_eq!(
+            ready == 200,
+            has_data,
+            "readiness follows the first publication"
+        );
+        assert_eq!(
+            support::value(&metrics, "gridpane_up{account=\"acme\"}").as_deref() == Some("1"),
+            has_data,
+            "gridpane_up follows the first publication"
+        );
+        let served = served();
+        pages_seen.insert(served);
+        published_mid_sweep |= has_data && served < pages;
+
+        for line in metrics
+            .lines()
+            .filter(|l| l.starts_with("gridpane_backup_schedule_enabled{") && l.ends_with(" 1"))
+        {
+            let id: u64 = line
+                .split("site_id=\"")
+                .nth(1)
+                .unwrap()
+                .split('"')
+                .next()
+                .unwrap()
+                .parse()
+                .unwrap();
+            let on = truth[&id];
+            let storage_on = if line.contains("storage=\"local\"") {
+                on[1]
+            } else {
+                on[2]
+            };
+            assert!(storage_on, "after {served} pages /metrics says on: {line}");
+        }
+        let sites: serde_json::Value = serde_json::from_str(&get("/api/v1/sites").await.1).unwrap();
+        let mut pending = 0;
+        for site in sites["sites"].as_array().unwrap() {
+            let id = site["id"].as_u64().unwrap();
+            let [ok, local, remote] = truth[&id];
+            let status = site["status"].as_str().unwrap();
+            assert!(
+                ok || status != "ok",
+                "after {served} pages the API says site {id} is ok"
+            );
+            assert!(
+                local || site["local"]["enabled"] == false,
+                "after {served} pages the API says site {id}'s local backups are on"
+            );
+            assert!(
+                remote || site["remote"]["enabled"] == false,
+                "after {served} pages the API says site {id}'s remote backups are on"
+            );
+            if site["pending"] == true {
+                pending += 1;
+                assert_ne!(status, "ok");
+                pending_with_local_off |= !local && !site["local"]["schedule"].is_null();
+            }
+        }
+        for (id, health, local_on, remote_on) in page_rows(&get("/?per_page=1000").await.1) {
+            let [ok, local, remote] = truth[&id];
+            assert!(
+                ok || health != "ok",
+                "after {served} pages the page says site {id} is OK"
+            );
+            assert!(
+                local || !local_on,
+                "after {served} pages the page says site {id}'s local backups are on"
+            );
+            assert!(
+                remote || !remote_on,
+                "after {served} pages the page says site {id}'s remote backups are on"
+            );
+        }
+        if has_data {
+            assert_eq!(
+                support::value(&metrics, "gridpane_sites_pending{account=\"acme\"}"),
+                Some(pending.to_string()),
+                "the pending count is the pending sites"
+            );
+            assert!(pending <= last_pending, "pending sites only ever get read");
+            last_pending = pending;
+        }
+        if !account["last_poll"].is_null() {
+            break status;
+        }
+        tokio::time::sleep(Duration::from_secs(2)).await;
+    };
+    assert_eq!(
+        pages_seen,
+        (0..=pages).collect(),
+        "sampled after every page the fake served"
+    );
+    assert!(published_mid_sweep, "data before the sweep's end");
+    assert!(
+        pending_with_local_off,
+        "a site whose local_bup is off was pending"
+    );
+    assert_eq!(
+        last_pending, 0,
+        "the pending count reaches 0 when the sweep completes"
+    );
+    assert!(
+        polled["accounts"][0].get("sweep").is_none(),
+        "no sweep in progress: {polled}"
+    );
+    // Every site judged once read: what the fleet says.
+    let sites: serde_json::Value = serde_json::from_str(&get("/api/v1/sites").await.1).unwrap();
+    for site in sites["sites"].as_array().unwrap() {
+        let [ok, local, remote] = truth[&site["id"].as_u64().unwrap()];
+        assert_eq!(site["status"] == "ok", ok, "{site}");
+        assert_eq!(site["local"]["enabled"], local, "{site}");
+        assert_eq!(site["remote"]["enabled"], remote, "{site}");
+    }
+}
+
+#[tokio::test(start_paused = true)]
+async fn on_a_warm_start_the_saved_sites_are_served_fully_known_while_the_sweep_refreshes_them_page_by_page()
+ {
+    let fake = fake(fleet_of(5, 2, 40)).await;
+    let (store, slot) = acme();
+    // The saved snapshot: the whole fleet, read without pacing.
+    poller::poll_once(&sweeping(&fake, &support::fast_poll()), &store, &slot)
+        .await
+        .unwrap();
+    // Since then, local backups of the last site were switched off.
+    let last = fake.fleet().sites.iter().map(|s| s.id).max().unwrap();
+    fake.update_fleet(|f| {
+        if let Some(s) = f.sites.iter_mut().find(|s| s.id == last) {
+            s.local_bup = false;
+        }
+    });
+    let local_on = |store: &Store| {
+        let state = store.accounts()[0].load();
+        let snap = state.snapshot.as_ref().unwrap();
+        let site = snap.sites.iter().find(|s| s.id == last).unwrap();
+        site.local.automatic
+    };
+    assert_eq!(local_on(&store), Some(true));
+
+    // A new process: a new sweep, 8 pages 10 s apart.
+    let source = sweeping(&fake, &support::paced_poll(5));
+    let generation = store.generation();
+    let poll = tokio::spawn({
+        let (store, slot) = (Arc::clone(&store), Arc::clone(&slot));
+        async move { poller::poll_once(&source, &store, &slot).await }
+    });
+    let mut generations = std::collections::BTreeSet::new();
+    let mut saved_state_served_mid_sweep = false;
+    while !poll.is_finished() {
+        let state = slot.load();
+        let snap = state.snapshot.as_ref().unwrap();
+        assert_eq!(snap.sites.len(), 40, "every saved site is served");
+        assert!(
+            snap.sites.iter().all(|s| !s.pending),
+            "saved sites are fully known"
+        );
+        if store.generation() > generation {
+            generations.insert(store.generation());
+            saved_state_served_mid_sweep |= local_on(&store) == Some(true);
+        }
+        tokio::time::sleep(Duration::from_millis(500)).await;
+    }
+    poll.await.unwrap().unwrap();
+    assert!(
+        generations.len() >= 8,
+        "published page by page: {generations:?}"
+    );
+    assert!(saved_state_served_mid_sweep);
+    assert_eq!(local_on(&store), Some(false), "its page was read");
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_first_sweep_publishes_before_the_server_pages_are_read() {
+    // Many servers take many pages; here their one page takes 4 s.
+    let fake = fake(fleet_of(5, 2, 10)).await;
+    fake.set_fault(
+        gridpane_backup_exporter::fake::Endpoint::Servers,
+        gridpane_backup_exporter::fake::Fault::Delay(Duration::from_secs(4)),
+        gridpane_backup_exporter::fake::FaultCount::Always,
+    );
+    let app = support::start(vec![account("acme", &fake, TOKEN)], support::paced_poll(5)).await;
+    // Schedules at 0 s, integrations at 1 s, the servers from 2 s to 6 s.
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    assert_eq!(support::get(&app, "/-/ready").await.0, 200);
+    let metrics = support::get(&app, "/metrics").await.1;
+    assert_eq!(
+        support::value(&metrics, "gridpane_servers{account=\"acme\"}").as_deref(),
+        Some("0"),
+        "no server read yet"
+    );
+    assert!(
+        support::value(&metrics, "gridpane_sites_pending{account=\"acme\"}")
+            .is_some_and(|n| n != "0"),
+        "{metrics}"
+    );
 }

@@ -400,7 +400,7 @@ async fn scrape(addr: std::net::SocketAddr, gzip: bool) -> (Option<u64>, Vec<u8>
 async fn the_exporter_serves_the_cached_exposition_with_its_length_plain_and_gzipped() {
     let fake = fake(spec(11, 120)).await;
     let app = start(vec![account("agency", &fake, TOKEN)], fast_poll()).await;
-    wait_ready(&app).await;
+    wait_first_poll(&app).await;
 
     let (declared, plain) = scrape(app.addr, false).await;
     assert_eq!(declared, Some(plain.len() as u64));
@@ -441,7 +441,7 @@ async fn the_render_on_every_scrape_baseline_serves_the_same_families() {
     )
     .await
     .unwrap();
-    wait_ready(&app).await;
+    wait_first_poll(&app).await;
     let (_, plain) = scrape(app.addr, false).await;
     let (_, gz) = scrape(app.addr, true).await;
     let families = |body: &[u8]| -> Vec<String> {

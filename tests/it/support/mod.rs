@@ -53,6 +53,19 @@ pub fn fast_poll() -> PollConfig {
     }
 }
 
+/// A first sweep slow enough to watch (on a paused clock): one request a
+/// second, `/site` pages of `per_page` sites 10 s apart, no second poll
+/// within the hour.
+pub fn paced_poll(per_page: u32) -> PollConfig {
+    PollConfig {
+        interval: Duration::from_secs(3600),
+        requests_per_minute: 60,
+        endpoint_units_per_minute: 12,
+        per_page,
+        ..fast_poll()
+    }
+}
+
 pub async fn start(accounts: Vec<Account>, poll: PollConfig) -> App {
     start_config(Config {
         accounts,
@@ -110,6 +123,25 @@ pub async fn wait_ready(app: &App) {
     .await;
 }
 
+/// Waits until every account's first poll has ended (its first `/site`
+/// sweep complete, or failed). Readiness comes earlier, with the first data
+/// a sweep publishes.
+pub async fn wait_first_poll(app: &App) {
+    wait_ready(app).await;
+    wait_for(60, "the end of every first poll", || async {
+        let (_, body) = get(app, "/api/v1/status").await;
+        serde_json::from_str::<serde_json::Value>(&body)
+            .ok()
+            .and_then(|v| {
+                v["accounts"]
+                    .as_array()
+                    .map(|a| a.iter().all(|a| !a["last_poll"].is_null()))
+            })
+            .unwrap_or(false)
+    })
+    .await;
+}
+
 /// The value of the one series whose line starts with `selector` (name and
 /// labels exactly as rendered).
 pub fn value(exposition: &str, selector: &str) -> Option<String> {
@@ -129,7 +161,7 @@ pub async fn metric(app: &App, selector: &str) -> Option<String> {
 pub async fn start_demo() -> (FakeGridPane, App) {
     let (fake, config) = demo::start().await.unwrap();
     let app = start_config(config).await;
-    wait_ready(&app).await;
+    wait_first_poll(&app).await;
     (fake, app)
 }
 
