@@ -113,10 +113,6 @@ pub struct StorageVerdict {
 impl StorageVerdict {
     fn judge(settings: &StorageSettings, rules: &Rules) -> StorageVerdict {
         let enabled = schedule_enabled(settings);
-        let period = settings
-            .schedule
-            .as_ref()
-            .and_then(|s| s.frequency.interval_seconds());
         StorageVerdict {
             scheduled: settings.schedule.is_some(),
             enabled,
@@ -124,9 +120,18 @@ impl StorageVerdict {
                 && settings
                     .retain_days
                     .is_some_and(|d| d > 0 && d < rules.min_retention_days),
-            interval_too_long: enabled && period.is_some_and(|p| p > rules.max_interval.as_secs()),
+            interval_too_long: enabled && interval_over(settings, rules),
         }
     }
+}
+
+/// The storage's schedule runs less often than `max_interval`.
+fn interval_over(settings: &StorageSettings, rules: &Rules) -> bool {
+    settings
+        .schedule
+        .as_ref()
+        .and_then(|s| s.frequency.interval_seconds())
+        .is_some_and(|p| p > rules.max_interval.as_secs())
 }
 
 /// A problem an active mute keeps out of the site's status.
@@ -164,14 +169,26 @@ impl SiteVerdict {
         now: DateTime<Utc>,
     ) -> SiteVerdict {
         let site = at.site;
-        let (group, rules) = policy.rules_for(at);
         // A pending site: only what its schedule rows prove. Nothing is on,
-        // configured, short-kept or too rare until the `/site` record says so.
+        // configured or short-kept until the `/site` record says so, and
+        // while its type is unknown only what every group it could fall in
+        // would find counts.
         let pending = site.pending;
+        let (group, rules) = match pending && site.site_type.is_none() {
+            true => policy.rules_whatever_type(at),
+            false => {
+                let (group, rules) = policy.rules_for(at);
+                (group, *rules)
+            }
+        };
+        let rules = &rules;
         let judge_storage = |settings: &StorageSettings| match pending {
             false => StorageVerdict::judge(settings, rules),
             true => StorageVerdict {
                 scheduled: settings.schedule.is_some(),
+                // Too rare whether on or off: if off, a worse problem shows
+                // once the record is read.
+                interval_too_long: interval_over(settings, rules),
                 ..StorageVerdict::default()
             },
         };

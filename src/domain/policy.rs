@@ -195,6 +195,46 @@ impl Policy {
         }
     }
 
+    /// The rules of a site whose type is not known yet (its `/site` record
+    /// is not read): the group when every group it could fall in is the
+    /// same, and rules that find a problem only where every group it could
+    /// fall in would (the lowest retention, the longest interval, remote
+    /// backups required only if all require them).
+    pub fn rules_whatever_type(&self, at: &SiteContext<'_>) -> (Option<&Group>, Rules) {
+        let mut possible: Vec<(Option<&Group>, &Rules)> = Vec::new();
+        let mut certain = false;
+        for g in &self.groups {
+            let without_type = Match {
+                site_type: None,
+                ..g.matcher.clone()
+            };
+            if without_type.matches(at) {
+                possible.push((Some(g), &g.rules));
+                if g.matcher.site_type.is_none() {
+                    certain = true;
+                    break;
+                }
+            }
+        }
+        if !certain {
+            possible.push((None, &self.rules));
+        }
+        let group = match possible.as_slice() {
+            [(group, _)] => *group,
+            _ => None,
+        };
+        let rules = possible
+            .iter()
+            .map(|(_, r)| **r)
+            .reduce(|a, b| Rules {
+                min_retention_days: a.min_retention_days.min(b.min_retention_days),
+                max_interval: a.max_interval.max(b.max_interval),
+                require_remote: a.require_remote && b.require_remote,
+            })
+            .unwrap_or(self.rules);
+        (group, rules)
+    }
+
     /// The first active mute of this problem of this site.
     pub fn mute_of(&self, site: &Site, problem: Problem, now: DateTime<Utc>) -> Option<&Mute> {
         self.mutes

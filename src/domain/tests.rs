@@ -607,3 +607,106 @@ fn the_site_type_is_read_from_the_site_list_and_missing_from_old_state() {
     .unwrap();
     assert_eq!(old.site_type, None);
 }
+
+/// The policy fleet's sites as a first sweep shows them before their
+/// `/site` records are read: schedule rows only, no flags, no type.
+fn pending_fleet() -> AccountSnapshot {
+    let mut snap = policy_fleet();
+    for site in &mut snap.sites {
+        site.pending = true;
+        site.site_type = None;
+        for storage in [&mut site.local, &mut site.remote] {
+            storage.automatic = None;
+            storage.retain_days = None;
+        }
+    }
+    snap
+}
+
+#[test]
+fn a_pending_site_is_never_ok_and_shows_only_what_its_schedule_rows_prove() {
+    let got = judged(
+        &pending_fleet(),
+        &Policy::default(),
+        utc("2026-11-22T00:00:00Z"),
+    );
+    assert_eq!(got[0], (vec![], Health::Pending), "healthy, not read yet");
+    assert_eq!(got[1], (vec![Problem::RemoteNotSetUp], Health::Problem));
+    assert_eq!(
+        got[2],
+        (vec![Problem::IntervalTooLong], Health::Warning),
+        "a monthly schedule row is too rare whatever its flag says"
+    );
+    let a = Assessment::of(
+        &pending_fleet(),
+        &Policy::default(),
+        utc("2026-11-22T00:00:00Z"),
+    );
+    for v in a.sites() {
+        assert!(!v.local.enabled && !v.remote.enabled && !v.remote_configured);
+    }
+}
+
+#[test]
+fn a_pending_site_of_unknown_type_gets_only_the_problems_every_group_it_could_fall_in_finds() {
+    let relaxed = Rules {
+        require_remote: false,
+        max_interval: Duration::from_secs(31 * 86_400),
+        ..Rules::default()
+    };
+    let by_type = group(
+        "staging",
+        Match {
+            site_type: Some("staging".into()),
+            ..Match::default()
+        },
+        relaxed,
+    );
+    let policy = Policy {
+        rules: Rules::default(),
+        groups: vec![by_type.clone()],
+        mutes: Vec::new(),
+    };
+    let now = utc("2026-11-22T00:00:00Z");
+    let a = Assessment::of(&pending_fleet(), &policy, now);
+    let got: Vec<_> = a
+        .sites()
+        .iter()
+        .map(|v| (v.problems().collect::<Vec<_>>(), v.health, v.group.clone()))
+        .collect();
+    assert_eq!(got[1], (vec![], Health::Pending, None), "may be staging");
+    assert_eq!(got[2], (vec![], Health::Pending, None), "may be staging");
+
+    // A group without a type that matches first settles it.
+    let policy = Policy {
+        groups: vec![
+            group(
+                "web-2",
+                Match {
+                    server: Some("web-2".into()),
+                    ..Match::default()
+                },
+                Rules::default(),
+            ),
+            by_type,
+        ],
+        ..policy
+    };
+    let a = Assessment::of(&pending_fleet(), &policy, now);
+    let web2 = &a.sites()[3];
+    assert_eq!(web2.group.as_deref(), Some("web-2"));
+    assert_eq!(
+        web2.problems().collect::<Vec<_>>(),
+        vec![Problem::RemoteNotSetUp]
+    );
+
+    // Once read, its type decides.
+    let mut read = pending_fleet();
+    read.sites[1].pending = false;
+    read.sites[1].site_type = Some("primary".into());
+    let a = Assessment::of(&read, &policy, now);
+    assert_eq!(
+        a.sites()[1].problems().collect::<Vec<_>>(),
+        vec![Problem::RemoteNotSetUp]
+    );
+}
