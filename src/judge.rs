@@ -84,6 +84,7 @@ mod tests {
                 site_type: None,
                 local: StorageSettings::default(),
                 remote: StorageSettings::default(),
+                history: None,
             }],
             integrations: Vec::new(),
         }

@@ -136,6 +136,12 @@ pub struct Site {
     pub site_type: Option<String>,
     pub local: StorageSettings,
     pub remote: StorageSettings,
+    /// GridPane's backup record of the site, laid over from its per-site
+    /// detail ([`super::apply_detail`]) when `poll.detail.history` has read
+    /// it. Not saved with the snapshot: the state file keeps it in the
+    /// detail, which is laid over again on load.
+    #[serde(skip)]
+    pub history: Option<super::history::BackupHistory>,
 }
 
 impl Site {
@@ -292,6 +298,7 @@ pub fn build_snapshot(account: &str, fetched_at: f64, fetched: Fetched) -> Accou
                     retain_days: customizer.remote_retain_days,
                     prune_schedule: customizer.remote_prune_schedule,
                 },
+                history: None,
             }
         })
         .collect();

@@ -374,6 +374,7 @@ mod tests {
                     site_type: None,
                     local: StorageSettings::default(),
                     remote: StorageSettings::default(),
+                    history: None,
                 })
                 .collect(),
         }

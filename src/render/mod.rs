@@ -86,6 +86,7 @@ mod tests {
                     site_type: None,
                     local,
                     remote,
+                    history: None,
                 })
                 .collect(),
             integrations: s3(),
@@ -280,6 +281,7 @@ mod tests {
                         site_type: site_type.map(str::to_string),
                         local,
                         remote,
+                        history: None,
                     })
                     .collect(),
                 integrations: super::s3(),
@@ -296,6 +298,7 @@ mod tests {
                     min_retention_days,
                     max_interval: Duration::from_secs(secs),
                     require_remote,
+                    ..Rules::default()
                 })
         }
 

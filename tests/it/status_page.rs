@@ -313,6 +313,7 @@ fn big_store(sites: u64) -> Arc<Store> {
                 prune_schedule: Some(0),
             },
             remote: StorageSettings::default(),
+            history: None,
         })
         .collect();
     let store = support::status::store(&["acme"]);
