@@ -85,6 +85,7 @@ mod tests {
                 local: StorageSettings::default(),
                 remote: StorageSettings::default(),
                 pending: false,
+                history: None,
             }],
             integrations: Vec::new(),
         }

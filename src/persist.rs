@@ -327,7 +327,12 @@ pub fn restore(store: &Store, path: &Path, max_items: usize) -> usize {
             tracing::info!(account = %account.snapshot.account, "state file account no longer configured, dropped");
             continue;
         };
-        let SavedAccount { snapshot, detail } = account;
+        let SavedAccount {
+            mut snapshot,
+            detail,
+        } = account;
+        // The backup record is saved with the detail only: lay it over again.
+        crate::domain::apply_detail(&mut snapshot, &detail);
         let fetched_at = snapshot.fetched_at;
         let sites = snapshot.sites.len();
         store.replace_snapshot(slot, snapshot, |s| s.detail = Arc::new(detail));
@@ -459,6 +464,7 @@ mod tests {
             local: Default::default(),
             remote: Default::default(),
             pending: false,
+            history: None,
         }
     }
 

@@ -21,6 +21,9 @@ pub(super) struct RawPolicy {
     #[serde(with = "humantime_serde")]
     max_interval: Option<Duration>,
     require_remote: Option<bool>,
+    overdue_after: Option<f64>,
+    #[serde(with = "humantime_serde")]
+    overdue_grace: Option<Duration>,
     groups: Vec<RawGroup>,
     mutes: Vec<RawMute>,
 }
@@ -30,6 +33,8 @@ struct RawRules {
     min_retention_days: Option<u32>,
     max_interval: Option<Duration>,
     require_remote: Option<bool>,
+    overdue_after: Option<f64>,
+    overdue_grace: Option<Duration>,
 }
 
 #[derive(Clone, Debug, Deserialize)]
@@ -44,6 +49,10 @@ struct RawGroup {
     max_interval: Option<Duration>,
     #[serde(default)]
     require_remote: Option<bool>,
+    #[serde(default)]
+    overdue_after: Option<f64>,
+    #[serde(default, with = "humantime_serde")]
+    overdue_grace: Option<Duration>,
 }
 
 #[derive(Clone, Debug, Default, Deserialize)]
@@ -89,8 +98,25 @@ impl RawRules {
             min_retention_days: self.min_retention_days.unwrap_or(base.min_retention_days),
             max_interval: self.max_interval.unwrap_or(base.max_interval),
             require_remote: self.require_remote.unwrap_or(base.require_remote),
+            overdue_after: self.overdue_after.unwrap_or(base.overdue_after),
+            overdue_grace: self.overdue_grace.unwrap_or(base.overdue_grace),
         }
     }
+}
+
+/// The checks every set of rules must pass; `key` names the rules' place
+/// (`policy.` or `policy.groups[0].`).
+fn check(rules: &Rules, key: &str) -> Result<(), (String, String)> {
+    if rules.max_interval.is_zero() {
+        return Err((format!("{key}max_interval"), "must be > 0".into()));
+    }
+    if !(rules.overdue_after.is_finite() && rules.overdue_after >= 1.0) {
+        return Err((
+            format!("{key}overdue_after"),
+            "must be a number of schedule periods, at least 1".into(),
+        ));
+    }
+    Ok(())
 }
 
 /// Checks the section and builds the policy. Errors name the key.
@@ -100,11 +126,11 @@ pub(super) fn validate(raw: RawPolicy, file: &str) -> Result<Policy, ConfigError
         min_retention_days: raw.min_retention_days,
         max_interval: raw.max_interval,
         require_remote: raw.require_remote,
+        overdue_after: raw.overdue_after,
+        overdue_grace: raw.overdue_grace,
     }
     .over(Rules::default());
-    if rules.max_interval.is_zero() {
-        return Err(err("policy.max_interval".into(), "must be > 0".into()));
-    }
+    check(&rules, "policy.").map_err(|(key, message)| err(key, message))?;
     let mut groups: Vec<Group> = Vec::with_capacity(raw.groups.len());
     for (i, g) in raw.groups.into_iter().enumerate() {
         let at = |field: &str| format!("policy.groups[{i}].{field}");
@@ -119,11 +145,11 @@ pub(super) fn validate(raw: RawPolicy, file: &str) -> Result<Policy, ConfigError
             min_retention_days: g.min_retention_days,
             max_interval: g.max_interval,
             require_remote: g.require_remote,
+            overdue_after: g.overdue_after,
+            overdue_grace: g.overdue_grace,
         }
         .over(rules);
-        if own.max_interval.is_zero() {
-            return Err(err(at("max_interval"), "must be > 0".into()));
-        }
+        check(&own, &at("")).map_err(|(key, message)| err(key, message))?;
         let text = |v: Option<String>, field: &str| -> Result<Option<String>, ConfigError> {
             match v.map(|s| s.trim().to_string()) {
                 Some(s) if s.is_empty() => Err(err(

@@ -8,6 +8,7 @@ use std::sync::Arc;
 use chrono::{DateTime, Utc};
 use serde::Serialize;
 
+use super::history::StorageBackups;
 use super::policy::{Policy, Rules, SiteContext};
 use super::problem::{Problem, ProblemSet};
 use super::snapshot::{AccountSnapshot, Site, Storage, StorageSettings};
@@ -108,12 +109,45 @@ pub struct StorageVerdict {
     pub short_retention: bool,
     /// On, with a schedule period over the site's `max_interval`.
     pub interval_too_long: bool,
+    /// The newest backup of this storage in GridPane's record; `None` when
+    /// the record holds none or has not been read.
+    pub last_backup: Option<DateTime<Utc>>,
+    /// On, with a schedule period: when the newest backup becomes overdue
+    /// (`overdue_after` periods plus `overdue_grace` after it).
+    pub overdue_at: Option<DateTime<Utc>>,
+    /// On, and `overdue_at` has come.
+    pub overdue: bool,
+    /// On, the record has been read, and it holds no backup of this storage.
+    pub never_backed_up: bool,
 }
 
 impl StorageVerdict {
-    fn judge(settings: &StorageSettings, rules: &Rules) -> StorageVerdict {
+    /// `backups`: the storage's backups in the site's record, `None` when
+    /// the record has not been read.
+    fn judge(
+        settings: &StorageSettings,
+        backups: Option<StorageBackups>,
+        rules: &Rules,
+        now: DateTime<Utc>,
+    ) -> StorageVerdict {
         let enabled = schedule_enabled(settings);
+        let period = settings
+            .schedule
+            .as_ref()
+            .and_then(|s| s.frequency.interval_seconds());
+        let last = backups.and_then(|b| b.last);
+        let last_backup = last.and_then(instant);
+        let overdue_at = match (last, period) {
+            (Some(last), Some(period)) if enabled => instant(
+                last + rules.overdue_after * period as f64 + rules.overdue_grace.as_secs_f64(),
+            ),
+            _ => None,
+        };
         StorageVerdict {
+            last_backup,
+            overdue_at,
+            overdue: overdue_at.is_some_and(|at| now >= at),
+            never_backed_up: enabled && backups.is_some_and(|b| b.last.is_none()),
             scheduled: settings.schedule.is_some(),
             enabled,
             short_retention: enabled
@@ -132,6 +166,35 @@ fn interval_over(settings: &StorageSettings, rules: &Rules) -> bool {
         .as_ref()
         .and_then(|s| s.frequency.interval_seconds())
         .is_some_and(|p| p > rules.max_interval.as_secs())
+}
+
+/// Unix seconds as an instant, to the millisecond; `None` out of range.
+fn instant(unix: f64) -> Option<DateTime<Utc>> {
+    DateTime::from_timestamp_millis((unix * 1000.0).round() as i64)
+}
+
+/// The backups of one storage in the site's record, `None` when it has not
+/// been read. Backups the record names without a storage may be of either,
+/// so they count for both.
+fn backups_of(site: &Site, storage: Storage) -> Option<StorageBackups> {
+    let h = site.history.as_ref()?;
+    let own = match storage {
+        Storage::Local => h.local,
+        Storage::Remote => h.remote,
+    };
+    let other = h.unattributed;
+    Some(StorageBackups {
+        count: own.count + other.count,
+        last: newest(own.last, other.last),
+        last_automatic: newest(own.last_automatic, other.last_automatic),
+    })
+}
+
+fn newest(a: Option<f64>, b: Option<f64>) -> Option<f64> {
+    match (a, b) {
+        (Some(a), Some(b)) => Some(a.max(b)),
+        (a, b) => a.or(b),
+    }
 }
 
 /// A problem an active mute keeps out of the site's status.
@@ -182,18 +245,20 @@ impl SiteVerdict {
             }
         };
         let rules = &rules;
-        let judge_storage = |settings: &StorageSettings| match pending {
-            false => StorageVerdict::judge(settings, rules),
+        let judge_storage = |storage: Storage| match pending {
+            false => {
+                StorageVerdict::judge(site.storage(storage), backups_of(site, storage), rules, now)
+            }
             true => StorageVerdict {
-                scheduled: settings.schedule.is_some(),
+                scheduled: site.storage(storage).schedule.is_some(),
                 // Too rare whether on or off: if off, a worse problem shows
                 // once the record is read.
-                interval_too_long: interval_over(settings, rules),
+                interval_too_long: interval_over(site.storage(storage), rules),
                 ..StorageVerdict::default()
             },
         };
-        let local = judge_storage(&site.local);
-        let remote = judge_storage(&site.remote);
+        let local = judge_storage(Storage::Local);
+        let remote = judge_storage(Storage::Remote);
         let integration_missing = integration_missing(site, integration_ids);
         let found = [
             (
@@ -210,6 +275,11 @@ impl SiteVerdict {
                 Problem::IntegrationMissing,
                 integration_missing == Some(true),
             ),
+            (
+                Problem::NeverBackedUp,
+                local.never_backed_up || remote.never_backed_up,
+            ),
+            (Problem::BackupOverdue, local.overdue || remote.overdue),
             (
                 Problem::ShortRetention,
                 local.short_retention || remote.short_retention,
@@ -262,12 +332,15 @@ impl SiteVerdict {
     }
 
     /// The site's active problems that concern one storage: its own, and
-    /// short retention or a long interval when that storage has it.
+    /// short retention, a long interval, no backup or an overdue one when
+    /// that storage has it.
     pub fn storage_problems(&self, storage: Storage) -> impl Iterator<Item = Problem> + use<> {
         let v = *self.storage(storage);
         self.problems().filter(move |p| match p {
             Problem::ShortRetention => v.short_retention,
             Problem::IntervalTooLong => v.interval_too_long,
+            Problem::NeverBackedUp => v.never_backed_up,
+            Problem::BackupOverdue => v.overdue,
             p => p.storage() == Some(storage),
         })
     }
@@ -278,7 +351,7 @@ impl SiteVerdict {
 pub struct Assessment {
     sites: Vec<SiteVerdict>,
     /// The earliest instant after which time alone changes a verdict (an
-    /// applied mute ends).
+    /// applied mute ends, a backup becomes overdue).
     next_change: Option<DateTime<Utc>>,
 }
 
@@ -299,7 +372,13 @@ impl Assessment {
                 SiteVerdict::judge(&at, &ids, policy, now)
             })
             .collect();
-        let next_change = sites.iter().flat_map(|v| &v.muted).map(|m| m.until).min();
+        let mutes_end = sites.iter().flat_map(|v| &v.muted).map(|m| m.until);
+        let overdue = sites
+            .iter()
+            .flat_map(|v| [v.local.overdue_at, v.remote.overdue_at])
+            .flatten()
+            .filter(|at| *at > now);
+        let next_change = mutes_end.chain(overdue).min();
         Assessment { sites, next_change }
     }
 
@@ -309,7 +388,8 @@ impl Assessment {
     }
 
     /// When the snapshot must be judged again although nothing else
-    /// changed: the end of the first mute that mutes a problem.
+    /// changed: the end of the first mute that mutes a problem, or the
+    /// first instant a newest backup becomes overdue.
     pub fn next_change(&self) -> Option<DateTime<Utc>> {
         self.next_change
     }

@@ -30,7 +30,8 @@ pub struct SiteDetail {
 }
 
 /// Lays per-site detail over a snapshot built from the bulk endpoints: what
-/// the detail says wins, what it does not say keeps the bulk value. Sites
+/// the detail says wins, what it does not say keeps the bulk value (the
+/// backup record, which the bulk endpoints never give, included). Sites
 /// without detail are left as the bulk endpoints describe them.
 pub fn apply_detail(snapshot: &mut AccountSnapshot, detail: &BTreeMap<u64, SiteDetail>) {
     if detail.is_empty() {
@@ -40,6 +41,9 @@ pub fn apply_detail(snapshot: &mut AccountSnapshot, detail: &BTreeMap<u64, SiteD
         let Some(d) = detail.get(&site.id) else {
             continue;
         };
+        if d.history.is_some() {
+            site.history.clone_from(&d.history);
+        }
         for (settings, retention) in [(&mut site.local, &d.local), (&mut site.remote, &d.remote)] {
             if retention.prune_schedule.is_some() {
                 settings.prune_schedule = retention.prune_schedule;

@@ -14,7 +14,7 @@ use super::problem::Problem;
 use super::snapshot::Site;
 
 /// What a site must have to be protected.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq)]
 pub struct Rules {
     /// Retention under this many days is a warning (keep-all always
     /// passes; 0 switches the check off).
@@ -24,6 +24,10 @@ pub struct Rules {
     /// Remote backups must be on, scheduled and point at an existing
     /// integration.
     pub require_remote: bool,
+    /// The newest backup of a storage that is on may be this many of its
+    /// schedule's periods old (plus `overdue_grace`) before it is overdue.
+    pub overdue_after: f64,
+    pub overdue_grace: Duration,
 }
 
 impl Default for Rules {
@@ -32,6 +36,8 @@ impl Default for Rules {
             min_retention_days: 7,
             max_interval: Duration::from_secs(7 * 86_400),
             require_remote: true,
+            overdue_after: 2.0,
+            overdue_grace: Duration::from_secs(3_600),
         }
     }
 }
@@ -230,6 +236,8 @@ impl Policy {
                 min_retention_days: a.min_retention_days.min(b.min_retention_days),
                 max_interval: a.max_interval.max(b.max_interval),
                 require_remote: a.require_remote && b.require_remote,
+                overdue_after: a.overdue_after.max(b.overdue_after),
+                overdue_grace: a.overdue_grace.max(b.overdue_grace),
             })
             .unwrap_or(self.rules);
         (group, rules)

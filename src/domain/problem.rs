@@ -19,6 +19,11 @@ pub enum Problem {
     RemoteNotSetUp,
     /// The remote schedule points at an integration that no longer exists.
     IntegrationMissing,
+    /// A storage that is on has no backup at all in GridPane's record.
+    NeverBackedUp,
+    /// The newest backup of a storage that is on is older than the policy
+    /// allows for its schedule.
+    BackupOverdue,
     /// Local or remote backups are kept for less than the policy's minimum.
     ShortRetention,
     /// A storage that is on runs less often than the policy's longest period.
@@ -46,12 +51,14 @@ impl Severity {
 
 impl Problem {
     /// Every problem kind, most serious first (the order of [`super::site_problems`]).
-    pub const ALL: [Problem; 7] = [
+    pub const ALL: [Problem; 9] = [
         Problem::LocalDisabled,
         Problem::LocalNotScheduled,
         Problem::RemoteDisabled,
         Problem::RemoteNotSetUp,
         Problem::IntegrationMissing,
+        Problem::NeverBackedUp,
+        Problem::BackupOverdue,
         Problem::ShortRetention,
         Problem::IntervalTooLong,
     ];
@@ -63,6 +70,8 @@ impl Problem {
             Problem::RemoteDisabled => "remote_disabled",
             Problem::RemoteNotSetUp => "remote_not_set_up",
             Problem::IntegrationMissing => "integration_missing",
+            Problem::NeverBackedUp => "never_backed_up",
+            Problem::BackupOverdue => "backup_overdue",
             Problem::ShortRetention => "short_retention",
             Problem::IntervalTooLong => "interval_too_long",
         }
@@ -80,6 +89,8 @@ impl Problem {
             Problem::RemoteDisabled => "remote backups are switched off",
             Problem::RemoteNotSetUp => "remote backups were never set up",
             Problem::IntegrationMissing => "remote schedule points at a deleted integration",
+            Problem::NeverBackedUp => "GridPane's record holds no backup of a storage that is on",
+            Problem::BackupOverdue => "the newest backup is older than its schedule allows",
             Problem::ShortRetention => "backups are kept for less than the policy's minimum",
             Problem::IntervalTooLong => "backups run less often than the policy requires",
         }
@@ -97,15 +108,19 @@ impl Problem {
         self.severity() == Severity::Warning
     }
 
-    /// Which storage the problem concerns; `None` for short retention and
-    /// long intervals, which can concern either.
+    /// Which storage the problem concerns; `None` for the problems that can
+    /// concern either (short retention, long intervals, missing or overdue
+    /// backups).
     pub fn storage(self) -> Option<Storage> {
         match self {
             Problem::LocalDisabled | Problem::LocalNotScheduled => Some(Storage::Local),
             Problem::RemoteDisabled | Problem::RemoteNotSetUp | Problem::IntegrationMissing => {
                 Some(Storage::Remote)
             }
-            Problem::ShortRetention | Problem::IntervalTooLong => None,
+            Problem::NeverBackedUp
+            | Problem::BackupOverdue
+            | Problem::ShortRetention
+            | Problem::IntervalTooLong => None,
         }
     }
 

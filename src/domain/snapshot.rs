@@ -141,6 +141,12 @@ pub struct Site {
     /// needs it is known ([`super::pending`]).
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub pending: bool,
+    /// GridPane's backup record of the site, laid over from its per-site
+    /// detail ([`super::apply_detail`]) when `poll.detail.history` has read
+    /// it. Not saved with the snapshot: the state file keeps it in the
+    /// detail, which is laid over again on load.
+    #[serde(skip)]
+    pub history: Option<super::history::BackupHistory>,
 }
 
 impl Site {
@@ -299,6 +305,7 @@ pub fn build_snapshot(account: &str, fetched_at: f64, fetched: Fetched) -> Accou
                     prune_schedule: customizer.remote_prune_schedule,
                 },
                 pending: false,
+                history: None,
             }
         })
         .collect();

@@ -98,6 +98,7 @@ fn site(local: StorageSettings, remote: StorageSettings) -> Site {
         local,
         remote,
         pending: false,
+        history: None,
     }
 }
 
@@ -454,6 +455,7 @@ fn the_first_matching_group_sets_the_rules_and_is_named_in_the_verdict() {
         min_retention_days: 14,
         max_interval: Duration::from_secs(31 * 86_400),
         require_remote: true,
+        ..Rules::default()
     };
     let policy = Policy {
         rules: Rules::default(),
@@ -708,5 +710,185 @@ fn a_pending_site_of_unknown_type_gets_only_the_problems_every_group_it_could_fa
     assert_eq!(
         a.sites()[1].problems().collect::<Vec<_>>(),
         vec![Problem::RemoteNotSetUp]
+    );
+}
+
+// ---------------------------------------------------------------------------
+// Overdue and missing backups, from GridPane's record.
+
+/// A record read at `now` whose newest local and remote backups are the
+/// given instants (`None`: no backup of that storage).
+fn record(
+    now: DateTime<Utc>,
+    local: Option<DateTime<Utc>>,
+    remote: Option<DateTime<Utc>>,
+) -> BackupHistory {
+    let of = |at: Option<DateTime<Utc>>| StorageBackups {
+        count: u64::from(at.is_some()),
+        last: at.map(|t| t.timestamp() as f64),
+        last_automatic: at.map(|t| t.timestamp() as f64),
+    };
+    BackupHistory {
+        read_at: now.timestamp() as f64,
+        local: of(local),
+        remote: of(remote),
+        ..BackupHistory::default()
+    }
+}
+
+/// The healthy site of [`policy_fleet`] (daily local and remote backups).
+fn daily_site(history: Option<BackupHistory>) -> AccountSnapshot {
+    let mut snap = policy_fleet();
+    snap.sites.truncate(1);
+    snap.sites[0].history = history;
+    snap
+}
+
+#[test]
+fn a_backup_older_than_twice_its_daily_period_plus_an_hour_is_overdue() {
+    let now = utc("2026-11-22T12:00:00Z");
+    let hours = |h: i64| chrono::Duration::hours(h);
+    let seconds = chrono::Duration::seconds;
+    let just_in_time = daily_site(Some(record(
+        now,
+        Some(now - hours(49) + seconds(1)),
+        Some(now - hours(1)),
+    )));
+    assert_eq!(
+        judged(&just_in_time, &Policy::default(), now)[0],
+        (vec![], Health::Ok)
+    );
+    let late = daily_site(Some(record(now, Some(now - hours(49)), Some(now))));
+    let a = Assessment::of(&late, &Policy::default(), now);
+    let v = &a.sites()[0];
+    assert_eq!(v.problems().collect::<Vec<_>>(), [Problem::BackupOverdue]);
+    assert_eq!(v.health, Health::Problem, "overdue is critical");
+    assert!(v.local.overdue && !v.remote.overdue);
+    assert_eq!(v.local.last_backup, Some(now - hours(49)));
+    assert_eq!(
+        v.storage_problems(Storage::Local).collect::<Vec<_>>(),
+        [Problem::BackupOverdue]
+    );
+    assert_eq!(v.storage_problems(Storage::Remote).count(), 0);
+}
+
+#[test]
+fn a_storage_that_is_on_without_any_backup_is_never_backed_up_once_the_record_is_read() {
+    let now = utc("2026-11-22T12:00:00Z");
+    assert_eq!(
+        judged(&daily_site(None), &Policy::default(), now)[0],
+        (vec![], Health::Ok),
+        "no record read: neither problem"
+    );
+    let empty = daily_site(Some(record(now, None, Some(now))));
+    let a = Assessment::of(&empty, &Policy::default(), now);
+    let v = &a.sites()[0];
+    assert_eq!(v.problems().collect::<Vec<_>>(), [Problem::NeverBackedUp]);
+    assert_eq!(v.health, Health::Problem);
+    assert!(v.local.never_backed_up && !v.remote.never_backed_up);
+
+    let mut off = empty.clone();
+    off.sites[0].local.automatic = Some(false);
+    assert_eq!(
+        judged(&off, &Policy::default(), now)[0].0,
+        [Problem::LocalDisabled],
+        "a storage that is off is not expected to have backups"
+    );
+
+    let mut unattributed = empty;
+    if let Some(h) = unattributed.sites[0].history.as_mut() {
+        h.unattributed = StorageBackups {
+            count: 1,
+            last: Some(now.timestamp() as f64),
+            last_automatic: None,
+        };
+    }
+    assert_eq!(
+        judged(&unattributed, &Policy::default(), now)[0].0,
+        [],
+        "a backup of no known storage may be of either"
+    );
+}
+
+#[test]
+fn a_group_sets_its_own_overdue_multiple_and_grace() {
+    let now = utc("2026-11-22T12:00:00Z");
+    let snap = daily_site(Some(record(
+        now,
+        Some(now - chrono::Duration::hours(60)),
+        Some(now),
+    )));
+    let lenient = Rules {
+        overdue_after: 3.0,
+        overdue_grace: Duration::from_secs(0),
+        ..Rules::default()
+    };
+    let policy = Policy {
+        groups: vec![group("all", Match::default(), lenient)],
+        ..Policy::default()
+    };
+    assert_eq!(
+        judged(&snap, &Policy::default(), now)[0].0,
+        [Problem::BackupOverdue]
+    );
+    assert_eq!(
+        judged(&snap, &policy, now)[0].0,
+        [],
+        "60 hours is under 3 days"
+    );
+}
+
+#[test]
+fn the_instant_a_backup_becomes_overdue_is_the_next_change_and_a_mute_covers_it() {
+    let now = utc("2026-11-22T12:00:00Z");
+    let last = now - chrono::Duration::hours(20);
+    let snap = daily_site(Some(record(now, Some(last), Some(now))));
+    let due = last + chrono::Duration::hours(49);
+    let before = Assessment::of(&snap, &Policy::default(), now);
+    assert_eq!(before.next_change(), Some(due));
+    assert_eq!(before.sites()[0].local.overdue_at, Some(due));
+    let at_due = Assessment::of(&snap, &Policy::default(), due);
+    assert_eq!(
+        at_due.sites()[0].problems().collect::<Vec<_>>(),
+        [Problem::BackupOverdue],
+        "overdue from that instant on"
+    );
+    assert_eq!(
+        at_due.next_change(),
+        Some(now + chrono::Duration::hours(49)),
+        "then the remote backup's turn"
+    );
+
+    let muted = Policy {
+        mutes: vec![Mute {
+            sites: vec![SiteRef::parse("example.com")],
+            problems: Some(vec![Problem::BackupOverdue]),
+            until: utc("2027-01-01T00:00:00Z"),
+            reason: Arc::from("server moved"),
+        }],
+        ..Policy::default()
+    };
+    let a = Assessment::of(&snap, &muted, due);
+    assert_eq!(a.sites()[0].health, Health::Ok);
+    assert_eq!(a.sites()[0].muted[0].problem, Problem::BackupOverdue);
+}
+
+#[test]
+fn the_backup_record_is_laid_over_the_site_from_its_detail() {
+    let now = utc("2026-11-22T12:00:00Z");
+    let mut snap = daily_site(None);
+    let history = record(now, None, Some(now));
+    let detail = BTreeMap::from([(
+        snap.sites[0].id,
+        SiteDetail {
+            history: Some(history.clone()),
+            ..SiteDetail::default()
+        },
+    )]);
+    apply_detail(&mut snap, &detail);
+    assert_eq!(snap.sites[0].history, Some(history));
+    assert_eq!(
+        judged(&snap, &Policy::default(), now)[0].0,
+        [Problem::NeverBackedUp]
     );
 }

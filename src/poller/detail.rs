@@ -375,6 +375,7 @@ mod tests {
                     local: StorageSettings::default(),
                     remote: StorageSettings::default(),
                     pending: false,
+                    history: None,
                 })
                 .collect(),
         }

@@ -125,6 +125,9 @@ pub struct StorageRow<'a> {
     pub integration: Option<IntegrationRef<'a>>,
     /// The site's problems that concern this storage.
     pub problems: Vec<Problem>,
+    /// When the newest backup becomes (or became) overdue: on, with a
+    /// schedule and a backup in GridPane's record.
+    pub overdue_at: Option<DateTime<Utc>>,
 }
 
 impl StorageRow<'_> {
@@ -180,6 +183,7 @@ pub fn site_rows<'a>(account: &'a str, snap: &'a Assessed, now: DateTime<Utc>) -
                         .and_then(|s| domain::next_run(s, now)),
                     integration,
                     problems: verdict.storage_problems(storage).collect(),
+                    overdue_at: verdict.storage(storage).overdue_at,
                 }
             };
             let server = site.server_id.and_then(|id| servers.get(&id));
@@ -628,6 +632,8 @@ pub struct RulesEntry {
     pub min_retention_days: u32,
     pub max_interval_seconds: u64,
     pub require_remote: bool,
+    pub overdue_after: f64,
+    pub overdue_grace_seconds: u64,
 }
 
 impl From<&domain::policy::Rules> for RulesEntry {
@@ -636,6 +642,8 @@ impl From<&domain::policy::Rules> for RulesEntry {
             min_retention_days: r.min_retention_days,
             max_interval_seconds: r.max_interval.as_secs(),
             require_remote: r.require_remote,
+            overdue_after: r.overdue_after,
+            overdue_grace_seconds: r.overdue_grace.as_secs(),
         }
     }
 }
@@ -865,6 +873,10 @@ pub struct StorageEntry {
     pub prune_schedule: Option<u32>,
     pub integration: Option<IntegrationRefEntry>,
     pub problems: Vec<ProblemEntry>,
+    /// When the newest backup in GridPane's record becomes overdue under the
+    /// policy (in the past: it is); absent without a record or a schedule.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub backup_due_by: Option<String>,
 }
 
 fn storage_entry(row: &StorageRow<'_>) -> StorageEntry {
@@ -894,6 +906,7 @@ fn storage_entry(row: &StorageRow<'_>) -> StorageEntry {
             missing: i.found.is_none(),
         }),
         problems: problem_entries(&row.problems),
+        backup_due_by: row.overdue_at.map(rfc3339),
     }
 }
 
@@ -989,7 +1002,7 @@ pub fn sites(
             integration_missing: r.integration_missing,
             local: storage_entry(&r.local),
             remote: storage_entry(&r.remote),
-            backups: backups_entry(view.backup_history(r.account, r.site.id), now),
+            backups: backups_entry(r.site.history.as_ref(), now),
         })
         .collect();
     let (sites, page) = f.page(sites);
@@ -1226,23 +1239,6 @@ pub struct StorageBackupsEntry {
     pub last: Option<String>,
     pub last_age_seconds: Option<i64>,
     pub last_automatic: Option<String>,
-}
-
-impl View {
-    /// GridPane's backup record of `site_id` in `account`, if it has been
-    /// read (`poll.detail.history`).
-    pub fn backup_history(
-        &self,
-        account: &str,
-        site_id: u64,
-    ) -> Option<&crate::domain::BackupHistory> {
-        self.account(account)?
-            .state
-            .detail
-            .get(&site_id)?
-            .history
-            .as_ref()
-    }
 }
 
 /// The API entry of a site's backup record, `None` when it has not been read.

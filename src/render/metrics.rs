@@ -791,6 +791,11 @@ pub fn policy_families(policy: &Policy, now: DateTime<Utc>) -> Vec<MetricFamily>
                 &rules.max_interval.as_secs().to_string(),
             ),
             ("require_remote", &rules.require_remote.to_string()),
+            ("overdue_after", &rules.overdue_after.to_string()),
+            (
+                "overdue_grace_seconds",
+                &rules.overdue_grace.as_secs().to_string(),
+            ),
         ],
         1.0,
     );

@@ -71,7 +71,28 @@ mod tests {
             (on(30), storage(Some(true), Some(404), 30)),
             (on(2), on(30)),
             (on(30), monthly),
+            (on(30), on(30)),
+            (on(30), on(30)),
         ];
+        // GridPane's record, read on 2026-11-22: site 9's newest local
+        // backup is ten days old, site 10 has never been backed up.
+        let read_at = 1_795_305_600.0;
+        let backups = |last: Option<f64>| crate::domain::StorageBackups {
+            count: u64::from(last.is_some()),
+            last,
+            last_automatic: last,
+        };
+        let record = |local, remote| crate::domain::BackupHistory {
+            read_at,
+            local: backups(local),
+            remote: backups(remote),
+            ..Default::default()
+        };
+        let history = |id: u64| match id {
+            9 => Some(record(Some(read_at - 10.0 * 86_400.0), Some(read_at))),
+            10 => Some(record(None, None)),
+            _ => None,
+        };
         AccountSnapshot {
             account: "acme".into(),
             fetched_at: 1_700_000_000.0,
@@ -87,6 +108,7 @@ mod tests {
                     local,
                     remote,
                     pending: false,
+                    history: history(id),
                 })
                 .collect(),
             integrations: s3(),
@@ -261,6 +283,9 @@ mod tests {
                     prop::option::of(1u64..3),
                     // One site in five is pending (its record not read yet).
                     0..5u8,
+                    // GridPane's record: not read, empty, a backup an hour
+                    // old, ten days old.
+                    0..4u8,
                 ),
                 0..30,
             )
@@ -277,7 +302,7 @@ mod tests {
                     .into_iter()
                     .zip(1..)
                     .map(
-                        |((local, remote, site_type, server_id, pending), id)| Site {
+                        |((local, remote, site_type, server_id, pending, record), id)| Site {
                             id,
                             url: format!("site{id}.example"),
                             server_id,
@@ -285,10 +310,34 @@ mod tests {
                             local,
                             remote,
                             pending: pending == 0,
+                            history: history(record),
                         },
                     )
                     .collect(),
                 integrations: super::s3(),
+            })
+        }
+
+        /// A record read at [`now`]: none, empty, or both storages' newest
+        /// backup an hour or ten days old.
+        fn history(kind: u8) -> Option<crate::domain::BackupHistory> {
+            let read_at = now().timestamp() as f64;
+            let last = match kind {
+                0 => return None,
+                1 => None,
+                2 => Some(read_at - 3_600.0),
+                _ => Some(read_at - 10.0 * 86_400.0),
+            };
+            let backups = crate::domain::StorageBackups {
+                count: u64::from(last.is_some()),
+                last,
+                last_automatic: last,
+            };
+            Some(crate::domain::BackupHistory {
+                read_at,
+                local: backups,
+                remote: backups,
+                ..Default::default()
             })
         }
 
@@ -302,6 +351,7 @@ mod tests {
                     min_retention_days,
                     max_interval: Duration::from_secs(secs),
                     require_remote,
+                    ..Rules::default()
                 })
         }
 

@@ -820,7 +820,7 @@ generated <time datetime=\"{}\">{}</time> · \
                 of
             );
             render_pagination(&mut out, query, page, pages);
-            render_site_table(&mut out, view, shown, query, now);
+            render_site_table(&mut out, shown, query, now);
             render_pagination(&mut out, query, page, pages);
         }
     }
@@ -1281,13 +1281,7 @@ fn retention_cell(row: &SiteRow<'_>) -> String {
     }
 }
 
-fn render_site_table(
-    out: &mut String,
-    view: &View,
-    rows: &[SiteRow<'_>],
-    q: &PageQuery,
-    now: DateTime<Utc>,
-) {
+fn render_site_table(out: &mut String, rows: &[SiteRow<'_>], q: &PageQuery, now: DateTime<Utc>) {
     out.push_str("<div class=\"scroll cardrows\"><table class=\"sites\" id=\"sites\"><thead><tr>");
     for key in SortKey::ALL {
         sort_header(out, q, key);
@@ -1323,7 +1317,7 @@ fn render_site_table(
             (None, None) => "—".to_string(),
         };
         // GridPane's record of the site's backups, under each storage.
-        let record = view.backup_history(r.account, r.site.id);
+        let record = r.site.history.as_ref();
         let record_line = |storage: &str| {
             record.map_or_else(String::new, |h| {
                 let s = if storage == "local" {

@@ -979,6 +979,19 @@ fn a_site_whose_backup_record_was_read_shows_the_newest_backup_per_storage_with_
         json!({"count": 0, "last": null, "last_age_seconds": null, "last_automatic": null})
     );
     assert!(backups.get("unknown").is_none());
+    // The verdict reads the same record: the remote storage is on with no
+    // backup, and the local one is due two days and an hour after its
+    // newest backup (daily schedule, the default policy).
+    let codes: Vec<&str> = site(1001)["problems"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| p["code"].as_str().unwrap())
+        .collect();
+    assert_eq!(codes, ["never_backed_up"]);
+    assert_eq!(site(1001)["status"], "problem");
+    assert_eq!(site(1001)["local"]["backup_due_by"], "2026-11-24T11:50:00Z");
+    assert!(site(1001)["remote"].get("backup_due_by").is_none());
     assert!(
         site(1002).get("backups").is_none(),
         "no record read, no backups field"

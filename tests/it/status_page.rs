@@ -314,6 +314,7 @@ fn big_store(sites: u64) -> Arc<Store> {
             },
             remote: StorageSettings::default(),
             pending: false,
+            history: None,
         })
         .collect();
     let store = support::status::store(&["acme"]);
@@ -738,6 +739,7 @@ fn a_site_whose_backup_record_was_read_shows_its_newest_backup_under_each_storag
         row.contains("data-storage=\"remote\">no backup in GridPane's record"),
         "{row}"
     );
+    assert!(row.contains("data-problem=\"never_backed_up\""), "{row}");
     assert!(!site_row(&html, 1002).contains("backup-last"));
 }
 
