@@ -181,10 +181,11 @@ const PROBLEM_SLOTS: [Problem; 9] = [
 /// The first healthy site keeps all backups (retain days 0).
 const KEEP_ALL_SLOT: usize = PROBLEM_SLOTS.len();
 
-/// Sites whose backup record is not regular: backups stopped five days
-/// ago, and never backed up (both with schedules on).
+/// Sites whose backup record is not regular: backups stopped twenty days
+/// ago (its weekly local backups are overdue under the default policy, two
+/// weeks and an hour), and never backed up (both with schedules on).
 const HISTORY_SLOTS: [(usize, FakeHistory); 2] = [
-    (KEEP_ALL_SLOT + 1, FakeHistory::Stopped { days: 5 }),
+    (KEEP_ALL_SLOT + 1, FakeHistory::Stopped { days: 20 }),
     (KEEP_ALL_SLOT + 2, FakeHistory::Never),
 ];
 
