@@ -29,22 +29,6 @@ const DASHBOARDS: &[(&str, &str, &str)] = &[
 /// (name, reason)
 const DELIBERATELY_UNUSED: &[(&str, &str)] = &[
     (
-        "gridpane_backup_last_timestamp_seconds",
-        "panels and alerts come with the overdue-backup policy",
-    ),
-    (
-        "gridpane_backup_last_automatic_timestamp_seconds",
-        "panels and alerts come with the overdue-backup policy",
-    ),
-    (
-        "gridpane_backups",
-        "panels and alerts come with the overdue-backup policy",
-    ),
-    (
-        "gridpane_site_backup_record_age_seconds",
-        "panels and alerts come with the overdue-backup policy",
-    ),
-    (
         "gridpane_backup_remote_integration_missing",
         "a raw fact for people's own rules; dashboards and alerts read the verdict's \
          integration_missing problem (gridpane_site_problem)",
