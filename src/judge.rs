@@ -1,6 +1,5 @@
 //! Judges every snapshot again when time alone changes a verdict (a mute
-//! ends, a newest backup becomes overdue), whether or not polls succeed, and
-//! logs each mute's end once.
+//! ends), whether or not polls succeed, and logs each mute's end once.
 
 use std::collections::HashSet;
 use std::sync::Arc;
@@ -177,67 +176,6 @@ mod tests {
             logged.matches("mute expired").count(),
             1,
             "logged once: {logged}"
-        );
-        let _ = stop.send(true);
-        task.await.unwrap();
-    }
-
-    #[tokio::test(start_paused = true)]
-    async fn a_backup_becoming_overdue_is_judged_at_that_instant_without_any_poll() {
-        use crate::domain::{BackupHistory, Frequency, Schedule, StorageBackups};
-        let start: DateTime<Utc> = "2026-11-22T00:00:00Z".parse().unwrap();
-        let store = Arc::new(Store::new(["acme".to_string()]));
-        // Daily local backups only, the newest 48 hours old: overdue at
-        // 49 hours (2 periods and an hour), an hour from now.
-        let policy = Policy {
-            rules: crate::domain::policy::Rules {
-                require_remote: false,
-                ..Default::default()
-            },
-            ..Policy::default()
-        };
-        store.set_policy(policy, start);
-        let mut snap = snapshot();
-        let daily = Schedule {
-            id: 1,
-            frequency: Frequency::Daily,
-            hour: Some(0),
-            minute: Some(0),
-            day: None,
-            service_id: None,
-            service_name: None,
-            integration_id: None,
-        };
-        snap.sites[0].local.schedule = Some(daily);
-        let last = (start - chrono::Duration::hours(48)).timestamp() as f64;
-        snap.sites[0].history = Some(BackupHistory {
-            read_at: start.timestamp() as f64,
-            local: StorageBackups {
-                count: 1,
-                last: Some(last),
-                last_automatic: Some(last),
-            },
-            ..BackupHistory::default()
-        });
-        let slot = Arc::clone(&store.accounts()[0]);
-        store.replace_with(&slot, |s| {
-            s.snapshot = Some(Arc::new(crate::domain::Assessed::new(
-                snap,
-                &store.policy(),
-                start,
-            )))
-        });
-        assert_eq!(verdict(&store), (Health::Ok, 0));
-        let (stop, stopped) = watch::channel(false);
-        let task = tokio::spawn(run(Arc::clone(&store), paused_clock(start), stopped));
-
-        tokio::time::sleep(Duration::from_secs(3_590)).await;
-        assert_eq!(verdict(&store), (Health::Ok, 0), "not yet");
-        tokio::time::sleep(Duration::from_secs(20)).await;
-        assert_eq!(
-            verdict(&store),
-            (Health::Problem, 0),
-            "overdue from that instant"
         );
         let _ = stop.send(true);
         task.await.unwrap();

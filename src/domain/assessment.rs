@@ -115,21 +115,25 @@ pub struct StorageVerdict {
     /// On, with a schedule period: when the newest backup becomes overdue
     /// (`overdue_after` periods plus `overdue_grace` after it).
     pub overdue_at: Option<DateTime<Utc>>,
-    /// On, and `overdue_at` has come.
+    /// On, and `overdue_at` had come when the record was read. A record is
+    /// as old as its last read (a pass of the detail task, hours at a large
+    /// fleet): judged at the time of the read, a backup taken since cannot
+    /// be missed, so a stale record never raises a false overdue; the next
+    /// read shows one that became overdue since.
     pub overdue: bool,
     /// On, the record has been read, and it holds no backup of this storage.
     pub never_backed_up: bool,
 }
 
 impl StorageVerdict {
-    /// `backups`: the storage's backups in the site's record, `None` when
-    /// the record has not been read.
+    /// `record`: the storage's backups in the site's record and when it was
+    /// read, `None` when the record has not been read.
     fn judge(
         settings: &StorageSettings,
-        backups: Option<StorageBackups>,
+        record: Option<(StorageBackups, f64)>,
         rules: &Rules,
-        now: DateTime<Utc>,
     ) -> StorageVerdict {
+        let backups = record.map(|(b, _)| b);
         let enabled = schedule_enabled(settings);
         let period = settings
             .schedule
@@ -146,7 +150,10 @@ impl StorageVerdict {
         StorageVerdict {
             last_backup,
             overdue_at,
-            overdue: overdue_at.is_some_and(|at| now >= at),
+            overdue: match (overdue_at, record.and_then(|(_, read_at)| instant(read_at))) {
+                (Some(due), Some(read)) => read >= due,
+                _ => false,
+            },
             never_backed_up: enabled && backups.is_some_and(|b| b.last.is_none()),
             scheduled: settings.schedule.is_some(),
             enabled,
@@ -173,21 +180,22 @@ fn instant(unix: f64) -> Option<DateTime<Utc>> {
     DateTime::from_timestamp_millis((unix * 1000.0).round() as i64)
 }
 
-/// The backups of one storage in the site's record, `None` when it has not
-/// been read. Backups the record names without a storage may be of either,
-/// so they count for both.
-fn backups_of(site: &Site, storage: Storage) -> Option<StorageBackups> {
+/// The backups of one storage in the site's record and when it was read,
+/// `None` when it has not been read. Backups the record names without a
+/// storage may be of either, so they count for both.
+fn backups_of(site: &Site, storage: Storage) -> Option<(StorageBackups, f64)> {
     let h = site.history.as_ref()?;
     let own = match storage {
         Storage::Local => h.local,
         Storage::Remote => h.remote,
     };
     let other = h.unattributed;
-    Some(StorageBackups {
+    let backups = StorageBackups {
         count: own.count + other.count,
         last: newest(own.last, other.last),
         last_automatic: newest(own.last_automatic, other.last_automatic),
-    })
+    };
+    Some((backups, h.read_at))
 }
 
 fn newest(a: Option<f64>, b: Option<f64>) -> Option<f64> {
@@ -246,9 +254,7 @@ impl SiteVerdict {
         };
         let rules = &rules;
         let judge_storage = |storage: Storage| match pending {
-            false => {
-                StorageVerdict::judge(site.storage(storage), backups_of(site, storage), rules, now)
-            }
+            false => StorageVerdict::judge(site.storage(storage), backups_of(site, storage), rules),
             true => StorageVerdict {
                 scheduled: site.storage(storage).schedule.is_some(),
                 // Too rare whether on or off: if off, a worse problem shows
@@ -351,7 +357,7 @@ impl SiteVerdict {
 pub struct Assessment {
     sites: Vec<SiteVerdict>,
     /// The earliest instant after which time alone changes a verdict (an
-    /// applied mute ends, a backup becomes overdue).
+    /// applied mute ends).
     next_change: Option<DateTime<Utc>>,
 }
 
@@ -372,13 +378,7 @@ impl Assessment {
                 SiteVerdict::judge(&at, &ids, policy, now)
             })
             .collect();
-        let mutes_end = sites.iter().flat_map(|v| &v.muted).map(|m| m.until);
-        let overdue = sites
-            .iter()
-            .flat_map(|v| [v.local.overdue_at, v.remote.overdue_at])
-            .flatten()
-            .filter(|at| *at > now);
-        let next_change = mutes_end.chain(overdue).min();
+        let next_change = sites.iter().flat_map(|v| &v.muted).map(|m| m.until).min();
         Assessment { sites, next_change }
     }
 
@@ -388,8 +388,7 @@ impl Assessment {
     }
 
     /// When the snapshot must be judged again although nothing else
-    /// changed: the end of the first mute that mutes a problem, or the
-    /// first instant a newest backup becomes overdue.
+    /// changed: the end of the first mute that mutes a problem.
     pub fn next_change(&self) -> Option<DateTime<Utc>> {
         self.next_change
     }

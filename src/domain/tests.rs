@@ -839,24 +839,27 @@ fn a_group_sets_its_own_overdue_multiple_and_grace() {
 }
 
 #[test]
-fn the_instant_a_backup_becomes_overdue_is_the_next_change_and_a_mute_covers_it() {
-    let now = utc("2026-11-22T12:00:00Z");
-    let last = now - chrono::Duration::hours(20);
-    let snap = daily_site(Some(record(now, Some(last), Some(now))));
+fn a_backup_is_overdue_only_as_the_record_read_shows_it_and_a_mute_covers_it() {
+    let read = utc("2026-11-22T12:00:00Z");
+    let last = read - chrono::Duration::hours(20);
+    let snap = daily_site(Some(record(read, Some(last), Some(read))));
     let due = last + chrono::Duration::hours(49);
-    let before = Assessment::of(&snap, &Policy::default(), now);
-    assert_eq!(before.next_change(), Some(due));
-    assert_eq!(before.sites()[0].local.overdue_at, Some(due));
-    let at_due = Assessment::of(&snap, &Policy::default(), due);
+    let days_later = due + chrono::Duration::days(3);
+    let a = Assessment::of(&snap, &Policy::default(), days_later);
+    let v = &a.sites()[0];
+    assert_eq!(v.local.overdue_at, Some(due));
     assert_eq!(
-        at_due.sites()[0].problems().collect::<Vec<_>>(),
-        [Problem::BackupOverdue],
-        "overdue from that instant on"
+        v.problems().count(),
+        0,
+        "a backup may have been taken since the record was read"
     );
+    assert_eq!(a.next_change(), None, "only a new read changes it");
+
+    let read_again = daily_site(Some(record(due, Some(last), Some(due))));
     assert_eq!(
-        at_due.next_change(),
-        Some(now + chrono::Duration::hours(49)),
-        "then the remote backup's turn"
+        judged(&read_again, &Policy::default(), days_later)[0].0,
+        [Problem::BackupOverdue],
+        "the record read at the due instant shows no newer backup"
     );
 
     let muted = Policy {
@@ -868,7 +871,7 @@ fn the_instant_a_backup_becomes_overdue_is_the_next_change_and_a_mute_covers_it(
         }],
         ..Policy::default()
     };
-    let a = Assessment::of(&snap, &muted, due);
+    let a = Assessment::of(&read_again, &muted, days_later);
     assert_eq!(a.sites()[0].health, Health::Ok);
     assert_eq!(a.sites()[0].muted[0].problem, Problem::BackupOverdue);
 }

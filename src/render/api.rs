@@ -874,7 +874,8 @@ pub struct StorageEntry {
     pub integration: Option<IntegrationRefEntry>,
     pub problems: Vec<ProblemEntry>,
     /// When the newest backup in GridPane's record becomes overdue under the
-    /// policy (in the past: it is); absent without a record or a schedule.
+    /// policy; absent without a record or a schedule. The problem is judged
+    /// as of the record's read.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub backup_due_by: Option<String>,
 }
