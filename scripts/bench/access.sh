@@ -26,20 +26,8 @@ cd "$root"
 for tool in wrk curl python3; do
     command -v "$tool" >/dev/null || { echo "missing: $tool" >&2; exit 2; }
 done
-target=${CARGO_TARGET_DIR:-$root/target}
-echo "building release binaries..." >&2
-cargo build --release --locked --quiet --bin gridpane-backup-exporter --example bench_fleet
-bin=$target/release/gridpane-backup-exporter
-fleet_bin=$target/release/examples/bench_fleet
-
-work=$(mktemp -d /tmp/gridpane-access-bench.XXXXXX)
-pids=()
-cleanup() {
-    for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
-    for p in "${pids[@]}"; do wait "$p" 2>/dev/null || true; done
-    rm -rf "$work"
-}
-trap cleanup EXIT
+. scripts/bench/common.sh
+bench_setup access-bench
 
 mem_of() { awk -v k="$2:" '$1 == k { printf "%.1f", $2 / 1024 }' "/proc/$1/status"; }
 stop() { kill "$1" 2>/dev/null || true; wait "$1" 2>/dev/null || true; }

@@ -25,20 +25,8 @@ EXPORTER_PORT=${EXPORTER_PORT:-19888}
 
 root=$(cd "$(dirname "$0")/../.." && pwd)
 cd "$root"
-echo "building release binaries..." >&2
-cargo build --release --locked --quiet --bin gridpane-backup-exporter --example bench_fleet
-target=${CARGO_TARGET_DIR:-$root/target}
-bin=$target/release/gridpane-backup-exporter
-fleet_bin=$target/release/examples/bench_fleet
-
-work=$(mktemp -d /tmp/gridpane-fresh.XXXXXX)
-pids=()
-cleanup() {
-    for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
-    for p in "${pids[@]}"; do wait "$p" 2>/dev/null || true; done
-    rm -rf "$work"
-}
-trap cleanup EXIT
+. scripts/bench/common.sh
+bench_setup fresh
 metric() { awk -v m="$2" 'index($0, m) == 1 { s += $NF } END { print s + 0 }' "$1"; }
 now() { date +%s.%N; }
 since() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.1f", b - a }'; }

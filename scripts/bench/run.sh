@@ -27,20 +27,9 @@ for tool in wrk nginx curl gzip; do
     command -v "$tool" >/dev/null || { echo "missing: $tool" >&2; exit 2; }
 done
 
-echo "building release binaries..." >&2
-cargo build --release --locked --quiet --bin gridpane-backup-exporter --example bench_fleet
-bin=$root/target/release/gridpane-backup-exporter
-fleet_bin=$root/target/release/examples/bench_fleet
-
-work=$(mktemp -d /tmp/gridpane-bench.XXXXXX)
+. scripts/bench/common.sh
+bench_setup bench
 chmod 755 "$work"
-pids=()
-cleanup() {
-    for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
-    for p in "${pids[@]}"; do wait "$p" 2>/dev/null || true; done
-    rm -rf "$work"
-}
-trap cleanup EXIT
 
 clk=$(getconf CLK_TCK)
 # CPU seconds (user + system) of a process.

@@ -328,22 +328,7 @@ async fn demo_fleet_through_prometheus_and_alertmanager() {
             exporter.addr
         ),
     );
-    let prom_addr = format!("127.0.0.1:{}", prom::free_port());
-    let mut prometheus = prom::Server::spawn(
-        "prometheus",
-        &prometheus,
-        &[
-            "--config.file=prometheus.yml".into(),
-            "--storage.tsdb.path=prom-data".into(),
-            format!("--web.listen-address={prom_addr}"),
-        ],
-        prom_addr.clone(),
-        dir,
-    );
-    prometheus
-        .wait_ready("/-/ready", Duration::from_secs(30))
-        .await;
-    let p = format!("http://{prom_addr}");
+    let (mut prometheus, p) = prom::start_prometheus(&prometheus, dir).await;
 
     // Loaded every rule of the file?
     let loaded = prom::get_json(&format!("{p}/api/v1/rules"), &[]).await;
@@ -1028,22 +1013,7 @@ async fn policy_names_the_same_sites_on_the_page_the_api_the_metrics_and_the_ale
             app.addr
         ),
     );
-    let prom_addr = format!("127.0.0.1:{}", prom::free_port());
-    let mut prometheus = prom::Server::spawn(
-        "prometheus",
-        &prometheus,
-        &[
-            "--config.file=prometheus.yml".into(),
-            "--storage.tsdb.path=prom-data".into(),
-            format!("--web.listen-address={prom_addr}"),
-        ],
-        prom_addr.clone(),
-        dir,
-    );
-    prometheus
-        .wait_ready("/-/ready", Duration::from_secs(30))
-        .await;
-    let p = format!("http://{prom_addr}");
+    let (mut prometheus, p) = prom::start_prometheus(&prometheus, dir).await;
 
     // --- (c) the series and (d) the alerts pending or firing ---------------
     // Every per-site alert waits an hour (`for:`) before it fires; pending

@@ -180,6 +180,25 @@ impl Drop for Server {
 
 pub const EXPORTER_BIN: &str = env!("CARGO_BIN_EXE_gridpane-backup-exporter");
 
+/// A real Prometheus (`program`) run in `dir` with the `prometheus.yml`
+/// already written there, on a free port, ready; with its base URL.
+pub async fn start_prometheus(program: &Path, dir: &Path) -> (Server, String) {
+    let addr = format!("127.0.0.1:{}", free_port());
+    let mut server = Server::spawn(
+        "prometheus",
+        program,
+        &[
+            "--config.file=prometheus.yml".into(),
+            "--storage.tsdb.path=prom-data".into(),
+            format!("--web.listen-address={addr}"),
+        ],
+        addr.clone(),
+        dir,
+    );
+    server.wait_ready("/-/ready", Duration::from_secs(30)).await;
+    (server, format!("http://{addr}"))
+}
+
 /// The exporter with its built-in demo fleet, ready (GET /-/ready == 200).
 pub async fn start_demo_exporter(dir: &Path) -> Server {
     let addr = format!("127.0.0.1:{}", free_port());
