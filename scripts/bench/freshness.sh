@@ -106,7 +106,7 @@ for n in $SIZES $FIRST_DATA_ONLY; do
         printf "%d", 60 * (a > b ? a : b) }')
 
     # The warm state: the same fleet (same seed), read without limits.
-    start_fleet free "$n"
+    start_fleet free "$n" --requests-per-minute 0
     SETTLE=5 run_exporter "$work/free.yml" "$work/warm.json" 1
     kill "$free_pid"; wait "$free_pid" 2>/dev/null || true
 
