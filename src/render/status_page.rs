@@ -110,7 +110,7 @@ pub enum Order {
 }
 
 impl Order {
-    fn as_str(self) -> &'static str {
+    pub fn as_str(self) -> &'static str {
         match self {
             Order::Asc => "asc",
             Order::Desc => "desc",
@@ -1029,7 +1029,16 @@ fn option(out: &mut String, value: &str, label: &str, selected: bool) {
 }
 
 fn render_filters(out: &mut String, view: &View, q: &PageQuery) {
-    out.push_str("<form id=\"filters\" class=\"filters\" method=\"get\" action=\"\">\n<label>Account <select name=\"account\">");
+    // The script leaves the defaults out of the address; it reads them here
+    // rather than repeating them.
+    let defaults = PageQuery::default();
+    let _ = write!(
+        out,
+        "<form id=\"filters\" class=\"filters\" method=\"get\" action=\"\" data-defaults=\"sort={}&amp;order={}&amp;per_page={}\">\n<label>Account <select name=\"account\">",
+        defaults.sort.as_str(),
+        defaults.order.as_str(),
+        defaults.per_page
+    );
     option(out, "", "All accounts", q.account.is_none());
     for a in &view.accounts {
         option(out, &a.name, &a.name, q.account.as_deref() == Some(&a.name));

@@ -816,3 +816,26 @@ fn muted_problems_show_as_muted_expired_mutes_as_expired_and_each_card_leads_to_
         }
     }
 }
+
+#[test]
+fn the_filter_form_hands_its_defaults_to_the_script_which_repeats_none() {
+    let (_, html) = render(&acme_store(), "");
+    let defaults = PageQuery::default();
+    assert!(
+        html.contains(&format!(
+            "data-defaults=\"sort={}&amp;order={}&amp;per_page={}\"",
+            defaults.sort.as_str(),
+            defaults.order.as_str(),
+            defaults.per_page
+        )),
+        "{html}"
+    );
+    let script = status_page::SCRIPT;
+    assert!(script.contains("getAttribute(\"data-defaults\")"));
+    for repeated in ["\"status\"", "\"asc\"", "\"50\""] {
+        assert!(
+            !script.contains(repeated),
+            "status.js repeats a default: {repeated}"
+        );
+    }
+}

@@ -12,8 +12,12 @@ document.addEventListener("DOMContentLoaded", function () {
         form.requestSubmit();
       });
     });
-    // Leave empty and default fields out of the address, so bookmarks stay short.
-    var defaults = { sort: "status", order: "asc", per_page: "50" };
+    // Leave empty and default fields out of the address, so bookmarks stay
+    // short. The defaults come from the page (data-defaults).
+    var defaults = {};
+    new URLSearchParams(form.getAttribute("data-defaults") || "").forEach(function (value, name) {
+      defaults[name] = value;
+    });
     form.addEventListener("submit", function (event) {
       event.preventDefault();
       var params = new URLSearchParams();
