@@ -51,8 +51,8 @@ pub async fn start() -> std::io::Result<(FakeGridPane, Config)> {
             requests_per_minute: 0,
             // Show the per-site detail too, backup record included: three
             // requests a site at 30 a minute (inside the fake's limits of 60
-            // a minute per account and 12 per route) cover the 40 sites in
-            // four minutes, published every few seconds.
+            // a minute per account and 12 per route) cover the 40 sites in about
+            // five minutes, published every few seconds.
             detail: DetailConfig {
                 enabled: true,
                 history: true,
