@@ -15,7 +15,7 @@ use crate::store::{AccountSlot, AccountState, PollError, PollResult, Store, Swee
 
 pub mod detail;
 mod sweep;
-pub use sweep::{SweepLimits, SweepProgress, SweepingSource};
+pub use sweep::{SweepLimits, SweepingSource};
 
 /// What a poll knows before it ends: the bulk endpoints' answers and the
 /// `/site` records read so far by the first sweep.

@@ -269,10 +269,6 @@ impl Budget {
         }
     }
 
-    pub fn options(&self) -> BudgetOptions {
-        self.opts
-    }
-
     fn with_lanes<R>(&self, f: impl FnOnce(&mut Lanes) -> R) -> R {
         match self.lanes.lock() {
             Ok(mut l) => f(&mut l),
@@ -402,17 +398,6 @@ impl Budget {
                 lanes.account.block(now + wait);
             }
         });
-    }
-
-    /// When `endpoint` (or the whole account) is blocked by GridPane, until when.
-    pub fn blocked_until(&self, endpoint: Endpoint) -> Option<Instant> {
-        self.with_lanes(|lanes| {
-            let e = lanes.endpoints.get(&endpoint).and_then(|l| l.blocked_until);
-            match (e, lanes.account.blocked_until) {
-                (Some(a), Some(b)) => Some(a.max(b)),
-                (a, b) => a.or(b),
-            }
-        })
     }
 }
 

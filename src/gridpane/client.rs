@@ -183,10 +183,6 @@ impl Client {
         self
     }
 
-    pub fn budget(&self) -> &Arc<Budget> {
-        &self.budget
-    }
-
     /// Replaces how the client waits (tests).
     pub fn with_sleeper(mut self, sleeper: Sleeper) -> Self {
         self.sleeper = sleeper;

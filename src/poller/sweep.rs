@@ -187,15 +187,6 @@ impl Sweep {
     }
 }
 
-/// Where the sweep is, for logs and tests.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct SweepProgress {
-    /// A complete site list exists.
-    pub complete: bool,
-    /// The next page the sweep will read (1 when a new sweep starts).
-    pub next_page: u32,
-}
-
 /// The account's client and token, and the `/site` sweep in progress.
 pub struct SweepingSource {
     client: Arc<Client>,
@@ -239,14 +230,6 @@ impl SweepingSource {
             slice,
             sweep: tokio::sync::Mutex::new(Sweep::new(limits.max_removal_share, limits.max_sites)),
             unconfirmed: AtomicUsize::new(0),
-        }
-    }
-
-    pub async fn progress(&self) -> SweepProgress {
-        let sweep = self.sweep.lock().await;
-        SweepProgress {
-            complete: sweep.complete.is_some(),
-            next_page: sweep.next_page,
         }
     }
 

@@ -971,11 +971,6 @@ impl CachedSnapshot {
         &self.text
     }
 
-    /// When this entry was rendered.
-    pub fn rendered_at(&self) -> DateTime<Utc> {
-        self.rendered_at
-    }
-
     /// The compressed snapshot part, computed once, on first use.
     pub async fn gzip(&self) -> &GzipHead {
         self.gzip
