@@ -138,7 +138,7 @@ pub struct Site {
     pub remote: StorageSettings,
     /// Known only from the bulk endpoints: the site's `/site` record (its
     /// on/off flags and retention) has not been read yet, so nothing that
-    /// needs it is known ([`super::pending`]).
+    /// needs it is known (the pending module builds such sites).
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub pending: bool,
     /// GridPane's backup record of the site, laid over from its per-site

@@ -120,8 +120,8 @@ pub struct FakeIntegration {
     pub service_id: u64,
 }
 
-/// How the fake lays out a backup record (`/backups/original/{id}`; see
-/// [`super::history`]).
+/// How the fake lays out a backup record (`/backups/original/{id}`; the
+/// history module renders it).
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub enum HistoryShape {
     #[default]
