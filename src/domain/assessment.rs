@@ -109,9 +109,6 @@ pub struct StorageVerdict {
     pub short_retention: bool,
     /// On, with a schedule period over the site's `max_interval`.
     pub interval_too_long: bool,
-    /// The newest backup of this storage in GridPane's record; `None` when
-    /// the record holds none or has not been read.
-    pub last_backup: Option<DateTime<Utc>>,
     /// On, with a schedule period: when the newest backup becomes overdue
     /// (`overdue_after` periods plus `overdue_grace` after it).
     pub overdue_at: Option<DateTime<Utc>>,
@@ -135,20 +132,14 @@ impl StorageVerdict {
     ) -> StorageVerdict {
         let backups = record.map(|(b, _)| b);
         let enabled = schedule_enabled(settings);
-        let period = settings
-            .schedule
-            .as_ref()
-            .and_then(|s| s.frequency.interval_seconds());
-        let last = backups.and_then(|b| b.last);
-        let last_backup = last.and_then(instant);
-        let overdue_at = match (last, period) {
+        let period = period(settings);
+        let overdue_at = match (backups.and_then(|b| b.last), period) {
             (Some(last), Some(period)) if enabled => instant(
                 last + rules.overdue_after * period as f64 + rules.overdue_grace.as_secs_f64(),
             ),
             _ => None,
         };
         StorageVerdict {
-            last_backup,
             overdue_at,
             overdue: match (overdue_at, record.and_then(|(_, read_at)| instant(read_at))) {
                 (Some(due), Some(read)) => read >= due,
@@ -161,18 +152,22 @@ impl StorageVerdict {
                 && settings
                     .retain_days
                     .is_some_and(|d| d > 0 && d < rules.min_retention_days),
-            interval_too_long: enabled && interval_over(settings, rules),
+            interval_too_long: enabled && interval_over(period, rules),
         }
     }
 }
 
-/// The storage's schedule runs less often than `max_interval`.
-fn interval_over(settings: &StorageSettings, rules: &Rules) -> bool {
+/// The nominal period of the storage's schedule, in seconds.
+fn period(settings: &StorageSettings) -> Option<u64> {
     settings
         .schedule
         .as_ref()
         .and_then(|s| s.frequency.interval_seconds())
-        .is_some_and(|p| p > rules.max_interval.as_secs())
+}
+
+/// A schedule of this period runs less often than `max_interval`.
+fn interval_over(period: Option<u64>, rules: &Rules) -> bool {
+    period.is_some_and(|p| p > rules.max_interval.as_secs())
 }
 
 /// Unix seconds as an instant, to the millisecond; `None` out of range.
@@ -259,7 +254,7 @@ impl SiteVerdict {
                 scheduled: site.storage(storage).schedule.is_some(),
                 // Too rare whether on or off: if off, a worse problem shows
                 // once the record is read.
-                interval_too_long: interval_over(site.storage(storage), rules),
+                interval_too_long: interval_over(period(site.storage(storage)), rules),
                 ..StorageVerdict::default()
             },
         };

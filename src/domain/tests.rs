@@ -764,7 +764,11 @@ fn a_backup_older_than_twice_its_daily_period_plus_an_hour_is_overdue() {
     assert_eq!(v.problems().collect::<Vec<_>>(), [Problem::BackupOverdue]);
     assert_eq!(v.health, Health::Problem, "overdue is critical");
     assert!(v.local.overdue && !v.remote.overdue);
-    assert_eq!(v.local.last_backup, Some(now - hours(49)));
+    assert_eq!(
+        v.local.overdue_at,
+        Some(now),
+        "read from the newest local backup, 49 hours ago"
+    );
     assert_eq!(
         v.storage_problems(Storage::Local).collect::<Vec<_>>(),
         [Problem::BackupOverdue]
