@@ -69,7 +69,12 @@ impl Match {
                 .site_type
                 .as_deref()
                 .is_some_and(|s| s.eq_ignore_ascii_case(t))
-        }) && self.account.as_deref().is_none_or(|a| a == at.account)
+        }) && self.matches_whatever_type(at)
+    }
+
+    /// Every condition but the site type holds.
+    fn matches_whatever_type(&self, at: &SiteContext<'_>) -> bool {
+        self.account.as_deref().is_none_or(|a| a == at.account)
             && self.server.as_deref().is_none_or(|s| {
                 at.server_label == Some(s)
                     || at.site.server_id.is_some_and(|id| id.to_string() == s)
@@ -210,11 +215,7 @@ impl Policy {
         let mut possible: Vec<(Option<&Group>, &Rules)> = Vec::new();
         let mut certain = false;
         for g in &self.groups {
-            let without_type = Match {
-                site_type: None,
-                ..g.matcher.clone()
-            };
-            if without_type.matches(at) {
+            if g.matcher.matches_whatever_type(at) {
                 possible.push((Some(g), &g.rules));
                 if g.matcher.site_type.is_none() {
                     certain = true;
