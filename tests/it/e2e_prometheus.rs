@@ -712,12 +712,16 @@ fn record_findings(site: &FakeSite, now: i64) -> Vec<&'static str> {
             .filter(|b| (b.source == "local") == local)
             .map(|b| b.at)
             .max();
-        match newest {
-            None => out.push("never_backed_up"),
+        let found = match newest {
+            None => "never_backed_up",
             Some(at) if now >= at + 2 * period_seconds(schedule.frequency) + 3_600 => {
-                out.push("backup_overdue")
+                "backup_overdue"
             }
-            Some(_) => {}
+            Some(_) => continue,
+        };
+        // One problem per site, whichever storage has it.
+        if !out.contains(&found) {
+            out.push(found);
         }
     }
     out
@@ -773,12 +777,7 @@ fn fleet_findings(
     ]
     .into_iter()
     .filter_map(|(p, found)| found.then_some(p))
-    .chain(from_record.into_iter().fold(Vec::new(), |mut v, p| {
-        if !v.contains(&p) {
-            v.push(p);
-        }
-        v
-    }))
+    .chain(from_record)
     .collect()
 }
 
