@@ -95,6 +95,15 @@ impl Health {
     pub fn parse(name: &str) -> Option<Health> {
         Health::ALL.into_iter().find(|h| h.as_str() == name)
     }
+
+    /// Every status in words, for messages: "problem, warning, pending or ok".
+    pub fn names() -> String {
+        let names: Vec<&str> = Health::ALL.iter().map(|h| h.as_str()).collect();
+        match names.split_last() {
+            Some((last, rest)) => format!("{} or {last}", rest.join(", ")),
+            None => String::new(),
+        }
+    }
 }
 
 /// One storage of one site, judged.

@@ -560,7 +560,7 @@ fn parse_filters(view: &View, raw: Option<&str>, allowed: &[&str]) -> Result<Fil
                 f.status = Some(Health::parse(value).ok_or_else(|| {
                     ParamError::new(
                         "status",
-                        format!("\"{value}\" is not a status; expected problem, warning or ok"),
+                        format!("\"{value}\" is not a status; expected {}", Health::names()),
                     )
                 })?);
             }

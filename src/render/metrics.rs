@@ -97,7 +97,9 @@ const SNAPSHOT_FAMILIES: [(&str, &str); 20] = [
     ),
     (
         "gridpane_sites_by_status",
-        from_poll!("Sites by status under the policy: problem (not protected), warning or ok"),
+        from_poll!(
+            "Sites by status under the policy: problem (not protected), warning, pending (not read yet) or ok"
+        ),
     ),
     (
         "gridpane_backup_schedule_enabled",

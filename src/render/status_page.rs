@@ -251,10 +251,7 @@ impl PageQuery {
                 },
                 "status" => match Health::parse(&value) {
                     Some(h) => q.status = Some(h),
-                    None => bad(
-                        "status",
-                        format!("\"{shown}\" is not problem, warning or ok"),
-                    ),
+                    None => bad("status", format!("\"{shown}\" is not {}", Health::names())),
                 },
                 "problem" => match Problem::parse(&value) {
                     Some(p) => q.problem = Some(p),

@@ -1097,3 +1097,15 @@ fn sites_filter_by_status_and_problem_and_list_muted_problems_apart() {
     assert_eq!(totals["problems_muted"]["remote_not_set_up"], json!(1));
     assert_eq!(totals["problems"]["remote_not_set_up"], json!(0));
 }
+
+#[test]
+fn an_unknown_status_is_refused_naming_every_status_pending_included() {
+    let store = acme_store();
+    let view = View::load(&store);
+    let e = answer(&view, "/api/v1/sites?status=fine").unwrap_err();
+    assert_eq!(
+        e["error"],
+        json!("\"fine\" is not a status; expected problem, warning, pending or ok")
+    );
+    assert_eq!(ok(&view, "/api/v1/sites?status=pending")["count"], json!(0));
+}
