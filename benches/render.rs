@@ -1,6 +1,5 @@
 //! In-process costs at fleet scale: decoding a poll's responses into a
-//! snapshot, rendering the exposition (direct text writer, and the protobuf
-//! families + TextEncoder path it replaced), gzipping it, and what a cached
+//! snapshot, rendering the exposition, gzipping it, and what a cached
 //! scrape still renders.
 //!
 //! ```sh
@@ -21,6 +20,7 @@ use gridpane_backup_exporter::domain::{self, AccountSnapshot, Fetched, Policy};
 use gridpane_backup_exporter::fake::{FakeGridPane, FakeOptions, Fleet, FleetSpec};
 use gridpane_backup_exporter::gridpane::wire;
 use gridpane_backup_exporter::render::metrics::{self, GzipHead};
+use gridpane_backup_exporter::render::text;
 use gridpane_backup_exporter::store::{AccountState, Counters, PollResult};
 
 /// Raw response bodies of one poll, as GridPane sends them.
@@ -120,6 +120,13 @@ fn counted<T>(routine: impl FnOnce() -> T) {
     black_box(routine());
 }
 
+/// The process metrics as a scrape writes them.
+fn process_text(process: &prometheus::Registry) -> Vec<u8> {
+    let mut out = Vec::new();
+    text::write_gathered(&process.gather(), &mut out);
+    out
+}
+
 fn benches(c: &mut Criterion) {
     let now = Utc.with_ymd_and_hms(2026, 11, 22, 12, 0, 30).single();
     let Some(now) = now else { return };
@@ -186,13 +193,6 @@ fn benches(c: &mut Criterion) {
                 }
             })
         });
-        g.bench_function(BenchmarkId::new("render_protobuf_encoder", sites), |b| {
-            b.iter(|| {
-                let mut out = Vec::with_capacity(text.len);
-                metrics::encode(&metrics::snapshot_families(&[&snapshot], now), &mut out);
-                black_box(out)
-            })
-        });
         g.bench_function(BenchmarkId::new("gzip", sites), |b| {
             b.iter(|| black_box(GzipHead::new(&text.chunks)))
         });
@@ -230,7 +230,7 @@ fn benches(c: &mut Criterion) {
             black_box(metrics::render_tail(
                 &[("bench", &state)],
                 &Policy::default(),
-                &process.gather(),
+                &process_text(&process),
                 now,
             ))
         })
@@ -240,7 +240,7 @@ fn benches(c: &mut Criterion) {
             let tail = metrics::render_tail(
                 &[("bench", &state)],
                 &Policy::default(),
-                &process.gather(),
+                &process_text(&process),
                 now,
             );
             black_box(head.finish(&tail))

@@ -20,7 +20,7 @@ mod status_page;
 
 use self::access::{AccessRules, Expositions, Viewer};
 use self::api::SharedAnswers;
-use crate::render::metrics;
+use crate::render::{metrics, text};
 use crate::store::Store;
 
 pub const EXPOSITION_CONTENT_TYPE: &str = "text/plain; version=0.0.4; charset=utf-8";
@@ -61,12 +61,12 @@ impl Web {
         }
     }
 
-    /// The families rendered after the health ones: task restarts, then
+    /// What is rendered after the health series: task restarts, then
     /// process metrics.
-    fn extra_families(&self) -> Vec<prometheus::proto::MetricFamily> {
-        let mut families = metrics::task_families(self.store.tasks());
-        families.extend(self.process.gather());
-        families
+    fn extra(&self) -> Vec<u8> {
+        let mut out = metrics::task_text(self.store.tasks());
+        text::write_gathered(&self.process.gather(), &mut out);
+        out
     }
 
     /// What the JSON API's list answers may hold in memory at once, cached
@@ -145,7 +145,7 @@ async fn metrics_handler(
             let body = metrics::render_states(
                 &states,
                 &web.store.policy(),
-                &web.extra_families(),
+                &web.extra(),
                 chrono::Utc::now(),
             );
             if gzipped { gzip(&body) } else { body }.into_response()
@@ -179,7 +179,7 @@ async fn cached_exposition(
         .iter()
         .map(|(n, s)| (n.as_str(), s.as_ref()))
         .collect();
-    let tail = metrics::render_tail(&health, &web.store.policy(), &web.extra_families(), now);
+    let tail = metrics::render_tail(&health, &web.store.policy(), &web.extra(), now);
     let mut parts: Vec<bytes::Bytes> = if gzipped {
         let head = entry.gzip().await;
         vec![head.bytes.clone(), bytes::Bytes::from(head.finish(&tail))]

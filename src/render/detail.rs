@@ -2,15 +2,13 @@
 //! site's detail is, how many integrations are attached to it, and failed
 //! detail fetches. Nothing is rendered while detail is off.
 
-use prometheus::proto::MetricFamily;
-
-use super::family::{Family, finish};
+use super::text::Family;
 use crate::domain::BackupHistory;
 use crate::gridpane::ApiError;
 use crate::store::AccountState;
 
 /// The detail families of every account, at `now_unix`.
-pub fn detail_families(accounts: &[(&str, &AccountState)], now_unix: f64) -> Vec<MetricFamily> {
+pub(crate) fn detail_families(accounts: &[(&str, &AccountState)], now_unix: f64) -> Vec<Family> {
     let mut age = Family::gauge(
         "gridpane_site_detail_age_seconds",
         "Seconds since the per-site detail (prune schedule, attached integrations) of this site was fetched; absent for sites not yet detailed.",
@@ -59,7 +57,7 @@ pub fn detail_families(accounts: &[(&str, &AccountState)], now_unix: f64) -> Vec
     }
     let mut families = vec![age, attached, errors];
     families.extend(history.into_families());
-    finish(families)
+    families
 }
 
 /// The series of GridPane's backup record (`poll.detail.history`), for

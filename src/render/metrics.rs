@@ -12,11 +12,9 @@ use chrono::{DateTime, Utc};
 use flate2::Compression;
 use flate2::Crc;
 use flate2::write::DeflateEncoder;
-use prometheus::proto::MetricFamily;
-use prometheus::{Encoder, TextEncoder};
 use tokio::sync::OnceCell;
 
-use super::family::{Family, finish};
+use super::text::{Family, decimal, write_families, write_header, write_sample};
 use crate::domain::{
     self, AccountSnapshot, Assessed, Assessment, Health, Policy, Problem, Storage,
 };
@@ -387,35 +385,7 @@ fn walk_snapshots(
     earliest_next_run
 }
 
-/// Builds `MetricFamily` protos: the reference the text writer is tested
-/// against.
-struct ProtoSink(Vec<Family>);
-
-impl Sink for ProtoSink {
-    fn push(&mut self, family: Fam, labels: &[(&str, &str)], value: f64) {
-        if let Some(f) = self.0.get_mut(family as usize) {
-            f.push(labels, value);
-        }
-    }
-}
-
-/// The families derived from the snapshots (the bulk of the output), as
-/// protos. [`snapshot_text`] writes the same exposition directly.
-pub fn snapshot_families(snapshots: &[&AccountSnapshot], now: DateTime<Utc>) -> Vec<MetricFamily> {
-    let mut sink = ProtoSink(
-        SNAPSHOT_FAMILIES
-            .iter()
-            .map(|(name, help)| Family::gauge(name, help))
-            .collect(),
-    );
-    let assessments = assess_all(snapshots, now);
-    walk_snapshots(&judged(snapshots, &assessments), now, &mut sink);
-    finish(sink.0)
-}
-
-/// The snapshot part of the exposition, in the text format, written without
-/// building protos. Byte for byte what [`encode`] makes of
-/// [`snapshot_families`].
+/// The snapshot part of the exposition, in the text format.
 #[derive(Clone, Debug, Default)]
 pub struct SnapshotText {
     /// One chunk per non-empty family (its `# HELP` and `# TYPE` lines, then
@@ -451,21 +421,10 @@ impl Sink for TextSink {
             return;
         };
         if out.is_empty() {
-            write_header(out, name, help);
+            write_header(out, name, help, "gauge");
         }
         write_sample(out, name, labels, value);
     }
-}
-
-/// A snapshot family's `# HELP` and `# TYPE` lines.
-fn write_header(out: &mut Vec<u8>, name: &str, help: &str) {
-    out.extend_from_slice(b"# HELP ");
-    out.extend_from_slice(name.as_bytes());
-    out.push(b' ');
-    write_escaped(out, help, false);
-    out.extend_from_slice(b"\n# TYPE ");
-    out.extend_from_slice(name.as_bytes());
-    out.extend_from_slice(b" gauge\n");
 }
 
 /// Renders the snapshot part of the exposition as text.
@@ -568,82 +527,8 @@ fn render_into(snapshots: &[Judged<'_>], now: DateTime<Utc>, buffers: Buffers) -
     }
 }
 
-/// One sample line, as the `prometheus` crate's `TextEncoder` writes it.
-fn write_sample(out: &mut Vec<u8>, name: &str, labels: &[(&str, &str)], value: f64) {
-    out.extend_from_slice(name.as_bytes());
-    let mut separator = b'{';
-    for (k, v) in labels {
-        out.push(separator);
-        out.extend_from_slice(k.as_bytes());
-        out.extend_from_slice(b"=\"");
-        write_escaped(out, v, true);
-        out.push(b'"');
-        separator = b',';
-    }
-    if !labels.is_empty() {
-        out.push(b'}');
-    }
-    out.push(b' ');
-    write_value(out, value);
-    out.push(b'\n');
-}
-
-/// Escapes `\` and newline (and `"` in label values) as the text format
-/// requires. All three are ASCII, so working on bytes keeps UTF-8 intact.
-fn write_escaped(out: &mut Vec<u8>, s: &str, quote: bool) {
-    let needs = |b: &u8| *b == b'\\' || *b == b'\n' || (quote && *b == b'"');
-    if !s.as_bytes().iter().any(needs) {
-        out.extend_from_slice(s.as_bytes());
-        return;
-    }
-    for &b in s.as_bytes() {
-        match b {
-            b'\\' => out.extend_from_slice(b"\\\\"),
-            b'\n' => out.extend_from_slice(b"\\n"),
-            b'"' if quote => out.extend_from_slice(b"\\\""),
-            b => out.push(b),
-        }
-    }
-}
-
-/// A value as `f64`'s `Display` writes it (what the `TextEncoder` uses):
-/// integers without a fraction, `inf`, `NaN`.
-fn write_value(out: &mut Vec<u8>, value: f64) {
-    const EXACT: f64 = 9_007_199_254_740_992.0; // 2^53
-    if value.fract() == 0.0 && value.abs() < EXACT && !(value == 0.0 && value.is_sign_negative()) {
-        if value < 0.0 {
-            out.push(b'-');
-        }
-        let mut buf = [0u8; 20];
-        out.extend_from_slice(digits(&mut buf, value.abs() as u64));
-    } else {
-        // Writing into a Vec cannot fail.
-        let _ = write!(out, "{value}");
-    }
-}
-
-/// `n` in decimal, written into the end of `buf` (20 digits hold any u64,
-/// so `i` stays in bounds).
-fn digits(buf: &mut [u8; 20], mut n: u64) -> &[u8] {
-    let mut i = buf.len();
-    loop {
-        i -= 1;
-        buf[i] = b'0' + (n % 10) as u8;
-        n /= 10;
-        if n == 0 {
-            break;
-        }
-    }
-    &buf[i..]
-}
-
-/// An id as a label value, without allocating a `String` per site.
-fn decimal(buf: &mut [u8; 20], n: u64) -> &str {
-    std::str::from_utf8(digits(buf, n)).unwrap_or_default()
-}
-
 /// The exporter's own health per account: small, rendered on every scrape.
-pub fn health_families(accounts: &[(&str, &AccountState)], now_unix: f64) -> Vec<MetricFamily> {
+fn health_families(accounts: &[(&str, &AccountState)], now_unix: f64) -> Vec<Family> {
     let mut up = Family::gauge(
         "gridpane_up",
         "1 if the last poll of the GridPane API for this account succeeded, else 0 (0 before the first poll). Data is polled in the background, not on scrape.",
@@ -745,7 +630,7 @@ pub fn health_families(accounts: &[(&str, &AccountState)], now_unix: f64) -> Vec
     );
     build.push(&[("version", VERSION), ("revision", REVISION)], 1.0);
 
-    finish(vec![
+    vec![
         up,
         last_success,
         age,
@@ -757,11 +642,12 @@ pub fn health_families(accounts: &[(&str, &AccountState)], now_unix: f64) -> Vec
         remaining,
         unconfirmed,
         build,
-    ])
+    ]
 }
 
-/// The supervisor's record, rendered on every scrape.
-pub fn task_families(tasks: &TaskHealth) -> Vec<MetricFamily> {
+/// The supervisor's record, rendered on every scrape (part of the extra
+/// text given to [`render_tail`]).
+pub fn task_text(tasks: &TaskHealth) -> Vec<u8> {
     let mut restarts = Family::counter(
         "gridpane_exporter_task_restarts_total",
         "Background tasks that ended unexpectedly (returned or panicked) and were restarted, by task.",
@@ -774,12 +660,14 @@ pub fn task_families(tasks: &TaskHealth) -> Vec<MetricFamily> {
         "Writes of the state file that failed since the exporter started; the previous file is kept.",
     );
     state_write_errors.push(&[], tasks.state_write_errors() as f64);
-    finish(vec![restarts, state_write_errors])
+    let mut out = Vec::new();
+    write_families(&[restarts, state_write_errors], &mut out);
+    out
 }
 
 /// The policy in force, rendered on every scrape (a mute's state depends
 /// on the time).
-pub fn policy_families(policy: &Policy, now: DateTime<Utc>) -> Vec<MetricFamily> {
+fn policy_families(policy: &Policy, now: DateTime<Utc>) -> Vec<Family> {
     let mut info = Family::gauge(
         "gridpane_policy_info",
         "The backup policy in force for sites no group matches, value 1.",
@@ -813,33 +701,25 @@ pub fn policy_families(policy: &Policy, now: DateTime<Utc>) -> Vec<MetricFamily>
     let (active, expired) = policy.mute_states(now);
     mutes.push(&[("state", "active")], active as f64);
     mutes.push(&[("state", "expired")], expired as f64);
-    finish(vec![info, groups, mutes])
-}
-
-/// Encodes families in the text exposition format.
-pub fn encode(families: &[MetricFamily], out: &mut Vec<u8>) {
-    // Encoding into a Vec cannot fail for well-formed families; an error here
-    // would be a bug in the families, so it is logged rather than panicked on.
-    if let Err(e) = TextEncoder::new().encode(families, out) {
-        tracing::error!(error = %e, "cannot encode metrics");
-    }
+    vec![info, groups, mutes]
 }
 
 /// The part of the exposition rendered on every scrape: the exporter's
 /// health per account, the per-site detail (ages: they change by the
-/// second), then the extra families (process metrics).
+/// second), then `extra` as it is (task restarts and process metrics,
+/// already written).
 pub fn render_tail(
     states: &[(&str, &AccountState)],
     policy: &Policy,
-    extra: &[MetricFamily],
+    extra: &[u8],
     now: DateTime<Utc>,
 ) -> Vec<u8> {
     let now_unix = now.timestamp_millis() as f64 / 1000.0;
-    let mut out = Vec::with_capacity(8 * 1024);
-    encode(&health_families(states, now_unix), &mut out);
-    encode(&policy_families(policy, now), &mut out);
-    encode(&super::detail::detail_families(states, now_unix), &mut out);
-    encode(extra, &mut out);
+    let mut out = Vec::with_capacity(8 * 1024 + extra.len());
+    write_families(&health_families(states, now_unix), &mut out);
+    write_families(&policy_families(policy, now), &mut out);
+    write_families(&super::detail::detail_families(states, now_unix), &mut out);
+    out.extend_from_slice(extra);
     out
 }
 
@@ -853,8 +733,8 @@ pub fn load_states(store: &Store) -> Vec<(String, Arc<AccountState>)> {
 }
 
 /// Renders the whole exposition from the store, fresh: snapshots, health,
-/// and the extra families (process metrics) given.
-pub fn render(store: &Store, extra: &[MetricFamily], now: DateTime<Utc>) -> Vec<u8> {
+/// and the extra text (task restarts, process metrics) given.
+pub fn render(store: &Store, extra: &[u8], now: DateTime<Utc>) -> Vec<u8> {
     render_states(&load_states(store), &store.policy(), extra, now)
 }
 
@@ -862,7 +742,7 @@ pub fn render(store: &Store, extra: &[MetricFamily], now: DateTime<Utc>) -> Vec<
 pub fn render_states(
     states: &[(String, Arc<AccountState>)],
     policy: &Policy,
-    extra: &[MetricFamily],
+    extra: &[u8],
     now: DateTime<Utc>,
 ) -> Vec<u8> {
     let snaps = judged_from(states.iter().filter_map(|(_, s)| s.snapshot.as_deref()));
@@ -1019,7 +899,7 @@ impl CachedSnapshot {
                 let chunk = match header_len {
                     None => {
                         let mut header = Vec::new();
-                        write_header(&mut header, name, help);
+                        write_header(&mut header, name, help, "gauge");
                         header_len = Some(header.len());
                         chunk.clone()
                     }

@@ -3,9 +3,9 @@
 
 pub mod api;
 pub mod detail;
-mod family;
 pub mod metrics;
 pub mod status_page;
+pub mod text;
 
 #[cfg(test)]
 mod tests {
@@ -155,7 +155,7 @@ mod tests {
         let slot = Arc::clone(&store.accounts()[0]);
         store.replace_with(&slot, |s| s.snapshot = Some(Arc::new(assessed)));
 
-        let exposition = String::from_utf8(metrics::render(&store, &[], now)).unwrap();
+        let exposition = String::from_utf8(metrics::render(&store, b"", now)).unwrap();
         let view = api::View::load(&store);
         let answer = api::sites(&view, None, now).unwrap();
         let html = status_page::page(&view, Some("per_page=1000"), now, "/metrics").html;
@@ -447,7 +447,7 @@ mod tests {
                 let assessed = crate::domain::Assessed::new(snapshot, &store.policy(), now());
                 store.replace_with(&slot, |s| s.snapshot = Some(Arc::new(assessed)));
 
-                let exposition = String::from_utf8(metrics::render(&store, &[], now())).unwrap();
+                let exposition = String::from_utf8(metrics::render(&store, b"", now())).unwrap();
                 let view = api::View::load(&store);
                 let totals = api::status(&view, now()).totals;
                 let html = status_page::page(&view, None, now(), "/metrics").html;

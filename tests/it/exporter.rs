@@ -246,12 +246,7 @@ async fn the_demo_exposition_matches_the_golden_file() {
     };
     let snapshot = domain::build_snapshot("demo", 1_795_000_000.0, source.fetch().await.unwrap());
     let now = Utc.with_ymd_and_hms(2026, 11, 22, 12, 0, 0).unwrap();
-    let mut rendered = Vec::new();
-    metrics::encode(
-        &metrics::snapshot_families(&[&snapshot], now),
-        &mut rendered,
-    );
-    let rendered = String::from_utf8(rendered).unwrap();
+    let rendered = String::from_utf8(metrics::snapshot_text(&[&snapshot], now).to_vec()).unwrap();
 
     let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/demo.prom");
     if std::env::var("UPDATE_GOLDEN").as_deref() == Ok("1") {

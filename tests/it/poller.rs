@@ -92,7 +92,7 @@ fn http_503() -> ApiError {
 }
 
 fn exposition(store: &Store) -> String {
-    let tasks = metrics::task_families(store.tasks());
+    let tasks = metrics::task_text(store.tasks());
     String::from_utf8(metrics::render(store, &tasks, chrono::Utc::now())).unwrap()
 }
 
