@@ -236,7 +236,7 @@ impl PollConfig {
             base_url: account.base_url.clone(),
             timeout: self.timeout,
             connect_timeout: self.connect_timeout,
-            requests_per_minute: self.requests_per_minute,
+            budget: self.budget_options(),
             per_page: self.per_page,
             max_pages: self.max_pages,
             max_body_bytes: self.max_body_bytes,
@@ -970,6 +970,30 @@ mod tests {
                 account: "https://my.gridpane.com".to_string(),
                 interval: Duration::from_secs(15),
             }]
+        );
+    }
+
+    #[test]
+    fn a_client_built_from_the_config_paces_at_the_configured_rates() {
+        let account = Account {
+            name: "acme".to_string(),
+            base_url: Url::parse("https://my.gridpane.com").unwrap(),
+            token: TokenSource::Inline(Secret::new("t")),
+            time_zone: None,
+        };
+        let poll = PollConfig {
+            requests_per_minute: 40,
+            endpoint_units_per_minute: 5,
+            ..PollConfig::default()
+        };
+        let budget = poll.client_options(&account).budget;
+        assert_eq!(budget, poll.budget_options());
+        assert_eq!(
+            budget,
+            BudgetOptions {
+                account_per_minute: 40,
+                endpoint_units_per_minute: 5,
+            }
         );
     }
 }

@@ -67,6 +67,13 @@ pub struct BudgetOptions {
 }
 
 impl BudgetOptions {
+    /// No pacing at all (tests and the demo): only GridPane's own signals
+    /// slow requests down.
+    pub const UNPACED: BudgetOptions = BudgetOptions {
+        account_per_minute: 0,
+        endpoint_units_per_minute: 0,
+    };
+
     /// Both rates, where an account rate of 0 switches all pacing off (tests
     /// and the demo), the endpoint budget included.
     pub fn paced(account_per_minute: u32, endpoint_units_per_minute: u32) -> Self {

@@ -11,7 +11,7 @@ use reqwest::header::{
 use serde::de::DeserializeOwned;
 use url::Url;
 
-use super::budget::{Budget, BudgetOptions, DEFAULT_ENDPOINT_UNITS_PER_MINUTE, Observation};
+use super::budget::{Budget, BudgetOptions, Observation};
 use super::endpoint::Endpoint;
 use super::error::ApiError;
 use super::history;
@@ -52,7 +52,10 @@ pub struct ClientOptions {
     pub base_url: Url,
     pub timeout: Duration,
     pub connect_timeout: Duration,
-    pub requests_per_minute: u32,
+    /// The rates of the budget a client starts with; accounts replace it
+    /// with one budget shared by everything that sends for them
+    /// ([`Client::with_budget`]).
+    pub budget: BudgetOptions,
     pub per_page: u32,
     pub max_pages: u32,
     pub max_body_bytes: u64,
@@ -153,12 +156,7 @@ impl Client {
             let path = api_root.path().trim_end_matches('/').to_string();
             api_root.set_path(&format!("{path}/oauth/api/v1/"));
         }
-        // Without an explicit budget: the account rate of the options, and
-        // the default endpoint budget unless pacing is off altogether.
-        let budget = Arc::new(Budget::new(BudgetOptions::paced(
-            opts.requests_per_minute,
-            DEFAULT_ENDPOINT_UNITS_PER_MINUTE,
-        )));
+        let budget = Arc::new(Budget::new(opts.budget));
         Client {
             http,
             api_root,

@@ -112,7 +112,7 @@ fn client_options(fake: &FakeGridPane) -> ClientOptions {
         base_url: url::Url::parse(&fake.base_url()).unwrap(),
         timeout: Duration::from_secs(5),
         connect_timeout: Duration::from_secs(2),
-        requests_per_minute: 0,
+        budget: BudgetOptions::UNPACED,
         per_page: 2,
         max_pages: 100,
         max_body_bytes: 8 * 1024 * 1024,
@@ -165,7 +165,7 @@ async fn a_full_refresh_at_gridpanes_limits_spends_each_window_and_sees_no_429()
     let poll = PollConfig::default();
     let client = Arc::new(
         Client::new(ClientOptions {
-            requests_per_minute: poll.requests_per_minute,
+            budget: poll.budget_options(),
             per_page: 50,
             ..client_options(&fake)
         })

@@ -12,6 +12,7 @@ use gridpane_backup_exporter::fake::{
     Endpoint as FakeEndpoint, FakeGridPane, FakeOptions, Fault, FaultCount, Fleet, FleetSpec,
     Problem, SECRET_SECRET_SENTINEL, SECRET_TOKEN_SENTINEL,
 };
+use gridpane_backup_exporter::gridpane::budget::BudgetOptions;
 use gridpane_backup_exporter::gridpane::{ApiError, Client, ClientOptions, Sleeper};
 use gridpane_backup_exporter::poller::{self, GridPaneSource, Source};
 use gridpane_backup_exporter::store::Store;
@@ -25,7 +26,7 @@ fn options(fake: &FakeGridPane) -> ClientOptions {
         base_url: Url::parse(&fake.base_url()).unwrap(),
         timeout: Duration::from_secs(5),
         connect_timeout: Duration::from_secs(2),
-        requests_per_minute: 0,
+        budget: BudgetOptions::UNPACED,
         per_page: 200,
         max_pages: 50,
         max_body_bytes: 8 * 1024 * 1024,

@@ -237,7 +237,6 @@ async fn the_demo_exposition_matches_the_golden_file() {
     let fake = fake(FleetSpec::demo()).await;
     let opts = ClientOptions {
         base_url: url::Url::parse(&fake.base_url()).unwrap(),
-        requests_per_minute: 0,
         ..fast_poll().client_options(&account("demo", &fake, TOKEN))
     };
     let source = GridPaneSource {
