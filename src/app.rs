@@ -28,7 +28,7 @@ use crate::server::{self, ServerOptions};
 use crate::store::{AccountSlot, POLLER_STOPPED, PollError, PollResult, Store, Task};
 
 /// How long in-flight responses get after a stop signal.
-pub const SHUTDOWN_GRACE: Duration = Duration::from_secs(4);
+pub(crate) const SHUTDOWN_GRACE: Duration = Duration::from_secs(4);
 
 #[derive(Debug, thiserror::Error)]
 pub enum AppError {
@@ -267,13 +267,13 @@ impl App {
 
 /// The first restart of a supervised task comes after this; each further
 /// one waits twice as long, up to [`RESTART_BACKOFF_MAX`].
-pub const RESTART_BACKOFF_MIN: Duration = Duration::from_secs(1);
-pub const RESTART_BACKOFF_MAX: Duration = Duration::from_secs(300);
+pub(crate) const RESTART_BACKOFF_MIN: Duration = Duration::from_secs(1);
+pub(crate) const RESTART_BACKOFF_MAX: Duration = Duration::from_secs(300);
 /// A task that ends this many times within [`RESTART_WINDOW`] cannot be kept
 /// running: `/-/healthy` fails from then on, so that the orchestrator
 /// restarts the process. The supervisor goes on restarting it meanwhile.
-pub const MAX_RESTARTS: usize = 10;
-pub const RESTART_WINDOW: Duration = Duration::from_secs(3600);
+pub(crate) const MAX_RESTARTS: usize = 10;
+pub(crate) const RESTART_WINDOW: Duration = Duration::from_secs(3600);
 
 /// Runs the task `start` makes, and makes it again whenever it ends before
 /// `shutdown` turns true, by returning or by panicking: logged at error,
@@ -426,7 +426,7 @@ impl Reload {
     }
 
     /// Reloads now; false when the file did not load.
-    pub fn apply(&mut self) -> bool {
+    pub(crate) fn apply(&mut self) -> bool {
         let new = match config::load(&self.sources) {
             Ok(c) => c,
             Err(e) => {

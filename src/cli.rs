@@ -7,7 +7,7 @@ use std::time::Duration;
 use clap::parser::ValueSource;
 use clap::{Args, CommandFactory as _, FromArgMatches as _, Parser, Subcommand, ValueEnum};
 
-pub const LONG_VERSION: &str = concat!(
+pub(crate) const LONG_VERSION: &str = concat!(
     env!("CARGO_PKG_VERSION"),
     " (revision ",
     env!("GRIDPANE_BACKUP_EXPORTER_REVISION"),
@@ -29,10 +29,10 @@ pub enum LogFormat {
 }
 
 /// Where `--web.listen-address` points by default: every interface.
-pub const DEFAULT_LISTEN_ADDRESS: &str = ":9878";
+pub(crate) const DEFAULT_LISTEN_ADDRESS: &str = ":9878";
 /// Where `--demo` listens when `--web.listen-address` is not given: this
 /// machine only.
-pub const DEMO_LISTEN_ADDRESS: &str = "127.0.0.1:9878";
+pub(crate) const DEMO_LISTEN_ADDRESS: &str = "127.0.0.1:9878";
 
 const AFTER_HELP: &str = "\
 With no accounts configured, one account named \"default\" comes from the environment:

@@ -7,8 +7,8 @@ use crate::config::Config;
 #[cfg(feature = "demo")]
 use crate::fake::FakeGridPane;
 
-pub const DEMO_ACCOUNT: &str = "demo";
-pub const DEMO_INTERVAL: Duration = Duration::from_secs(15);
+pub(crate) const DEMO_ACCOUNT: &str = "demo";
+pub(crate) const DEMO_INTERVAL: Duration = Duration::from_secs(15);
 
 /// What `--config.check --demo` reports: the demo reads no configuration.
 pub fn summary() -> String {
@@ -71,7 +71,7 @@ pub async fn start() -> std::io::Result<(FakeGridPane, Config)> {
 
 /// A build without the `demo` feature has no fake GridPane to run against.
 #[cfg(not(feature = "demo"))]
-pub async fn start() -> std::io::Result<(NoDemo, Config)> {
+pub(crate) async fn start() -> std::io::Result<(NoDemo, Config)> {
     Err(std::io::Error::other(
         "this build has no demo: it was built without the `demo` feature (cargo build --features demo)",
     ))
@@ -79,4 +79,4 @@ pub async fn start() -> std::io::Result<(NoDemo, Config)> {
 
 /// Stands in for the fake GridPane in a build without the `demo` feature.
 #[cfg(not(feature = "demo"))]
-pub struct NoDemo;
+pub(crate) struct NoDemo;

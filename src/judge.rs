@@ -14,7 +14,7 @@ use crate::store::Store;
 /// Runs until `shutdown`: sleeps until the store's next change
 /// ([`Store::next_change`]), then judges every snapshot again at `clock()`.
 /// A new snapshot or policy wakes it to look again.
-pub async fn run(
+pub(crate) async fn run(
     store: Arc<Store>,
     clock: impl Fn() -> DateTime<Utc>,
     mut shutdown: watch::Receiver<bool>,

@@ -30,15 +30,15 @@ use crate::domain::{AccountSnapshot, SiteDetail};
 use crate::store::Store;
 
 /// The format version; a file of another version is ignored.
-pub const STATE_VERSION: u32 = 1;
+pub(crate) const STATE_VERSION: u32 = 1;
 
 /// A larger state file is refused unread (a site takes about 470 bytes:
 /// some 500,000 sites).
-pub const MAX_FILE_BYTES: u64 = 256 * 1024 * 1024;
+pub(crate) const MAX_FILE_BYTES: u64 = 256 * 1024 * 1024;
 
 /// How far in the future a saved timestamp may be (clock skew) before the
 /// entry holding it is dropped on load.
-pub const MAX_CLOCK_SKEW_SECONDS: f64 = 300.0;
+pub(crate) const MAX_CLOCK_SKEW_SECONDS: f64 = 300.0;
 
 /// One account as saved.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -226,7 +226,7 @@ fn remove_stale_temp_files(path: &Path) {
 }
 
 /// What the store holds now, as saved: accounts with a snapshot only.
-pub fn collect(store: &Store) -> Vec<SavedAccount> {
+pub(crate) fn collect(store: &Store) -> Vec<SavedAccount> {
     store
         .accounts()
         .iter()
@@ -247,7 +247,7 @@ pub fn collect(store: &Store) -> Vec<SavedAccount> {
 /// `max_items` sites, servers, integrations or per-site details. Duplicate
 /// site, server and integration ids keep their first entry; per-site details
 /// fetched in the future are dropped.
-pub fn sanitise(saved: Vec<SavedAccount>, now: f64, max_items: usize) -> Vec<SavedAccount> {
+pub(crate) fn sanitise(saved: Vec<SavedAccount>, now: f64, max_items: usize) -> Vec<SavedAccount> {
     let possible = |t: f64| t.is_finite() && t >= 0.0 && t <= now + MAX_CLOCK_SKEW_SECONDS;
     let mut names = HashSet::new();
     let mut kept = Vec::new();
@@ -307,7 +307,7 @@ fn keep_first<T>(items: &mut Vec<T>, id: impl Fn(&T) -> u64) -> usize {
 /// process are removed. An account holding more than `max_items` sites,
 /// servers, integrations or details (`poll.max_items_per_account`) is
 /// dropped. Returns how many accounts were restored.
-pub fn restore(store: &Store, path: &Path, max_items: usize) -> usize {
+pub(crate) fn restore(store: &Store, path: &Path, max_items: usize) -> usize {
     remove_stale_temp_files(path);
     let saved = match load(path) {
         Ok(Some(saved)) => saved,
@@ -346,7 +346,11 @@ pub fn restore(store: &Store, path: &Path, max_items: usize) -> usize {
 /// `shutdown`. Changes that arrive during a write are coalesced into the
 /// next one. Failed writes are logged and counted in the store
 /// (`gridpane_state_write_errors_total`).
-pub async fn run_writer(store: Arc<Store>, path: PathBuf, mut shutdown: watch::Receiver<bool>) {
+pub(crate) async fn run_writer(
+    store: Arc<Store>,
+    path: PathBuf,
+    mut shutdown: watch::Receiver<bool>,
+) {
     let mut changes = store.subscribe();
     loop {
         tokio::select! {

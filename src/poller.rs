@@ -25,7 +25,7 @@ pub struct Partial {
 }
 
 /// Where a source hands its [`Partial`]s.
-pub type Publish<'a> = dyn Fn(Partial) + Send + Sync + 'a;
+pub(crate) type Publish<'a> = dyn Fn(Partial) + Send + Sync + 'a;
 
 /// Where a poller gets its data: GridPane in production, a script in tests.
 pub trait Source: Send + Sync + 'static {
@@ -108,7 +108,7 @@ pub(crate) async fn fetch_bulk(
     Ok(fetched)
 }
 
-pub fn unix_now() -> f64 {
+pub(crate) fn unix_now() -> f64 {
     SystemTime::now()
         .duration_since(UNIX_EPOCH)
         .map(|d| d.as_secs_f64())
@@ -281,7 +281,7 @@ fn publish_partial(store: &Store, slot: &AccountSlot, partial: Partial) {
 
 /// The delay before the next poll: the interval plus up to a tenth of it
 /// (at most 30 s) of jitter, so accounts drift apart.
-pub fn next_delay(interval: Duration) -> Duration {
+pub(crate) fn next_delay(interval: Duration) -> Duration {
     let max = (interval / 10).min(Duration::from_secs(30));
     let ms = u64::try_from(max.as_millis()).unwrap_or(0);
     interval
@@ -295,7 +295,7 @@ pub fn next_delay(interval: Duration) -> Duration {
 /// First polls of consecutive accounts start this far apart (at most the
 /// poll interval for all of them together), so that many accounts do not
 /// open all their connections at once.
-pub const FIRST_POLL_STAGGER: Duration = Duration::from_millis(20);
+pub(crate) const FIRST_POLL_STAGGER: Duration = Duration::from_millis(20);
 
 /// When account `index` of `count` polls first: [`FIRST_POLL_STAGGER`]
 /// apart, spread over at most the poll interval.
@@ -308,7 +308,7 @@ pub fn first_poll_delay(index: usize, count: usize, interval: Duration) -> Durat
 
 /// While an account has no snapshot, a failed poll is retried after this,
 /// doubling up to the poll interval.
-pub const FIRST_POLL_RETRY: Duration = Duration::from_secs(5);
+pub(crate) const FIRST_POLL_RETRY: Duration = Duration::from_secs(5);
 
 /// Polls after `start_after`, then every interval, until `shutdown` turns
 /// true. A poll that overruns the interval is followed at once by the next,

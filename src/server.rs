@@ -138,7 +138,7 @@ fn with_headers(mut resp: Response, headers: &[(axum::http::HeaderName, HeaderVa
 
 /// Serves `router` on `listener` until `shutdown`, then lets open
 /// connections finish for a few seconds.
-pub async fn serve(
+pub(crate) async fn serve(
     listener: TcpListener,
     router: Router,
     options: ServerOptions,

@@ -18,7 +18,7 @@ use std::sync::Arc;
 use serde::Deserialize;
 
 /// The account name that stands for every account.
-pub const WILDCARD: &str = "*";
+pub(crate) const WILDCARD: &str = "*";
 
 /// One rule as written.
 #[derive(Clone, Debug, Deserialize, PartialEq, Eq)]
@@ -39,7 +39,7 @@ pub enum Scope {
 }
 
 impl Scope {
-    pub fn permits(&self, account: &str) -> bool {
+    pub(crate) fn permits(&self, account: &str) -> bool {
         match self {
             Scope::All => true,
             Scope::Accounts(names) => names.contains(account),
@@ -47,7 +47,7 @@ impl Scope {
     }
 
     /// Sees no account.
-    pub fn is_empty(&self) -> bool {
+    pub(crate) fn is_empty(&self) -> bool {
         matches!(self, Scope::Accounts(names) if names.is_empty())
     }
 }
@@ -131,12 +131,12 @@ impl Access {
     }
 
     /// What `user` may see; `None` when no rule lists them.
-    pub fn scope(&self, user: &str) -> Option<Arc<Scope>> {
+    pub(crate) fn scope(&self, user: &str) -> Option<Arc<Scope>> {
         self.users.get(user).cloned()
     }
 
     /// Distinct scopes among the users.
-    pub fn scopes(&self) -> usize {
+    pub(crate) fn scopes(&self) -> usize {
         let mut seen: Vec<&Scope> = Vec::new();
         for s in self.users.values() {
             if !seen.contains(&s.as_ref()) {

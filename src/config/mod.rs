@@ -5,8 +5,8 @@
 //! Every error is one line that names the file (or variable) and the key.
 
 pub mod access;
-pub mod policy;
-pub mod time_zone;
+pub(crate) mod policy;
+pub(crate) mod time_zone;
 pub mod web;
 
 use std::collections::BTreeSet;
@@ -27,7 +27,7 @@ use crate::gridpane::{ApiError, BudgetOptions, ClientOptions};
 /// Prefix of the environment variables that override config keys.
 pub const ENV_PREFIX: &str = "GRIDPANE_EXPORTER_";
 /// The public GridPane host; agency instances use their own.
-pub const DEFAULT_BASE_URL: &str = "https://my.gridpane.com";
+pub(crate) const DEFAULT_BASE_URL: &str = "https://my.gridpane.com";
 /// Name of the single account built from `GRIDPANE_API_TOKEN[_FILE]`.
 pub const DEFAULT_ACCOUNT: &str = "default";
 
@@ -73,7 +73,7 @@ pub enum TokenError {
 impl TokenError {
     /// The token may well be fine: reading it failed for want of a
     /// resource (file descriptors), so the poll is worth retrying soon.
-    pub fn is_transient(&self) -> bool {
+    pub(crate) fn is_transient(&self) -> bool {
         matches!(self, TokenError::OutOfFiles { .. })
     }
 
@@ -113,7 +113,7 @@ pub struct InvalidToken {
 
 /// Checks that a (trimmed) token is visible ASCII only, as a bearer token
 /// is: no control character (CR, LF, NUL...), space or non-ASCII character.
-pub fn check_token(token: &str) -> Result<(), InvalidToken> {
+pub(crate) fn check_token(token: &str) -> Result<(), InvalidToken> {
     match token.chars().position(|c| !c.is_ascii_graphic()) {
         None => Ok(()),
         Some(i) => {
@@ -844,7 +844,7 @@ fn without_secrets(raw: &str) -> String {
 }
 
 /// True when the URL points at this machine (tests, the demo).
-pub fn is_loopback(url: &Url) -> bool {
+pub(crate) fn is_loopback(url: &Url) -> bool {
     match url.host() {
         Some(url::Host::Domain(d)) => d == "localhost",
         Some(url::Host::Ipv4(ip)) => ip.is_loopback(),

@@ -5,7 +5,7 @@
 use chrono::FixedOffset;
 
 /// `UTC`, `Z`, or `+HH:MM` / `-HH:MM` (also `+HHMM`, `+HH`).
-pub fn parse_offset(raw: &str) -> Result<FixedOffset, String> {
+pub(crate) fn parse_offset(raw: &str) -> Result<FixedOffset, String> {
     let t = raw.trim();
     let bad = || format!("\"{t}\" is not a UTC offset such as \"+02:00\", \"-05:00\" or \"UTC\"");
     if t.eq_ignore_ascii_case("utc") || t == "Z" {

@@ -605,15 +605,9 @@ impl BasicAuth {
         })
     }
 
-    /// True when the `Authorization` header carries a configured user and
-    /// the right password.
-    pub async fn check(&self, authorization: Option<&HeaderValue>) -> bool {
-        self.authenticate(authorization).await.is_some()
-    }
-
     /// The user, when the `Authorization` header carries a configured user
     /// and the right password.
-    pub async fn authenticate(&self, authorization: Option<&HeaderValue>) -> Option<String> {
+    pub(crate) async fn authenticate(&self, authorization: Option<&HeaderValue>) -> Option<String> {
         let (user, password) = authorization.and_then(parse_basic)?;
         let key = self.keys.hash_one((&user, &password));
         if self.with_cache(|c| c.contains(&key)) {
@@ -787,21 +781,37 @@ mod tests {
             ))
             .unwrap()
         };
-        assert!(auth.check(Some(&header("alice", "s3cret"))).await);
-        assert!(auth.with_cache(|c| c.len()) == 1);
-        assert!(auth.check(Some(&header("alice", "s3cret"))).await);
-        assert!(!auth.check(Some(&header("alice", "wrong"))).await);
-        assert!(!auth.check(Some(&header("bob", "s3cret"))).await);
-        assert!(!auth.check(None).await);
         assert!(
-            !auth
-                .check(Some(&HeaderValue::from_static("Bearer x")))
+            auth.authenticate(Some(&header("alice", "s3cret")))
                 .await
+                .is_some()
+        );
+        assert!(auth.with_cache(|c| c.len()) == 1);
+        assert!(
+            auth.authenticate(Some(&header("alice", "s3cret")))
+                .await
+                .is_some()
         );
         assert!(
-            !auth
-                .check(Some(&HeaderValue::from_static("Basic !!!")))
+            auth.authenticate(Some(&header("alice", "wrong")))
                 .await
+                .is_none()
+        );
+        assert!(
+            auth.authenticate(Some(&header("bob", "s3cret")))
+                .await
+                .is_none()
+        );
+        assert!(auth.authenticate(None).await.is_none());
+        assert!(
+            auth.authenticate(Some(&HeaderValue::from_static("Bearer x")))
+                .await
+                .is_none()
+        );
+        assert!(
+            auth.authenticate(Some(&HeaderValue::from_static("Basic !!!")))
+                .await
+                .is_none()
         );
     }
 }

@@ -15,35 +15,22 @@ use super::snapshot::{AccountSnapshot, Site, Storage, StorageSettings};
 
 /// Automatic backups of this storage are on and scheduled. Where the site
 /// carries no flag, a schedule row counts as on.
-pub fn schedule_enabled(settings: &StorageSettings) -> bool {
+pub(crate) fn schedule_enabled(settings: &StorageSettings) -> bool {
     settings.schedule.is_some() && settings.automatic.unwrap_or(true)
 }
 
 /// `Some(true)` when the remote schedule points at an integration that is not
 /// in the account's list; `None` when there is no remote schedule or it names
 /// no integration.
-pub fn integration_missing(site: &Site, integration_ids: &HashSet<u64>) -> Option<bool> {
+pub(crate) fn integration_missing(site: &Site, integration_ids: &HashSet<u64>) -> Option<bool> {
     let id = site.remote.schedule.as_ref()?.integration_id?;
     Some(!integration_ids.contains(&id))
 }
 
 /// Remote backups are on, scheduled, and their integration exists (when the
 /// schedule names one).
-pub fn remote_configured(site: &Site, integration_ids: &HashSet<u64>) -> bool {
+pub(crate) fn remote_configured(site: &Site, integration_ids: &HashSet<u64>) -> bool {
     schedule_enabled(&site.remote) && integration_missing(site, integration_ids) != Some(true)
-}
-
-/// Every active problem of one site under the default policy, most
-/// serious first.
-pub fn site_problems(site: &Site, integration_ids: &HashSet<u64>) -> Vec<Problem> {
-    let at = SiteContext {
-        account: "",
-        site,
-        server_label: None,
-    };
-    SiteVerdict::judge(&at, integration_ids, &Policy::default(), Utc::now())
-        .problems()
-        .collect()
 }
 
 // ---------------------------------------------------------------------------
@@ -65,14 +52,14 @@ pub enum Health {
 }
 
 impl Health {
-    pub const ALL: [Health; 4] = [
+    pub(crate) const ALL: [Health; 4] = [
         Health::Problem,
         Health::Warning,
         Health::Pending,
         Health::Ok,
     ];
 
-    pub fn of(problems: impl IntoIterator<Item = Problem>) -> Health {
+    pub(crate) fn of(problems: impl IntoIterator<Item = Problem>) -> Health {
         let mut health = Health::Ok;
         for p in problems {
             if !p.is_warning() {
@@ -83,7 +70,7 @@ impl Health {
         health
     }
 
-    pub fn as_str(self) -> &'static str {
+    pub(crate) fn as_str(self) -> &'static str {
         match self {
             Health::Problem => "problem",
             Health::Warning => "warning",
@@ -92,12 +79,12 @@ impl Health {
         }
     }
 
-    pub fn parse(name: &str) -> Option<Health> {
+    pub(crate) fn parse(name: &str) -> Option<Health> {
         Health::ALL.into_iter().find(|h| h.as_str() == name)
     }
 
     /// Every status in words, for messages: "problem, warning, pending or ok".
-    pub fn names() -> String {
+    pub(crate) fn names() -> String {
         let names: Vec<&str> = Health::ALL.iter().map(|h| h.as_str()).collect();
         match names.split_last() {
             Some((last, rest)) => format!("{} or {last}", rest.join(", ")),
@@ -108,7 +95,7 @@ impl Health {
 
 /// One storage of one site, judged.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
-pub struct StorageVerdict {
+pub(crate) struct StorageVerdict {
     /// A schedule row exists, on or off.
     pub scheduled: bool,
     /// [`schedule_enabled`]: automatic backups are on and scheduled.
@@ -219,7 +206,7 @@ pub struct MutedProblem {
 
 /// One site, judged: what every surface says about it.
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub struct SiteVerdict {
+pub(crate) struct SiteVerdict {
     pub local: StorageVerdict,
     pub remote: StorageVerdict,
     /// [`remote_configured`].
@@ -237,7 +224,7 @@ pub struct SiteVerdict {
 }
 
 impl SiteVerdict {
-    pub fn judge(
+    pub(crate) fn judge(
         at: &SiteContext<'_>,
         integration_ids: &HashSet<u64>,
         policy: &Policy,
@@ -329,7 +316,7 @@ impl SiteVerdict {
         }
     }
 
-    pub fn storage(&self, storage: Storage) -> &StorageVerdict {
+    pub(crate) fn storage(&self, storage: Storage) -> &StorageVerdict {
         match storage {
             Storage::Local => &self.local,
             Storage::Remote => &self.remote,
@@ -337,14 +324,17 @@ impl SiteVerdict {
     }
 
     /// The site's active problems, most serious first.
-    pub fn problems(&self) -> impl Iterator<Item = Problem> + use<> {
+    pub(crate) fn problems(&self) -> impl Iterator<Item = Problem> + use<> {
         self.active.iter()
     }
 
     /// The site's active problems that concern one storage: its own, and
     /// short retention, a long interval, no backup or an overdue one when
     /// that storage has it.
-    pub fn storage_problems(&self, storage: Storage) -> impl Iterator<Item = Problem> + use<> {
+    pub(crate) fn storage_problems(
+        &self,
+        storage: Storage,
+    ) -> impl Iterator<Item = Problem> + use<> {
         let v = *self.storage(storage);
         self.problems().filter(move |p| match p {
             Problem::ShortRetention => v.short_retention,
@@ -387,13 +377,13 @@ impl Assessment {
     }
 
     /// One verdict per site, in the snapshot's site order.
-    pub fn sites(&self) -> &[SiteVerdict] {
+    pub(crate) fn sites(&self) -> &[SiteVerdict] {
         &self.sites
     }
 
     /// When the snapshot must be judged again although nothing else
     /// changed: the end of the first mute that mutes a problem.
-    pub fn next_change(&self) -> Option<DateTime<Utc>> {
+    pub(crate) fn next_change(&self) -> Option<DateTime<Utc>> {
         self.next_change
     }
 }
@@ -414,7 +404,11 @@ impl Assessed {
     }
 
     /// The same snapshot judged again (a new policy, a mute that ended).
-    pub fn judge(snapshot: Arc<AccountSnapshot>, policy: &Policy, now: DateTime<Utc>) -> Assessed {
+    pub(crate) fn judge(
+        snapshot: Arc<AccountSnapshot>,
+        policy: &Policy,
+        now: DateTime<Utc>,
+    ) -> Assessed {
         let assessment = Assessment::of(&snapshot, policy, now);
         Assessed {
             snapshot,
@@ -427,16 +421,16 @@ impl Assessed {
     }
 
     /// The snapshot, shared (to judge it again without copying it).
-    pub fn shared_snapshot(&self) -> Arc<AccountSnapshot> {
+    pub(crate) fn shared_snapshot(&self) -> Arc<AccountSnapshot> {
         Arc::clone(&self.snapshot)
     }
 
-    pub fn assessment(&self) -> &Assessment {
+    pub(crate) fn assessment(&self) -> &Assessment {
         &self.assessment
     }
 
     /// Each site with its verdict, in site order.
-    pub fn sites(&self) -> impl Iterator<Item = (&Site, &SiteVerdict)> {
+    pub(crate) fn sites(&self) -> impl Iterator<Item = (&Site, &SiteVerdict)> {
         self.snapshot.sites.iter().zip(&self.assessment.sites)
     }
 }

@@ -51,7 +51,7 @@ pub struct BackupHistory {
 
 impl BackupHistory {
     /// The summary of what the reader found, read at `read_at`.
-    pub fn from_found(found: &Found, read_at: f64) -> BackupHistory {
+    pub(crate) fn from_found(found: &Found, read_at: f64) -> BackupHistory {
         let mut out = BackupHistory {
             read_at,
             ..BackupHistory::default()
@@ -69,7 +69,7 @@ impl BackupHistory {
 
     /// The storages with their `storage` label value; `unknown` only when
     /// the record names backups without a storage.
-    pub fn storages(&self) -> impl Iterator<Item = (&'static str, &StorageBackups)> {
+    pub(crate) fn storages(&self) -> impl Iterator<Item = (&'static str, &StorageBackups)> {
         [
             ("local", &self.local),
             ("remote", &self.remote),

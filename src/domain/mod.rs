@@ -4,14 +4,14 @@
 //! ([`assessment`]), computed once per snapshot; [`pending`] builds the
 //! snapshots published while the first `/site` sweep runs.
 
-pub mod assessment;
-pub mod calendar;
-pub mod detail;
-pub mod history;
-pub mod pending;
+pub(crate) mod assessment;
+pub(crate) mod calendar;
+pub(crate) mod detail;
+pub(crate) mod history;
+pub(crate) mod pending;
 pub mod policy;
-pub mod problem;
-pub mod snapshot;
+pub(crate) mod problem;
+pub(crate) mod snapshot;
 
 pub use assessment::*;
 pub use calendar::next_run;

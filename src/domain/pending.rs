@@ -87,7 +87,7 @@ fn known_record(site: &Site) -> wire::Site {
 }
 
 /// How many sites of a snapshot are pending.
-pub fn pending_sites(snapshot: &AccountSnapshot) -> usize {
+pub(crate) fn pending_sites(snapshot: &AccountSnapshot) -> usize {
     snapshot.sites.iter().filter(|s| s.pending).count()
 }
 

@@ -56,14 +56,14 @@ pub struct Match {
 
 /// What a site is matched against: the site and where it lives.
 #[derive(Clone, Copy, Debug)]
-pub struct SiteContext<'a> {
+pub(crate) struct SiteContext<'a> {
     pub account: &'a str,
     pub site: &'a Site,
     pub server_label: Option<&'a str>,
 }
 
 impl Match {
-    pub fn matches(&self, at: &SiteContext<'_>) -> bool {
+    pub(crate) fn matches(&self, at: &SiteContext<'_>) -> bool {
         self.site_type.as_deref().is_none_or(|t| {
             at.site
                 .site_type
@@ -112,7 +112,7 @@ impl SiteRef {
         }
     }
 
-    pub fn names(&self, site: &Site) -> bool {
+    pub(crate) fn names(&self, site: &Site) -> bool {
         match self {
             SiteRef::Id(id) => site.id == *id,
             SiteRef::Url(url) => site.url.eq_ignore_ascii_case(url),
@@ -132,12 +132,12 @@ pub struct Mute {
 }
 
 impl Mute {
-    pub fn active(&self, now: DateTime<Utc>) -> bool {
+    pub(crate) fn active(&self, now: DateTime<Utc>) -> bool {
         now < self.until
     }
 
     /// The mute names this site and problem (whether or not it is active).
-    pub fn covers(&self, site: &Site, problem: Problem) -> bool {
+    pub(crate) fn covers(&self, site: &Site, problem: Problem) -> bool {
         self.sites.iter().any(|s| s.names(site))
             && self
                 .problems
@@ -161,7 +161,7 @@ impl Policy {
     /// groups some of those sites belong to, and the mutes that name one of
     /// them (naming only those). A group's matcher or a mute can name another
     /// organisation's accounts, servers or URLs; nothing else is kept.
-    pub fn seen_from<'a>(
+    pub(crate) fn seen_from<'a>(
         &self,
         sites: impl IntoIterator<Item = (&'a Site, Option<&'a str>)>,
     ) -> Policy {
@@ -199,7 +199,7 @@ impl Policy {
 
     /// The first group that matches the site, if any, and the rules that
     /// apply to it.
-    pub fn rules_for(&self, at: &SiteContext<'_>) -> (Option<&Group>, &Rules) {
+    pub(crate) fn rules_for(&self, at: &SiteContext<'_>) -> (Option<&Group>, &Rules) {
         match self.groups.iter().find(|g| g.matcher.matches(at)) {
             Some(g) => (Some(g), &g.rules),
             None => (None, &self.rules),
@@ -211,7 +211,7 @@ impl Policy {
     /// same, and rules that find a problem only where every group it could
     /// fall in would (the lowest retention, the longest interval, remote
     /// backups required only if all require them).
-    pub fn rules_whatever_type(&self, at: &SiteContext<'_>) -> (Option<&Group>, Rules) {
+    pub(crate) fn rules_whatever_type(&self, at: &SiteContext<'_>) -> (Option<&Group>, Rules) {
         let mut possible: Vec<(Option<&Group>, &Rules)> = Vec::new();
         let mut certain = false;
         for g in &self.groups {
@@ -245,14 +245,19 @@ impl Policy {
     }
 
     /// The first active mute of this problem of this site.
-    pub fn mute_of(&self, site: &Site, problem: Problem, now: DateTime<Utc>) -> Option<&Mute> {
+    pub(crate) fn mute_of(
+        &self,
+        site: &Site,
+        problem: Problem,
+        now: DateTime<Utc>,
+    ) -> Option<&Mute> {
         self.mutes
             .iter()
             .find(|m| m.active(now) && m.covers(site, problem))
     }
 
     /// Mutes still muting at `now`, and those that have ended.
-    pub fn mute_states(&self, now: DateTime<Utc>) -> (usize, usize) {
+    pub(crate) fn mute_states(&self, now: DateTime<Utc>) -> (usize, usize) {
         let active = self.mutes.iter().filter(|m| m.active(now)).count();
         (active, self.mutes.len() - active)
     }

@@ -33,7 +33,7 @@ pub enum Problem {
 /// How bad a problem is.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
 #[serde(rename_all = "snake_case")]
-pub enum Severity {
+pub(crate) enum Severity {
     /// The site is not protected.
     Critical,
     /// The site is protected, less than it should be.
@@ -41,7 +41,7 @@ pub enum Severity {
 }
 
 impl Severity {
-    pub fn as_str(self) -> &'static str {
+    pub(crate) fn as_str(self) -> &'static str {
         match self {
             Severity::Critical => "critical",
             Severity::Warning => "warning",
@@ -50,8 +50,8 @@ impl Severity {
 }
 
 impl Problem {
-    /// Every problem kind, most serious first (the order of [`super::site_problems`]).
-    pub const ALL: [Problem; 9] = [
+    /// Every problem kind, most serious first (the order in which a site's problems are listed).
+    pub(crate) const ALL: [Problem; 9] = [
         Problem::LocalDisabled,
         Problem::LocalNotScheduled,
         Problem::RemoteDisabled,
@@ -63,7 +63,7 @@ impl Problem {
         Problem::IntervalTooLong,
     ];
 
-    pub fn as_str(self) -> &'static str {
+    pub(crate) fn as_str(self) -> &'static str {
         match self {
             Problem::LocalDisabled => "local_disabled",
             Problem::LocalNotScheduled => "local_not_scheduled",
@@ -78,11 +78,11 @@ impl Problem {
     }
 
     /// The kind a name (as [`Problem::as_str`] writes it) stands for.
-    pub fn parse(name: &str) -> Option<Problem> {
+    pub(crate) fn parse(name: &str) -> Option<Problem> {
         Problem::ALL.into_iter().find(|p| p.as_str() == name)
     }
 
-    pub fn describe(self) -> &'static str {
+    pub(crate) fn describe(self) -> &'static str {
         match self {
             Problem::LocalDisabled => "local backups are switched off",
             Problem::LocalNotScheduled => "no local backup schedule",
@@ -96,7 +96,7 @@ impl Problem {
         }
     }
 
-    pub fn severity(self) -> Severity {
+    pub(crate) fn severity(self) -> Severity {
         match self {
             Problem::ShortRetention | Problem::IntervalTooLong => Severity::Warning,
             _ => Severity::Critical,
@@ -104,14 +104,14 @@ impl Problem {
     }
 
     /// Problems leave a site unprotected; warnings weaken its protection.
-    pub fn is_warning(self) -> bool {
+    pub(crate) fn is_warning(self) -> bool {
         self.severity() == Severity::Warning
     }
 
     /// Which storage the problem concerns; `None` for the problems that can
     /// concern either (short retention, long intervals, missing or overdue
     /// backups).
-    pub fn storage(self) -> Option<Storage> {
+    pub(crate) fn storage(self) -> Option<Storage> {
         match self {
             Problem::LocalDisabled | Problem::LocalNotScheduled => Some(Storage::Local),
             Problem::RemoteDisabled | Problem::RemoteNotSetUp | Problem::IntegrationMissing => {
@@ -125,7 +125,7 @@ impl Problem {
     }
 
     /// The remote problems that the policy's `require_remote: false` waives.
-    pub fn needs_remote(self) -> bool {
+    pub(crate) fn needs_remote(self) -> bool {
         self.storage() == Some(Storage::Remote)
     }
 }
@@ -133,26 +133,23 @@ impl Problem {
 /// A set of problem kinds, iterated most serious first. One bit per kind of
 /// [`Problem::ALL`].
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
-pub struct ProblemSet(u32);
+pub(crate) struct ProblemSet(u32);
 
 impl ProblemSet {
-    pub fn insert(&mut self, p: Problem) {
+    pub(crate) fn insert(&mut self, p: Problem) {
         self.0 |= 1 << p as u32;
     }
 
-    pub fn contains(self, p: Problem) -> bool {
+    pub(crate) fn contains(self, p: Problem) -> bool {
         self.0 & (1 << p as u32) != 0
     }
 
-    pub fn is_empty(self) -> bool {
+    #[cfg(test)]
+    pub(crate) fn is_empty(self) -> bool {
         self.0 == 0
     }
 
-    pub fn len(self) -> usize {
-        self.0.count_ones() as usize
-    }
-
-    pub fn iter(self) -> impl Iterator<Item = Problem> {
+    pub(crate) fn iter(self) -> impl Iterator<Item = Problem> {
         Problem::ALL.into_iter().filter(move |p| self.contains(*p))
     }
 }

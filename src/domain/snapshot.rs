@@ -16,9 +16,9 @@ pub enum Storage {
 }
 
 impl Storage {
-    pub const ALL: [Storage; 2] = [Storage::Local, Storage::Remote];
+    pub(crate) const ALL: [Storage; 2] = [Storage::Local, Storage::Remote];
 
-    pub fn as_str(self) -> &'static str {
+    pub(crate) fn as_str(self) -> &'static str {
         match self {
             Storage::Local => "local",
             Storage::Remote => "remote",
@@ -39,7 +39,7 @@ pub enum Frequency {
 
 impl Frequency {
     /// From a trimmed, lowercased word (`bup_schedule`).
-    pub fn parse(word: &str) -> Frequency {
+    pub(crate) fn parse(word: &str) -> Frequency {
         match word {
             "hourly" => Frequency::Hourly,
             "daily" => Frequency::Daily,
@@ -60,7 +60,7 @@ impl Frequency {
     }
 
     /// The nominal period; a month counts as 30 days.
-    pub fn interval_seconds(self) -> Option<u64> {
+    pub(crate) fn interval_seconds(self) -> Option<u64> {
         match self {
             Frequency::Hourly => Some(3_600),
             Frequency::Daily => Some(86_400),
@@ -82,7 +82,7 @@ pub enum BackupsVersion {
 }
 
 impl BackupsVersion {
-    pub fn as_str(self) -> &'static str {
+    pub(crate) fn as_str(self) -> &'static str {
         match self {
             BackupsVersion::V1 => "v1",
             BackupsVersion::V2 => "v2",
@@ -179,11 +179,11 @@ pub struct AccountSnapshot {
 }
 
 impl AccountSnapshot {
-    pub fn integration_ids(&self) -> HashSet<u64> {
+    pub(crate) fn integration_ids(&self) -> HashSet<u64> {
         self.integrations.iter().map(|i| i.id).collect()
     }
 
-    pub fn server_labels(&self) -> HashMap<u64, &str> {
+    pub(crate) fn server_labels(&self) -> HashMap<u64, &str> {
         self.servers
             .iter()
             .map(|s| (s.id, s.label.as_str()))
@@ -191,7 +191,7 @@ impl AccountSnapshot {
     }
 
     /// integration id -> number of sites whose remote schedule uses it.
-    pub fn integration_usage(&self) -> BTreeMap<u64, usize> {
+    pub(crate) fn integration_usage(&self) -> BTreeMap<u64, usize> {
         let mut usage: BTreeMap<u64, usize> = self.integrations.iter().map(|i| (i.id, 0)).collect();
         for site in &self.sites {
             if let Some(id) = site.remote.schedule.as_ref().and_then(|s| s.integration_id) {
@@ -335,7 +335,7 @@ pub fn build_snapshot(account: &str, fetched_at: f64, fetched: Fetched) -> Accou
 }
 
 /// How long backups are kept; 0 days means keep all (+Inf).
-pub fn retention_seconds(retain_days: u32) -> f64 {
+pub(crate) fn retention_seconds(retain_days: u32) -> f64 {
     if retain_days == 0 {
         f64::INFINITY
     } else {

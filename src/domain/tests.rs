@@ -6,6 +6,19 @@ use chrono::{DateTime, Utc};
 
 use super::*;
 
+/// Every active problem of one site under the default policy, most
+/// serious first.
+fn site_problems(site: &Site, integration_ids: &HashSet<u64>) -> Vec<Problem> {
+    let at = super::policy::SiteContext {
+        account: "",
+        site,
+        server_label: None,
+    };
+    SiteVerdict::judge(&at, integration_ids, &Policy::default(), Utc::now())
+        .problems()
+        .collect()
+}
+
 fn utc(s: &str) -> DateTime<Utc> {
     DateTime::parse_from_rfc3339(s).unwrap().with_timezone(&Utc)
 }

@@ -28,16 +28,8 @@ pub enum SiteDrift {
 }
 
 impl SiteDrift {
-    pub const ALL: [SiteDrift; 5] = [
-        SiteDrift::Plain,
-        SiteDrift::IntBools,
-        SiteDrift::StringNumbers,
-        SiteDrift::StringBools,
-        SiteDrift::NullsAndExtras,
-    ];
-
     /// The encoding the fake uses for this site.
-    pub fn of(site_id: u64) -> SiteDrift {
+    pub(crate) fn of(site_id: u64) -> SiteDrift {
         match site_id % 5 {
             0 => SiteDrift::Plain,
             1 => SiteDrift::IntBools,

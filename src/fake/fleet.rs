@@ -404,7 +404,7 @@ impl Fleet {
     /// Generated fleets list sites and servers in id order, so a lookup is
     /// a binary search (a fleet of 100k sites renders each site's server);
     /// a fleet a test edited out of order still finds it by a scan.
-    pub fn site(&self, site_id: u64) -> Option<&FakeSite> {
+    pub(crate) fn site(&self, site_id: u64) -> Option<&FakeSite> {
         by_id(&self.sites, site_id, |s| s.id)
     }
 

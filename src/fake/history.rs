@@ -106,7 +106,7 @@ fn name(b: &FakeBackup, tagged: bool) -> String {
 }
 
 /// The body of `GET /backups/original/{id}`.
-pub fn history_json(site: &FakeSite, shape: HistoryShape, now: i64) -> Value {
+pub(crate) fn history_json(site: &FakeSite, shape: HistoryShape, now: i64) -> Value {
     let backups = backups(site, now);
     match shape {
         HistoryShape::BySource => {
@@ -139,6 +139,6 @@ pub fn history_json(site: &FakeSite, shape: HistoryShape, now: i64) -> Value {
 }
 
 /// The body of `GET /backups/refresh/{id}`.
-pub fn refresh_json() -> Value {
+pub(crate) fn refresh_json() -> Value {
     json!({ "success": true, "message": "Backups refreshed." })
 }

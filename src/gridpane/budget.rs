@@ -46,9 +46,9 @@ use super::Endpoint;
 /// GridPane's rate-limit window.
 pub const WINDOW: Duration = Duration::from_secs(60);
 /// Units one `GET /site` list page costs against its endpoint budget.
-pub const SITE_PAGE_COST: u32 = 2;
+pub(crate) const SITE_PAGE_COST: u32 = 2;
 /// Default endpoint budget: under the observed 12 units a minute.
-pub const DEFAULT_ENDPOINT_UNITS_PER_MINUTE: u32 = 11;
+pub(crate) const DEFAULT_ENDPOINT_UNITS_PER_MINUTE: u32 = 11;
 
 /// What a request of this endpoint costs against the endpoint budget.
 pub fn cost(endpoint: Endpoint) -> u32 {
@@ -76,7 +76,7 @@ impl BudgetOptions {
 
     /// Both rates, where an account rate of 0 switches all pacing off (tests
     /// and the demo), the endpoint budget included.
-    pub fn paced(account_per_minute: u32, endpoint_units_per_minute: u32) -> Self {
+    pub(crate) fn paced(account_per_minute: u32, endpoint_units_per_minute: u32) -> Self {
         BudgetOptions {
             account_per_minute,
             endpoint_units_per_minute: if account_per_minute == 0 {
@@ -359,7 +359,7 @@ impl Budget {
     }
 
     /// Adjusts to what GridPane reported on a response of `endpoint`.
-    pub fn observe(&self, endpoint: Endpoint, seen: Observation, now: Instant) {
+    pub(crate) fn observe(&self, endpoint: Endpoint, seen: Observation, now: Instant) {
         self.with_lanes(|lanes| {
             if seen
                 .endpoint_remaining
@@ -388,7 +388,7 @@ impl Budget {
 
     /// A 429 on `endpoint` that asked to wait `wait`. `account_wide` when the
     /// account's budget was the one exhausted.
-    pub fn rate_limited(
+    pub(crate) fn rate_limited(
         &self,
         endpoint: Endpoint,
         wait: Duration,

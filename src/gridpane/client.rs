@@ -33,7 +33,7 @@ pub struct RequestTally {
 }
 
 impl RequestTally {
-    pub fn total_requests(&self) -> u64 {
+    pub(crate) fn total_requests(&self) -> u64 {
         self.requests.values().sum()
     }
 }
@@ -150,7 +150,7 @@ impl Client {
     /// A client sending through `http`, which may be shared with other
     /// accounts' clients: it must have been built by [`http_client`] from
     /// the same transport settings (timeouts).
-    pub fn with_http(opts: ClientOptions, http: reqwest::Client) -> Self {
+    pub(crate) fn with_http(opts: ClientOptions, http: reqwest::Client) -> Self {
         let mut api_root = opts.base_url.clone();
         {
             let path = api_root.path().trim_end_matches('/').to_string();
@@ -231,12 +231,12 @@ impl Client {
     }
 
     /// The cap on pages read from one paginated endpoint.
-    pub fn max_pages(&self) -> u32 {
+    pub(crate) fn max_pages(&self) -> u32 {
         self.opts.max_pages
     }
 
     /// Items asked for per page.
-    pub fn per_page(&self) -> u32 {
+    pub(crate) fn per_page(&self) -> u32 {
         self.opts.per_page
     }
 
@@ -383,7 +383,7 @@ impl Client {
     /// Any route's body as JSON, within the budget and with the usual
     /// retries (`success: false` is an error); for the backup record and
     /// `inspect`.
-    pub async fn raw(
+    pub(crate) async fn raw(
         &self,
         token: &Secret,
         ep: Endpoint,

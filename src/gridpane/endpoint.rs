@@ -19,7 +19,7 @@ pub enum Endpoint {
 
 impl Endpoint {
     /// The route template: never an id.
-    pub fn route(self) -> &'static str {
+    pub(crate) fn route(self) -> &'static str {
         match self {
             Endpoint::Sites => "/site",
             Endpoint::Servers => "/server",

@@ -102,7 +102,7 @@ impl ApiError {
     }
 
     /// The endpoint the error is about, if any.
-    pub fn endpoint(&self) -> Option<Endpoint> {
+    pub(crate) fn endpoint(&self) -> Option<Endpoint> {
         match self {
             ApiError::At { inner, .. } => inner.endpoint(),
             ApiError::Token { .. } => None,
@@ -138,7 +138,7 @@ impl ApiError {
     /// Every value [`ApiError::reason`] can return but those of
     /// [`ApiError::DETAIL_ONLY_REASONS`], for documentation and for
     /// pre-initialising counters at zero.
-    pub const REASONS: [&'static str; 11] = [
+    pub(crate) const REASONS: [&'static str; 11] = [
         "auth",
         "rate_limited",
         "timeout",
@@ -155,5 +155,5 @@ impl ApiError {
     /// The reason only the per-site backup record gives: besides
     /// [`ApiError::REASONS`] in `gridpane_site_detail_errors_total`, never
     /// in `gridpane_poll_errors_total`.
-    pub const DETAIL_ONLY_REASONS: [&'static str; 1] = ["unknown_shape"];
+    pub(crate) const DETAIL_ONLY_REASONS: [&'static str; 1] = ["unknown_shape"];
 }

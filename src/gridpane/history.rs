@@ -24,11 +24,11 @@ use serde_json::{Map, Value};
 use super::shape;
 
 /// Deeper values are not read.
-pub const MAX_DEPTH: usize = 32;
+pub(crate) const MAX_DEPTH: usize = 32;
 /// Values read in one body at most; the rest is not read.
-pub const MAX_NODES: usize = 200_000;
+pub(crate) const MAX_NODES: usize = 200_000;
 /// Longest tag after the time.
-pub const MAX_TAG_CHARS: usize = 32;
+pub(crate) const MAX_TAG_CHARS: usize = 32;
 
 /// Envelope keys at the top of a body that are not content.
 const ENVELOPE_KEYS: [&str; 4] = ["success", "message", "status", "code"];
@@ -75,7 +75,7 @@ impl Source {
     }
 
     /// Every source but `local` is a remote storage.
-    pub fn is_local(self) -> bool {
+    pub(crate) fn is_local(self) -> bool {
         self == Source::Local
     }
 }

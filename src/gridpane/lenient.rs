@@ -131,13 +131,13 @@ fn invalid<E: de::Error>(found: &Scalar, expected: &str) -> E {
 }
 
 /// A required non-negative integer id, as a number or a numeric string.
-pub fn id<'de, D: Deserializer<'de>>(d: D) -> Result<u64, D::Error> {
+pub(crate) fn id<'de, D: Deserializer<'de>>(d: D) -> Result<u64, D::Error> {
     let s = scalar(d)?;
     to_u64(&s).ok_or_else(|| invalid(&s, "an integer id"))
 }
 
 /// An optional non-negative integer; null, absent or `""` are `None`.
-pub fn opt_u64<'de, D: Deserializer<'de>>(d: D) -> Result<Option<u64>, D::Error> {
+pub(crate) fn opt_u64<'de, D: Deserializer<'de>>(d: D) -> Result<Option<u64>, D::Error> {
     let s = scalar(d)?;
     match &s {
         Scalar::Null => Ok(None),
@@ -149,14 +149,14 @@ pub fn opt_u64<'de, D: Deserializer<'de>>(d: D) -> Result<Option<u64>, D::Error>
 }
 
 /// An optional small integer (hour, minute, day, retain days).
-pub fn opt_u32<'de, D: Deserializer<'de>>(d: D) -> Result<Option<u32>, D::Error> {
+pub(crate) fn opt_u32<'de, D: Deserializer<'de>>(d: D) -> Result<Option<u32>, D::Error> {
     let v = opt_u64(d)?;
     v.map(|v| u32::try_from(v).map_err(|_| de::Error::custom("integer out of range")))
         .transpose()
 }
 
 /// An optional boolean in any of the forms the API sends.
-pub fn opt_bool<'de, D: Deserializer<'de>>(d: D) -> Result<Option<bool>, D::Error> {
+pub(crate) fn opt_bool<'de, D: Deserializer<'de>>(d: D) -> Result<Option<bool>, D::Error> {
     let s = scalar(d)?;
     match &s {
         Scalar::Null => Ok(None),
@@ -168,7 +168,7 @@ pub fn opt_bool<'de, D: Deserializer<'de>>(d: D) -> Result<Option<bool>, D::Erro
 }
 
 /// A required string; numbers are accepted and written out.
-pub fn string<'de, D: Deserializer<'de>>(d: D) -> Result<String, D::Error> {
+pub(crate) fn string<'de, D: Deserializer<'de>>(d: D) -> Result<String, D::Error> {
     let s = scalar(d)?;
     match s {
         Scalar::Str(v) => Ok(v.into_owned()),
@@ -180,7 +180,7 @@ pub fn string<'de, D: Deserializer<'de>>(d: D) -> Result<String, D::Error> {
 
 /// A descriptive string (labels, regions, names): anything that is not a
 /// string or a number reads as `None` rather than failing the poll.
-pub fn loose_string<'de, D: Deserializer<'de>>(d: D) -> Result<Option<String>, D::Error> {
+pub(crate) fn loose_string<'de, D: Deserializer<'de>>(d: D) -> Result<Option<String>, D::Error> {
     Ok(match scalar(d)? {
         Scalar::Str(v) if !v.trim().is_empty() => Some(v.into_owned()),
         Scalar::Unsigned(v) => Some(v.to_string()),
@@ -201,7 +201,7 @@ pub struct Keyword {
 impl Keyword {
     const MAX: usize = 15;
 
-    pub fn new(raw: &str) -> Keyword {
+    pub(crate) fn new(raw: &str) -> Keyword {
         let raw = raw.trim();
         let mut k = Keyword::default();
         if raw.len() > Keyword::MAX || !raw.is_ascii() {
@@ -214,7 +214,7 @@ impl Keyword {
         k
     }
 
-    pub fn as_str(&self) -> &str {
+    pub(crate) fn as_str(&self) -> &str {
         self.bytes
             .get(..usize::from(self.len))
             .and_then(|b| std::str::from_utf8(b).ok())
@@ -229,7 +229,7 @@ impl fmt::Debug for Keyword {
 }
 
 /// A required keyword; a number is accepted (and matches no word).
-pub fn keyword<'de, D: Deserializer<'de>>(d: D) -> Result<Keyword, D::Error> {
+pub(crate) fn keyword<'de, D: Deserializer<'de>>(d: D) -> Result<Keyword, D::Error> {
     match scalar(d)? {
         Scalar::Str(v) => Ok(Keyword::new(&v)),
         Scalar::Unsigned(_) | Scalar::Signed(_) => Ok(Keyword::default()),
@@ -238,7 +238,7 @@ pub fn keyword<'de, D: Deserializer<'de>>(d: D) -> Result<Keyword, D::Error> {
 }
 
 /// An optional keyword: anything that is not a string reads as empty.
-pub fn loose_keyword<'de, D: Deserializer<'de>>(d: D) -> Result<Keyword, D::Error> {
+pub(crate) fn loose_keyword<'de, D: Deserializer<'de>>(d: D) -> Result<Keyword, D::Error> {
     Ok(match scalar(d)? {
         Scalar::Str(v) => Keyword::new(&v),
         _ => Keyword::default(),
@@ -247,7 +247,7 @@ pub fn loose_keyword<'de, D: Deserializer<'de>>(d: D) -> Result<Keyword, D::Erro
 
 /// A list that may also come as `null` or be absent. Its items count
 /// against the item cap of [`with_item_cap`].
-pub fn vec_or_null<'de, D, T>(d: D) -> Result<Vec<T>, D::Error>
+pub(crate) fn vec_or_null<'de, D, T>(d: D) -> Result<Vec<T>, D::Error>
 where
     D: Deserializer<'de>,
     T: serde::Deserialize<'de>,
@@ -260,7 +260,7 @@ where
 /// A required list: `null` is an error, not an empty list (a list endpoint
 /// that answers `"data": null` has not said that the fleet is empty). Its
 /// items count against the item cap of [`with_item_cap`].
-pub fn list<'de, D, T>(d: D) -> Result<Vec<T>, D::Error>
+pub(crate) fn list<'de, D, T>(d: D) -> Result<Vec<T>, D::Error>
 where
     D: Deserializer<'de>,
     T: serde::Deserialize<'de>,
@@ -297,7 +297,7 @@ impl<'de, T: serde::Deserialize<'de>> serde::Deserialize<'de> for List<T> {
 
 /// Nested lists (a site's schedule rows) may hold this many items per
 /// item of the outer list, on average, before the cap stops the decode.
-pub const NESTED_ITEMS_PER_ITEM: usize = 16;
+pub(crate) const NESTED_ITEMS_PER_ITEM: usize = 16;
 
 #[derive(Clone, Copy)]
 struct ItemCap {
@@ -323,7 +323,7 @@ thread_local! {
 ///
 /// The cap travels in a thread-local because serde's derived decoders give
 /// field decoders no way to receive a value at run time.
-pub fn with_item_cap<R>(cap: usize, decode: impl FnOnce() -> R) -> (R, bool) {
+pub(crate) fn with_item_cap<R>(cap: usize, decode: impl FnOnce() -> R) -> (R, bool) {
     let previous = ITEM_CAP.replace(Some(ItemCap {
         outer_left: cap,
         all_left: cap.saturating_mul(NESTED_ITEMS_PER_ITEM + 1),

@@ -7,7 +7,7 @@ mod client;
 mod endpoint;
 mod error;
 pub mod history;
-pub mod lenient;
+pub(crate) mod lenient;
 mod secret;
 pub mod shape;
 pub mod wire;

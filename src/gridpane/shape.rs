@@ -31,7 +31,7 @@ const CREDENTIAL_PARTS: [&str; 8] = [
 ];
 
 /// `body` with every value replaced by its kind.
-pub fn redact(body: &Value) -> Value {
+pub(crate) fn redact(body: &Value) -> Value {
     redact_at(body, 0)
 }
 
@@ -45,7 +45,7 @@ pub fn describe(body: &Value) -> String {
 }
 
 /// The kind of a string value.
-pub fn string_kind(s: &str) -> &'static str {
+pub(crate) fn string_kind(s: &str) -> &'static str {
     let t = s.trim();
     let b = t.as_bytes();
     if t.is_empty() {

@@ -24,14 +24,14 @@ pub struct Page<T> {
 impl<T> Page<T> {
     /// The envelope marks this page as the last: `meta.current_page` at or
     /// past `meta.last_page`, or `links.next` present and null.
-    pub fn marked_last(&self) -> bool {
+    pub(crate) fn marked_last(&self) -> bool {
         let by_meta = matches!(&self.meta, Some(Meta { current_page: Some(c), last_page: Some(l), .. }) if c >= l);
         let by_links = matches!(&self.links, Some(Links { next: Some(None) }));
         by_meta || by_links
     }
 
     /// `meta` says more pages follow this one.
-    pub fn marked_more(&self) -> bool {
+    pub(crate) fn marked_more(&self) -> bool {
         matches!(&self.meta, Some(Meta { current_page: Some(c), last_page: Some(l), .. }) if c < l)
     }
 }
@@ -250,7 +250,7 @@ impl<'de, T: Deserialize<'de>> Deserialize<'de> for Single<T> {
 /// and what `inspect` describes.
 #[derive(Debug, Deserialize)]
 #[serde(transparent)]
-pub struct AnyBody(pub serde_json::Value);
+pub(crate) struct AnyBody(pub serde_json::Value);
 
 impl Envelope for AnyBody {
     fn unsuccessful(&self) -> bool {

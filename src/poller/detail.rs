@@ -45,9 +45,6 @@ use super::unix_now;
 /// After a failed site, the task pauses for this many of its slots.
 const ERROR_BACKOFF_SLOTS: u32 = 10;
 
-/// Requests per site: prune schedule and integrations.
-const REQUESTS_PER_SITE: u32 = 2;
-
 /// Distinct unknown record shapes logged per task; later ones are counted only.
 const MAX_SHAPES_LOGGED: usize = 32;
 
@@ -72,7 +69,7 @@ impl HistoryOptions {
 
 /// The site to detail next: never detailed (or attempted) first, then the
 /// oldest; ties by id.
-pub fn next_site(
+pub(crate) fn next_site(
     snapshot: &AccountSnapshot,
     detail: &BTreeMap<u64, SiteDetail>,
     attempted: &HashMap<u64, f64>,
@@ -331,27 +328,12 @@ async fn fetch(
 
 /// Whether a site's record is due a refresh: never when refreshing is off,
 /// at once when it was never refreshed.
-pub fn refresh_due(every: Option<Duration>, last: Option<f64>, now: f64) -> bool {
+pub(crate) fn refresh_due(every: Option<Duration>, last: Option<f64>, now: f64) -> bool {
     match (every, last) {
         (None, _) => false,
         (Some(_), None) => true,
         (Some(every), Some(last)) => now - last >= every.as_secs_f64(),
     }
-}
-
-/// How long one pass over `sites` sites takes at `requests_per_minute`,
-/// reading the backup record too when `history` is on (refreshes not
-/// counted: at most one more request per site and refresh period).
-pub fn full_pass(sites: u64, requests_per_minute: u32, history: bool) -> Duration {
-    let per_site = u64::from(REQUESTS_PER_SITE + u32::from(history));
-    let requests = sites.saturating_mul(per_site);
-    Duration::from_secs(requests.saturating_mul(60) / u64::from(requests_per_minute.max(1)))
-}
-
-/// Sites one poll interval covers at this budget (for docs and logs).
-pub fn sites_per_interval(requests_per_minute: u32, interval: Duration) -> u64 {
-    let per_site = u64::from(REQUESTS_PER_SITE);
-    (u64::from(requests_per_minute) * interval.as_secs() / 60 / per_site).max(1)
 }
 
 #[cfg(test)]
@@ -445,6 +427,14 @@ mod tests {
         assert!(batch.pending.is_empty() && batch.due.is_none());
     }
 
+    /// How long one pass over `sites` sites takes at `requests_per_minute`:
+    /// two requests per site (prune schedule and integrations), one more
+    /// when the backup record is read (refreshes not counted).
+    fn full_pass(sites: u64, requests_per_minute: u32, history: bool) -> Duration {
+        let requests = sites.saturating_mul(2 + u64::from(history));
+        Duration::from_secs(requests.saturating_mul(60) / u64::from(requests_per_minute.max(1)))
+    }
+
     /// The README's table, "Did the backups run?".
     #[test]
     fn a_full_pass_at_the_default_budget_takes_what_the_readme_table_says() {
@@ -464,11 +454,5 @@ mod tests {
         assert!(!refresh_due(day, Some(1_000.0), 1_000.0 + 86_399.0));
         assert!(refresh_due(day, Some(1_000.0), 1_000.0 + 86_400.0));
         assert!(!refresh_due(None, None, 1_000.0));
-    }
-
-    #[test]
-    fn ten_requests_a_minute_cover_twenty_five_sites_per_five_minute_poll() {
-        assert_eq!(sites_per_interval(10, Duration::from_secs(300)), 25);
-        assert_eq!(sites_per_interval(1, Duration::from_secs(10)), 1);
     }
 }

@@ -33,12 +33,12 @@ pub struct AccountView {
 }
 
 impl AccountView {
-    pub fn snapshot(&self) -> Option<&AccountSnapshot> {
+    pub(crate) fn snapshot(&self) -> Option<&AccountSnapshot> {
         self.assessed().map(Assessed::snapshot)
     }
 
     /// The snapshot with its assessment.
-    pub fn assessed(&self) -> Option<&Assessed> {
+    pub(crate) fn assessed(&self) -> Option<&Assessed> {
         self.state.snapshot.as_deref()
     }
 }
@@ -58,12 +58,12 @@ impl View {
         }
     }
 
-    pub fn account(&self, name: &str) -> Option<&AccountView> {
+    pub(crate) fn account(&self, name: &str) -> Option<&AccountView> {
         self.accounts.iter().find(|a| a.name == name)
     }
 
     /// Every site of every account with data, in account then site-id order.
-    pub fn site_rows(&self, now: DateTime<Utc>) -> Vec<SiteRow<'_>> {
+    pub(crate) fn site_rows(&self, now: DateTime<Utc>) -> Vec<SiteRow<'_>> {
         self.accounts
             .iter()
             .filter_map(|a| a.assessed().map(|s| (a.name.as_str(), s)))
@@ -73,7 +73,7 @@ impl View {
 
     /// Every integration of every account with data, plus the ones schedules
     /// point at that no longer exist.
-    pub fn integration_rows(&self) -> Vec<IntegrationRow<'_>> {
+    pub(crate) fn integration_rows(&self) -> Vec<IntegrationRow<'_>> {
         self.accounts
             .iter()
             .filter_map(|a| a.snapshot().map(|s| (a.name.as_str(), s)))
@@ -131,7 +131,7 @@ pub struct StorageRow<'a> {
 }
 
 impl StorageRow<'_> {
-    pub fn schedule(&self) -> Option<&Schedule> {
+    pub(crate) fn schedule(&self) -> Option<&Schedule> {
         self.settings.schedule.as_ref()
     }
 }
@@ -145,7 +145,7 @@ pub struct IntegrationRef<'a> {
 }
 
 impl IntegrationRef<'_> {
-    pub fn provider(&self) -> Option<&str> {
+    pub(crate) fn provider(&self) -> Option<&str> {
         self.found
             .map(|i| i.provider.as_str())
             .or(self.service_name)
@@ -154,7 +154,11 @@ impl IntegrationRef<'_> {
 
 /// The rows of one account's sites, from their verdicts; only the next run
 /// (relative to `now`) is computed here.
-pub fn site_rows<'a>(account: &'a str, snap: &'a Assessed, now: DateTime<Utc>) -> Vec<SiteRow<'a>> {
+pub(crate) fn site_rows<'a>(
+    account: &'a str,
+    snap: &'a Assessed,
+    now: DateTime<Utc>,
+) -> Vec<SiteRow<'a>> {
     let servers: HashMap<u64, &Server> = snap.servers.iter().map(|s| (s.id, s)).collect();
     let integrations: HashMap<u64, &Integration> =
         snap.integrations.iter().map(|i| (i.id, i)).collect();
@@ -206,7 +210,7 @@ pub fn site_rows<'a>(account: &'a str, snap: &'a Assessed, now: DateTime<Utc>) -
 }
 
 impl<'a> SiteRow<'a> {
-    pub fn storage(&self, storage: Storage) -> &StorageRow<'a> {
+    pub(crate) fn storage(&self, storage: Storage) -> &StorageRow<'a> {
         match storage {
             Storage::Local => &self.local,
             Storage::Remote => &self.remote,
@@ -225,7 +229,7 @@ pub enum IntegrationStatus {
 }
 
 impl IntegrationStatus {
-    pub fn as_str(self) -> &'static str {
+    pub(crate) fn as_str(self) -> &'static str {
         match self {
             IntegrationStatus::Missing => "missing",
             IntegrationStatus::Unused => "unused",
@@ -234,7 +238,7 @@ impl IntegrationStatus {
     }
 }
 
-pub struct IntegrationRow<'a> {
+pub(crate) struct IntegrationRow<'a> {
     pub account: &'a str,
     pub id: u64,
     /// `None` when the integration is missing.
@@ -247,7 +251,7 @@ pub struct IntegrationRow<'a> {
 }
 
 impl IntegrationRow<'_> {
-    pub fn provider(&self) -> Option<&str> {
+    pub(crate) fn provider(&self) -> Option<&str> {
         self.integration
             .map(|i| i.provider.as_str())
             .or(self.provider_hint)
@@ -255,7 +259,7 @@ impl IntegrationRow<'_> {
 }
 
 /// The account's integrations in id order, then the missing ones in id order.
-pub fn integration_rows<'a>(
+pub(crate) fn integration_rows<'a>(
     account: &'a str,
     snap: &'a AccountSnapshot,
 ) -> Vec<IntegrationRow<'a>> {
@@ -335,7 +339,7 @@ impl Default for Counts {
 }
 
 impl Counts {
-    pub fn of<'r, 'a: 'r>(rows: impl IntoIterator<Item = &'r SiteRow<'a>>) -> Counts {
+    pub(crate) fn of<'r, 'a: 'r>(rows: impl IntoIterator<Item = &'r SiteRow<'a>>) -> Counts {
         let mut c = Counts::default();
         for row in rows {
             c.sites += 1;
@@ -355,7 +359,7 @@ impl Counts {
         c
     }
 
-    pub fn problem(&self, p: Problem) -> usize {
+    pub(crate) fn problem(&self, p: Problem) -> usize {
         self.problems.get(p.as_str()).copied().unwrap_or(0)
     }
 }
@@ -364,19 +368,19 @@ impl Counts {
 // Time helpers.
 
 /// Unix seconds (as the store keeps them) to a time; `None` if not finite.
-pub fn from_unix(secs: f64) -> Option<DateTime<Utc>> {
+pub(crate) fn from_unix(secs: f64) -> Option<DateTime<Utc>> {
     if !secs.is_finite() {
         return None;
     }
     DateTime::from_timestamp_millis((secs * 1000.0).round() as i64)
 }
 
-pub fn rfc3339(t: DateTime<Utc>) -> String {
+pub(crate) fn rfc3339(t: DateTime<Utc>) -> String {
     t.to_rfc3339_opts(SecondsFormat::Secs, true)
 }
 
 /// Whole seconds from `then` to `now`, never negative.
-pub fn age_seconds(then: DateTime<Utc>, now: DateTime<Utc>) -> i64 {
+pub(crate) fn age_seconds(then: DateTime<Utc>, now: DateTime<Utc>) -> i64 {
     (now - then).num_seconds().max(0)
 }
 
@@ -400,7 +404,7 @@ impl ParamError {
 }
 
 /// The decoded `name=value` pairs of a query string, in order.
-pub fn query_pairs(raw: Option<&str>) -> Vec<(String, String)> {
+pub(crate) fn query_pairs(raw: Option<&str>) -> Vec<(String, String)> {
     url::form_urlencoded::parse(raw.unwrap_or("").as_bytes())
         .map(|(k, v)| (k.into_owned(), v.into_owned()))
         .collect()
@@ -408,7 +412,7 @@ pub fn query_pairs(raw: Option<&str>) -> Vec<(String, String)> {
 
 /// The query as name -> value. Names outside `allowed`, repeated names and
 /// empty values are errors.
-pub fn strict_params(
+pub(crate) fn strict_params(
     raw: Option<&str>,
     allowed: &[&str],
 ) -> Result<BTreeMap<String, String>, ParamError> {
@@ -442,7 +446,7 @@ pub fn strict_params(
 pub struct ServerFilter(pub String);
 
 impl ServerFilter {
-    pub fn keeps(&self, row: &SiteRow<'_>) -> bool {
+    pub(crate) fn keeps(&self, row: &SiteRow<'_>) -> bool {
         row.server_label == Some(self.0.as_str())
             || row
                 .site
@@ -518,7 +522,8 @@ fn parse_id(name: &str, value: &str) -> Result<u64, ParamError> {
 
 /// Why a number with a space is refused. A `+` in a query string is a
 /// space: echoing `" 5"` for `+5` would puzzle more than it helps.
-pub const SPACE_IN_NUMBER: &str = "it contains a space (a + in a query string stands for a space)";
+pub(crate) const SPACE_IN_NUMBER: &str =
+    "it contains a space (a + in a query string stands for a space)";
 
 /// Digits only: no sign, no spaces. `what` and `example` word the error.
 fn whole_number(name: &str, value: &str, what: &str, example: &str) -> Result<u64, ParamError> {
@@ -677,7 +682,7 @@ pub struct PolicyEntry {
     pub mutes: Vec<MuteEntry>,
 }
 
-pub fn policy_entry(policy: &Policy, now: DateTime<Utc>) -> PolicyEntry {
+pub(crate) fn policy_entry(policy: &Policy, now: DateTime<Utc>) -> PolicyEntry {
     PolicyEntry {
         rules: RulesEntry::from(&policy.rules),
         groups: policy
@@ -956,7 +961,7 @@ pub struct MutedEntry {
     pub until: String,
 }
 
-pub const SITES_PARAMS: [&str; 8] = [
+pub(crate) const SITES_PARAMS: [&str; 8] = [
     "account",
     "server",
     "server_id",
@@ -1033,7 +1038,7 @@ pub struct ScheduleRowEntry {
     pub entry: StorageEntry,
 }
 
-pub const SCHEDULES_PARAMS: [&str; 7] = [
+pub(crate) const SCHEDULES_PARAMS: [&str; 7] = [
     "account",
     "server",
     "server_id",
@@ -1093,7 +1098,7 @@ pub struct IntegrationEntry {
     pub status: IntegrationStatus,
 }
 
-pub const INTEGRATIONS_PARAMS: [&str; 2] = ["account", "site_id"];
+pub(crate) const INTEGRATIONS_PARAMS: [&str; 2] = ["account", "site_id"];
 
 /// The backup integrations, including the missing ones schedules point at.
 /// Filters: `account`, `site_id` (the integration that site's remote
@@ -1141,7 +1146,7 @@ pub enum Endpoint {
 }
 
 /// A built list answer: the JSON and the earliest next run in it.
-pub fn build(
+pub(crate) fn build(
     endpoint: Endpoint,
     view: &View,
     query: Option<&str>,
@@ -1169,20 +1174,20 @@ pub fn build(
 
 /// The API's index, at `/api/v1/`: its endpoints and their parameters.
 #[derive(Debug, Serialize)]
-pub struct IndexAnswer {
+pub(crate) struct IndexAnswer {
     pub version: &'static str,
     pub documentation: &'static str,
     pub endpoints: [IndexEntry; 4],
 }
 
 #[derive(Debug, Serialize)]
-pub struct IndexEntry {
+pub(crate) struct IndexEntry {
     pub path: &'static str,
     pub answers: &'static str,
     pub parameters: &'static [&'static str],
 }
 
-pub fn index() -> IndexAnswer {
+pub(crate) fn index() -> IndexAnswer {
     let entry = |path, answers, parameters| IndexEntry {
         path,
         answers,
@@ -1243,7 +1248,7 @@ pub struct StorageBackupsEntry {
 }
 
 /// The API entry of a site's backup record, `None` when it has not been read.
-pub fn backups_entry(
+pub(crate) fn backups_entry(
     h: Option<&crate::domain::BackupHistory>,
     now: DateTime<Utc>,
 ) -> Option<BackupsEntry> {

@@ -21,7 +21,7 @@ use crate::domain::{
 use crate::gridpane::{ApiError, Endpoint};
 use crate::store::{AccountState, Store, Task, TaskHealth};
 
-pub const VERSION: &str = env!("CARGO_PKG_VERSION");
+pub(crate) const VERSION: &str = env!("CARGO_PKG_VERSION");
 pub const REVISION: &str = env!("GRIDPANE_BACKUP_EXPORTER_REVISION");
 
 fn bool_value(b: bool) -> f64 {
@@ -739,7 +739,7 @@ pub fn render(store: &Store, extra: &[u8], now: DateTime<Utc>) -> Vec<u8> {
 }
 
 /// Like [`render`], for the accounts' states given.
-pub fn render_states(
+pub(crate) fn render_states(
     states: &[(String, Arc<AccountState>)],
     policy: &Policy,
     extra: &[u8],

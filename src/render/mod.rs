@@ -2,7 +2,7 @@
 //! reader wants. They never call GridPane.
 
 pub mod api;
-pub mod detail;
+pub(crate) mod detail;
 pub mod metrics;
 pub mod status_page;
 pub mod text;
