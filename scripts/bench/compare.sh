@@ -164,10 +164,12 @@ echo "|---|---:|---:|"
 for i in 0 1; do
     b=$(bench_bin "${targets[$i]}")
     [[ -n $b ]] || { echo "no bench binary under ${targets[$i]}/release/deps" >&2; continue; }
-    BENCH_SITES=$SITES "$b" --bench "${SITES}_sites/(poll_decode_and_build|render_text|render_text_recycled|gzip)|per_scrape" \
+    # Each build keeps its own criterion data, so neither reports a change
+    # against the other's.
+    CRITERION_HOME="$work/criterion-${labels[$i]}" BENCH_SITES=$SITES "$b" --bench "${SITES}_sites/(poll_decode_and_build|render_text|render_text_recycled|gzip)|per_scrape" \
         2>/dev/null | awk -v l="${labels[$i]}" '
             /^[^ ].*/ && !/^Benchmarking/ && !/time:/ { name = $1 }
-            /time:/ { for (f = 1; f <= NF; f++) if ($f ~ /^\[/) { print l, (NF > 7 ? $1 : name), $(f + 2), $(f + 3); break } }' \
+            /time:/ && !/%/ { for (f = 1; f <= NF; f++) if ($f ~ /^\[/) { print l, (NF > 7 ? $1 : name), $(f + 2), $(f + 3); break } }' \
         >> "$work/inproc"
 done
 for name in $(awk '{ print $2 }' "$work/inproc" | sort -u); do
