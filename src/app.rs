@@ -347,12 +347,12 @@ pub async fn supervise<F, Fut>(
                 s.polling = false;
                 s.ready = true;
                 s.last_poll = Some(PollResult {
-                    finished_at: poller::unix_now(),
+                    finished_at: crate::domain::unix_now(),
                     duration_seconds: 0.0,
                     requests: 0,
                     error: Some(error),
                 });
-                s.next_poll_at = Some(poller::unix_now() + backoff.as_secs_f64());
+                s.next_poll_at = Some(crate::domain::unix_now() + backoff.as_secs_f64());
             });
         }
         tokio::select! {

@@ -162,7 +162,7 @@ pub fn save(path: &Path, accounts: &[SavedAccount]) -> Result<(), StateError> {
     };
     let file = StateFile {
         version: STATE_VERSION,
-        written_at: crate::poller::unix_now(),
+        written_at: crate::domain::unix_now(),
         accounts: accounts.to_vec(),
     };
     let body = serde_json::to_vec(&file).map_err(|e| write_err(std::io::Error::other(e)))?;
@@ -320,7 +320,7 @@ pub(crate) fn restore(store: &Store, path: &Path, max_items: usize) -> usize {
             return 0;
         }
     };
-    let saved = sanitise(saved, crate::poller::unix_now(), max_items);
+    let saved = sanitise(saved, crate::domain::unix_now(), max_items);
     let mut restored = 0;
     for account in saved {
         let Some(slot) = store.account(&account.snapshot.account) else {

@@ -4,12 +4,12 @@
 
 use std::future::Future;
 use std::sync::Arc;
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::Duration;
 
 use tokio::sync::watch;
 
 use crate::config::TokenSource;
-use crate::domain::{self, Fetched};
+use crate::domain::{self, Fetched, unix_now};
 use crate::gridpane::{ApiError, Client, RequestTally, Secret};
 use crate::store::{AccountSlot, AccountState, PollError, PollResult, Store, SweepStatus};
 
@@ -106,13 +106,6 @@ pub(crate) async fn fetch_bulk(
     answered(&fetched);
     fetched.servers = client.servers(token).await?;
     Ok(fetched)
-}
-
-pub(crate) fn unix_now() -> f64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map(|d| d.as_secs_f64())
-        .unwrap_or(0.0)
 }
 
 /// One poll of one account: fetch, then swap in the new snapshot or record

@@ -22,5 +22,14 @@ pub use policy::Policy;
 pub use problem::*;
 pub use snapshot::*;
 
+/// Now, in unix seconds: how snapshots and detail record when they were
+/// fetched.
+pub(crate) fn unix_now() -> f64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs_f64())
+        .unwrap_or(0.0)
+}
+
 #[cfg(test)]
 mod tests;

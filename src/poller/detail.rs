@@ -40,7 +40,7 @@ use crate::gridpane::budget::WINDOW;
 use crate::gridpane::{ApiError, Client};
 use crate::store::{AccountSlot, Store};
 
-use super::unix_now;
+use crate::domain::unix_now;
 
 /// After a failed site, the task pauses for this many of its slots.
 const ERROR_BACKOFF_SLOTS: u32 = 10;
