@@ -13,6 +13,7 @@ use axum::routing::get;
 use flate2::Compression;
 use flate2::write::GzEncoder;
 use prometheus::Registry;
+use tower_http::compression::{CompressionLayer, CompressionLevel};
 
 pub mod access;
 pub mod api;
@@ -104,6 +105,18 @@ pub fn router(web: Arc<Web>) -> Router {
         .route("/-/healthy", get(healthy))
         .route("/-/ready", get(ready))
         .with_state(web)
+}
+
+/// Gzip of a response rendered per request, as it streams out, when the
+/// client asks for it. Gzip only, whatever other encodings tower-http may
+/// be built with, at the fastest level as for `/metrics`: these bodies are
+/// mostly repeated markup, which compresses well even so.
+fn compression() -> CompressionLayer {
+    CompressionLayer::new()
+        .no_br()
+        .no_deflate()
+        .no_zstd()
+        .quality(CompressionLevel::Fastest)
 }
 
 /// True when the client accepts gzip (and did not say `q=0`).
