@@ -110,7 +110,11 @@ pub fn router(web: Arc<Web>) -> Router {
 /// Gzip of a response rendered per request, as it streams out, when the
 /// client asks for it. Gzip only, whatever other encodings tower-http may
 /// be built with, at the fastest level as for `/metrics`: these bodies are
-/// mostly repeated markup, which compresses well even so.
+/// mostly repeated markup and JSON keys, which compress well even so. Its
+/// default predicate leaves bodies under 32 bytes (no page is that small),
+/// images, SSE and gRPC alone; the API sets its own threshold. It adds
+/// `Vary: Accept-Encoding` only to the responses it would compress, so the
+/// handlers set it themselves.
 fn compression() -> CompressionLayer {
     CompressionLayer::new()
         .no_br()
@@ -119,7 +123,9 @@ fn compression() -> CompressionLayer {
         .quality(CompressionLevel::Fastest)
 }
 
-/// True when the client accepts gzip (and did not say `q=0`).
+/// True when the client accepts gzip (and did not say `q=0`). For the
+/// bodies compressed once and served many times (`/metrics`, the API's
+/// shared answers); tower-http's own negotiation is not public.
 pub fn accepts_gzip(headers: &HeaderMap) -> bool {
     headers
         .get_all(header::ACCEPT_ENCODING)

@@ -596,7 +596,12 @@ async fn the_page_is_gzipped_when_asked_with_the_same_html_and_headers() {
         assert_eq!((plain_status, gz_status), (status, status), "{query}");
 
         assert_eq!(gz_h["content-encoding"], "gzip", "{query}");
-        assert!(gz.len() < plain.len() / 3, "{query}: {} of {}", gz.len(), plain.len());
+        assert!(
+            gz.len() < plain.len() / 3,
+            "{query}: {} of {}",
+            gz.len(),
+            plain.len()
+        );
         let mut html = Vec::new();
         flate2::read::GzDecoder::new(&gz[..])
             .read_to_end(&mut html)
