@@ -5,7 +5,8 @@ For each exporter binary given, against one fake GridPane fleet:
 
   memory   RSS of the exporter before and while CLIENTS connections each
            send `GET /api/v1/sites` and never read the answer (held for
-           HOLD seconds, RSS sampled every 0.2 s).
+           HOLD seconds, RSS sampled every 0.2 s); with --gzip they ask
+           for gzip.
   plain    IDLE keep-alive connections (each sends `GET /-/healthy` every
            5 s and reconnects when closed) and HALF connections that send
            half a request head and nothing more (reconnecting when closed),
@@ -114,8 +115,10 @@ def get(exp, path, ctx, timeout):
         conn.close()
 
 
-def hold_unread(exp, clients, hold):
+def hold_unread(exp, clients, hold, gzip):
     """CLIENTS connections that request /api/v1/sites and never read."""
+    req = b"GET /api/v1/sites HTTP/1.1\r\nHost: x\r\n"
+    req += b"Accept-Encoding: gzip\r\n\r\n" if gzip else b"\r\n"
     base = rss_mib(exp.proc.pid)
     socks = []
     for _ in range(clients):
@@ -123,7 +126,7 @@ def hold_unread(exp, clients, hold):
         s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
         s.settimeout(5)
         s.connect((HOST, exp.port))
-        s.sendall(b"GET /api/v1/sites HTTP/1.1\r\nHost: x\r\n\r\n")
+        s.sendall(req)
         socks.append(s)
     peak = base
     deadline = time.monotonic() + hold
@@ -218,6 +221,10 @@ def main():
     ap.add_argument("--idle", type=int, default=400)
     ap.add_argument("--half", type=int, default=200)
     ap.add_argument("--give-up", type=float, default=40)
+    ap.add_argument("--gzip", action="store_true",
+                    help="the unread clients ask for gzip")
+    ap.add_argument("--memory-only", action="store_true",
+                    help="skip the crowded-connection scrapes")
     ap.add_argument("exporters", nargs="+", help="name=path of an exporter binary")
     a = ap.parse_args()
 
@@ -249,8 +256,11 @@ def main():
             exp = Exporter(binary, config, work)
             exp.wait_ready(None)
             size = get(exp, "/api/v1/sites", None, 60)[1]
-            base, peak = hold_unread(exp, a.clients, a.hold)
+            base, peak = hold_unread(exp, a.clients, a.hold, a.gzip)
             exp.stop()
+            if a.memory_only:
+                rows.append((name, size / 2**20, base, peak, "not run", "not run"))
+                continue
             exp = Exporter(binary, config, work)
             exp.wait_ready(None)
             plain = lockout(exp, None, a.idle, a.half, a.give_up)

@@ -13,6 +13,7 @@ use axum::routing::get;
 use flate2::Compression;
 use flate2::write::GzEncoder;
 use prometheus::Registry;
+use tower_http::compression::{CompressionLayer, CompressionLevel};
 
 pub mod access;
 pub mod api;
@@ -106,7 +107,25 @@ pub fn router(web: Arc<Web>) -> Router {
         .with_state(web)
 }
 
-/// True when the client accepts gzip (and did not say `q=0`).
+/// Gzip of a response rendered per request, as it streams out, when the
+/// client asks for it. Gzip only, whatever other encodings tower-http may
+/// be built with, at the fastest level as for `/metrics`: these bodies are
+/// mostly repeated markup and JSON keys, which compress well even so. Its
+/// default predicate leaves bodies under 32 bytes (no page is that small),
+/// images, SSE and gRPC alone; the API sets its own threshold. It adds
+/// `Vary: Accept-Encoding` only to the responses it would compress, so the
+/// handlers set it themselves.
+fn compression() -> CompressionLayer {
+    CompressionLayer::new()
+        .no_br()
+        .no_deflate()
+        .no_zstd()
+        .quality(CompressionLevel::Fastest)
+}
+
+/// True when the client accepts gzip (and did not say `q=0`). For the
+/// bodies compressed once and served many times (`/metrics`, the API's
+/// shared answers); tower-http's own negotiation is not public.
 pub fn accepts_gzip(headers: &HeaderMap) -> bool {
     headers
         .get_all(header::ACCEPT_ENCODING)

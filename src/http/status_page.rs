@@ -5,18 +5,20 @@ use std::sync::Arc;
 
 use axum::Router;
 use axum::extract::{Extension, RawQuery, State};
-use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use chrono::Utc;
 
 use super::access::Viewer;
-use super::{Web, accepts_gzip, gzip};
+use super::{Web, compression};
 use crate::render::status_page::{CONTENT_SECURITY_POLICY, SCRIPT, page};
 
 pub fn routes() -> Router<Arc<Web>> {
     Router::new()
-        .route("/", get(page_handler))
+        // The page is rendered per request, so it is compressed per
+        // request too, as it streams out.
+        .route("/", get(page_handler).layer(compression()))
         .route("/static/status.js", get(script_handler))
 }
 
@@ -27,7 +29,6 @@ async fn page_handler(
     State(web): State<Arc<Web>>,
     Extension(viewer): Extension<Viewer>,
     RawQuery(raw): RawQuery,
-    headers: HeaderMap,
 ) -> Response {
     let view = viewer.view(&web.store);
     let page = page(&view, raw.as_deref(), Utc::now(), &web.telemetry_path);
@@ -36,12 +37,7 @@ async fn page_handler(
     } else {
         (StatusCode::OK, page.html)
     };
-    let gzipped = accepts_gzip(&headers);
-    let mut resp = if gzipped {
-        (status, gzip(body.as_bytes())).into_response()
-    } else {
-        (status, body).into_response()
-    };
+    let mut resp = (status, body).into_response();
     let h = resp.headers_mut();
     h.insert(
         header::CONTENT_TYPE,
@@ -60,10 +56,10 @@ async fn page_handler(
         header::REFERRER_POLICY,
         HeaderValue::from_static("no-referrer"),
     );
+    // Set here rather than left to the compression layer, which adds it
+    // only to the answers it would compress (not below its minimum size):
+    // every answer of this URL depends on Accept-Encoding.
     h.insert(header::VARY, HeaderValue::from_static("Accept-Encoding"));
-    if gzipped {
-        h.insert(header::CONTENT_ENCODING, HeaderValue::from_static("gzip"));
-    }
     resp
 }
 

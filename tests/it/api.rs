@@ -599,6 +599,95 @@ async fn large_answers_are_gzipped_when_the_client_asks() {
     assert_eq!(v["count"], json!(10));
 }
 
+/// Serves `web`'s router on a loopback port; the base URL.
+async fn serve_web(web: Web) -> String {
+    let router = gridpane_backup_exporter::http::router(Arc::new(web));
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    tokio::spawn(async move {
+        let _ = axum::serve(listener, router).await;
+    });
+    format!("http://{addr}")
+}
+
+/// Status, `content-encoding`, `vary` values and the body as sent.
+async fn fetch_raw(url: &str, gzip: bool) -> (u16, Option<String>, Vec<String>, Vec<u8>) {
+    let client = reqwest::Client::builder().no_gzip().build().unwrap();
+    let mut req = client.get(url);
+    if gzip {
+        req = req.header("accept-encoding", "gzip");
+    }
+    let resp = req.send().await.unwrap();
+    let h = resp.headers();
+    let encoding = h
+        .get("content-encoding")
+        .map(|v| v.to_str().unwrap().to_string());
+    let vary = h
+        .get_all("vary")
+        .iter()
+        .map(|v| v.to_str().unwrap().to_string())
+        .collect();
+    (
+        resp.status().as_u16(),
+        encoding,
+        vary,
+        resp.bytes().await.unwrap().to_vec(),
+    )
+}
+
+#[tokio::test]
+async fn answers_built_per_request_are_gzipped_and_shared_ones_never_twice() {
+    let store = three_accounts();
+    let (_, all) = shared(
+        &Web::new(Arc::clone(&store), "/metrics".to_string()),
+        Endpoint::Sites,
+        None,
+        false,
+    )
+    .await;
+    // Room for the plain site list, none for its gzip.
+    let web = Web::new(Arc::clone(&store), "/metrics".to_string()).with_api_answer_bytes(all.len());
+    let base = serve_web(web).await;
+
+    let (status, encoding, vary, plain) = fetch_raw(&format!("{base}/api/v1/status"), false).await;
+    assert_eq!(
+        (status, encoding, vary),
+        (200, None, vec!["Accept-Encoding".into()])
+    );
+    assert!(plain.len() > 1024, "too small to be gzipped");
+    let (status, encoding, vary, gz) = fetch_raw(&format!("{base}/api/v1/status"), true).await;
+    assert_eq!(
+        (status, encoding.as_deref(), vary),
+        (200, Some("gzip"), vec!["Accept-Encoding".into()])
+    );
+    let mut text = Vec::new();
+    flate2::read::GzDecoder::new(&gz[..])
+        .read_to_end(&mut text)
+        .unwrap();
+    let (plain, text): (Value, Value) = (
+        serde_json::from_slice(&plain).unwrap(),
+        serde_json::from_slice(&text).unwrap(),
+    );
+    assert_eq!(plain["accounts"], text["accounts"]);
+
+    // 1024 bytes or less: as it is.
+    let (status, encoding, vary, index) = fetch_raw(&format!("{base}/api/v1/"), true).await;
+    assert!(index.len() <= 1024, "{}", index.len());
+    assert_eq!(
+        (status, encoding, vary),
+        (200, None, vec!["Accept-Encoding".into()])
+    );
+
+    // The budget has no room to gzip the shared list: it is sent as it is,
+    // not compressed per request instead.
+    let (status, encoding, vary, body) = fetch_raw(&format!("{base}/api/v1/sites"), true).await;
+    assert_eq!(
+        (status, encoding, vary),
+        (200, None, vec!["Accept-Encoding".into()])
+    );
+    assert_eq!(body, all);
+}
+
 #[tokio::test]
 async fn no_answer_carries_a_provider_secret() {
     let (_fake, app) = support::start_demo().await;

@@ -4,7 +4,10 @@
 
 use crate::support;
 
+use std::io::Read as _;
 use std::sync::Arc;
+
+use reqwest::header::HeaderMap;
 
 use gridpane_backup_exporter::domain::{
     AccountSnapshot, Frequency, Schedule, Site, Storage, StorageSettings,
@@ -555,6 +558,80 @@ async fn the_page_and_its_script_are_served_on_the_same_router_as_metrics() {
     let (status, _, metrics) = support::status::get(&format!("{base}/metrics")).await;
     assert_eq!(status, 200);
     assert!(metrics.contains("gridpane_sites{account=\"acme\"} 10"));
+}
+
+/// Status, headers and body of one page request, with `accept-encoding`
+/// when given; the body as sent, not decoded.
+async fn fetch_page(url: &str, accept_encoding: Option<&str>) -> (u16, HeaderMap, Vec<u8>) {
+    let client = reqwest::Client::builder().no_gzip().build().unwrap();
+    let mut req = client.get(url);
+    if let Some(enc) = accept_encoding {
+        req = req.header("accept-encoding", enc);
+    }
+    let resp = req.send().await.unwrap();
+    let status = resp.status().as_u16();
+    let headers = resp.headers().clone();
+    (status, headers, resp.bytes().await.unwrap().to_vec())
+}
+
+#[tokio::test]
+async fn the_page_is_gzipped_when_asked_with_the_same_html_and_headers() {
+    let base = support::status::serve(acme_store()).await;
+    for (query, status) in [("/?problems=1", 200), ("/?page=zero", 400)] {
+        let url = format!("{base}{query}");
+        // The page shows ages, so it may change between two requests: ask
+        // plain, gzip, plain, until both plain answers agree.
+        let mut agreed = None;
+        for _ in 0..5 {
+            let (_, _, before) = fetch_page(&url, None).await;
+            let gz = fetch_page(&url, Some("gzip")).await;
+            let plain = fetch_page(&url, None).await;
+            if before == plain.2 {
+                agreed = Some((plain, gz));
+                break;
+            }
+        }
+        let ((plain_status, plain_h, plain), (gz_status, gz_h, gz)) =
+            agreed.expect("the page kept changing between requests");
+        assert_eq!((plain_status, gz_status), (status, status), "{query}");
+
+        assert_eq!(gz_h["content-encoding"], "gzip", "{query}");
+        assert!(
+            gz.len() < plain.len() / 3,
+            "{query}: {} of {}",
+            gz.len(),
+            plain.len()
+        );
+        let mut html = Vec::new();
+        flate2::read::GzDecoder::new(&gz[..])
+            .read_to_end(&mut html)
+            .unwrap();
+        assert_eq!(html, plain, "{query}: gzip decodes to the plain page");
+
+        assert!(plain_h.get("content-encoding").is_none(), "{query}");
+        for h in [&plain_h, &gz_h] {
+            let vary: Vec<_> = h.get_all("vary").iter().collect();
+            assert_eq!(vary, ["Accept-Encoding"], "{query}");
+            assert_eq!(h["content-type"], "text/html; charset=utf-8");
+            assert_eq!(h["cache-control"], "no-store");
+            assert_eq!(h["x-content-type-options"], "nosniff");
+            assert_eq!(h["referrer-policy"], "no-referrer");
+            assert!(
+                h["content-security-policy"]
+                    .to_str()
+                    .unwrap()
+                    .contains("default-src 'none'")
+            );
+        }
+    }
+
+    // Refused gzip, or none offered: the page as it is.
+    for refused in ["gzip;q=0", "identity", "br"] {
+        let (status, h, body) = fetch_page(&format!("{base}/"), Some(refused)).await;
+        assert_eq!(status, 200, "{refused}");
+        assert!(h.get("content-encoding").is_none(), "{refused}");
+        assert!(body.starts_with(b"<!doctype html>"), "{refused}");
+    }
 }
 
 #[test]
