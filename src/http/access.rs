@@ -22,21 +22,21 @@ use crate::store::{AccountState, Store};
 /// The authenticated user of a request: the basic-auth user, or else the
 /// common name (CN) of the verified client certificate. Set by the server.
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub struct Identity(pub Arc<str>);
+pub(crate) struct Identity(pub Arc<str>);
 
 /// The `access` rules in force, replaceable while serving (a reload): the
 /// next request reads the new rules.
 #[derive(Clone, Debug, Default)]
-pub struct AccessRules(Arc<RwLock<Option<Arc<Access>>>>);
+pub(crate) struct AccessRules(Arc<RwLock<Option<Arc<Access>>>>);
 
 impl AccessRules {
-    pub fn new(access: Option<Access>) -> Self {
+    pub(crate) fn new(access: Option<Access>) -> Self {
         AccessRules(Arc::new(RwLock::new(access.map(Arc::new))))
     }
 
     /// Puts `access` in force for every request from now on; `None` lets
     /// everyone who authenticates see every account.
-    pub fn replace(&self, access: Option<Access>) {
+    pub(crate) fn replace(&self, access: Option<Access>) {
         let access = access.map(Arc::new);
         match self.0.write() {
             Ok(mut g) => *g = access,
@@ -70,12 +70,12 @@ impl Viewer {
         Viewer { scope }
     }
 
-    pub fn scope(&self) -> &Arc<Scope> {
+    pub(crate) fn scope(&self) -> &Arc<Scope> {
         &self.scope
     }
 
     /// The permitted accounts, as [`View::load`] loads them.
-    pub fn view(&self, store: &Store) -> View {
+    pub(crate) fn view(&self, store: &Store) -> View {
         let mut view = View::load(store);
         if *self.scope != Scope::All {
             view.accounts.retain(|a| self.scope.permits(&a.name));
@@ -89,7 +89,7 @@ impl Viewer {
     }
 
     /// The permitted accounts' states, as [`crate::render::metrics::load_states`].
-    pub fn states(&self, store: &Store) -> Vec<(String, Arc<AccountState>)> {
+    pub(crate) fn states(&self, store: &Store) -> Vec<(String, Arc<AccountState>)> {
         let mut states = crate::render::metrics::load_states(store);
         states.retain(|(name, _)| self.scope.permits(name));
         states
@@ -124,7 +124,7 @@ pub(crate) async fn admit(State(web): State<Arc<Web>>, mut req: Request, next: N
 
 /// Distinct scopes whose cache entries are kept, at most; the least
 /// recently used goes first.
-pub const SCOPES_CACHED: usize = 32;
+pub(crate) const SCOPES_CACHED: usize = 32;
 
 /// One cache per scope (not per user: users who see the same accounts
 /// share it), for the most recently used [`SCOPES_CACHED`] scopes.
@@ -143,7 +143,7 @@ impl<T> Default for PerScope<T> {
 
 impl<T> PerScope<T> {
     /// The cache of `scope`, made by `make` if it has none.
-    pub fn get(&self, scope: &Arc<Scope>, make: impl FnOnce() -> T) -> Arc<T> {
+    pub(crate) fn get(&self, scope: &Arc<Scope>, make: impl FnOnce() -> T) -> Arc<T> {
         let mut entries = lock(&self.entries);
         let found = entries
             .iter()
@@ -186,7 +186,7 @@ struct Merged {
 impl Expositions {
     /// The snapshot part for `states` (the scope's accounts, as loaded for
     /// this scrape) and the instant it is valid for.
-    pub async fn get(
+    pub(crate) async fn get(
         &self,
         scope: &Arc<Scope>,
         states: &[(String, Arc<AccountState>)],

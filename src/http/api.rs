@@ -23,7 +23,7 @@ use crate::config::access::Scope;
 use crate::domain::Assessed;
 use crate::render::api::{Endpoint, ParamError, View, build, index, status, strict_params};
 
-pub fn routes() -> Router<Arc<Web>> {
+pub(crate) fn routes() -> Router<Arc<Web>> {
     Router::new()
         .route("/api/v1/status", get(status_handler))
         .route("/api/v1/sites", get(sites_handler))
@@ -63,7 +63,7 @@ const SHARED_ANSWERS: usize = 16;
 /// Answers up to this size are sent as they are, never gzipped.
 const GZIP_ABOVE: u16 = 1024;
 /// Bytes that serialised list answers may hold at once, by default.
-pub const DEFAULT_ANSWER_BYTES: usize = 64 << 20;
+pub(crate) const DEFAULT_ANSWER_BYTES: usize = 64 << 20;
 
 /// Serialised list answers, shared by every request for the same snapshots
 /// and query: a client that reads slowly (or never) holds a reference to a
@@ -71,7 +71,7 @@ pub const DEFAULT_ANSWER_BYTES: usize = 64 << 20;
 /// sent, holds permits for its bytes from one budget, so all of them
 /// together never exceed it; an answer that finds no room is a 503.
 #[derive(Debug)]
-pub struct SharedAnswers {
+pub(crate) struct SharedAnswers {
     entries: Mutex<VecDeque<Arc<SharedAnswer>>>,
     /// Concurrent misses build an answer once between them.
     building: tokio::sync::Mutex<()>,
@@ -169,7 +169,7 @@ impl Default for SharedAnswers {
 impl SharedAnswers {
     /// `budget_bytes`: what all bodies together may hold (at most 4 GiB).
     /// An answer larger than the budget is served alone.
-    pub fn new(budget_bytes: usize) -> Self {
+    pub(crate) fn new(budget_bytes: usize) -> Self {
         let budget_bytes = u32::try_from(budget_bytes.max(1)).unwrap_or(u32::MAX);
         SharedAnswers {
             entries: Mutex::new(VecDeque::new()),

@@ -24,7 +24,7 @@ use self::api::SharedAnswers;
 use crate::render::{metrics, text};
 use crate::store::Store;
 
-pub const EXPOSITION_CONTENT_TYPE: &str = "text/plain; version=0.0.4; charset=utf-8";
+pub(crate) const EXPOSITION_CONTENT_TYPE: &str = "text/plain; version=0.0.4; charset=utf-8";
 
 /// What the handlers share.
 pub struct Web {
@@ -79,14 +79,14 @@ impl Web {
 
     /// The `access` rules to follow (a handle the caller keeps, to replace
     /// them while serving).
-    pub fn with_access(mut self, access: AccessRules) -> Self {
+    pub(crate) fn with_access(mut self, access: AccessRules) -> Self {
         self.access = access;
         self
     }
 
     /// Renders the whole exposition on every scrape, as a baseline for
     /// benchmarks (`--web.disable-exposition-cache`).
-    pub fn without_exposition_cache(mut self) -> Self {
+    pub(crate) fn without_exposition_cache(mut self) -> Self {
         self.exposition = None;
         self
     }
@@ -126,7 +126,7 @@ fn compression() -> CompressionLayer {
 /// True when the client accepts gzip (and did not say `q=0`). For the
 /// bodies compressed once and served many times (`/metrics`, the API's
 /// shared answers); tower-http's own negotiation is not public.
-pub fn accepts_gzip(headers: &HeaderMap) -> bool {
+pub(crate) fn accepts_gzip(headers: &HeaderMap) -> bool {
     headers
         .get_all(header::ACCEPT_ENCODING)
         .iter()
@@ -144,7 +144,7 @@ pub fn accepts_gzip(headers: &HeaderMap) -> bool {
         })
 }
 
-pub fn gzip(body: &[u8]) -> Vec<u8> {
+pub(crate) fn gzip(body: &[u8]) -> Vec<u8> {
     let mut enc = GzEncoder::new(Vec::with_capacity(body.len() / 8 + 64), Compression::fast());
     // Writing into a Vec cannot fail.
     let _ = enc.write_all(body);

@@ -14,7 +14,7 @@ use super::access::Viewer;
 use super::{Web, compression};
 use crate::render::status_page::{CONTENT_SECURITY_POLICY, SCRIPT, page};
 
-pub fn routes() -> Router<Arc<Web>> {
+pub(crate) fn routes() -> Router<Arc<Web>> {
     Router::new()
         // The page is rendered per request, so it is compressed per
         // request too, as it streams out.
