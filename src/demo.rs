@@ -43,7 +43,7 @@ pub async fn start() -> std::io::Result<(FakeGridPane, Config)> {
         accounts: vec![Account {
             name: DEMO_ACCOUNT.to_string(),
             base_url,
-            token: TokenSource::Inline(Secret::new(token)),
+            token: TokenSource::Inline(Secret::from(token)),
             time_zone: None,
         }],
         poll: PollConfig {

@@ -1,16 +1,10 @@
 //! `gridpane-backup-exporter healthcheck`: GET `/-/healthy` from the running
-//! exporter with std only (plus rustls when it serves TLS), so that a
-//! container image needs neither a shell nor curl.
+//! exporter, so that a container image needs neither a shell nor curl. It
+//! uses the HTTP client the exporter already has (reqwest with rustls) on a
+//! one-thread runtime.
 
-use std::io::{Read, Write};
-use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr, TcpStream};
-use std::sync::Arc;
-use std::time::{Duration, Instant};
-
-use rustls::client::danger::{HandshakeSignatureValid, ServerCertVerified, ServerCertVerifier};
-use rustls::crypto::CryptoProvider;
-use rustls::pki_types::{CertificateDer, ServerName, UnixTime};
-use rustls::{DigitallySignedStruct, SignatureScheme};
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
+use std::time::Duration;
 
 /// Where the probe connects for a given listen address: the address itself,
 /// or loopback of the same family when it is unspecified.
@@ -24,135 +18,59 @@ pub fn probe_target(listen: SocketAddr) -> SocketAddr {
 }
 
 /// `Ok` only when `target` answers `GET /-/healthy` with 200 within
-/// `timeout`. With `tls`, the probe speaks HTTPS without verifying the
-/// certificate: it talks to its own exporter, sends nothing secret and reads
-/// only the status line.
+/// `timeout` (connecting, asking and reading the status together). With
+/// `tls`, the probe speaks HTTPS without verifying the certificate: it talks
+/// to its own exporter, sends nothing secret and reads only the status.
 pub fn check(target: SocketAddr, tls: bool, timeout: Duration) -> Result<(), String> {
     let scheme = if tls { "https" } else { "http" };
     let url = format!("{scheme}://{target}/-/healthy");
-    let deadline = Instant::now() + timeout;
-    let remaining = || {
-        deadline
-            .checked_duration_since(Instant::now())
-            .filter(|d| !d.is_zero())
-            .ok_or_else(|| format!("{url}: no answer within {timeout:?}"))
-    };
-    let tcp = TcpStream::connect_timeout(&target, remaining()?)
-        .map_err(|e| format!("cannot connect to {target}: {e}"))?;
-    let left = remaining()?;
-    tcp.set_write_timeout(Some(left))
-        .and_then(|()| tcp.set_read_timeout(Some(left)))
-        .map_err(|e| e.to_string())?;
-    let line = if tls {
-        let conn =
-            rustls::ClientConnection::new(tls_config()?, ServerName::IpAddress(target.ip().into()))
-                .map_err(|e| format!("{url}: {e}"))?;
-        status_line(&mut rustls::StreamOwned::new(conn, tcp), target, &remaining)
-    } else {
-        let mut tcp = tcp;
-        status_line(&mut tcp, target, &remaining)
-    }
-    .map_err(|e| format!("{url}: {e}"))?;
-    let mut parts = line.split_whitespace();
-    match (parts.next(), parts.next()) {
-        (Some(v), Some("200")) if v.starts_with("HTTP/1.") => Ok(()),
-        (Some(v), Some(_)) if v.starts_with("HTTP/1.") => Err(format!("{url} answered \"{line}\"")),
-        _ => Err(format!("{url}: not an HTTP answer: {line:?}")),
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| format!("cannot start the runtime: {e}"))?;
+    let client = reqwest::Client::builder()
+        .user_agent("gridpane-backup-exporter-healthcheck")
+        .timeout(timeout)
+        // The target is an address, never a name: a proxy from the
+        // environment (HTTP_PROXY in a container) must not answer for it.
+        .no_proxy()
+        // A redirect is not the 200 asked for.
+        .redirect(reqwest::redirect::Policy::none())
+        // Only for this probe of its own exporter, which serves whatever
+        // certificate the web config names (often self-signed, for a host
+        // name other than loopback). Nothing is verified, so the system's
+        // root certificates are not read either.
+        .danger_accept_invalid_certs(tls)
+        .tls_built_in_root_certs(false)
+        .build()
+        .map_err(|e| format!("{url}: {}", root_cause(&e)))?;
+    // Only the status is read: the body is dropped unread.
+    let answer = runtime.block_on(async { client.get(&url).send().await });
+    match answer {
+        Ok(r) if r.status() == reqwest::StatusCode::OK => Ok(()),
+        Ok(r) => Err(format!("{url} answered {}", r.status())),
+        Err(e) if e.is_timeout() => Err(format!("{url}: no answer within {timeout:?}")),
+        Err(e) if e.is_connect() => Err(format!("cannot connect to {target}: {}", root_cause(&e))),
+        Err(e) => Err(format!("{url}: {}", root_cause(&e))),
     }
 }
 
-/// Sends the request and reads the first line of the answer.
-fn status_line<S: Read + Write>(
-    stream: &mut S,
-    target: SocketAddr,
-    remaining: &dyn Fn() -> Result<Duration, String>,
-) -> Result<String, String> {
-    stream
-        .write_all(
-            format!(
-                "GET /-/healthy HTTP/1.0\r\nHost: {target}\r\nUser-Agent: gridpane-backup-exporter-healthcheck\r\n\r\n"
-            )
-            .as_bytes(),
-        )
-        .and_then(|()| stream.flush())
-        .map_err(|e| format!("cannot send the request: {e}"))?;
-    let mut head = Vec::with_capacity(64);
-    let mut buf = [0u8; 256];
-    while !head.contains(&b'\n') && head.len() < 1024 {
-        remaining()?;
-        match stream.read(&mut buf) {
-            Ok(0) => break,
-            Ok(n) => head.extend_from_slice(buf.get(..n).unwrap_or_default()),
-            Err(e) => return Err(format!("cannot read the answer: {e}")),
-        }
+/// The innermost cause of `e` (reqwest's own message only names the stage,
+/// such as "error sending request").
+fn root_cause(e: &(dyn std::error::Error + 'static)) -> String {
+    let mut root = e;
+    while let Some(s) = root.source() {
+        root = s;
     }
-    let text = String::from_utf8_lossy(&head);
-    Ok(text.lines().next().unwrap_or("").trim().to_string())
-}
-
-fn tls_config() -> Result<Arc<rustls::ClientConfig>, String> {
-    let provider = Arc::new(rustls::crypto::ring::default_provider());
-    let config = rustls::ClientConfig::builder_with_provider(Arc::clone(&provider))
-        .with_safe_default_protocol_versions()
-        .map_err(|e| e.to_string())?
-        .dangerous()
-        .with_custom_certificate_verifier(Arc::new(OwnExporter(provider)))
-        .with_no_client_auth();
-    Ok(Arc::new(config))
-}
-
-/// Accepts the exporter's own certificate whoever signed it (signatures are
-/// still checked, so the handshake is real).
-#[derive(Debug)]
-struct OwnExporter(Arc<CryptoProvider>);
-
-impl ServerCertVerifier for OwnExporter {
-    fn verify_server_cert(
-        &self,
-        _end_entity: &CertificateDer<'_>,
-        _intermediates: &[CertificateDer<'_>],
-        _server_name: &ServerName<'_>,
-        _ocsp_response: &[u8],
-        _now: UnixTime,
-    ) -> Result<ServerCertVerified, rustls::Error> {
-        Ok(ServerCertVerified::assertion())
-    }
-
-    fn verify_tls12_signature(
-        &self,
-        message: &[u8],
-        cert: &CertificateDer<'_>,
-        dss: &DigitallySignedStruct,
-    ) -> Result<HandshakeSignatureValid, rustls::Error> {
-        rustls::crypto::verify_tls12_signature(
-            message,
-            cert,
-            dss,
-            &self.0.signature_verification_algorithms,
-        )
-    }
-
-    fn verify_tls13_signature(
-        &self,
-        message: &[u8],
-        cert: &CertificateDer<'_>,
-        dss: &DigitallySignedStruct,
-    ) -> Result<HandshakeSignatureValid, rustls::Error> {
-        rustls::crypto::verify_tls13_signature(
-            message,
-            cert,
-            dss,
-            &self.0.signature_verification_algorithms,
-        )
-    }
-
-    fn supported_verify_schemes(&self) -> Vec<SignatureScheme> {
-        self.0.signature_verification_algorithms.supported_schemes()
-    }
+    root.to_string()
 }
 
 #[cfg(test)]
 mod tests {
+    use std::io::{Read, Write};
+    use std::sync::Arc;
+    use std::time::Instant;
+
     use super::*;
     use crate::cli::parse_listen_address;
 
@@ -192,7 +110,7 @@ mod tests {
             let answer_on = |s: &mut dyn ReadWrite| {
                 let mut req = [0u8; 512];
                 let n = s.read(&mut req).unwrap();
-                assert!(req[..n].starts_with(b"GET /-/healthy HTTP/1.0\r\n"));
+                assert!(req[..n].starts_with(b"GET /-/healthy HTTP/1.1\r\n"));
                 s.write_all(answer.as_bytes()).unwrap();
                 s.flush().unwrap();
             };
@@ -231,6 +149,17 @@ mod tests {
         assert!(err.contains("503"), "{err}");
         assert!(check(serve_once("SSH-2.0-OpenSSH\r\n", false), false, T).is_err());
         assert!(check(serve_once("", false), false, T).is_err());
+    }
+
+    #[test]
+    fn a_redirect_is_not_followed_and_is_unhealthy() {
+        let healthy = serve_once("HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n", false);
+        let redirect: &'static str = format!(
+            "HTTP/1.1 302 Found\r\nLocation: http://{healthy}/-/healthy\r\nContent-Length: 0\r\n\r\n"
+        )
+        .leak();
+        let err = check(serve_once(redirect, false), false, T).unwrap_err();
+        assert!(err.contains("302"), "{err}");
     }
 
     #[test]

@@ -4,7 +4,9 @@
 
 use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::sync::{Arc, RwLock};
+use std::sync::{Arc, Mutex, PoisonError};
+
+use arc_swap::ArcSwap;
 
 use serde::{Deserialize, Serialize};
 use tokio::sync::watch;
@@ -120,26 +122,39 @@ impl AccountState {
 #[derive(Debug)]
 pub struct AccountSlot {
     pub name: String,
-    state: RwLock<Arc<AccountState>>,
+    /// Read by every scrape without a lock: a reader never waits for a
+    /// writer building the next state (judging a whole fleet, say).
+    state: ArcSwap<AccountState>,
+    /// Writers build the next state from the current one (a detail batch
+    /// laid over the snapshot, a poll's counters), so they take turns: two
+    /// at once would each start from the same state and the later store
+    /// would drop the other's change. A mutex rather than `ArcSwap::rcu`,
+    /// which would run a change again after losing a race: changes here
+    /// move their values in (`FnOnce`) and may judge every site.
+    writer: Mutex<()>,
 }
 
 impl AccountSlot {
-    /// The current state; cheap (an `Arc` clone).
-    pub fn load(&self) -> Arc<AccountState> {
-        match self.state.read() {
-            Ok(g) => Arc::clone(&g),
-            Err(poisoned) => Arc::clone(&poisoned.into_inner()),
+    fn new(name: String) -> Self {
+        AccountSlot {
+            name,
+            state: ArcSwap::from_pointee(AccountState::default()),
+            writer: Mutex::new(()),
         }
     }
 
+    /// The current state; cheap (an `Arc` clone).
+    pub fn load(&self) -> Arc<AccountState> {
+        self.state.load_full()
+    }
+
     fn swap(&self, f: impl FnOnce(&mut AccountState)) {
-        let mut guard = match self.state.write() {
-            Ok(g) => g,
-            Err(poisoned) => poisoned.into_inner(),
-        };
-        let mut next = AccountState::clone(&guard);
+        // A writer that panicked stored nothing (the store comes after `f`),
+        // so the state behind a poisoned lock is whole.
+        let _turn = self.writer.lock().unwrap_or_else(PoisonError::into_inner);
+        let mut next = AccountState::clone(&self.state.load());
         f(&mut next);
-        *guard = Arc::new(next);
+        self.state.store(Arc::new(next));
     }
 }
 
@@ -225,43 +240,33 @@ pub struct Store {
     /// Bumped whenever any account's snapshot is replaced.
     generation: watch::Sender<u64>,
     tasks: TaskHealth,
-    /// The policy every snapshot is judged under.
-    policy: RwLock<Arc<Policy>>,
+    /// The policy every snapshot is judged under; replaced whole, read
+    /// without a lock.
+    policy: ArcSwap<Policy>,
 }
 
 impl Store {
     pub fn new(names: impl IntoIterator<Item = String>) -> Self {
         let accounts = names
             .into_iter()
-            .map(|name| {
-                Arc::new(AccountSlot {
-                    name,
-                    state: RwLock::new(Arc::new(AccountState::default())),
-                })
-            })
+            .map(|name| Arc::new(AccountSlot::new(name)))
             .collect();
         Store {
             accounts,
             generation: watch::Sender::new(0),
             tasks: TaskHealth::default(),
-            policy: RwLock::new(Arc::new(Policy::default())),
+            policy: ArcSwap::from_pointee(Policy::default()),
         }
     }
 
     /// The policy in force.
     pub fn policy(&self) -> Arc<Policy> {
-        match self.policy.read() {
-            Ok(g) => Arc::clone(&g),
-            Err(poisoned) => Arc::clone(&poisoned.into_inner()),
-        }
+        self.policy.load_full()
     }
 
     /// Puts `policy` in force and judges every snapshot again under it.
     pub fn set_policy(&self, policy: Policy, now: DateTime<Utc>) {
-        match self.policy.write() {
-            Ok(mut g) => *g = Arc::new(policy),
-            Err(poisoned) => *poisoned.into_inner() = Arc::new(policy),
-        }
+        self.policy.store(Arc::new(policy));
         self.rejudge(now);
     }
 
@@ -340,12 +345,75 @@ impl Store {
         snapshot: AccountSnapshot,
         f: impl FnOnce(&mut AccountState),
     ) {
-        let assessed = Arc::new(self.assess(snapshot));
+        // Judged in the writer's turn, like a rejudge: a policy reloaded
+        // meanwhile is then either read here or applied by the rejudge
+        // that follows it, never lost to a verdict made before it. Scrapes
+        // do not wait for the judging.
         slot.swap(|s| {
-            s.snapshot = Some(assessed);
+            s.snapshot = Some(Arc::new(self.assess(snapshot)));
             s.ready = true;
             f(s);
         });
         self.generation.send_modify(|g| *g += 1);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Writers each build on the state the previous one stored: none of
+    /// their changes is lost, however they interleave.
+    #[test]
+    fn concurrent_writers_lose_no_change() {
+        const THREADS: u64 = 4;
+        const EACH: u64 = 2000;
+        let store = Store::new(["a".to_string()]);
+        let slot = Arc::clone(&store.accounts()[0]);
+        let start = std::sync::Barrier::new(THREADS as usize);
+        std::thread::scope(|scope| {
+            for t in 0..THREADS {
+                let (store, slot, start) = (&store, &slot, &start);
+                scope.spawn(move || {
+                    start.wait();
+                    // Yielding inside the change widens the window in
+                    // which another writer could start from the same state.
+                    let add_one = |s: &mut AccountState| {
+                        std::thread::yield_now();
+                        s.counters.polls += 1;
+                    };
+                    for _ in 0..EACH {
+                        if t % 2 == 0 {
+                            store.update(slot, add_one);
+                        } else {
+                            store.replace_with(slot, add_one);
+                        }
+                        // Readers go on meanwhile.
+                        assert!(slot.load().counters.polls <= THREADS * EACH);
+                    }
+                });
+            }
+        });
+        assert_eq!(slot.load().counters.polls, THREADS * EACH);
+        assert_eq!(store.generation(), THREADS / 2 * EACH);
+    }
+
+    /// A writer that panics leaves the state as it was, and the slot takes
+    /// writes after it.
+    #[test]
+    fn a_writer_that_panics_changes_nothing() {
+        let store = Store::new(["a".to_string()]);
+        let slot = Arc::clone(&store.accounts()[0]);
+        store.update(&slot, |s| s.counters.polls = 1);
+        let panicked = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+            store.update(&slot, |s| {
+                s.counters.polls = 99;
+                panic!("a bug in a writer");
+            })
+        }));
+        assert!(panicked.is_err());
+        assert_eq!(slot.load().counters.polls, 1);
+        store.update(&slot, |s| s.counters.polls += 1);
+        assert_eq!(slot.load().counters.polls, 2);
     }
 }

@@ -17,9 +17,11 @@ use std::time::Duration;
 use figment::providers::{Format, Yaml};
 use figment::value::{Dict, Map, Value};
 use figment::{Figment, Metadata, Profile, Provider};
+use secrecy::zeroize::Zeroizing;
 use serde::Deserialize;
 use url::Url;
 
+use crate::gridpane::ExposeSecret as _;
 pub use crate::gridpane::Secret;
 use crate::gridpane::budget::DEFAULT_ENDPOINT_UNITS_PER_MINUTE;
 use crate::gridpane::{ApiError, BudgetOptions, ClientOptions};
@@ -34,11 +36,28 @@ pub const DEFAULT_ACCOUNT: &str = "default";
 /// Where an account's token comes from. A file is read again at every poll,
 /// so a rotated secret is picked up without a restart, and the token is held
 /// only for the length of one poll.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug)]
 pub enum TokenSource {
     Inline(Secret),
     File(PathBuf),
 }
+
+/// A reload compares the running token with the new one: inline tokens by
+/// value (a changed one needs a restart), files by path (each poll reads the
+/// file again).
+impl PartialEq for TokenSource {
+    fn eq(&self, other: &Self) -> bool {
+        match (self, other) {
+            (TokenSource::Inline(a), TokenSource::Inline(b)) => {
+                a.expose_secret() == b.expose_secret()
+            }
+            (TokenSource::File(a), TokenSource::File(b)) => a == b,
+            _ => false,
+        }
+    }
+}
+
+impl Eq for TokenSource {}
 
 impl TokenSource {
     /// Reads the token now. Errors name the file, never the content.
@@ -133,8 +152,10 @@ pub(crate) fn check_token(token: &str) -> Result<(), InvalidToken> {
 /// Reads a token file: a UTF-8 byte order mark and surrounding whitespace
 /// are dropped; what is left must be a valid token.
 fn read_token_file(path: &Path) -> Result<Secret, TokenError> {
-    let raw =
-        std::fs::read_to_string(path).map_err(|source| TokenError::unreadable(path, source))?;
+    // Zeroed when dropped: the file's text is the token.
+    let raw = Zeroizing::new(
+        std::fs::read_to_string(path).map_err(|source| TokenError::unreadable(path, source))?,
+    );
     let token = raw.strip_prefix('\u{feff}').unwrap_or(&raw).trim();
     if token.is_empty() {
         return Err(TokenError::Empty {
@@ -145,7 +166,7 @@ fn read_token_file(path: &Path) -> Result<Secret, TokenError> {
         path: path.to_path_buf(),
         source,
     })?;
-    Ok(Secret::new(token))
+    Ok(Secret::from(token))
 }
 
 /// One GridPane account to watch.
@@ -665,12 +686,12 @@ fn validate(raw: RawConfig, sources: &Sources) -> Result<Loaded, ConfigError> {
                 ));
             }
             (Some(t), None) => {
-                let t = t.expose().trim();
+                let t = t.expose_secret().trim();
                 if t.is_empty() {
                     return Err(ConfigError::at(&file, &at("token"), "must not be empty"));
                 }
                 check_token(t).map_err(|e| ConfigError::at(&file, &at("token"), e))?;
-                TokenSource::Inline(Secret::new(t))
+                TokenSource::Inline(Secret::from(t))
             }
             (None, Some(path)) => {
                 read_token_file(&path).map_err(|e| ConfigError::at(&file, &at("token_file"), e))?;
@@ -771,7 +792,7 @@ fn account_from_env(
         (Some(t), None) => {
             check_token(t)
                 .map_err(|e| ConfigError(format!("environment: GRIDPANE_API_TOKEN: {e}")))?;
-            TokenSource::Inline(Secret::new(t))
+            TokenSource::Inline(Secret::from(t))
         }
         (None, Some(path)) => {
             let path = PathBuf::from(path);
@@ -876,12 +897,33 @@ mod tests {
 
     #[test]
     fn a_secret_never_prints_itself() {
-        let s = Secret::new("hunter2-token");
-        assert_eq!(format!("{s}"), "<redacted>");
-        assert_eq!(format!("{s:?}"), "Secret(<redacted>)");
+        // A Secret has no Display: `format!("{s}")` does not compile.
+        let s = Secret::from("hunter2-token");
+        assert_eq!(format!("{s:?}"), "SecretBox<str>([REDACTED])");
         let source = TokenSource::Inline(s);
         assert!(!format!("{source:?}").contains("hunter2"));
-        assert_eq!(source.load().unwrap().expose(), "hunter2-token");
+        assert!(!format!("{:?}", source.load()).contains("hunter2"));
+        assert_eq!(source.load().unwrap().expose_secret(), "hunter2-token");
+
+        // Nor does an account, or the whole configuration, in any form.
+        let sources = Sources {
+            file: None,
+            env: vec![("GRIDPANE_API_TOKEN".into(), "hunter2-token".into())],
+        };
+        let config = load(&sources).unwrap();
+        assert!(!format!("{config:?}").contains("hunter2"));
+        assert!(!format!("{config:#?}").contains("hunter2"));
+    }
+
+    #[test]
+    fn a_reload_sees_a_changed_inline_token_but_not_a_rewritten_file() {
+        let inline = |t: &str| TokenSource::Inline(Secret::from(t));
+        let file = |p: &str| TokenSource::File(PathBuf::from(p));
+        assert_eq!(inline("first"), inline("first"));
+        assert_ne!(inline("first"), inline("rotated"));
+        assert_eq!(file("/run/token"), file("/run/token"));
+        assert_ne!(file("/run/token"), file("/run/other"));
+        assert_ne!(inline("/run/token"), file("/run/token"));
     }
 
     #[test]
@@ -890,9 +932,9 @@ mod tests {
         let path = dir.path().join("token");
         std::fs::write(&path, "first\n").unwrap();
         let source = TokenSource::File(path.clone());
-        assert_eq!(source.load().unwrap().expose(), "first");
+        assert_eq!(source.load().unwrap().expose_secret(), "first");
         std::fs::write(&path, "rotated\n").unwrap();
-        assert_eq!(source.load().unwrap().expose(), "rotated");
+        assert_eq!(source.load().unwrap().expose_secret(), "rotated");
     }
 
     #[test]
@@ -901,7 +943,7 @@ mod tests {
         let path = dir.path().join("token");
         std::fs::write(&path, "\u{feff}abc-token\r\n").unwrap();
         assert_eq!(
-            TokenSource::File(path).load().unwrap().expose(),
+            TokenSource::File(path).load().unwrap().expose_secret(),
             "abc-token"
         );
     }
@@ -948,7 +990,7 @@ mod tests {
         let account = |url: &str| Account {
             name: url.to_string(),
             base_url: Url::parse(url).unwrap(),
-            token: TokenSource::Inline(Secret::new("t")),
+            token: TokenSource::Inline(Secret::from("t")),
             time_zone: None,
         };
         let config = Config {
@@ -978,7 +1020,7 @@ mod tests {
         let account = Account {
             name: "acme".to_string(),
             base_url: Url::parse("https://my.gridpane.com").unwrap(),
-            token: TokenSource::Inline(Secret::new("t")),
+            token: TokenSource::Inline(Secret::from("t")),
             time_zone: None,
         };
         let poll = PollConfig {

@@ -8,6 +8,7 @@ use reqwest::StatusCode;
 use reqwest::header::{
     ACCEPT, AUTHORIZATION, CONTENT_LENGTH, CONTENT_TYPE, HeaderMap, HeaderValue,
 };
+use secrecy::zeroize::Zeroizing;
 use serde::de::DeserializeOwned;
 use url::Url;
 
@@ -15,7 +16,7 @@ use super::budget::{Budget, BudgetOptions, Observation};
 use super::endpoint::Endpoint;
 use super::error::ApiError;
 use super::history;
-use super::secret::Secret;
+use super::secret::{ExposeSecret as _, Secret};
 use super::wire::{self, Envelope};
 
 /// What the client did since it was last asked: requests by endpoint and
@@ -480,8 +481,11 @@ impl Client {
         url: &Url,
         items: usize,
     ) -> Result<T, ApiError> {
-        let mut bearer = HeaderValue::from_str(&format!("Bearer {}", token.expose()))
-            .map_err(|_| ApiError::InvalidToken { endpoint: ep })?;
+        // The header keeps its own copy (marked sensitive); the formatted
+        // one is zeroed when dropped, like the token.
+        let header = Zeroizing::new(format!("Bearer {}", token.expose_secret()));
+        let mut bearer =
+            HeaderValue::from_str(&header).map_err(|_| ApiError::InvalidToken { endpoint: ep })?;
         bearer.set_sensitive(true);
 
         let mut backoff = Duration::from_secs(1);

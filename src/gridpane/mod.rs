@@ -16,4 +16,4 @@ pub use budget::{Budget, BudgetOptions};
 pub use client::{Client, ClientOptions, RequestTally, Sleeper, decode, http_client};
 pub use endpoint::Endpoint;
 pub use error::ApiError;
-pub use secret::Secret;
+pub use secret::{ExposeSecret, Secret};

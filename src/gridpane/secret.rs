@@ -1,32 +1,10 @@
 //! The token the client sends.
 
-use std::fmt;
+/// A secret string (the GridPane token): `secrecy`'s `SecretString`. Its
+/// `Debug` prints `SecretBox<str>([REDACTED])`, it has no `Display` (so
+/// `{token}` in a message or log does not compile), and its memory is
+/// zeroed when dropped. [`ExposeSecret::expose_secret`] is the only way to
+/// read the value: call it where the value is sent.
+pub type Secret = secrecy::SecretString;
 
-use serde::Deserialize;
-
-/// A secret string (the GridPane token). It never prints itself.
-#[derive(Clone, Deserialize, PartialEq, Eq)]
-#[serde(transparent)]
-pub struct Secret(String);
-
-impl Secret {
-    pub fn new(value: impl Into<String>) -> Self {
-        Secret(value.into())
-    }
-    /// The only way to read the value: call it where the value is sent.
-    pub fn expose(&self) -> &str {
-        &self.0
-    }
-}
-
-impl fmt::Debug for Secret {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("Secret(<redacted>)")
-    }
-}
-
-impl fmt::Display for Secret {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("<redacted>")
-    }
-}
+pub use secrecy::ExposeSecret;

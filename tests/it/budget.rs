@@ -149,7 +149,7 @@ async fn with_pacing_off_the_client_still_follows_gridpanes_remaining_headers() 
     let client = Client::new(client_options(&fake)).unwrap();
     let started = Instant::now();
     // 20 pages of 2 units against 12 a minute: three full windows.
-    let sites = client.sites(&Secret::new(TOKEN)).await.unwrap();
+    let sites = client.sites(&Secret::from(TOKEN)).await.unwrap();
     assert_eq!(sites.len(), 40);
     assert_eq!(fake.rate_limited_count(), 0, "no 429 at all");
     let took = started.elapsed();
@@ -172,7 +172,7 @@ async fn a_full_refresh_at_gridpanes_limits_spends_each_window_and_sees_no_429()
         .unwrap()
         .with_budget(Arc::new(Budget::new(poll.budget_options()))),
     );
-    let token = Secret::new(TOKEN);
+    let token = Secret::from(TOKEN);
     let started = Instant::now();
     client.backup_schedules(&token).await.unwrap();
     client.backup_integrations(&token).await.unwrap();
@@ -340,7 +340,7 @@ async fn a_429_makes_the_next_poll_wait_too() {
     let client = Client::new(client_options(&fake))
         .unwrap()
         .with_sleeper(sleeper);
-    let token = Secret::new(TOKEN);
+    let token = Secret::from(TOKEN);
     let err = client.backup_schedules(&token).await.unwrap_err();
     assert_eq!(err.reason(), "rate_limited");
     assert!(waits.lock().unwrap().is_empty(), "no retry");

@@ -57,7 +57,7 @@ async fn fake(spec: FleetSpec) -> FakeGridPane {
 }
 
 fn token() -> Secret {
-    Secret::new(TOKEN)
+    Secret::from(TOKEN)
 }
 
 fn spec(sites: usize) -> FleetSpec {
@@ -209,7 +209,7 @@ async fn the_drifting_demo_fleet_decodes_into_the_fleet_it_was_made_from() {
 async fn a_rejected_token_fails_at_once_without_a_retry() {
     let fake = fake(spec(3)).await;
     let (client, waits) = client(options(&fake));
-    let err = client.sites(&Secret::new("wrong")).await.unwrap_err();
+    let err = client.sites(&Secret::from("wrong")).await.unwrap_err();
     assert!(
         matches!(err.kind(), ApiError::Auth { status: 401, .. }),
         "{err}"
@@ -785,7 +785,7 @@ async fn a_token_no_header_can_carry_fails_without_sending_or_claiming_an_http_s
     let fake = fake(spec(3)).await;
     let (client, _) = client(options(&fake));
     for bad in ["abc\r\ndef", "abc\0def"] {
-        let err = client.sites(&Secret::new(bad)).await.unwrap_err();
+        let err = client.sites(&Secret::from(bad)).await.unwrap_err();
         let message = err.to_string();
         assert_eq!(err.reason(), "auth");
         assert!(!message.contains("HTTP 0"), "{message}");

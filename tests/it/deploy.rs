@@ -494,6 +494,44 @@ fn healthcheck_subcommand_passes_against_a_running_exporter_and_fails_once_it_st
     assert!(!ok, "healthy after the exporter stopped: {out}");
 }
 
+#[test]
+fn healthcheck_ignores_proxy_variables() {
+    // A "proxy" that answers 200 to whatever it is asked, and a port where
+    // nothing listens: through the proxy the probe would pass.
+    let proxy = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let proxy_url = format!("http://{}", proxy.local_addr().unwrap());
+    std::thread::spawn(move || {
+        for conn in proxy.incoming() {
+            let Ok(mut conn) = conn else { return };
+            let mut req = [0u8; 1024];
+            let _ = std::io::Read::read(&mut conn, &mut req);
+            let _ = std::io::Write::write_all(
+                &mut conn,
+                b"HTTP/1.1 200 OK\r\nContent-Length: 0\r\nConnection: close\r\n\r\n",
+            );
+        }
+    });
+    let mut cmd = Command::new(BIN);
+    cmd.env_clear().args([
+        "healthcheck",
+        &format!("--web.listen-address=127.0.0.1:{}", free_port()),
+        "--timeout=2s",
+    ]);
+    for var in [
+        "HTTP_PROXY",
+        "http_proxy",
+        "HTTPS_PROXY",
+        "https_proxy",
+        "ALL_PROXY",
+        "all_proxy",
+    ] {
+        cmd.env(var, &proxy_url);
+    }
+    let (ok, out) = run(&mut cmd);
+    assert!(!ok, "a proxy answered for the exporter: {out}");
+    assert!(out.contains("cannot connect"), "{out}");
+}
+
 // ---------------------------------------------------------------- compose
 
 const COMPOSE_DIR: &str = "deploy/compose";

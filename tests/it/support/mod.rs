@@ -37,7 +37,7 @@ pub fn account(name: &str, fake: &FakeGridPane, token: &str) -> Account {
     Account {
         name: name.to_string(),
         base_url: Url::parse(&fake.base_url()).unwrap(),
-        token: TokenSource::Inline(Secret::new(token)),
+        token: TokenSource::Inline(Secret::from(token)),
         time_zone: None,
     }
 }
