@@ -49,7 +49,7 @@ impl PollError {
 
 /// The reason of a poll the poller did not finish because it ended
 /// unexpectedly (a panic); the supervisor restarts it.
-pub const POLLER_STOPPED: &str = "internal";
+pub(crate) const POLLER_STOPPED: &str = "internal";
 
 /// Counters since the process started.
 #[derive(Clone, Debug, Default, PartialEq)]
@@ -175,7 +175,7 @@ pub enum Task {
 }
 
 impl Task {
-    pub const ALL: [Task; 5] = [
+    pub(crate) const ALL: [Task; 5] = [
         Task::Poller,
         Task::Detail,
         Task::StateWriter,
@@ -183,7 +183,7 @@ impl Task {
         Task::Reload,
     ];
 
-    pub fn as_str(self) -> &'static str {
+    pub(crate) fn as_str(self) -> &'static str {
         match self {
             Task::Poller => "poller",
             Task::Detail => "detail",
@@ -210,7 +210,7 @@ impl TaskHealth {
         self.restarts[task as usize].load(Ordering::Relaxed)
     }
 
-    pub fn count_restart(&self, task: Task) {
+    pub(crate) fn count_restart(&self, task: Task) {
         self.restarts[task as usize].fetch_add(1, Ordering::Relaxed);
     }
 
@@ -219,11 +219,11 @@ impl TaskHealth {
         self.given_up.store(true, Ordering::Relaxed);
     }
 
-    pub fn count_state_write_error(&self) {
+    pub(crate) fn count_state_write_error(&self) {
         self.state_write_errors.fetch_add(1, Ordering::Relaxed);
     }
 
-    pub fn state_write_errors(&self) -> u64 {
+    pub(crate) fn state_write_errors(&self) -> u64 {
         self.state_write_errors.load(Ordering::Relaxed)
     }
 
@@ -271,14 +271,14 @@ impl Store {
     }
 
     /// A snapshot judged under the policy in force, now.
-    pub fn assess(&self, snapshot: AccountSnapshot) -> Assessed {
+    pub(crate) fn assess(&self, snapshot: AccountSnapshot) -> Assessed {
         Assessed::new(snapshot, &self.policy(), Utc::now())
     }
 
     /// Judges every account's snapshot again at `now` under the policy in
     /// force (a new policy, a mute that ended), whether or not polls
     /// succeed.
-    pub fn rejudge(&self, now: DateTime<Utc>) {
+    pub(crate) fn rejudge(&self, now: DateTime<Utc>) {
         let policy = self.policy();
         for slot in &self.accounts {
             slot.swap(|s| {
@@ -292,7 +292,7 @@ impl Store {
 
     /// The earliest instant at which time alone changes a verdict of any
     /// account.
-    pub fn next_change(&self) -> Option<DateTime<Utc>> {
+    pub(crate) fn next_change(&self) -> Option<DateTime<Utc>> {
         self.accounts
             .iter()
             .filter_map(|a| a.load().snapshot.as_ref()?.assessment().next_change())
@@ -317,7 +317,7 @@ impl Store {
     }
 
     /// Changes whenever a snapshot is replaced (render caches, persistence).
-    pub fn subscribe(&self) -> watch::Receiver<u64> {
+    pub(crate) fn subscribe(&self) -> watch::Receiver<u64> {
         self.generation.subscribe()
     }
 

@@ -5,7 +5,7 @@
 //! Every error is one line that names the file (or variable) and the key.
 
 pub mod access;
-pub(crate) mod policy;
+pub mod policy;
 pub(crate) mod time_zone;
 pub mod web;
 

@@ -58,7 +58,7 @@ impl View {
         }
     }
 
-    pub(crate) fn account(&self, name: &str) -> Option<&AccountView> {
+    pub fn account(&self, name: &str) -> Option<&AccountView> {
         self.accounts.iter().find(|a| a.name == name)
     }
 
