@@ -1,14 +1,15 @@
 //! In-process costs at fleet scale: decoding a poll's responses into a
 //! snapshot, rendering the exposition, gzipping it, and what a cached
-//! scrape still renders.
+//! scrape still renders; and the status page's default view.
 //!
 //! ```sh
 //! cargo bench --bench render                          # 1k, 10k and 100k sites
 //! BENCH_SITES=1000,10000 cargo bench --bench render   # fewer sizes
+//! BENCH_SITES=10000 cargo bench --bench render -- status_page
 //! ```
 //!
-//! With `BENCH_INSTRUCTIONS=decode` (or `render`) nothing is timed: each
-//! size runs that routine once inside [`counted`], for
+//! With `BENCH_INSTRUCTIONS=decode` (or `render`, `status_page`) nothing is
+//! timed: each size runs that routine once inside [`counted`], for
 //! `scripts/bench/instructions.sh` to count its instructions with callgrind.
 
 use std::hint::black_box;
@@ -19,9 +20,11 @@ use criterion::{BenchmarkId, Criterion, Throughput, criterion_group, criterion_m
 use gridpane_backup_exporter::domain::{self, AccountSnapshot, Fetched, Policy};
 use gridpane_backup_exporter::fake::{FakeGridPane, FakeOptions, Fleet, FleetSpec};
 use gridpane_backup_exporter::gridpane::wire;
+use gridpane_backup_exporter::render::api::View;
 use gridpane_backup_exporter::render::metrics::{self, GzipHead};
+use gridpane_backup_exporter::render::status_page;
 use gridpane_backup_exporter::render::text;
-use gridpane_backup_exporter::store::{AccountState, Counters, PollResult};
+use gridpane_backup_exporter::store::{AccountState, Counters, PollResult, Store};
 
 /// Raw response bodies of one poll, as GridPane sends them.
 struct Bodies {
@@ -134,6 +137,11 @@ fn benches(c: &mut Criterion) {
     for sites in sizes() {
         let bodies = fetch_bodies(sites);
         let snapshot = decode_and_build(&bodies);
+        let store = Store::new(["bench".to_string()]);
+        if let Some(slot) = store.account("bench").cloned() {
+            store.replace_snapshot(&slot, snapshot.clone(), |_| {});
+        }
+        let view = View::load(&store);
         match instructions.as_deref() {
             Some("decode") => counted(|| decode_and_build(&bodies)),
             // The cache's steady state: the last render's buffers, unshared.
@@ -141,6 +149,7 @@ fn benches(c: &mut Criterion) {
                 let previous = metrics::snapshot_text(&[&snapshot], now);
                 counted(|| metrics::snapshot_text_recycled(&[&snapshot], now, previous));
             }
+            Some("status_page") => counted(|| status_page::page(&view, None, now, "/metrics")),
             _ => {}
         }
         if instructions.is_some() {
@@ -195,6 +204,11 @@ fn benches(c: &mut Criterion) {
         });
         g.bench_function(BenchmarkId::new("gzip", sites), |b| {
             b.iter(|| black_box(GzipHead::new(&text.chunks)))
+        });
+        // The page at `/` with no query: every site judged into a row and
+        // sorted, the first 50 written out as HTML.
+        g.bench_function(BenchmarkId::new("status_page", sites), |b| {
+            b.iter(|| black_box(status_page::page(&view, None, now, "/metrics").html))
         });
         g.finish();
     }

@@ -183,7 +183,7 @@ impl Task {
         Task::Reload,
     ];
 
-    pub(crate) fn as_str(self) -> &'static str {
+    pub fn as_str(self) -> &'static str {
         match self {
             Task::Poller => "poller",
             Task::Detail => "detail",

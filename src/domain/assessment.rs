@@ -70,7 +70,7 @@ impl Health {
         health
     }
 
-    pub(crate) fn as_str(self) -> &'static str {
+    pub fn as_str(self) -> &'static str {
         match self {
             Health::Problem => "problem",
             Health::Warning => "warning",

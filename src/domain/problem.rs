@@ -41,7 +41,7 @@ pub(crate) enum Severity {
 }
 
 impl Severity {
-    pub(crate) fn as_str(self) -> &'static str {
+    pub fn as_str(self) -> &'static str {
         match self {
             Severity::Critical => "critical",
             Severity::Warning => "warning",
@@ -63,7 +63,7 @@ impl Problem {
         Problem::IntervalTooLong,
     ];
 
-    pub(crate) fn as_str(self) -> &'static str {
+    pub fn as_str(self) -> &'static str {
         match self {
             Problem::LocalDisabled => "local_disabled",
             Problem::LocalNotScheduled => "local_not_scheduled",

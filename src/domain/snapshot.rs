@@ -18,7 +18,7 @@ pub enum Storage {
 impl Storage {
     pub(crate) const ALL: [Storage; 2] = [Storage::Local, Storage::Remote];
 
-    pub(crate) fn as_str(self) -> &'static str {
+    pub fn as_str(self) -> &'static str {
         match self {
             Storage::Local => "local",
             Storage::Remote => "remote",
@@ -82,7 +82,7 @@ pub enum BackupsVersion {
 }
 
 impl BackupsVersion {
-    pub(crate) fn as_str(self) -> &'static str {
+    pub fn as_str(self) -> &'static str {
         match self {
             BackupsVersion::V1 => "v1",
             BackupsVersion::V2 => "v2",

@@ -214,7 +214,7 @@ impl Keyword {
         k
     }
 
-    pub(crate) fn as_str(&self) -> &str {
+    pub fn as_str(&self) -> &str {
         self.bytes
             .get(..usize::from(self.len))
             .and_then(|b| std::str::from_utf8(b).ok())

@@ -229,7 +229,7 @@ pub enum IntegrationStatus {
 }
 
 impl IntegrationStatus {
-    pub(crate) fn as_str(self) -> &'static str {
+    pub fn as_str(self) -> &'static str {
         match self {
             IntegrationStatus::Missing => "missing",
             IntegrationStatus::Unused => "unused",

@@ -21,7 +21,7 @@ use crate::domain::{
 use crate::gridpane::{ApiError, Endpoint};
 use crate::store::{AccountState, Store, Task, TaskHealth};
 
-pub(crate) const VERSION: &str = env!("CARGO_PKG_VERSION");
+pub const VERSION: &str = env!("CARGO_PKG_VERSION");
 pub const REVISION: &str = env!("GRIDPANE_BACKUP_EXPORTER_REVISION");
 
 fn bool_value(b: bool) -> f64 {

@@ -68,7 +68,7 @@ fn a_failed_poll_shows_its_reason_and_the_age_of_the_data_shown() {
         "{banner}"
     );
     assert!(
-        banner.contains("/oauth/api/v1/site?page=1&amp;per_page=200: HTTP 503 (http_5xx)"),
+        banner.contains("/oauth/api/v1/site?page=1&#38;per_page=200: HTTP 503 (http_5xx)"),
         "{banner}"
     );
     assert!(
@@ -332,7 +332,7 @@ fn large_fleets_are_paginated() {
     assert_eq!(site_ids(&first).len(), 50);
     assert!(first.contains("Showing 1–50 of 120 sites."));
     assert!(first.contains("Page 1 of 3"));
-    assert!(first.contains("<a href=\"?sort=url&amp;page=2\" rel=\"next\">Next ›</a>"));
+    assert!(first.contains("<a href=\"?sort=url&#38;page=2\" rel=\"next\">Next ›</a>"));
     assert!(first.contains("<span class=\"disabled\">‹ Previous</span>"));
 
     let (_, second) = render(&store, "sort=url&page=2");
@@ -341,7 +341,7 @@ fn large_fleets_are_paginated() {
     assert_eq!(ids.first(), Some(&10_050));
     assert!(second.contains("Showing 51–100 of 120 sites."));
     assert!(second.contains("<a href=\"?sort=url\" rel=\"prev\">‹ Previous</a>"));
-    assert!(second.contains("<a href=\"?sort=url&amp;page=3\">Last »</a>"));
+    assert!(second.contains("<a href=\"?sort=url&#38;page=3\">Last »</a>"));
 
     let (_, last) = render(&store, "sort=url&page=3&problems=0");
     assert_eq!(site_ids(&last).len(), 20);
@@ -402,7 +402,7 @@ fn bad_filter_values_show_a_message_instead_of_failing() {
     }
     let (_, html) = render(&store, "per_page=+5&integration=%202");
     assert!(
-        !html.contains("&quot; 5&quot;"),
+        !html.contains("&#34; 5&#34;"),
         "a + is not echoed as a space"
     );
     assert_eq!(
@@ -423,7 +423,7 @@ fn hostile_site_urls_and_searches_are_shown_as_text() {
     let (_, html) = render(&store, "");
     assert!(!html.contains("<script>alert"), "no markup from data");
     assert!(html.contains(
-        "<span class=\"url\">&lt;script&gt;alert(1)&lt;/script&gt;\n&quot;evil\\&quot;-ünï.example.net</span>"
+        "<span class=\"url\">&#60;script&#62;alert(1)&#60;/script&#62;\n&#34;evil\\&#34;-ünï.example.net</span>"
     ));
     assert_eq!(
         html.matches("<script").count(),
@@ -437,11 +437,11 @@ fn hostile_site_urls_and_searches_are_shown_as_text() {
 
     let (_, html) = render(&store, "q=%22%3E%3Cscript%3Ealert(2)%3C%2Fscript%3E");
     assert!(!html.contains("<script>alert(2)"));
-    assert!(html.contains("value=\"&quot;&gt;&lt;script&gt;alert(2)&lt;/script&gt;\""));
+    assert!(html.contains("value=\"&#34;&#62;&#60;script&#62;alert(2)&#60;/script&#62;\""));
 
     let (_, html) = render(&store, "account=%3Cimg%20src%3Dx%3E");
     assert!(!html.contains("<img"));
-    assert!(html.contains("no account named &quot;&lt;img src=x&gt;&quot; is configured"));
+    assert!(html.contains("no account named &#34;&#60;img src=x&#62;&#34; is configured"));
 }
 
 #[test]
@@ -451,7 +451,7 @@ fn hostile_account_names_are_escaped_too() {
     Setup::ok(&store, name, support::status::snapshot_named(name));
     let (_, html) = render(&store, "");
     assert!(!html.contains("<b>"));
-    assert!(html.contains("&lt;b&gt;&quot;acct&quot;&lt;/b&gt;"));
+    assert!(html.contains("&#60;b&#62;&#34;acct&#34;&#60;/b&#62;"));
 }
 
 #[test]
@@ -553,7 +553,7 @@ async fn the_page_and_its_script_are_served_on_the_same_router_as_metrics() {
 
     let (status, _, html) = support::status::get(&format!("{base}/?page=zero")).await;
     assert_eq!(status, 400);
-    assert!(html.contains("<li><code>page</code>: &quot;zero&quot; is not a page number</li>"));
+    assert!(html.contains("<li><code>page</code>: &#34;zero&#34; is not a page number</li>"));
 
     let (status, _, metrics) = support::status::get(&format!("{base}/metrics")).await;
     assert_eq!(status, 200);
@@ -641,7 +641,7 @@ fn the_metrics_link_follows_the_telemetry_path_and_stays_relative() {
     let html = status_page::page(&view, None, now(), "/metrics").html;
     assert!(html.contains("<a href=\"./metrics\">Metrics</a>"));
     let html = status_page::page(&view, None, now(), "/javascript:alert(\"x\")").html;
-    assert!(html.contains("<a href=\"./javascript:alert(&quot;x&quot;)\">Metrics</a>"));
+    assert!(html.contains("<a href=\"./javascript:alert(&#34;x&#34;)\">Metrics</a>"));
 }
 
 #[test]
@@ -736,7 +736,7 @@ fn an_integrations_site_count_leads_to_those_sites() {
     let (_, html) = render(&store, "");
     let integrations = &html[html.find("id=\"integrations\"").unwrap()..];
     assert!(integrations.contains(
-        "<td data-label=\"Sites\" class=\"num\"><a href=\"?account=acme&amp;integration=100#schedules-h\">4</a></td>"
+        "<td data-label=\"Sites\" class=\"num\"><a href=\"?account=acme&#38;integration=100#schedules-h\">4</a></td>"
     ));
     assert_eq!(
         site_ids(&render(&store, "account=acme&integration=100").1),
@@ -854,7 +854,7 @@ fn muted_problems_show_as_muted_expired_mutes_as_expired_and_each_card_leads_to_
     );
     assert!(
         muted.contains("data-muted=\"remote_not_set_up\"")
-            && muted.contains("muted until 2026-11-30 00:00 UTC: being &lt;migrated&gt;"),
+            && muted.contains("muted until 2026-11-30 00:00 UTC: being &#60;migrated&#62;"),
         "{muted}"
     );
     assert!(
@@ -915,4 +915,78 @@ fn the_filter_form_hands_its_defaults_to_the_script_which_repeats_none() {
             "status.js repeats a default: {repeated}"
         );
     }
+}
+
+/// The whole page for a fixed store, time and query, byte for byte: a
+/// change to the templates or the wording shows up here as a diff to
+/// review. `UPDATE_GOLDEN=1` rewrites the file. Two accounts (one whose
+/// first poll failed, named with markup and quotes), a policy with a group
+/// and two mutes, a repeated parameter, and the second of two pages sorted
+/// by URL backwards: the hostile URL, and a site with a backup record and
+/// a muted problem.
+#[test]
+fn the_page_matches_the_golden_file() {
+    use gridpane_backup_exporter::domain::policy::{Group, Match, Mute, Rules, SiteRef};
+    use gridpane_backup_exporter::domain::{Policy, Problem};
+    use gridpane_backup_exporter::render::metrics::{REVISION, VERSION};
+
+    let hostile = "<b>\"beta\"</b> & 'co'";
+    let record = support::status::acme_with_backup_record(1001);
+    let store = support::status::store(&["acme", hostile]);
+    let acme = store.account("acme").unwrap().clone();
+    let state = record.accounts()[0].load();
+    store.replace_with(&acme, |s| *s = (*state).clone());
+    Setup::failed_without_data(&store, hostile);
+    store.set_policy(
+        Policy {
+            groups: vec![Group {
+                name: "<short> & \"kept\"".into(),
+                matcher: Match {
+                    url: Some(wildmatch::WildMatch::new("short*")),
+                    ..Match::default()
+                },
+                rules: Rules {
+                    min_retention_days: 1,
+                    require_remote: false,
+                    ..Rules::default()
+                },
+            }],
+            mutes: vec![
+                Mute {
+                    sites: vec![SiteRef::parse("healthy.example.com")],
+                    problems: None,
+                    until: "2026-11-30T00:00:00Z".parse().unwrap(),
+                    reason: Arc::from("being <migrated> & \"moved\""),
+                },
+                Mute {
+                    sites: vec![SiteRef::parse("1006")],
+                    problems: Some(vec![Problem::IntegrationMissing]),
+                    until: "2026-11-01T00:00:00Z".parse().unwrap(),
+                    reason: Arc::from(""),
+                },
+            ],
+            ..Policy::default()
+        },
+        now(),
+    );
+    let (status, html) = render(&store, "sort=url&order=desc&per_page=7&page=2&page=3");
+    assert_eq!(status, 400, "the repeated page is reported");
+    // The version and the git revision change without the page changing.
+    let html = html.replacen(
+        &format!("gridpane-backup-exporter {VERSION} (revision {REVISION})"),
+        "gridpane-backup-exporter VERSION (revision REVISION)",
+        1,
+    );
+
+    let path =
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/status_page.html");
+    if std::env::var("UPDATE_GOLDEN").as_deref() == Ok("1") {
+        std::fs::write(&path, &html).unwrap();
+    }
+    let golden = std::fs::read_to_string(&path)
+        .expect("tests/fixtures/status_page.html (UPDATE_GOLDEN=1 writes it)");
+    assert!(
+        html == golden,
+        "the page differs from tests/fixtures/status_page.html; rerun with UPDATE_GOLDEN=1 and review the diff"
+    );
 }
