@@ -2,18 +2,18 @@
 # Two builds of the exporter side by side, in one run, at one fleet size:
 # the end-to-end poll, scrape and memory figures of scripts/bench/run.sh
 # (each build against its own bench_fleet, so each reads a configuration it
-# knows), alternated over several rounds, then the in-process criterion
-# benchmarks of both builds one after the other. Prints medians and the
-# after/before ratio.
+# knows), alternated over several rounds. Prints medians and the
+# after/before ratio. Measured once the fleet is complete (every site read,
+# none pending), so a build that serves a first sweep's partial data at
+# ready is compared on the same data as one that does not.
 #
 #   scripts/bench/compare.sh BEFORE_TARGET AFTER_TARGET
 #
 # Each TARGET is a cargo target directory of a checkout built with
 #   cargo build --release --locked --bin gridpane-backup-exporter --example bench_fleet
-#   cargo bench --locked --no-run --bench render
 # e.g. for the commit before a change:
 #   git worktree add --detach /tmp/before <commit>
-#   (cd /tmp/before && CARGO_TARGET_DIR=/tmp/before-target cargo build ... && cargo bench ...)
+#   (cd /tmp/before && CARGO_TARGET_DIR=/tmp/before-target cargo build ...)
 #   scripts/bench/compare.sh /tmp/before-target target
 #
 # SITES (10000), ROUNDS (3), DURATION (5s), STEADY_SECS (50). Needs wrk and
@@ -61,6 +61,20 @@ wait_ready() { # pid
     return 1
 }
 
+sum_of() { awk -v m="$1" 'index($0, m) == 1 { s += $NF } END { print s + 0 }'; }
+complete() { # pid: until every site is read and none is pending
+    local i body
+    for ((i = 0; i < 3000; i++)); do
+        body=$(curl -fs "http://127.0.0.1:$EXPORTER_PORT/metrics" || true)
+        if [[ $(sum_of 'gridpane_sites{' <<< "$body") == "$SITES" && $(sum_of 'gridpane_sites_pending{' <<< "$body") == 0 ]]; then
+            return 0
+        fi
+        sleep 0.1
+    done
+    echo "fleet not complete after 300 s" >&2
+    return 1
+}
+
 # wrk: prints "rps p50 p99" (latencies in ms).
 load() { # gzip(0/1)
     local hdr=()
@@ -100,10 +114,14 @@ measure() { # index
     exp=$!
     pids+=("$exp")
     wait_ready "$exp"
+    # Ready can come before the first sweep has read every site (the
+    # exporter serves what it knows while it sweeps): measure the complete
+    # fleet, as a build without the sweep serves it at ready.
+    complete "$exp"
     t1=$(date +%s.%N)
-    rec ready_s "$(awk -v a="$t0" -v b="$t1" 'BEGIN { printf "%.2f", b - a }')"
-    rec cpu_at_ready_s "$(cpu_of "$exp")"
-    rec peak_rss_at_ready_mib "$(mem_of "$exp" VmHWM)"
+    rec complete_s "$(awk -v a="$t0" -v b="$t1" 'BEGIN { printf "%.2f", b - a }')"
+    rec cpu_at_complete_s "$(cpu_of "$exp")"
+    rec peak_rss_at_complete_mib "$(mem_of "$exp" VmHWM)"
     rec plain_bytes "$(curl -fs "http://127.0.0.1:$EXPORTER_PORT/metrics" | wc -c)"
     rec gzip_bytes "$(curl -fs -H 'Accept-Encoding: gzip' "http://127.0.0.1:$EXPORTER_PORT/metrics" | wc -c)"
     local rps p50 p99
@@ -121,6 +139,7 @@ measure() { # index
     exp=$!
     pids+=("$exp")
     wait_ready "$exp"
+    complete "$exp"
     for ((i = 0; i < STEADY_SECS; i++)); do
         curl -fs -H 'Accept-Encoding: gzip' "http://127.0.0.1:$EXPORTER_PORT/metrics" -o /dev/null || true
         sleep 1
@@ -142,38 +161,14 @@ for ((r = 1; r <= ROUNDS; r++)); do
     done
 done
 
-median() { sort -g | awk '{ v[NR] = $1 } END { if (NR % 2) print v[(NR + 1) / 2]; else printf "%g\n", (v[NR / 2] + v[NR / 2 + 1]) / 2 }'; }
+median() { sort -g | awk '{ v[NR] = $1 } END { if (NR % 2) print v[(NR + 1) / 2]; else printf "%.10g\n", (v[NR / 2] + v[NR / 2 + 1]) / 2 }'; }
 echo "### End to end, $SITES sites (medians of $ROUNDS rounds; wrk -t2 -c8 -d$DURATION)"
 echo
 echo "| | before | after | after / before |"
 echo "|---|---:|---:|---:|"
-for key in ready_s cpu_at_ready_s peak_rss_at_ready_mib plain_bytes gzip_bytes plain_rps plain_p50_ms plain_p99_ms \
+for key in complete_s cpu_at_complete_s peak_rss_at_complete_mib plain_bytes gzip_bytes plain_rps plain_p50_ms plain_p99_ms \
     gzip_rps gzip_p50_ms gzip_p99_ms rss_after_wrk_mib peak_rss_after_wrk_mib rss_after_polls_mib peak_rss_polls_mib; do
     b=$(awk -v k="$key" '$1 == "before" && $2 == k { print $3 }' "$work/results" | median)
     a=$(awk -v k="$key" '$1 == "after" && $2 == k { print $3 }' "$work/results" | median)
     echo "| $key | $b | $a | $(awk -v a="$a" -v b="$b" 'BEGIN { if (b > 0) printf "%.2f", a / b; else print "n/a" }') |"
-done
-
-# In-process: the criterion benchmarks both builds have, at the same size.
-bench_bin() { find "$1/release/deps" -maxdepth 1 -type f -executable -name 'render-*' -printf '%T@ %p\n' | sort -n | tail -1 | cut -d' ' -f2; }
-echo
-echo "### In process, $SITES sites (criterion medians, one build after the other)"
-echo
-echo "| benchmark | before | after |"
-echo "|---|---:|---:|"
-for i in 0 1; do
-    b=$(bench_bin "${targets[$i]}")
-    [[ -n $b ]] || { echo "no bench binary under ${targets[$i]}/release/deps" >&2; continue; }
-    # Each build keeps its own criterion data, so neither reports a change
-    # against the other's.
-    CRITERION_HOME="$work/criterion-${labels[$i]}" BENCH_SITES=$SITES "$b" --bench "${SITES}_sites/(poll_decode_and_build|render_text|render_text_recycled|gzip)|per_scrape" \
-        2>/dev/null | awk -v l="${labels[$i]}" '
-            /^[^ ].*/ && !/^Benchmarking/ && !/time:/ { name = $1 }
-            /time:/ && !/%/ { for (f = 1; f <= NF; f++) if ($f ~ /^\[/) { print l, (NF > 7 ? $1 : name), $(f + 2), $(f + 3); break } }' \
-        >> "$work/inproc"
-done
-for name in $(awk '{ print $2 }' "$work/inproc" | sort -u); do
-    b=$(awk -v n="$name" '$1 == "before" && $2 == n { print $3, $4 }' "$work/inproc")
-    a=$(awk -v n="$name" '$1 == "after" && $2 == n { print $3, $4 }' "$work/inproc")
-    echo "| $name | ${b:-n/a} | ${a:-n/a} |"
 done
