@@ -37,6 +37,7 @@ for tool in wrk curl; do
     command -v "$tool" >/dev/null || { echo "missing: $tool" >&2; exit 2; }
 done
 
+. "$(dirname "$0")/common.sh"   # wrk_summary
 work=$(mktemp -d /tmp/gridpane-compare.XXXXXX)
 pids=()
 cleanup() {
@@ -81,18 +82,7 @@ load() { # gzip(0/1)
     [[ $1 == 1 ]] && hdr=(-H 'Accept-Encoding: gzip')
     wrk -t2 -c8 -d"$DURATION" --timeout 60s --latency "${hdr[@]}" \
         "http://127.0.0.1:$EXPORTER_PORT/metrics" > "$work/wrk.out" 2>&1 || true
-    awk '
-        function ms(v) {
-            if (v ~ /us$/) { sub(/us$/, "", v); return v / 1000 }
-            if (v ~ /ms$/) { sub(/ms$/, "", v); return v + 0 }
-            if (v ~ /m$/)  { sub(/m$/, "", v);  return v * 60000 }
-            if (v ~ /s$/)  { sub(/s$/, "", v);  return v * 1000 }
-            return v
-        }
-        $1 == "50%" { p50 = ms($2) }
-        $1 == "99%" { p99 = ms($2) }
-        $1 == "Requests/sec:" { rps = $2 }
-        END { printf "%.1f %.2f %.2f\n", rps, p50, p99 }' "$work/wrk.out"
+    wrk_summary "$work/wrk.out"
 }
 
 # One round of one build: appends "label key value" lines to $work/results.

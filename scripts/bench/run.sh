@@ -54,18 +54,7 @@ load() { # url, gzip(0/1)
     local hdr=()
     [[ $2 == 1 ]] && hdr=(-H 'Accept-Encoding: gzip')
     wrk -t2 -c8 -d"$DURATION" --timeout 60s --latency "${hdr[@]}" "$1" > "$work/wrk.out" 2>&1 || true
-    awk '
-        function ms(v) {
-            if (v ~ /us$/) { sub(/us$/, "", v); return v / 1000 }
-            if (v ~ /ms$/) { sub(/ms$/, "", v); return v + 0 }
-            if (v ~ /m$/)  { sub(/m$/, "", v);  return v * 60000 }
-            if (v ~ /s$/)  { sub(/s$/, "", v);  return v * 1000 }
-            return v
-        }
-        $1 == "50%" { p50 = ms($2) }
-        $1 == "99%" { p99 = ms($2) }
-        $1 == "Requests/sec:" { rps = $2 }
-        END { printf "%.1f %.2f %.2f\n", rps, p50, p99 }' "$work/wrk.out"
+    wrk_summary "$work/wrk.out"
 }
 
 start_exporter() { # config, extra flags...; sets $exp_pid
