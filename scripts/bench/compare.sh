@@ -85,6 +85,19 @@ load() { # gzip(0/1)
     wrk_summary "$work/wrk.out"
 }
 
+# Starts an exporter (binary, config), sets $exp, and returns once the
+# fleet is complete: ready can come before the first sweep has read every
+# site (the exporter serves what it knows while it sweeps), and a build
+# without the sweep serves the complete fleet at ready.
+launch() {
+    "$1" --config.file "$2" --web.listen-address "127.0.0.1:$EXPORTER_PORT" \
+        --log.level warn > "$work/exporter.log" 2>&1 &
+    exp=$!
+    pids+=("$exp")
+    wait_ready "$exp"
+    complete "$exp"
+}
+
 # One round of one build: appends "label key value" lines to $work/results.
 measure() { # index
     local t=${targets[$1]} label=${labels[$1]}
@@ -97,17 +110,9 @@ measure() { # index
     pids+=("$fleet")
     for ((i = 0; i < 600; i++)); do [[ -s $work/bench.yml ]] && break; sleep 0.1; done
 
-    local t0 t1 exp
+    local t0 t1
     t0=$(date +%s.%N)
-    "$bin" --config.file "$work/bench.yml" --web.listen-address "127.0.0.1:$EXPORTER_PORT" \
-        --log.level warn > "$work/exporter.log" 2>&1 &
-    exp=$!
-    pids+=("$exp")
-    wait_ready "$exp"
-    # Ready can come before the first sweep has read every site (the
-    # exporter serves what it knows while it sweeps): measure the complete
-    # fleet, as a build without the sweep serves it at ready.
-    complete "$exp"
+    launch "$bin" "$work/bench.yml"
     t1=$(date +%s.%N)
     rec complete_s "$(awk -v a="$t0" -v b="$t1" 'BEGIN { printf "%.2f", b - a }')"
     rec cpu_at_complete_s "$(cpu_of "$exp")"
@@ -124,12 +129,7 @@ measure() { # index
     stop "$exp"
 
     sed 's/^  interval: .*/  interval: 15s/' "$work/bench.yml" > "$work/steady.yml"
-    "$bin" --config.file "$work/steady.yml" --web.listen-address "127.0.0.1:$EXPORTER_PORT" \
-        --log.level warn > "$work/exporter.log" 2>&1 &
-    exp=$!
-    pids+=("$exp")
-    wait_ready "$exp"
-    complete "$exp"
+    launch "$bin" "$work/steady.yml"
     for ((i = 0; i < STEADY_SECS; i++)); do
         curl -fs -H 'Accept-Encoding: gzip' "http://127.0.0.1:$EXPORTER_PORT/metrics" -o /dev/null || true
         sleep 1
