@@ -16,7 +16,7 @@ pub(crate) mod snapshot;
 pub use assessment::*;
 pub use calendar::next_run;
 pub use detail::*;
-pub use history::{BackupHistory, StorageBackups};
+pub use history::{BackupHistory, RecordFailure, StorageBackups};
 pub use pending::build_partial;
 pub use policy::Policy;
 pub use problem::*;
@@ -33,3 +33,5 @@ pub(crate) fn unix_now() -> f64 {
 
 #[cfg(test)]
 mod tests;
+#[cfg(test)]
+mod unknown_tests;

@@ -24,6 +24,15 @@ pub enum Problem {
     /// The newest backup of a storage that is on is older than the policy
     /// allows for its schedule.
     BackupOverdue,
+    /// GridPane's record of the site's backups could not be read or
+    /// understood at its last read.
+    RecordUnreadable,
+    /// The last good read of the site's record is older than the policy's
+    /// `record_max_age`.
+    RecordStale,
+    /// A schedule row or an on/off switch of the site the exporter does not
+    /// understand.
+    ScheduleUnreadable,
     /// Local or remote backups are kept for less than the policy's minimum.
     ShortRetention,
     /// A storage that is on runs less often than the policy's longest period.
@@ -36,6 +45,9 @@ pub enum Problem {
 pub(crate) enum Severity {
     /// The site is not protected.
     Critical,
+    /// Whether the site is protected cannot be established: a fact its
+    /// verdict rests on was not read or not understood.
+    Unknown,
     /// The site is protected, less than it should be.
     Warning,
 }
@@ -44,6 +56,7 @@ impl Severity {
     pub fn as_str(self) -> &'static str {
         match self {
             Severity::Critical => "critical",
+            Severity::Unknown => "unknown",
             Severity::Warning => "warning",
         }
     }
@@ -51,7 +64,7 @@ impl Severity {
 
 impl Problem {
     /// Every problem kind, most serious first (the order in which a site's problems are listed).
-    pub(crate) const ALL: [Problem; 9] = [
+    pub(crate) const ALL: [Problem; 12] = [
         Problem::LocalDisabled,
         Problem::LocalNotScheduled,
         Problem::RemoteDisabled,
@@ -59,6 +72,9 @@ impl Problem {
         Problem::IntegrationMissing,
         Problem::NeverBackedUp,
         Problem::BackupOverdue,
+        Problem::RecordUnreadable,
+        Problem::RecordStale,
+        Problem::ScheduleUnreadable,
         Problem::ShortRetention,
         Problem::IntervalTooLong,
     ];
@@ -72,6 +88,9 @@ impl Problem {
             Problem::IntegrationMissing => "integration_missing",
             Problem::NeverBackedUp => "never_backed_up",
             Problem::BackupOverdue => "backup_overdue",
+            Problem::RecordUnreadable => "record_unreadable",
+            Problem::RecordStale => "record_stale",
+            Problem::ScheduleUnreadable => "schedule_unreadable",
             Problem::ShortRetention => "short_retention",
             Problem::IntervalTooLong => "interval_too_long",
         }
@@ -91,6 +110,15 @@ impl Problem {
             Problem::IntegrationMissing => "remote schedule points at a deleted integration",
             Problem::NeverBackedUp => "GridPane's record holds no backup of a storage that is on",
             Problem::BackupOverdue => "the newest backup is older than its schedule allows",
+            Problem::RecordUnreadable => {
+                "GridPane's record of the site's backups could not be read or understood"
+            }
+            Problem::RecordStale => {
+                "the last good read of GridPane's record is older than the policy allows"
+            }
+            Problem::ScheduleUnreadable => {
+                "a schedule or an on/off switch of the site is not understood"
+            }
             Problem::ShortRetention => "backups are kept for less than the policy's minimum",
             Problem::IntervalTooLong => "backups run less often than the policy requires",
         }
@@ -99,18 +127,16 @@ impl Problem {
     pub(crate) fn severity(self) -> Severity {
         match self {
             Problem::ShortRetention | Problem::IntervalTooLong => Severity::Warning,
+            Problem::RecordUnreadable | Problem::RecordStale | Problem::ScheduleUnreadable => {
+                Severity::Unknown
+            }
             _ => Severity::Critical,
         }
     }
 
-    /// Problems leave a site unprotected; warnings weaken its protection.
-    pub(crate) fn is_warning(self) -> bool {
-        self.severity() == Severity::Warning
-    }
-
     /// Which storage the problem concerns; `None` for the problems that can
     /// concern either (short retention, long intervals, missing or overdue
-    /// backups).
+    /// backups, a record or schedule not understood).
     pub(crate) fn storage(self) -> Option<Storage> {
         match self {
             Problem::LocalDisabled | Problem::LocalNotScheduled => Some(Storage::Local),
@@ -119,6 +145,9 @@ impl Problem {
             }
             Problem::NeverBackedUp
             | Problem::BackupOverdue
+            | Problem::RecordUnreadable
+            | Problem::RecordStale
+            | Problem::ScheduleUnreadable
             | Problem::ShortRetention
             | Problem::IntervalTooLong => None,
         }

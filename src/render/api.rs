@@ -84,12 +84,9 @@ impl View {
 
 pub use crate::domain::Health;
 
+/// The status one problem alone gives a site.
 fn severity(p: Problem) -> Health {
-    if p.is_warning() {
-        Health::Warning
-    } else {
-        Health::Problem
-    }
+    Health::of([p])
 }
 
 /// One site with everything derived from it.
@@ -128,6 +125,8 @@ pub struct StorageRow<'a> {
     /// When the newest backup becomes (or became) overdue: on, with a
     /// schedule and a backup in GridPane's record.
     pub overdue_at: Option<DateTime<Utc>>,
+    /// Its switch or schedule row is not understood: neither on nor off.
+    pub not_understood: bool,
 }
 
 impl StorageRow<'_> {
@@ -188,6 +187,7 @@ pub(crate) fn site_rows<'a>(
                     integration,
                     problems: verdict.storage_problems(storage).collect(),
                     overdue_at: verdict.storage(storage).overdue_at,
+                    not_understood: verdict.storage(storage).not_understood,
                 }
             };
             let server = site.server_id.and_then(|id| servers.get(&id));
@@ -310,6 +310,9 @@ pub struct Counts {
     pub sites_ok: usize,
     pub sites_with_warning: usize,
     pub sites_with_problem: usize,
+    /// Sites with no critical problem whose outcome cannot be established:
+    /// a fact their verdict rests on was not read or not understood.
+    pub sites_unknown: usize,
     /// Sites with no problem proven yet whose `/site` record is not read yet
     /// (the first sweep is running): neither OK nor not. Absent when 0.
     #[serde(skip_serializing_if = "is_zero")]
@@ -331,6 +334,7 @@ impl Default for Counts {
             sites_ok: 0,
             sites_with_warning: 0,
             sites_with_problem: 0,
+            sites_unknown: 0,
             sites_pending: 0,
             problems: Problem::ALL.iter().map(|p| (p.as_str(), 0)).collect(),
             problems_muted: Problem::ALL.iter().map(|p| (p.as_str(), 0)).collect(),
@@ -347,6 +351,7 @@ impl Counts {
                 Health::Ok => c.sites_ok += 1,
                 Health::Warning => c.sites_with_warning += 1,
                 Health::Problem => c.sites_with_problem += 1,
+                Health::Unknown => c.sites_unknown += 1,
                 Health::Pending => c.sites_pending += 1,
             }
             for p in &row.problems {
@@ -639,6 +644,7 @@ pub struct RulesEntry {
     pub require_remote: bool,
     pub overdue_after: f64,
     pub overdue_grace_seconds: u64,
+    pub record_max_age_seconds: u64,
 }
 
 impl From<&domain::policy::Rules> for RulesEntry {
@@ -649,6 +655,7 @@ impl From<&domain::policy::Rules> for RulesEntry {
             require_remote: r.require_remote,
             overdue_after: r.overdue_after,
             overdue_grace_seconds: r.overdue_grace.as_secs(),
+            record_max_age_seconds: r.record_max_age.as_secs(),
         }
     }
 }
@@ -829,7 +836,7 @@ pub fn status(view: &View, now: DateTime<Utc>) -> StatusAnswer {
 pub struct ProblemEntry {
     pub code: &'static str,
     pub text: &'static str,
-    /// `problem` or `warning`.
+    /// `problem`, `unknown` or `warning`.
     pub severity: Health,
 }
 
@@ -854,6 +861,10 @@ pub struct ScheduleEntry {
     pub interval_seconds: Option<u64>,
     pub next_run: Option<String>,
     pub next_run_unix: Option<i64>,
+    /// What of the row is not understood (`frequency`, `hour`, `minute`,
+    /// `day`); absent when all of it is.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub not_understood: Option<&'static str>,
 }
 
 #[derive(Debug, Serialize)]
@@ -900,6 +911,7 @@ fn storage_entry(row: &StorageRow<'_>) -> StorageEntry {
             interval_seconds: sch.frequency.interval_seconds(),
             next_run: row.next_run.map(rfc3339),
             next_run_unix: row.next_run.map(|t| t.timestamp()),
+            not_understood: sch.flaw.map(domain::ScheduleFlaw::as_str),
         }),
         retention_days: s.retain_days,
         keep_all: s.retain_days == Some(0),
@@ -948,9 +960,30 @@ pub struct SiteEntry {
     pub integration_missing: Option<bool>,
     pub local: StorageEntry,
     pub remote: StorageEntry,
-    /// GridPane's backup record, when `poll.detail.history` has read it.
+    /// GridPane's backup record, when `poll.detail.history` has read it
+    /// well: the last good read.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub backups: Option<BackupsEntry>,
+    /// The newest read of the record failed or was not understood.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub record_error: Option<RecordErrorEntry>,
+}
+
+/// Why the newest read of a site's record is not understood.
+#[derive(Debug, Serialize)]
+pub struct RecordErrorEntry {
+    /// A bounded code (docs/api.md).
+    pub reason: &'static str,
+    pub text: &'static str,
+    pub at: Option<String>,
+}
+
+pub(crate) fn record_error_entry(f: &domain::RecordFailure) -> RecordErrorEntry {
+    RecordErrorEntry {
+        reason: f.reason.as_str(),
+        text: f.reason.describe(),
+        at: from_unix(f.at).map(rfc3339),
+    }
 }
 
 /// A problem a mute keeps out of the site's status.
@@ -1009,6 +1042,7 @@ pub fn sites(
             local: storage_entry(&r.local),
             remote: storage_entry(&r.remote),
             backups: backups_entry(r.site.history.as_ref(), now),
+            record_error: r.site.record_failure.as_ref().map(record_error_entry),
         })
         .collect();
     let (sites, page) = f.page(sites);

@@ -90,13 +90,13 @@ const SNAPSHOT_FAMILIES: [(&str, &str); 20] = [
     (
         "gridpane_site_problem",
         from_poll!(
-            "A backup problem of the site under the policy, not muted, value 1; severity is critical (not protected) or warning"
+            "A backup problem of the site under the policy, not muted, value 1; severity is critical (not protected), unknown (a fact the verdict rests on was not read or not understood) or warning"
         ),
     ),
     (
         "gridpane_sites_by_status",
         from_poll!(
-            "Sites by status under the policy: problem (not protected), warning, pending (not read yet) or ok"
+            "Sites by status under the policy: problem (not protected), unknown (outcome not established), warning, pending (not read yet) or ok"
         ),
     ),
     (
@@ -685,6 +685,10 @@ fn policy_families(policy: &Policy, now: DateTime<Utc>) -> Vec<Family> {
             (
                 "overdue_grace_seconds",
                 &rules.overdue_grace.as_secs().to_string(),
+            ),
+            (
+                "record_max_age_seconds",
+                &rules.record_max_age.as_secs().to_string(),
             ),
         ],
         1.0,

@@ -38,10 +38,20 @@ mod tests {
                 service_id: None,
                 service_name: None,
                 integration_id: Some(id),
+                flaw: None,
             }),
             retain_days: Some(retain_days),
             prune_schedule: None,
         }
+    }
+
+    /// The storage with its schedule at an hour that does not exist.
+    fn flawed(mut settings: StorageSettings) -> StorageSettings {
+        if let Some(s) = settings.schedule.as_mut() {
+            s.hour = Some(99);
+            s.flaw = Some(crate::domain::ScheduleFlaw::Hour);
+        }
+        settings
     }
 
     /// The one integration remote schedules upload to (id 1).
@@ -73,9 +83,14 @@ mod tests {
             (on(30), monthly),
             (on(30), on(30)),
             (on(30), on(30)),
+            (on(30), on(30)),
+            (on(30), on(30)),
+            (flawed(on(30)), on(30)),
         ];
         // GridPane's record, read on 2026-11-22: site 9's newest local
-        // backup is ten days old, site 10 has never been backed up.
+        // backup is ten days old, site 10 has never been backed up; site
+        // 11's newest read failed, site 12's last read is eight days old;
+        // site 13's local schedule runs at an impossible hour.
         let read_at = 1_795_305_600.0;
         let backups = |last: Option<f64>| crate::domain::StorageBackups {
             count: u64::from(last.is_some()),
@@ -91,7 +106,18 @@ mod tests {
         let history = |id: u64| match id {
             9 => Some(record(Some(read_at - 10.0 * 86_400.0), Some(read_at))),
             10 => Some(record(None, None)),
+            11 => Some(record(Some(read_at), Some(read_at))),
+            12 => Some(crate::domain::BackupHistory {
+                read_at: read_at - 8.0 * 86_400.0,
+                ..record(Some(read_at - 8.0 * 86_400.0), None)
+            }),
             _ => None,
+        };
+        let failure = |id: u64| {
+            (id == 11).then_some(crate::domain::RecordFailure {
+                at: read_at,
+                reason: crate::gridpane::history::Unreadable::Html,
+            })
         };
         AccountSnapshot {
             account: "acme".into(),
@@ -109,6 +135,7 @@ mod tests {
                     remote,
                     pending: false,
                     history: history(id),
+                    record_failure: failure(id),
                 })
                 .collect(),
             integrations: s3(),
@@ -268,6 +295,7 @@ mod tests {
                         service_id: None,
                         service_name: None,
                         integration_id,
+                        flaw: None,
                     }),
                     retain_days,
                     prune_schedule: None,
@@ -311,6 +339,7 @@ mod tests {
                             remote,
                             pending: pending == 0,
                             history: history(record),
+                            record_failure: None,
                         },
                     )
                     .collect(),
@@ -408,6 +437,7 @@ mod tests {
                     rules,
                     groups,
                     mutes,
+                    records_read: false,
                 })
         }
 
@@ -455,6 +485,7 @@ mod tests {
 
                 for (h, card_id, api_n) in [
                     (Health::Problem, "problem", totals.sites_with_problem),
+                    (Health::Unknown, "unknown", totals.sites_unknown),
                     (Health::Warning, "warning", totals.sites_with_warning),
                     (Health::Pending, "pending", totals.sites_pending),
                     (Health::Ok, "ok", totals.sites_ok),

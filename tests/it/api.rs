@@ -1115,6 +1115,7 @@ fn acme_under_a_policy() -> Arc<Store> {
                 ),
                 mute("1006", "2026-11-01T00:00:00Z", "was being fixed"),
             ],
+            records_read: false,
         },
         now(),
     );
@@ -1194,7 +1195,7 @@ fn an_unknown_status_is_refused_naming_every_status_pending_included() {
     let e = answer(&view, "/api/v1/sites?status=fine").unwrap_err();
     assert_eq!(
         e["error"],
-        json!("\"fine\" is not a status; expected problem, warning, pending or ok")
+        json!("\"fine\" is not a status; expected problem, unknown, warning, pending or ok")
     );
     assert_eq!(ok(&view, "/api/v1/sites?status=pending")["count"], json!(0));
 }

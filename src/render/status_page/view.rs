@@ -15,11 +15,27 @@ use super::query::{InvalidParam, Order, PageQuery};
 use super::table::{IntegrationCell, Listing, NextRun, Pill, ScheduleCell, ServerCell};
 use super::words::{Time, fmt_relative, grouped};
 use super::{MAX_SEARCH_CHARS, STYLE, WAITING_REFRESH_SECONDS};
-use crate::domain::{Health, Problem, Storage};
+use crate::domain::{Health, Problem, Severity, Storage};
 use crate::render::api::{
     self, AccountView, Counts, IntegrationRow, IntegrationStatus, SiteRow, View,
 };
 use crate::render::metrics::{REVISION, VERSION};
+
+/// The class a problem's line and count take on the page: `bad`
+/// (critical), `unknown` or `warn`.
+pub(super) trait Tone {
+    fn tone(&self) -> &'static str;
+}
+
+impl Tone for Problem {
+    fn tone(&self) -> &'static str {
+        match self.severity() {
+            Severity::Critical => "bad",
+            Severity::Unknown => "unknown",
+            Severity::Warning => "warn",
+        }
+    }
+}
 
 /// The whole page.
 #[derive(Template)]
