@@ -732,6 +732,9 @@ pub struct AccountStatus {
     /// The first `/site` sweep, while it runs (absent otherwise).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub sweep: Option<crate::store::SweepStatus>,
+    /// Never read, sites held back, a rate-limit wait, a superseded failure.
+    #[serde(flatten)]
+    pub notes: crate::render::notes::AccountNotes,
 }
 
 #[derive(Debug, Serialize)]
@@ -811,6 +814,10 @@ pub fn status(view: &View, now: DateTime<Utc>) -> StatusAnswer {
             next_poll_at_unix: next.map(|t| t.timestamp()),
             data,
             sweep: state.sweep,
+            notes: crate::render::notes::AccountNotes::of(
+                state,
+                now.timestamp_millis() as f64 / 1000.0,
+            ),
         });
     }
     StatusAnswer {

@@ -4,6 +4,7 @@
 pub mod api;
 pub(crate) mod detail;
 pub mod metrics;
+pub mod notes;
 pub mod status_page;
 pub mod text;
 
