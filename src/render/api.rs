@@ -16,6 +16,8 @@ use crate::domain::{
 use crate::render::metrics::{REVISION, VERSION};
 use crate::store::{AccountState, Store};
 
+pub mod notes;
+
 // ---------------------------------------------------------------------------
 // Views shared with the status page.
 
@@ -734,7 +736,7 @@ pub struct AccountStatus {
     pub sweep: Option<crate::store::SweepStatus>,
     /// Never read, sites held back, a rate-limit wait, a superseded failure.
     #[serde(flatten)]
-    pub notes: crate::render::notes::AccountNotes,
+    pub notes: notes::AccountNotes,
 }
 
 #[derive(Debug, Serialize)]
@@ -814,10 +816,7 @@ pub fn status(view: &View, now: DateTime<Utc>) -> StatusAnswer {
             next_poll_at_unix: next.map(|t| t.timestamp()),
             data,
             sweep: state.sweep,
-            notes: crate::render::notes::AccountNotes::of(
-                state,
-                now.timestamp_millis() as f64 / 1000.0,
-            ),
+            notes: notes::AccountNotes::of(state, now.timestamp_millis() as f64 / 1000.0),
         });
     }
     StatusAnswer {

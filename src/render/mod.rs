@@ -4,7 +4,6 @@
 pub mod api;
 pub(crate) mod detail;
 pub mod metrics;
-pub mod notes;
 pub mod status_page;
 pub mod text;
 

@@ -16,11 +16,11 @@ use super::table::{IntegrationCell, Listing, NextRun, Pill, ScheduleCell, Server
 use super::words::{Time, fmt_relative, grouped};
 use super::{MAX_SEARCH_CHARS, STYLE, WAITING_REFRESH_SECONDS};
 use crate::domain::{Health, Problem, Storage};
+use crate::render::api::notes;
 use crate::render::api::{
     self, AccountView, Counts, IntegrationRow, IntegrationStatus, SiteRow, View,
 };
 use crate::render::metrics::{REVISION, VERSION};
-use crate::render::notes;
 
 /// The whole page.
 #[derive(Template)]

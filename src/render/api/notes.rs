@@ -6,7 +6,7 @@
 
 use serde::Serialize;
 
-use crate::render::api::{from_unix, rfc3339};
+use super::{from_unix, rfc3339};
 use crate::store::{AccountState, NeverPolled, RateLimitWait};
 
 /// The last poll failed, but the data served is newer than the failure (a
