@@ -246,8 +246,15 @@ async fn a_failure_banner_never_stands_beside_data_newer_than_the_failure() {
 }
 
 /// A sleeper that records each wait and holds it until `release` is
-/// notified.
-fn held_sleeper() -> (Sleeper, Arc<Mutex<Vec<Duration>>>, Arc<Notify>, Arc<Notify>) {
+/// notified; `entered` is notified when a wait begins.
+struct HeldSleeper {
+    sleeper: Sleeper,
+    waits: Arc<Mutex<Vec<Duration>>>,
+    entered: Arc<Notify>,
+    release: Arc<Notify>,
+}
+
+fn held_sleeper() -> HeldSleeper {
     let waits = Arc::new(Mutex::new(Vec::new()));
     let (entered, release) = (Arc::new(Notify::new()), Arc::new(Notify::new()));
     let (w, e, r) = (
@@ -263,7 +270,12 @@ fn held_sleeper() -> (Sleeper, Arc<Mutex<Vec<Duration>>>, Arc<Notify>, Arc<Notif
             r.notified().await;
         })
     });
-    (sleeper, waits, entered, release)
+    HeldSleeper {
+        sleeper,
+        waits,
+        entered,
+        release,
+    }
 }
 
 #[tokio::test]
@@ -280,7 +292,12 @@ async fn a_rate_limit_wait_shows_on_the_page_and_in_the_api_with_its_end_and_is_
         max_retries: 2,
         ..support::fast_poll()
     };
-    let (sleeper, waits, entered, release) = held_sleeper();
+    let HeldSleeper {
+        sleeper,
+        waits,
+        entered,
+        release,
+    } = held_sleeper();
     let source = sweeping(&fake, &poll, |c| c.with_sleeper(sleeper));
     let (store, slot) = acme();
     let (log, _guard) = support::capture_logs();
