@@ -151,4 +151,43 @@ mod tests {
         drop(short);
         assert_eq!(*shown.borrow(), None);
     }
+
+    /// A writer of log lines into a shared buffer.
+    #[derive(Clone, Default)]
+    struct Lines(std::sync::Arc<Mutex<Vec<u8>>>);
+
+    impl std::io::Write for Lines {
+        fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+            self.0.lock().unwrap().extend_from_slice(buf);
+            Ok(buf.len())
+        }
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+
+    #[test]
+    fn a_wait_is_logged_when_it_starts_not_again_for_requests_that_wait_with_it() {
+        let lines = Lines::default();
+        let writer = lines.clone();
+        let subscriber = tracing_subscriber::fmt()
+            .with_ansi(false)
+            .with_writer(move || writer.clone())
+            .finish();
+        let _guard = tracing::subscriber::set_default(subscriber);
+        let waits = Waits::default();
+        let first = waits.begin("acme", Endpoint::Sites, Duration::from_secs(90), true);
+        let retry = waits.begin("acme", Endpoint::Sites, Duration::from_secs(95), true);
+        drop((first, retry));
+        let later = waits.begin("acme", Endpoint::Servers, Duration::from_secs(31), true);
+        drop(later);
+        let text = String::from_utf8(lines.0.lock().unwrap().clone()).unwrap();
+        let logged: Vec<&str> = text.lines().collect();
+        assert_eq!(logged.len(), 2, "{text}");
+        assert!(logged[0].contains("endpoint=\"/site\" wait_s=90"), "{text}");
+        assert!(
+            logged[1].contains("endpoint=\"/server\" wait_s=31"),
+            "{text}"
+        );
+    }
 }

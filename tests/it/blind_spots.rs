@@ -124,7 +124,7 @@ async fn an_account_never_read_is_critical_after_fifteen_minutes_on_the_page_the
     let text = String::from_utf8(metrics::render(&store, b"", late)).unwrap();
     let series = support::value(
         &text,
-        "gridpane_never_polled_since_timestamp_seconds{account=\"acme\"}",
+        "gridpane_polled_since_timestamp_seconds{account=\"acme\"}",
     )
     .expect("the series an alert reads");
     assert_eq!(series.parse::<f64>().unwrap(), since);
@@ -143,7 +143,7 @@ async fn an_account_never_read_is_critical_after_fifteen_minutes_on_the_page_the
     assert!(entry.get("never_polled_critical").is_none(), "{entry}");
     assert!(banner(&page(&store, late), "data-never-read-account").is_none());
     let text = String::from_utf8(metrics::render(&store, b"", late)).unwrap();
-    assert!(!text.contains("gridpane_never_polled_since_timestamp_seconds{"));
+    assert!(text.contains("gridpane_last_successful_poll_timestamp_seconds{account=\"acme\"}"));
 }
 
 #[tokio::test]
