@@ -16,6 +16,8 @@ use crate::domain::{
 use crate::render::metrics::{REVISION, VERSION};
 use crate::store::{AccountState, Store};
 
+pub mod notes;
+
 // ---------------------------------------------------------------------------
 // Views shared with the status page.
 
@@ -739,6 +741,9 @@ pub struct AccountStatus {
     /// The first `/site` sweep, while it runs (absent otherwise).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub sweep: Option<crate::store::SweepStatus>,
+    /// Never read, sites held back, a rate-limit wait, a superseded failure.
+    #[serde(flatten)]
+    pub notes: notes::AccountNotes,
 }
 
 #[derive(Debug, Serialize)]
@@ -818,6 +823,7 @@ pub fn status(view: &View, now: DateTime<Utc>) -> StatusAnswer {
             next_poll_at_unix: next.map(|t| t.timestamp()),
             data,
             sweep: state.sweep,
+            notes: notes::AccountNotes::of(state, now.timestamp_millis() as f64 / 1000.0),
         });
     }
     StatusAnswer {

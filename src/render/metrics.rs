@@ -569,6 +569,10 @@ fn health_families(accounts: &[(&str, &AccountState)], now_unix: f64) -> Vec<Fam
         "gridpane_sites_unconfirmed_removals",
         "Sites still served although the last complete site list left them out in a drop that looked broken (every site, more than poll.max_site_removal_share, or against meta.total): their removal waits for the next complete list to confirm it.",
     );
+    let mut polled_since = Family::gauge(
+        "gridpane_polled_since_timestamp_seconds",
+        "When this exporter process began polling the account, unix seconds. With gridpane_last_successful_poll_timestamp_seconds absent, the account has never been read since then.",
+    );
 
     for (account, state) in accounts {
         let a = *account;
@@ -622,6 +626,9 @@ fn health_families(accounts: &[(&str, &AccountState)], now_unix: f64) -> Vec<Fam
             remaining.push(&[("account", a), ("scope", scope)], *v);
         }
         unconfirmed.push(&[("account", a)], state.unconfirmed_removals as f64);
+        if let Some(since) = state.watched_since {
+            polled_since.push(&[("account", a)], since);
+        }
     }
 
     let mut build = Family::gauge(
@@ -641,6 +648,7 @@ fn health_families(accounts: &[(&str, &AccountState)], now_unix: f64) -> Vec<Fam
         limited,
         remaining,
         unconfirmed,
+        polled_since,
         build,
     ]
 }

@@ -164,6 +164,14 @@ impl Time {
             relative: fmt_relative(t, now),
         }
     }
+
+    /// [`Time::new`], its text to the second: `2026-11-23 05:00:10 UTC`.
+    pub(super) fn to_the_second(t: DateTime<Utc>, now: DateTime<Utc>) -> Time {
+        Time {
+            text: t.format("%Y-%m-%d %H:%M:%S UTC").to_string(),
+            ..Time::new(t, now)
+        }
+    }
 }
 
 #[cfg(test)]
