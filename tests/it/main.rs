@@ -25,6 +25,7 @@ mod exporter;
 mod fake_server;
 mod faults;
 mod hostile_names;
+mod notifications;
 mod persist;
 mod poller;
 mod render_cache;
