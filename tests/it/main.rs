@@ -17,6 +17,7 @@ mod browser;
 mod budget;
 mod client;
 mod config;
+mod config_check;
 mod dashboards;
 mod decoders;
 mod deploy;
