@@ -2,6 +2,7 @@
 //! port 0 against the fake GridPane, and read its endpoints.
 #![allow(dead_code)]
 
+pub mod gridpane_dir;
 pub mod prom;
 pub mod status;
 
