@@ -274,6 +274,7 @@ fn a_fifo_where_the_log_should_be_does_not_block_the_probe() {
             "--textfile.directory={}",
             gp.textfile_dir().display()
         ))
+        .stderr(std::process::Stdio::null())
         .spawn()
         .unwrap();
     let deadline = Instant::now() + Duration::from_secs(20);
