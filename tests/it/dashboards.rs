@@ -34,11 +34,6 @@ const DELIBERATELY_UNUSED: &[(&str, &str)] = &[
          integration_missing problem (gridpane_site_problem)",
     ),
     (
-        "gridpane_backup_schedule_interval_seconds",
-        "a raw fact for people's own rules; dashboards show frequencies \
-         (gridpane_backup_schedule_info) and alerts read the verdict's interval_too_long problem",
-    ),
-    (
         "gridpane_sites_pending",
         "progress of a first sweep, 0 within minutes of a start; the status page and API show it while it lasts",
     ),
