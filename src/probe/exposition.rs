@@ -13,16 +13,16 @@ use super::site_url::SiteUrls;
 /// The exposition of `reading`.
 pub fn render(reading: &Reading) -> Vec<u8> {
     let success = reading.success();
-    let mut probe_success = Family::gauge(
+    let probe_success = single(
         "gridpane_probe_success",
         "1 if the probe read every input (snapshots folder, monitoring log, server UUID), else 0; with 0 no per-site series are written.",
+        if success { 1.0 } else { 0.0 },
     );
-    probe_success.push(&[], if success { 1.0 } else { 0.0 });
-    let mut last_run = Family::gauge(
+    let last_run = single(
         "gridpane_probe_last_run_timestamp_seconds",
         "When the probe ran, unix seconds.",
+        reading.now as f64,
     );
-    last_run.push(&[], reading.now as f64);
     let mut info = Family::gauge(
         "gridpane_probe_info",
         "1, with the UUID of the GridPane server the probe runs on.",
@@ -76,11 +76,11 @@ pub fn render(reading: &Reading) -> Vec<u8> {
                 last_failure.push(&[("site_url", site)], *t as f64);
             }
         }
-        let mut unknown = Family::gauge(
+        let unknown = single(
             "gridpane_backup_log_unknown_date_lines",
             "Backup status lines of backups.monitoring.log whose date the probe could not read (format or time zone); their failures are still counted.",
+            log.unknown_date_lines as f64,
         );
-        unknown.push(&[], log.unknown_date_lines as f64);
         let mut skipped = Family::gauge(
             "gridpane_probe_skipped_entries",
             "Entries the probe did not read, by reason: link (never followed), not_a_revision, too_many_sites, not_a_site, line_too_long.",
@@ -93,4 +93,11 @@ pub fn render(reading: &Reading) -> Vec<u8> {
     let mut out = Vec::new();
     write_families(&families, &mut out);
     out
+}
+
+/// A gauge of one unlabelled sample.
+fn single(name: &'static str, help: &'static str, value: f64) -> Family {
+    let mut f = Family::gauge(name, help);
+    f.push(&[], value);
+    f
 }

@@ -921,6 +921,15 @@ fn compose_grafana_provisions_the_prometheus_service_and_every_dashboard() {
 
 const UNIT: &str = "deploy/systemd/gridpane-backup-exporter.service";
 
+/// The values of every `key=` line among `directives`.
+pub(crate) fn directive_values<'a>(directives: &'a [(String, String)], key: &str) -> Vec<&'a str> {
+    directives
+        .iter()
+        .filter(|(k, _)| k == key)
+        .map(|(_, v)| v.as_str())
+        .collect()
+}
+
 /// `Key=value` lines of a unit file, continuation lines joined.
 pub(crate) fn unit_directives(unit: &str) -> Vec<(String, String)> {
     let mut out = Vec::new();
@@ -949,12 +958,7 @@ pub(crate) fn unit_directives(unit: &str) -> Vec<(String, String)> {
 #[test]
 fn systemd_unit_is_hardened_and_hands_the_token_over_as_a_credential() {
     let d = unit_directives(UNIT);
-    let get = |k: &str| -> Vec<&str> {
-        d.iter()
-            .filter(|(key, _)| key == k)
-            .map(|(_, v)| v.as_str())
-            .collect()
-    };
+    let get = |k: &str| directive_values(&d, k);
     for (key, value) in [
         ("DynamicUser", "yes"),
         ("ProtectSystem", "strict"),

@@ -507,12 +507,7 @@ const TIMER: &str = "deploy/systemd/gridpane-backup-probe.timer";
 #[test]
 fn the_probe_unit_runs_read_only_and_hardened_every_5_minutes() {
     let d = crate::deploy::unit_directives(SERVICE);
-    let get = |k: &str| -> Vec<&str> {
-        d.iter()
-            .filter(|(key, _)| key == k)
-            .map(|(_, v)| v.as_str())
-            .collect()
-    };
+    let get = |k: &str| crate::deploy::directive_values(&d, k);
     for (key, value) in [
         ("Type", "oneshot"),
         ("ProtectSystem", "strict"),
