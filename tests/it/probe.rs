@@ -123,6 +123,31 @@ fn the_textfile_holds_each_sites_revisions_and_log_failures_and_passes_promtool(
 }
 
 #[test]
+fn every_metric_the_probe_writes_is_documented_and_every_documented_one_written() {
+    let gp = GridPaneDir::new();
+    gp.revision("a.com", 1, HOUR);
+    gp.write_log(format!(
+        "{} | a.com | Duplicacy Fail {{1}}\nwhy\n",
+        log_date(HOUR)
+    ));
+    let text = gp.textfile();
+    let written: std::collections::BTreeSet<String> = text
+        .lines()
+        .filter_map(|l| l.strip_prefix("# TYPE "))
+        .filter_map(|l| l.split(' ').next())
+        .map(str::to_owned)
+        .collect();
+    let documented: std::collections::BTreeSet<String> =
+        support::documented_probe_metrics().into_iter().collect();
+    assert_eq!(
+        written,
+        documented,
+        "docs/metrics.md, {}",
+        support::PROBE_METRICS_SECTION
+    );
+}
+
+#[test]
 fn the_first_reason_line_of_the_newest_failure_is_logged() {
     let gp = GridPaneDir::new();
     gp.write_log(format!(
