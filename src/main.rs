@@ -18,6 +18,7 @@ fn main() -> ExitCode {
     match &cli.command {
         Some(Command::Healthcheck(args)) => return healthcheck(args),
         Some(Command::Inspect(args)) => return inspect(args),
+        Some(Command::Probe(args)) => return gridpane_backup_exporter::probe::command::run(args),
         None => {}
     }
     logging::init(cli.log_level, cli.log_format);

@@ -27,6 +27,7 @@ mod faults;
 mod hostile_names;
 mod persist;
 mod poller;
+mod probe;
 mod render_cache;
 mod security;
 mod status_page;
