@@ -642,7 +642,7 @@ fn validate(raw: RawConfig, sources: &Sources) -> Result<Loaded, ConfigError> {
         ));
     }
 
-    let policy = policy::validate(raw.policy, &file)?;
+    let policy = policy::validate(raw.policy, &file, chrono::Utc::now())?;
     let mut warnings = Vec::new();
     let mut accounts = Vec::with_capacity(raw.accounts.len());
     let mut names = BTreeSet::new();

@@ -794,7 +794,7 @@ fn policy_errors_are_one_line_naming_the_key() {
         ),
         (
             "  max_interval: 0s\n",
-            "config.yml: key \"policy.max_interval\": must be > 0",
+            "config.yml: key \"policy.max_interval\": must be > 0 and at most 366d",
         ),
         (
             "  max_interval: 7\n",
@@ -816,11 +816,11 @@ fn policy_errors_are_one_line_naming_the_key() {
         ),
         (
             "  overdue_after: 0.5\n",
-            "config.yml: key \"policy.overdue_after\": must be a number of schedule periods, at least 1",
+            "config.yml: key \"policy.overdue_after\": must be a number of schedule periods, at least 1 and at most 100",
         ),
         (
             "  groups:\n    - name: s\n      match: { site_type: staging }\n      overdue_after: .nan\n",
-            "config.yml: key \"policy.groups[0].overdue_after\": must be a number of schedule periods, at least 1",
+            "config.yml: key \"policy.groups[0].overdue_after\": must be a number of schedule periods, at least 1 and at most 100",
         ),
         (
             "  overdue_grace: 1\n",
@@ -832,4 +832,72 @@ fn policy_errors_are_one_line_naming_the_key() {
     for (yaml, expected) in cases {
         assert_error(&policy(yaml), &[], expected);
     }
+}
+
+#[test]
+fn policy_values_past_their_upper_limits_are_errors_naming_the_key() {
+    let policy = |yaml: &str| format!("{ACCOUNT}policy:\n{yaml}");
+    let group = |key: &str| {
+        format!("  groups:\n    - name: g\n      match: {{ site_type: staging }}\n      {key}\n")
+    };
+    let cases = [
+        (
+            "  overdue_after: 1e308\n".to_string(),
+            "config.yml: key \"policy.overdue_after\": must be a number of schedule periods, at least 1 and at most 100",
+        ),
+        (
+            "  overdue_grace: 100000000d\n".to_string(),
+            "config.yml: key \"policy.overdue_grace\": must be at most 30d",
+        ),
+        (
+            "  max_interval: 367d\n".to_string(),
+            "config.yml: key \"policy.max_interval\": must be > 0 and at most 366d",
+        ),
+        (
+            "  min_retention_days: 3651\n".to_string(),
+            "config.yml: key \"policy.min_retention_days\": must be at most 3650 (ten years)",
+        ),
+        (
+            group("overdue_after: 101"),
+            "config.yml: key \"policy.groups[0].overdue_after\": must be a number of schedule periods, at least 1 and at most 100",
+        ),
+        (
+            group("overdue_grace: 31d"),
+            "config.yml: key \"policy.groups[0].overdue_grace\": must be at most 30d",
+        ),
+        (
+            group("max_interval: 1000d"),
+            "config.yml: key \"policy.groups[0].max_interval\": must be > 0 and at most 366d",
+        ),
+        (
+            group("min_retention_days: 100000"),
+            "config.yml: key \"policy.groups[0].min_retention_days\": must be at most 3650 (ten years)",
+        ),
+    ];
+    for (yaml, expected) in &cases {
+        assert_error(&policy(yaml), &[], expected);
+    }
+    // At the limits, the policy loads.
+    let dir = tempfile::tempdir().unwrap();
+    let limits = policy(
+        "  overdue_after: 100\n  overdue_grace: 30d\n  max_interval: 366d\n  min_retention_days: 3650\n",
+    );
+    let run = check(dir.path(), &limits, &[]);
+    assert_eq!(run.code, Some(0), "stderr: {}", run.stderr);
+
+    let run = check(
+        dir.path(),
+        &policy("  mutes:\n    - sites: [a.example]\n      until: 9999-12-31\n"),
+        &[],
+    );
+    assert_eq!(run.code, Some(2), "stderr: {}", run.stderr);
+    assert!(
+        run.stderr
+            .starts_with("error: config.yml: key \"policy.mutes[0].until\": ends ")
+            && run
+                .stderr
+                .contains("more than 366 days after the configuration is loaded"),
+        "{}",
+        run.stderr
+    );
 }
