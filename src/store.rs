@@ -203,6 +203,8 @@ pub struct TaskHealth {
     given_up: AtomicBool,
     /// Writes of the state file that failed.
     state_write_errors: AtomicU64,
+    /// Configuration reloads that changed nothing (refused or not loaded).
+    reload_failures: AtomicU64,
 }
 
 impl TaskHealth {
@@ -225,6 +227,14 @@ impl TaskHealth {
 
     pub(crate) fn state_write_errors(&self) -> u64 {
         self.state_write_errors.load(Ordering::Relaxed)
+    }
+
+    pub(crate) fn count_reload_failure(&self) {
+        self.reload_failures.fetch_add(1, Ordering::Relaxed);
+    }
+
+    pub fn reload_failures(&self) -> u64 {
+        self.reload_failures.load(Ordering::Relaxed)
     }
 
     /// Every task is running or being restarted.

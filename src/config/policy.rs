@@ -322,9 +322,17 @@ mod tests {
     fn a_mute_may_end_at_most_366_days_after_the_configuration_is_loaded() {
         let now: DateTime<Utc> = "2026-12-07T22:00:00Z".parse().unwrap();
         let until = |raw: &str| check_until(parse_until(raw).unwrap(), now);
-        assert_eq!(until("2027-12-08"), Ok(()), "366 days away, through its end");
+        assert_eq!(
+            until("2027-12-08"),
+            Ok(()),
+            "366 days away, through its end"
+        );
         assert_eq!(until("2027-12-08T23:59:59Z"), Ok(()));
-        assert_eq!(until("2020-01-01"), Ok(()), "an ended mute is shown as expired");
+        assert_eq!(
+            until("2020-01-01"),
+            Ok(()),
+            "an ended mute is shown as expired"
+        );
         let err = until("2027-12-09").unwrap_err();
         assert!(err.contains("more than 366 days"), "{err}");
         assert!(until("9999-12-31").is_err());

@@ -26,6 +26,7 @@ mod faults;
 mod hostile_names;
 mod persist;
 mod poller;
+mod reload;
 mod render_cache;
 mod security;
 mod status_page;
