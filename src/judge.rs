@@ -115,6 +115,7 @@ mod tests {
                 problems: None,
                 until: start + chrono::Duration::seconds(60),
                 reason: Arc::from("migrating"),
+                ..Mute::default()
             }],
             ..Policy::default()
         };

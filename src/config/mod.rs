@@ -727,6 +727,7 @@ fn validate(raw: RawConfig, sources: &Sources) -> Result<Loaded, ConfigError> {
         }
     }
 
+    policy::check_accounts(&policy, accounts.iter().map(|a| a.name.as_str()), &file)?;
     let access = match &raw.access {
         Some(rules) => Some(
             access::Access::new(rules, accounts.iter().map(|a| a.name.as_str()))

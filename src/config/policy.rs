@@ -69,6 +69,8 @@ struct RawMatch {
 struct RawMute {
     sites: Vec<Name>,
     #[serde(default)]
+    account: Option<String>,
+    #[serde(default)]
     problems: Option<Vec<String>>,
     until: Name,
     #[serde(default)]
@@ -251,11 +253,17 @@ pub(super) fn validate(
         };
         let until = parse_until(&m.until.text()).map_err(|e| err(at("until"), e))?;
         check_until(until, now).map_err(|e| err(at("until"), e))?;
+        let account = match m.account.as_deref().map(str::trim) {
+            Some("") => return Err(err(at("account"), "must not be empty".into())),
+            other => other.map(str::to_string),
+        };
         mutes.push(Mute {
             sites,
+            account,
             problems,
             until,
             reason: Arc::from(m.reason.trim()),
+            ambiguous: Vec::new(),
         });
     }
     Ok(Policy {
@@ -263,6 +271,26 @@ pub(super) fn validate(
         groups,
         mutes,
     })
+}
+
+/// Every mute's `account` names a configured account.
+pub(super) fn check_accounts<'a>(
+    policy: &Policy,
+    accounts: impl IntoIterator<Item = &'a str> + Clone,
+    file: &str,
+) -> Result<(), ConfigError> {
+    for (i, m) in policy.mutes.iter().enumerate() {
+        if let Some(account) = &m.account
+            && !accounts.clone().into_iter().any(|a| a == account)
+        {
+            return Err(ConfigError::at(
+                file,
+                &format!("policy.mutes[{i}].account"),
+                format!("no account named \"{account}\" is configured"),
+            ));
+        }
+    }
+    Ok(())
 }
 
 /// A date (`2027-01-31`: the mute lasts through that day, UTC) or an RFC

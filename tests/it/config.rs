@@ -727,7 +727,7 @@ const ACCOUNT: &str = "accounts:\n  - name: a\n    token: x\n";
 fn a_policy_with_groups_and_mutes_passes_the_check_and_is_summarised() {
     let run = check_ok(
         &format!(
-            "{ACCOUNT}policy:\n  min_retention_days: 30\n  max_interval: 1d\n  require_remote: true\n  overdue_after: 3\n  overdue_grace: 30m\n  groups:\n    - name: staging\n      match: {{ site_type: staging }}\n      require_remote: false\n    - name: web-2\n      match: {{ server: 12, url: \"*.example.com\", account: a }}\n      max_interval: 7d\n  mutes:\n    - sites: [\"shop.example.com\", 1234]\n      problems: [remote_not_set_up]\n      until: 2027-01-31\n      reason: migrating to a new server\n    - sites: [\"blog.example.com\"]\n      until: 2027-01-31T18:00:00Z\n"
+            "{ACCOUNT}policy:\n  min_retention_days: 30\n  max_interval: 1d\n  require_remote: true\n  overdue_after: 3\n  overdue_grace: 30m\n  groups:\n    - name: staging\n      match: {{ site_type: staging }}\n      require_remote: false\n    - name: web-2\n      match: {{ server: 12, url: \"*.example.com\", account: a }}\n      max_interval: 7d\n  mutes:\n    - sites: [\"shop.example.com\", 1234]\n      account: a\n      problems: [remote_not_set_up]\n      until: 2027-01-31\n      reason: migrating to a new server\n    - sites: [\"blog.example.com\"]\n      until: 2027-01-31T18:00:00Z\n"
         ),
         &[],
     );
@@ -779,6 +779,14 @@ fn policy_errors_are_one_line_naming_the_key() {
         (
             "  mutes:\n    - sites: [a.example]\n",
             "config.yml: key \"policy.mutes[0]\": missing field `until`",
+        ),
+        (
+            "  mutes:\n    - sites: [1234]\n      account: nope\n      until: 2027-01-31\n",
+            "config.yml: key \"policy.mutes[0].account\": no account named \"nope\" is configured",
+        ),
+        (
+            "  mutes:\n    - sites: [1234]\n      account: \" \"\n      until: 2027-01-31\n",
+            "config.yml: key \"policy.mutes[0].account\": must not be empty",
         ),
         (
             "  mutes:\n    - sites: [a.example]\n      until: next friday\n",

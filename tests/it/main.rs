@@ -24,6 +24,7 @@ mod exporter;
 mod fake_server;
 mod faults;
 mod hostile_names;
+mod mutes;
 mod persist;
 mod poller;
 mod reload;
