@@ -64,13 +64,7 @@ async fn a_mute_applies_in_its_account_an_ambiguous_id_nowhere_and_its_reason_re
     let (a, b) = (fake(fleet_of(4, 1, 6)).await, fake(fleet_of(4, 1, 6)).await);
     let ids: Vec<u64> = a.fleet().sites.iter().map(|s| s.id).collect();
     let dir = tempfile::tempdir().unwrap();
-    let web = dir.path().join("web.yml");
-    let hash = bcrypt::hash("pw", 4).unwrap();
-    std::fs::write(
-        &web,
-        format!("basic_auth_users:\n  alice: '{hash}'\n  bob: '{hash}'\n  ops: '{hash}'\n"),
-    )
-    .unwrap();
+    let web = basic_auth_web_config(dir.path(), &["alice", "bob", "ops"]);
     let rule = |user: &str, account: &str| AccessRule {
         users: vec![user.to_string()],
         accounts: vec![account.to_string()],

@@ -394,20 +394,14 @@ async fn impossible_backup_records_in_the_state_file_are_dropped_with_a_log_line
 }
 
 fn write_config(dir: &Path, fake: &FakeGridPane, state: &Path, interval: &str) -> PathBuf {
-    let token = dir.join("token");
-    std::fs::write(&token, TOKEN).unwrap();
-    let config = dir.join("config.yml");
-    std::fs::write(
-        &config,
-        format!(
-            "accounts:\n  - name: acme\n    base_url: {}\n    token_file: {}\npoll:\n  interval: {interval}\n  requests_per_minute: 0\n  per_page: 100\n  detail:\n    enabled: true\n    requests_per_minute: 600000\n    publish_every: 1ms\nstate_file: {}\n",
-            fake.base_url(),
-            token.display(),
+    acme_config_file(
+        dir,
+        fake.base_url().as_str(),
+        &format!(
+            "poll:\n  interval: {interval}\n  requests_per_minute: 0\n  per_page: 100\n  detail:\n    enabled: true\n    requests_per_minute: 600000\n    publish_every: 1ms\nstate_file: {}\n",
             state.display()
         ),
     )
-    .unwrap();
-    config
 }
 
 /// A tiny xorshift, so the kill moments vary without a dependency.

@@ -10,18 +10,11 @@ use support::*;
 /// The exporter's configuration: one account, polled once an hour, then
 /// `rest`.
 fn write_config(dir: &std::path::Path, base_url: &str, rest: &str) -> std::path::PathBuf {
-    let token = dir.join("token");
-    std::fs::write(&token, TOKEN).unwrap();
-    let config = dir.join("config.yml");
-    std::fs::write(
-        &config,
-        format!(
-            "accounts:\n  - name: acme\n    base_url: {base_url}\n    token_file: {}\npoll:\n  interval: 1h\n  requests_per_minute: 0\n{rest}",
-            token.display()
-        ),
+    acme_config_file(
+        dir,
+        base_url,
+        &format!("poll:\n  interval: 1h\n  requests_per_minute: 0\n{rest}"),
     )
-    .unwrap();
-    config
 }
 
 async fn status_as(base: &str, user: &str, path: &str) -> (u16, String) {
@@ -38,13 +31,7 @@ async fn status_as(base: &str, user: &str, path: &str) -> (u16, String) {
 async fn a_reload_that_would_drop_the_access_rules_in_force_is_refused_whole_and_counted() {
     let fake = fake(fleet_of(3, 1, 4)).await;
     let dir = tempfile::tempdir().unwrap();
-    let web = dir.path().join("web.yml");
-    let hash = bcrypt::hash("pw", 4).unwrap();
-    std::fs::write(
-        &web,
-        format!("basic_auth_users:\n  alice: '{hash}'\n  mallory: '{hash}'\n"),
-    )
-    .unwrap();
+    let web = basic_auth_web_config(dir.path(), &["alice", "mallory"]);
     let rules = "access:\n  - users: [alice]\n    accounts: [acme]\n";
     let config = write_config(dir.path(), fake.base_url().as_str(), rules);
     let exporter = Spawned::start(
