@@ -278,3 +278,30 @@ pub fn capture_logs() -> (tempfile::NamedTempFile, tracing::subscriber::DefaultG
     let guard = tracing::subscriber::set_default(subscriber);
     (log, guard)
 }
+
+/// A web config file in `dir` where each of `users` logs in with the
+/// password `pw` (basic auth, plain HTTP).
+pub fn basic_auth_web_config(dir: &std::path::Path, users: &[&str]) -> std::path::PathBuf {
+    let web = dir.join("web.yml");
+    let hash = bcrypt::hash("pw", 4).unwrap();
+    let lines: String = users.iter().map(|u| format!("  {u}: '{hash}'\n")).collect();
+    std::fs::write(&web, format!("basic_auth_users:\n{lines}")).unwrap();
+    web
+}
+
+/// A configuration file in `dir` with one account `acme` at `base_url`
+/// (its token in a file beside it), then `rest`.
+pub fn acme_config_file(dir: &std::path::Path, base_url: &str, rest: &str) -> std::path::PathBuf {
+    let token = dir.join("token");
+    std::fs::write(&token, TOKEN).unwrap();
+    let config = dir.join("config.yml");
+    std::fs::write(
+        &config,
+        format!(
+            "accounts:\n  - name: acme\n    base_url: {base_url}\n    token_file: {}\n{rest}",
+            token.display()
+        ),
+    )
+    .unwrap();
+    config
+}
