@@ -211,23 +211,18 @@ impl App {
         })
     }
 
-    /// Reloads the configuration on SIGHUP from now on (see [`Reload`]).
-    pub fn reload_on_sighup(&mut self, reload: Reload) {
-        // The handler stays installed for the life of the process, so a
-        // SIGHUP between now and the task's first poll is not fatal.
-        #[cfg(unix)]
-        if let Err(e) = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::hangup()) {
-            tracing::error!(error = %e, "cannot listen for SIGHUP; the configuration cannot be reloaded");
-            return;
-        }
+    /// Reloads the configuration at every SIGHUP `hangups` receives (see
+    /// [`Reload`]), a SIGHUP received while the exporter started included.
+    pub fn reload_on_sighup(&mut self, reload: Reload, hangups: Hangups) {
         let reload = Arc::new(std::sync::Mutex::new(reload));
+        let hangups = Arc::new(tokio::sync::Mutex::new(hangups));
         let stop = self.shutdown.subscribe();
         self.tasks.spawn(supervise(
             Task::Reload,
             Arc::clone(&self.store),
             None,
             self.shutdown.subscribe(),
-            move || reload_on_hangup(Arc::clone(&reload), stop.clone()),
+            move || reload_on_hangup(Arc::clone(&reload), Arc::clone(&hangups), stop.clone()),
         ));
     }
 
@@ -418,15 +413,31 @@ impl Reload {
         }
     }
 
-    /// Reloads now; false when the file did not load.
+    /// Reloads now; false when nothing changed: the file did not load, or
+    /// it would remove the access rules in force (counted in
+    /// `gridpane_exporter_config_reload_failures_total`).
     pub(crate) fn apply(&mut self) -> bool {
         let new = match config::load(&self.sources) {
             Ok(c) => c,
             Err(e) => {
+                self.store.tasks().count_reload_failure();
                 tracing::error!(error = %e, "configuration reload failed; the running configuration is kept");
                 return false;
             }
         };
+        if let Some(running) = &self.running.access
+            && new.access.as_ref().is_none_or(Access::is_empty)
+        {
+            self.store.tasks().count_reload_failure();
+            tracing::error!(
+                file = ?self.sources.file,
+                rules_in_force = true,
+                scopes_in_force = running.scopes(),
+                new_rules = if new.access.is_some() { "empty" } else { "absent" },
+                "configuration reload refused: the new configuration has no access rules while access rules are in force, which would let every user see every account; the running configuration (policy included) is kept. Removing access control takes a restart"
+            );
+            return false;
+        }
         for key in needs_restart(&self.running, &new) {
             tracing::warn!(
                 key,
@@ -474,32 +485,74 @@ fn needs_restart(running: &Config, new: &Config) -> Vec<&'static str> {
     keys
 }
 
+/// SIGHUP, listened for from the first moments of the process: once
+/// [`Hangups::listen`] has run, a SIGHUP no longer ends the process (its
+/// default action), and one received before the reload task runs is kept
+/// for it (several are one).
+pub struct Hangups {
+    /// A SIGHUP came before this listened (`early`), not yet applied.
+    pending: bool,
+    #[cfg(unix)]
+    signal: Option<tokio::signal::unix::Signal>,
+}
+
+impl Hangups {
+    /// Starts listening; call it inside the runtime, before anything slow.
+    /// `early`: a SIGHUP came before (the binary notes those from its
+    /// first instant).
+    pub fn listen(early: bool) -> Hangups {
+        #[cfg(unix)]
+        {
+            use tokio::signal::unix::{SignalKind, signal};
+            let signal = signal(SignalKind::hangup())
+                .map_err(|e| {
+                    tracing::error!(error = %e, "cannot listen for SIGHUP; the configuration cannot be reloaded");
+                })
+                .ok();
+            Hangups {
+                pending: early,
+                signal,
+            }
+        }
+        #[cfg(not(unix))]
+        Hangups { pending: early }
+    }
+
+    /// The next SIGHUP; `false` when none can come.
+    async fn recv(&mut self) -> bool {
+        if std::mem::take(&mut self.pending) {
+            return true;
+        }
+        #[cfg(unix)]
+        if let Some(signal) = &mut self.signal {
+            return signal.recv().await.is_some();
+        }
+        false
+    }
+}
+
 /// Applies `reload` at every SIGHUP, until `shutdown`.
 async fn reload_on_hangup(
     reload: Arc<std::sync::Mutex<Reload>>,
+    hangups: Arc<tokio::sync::Mutex<Hangups>>,
     mut shutdown: watch::Receiver<bool>,
 ) {
-    #[cfg(unix)]
-    {
-        use tokio::signal::unix::{SignalKind, signal};
-        let Ok(mut hangups) = signal(SignalKind::hangup()) else {
-            return;
+    let mut hangups = hangups.lock().await;
+    loop {
+        let got = tokio::select! {
+            got = hangups.recv() => got,
+            _ = shutdown.wait_for(|stop| *stop) => return,
         };
-        loop {
-            tokio::select! {
-                got = hangups.recv() => if got.is_none() { return },
-                _ = shutdown.wait_for(|stop| *stop) => return,
-            }
-            tracing::info!("SIGHUP received, reloading the configuration");
-            match reload.lock() {
-                Ok(mut r) => r.apply(),
-                Err(poisoned) => poisoned.into_inner().apply(),
-            };
+        if !got {
+            // No SIGHUP can come: nothing to do until the exporter stops.
+            let _ = shutdown.wait_for(|stop| *stop).await;
+            return;
         }
-    }
-    #[cfg(not(unix))]
-    {
-        let _ = (reload, shutdown.wait_for(|stop| *stop).await);
+        tracing::info!("SIGHUP received, reloading the configuration");
+        match reload.lock() {
+            Ok(mut r) => r.apply(),
+            Err(poisoned) => poisoned.into_inner().apply(),
+        };
     }
 }
 

@@ -7,6 +7,9 @@ use std::time::Duration;
 use clap::parser::ValueSource;
 use clap::{Args, CommandFactory as _, FromArgMatches as _, Parser, Subcommand, ValueEnum};
 
+mod probe;
+pub use probe::ProbeArgs;
+
 pub(crate) const LONG_VERSION: &str = concat!(
     env!("CARGO_PKG_VERSION"),
     " (revision ",
@@ -150,6 +153,10 @@ pub enum Command {
     /// value redacted, and what the backup record reader found in it: safe
     /// to paste into an issue.
     Inspect(InspectArgs),
+    /// Run on a GridPane server: read its local backups and its
+    /// backups.monitoring.log (never writing under the GridPane folder) and
+    /// write them for node_exporter's textfile collector, or serve them.
+    Probe(ProbeArgs),
 }
 
 #[derive(Debug, Args)]

@@ -57,6 +57,7 @@ fn log_ended(policy: &Policy, now: DateTime<Utc>, logged: &mut HashSet<String>) 
                 });
             tracing::warn!(
                 sites = ?m.sites,
+                account = m.account.as_deref().unwrap_or(""),
                 problems = %problems,
                 until = %m.until.to_rfc3339(),
                 reason = %m.reason,
@@ -116,6 +117,7 @@ mod tests {
                 problems: None,
                 until: start + chrono::Duration::seconds(60),
                 reason: Arc::from("migrating"),
+                ..Mute::default()
             }],
             ..Policy::default()
         };

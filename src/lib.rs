@@ -20,6 +20,7 @@ pub mod judge;
 pub mod logging;
 pub mod persist;
 pub mod poller;
+pub mod probe;
 pub mod render;
 pub mod server;
 pub mod store;

@@ -2,7 +2,7 @@ use std::process::ExitCode;
 
 use anyhow::Context as _;
 use chrono::Offset as _;
-use gridpane_backup_exporter::app::{self, App, AppError, Reload, WebOptions};
+use gridpane_backup_exporter::app::{self, App, AppError, Hangups, Reload, WebOptions};
 use gridpane_backup_exporter::cli::{self, Cli, Command, HealthcheckArgs, InspectArgs};
 use gridpane_backup_exporter::config::web as web_config;
 use gridpane_backup_exporter::config::{self, ConfigWarning, Sources};
@@ -10,6 +10,7 @@ use gridpane_backup_exporter::server::{Limits, ServerOptions};
 use gridpane_backup_exporter::{demo, healthcheck, inspect, logging};
 
 fn main() -> ExitCode {
+    catch_early_hangups();
     pin_malloc_mmap_threshold();
     let cli = match Cli::try_parse_args(std::env::args_os()) {
         Ok(cli) => cli,
@@ -18,9 +19,27 @@ fn main() -> ExitCode {
     match &cli.command {
         Some(Command::Healthcheck(args)) => return healthcheck(args),
         Some(Command::Inspect(args)) => return inspect(args),
+        Some(Command::Probe(args)) => return gridpane_backup_exporter::probe::command::run(args),
         None => {}
     }
     logging::init(cli.log_level, cli.log_format);
+    // Listen for SIGHUP before anything slow (loading the state file,
+    // binding, building clients), so that a `systemctl reload` racing the
+    // start is kept and applied once started.
+    let serving = if cli.config_check {
+        None
+    } else {
+        match runtime(tokio::runtime::Builder::new_multi_thread()) {
+            Ok(r) => {
+                let hangups = {
+                    let _entered = r.enter();
+                    Hangups::listen(early_hangup())
+                };
+                Some((r, hangups))
+            }
+            Err(code) => return code,
+        }
+    };
     raise_open_file_limit();
 
     let (config, warnings) = if cli.demo {
@@ -107,9 +126,8 @@ fn main() -> ExitCode {
         return ExitCode::SUCCESS;
     }
 
-    let runtime = match runtime(tokio::runtime::Builder::new_multi_thread()) {
-        Ok(r) => r,
-        Err(code) => return code,
+    let Some((runtime, hangups)) = serving else {
+        return ExitCode::SUCCESS;
     };
     let web = WebOptions {
         listen,
@@ -133,6 +151,7 @@ fn main() -> ExitCode {
         &start_warnings,
         web,
         server,
+        hangups,
     )) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => match e.downcast_ref::<AppError>() {
@@ -251,6 +270,7 @@ async fn run(
     start_warnings: &[config::preflight::StartWarning],
     web: WebOptions,
     server: ServerOptions,
+    hangups: Hangups,
 ) -> anyhow::Result<()> {
     // The fake GridPane of --demo lives as long as the exporter.
     let (fake, config) = match config {
@@ -273,7 +293,11 @@ async fn run(
     let mut app = App::start_with(config.clone(), web, server).await?;
     if fake.is_none() {
         let reload = Reload::new(sources, config, &app);
-        app.reload_on_sighup(reload);
+        app.reload_on_sighup(reload, hangups);
+    } else {
+        // The handler stays installed for the life of the process: a
+        // SIGHUP is ignored, as --demo has no configuration file to reload.
+        drop(hangups);
     }
     if fake.is_some() {
         let scheme = if tls { "https" } else { "http" };
@@ -284,6 +308,41 @@ async fn run(
     tracing::info!("stop signal received, shutting down");
     app.shutdown().await;
     Ok(())
+}
+
+/// Set by the SIGHUP handler [`catch_early_hangups`] installs.
+#[cfg(unix)]
+static EARLY_HANGUP: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+
+/// SIGHUP ends a process by default, and a `systemctl reload` can race the
+/// start: a handler that only notes the signal is installed first thing,
+/// before the runtime and tokio's own handler exist.
+#[cfg(unix)]
+fn catch_early_hangups() {
+    // SAFETY: the action only stores to an atomic, which is
+    // async-signal-safe; it runs first thing in main.
+    let installed = unsafe {
+        signal_hook_registry::register(libc::SIGHUP, || {
+            EARLY_HANGUP.store(true, std::sync::atomic::Ordering::SeqCst);
+        })
+    };
+    if let Err(e) = installed {
+        eprintln!("warning: cannot catch SIGHUP at start: {e}");
+    }
+}
+
+#[cfg(not(unix))]
+fn catch_early_hangups() {}
+
+/// Whether a SIGHUP came before tokio listened for it.
+#[cfg(unix)]
+fn early_hangup() -> bool {
+    EARLY_HANGUP.swap(false, std::sync::atomic::Ordering::SeqCst)
+}
+
+#[cfg(not(unix))]
+fn early_hangup() -> bool {
+    false
 }
 
 /// glibc raises its mmap threshold (up to 32 MiB) each time a large block is

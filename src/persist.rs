@@ -15,7 +15,9 @@
 //! start. Impossible content is sanitised with a warning: an account whose
 //! snapshot was fetched in the future (or at no real time) or that holds more
 //! items than `poll.max_items_per_account` is dropped; duplicate ids keep their
-//! first entry. It holds no secret: snapshots carry neither the token nor
+//! first entry; a site's detail holding an impossible backup record (a time
+//! in the future or before 1970, more backups than a record can hold) is
+//! dropped, so the site is read again. It holds no secret: snapshots carry neither the token nor
 //! integration credentials.
 
 use std::collections::{BTreeMap, HashSet};
@@ -246,7 +248,8 @@ pub(crate) fn collect(store: &Store) -> Vec<SavedAccount> {
 /// than [`MAX_CLOCK_SKEW_SECONDS`] after `now`, accounts with more than
 /// `max_items` sites, servers, integrations or per-site details. Duplicate
 /// site, server and integration ids keep their first entry; per-site details
-/// fetched in the future are dropped.
+/// fetched in the future are dropped, and so are those whose backup record
+/// is impossible ([`possible_record`]), so that their sites are read again.
 pub(crate) fn sanitise(saved: Vec<SavedAccount>, now: f64, max_items: usize) -> Vec<SavedAccount> {
     let possible = |t: f64| t.is_finite() && t >= 0.0 && t <= now + MAX_CLOCK_SKEW_SECONDS;
     let mut names = HashSet::new();
@@ -287,9 +290,44 @@ pub(crate) fn sanitise(saved: Vec<SavedAccount>, now: f64, max_items: usize) -> 
         if dropped > 0 {
             tracing::warn!(account = %name, dropped, "state file per-site details with an impossible fetch time, ignored");
         }
+        let details = account.detail.len();
+        account.detail.retain(|_, d| {
+            d.history
+                .as_ref()
+                .is_none_or(|h| possible_record(h, &possible))
+        });
+        let dropped = details - account.detail.len();
+        if dropped > 0 {
+            tracing::warn!(
+                account = %name,
+                what = "backup_record",
+                dropped,
+                "state file per-site details holding an impossible backup record (a time in the future or at no real time, or more backups than a record can hold), ignored: those sites are read again"
+            );
+        }
         kept.push(account);
     }
     kept
+}
+
+/// The most backups one storage of a saved record may count: the record
+/// reader stops at this many values, so no record it read holds more.
+pub(crate) const MAX_SAVED_BACKUPS: u64 = crate::gridpane::history::MAX_NODES as u64;
+
+/// A saved backup record that could be true: read at a possible time, and
+/// every backup time possible and at most [`MAX_SAVED_BACKUPS`] backups per
+/// storage (a backup in the future, beyond the clock allowance, is not).
+fn possible_record(
+    h: &crate::domain::history::BackupHistory,
+    possible: &impl Fn(f64) -> bool,
+) -> bool {
+    possible(h.read_at)
+        && h.refreshed_at.is_none_or(possible)
+        && [h.local, h.remote, h.unattributed].iter().all(|b| {
+            b.count <= MAX_SAVED_BACKUPS
+                && b.last.is_none_or(possible)
+                && b.last_automatic.is_none_or(possible)
+        })
 }
 
 /// Keeps the first item of each id; returns how many were removed.

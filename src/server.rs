@@ -19,6 +19,8 @@
 //! - the authenticated user (the basic-auth user, or else the common name
 //!   of a verified client certificate) goes with the request as an
 //!   [`Identity`], for the `access` rules.
+//! - a client certificate with more than one common name names no one for
+//!   sure: every request on its connection answers 403.
 
 use std::collections::HashMap;
 use std::convert::Infallible;
@@ -201,8 +203,23 @@ pub(crate) async fn serve(
                         let Some(stream) = handshake(tcp, &acceptor, &limits).await else {
                             return;
                         };
-                        let subject = certificate_subject(&stream);
-                        serve_connection(stream, service, subject, &limits, watcher, tracked).await;
+                        match certificate_subject(&stream) {
+                            Ok(subject) => {
+                                serve_connection(
+                                    stream, service, subject, &limits, watcher, tracked,
+                                )
+                                .await;
+                            }
+                            Err(ambiguous) => {
+                                tracing::warn!(
+                                    common_names = ambiguous.0,
+                                    "client certificate refused: its subject holds more than one common name (CN), so which user it is would be ambiguous; every request on the connection answers 403"
+                                );
+                                let refusal = TowerToHyperService::new(ambiguous_certificate());
+                                serve_connection(stream, refusal, None, &limits, watcher, tracked)
+                                    .await;
+                            }
+                        }
                     }
                 }
             };
@@ -256,13 +273,53 @@ async fn handshake(
     }
 }
 
+/// A client certificate whose subject holds this many common names.
+struct AmbiguousCertificate(usize);
+
 /// The common name (CN) of the client certificate the handshake verified;
-/// `None` without one (or without a readable CN).
-fn certificate_subject(stream: &tokio_rustls::server::TlsStream<TcpStream>) -> Option<Identity> {
-    let der = stream.get_ref().1.peer_certificates()?.first()?;
-    let (_, cert) = x509_parser::parse_x509_certificate(der.as_ref()).ok()?;
-    let cn = cert.subject().iter_common_name().next()?.as_str().ok()?;
-    Some(Identity(cn.into()))
+/// `None` without one (or without a readable CN). A subject with more than
+/// one CN names no one for sure (tools disagree on which counts: Go's
+/// exporter-toolkit takes the last), so it is refused.
+fn certificate_subject(
+    stream: &tokio_rustls::server::TlsStream<TcpStream>,
+) -> Result<Option<Identity>, AmbiguousCertificate> {
+    let Some(der) = stream
+        .get_ref()
+        .1
+        .peer_certificates()
+        .and_then(|certs| certs.first())
+    else {
+        return Ok(None);
+    };
+    subject_of(der.as_ref())
+}
+
+/// [`certificate_subject`] of a DER certificate.
+fn subject_of(der: &[u8]) -> Result<Option<Identity>, AmbiguousCertificate> {
+    let Ok((_, cert)) = x509_parser::parse_x509_certificate(der) else {
+        return Ok(None);
+    };
+    let names: Vec<_> = cert.subject().iter_common_name().collect();
+    match names.as_slice() {
+        [] => Ok(None),
+        [one] => Ok(one.as_str().ok().map(|cn| Identity(cn.into()))),
+        several => Err(AmbiguousCertificate(several.len())),
+    }
+}
+
+/// What a connection with an [`AmbiguousCertificate`] gets: 403 on every
+/// path.
+fn ambiguous_certificate() -> Router {
+    Router::new().fallback(|| async {
+        let mut resp = (
+            StatusCode::FORBIDDEN,
+            "Forbidden: the client certificate names more than one common name (CN)\n",
+        )
+            .into_response();
+        resp.headers_mut()
+            .insert(header::CONNECTION, HeaderValue::from_static("close"));
+        resp
+    })
 }
 
 /// Answers a plain-HTTP client on the TLS port with a 400, as Go servers
@@ -608,6 +665,32 @@ mod tests {
     use futures_util::FutureExt as _;
 
     use super::*;
+
+    fn certificate_with(common_names: &[&str]) -> Vec<u8> {
+        use rcgen::{CertificateParams, DistinguishedName, DnType, KeyPair};
+        let mut params = CertificateParams::new(Vec::<String>::new()).unwrap();
+        params.distinguished_name = DistinguishedName::new();
+        for (i, cn) in common_names.iter().enumerate() {
+            let kind = match i {
+                0 => DnType::CommonName,
+                _ => DnType::CustomDnType(vec![2, 5, 4, 3]),
+            };
+            params.distinguished_name.push(kind, *cn);
+        }
+        let key = KeyPair::generate().unwrap();
+        params.self_signed(&key).unwrap().der().to_vec()
+    }
+
+    #[test]
+    fn a_certificate_names_its_user_only_with_exactly_one_common_name() {
+        let user = |cns: &[&str]| subject_of(&certificate_with(cns)).map(|s| s.map(|i| i.0));
+        assert!(matches!(user(&["alice"]), Ok(Some(cn)) if &*cn == "alice"));
+        assert!(matches!(user(&[]), Ok(None)));
+        assert!(matches!(
+            user(&["alice", "mallory"]),
+            Err(AmbiguousCertificate(2))
+        ));
+    }
 
     fn evicted(c: &Registration) -> bool {
         c.tracked.evict.notified().now_or_never().is_some()

@@ -240,6 +240,8 @@ pub struct TaskHealth {
     given_up: AtomicBool,
     /// Writes of the state file that failed.
     state_write_errors: AtomicU64,
+    /// Configuration reloads that changed nothing (refused or not loaded).
+    reload_failures: AtomicU64,
 }
 
 impl TaskHealth {
@@ -264,6 +266,14 @@ impl TaskHealth {
         self.state_write_errors.load(Ordering::Relaxed)
     }
 
+    pub(crate) fn count_reload_failure(&self) {
+        self.reload_failures.fetch_add(1, Ordering::Relaxed);
+    }
+
+    pub fn reload_failures(&self) -> u64 {
+        self.reload_failures.load(Ordering::Relaxed)
+    }
+
     /// Every task is running or being restarted.
     pub fn healthy(&self) -> bool {
         !self.given_up.load(Ordering::Relaxed)
@@ -280,6 +290,9 @@ pub struct Store {
     /// The policy every snapshot is judged under; replaced whole, read
     /// without a lock.
     policy: ArcSwap<Policy>,
+    /// Held while the policy is replaced: a new policy and the ambiguity
+    /// of its mutes after a poll are never lost to each other.
+    policy_writer: std::sync::Mutex<()>,
 }
 
 impl Store {
@@ -293,6 +306,7 @@ impl Store {
             generation: watch::Sender::new(0),
             tasks: TaskHealth::default(),
             policy: ArcSwap::from_pointee(Policy::default()),
+            policy_writer: std::sync::Mutex::new(()),
         }
     }
 
@@ -302,9 +316,57 @@ impl Store {
     }
 
     /// Puts `policy` in force and judges every snapshot again under it.
+    /// Mutes by site id without an account are checked against the
+    /// snapshots now ([`Policy::with_ambiguity`]) and again after each
+    /// change of a snapshot.
     pub fn set_policy(&self, policy: Policy, now: DateTime<Utc>) {
-        self.policy.store(Arc::new(policy));
+        {
+            let _writing = lock(&self.policy_writer);
+            let policy = match policy.has_unscoped_id_mutes() {
+                true => policy.with_ambiguity(self.site_ids()),
+                false => policy,
+            };
+            log_ambiguity(&policy);
+            self.policy.store(Arc::new(policy));
+        }
         self.rejudge(now);
+    }
+
+    /// Each account's site ids.
+    fn site_ids(&self) -> Vec<Vec<u64>> {
+        self.accounts
+            .iter()
+            .map(|a| {
+                a.load()
+                    .snapshot
+                    .as_ref()
+                    .map(|s| s.snapshot().sites.iter().map(|site| site.id).collect())
+                    .unwrap_or_default()
+            })
+            .collect()
+    }
+
+    /// After a snapshot changed: a mute by site id without an account that
+    /// became ambiguous (or stopped being) is put in force as such, logged,
+    /// and every snapshot judged again.
+    fn refresh_ambiguity(&self) {
+        let changed = {
+            let _writing = lock(&self.policy_writer);
+            let policy = self.policy();
+            if !policy.has_unscoped_id_mutes() {
+                return;
+            }
+            let next = policy.with_ambiguity(self.site_ids());
+            let changed = next.ambiguity() != policy.ambiguity();
+            if changed {
+                log_ambiguity(&next);
+                self.policy.store(Arc::new(next));
+            }
+            changed
+        };
+        if changed {
+            self.rejudge(Utc::now());
+        }
     }
 
     /// A snapshot judged under the policy in force, now.
@@ -373,6 +435,7 @@ impl Store {
     pub fn replace_with(&self, slot: &AccountSlot, f: impl FnOnce(&mut AccountState)) {
         slot.swap(f);
         self.generation.send_modify(|g| *g += 1);
+        self.refresh_ambiguity();
     }
 
     /// Replaces an account's snapshot (a successful poll, or saved state).
@@ -392,6 +455,29 @@ impl Store {
             f(s);
         });
         self.generation.send_modify(|g| *g += 1);
+        self.refresh_ambiguity();
+    }
+}
+
+/// Warns of each mute that is ambiguous: it mutes none of the sites whose
+/// ids it names without an account.
+fn log_ambiguity(policy: &Policy) {
+    for (index, m) in policy.mutes.iter().enumerate() {
+        if !m.ambiguous.is_empty() {
+            tracing::warn!(
+                mute = index,
+                site_ids = ?m.ambiguous,
+                reason = %m.reason,
+                "a mute names site ids that more than one account holds, without an account: it mutes none of those sites; name the account (policy.mutes[].account)"
+            );
+        }
+    }
+}
+
+fn lock<T>(m: &std::sync::Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    match m.lock() {
+        Ok(g) => g,
+        Err(poisoned) => poisoned.into_inner(),
     }
 }
 

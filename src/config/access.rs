@@ -135,6 +135,11 @@ impl Access {
         self.users.get(user).cloned()
     }
 
+    /// No rule lists any user (`access: []`).
+    pub fn is_empty(&self) -> bool {
+        self.users.is_empty()
+    }
+
     /// Distinct scopes among the users.
     pub(crate) fn scopes(&self) -> usize {
         let mut seen: Vec<&Scope> = Vec::new();

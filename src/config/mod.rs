@@ -667,7 +667,7 @@ fn validate(raw: RawConfig, sources: &Sources) -> Result<Loaded, ConfigError> {
         ));
     }
 
-    let mut policy = policy::validate(raw.policy, &file)?;
+    let mut policy = policy::validate(raw.policy, &file, chrono::Utc::now())?;
     // A site whose record is read is never OK before it has been.
     policy.records_read = poll.detail.history;
     let mut warnings = Vec::new();
@@ -761,6 +761,7 @@ fn validate(raw: RawConfig, sources: &Sources) -> Result<Loaded, ConfigError> {
         }
     }
 
+    policy::check_accounts(&policy, accounts.iter().map(|a| a.name.as_str()), &file)?;
     let access = match &raw.access {
         Some(rules) => Some(
             access::Access::new(rules, accounts.iter().map(|a| a.name.as_str()))

@@ -74,6 +74,8 @@ struct RawMatch {
 struct RawMute {
     sites: Vec<Name>,
     #[serde(default)]
+    account: Option<String>,
+    #[serde(default)]
     problems: Option<Vec<String>>,
     until: Name,
     #[serde(default)]
@@ -110,16 +112,45 @@ impl RawRules {
     }
 }
 
+/// The longest `max_interval`: GridPane's longest schedule is monthly, and a
+/// year is the most any rule of thumb allows between backups.
+pub(crate) const MAX_INTERVAL_LIMIT: Duration = Duration::from_secs(366 * 86_400);
+/// The most schedule periods `overdue_after` may wait: beyond that a
+/// backup that stopped is never found overdue in the life of a fleet.
+pub(crate) const MAX_OVERDUE_AFTER: f64 = 100.0;
+/// The longest `overdue_grace`: a backup that takes longer to show has
+/// failed.
+pub(crate) const MAX_OVERDUE_GRACE: Duration = Duration::from_secs(30 * 86_400);
+/// The most days `min_retention_days` may ask for: ten years.
+pub(crate) const MAX_MIN_RETENTION_DAYS: u32 = 3_650;
+/// How far after the configuration is loaded a mute may end: a mute is an
+/// acknowledgement to look at again, never a switch that turns a check off.
+pub(crate) const MAX_MUTE_DAYS: i64 = 366;
+
 /// The checks every set of rules must pass; `key` names the rules' place
 /// (`policy.` or `policy.groups[0].`).
 fn check(rules: &Rules, key: &str) -> Result<(), (String, String)> {
-    if rules.max_interval.is_zero() {
-        return Err((format!("{key}max_interval"), "must be > 0".into()));
+    if rules.max_interval.is_zero() || rules.max_interval > MAX_INTERVAL_LIMIT {
+        return Err((
+            format!("{key}max_interval"),
+            "must be > 0 and at most 366d".into(),
+        ));
     }
-    if !(rules.overdue_after.is_finite() && rules.overdue_after >= 1.0) {
+    if !(rules.overdue_after.is_finite()
+        && (1.0..=MAX_OVERDUE_AFTER).contains(&rules.overdue_after))
+    {
         return Err((
             format!("{key}overdue_after"),
-            "must be a number of schedule periods, at least 1".into(),
+            "must be a number of schedule periods, at least 1 and at most 100".into(),
+        ));
+    }
+    if rules.overdue_grace > MAX_OVERDUE_GRACE {
+        return Err((format!("{key}overdue_grace"), "must be at most 30d".into()));
+    }
+    if rules.min_retention_days > MAX_MIN_RETENTION_DAYS {
+        return Err((
+            format!("{key}min_retention_days"),
+            "must be at most 3650 (ten years)".into(),
         ));
     }
     if rules.record_max_age.is_zero() || rules.record_max_age > MAX_RECORD_AGE {
@@ -135,8 +166,13 @@ fn check(rules: &Rules, key: &str) -> Result<(), (String, String)> {
 /// about today's backups.
 const MAX_RECORD_AGE: Duration = Duration::from_secs(365 * 86_400);
 
-/// Checks the section and builds the policy. Errors name the key.
-pub(super) fn validate(raw: RawPolicy, file: &str) -> Result<Policy, ConfigError> {
+/// Checks the section and builds the policy, loaded at `now` (a mute may
+/// end at most [`MAX_MUTE_DAYS`] after it). Errors name the key.
+pub(super) fn validate(
+    raw: RawPolicy,
+    file: &str,
+    now: DateTime<Utc>,
+) -> Result<Policy, ConfigError> {
     let err = |key: String, message: String| ConfigError::at(file, &key, message);
     let rules = RawRules {
         min_retention_days: raw.min_retention_days,
@@ -234,11 +270,18 @@ pub(super) fn validate(raw: RawPolicy, file: &str) -> Result<Policy, ConfigError
             }
         };
         let until = parse_until(&m.until.text()).map_err(|e| err(at("until"), e))?;
+        check_until(until, now).map_err(|e| err(at("until"), e))?;
+        let account = match m.account.as_deref().map(str::trim) {
+            Some("") => return Err(err(at("account"), "must not be empty".into())),
+            other => other.map(str::to_string),
+        };
         mutes.push(Mute {
             sites,
+            account,
             problems,
             until,
             reason: Arc::from(m.reason.trim()),
+            ambiguous: Vec::new(),
         });
     }
     Ok(Policy {
@@ -247,6 +290,26 @@ pub(super) fn validate(raw: RawPolicy, file: &str) -> Result<Policy, ConfigError
         mutes,
         records_read: false,
     })
+}
+
+/// Every mute's `account` names a configured account.
+pub(super) fn check_accounts<'a>(
+    policy: &Policy,
+    accounts: impl IntoIterator<Item = &'a str> + Clone,
+    file: &str,
+) -> Result<(), ConfigError> {
+    for (i, m) in policy.mutes.iter().enumerate() {
+        if let Some(account) = &m.account
+            && !accounts.clone().into_iter().any(|a| a == account)
+        {
+            return Err(ConfigError::at(
+                file,
+                &format!("policy.mutes[{i}].account"),
+                format!("no account named \"{account}\" is configured"),
+            ));
+        }
+    }
+    Ok(())
 }
 
 /// A date (`2027-01-31`: the mute lasts through that day, UTC) or an RFC
@@ -268,6 +331,23 @@ fn parse_until(raw: &str) -> Result<DateTime<Utc>, String> {
         })
 }
 
+/// A mute ends at most [`MAX_MUTE_DAYS`] after `now`; a date counts
+/// through its end, so the date that many days away is allowed.
+fn check_until(until: DateTime<Utc>, now: DateTime<Utc>) -> Result<(), String> {
+    let limit = (now + chrono::Duration::days(MAX_MUTE_DAYS + 1))
+        .date_naive()
+        .and_hms_opt(0, 0, 0)
+        .map(|t| t.and_utc());
+    match limit {
+        Some(limit) if until <= limit => Ok(()),
+        _ => Err(format!(
+            "ends {}, more than {MAX_MUTE_DAYS} days after the configuration is loaded ({}); a mute is renewed, never open-ended",
+            until.to_rfc3339(),
+            now.date_naive()
+        )),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -283,5 +363,25 @@ mod tests {
             "2027-01-31T16:00:00Z".parse::<DateTime<Utc>>().unwrap()
         );
         assert!(parse_until("Friday").unwrap_err().contains("\"Friday\""));
+    }
+
+    #[test]
+    fn a_mute_may_end_at_most_366_days_after_the_configuration_is_loaded() {
+        let now: DateTime<Utc> = "2026-12-07T22:00:00Z".parse().unwrap();
+        let until = |raw: &str| check_until(parse_until(raw).unwrap(), now);
+        assert_eq!(
+            until("2027-12-08"),
+            Ok(()),
+            "366 days away, through its end"
+        );
+        assert_eq!(until("2027-12-08T23:59:59Z"), Ok(()));
+        assert_eq!(
+            until("2020-01-01"),
+            Ok(()),
+            "an ended mute is shown as expired"
+        );
+        let err = until("2027-12-09").unwrap_err();
+        assert!(err.contains("more than 366 days"), "{err}");
+        assert!(until("9999-12-31").is_err());
     }
 }

@@ -383,7 +383,7 @@ impl SiteVerdict {
             if !on || (p.needs_remote() && !rules.require_remote) {
                 continue;
             }
-            match policy.mute_of(site, p, now) {
+            match policy.mute_of(at, p, now) {
                 Some(m) => muted.push(MutedProblem {
                     problem: p,
                     reason: Arc::clone(&m.reason),

@@ -125,14 +125,21 @@ impl SiteRef {
 }
 
 /// Known problems of some sites, acknowledged until a given instant.
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, Default)]
 pub struct Mute {
     pub sites: Vec<SiteRef>,
+    /// The account its sites are in; `None`: any account.
+    pub account: Option<String>,
     /// `None`: every problem.
     pub problems: Option<Vec<Problem>>,
     /// The mute stops muting at this instant.
     pub until: DateTime<Utc>,
     pub reason: Arc<str>,
+    /// Site ids this mute names without an account that more than one
+    /// account's snapshot holds: which site is meant is unknown, so the
+    /// mute applies to none of them (set by the store, see
+    /// [`Policy::with_ambiguity`]).
+    pub ambiguous: Vec<u64>,
 }
 
 impl Mute {
@@ -140,13 +147,28 @@ impl Mute {
         now < self.until
     }
 
-    /// The mute names this site and problem (whether or not it is active).
-    pub(crate) fn covers(&self, site: &Site, problem: Problem) -> bool {
-        self.sites.iter().any(|s| s.names(site))
+    /// The mute names this site of this account, and this problem (whether
+    /// or not it is active). A site id that is [`Mute::ambiguous`] names no
+    /// site.
+    pub(crate) fn covers(&self, at: &SiteContext<'_>, problem: Problem) -> bool {
+        self.names(at.account, at.site)
             && self
                 .problems
                 .as_ref()
                 .is_none_or(|ps| ps.contains(&problem))
+    }
+
+    /// The mute names this site of this account.
+    fn names(&self, account: &str, site: &Site) -> bool {
+        self.account.as_deref().is_none_or(|a| a == account)
+            && self
+                .sites
+                .iter()
+                .any(|s| s.names(site) && !self.is_ambiguous(s))
+    }
+
+    fn is_ambiguous(&self, site: &SiteRef) -> bool {
+        matches!(site, SiteRef::Id(id) if self.ambiguous.contains(id))
     }
 }
 
@@ -165,21 +187,25 @@ pub struct Policy {
 }
 
 impl Policy {
-    /// The policy as a viewer of only some sites may see it: the rules, the
-    /// groups some of those sites belong to, and the mutes that name one of
-    /// them (naming only those). A group's matcher or a mute can name another
-    /// organisation's accounts, servers or URLs; nothing else is kept.
+    /// The policy as a viewer of only some sites may see it (each with its
+    /// account and group): the rules, the groups some of those sites belong
+    /// to, and the mutes that name one of them in its account (naming only
+    /// those). A group's matcher or a mute can name another organisation's
+    /// accounts, servers or URLs; nothing else is kept. A site id that is
+    /// ambiguous (in several accounts) is left out: its mute may be meant
+    /// for another account, and that the id exists elsewhere is not theirs
+    /// to know.
     pub(crate) fn seen_from<'a>(
         &self,
-        sites: impl IntoIterator<Item = (&'a Site, Option<&'a str>)>,
+        sites: impl IntoIterator<Item = (&'a str, &'a Site, Option<&'a str>)>,
     ) -> Policy {
         let mut groups_in_use: Vec<&str> = Vec::new();
-        let mut visible: Vec<&Site> = Vec::new();
-        for (site, group) in sites {
+        let mut visible: Vec<(&str, &Site)> = Vec::new();
+        for (account, site, group) in sites {
             if let Some(g) = group.filter(|g| !groups_in_use.contains(g)) {
                 groups_in_use.push(g);
             }
-            visible.push(site);
+            visible.push((account, site));
         }
         Policy {
             rules: self.rules,
@@ -196,14 +222,81 @@ impl Policy {
                     let sites: Vec<SiteRef> = m
                         .sites
                         .iter()
-                        .filter(|r| visible.iter().any(|s| r.names(s)))
+                        .filter(|r| {
+                            !m.is_ambiguous(r)
+                                && visible.iter().any(|(account, s)| {
+                                    m.account.as_deref().is_none_or(|a| a == *account) && r.names(s)
+                                })
+                        })
                         .cloned()
                         .collect();
-                    (!sites.is_empty()).then(|| Mute { sites, ..m.clone() })
+                    (!sites.is_empty()).then(|| Mute {
+                        sites,
+                        ambiguous: Vec::new(),
+                        ..m.clone()
+                    })
                 })
                 .collect(),
             records_read: self.records_read,
         }
+    }
+
+    /// This policy with each mute's [`Mute::ambiguous`] ids: those it names
+    /// without an account that the sites of more than one account hold
+    /// (`accounts`: each account's site ids).
+    pub(crate) fn with_ambiguity(
+        &self,
+        accounts: impl IntoIterator<Item = impl IntoIterator<Item = u64>>,
+    ) -> Policy {
+        let wanted: std::collections::HashSet<u64> = self
+            .mutes
+            .iter()
+            .filter(|m| m.account.is_none())
+            .flat_map(|m| m.sites.iter())
+            .filter_map(|s| match s {
+                SiteRef::Id(id) => Some(*id),
+                SiteRef::Url(_) => None,
+            })
+            .collect();
+        let mut held: std::collections::HashMap<u64, usize> = std::collections::HashMap::new();
+        if !wanted.is_empty() {
+            for ids in accounts {
+                let mut seen = std::collections::HashSet::new();
+                for id in ids {
+                    if wanted.contains(&id) && seen.insert(id) {
+                        *held.entry(id).or_default() += 1;
+                    }
+                }
+            }
+        }
+        let mut policy = self.clone();
+        for m in &mut policy.mutes {
+            m.ambiguous = match &m.account {
+                Some(_) => Vec::new(),
+                None => m
+                    .sites
+                    .iter()
+                    .filter_map(|s| match s {
+                        SiteRef::Id(id) if held.get(id).is_some_and(|n| *n > 1) => Some(*id),
+                        _ => None,
+                    })
+                    .collect(),
+            };
+        }
+        policy
+    }
+
+    /// Some mute names a site by id without an account: only such a mute
+    /// can be ambiguous.
+    pub(crate) fn has_unscoped_id_mutes(&self) -> bool {
+        self.mutes
+            .iter()
+            .any(|m| m.account.is_none() && m.sites.iter().any(|s| matches!(s, SiteRef::Id(_))))
+    }
+
+    /// Each mute's ambiguous ids, in order (to tell whether they changed).
+    pub(crate) fn ambiguity(&self) -> Vec<&[u64]> {
+        self.mutes.iter().map(|m| m.ambiguous.as_slice()).collect()
     }
 
     /// The first group that matches the site, if any, and the rules that
@@ -257,13 +350,13 @@ impl Policy {
     /// The first active mute of this problem of this site.
     pub(crate) fn mute_of(
         &self,
-        site: &Site,
+        at: &SiteContext<'_>,
         problem: Problem,
         now: DateTime<Utc>,
     ) -> Option<&Mute> {
         self.mutes
             .iter()
-            .find(|m| m.active(now) && m.covers(site, problem))
+            .find(|m| m.active(now) && m.covers(at, problem))
     }
 
     /// Mutes still muting at `now`, and those that have ended.

@@ -569,18 +569,21 @@ fn a_mute_keeps_its_problems_out_of_the_status_until_it_ends() {
                 problems: Some(vec![Problem::RemoteNotSetUp]),
                 until,
                 reason: Arc::from("migrating"),
+                ..Mute::default()
             },
             Mute {
                 sites: vec![SiteRef::parse("3")],
                 problems: None,
                 until: utc("2026-11-30T00:00:00Z"),
                 reason: Arc::from(""),
+                ..Mute::default()
             },
             Mute {
                 sites: vec![SiteRef::parse("blog.example")],
                 problems: Some(vec![Problem::ShortRetention]),
                 until,
                 reason: Arc::from("a problem the site does not have"),
+                ..Mute::default()
             },
         ],
         ..Policy::default()
@@ -906,6 +909,7 @@ fn a_backup_is_overdue_only_as_the_record_read_shows_it_and_a_mute_covers_it() {
             problems: Some(vec![Problem::BackupOverdue]),
             until: utc("2027-01-01T00:00:00Z"),
             reason: Arc::from("server moved"),
+            ..Mute::default()
         }],
         ..Policy::default()
     };

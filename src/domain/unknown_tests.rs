@@ -170,6 +170,7 @@ fn unknown_problems_can_be_muted_like_every_problem() {
             problems: Some(vec![Problem::RecordStale]),
             until: utc("2027-01-01T00:00:00Z"),
             reason: std::sync::Arc::from("server rebuilt"),
+            ..policy::Mute::default()
         }],
         ..Policy::default()
     };

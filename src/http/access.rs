@@ -15,6 +15,7 @@ use chrono::{DateTime, Utc};
 
 use super::Web;
 use crate::config::access::{Access, Scope};
+use crate::domain::Policy;
 use crate::render::api::View;
 use crate::render::metrics::{CachedSnapshot, ExpositionCache};
 use crate::store::{AccountState, Store};
@@ -79,13 +80,29 @@ impl Viewer {
         let mut view = View::load(store);
         if *self.scope != Scope::All {
             view.accounts.retain(|a| self.scope.permits(&a.name));
-            view.policy = Arc::new(view.policy.seen_from(view.accounts.iter().flat_map(|a| {
-                a.assessed()
-                    .into_iter()
-                    .flat_map(|s| s.sites().map(|(site, v)| (site, v.group.as_deref())))
-            })));
+            view.policy = seen_policy(
+                &view.policy,
+                view.accounts.iter().map(|a| (a.name.as_str(), &*a.state)),
+            );
         }
         view
+    }
+
+    /// The policy as this viewer may see it, given its accounts' `states`
+    /// (as [`Viewer::states`] loads them): the `/metrics` policy series.
+    pub(crate) fn policy(
+        &self,
+        store: &Store,
+        states: &[(String, Arc<AccountState>)],
+    ) -> Arc<Policy> {
+        let policy = store.policy();
+        match *self.scope {
+            Scope::All => policy,
+            Scope::Accounts(_) => seen_policy(
+                &policy,
+                states.iter().map(|(name, state)| (name.as_str(), &**state)),
+            ),
+        }
     }
 
     /// The permitted accounts' states, as [`crate::render::metrics::load_states`].
@@ -94,6 +111,19 @@ impl Viewer {
         states.retain(|(name, _)| self.scope.permits(name));
         states
     }
+}
+
+/// The policy as seen from these accounts' sites ([`Policy::seen_from`]).
+fn seen_policy<'a>(
+    policy: &Policy,
+    accounts: impl Iterator<Item = (&'a str, &'a AccountState)>,
+) -> Arc<Policy> {
+    Arc::new(policy.seen_from(accounts.flat_map(|(name, state)| {
+        state.snapshot.iter().flat_map(move |s| {
+            s.sites()
+                .map(move |(site, v)| (name, site, v.group.as_deref()))
+        })
+    })))
 }
 
 /// Admits a request to a data surface with its [`Viewer`], or answers 403

@@ -163,7 +163,7 @@ async fn metrics_handler(
             let states = viewer.states(&web.store);
             let body = metrics::render_states(
                 &states,
-                &web.store.policy(),
+                &viewer.policy(&web.store, &states),
                 &web.extra(),
                 chrono::Utc::now(),
             );
@@ -198,7 +198,8 @@ async fn cached_exposition(
         .iter()
         .map(|(n, s)| (n.as_str(), s.as_ref()))
         .collect();
-    let tail = metrics::render_tail(&health, &web.store.policy(), &web.extra(), now);
+    let policy = viewer.policy(&web.store, &states);
+    let tail = metrics::render_tail(&health, &policy, &web.extra(), now);
     let mut parts: Vec<bytes::Bytes> = if gzipped {
         let head = entry.gzip().await;
         vec![head.bytes.clone(), bytes::Bytes::from(head.finish(&tail))]

@@ -673,6 +673,11 @@ pub struct GroupEntry {
 pub struct MuteEntry {
     /// Site URLs or ids, as configured.
     pub sites: Vec<String>,
+    /// The account the sites are in; `null`: any account.
+    pub account: Option<String>,
+    /// Site ids it names without an account that more than one account
+    /// holds: it mutes none of them.
+    pub ambiguous_site_ids: Vec<u64>,
     /// `null`: every problem.
     pub problems: Option<Vec<&'static str>>,
     pub until: String,
@@ -714,6 +719,8 @@ pub(crate) fn policy_entry(policy: &Policy, now: DateTime<Utc>) -> PolicyEntry {
                         domain::policy::SiteRef::Url(u) => u.clone(),
                     })
                     .collect(),
+                account: m.account.clone(),
+                ambiguous_site_ids: m.ambiguous.clone(),
                 problems: m
                     .problems
                     .as_ref()

@@ -690,8 +690,13 @@ pub fn task_text(tasks: &TaskHealth) -> Vec<u8> {
         "Writes of the state file that failed since the exporter started; the previous file is kept.",
     );
     state_write_errors.push(&[], tasks.state_write_errors() as f64);
+    let mut reload_failures = Family::counter(
+        "gridpane_exporter_config_reload_failures_total",
+        "Configuration reloads (SIGHUP) that changed nothing: a file that did not load, or one that would remove the access rules in force.",
+    );
+    reload_failures.push(&[], tasks.reload_failures() as f64);
     let mut out = Vec::new();
-    write_families(&[restarts, state_write_errors], &mut out);
+    write_families(&[restarts, state_write_errors, reload_failures], &mut out);
     out
 }
 

@@ -427,6 +427,7 @@ mod tests {
                     problems,
                     until: now() + chrono::Duration::days(days),
                     reason: Arc::from("known"),
+                    ..Mute::default()
                 });
             (
                 rules(),

@@ -131,6 +131,7 @@ impl Orgs {
             problems: None,
             until: "2099-01-01T00:00:00Z".parse().unwrap(),
             reason: format!("{tag} migration").into(),
+            ..Mute::default()
         };
         Policy {
             rules: Rules::default(),

@@ -240,31 +240,50 @@ fn alerts_follow_the_mixin_conventions() {
 }
 
 #[test]
-fn the_only_threshold_left_in_the_rules_is_data_staleness() {
+fn the_only_thresholds_left_in_the_rules_are_data_and_probe_staleness() {
     // What a protected site needs is the exporter's policy; the rule file
-    // keeps only the threshold the exporter cannot judge: its own staleness.
+    // keeps only the thresholds the exporter cannot judge: how stale its
+    // own data, and a server's probe, may be.
     let rules = prom::parse_rules(&prom::read_repo_file(prom::RULES));
     let thresholds: Vec<&str> = rules
         .iter()
         .filter(|r| !r.is_alert && r.expr.contains(":override"))
         .map(|r| r.name.as_str())
         .collect();
-    assert_eq!(thresholds, ["gridpane:data_stale_after_seconds"]);
-    let threshold = "gridpane:data_stale_after_seconds";
-    let def = rules.iter().find(|r| r.name == threshold).expect("defined");
     assert_eq!(
-        def.expr,
-        format!("max({threshold}:override) or vector(3600)")
+        thresholds,
+        [
+            "gridpane:data_stale_after_seconds",
+            "gridpane:probe_stale_after_seconds"
+        ]
     );
-    let users: Vec<&str> = rules
-        .iter()
-        .filter(|r| r.is_alert && r.expr.contains(threshold))
-        .map(|r| r.name.as_str())
-        .collect();
-    assert_eq!(users, ["GridPaneDataStale"]);
+    for (threshold, default, alerts) in [
+        (
+            "gridpane:data_stale_after_seconds",
+            3600,
+            &["GridPaneDataStale"][..],
+        ),
+        (
+            "gridpane:probe_stale_after_seconds",
+            1800,
+            &["GridPaneServerLocalBackupsStopped", "GridPaneProbeStale"][..],
+        ),
+    ] {
+        let def = rules.iter().find(|r| r.name == threshold).expect("defined");
+        assert_eq!(
+            def.expr,
+            format!("max({threshold}:override) or vector({default})")
+        );
+        let users: Vec<&str> = rules
+            .iter()
+            .filter(|r| r.is_alert && r.expr.contains(threshold))
+            .map(|r| r.name.as_str())
+            .collect();
+        assert_eq!(users, alerts);
+    }
     // No alert hard-codes a default of its own.
     for r in rules.iter().filter(|r| r.is_alert) {
-        for number in ["604800", "86400", "3600"] {
+        for number in ["604800", "86400", "3600", "1800"] {
             assert!(
                 !r.expr.contains(number),
                 "{} hard-codes {number}; compare against the threshold rule",

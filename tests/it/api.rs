@@ -1114,6 +1114,7 @@ fn acme_under_a_policy() -> Arc<Store> {
         problems: Some(vec![Problem::RemoteNotSetUp, Problem::IntegrationMissing]),
         until: until.parse().unwrap(),
         reason: Arc::from(reason),
+        ..Mute::default()
     };
     store.set_policy(
         Policy {

@@ -727,7 +727,7 @@ const ACCOUNT: &str = "accounts:\n  - name: a\n    token: x\n";
 fn a_policy_with_groups_and_mutes_passes_the_check_and_is_summarised() {
     let run = check_ok(
         &format!(
-            "{ACCOUNT}policy:\n  min_retention_days: 30\n  max_interval: 1d\n  require_remote: true\n  overdue_after: 3\n  overdue_grace: 30m\n  groups:\n    - name: staging\n      match: {{ site_type: staging }}\n      require_remote: false\n    - name: web-2\n      match: {{ server: 12, url: \"*.example.com\", account: a }}\n      max_interval: 7d\n  mutes:\n    - sites: [\"shop.example.com\", 1234]\n      problems: [remote_not_set_up]\n      until: 2027-01-31\n      reason: migrating to a new server\n    - sites: [\"blog.example.com\"]\n      until: 2027-01-31T18:00:00Z\n"
+            "{ACCOUNT}policy:\n  min_retention_days: 30\n  max_interval: 1d\n  require_remote: true\n  overdue_after: 3\n  overdue_grace: 30m\n  groups:\n    - name: staging\n      match: {{ site_type: staging }}\n      require_remote: false\n    - name: web-2\n      match: {{ server: 12, url: \"*.example.com\", account: a }}\n      max_interval: 7d\n  mutes:\n    - sites: [\"shop.example.com\", 1234]\n      account: a\n      problems: [remote_not_set_up]\n      until: 2027-01-31\n      reason: migrating to a new server\n    - sites: [\"blog.example.com\"]\n      until: 2027-01-31T18:00:00Z\n"
         ),
         &[],
     );
@@ -781,6 +781,14 @@ fn policy_errors_are_one_line_naming_the_key() {
             "config.yml: key \"policy.mutes[0]\": missing field `until`",
         ),
         (
+            "  mutes:\n    - sites: [1234]\n      account: nope\n      until: 2027-01-31\n",
+            "config.yml: key \"policy.mutes[0].account\": no account named \"nope\" is configured",
+        ),
+        (
+            "  mutes:\n    - sites: [1234]\n      account: \" \"\n      until: 2027-01-31\n",
+            "config.yml: key \"policy.mutes[0].account\": must not be empty",
+        ),
+        (
             "  mutes:\n    - sites: [a.example]\n      until: next friday\n",
             "config.yml: key \"policy.mutes[0].until\": \"next friday\" is not a date (2027-01-31) or an RFC 3339 time (2027-01-31T18:00:00Z)",
         ),
@@ -794,7 +802,7 @@ fn policy_errors_are_one_line_naming_the_key() {
         ),
         (
             "  max_interval: 0s\n",
-            "config.yml: key \"policy.max_interval\": must be > 0",
+            "config.yml: key \"policy.max_interval\": must be > 0 and at most 366d",
         ),
         (
             "  max_interval: 7\n",
@@ -816,11 +824,11 @@ fn policy_errors_are_one_line_naming_the_key() {
         ),
         (
             "  overdue_after: 0.5\n",
-            "config.yml: key \"policy.overdue_after\": must be a number of schedule periods, at least 1",
+            "config.yml: key \"policy.overdue_after\": must be a number of schedule periods, at least 1 and at most 100",
         ),
         (
             "  groups:\n    - name: s\n      match: { site_type: staging }\n      overdue_after: .nan\n",
-            "config.yml: key \"policy.groups[0].overdue_after\": must be a number of schedule periods, at least 1",
+            "config.yml: key \"policy.groups[0].overdue_after\": must be a number of schedule periods, at least 1 and at most 100",
         ),
         (
             "  record_max_age: 0s\n",
@@ -840,4 +848,72 @@ fn policy_errors_are_one_line_naming_the_key() {
     for (yaml, expected) in cases {
         assert_error(&policy(yaml), &[], expected);
     }
+}
+
+#[test]
+fn policy_values_past_their_upper_limits_are_errors_naming_the_key() {
+    let policy = |yaml: &str| format!("{ACCOUNT}policy:\n{yaml}");
+    let group = |key: &str| {
+        format!("  groups:\n    - name: g\n      match: {{ site_type: staging }}\n      {key}\n")
+    };
+    let cases = [
+        (
+            "  overdue_after: 1e308\n".to_string(),
+            "config.yml: key \"policy.overdue_after\": must be a number of schedule periods, at least 1 and at most 100",
+        ),
+        (
+            "  overdue_grace: 100000000d\n".to_string(),
+            "config.yml: key \"policy.overdue_grace\": must be at most 30d",
+        ),
+        (
+            "  max_interval: 367d\n".to_string(),
+            "config.yml: key \"policy.max_interval\": must be > 0 and at most 366d",
+        ),
+        (
+            "  min_retention_days: 3651\n".to_string(),
+            "config.yml: key \"policy.min_retention_days\": must be at most 3650 (ten years)",
+        ),
+        (
+            group("overdue_after: 101"),
+            "config.yml: key \"policy.groups[0].overdue_after\": must be a number of schedule periods, at least 1 and at most 100",
+        ),
+        (
+            group("overdue_grace: 31d"),
+            "config.yml: key \"policy.groups[0].overdue_grace\": must be at most 30d",
+        ),
+        (
+            group("max_interval: 1000d"),
+            "config.yml: key \"policy.groups[0].max_interval\": must be > 0 and at most 366d",
+        ),
+        (
+            group("min_retention_days: 100000"),
+            "config.yml: key \"policy.groups[0].min_retention_days\": must be at most 3650 (ten years)",
+        ),
+    ];
+    for (yaml, expected) in &cases {
+        assert_error(&policy(yaml), &[], expected);
+    }
+    // At the limits, the policy loads.
+    let dir = tempfile::tempdir().unwrap();
+    let limits = policy(
+        "  overdue_after: 100\n  overdue_grace: 30d\n  max_interval: 366d\n  min_retention_days: 3650\n",
+    );
+    let run = check(dir.path(), &limits, &[]);
+    assert_eq!(run.code, Some(0), "stderr: {}", run.stderr);
+
+    let run = check(
+        dir.path(),
+        &policy("  mutes:\n    - sites: [a.example]\n      until: 9999-12-31\n"),
+        &[],
+    );
+    assert_eq!(run.code, Some(2), "stderr: {}", run.stderr);
+    assert!(
+        run.stderr
+            .starts_with("error: config.yml: key \"policy.mutes[0].until\": ends ")
+            && run
+                .stderr
+                .contains("more than 366 days after the configuration is loaded"),
+        "{}",
+        run.stderr
+    );
 }

@@ -157,7 +157,7 @@ fn file_name(p: &Path) -> String {
     p.file_name().unwrap().to_string_lossy().into_owned()
 }
 
-fn parses_as_flags(args: &[&str]) -> Result<Cli, String> {
+pub(crate) fn parses_as_flags(args: &[&str]) -> Result<Cli, String> {
     Cli::try_parse_from(std::iter::once("gridpane-backup-exporter").chain(args.iter().copied()))
         .map_err(|e| e.to_string())
 }
@@ -921,11 +921,20 @@ fn compose_grafana_provisions_the_prometheus_service_and_every_dashboard() {
 
 const UNIT: &str = "deploy/systemd/gridpane-backup-exporter.service";
 
-/// `Key=value` lines of the unit, continuation lines joined.
-fn unit_directives() -> Vec<(String, String)> {
+/// The values of every `key=` line among `directives`.
+pub(crate) fn directive_values<'a>(directives: &'a [(String, String)], key: &str) -> Vec<&'a str> {
+    directives
+        .iter()
+        .filter(|(k, _)| k == key)
+        .map(|(_, v)| v.as_str())
+        .collect()
+}
+
+/// `Key=value` lines of a unit file, continuation lines joined.
+pub(crate) fn unit_directives(unit: &str) -> Vec<(String, String)> {
     let mut out = Vec::new();
     let mut pending = String::new();
-    for line in read(UNIT).lines() {
+    for line in read(unit).lines() {
         let t = line.trim();
         if t.starts_with('#') || t.starts_with(';') || t.starts_with('[') || t.is_empty() {
             continue;
@@ -948,13 +957,8 @@ fn unit_directives() -> Vec<(String, String)> {
 
 #[test]
 fn systemd_unit_is_hardened_and_hands_the_token_over_as_a_credential() {
-    let d = unit_directives();
-    let get = |k: &str| -> Vec<&str> {
-        d.iter()
-            .filter(|(key, _)| key == k)
-            .map(|(_, v)| v.as_str())
-            .collect()
-    };
+    let d = unit_directives(UNIT);
+    let get = |k: &str| directive_values(&d, k);
     for (key, value) in [
         ("DynamicUser", "yes"),
         ("ProtectSystem", "strict"),

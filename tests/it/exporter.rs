@@ -717,14 +717,14 @@ async fn sighup_applies_a_changed_policy_everywhere_and_a_broken_file_changes_no
 }
 
 /// The exporter binary run with a configuration file; killed when dropped.
-struct Spawned {
-    child: std::process::Child,
+pub(crate) struct Spawned {
+    pub(crate) child: std::process::Child,
     log: std::path::PathBuf,
-    base: String,
+    pub(crate) base: String,
 }
 
 impl Spawned {
-    fn start(config: &std::path::Path, dir: &std::path::Path, args: &[&str]) -> Spawned {
+    pub(crate) fn start(config: &std::path::Path, dir: &std::path::Path, args: &[&str]) -> Spawned {
         let log = dir.join("stderr.log");
         let port = free_port();
         let child = Command::new(env!("CARGO_BIN_EXE_gridpane-backup-exporter"))
@@ -747,11 +747,11 @@ impl Spawned {
         }
     }
 
-    fn logged(&self) -> String {
+    pub(crate) fn logged(&self) -> String {
         std::fs::read_to_string(&self.log).unwrap_or_default()
     }
 
-    fn hangup(&self) {
+    pub(crate) fn hangup(&self) {
         let sent = Command::new("kill")
             .args(["-HUP", &self.child.id().to_string()])
             .status()

@@ -75,12 +75,15 @@ fn site_line(alert: &Value) -> String {
         s if s.is_empty() => String::new(),
         s => format!(", {s} storage"),
     };
+    let problem = match l("problem") {
+        p if p.is_empty() => String::new(),
+        p => format!(": {p}"),
+    };
     format!(
-        "- {} (site {}) on server {}{storage}: {}; runbook {}",
+        "- {} (site {}) on server {}{storage}{problem}; runbook {}",
         l("site_url"),
         l("site_id"),
         l("server_label"),
-        l("problem"),
         alert["annotations"]["runbook_url"]
             .as_str()
             .unwrap_or_default()

@@ -296,21 +296,112 @@ async fn repeated_ids_in_the_state_file_give_no_duplicate_series() {
     app.shutdown().await;
 }
 
+#[tokio::test]
+async fn impossible_backup_records_in_the_state_file_are_dropped_with_a_log_line_never_served() {
+    use gridpane_backup_exporter::domain::{BackupHistory, SiteDetail, StorageBackups};
+    let fake = fake(small()).await;
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("state.json");
+    let mut saved = saved_by_a_first_run(&fake, &path).await;
+    let now = saved[0].snapshot.fetched_at;
+    let record = |read_at: f64, local: StorageBackups| SiteDetail {
+        fetched_at: now,
+        history: Some(BackupHistory {
+            read_at,
+            local,
+            remote: local,
+            ..BackupHistory::default()
+        }),
+        ..SiteDetail::default()
+    };
+    let backups = |count: u64, last: f64| StorageBackups {
+        count,
+        last: Some(last),
+        last_automatic: Some(last),
+    };
+    let ids: Vec<u64> = saved[0].snapshot.sites.iter().map(|s| s.id).collect();
+    let records = [
+        record(now, backups(3, 1e300)),
+        record(now, backups(1 << 63, now - 3_600.0)),
+        record(now, backups(3, now + 30.0 * 86_400.0)),
+        record(-5.0, backups(3, now - 3_600.0)),
+        record(now, backups(3, -1.0)),
+        record(now, backups(3, now - 3_600.0)),
+    ];
+    for (id, detail) in ids.iter().zip(records) {
+        saved[0].detail.insert(*id, detail);
+    }
+    persist::save(&path, &saved).unwrap();
+
+    let (log, _guard) = capture_logs();
+    hold_first_poll(&fake);
+    let app = start_with_state(vec!["acme"], &fake, &path).await;
+    assert_eq!(get(&app, "/-/ready").await.0, 200, "served from the file");
+    let (_, sites) = get(&app, "/api/v1/sites").await;
+    let sites: serde_json::Value = serde_json::from_str(&sites).unwrap();
+    let backups_of = |id: u64| {
+        sites["sites"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|s| s["id"] == id)
+            .unwrap()["backups"]
+            .clone()
+    };
+    for id in &ids[..5] {
+        assert!(backups_of(*id).is_null(), "{id}: {}", backups_of(*id));
+    }
+    assert_eq!(
+        backups_of(ids[5])["local"]["count"],
+        3,
+        "a possible record is kept"
+    );
+    let (_, text) = get(&app, "/metrics").await;
+    for id in &ids[..5] {
+        assert_eq!(
+            value(
+                &text,
+                &format!(
+                    "gridpane_backup_last_timestamp_seconds{{account=\"acme\",site_id=\"{id}\",storage=\"local\"}}"
+                )
+            ),
+            None
+        );
+    }
+    assert!(
+        value(
+            &text,
+            &format!(
+                "gridpane_backup_last_timestamp_seconds{{account=\"acme\",site_id=\"{}\",storage=\"local\"}}",
+                ids[5]
+            )
+        )
+        .is_some(),
+        "the possible record is served"
+    );
+    let logged = std::fs::read_to_string(log.path()).unwrap();
+    let line = logged
+        .lines()
+        .find(|l| l.contains("impossible backup record"))
+        .unwrap_or_else(|| panic!("logged: {logged}"));
+    assert!(
+        line.contains("account=acme")
+            && line.contains("what=\"backup_record\"")
+            && line.contains("dropped=5"),
+        "{line}"
+    );
+    app.shutdown().await;
+}
+
 fn write_config(dir: &Path, fake: &FakeGridPane, state: &Path, interval: &str) -> PathBuf {
-    let token = dir.join("token");
-    std::fs::write(&token, TOKEN).unwrap();
-    let config = dir.join("config.yml");
-    std::fs::write(
-        &config,
-        format!(
-            "accounts:\n  - name: acme\n    base_url: {}\n    token_file: {}\npoll:\n  interval: {interval}\n  requests_per_minute: 0\n  per_page: 100\n  detail:\n    enabled: true\n    requests_per_minute: 600000\n    publish_every: 1ms\nstate_file: {}\n",
-            fake.base_url(),
-            token.display(),
+    acme_config_file(
+        dir,
+        fake.base_url().as_str(),
+        &format!(
+            "poll:\n  interval: {interval}\n  requests_per_minute: 0\n  per_page: 100\n  detail:\n    enabled: true\n    requests_per_minute: 600000\n    publish_every: 1ms\nstate_file: {}\n",
             state.display()
         ),
     )
-    .unwrap();
-    config
 }
 
 /// A tiny xorshift, so the kill moments vary without a dependency.

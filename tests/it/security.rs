@@ -277,6 +277,8 @@ pub(crate) struct ClientPki {
     foreign: String,
     /// Certificates the CA signed for the subjects (CN) asked for, in order.
     pub(crate) named: Vec<String>,
+    /// One the CA signed whose subject holds two CNs, `alice` then `mallory`.
+    ambiguous: String,
 }
 
 fn client_pki() -> ClientPki {
@@ -296,10 +298,15 @@ pub(crate) fn client_pki_for(common_names: &[&str]) -> ClientPki {
         KeyUsagePurpose::DigitalSignature,
     ];
     let ca = CertifiedIssuer::self_signed(ca_params, KeyPair::generate().unwrap()).unwrap();
-    let identity = |issuer: Option<&CertifiedIssuer<'_, KeyPair>>, cn: Option<&str>| {
+    let identity = |issuer: Option<&CertifiedIssuer<'_, KeyPair>>, cns: &[&str]| {
         let mut params = CertificateParams::new(vec!["prometheus".to_string()]).unwrap();
-        if let Some(cn) = cn {
-            params.distinguished_name.push(DnType::CommonName, cn);
+        for (i, cn) in cns.iter().enumerate() {
+            // rcgen keeps one value per type: a further CN goes in by its OID.
+            let kind = match i {
+                0 => DnType::CommonName,
+                _ => DnType::CustomDnType(vec![2, 5, 4, 3]),
+            };
+            params.distinguished_name.push(kind, *cn);
         }
         params.extended_key_usages = vec![ExtendedKeyUsagePurpose::ClientAuth];
         let key = KeyPair::generate().unwrap();
@@ -312,12 +319,13 @@ pub(crate) fn client_pki_for(common_names: &[&str]) -> ClientPki {
     let dir = tempfile::tempdir().unwrap();
     std::fs::write(dir.path().join("client-ca.crt"), ca.pem()).unwrap();
     ClientPki {
-        signed: identity(Some(&ca), None),
-        foreign: identity(None, None),
+        signed: identity(Some(&ca), &[]),
+        foreign: identity(None, &[]),
         named: common_names
             .iter()
-            .map(|cn| identity(Some(&ca), Some(cn)))
+            .map(|cn| identity(Some(&ca), &[cn]))
             .collect(),
+        ambiguous: identity(Some(&ca), &["alice", "mallory"]),
         dir,
     }
 }
@@ -372,6 +380,40 @@ async fn mutual_tls_admits_only_clients_with_a_certificate_from_the_client_ca() 
         );
         app.shutdown().await;
     }
+}
+
+#[tokio::test]
+async fn a_client_certificate_with_two_common_names_is_refused() {
+    let fake = fake(small()).await;
+    let pki = client_pki_for(&["alice"]);
+    let tls = tls_files(&format!(
+        "  client_auth_type: RequireAndVerifyClientCert\n  client_ca_file: {}\n",
+        pki.dir.path().join("client-ca.crt").display()
+    ));
+    let (log, _guard) = capture_logs();
+    let app = start_secured(&fake, &tls.web_config, Limits::default()).await;
+    let base = format!("https://127.0.0.1:{}", app.addr.port());
+    for path in ["/metrics", "/api/v1/sites", "/-/healthy"] {
+        let url = format!("{base}{path}");
+        assert_eq!(
+            tls_status(&tls.ca_pem, &url, Some(&pki.named[0])).await,
+            Some(200),
+            "{path}: one CN"
+        );
+        assert_eq!(
+            tls_status(&tls.ca_pem, &url, Some(&pki.ambiguous)).await,
+            Some(403),
+            "{path}: two CNs"
+        );
+    }
+    app.shutdown().await;
+    let logged = std::fs::read_to_string(log.path()).unwrap();
+    let refused: Vec<&str> = logged
+        .lines()
+        .filter(|l| l.contains("client certificate refused"))
+        .collect();
+    assert_eq!(refused.len(), 3, "one line a connection: {logged}");
+    assert!(refused[0].contains("common_names=2"), "{}", refused[0]);
 }
 
 /// Opens a connection that starts a request and then sends one header byte

@@ -854,12 +854,14 @@ fn muted_problems_show_as_muted_expired_mutes_as_expired_and_each_card_leads_to_
                     problems: None,
                     until: "2026-11-30T00:00:00Z".parse().unwrap(),
                     reason: Arc::from("being <migrated>"),
+                    ..Mute::default()
                 },
                 Mute {
                     sites: vec![SiteRef::parse("1006")],
                     problems: Some(vec![Problem::IntegrationMissing]),
                     until: "2026-11-01T00:00:00Z".parse().unwrap(),
                     reason: Arc::from("was being fixed"),
+                    ..Mute::default()
                 },
             ],
             ..Policy::default()
@@ -977,12 +979,14 @@ fn the_page_matches_the_golden_file() {
                     problems: None,
                     until: "2026-11-30T00:00:00Z".parse().unwrap(),
                     reason: Arc::from("being <migrated> & \"moved\""),
+                    ..Mute::default()
                 },
                 Mute {
                     sites: vec![SiteRef::parse("1006")],
                     problems: Some(vec![Problem::IntegrationMissing]),
                     until: "2026-11-01T00:00:00Z".parse().unwrap(),
                     reason: Arc::from(""),
+                    ..Mute::default()
                 },
             ],
             ..Policy::default()

@@ -35,8 +35,11 @@ pub(super) struct PolicySection<'a> {
 
 pub(super) struct MuteLine<'a> {
     pub active: bool,
-    /// The sites it names, by id or URL.
+    /// The sites it names, by id or URL, with the account it names.
     pub sites: String,
+    /// Site ids it names without an account that several accounts hold
+    /// (it mutes none of them), empty when none.
+    pub ambiguous: String,
     pub problems: String,
     pub until: String,
     pub reason: &'a str,
@@ -69,6 +72,16 @@ impl<'a> PolicySection<'a> {
                             SiteRef::Id(id) => format!("#{id}"),
                             SiteRef::Url(u) => u.clone(),
                         })
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                        + &m.account
+                            .as_ref()
+                            .map(|a| format!(" in account {a}"))
+                            .unwrap_or_default(),
+                    ambiguous: m
+                        .ambiguous
+                        .iter()
+                        .map(|id| format!("#{id}"))
                         .collect::<Vec<_>>()
                         .join(", "),
                     problems: match &m.problems {

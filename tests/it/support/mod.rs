@@ -2,6 +2,7 @@
 //! port 0 against the fake GridPane, and read its endpoints.
 #![allow(dead_code)]
 
+pub mod gridpane_dir;
 pub mod prom;
 pub mod status;
 
@@ -165,21 +166,48 @@ pub async fn start_demo() -> (FakeGridPane, App) {
     (fake, app)
 }
 
-/// Every `gridpane_*` metric documented in docs/metrics.md (the contract).
-pub fn documented_metrics() -> Vec<String> {
+/// The heading of docs/metrics.md's section on the `probe` subcommand's
+/// metrics, which the exporter itself does not emit.
+pub const PROBE_METRICS_SECTION: &str = "## What the servers say";
+
+/// `gridpane_*` metrics in the tables of docs/metrics.md, those of the
+/// probe's section (`probe`) or of every other section.
+fn documented_in(probe: bool) -> Vec<String> {
     let doc =
         std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/docs/metrics.md")).unwrap();
-    let names: Vec<String> = doc
-        .lines()
-        .filter_map(|l| l.strip_prefix("| `gridpane_"))
-        .filter_map(|rest| rest.split('`').next())
-        .map(|name| format!("gridpane_{name}"))
-        .collect();
+    let mut in_probe = false;
+    let mut names = Vec::new();
+    for l in doc.lines() {
+        if l.starts_with("## ") {
+            in_probe = l.starts_with(PROBE_METRICS_SECTION);
+        }
+        if in_probe != probe {
+            continue;
+        }
+        if let Some(name) = l
+            .strip_prefix("| `gridpane_")
+            .and_then(|r| r.split('`').next())
+        {
+            names.push(format!("gridpane_{name}"));
+        }
+    }
+    names
+}
+
+/// Every `gridpane_*` metric of the exporter documented in docs/metrics.md
+/// (the contract).
+pub fn documented_metrics() -> Vec<String> {
+    let names = documented_in(false);
     assert!(
         names.len() > 20,
         "docs/metrics.md lists the metrics in tables"
     );
     names
+}
+
+/// The metrics of `probe` documented in docs/metrics.md.
+pub fn documented_probe_metrics() -> Vec<String> {
+    documented_in(true)
 }
 
 /// A port that was free a moment ago.
@@ -249,4 +277,31 @@ pub fn capture_logs() -> (tempfile::NamedTempFile, tracing::subscriber::DefaultG
         .finish();
     let guard = tracing::subscriber::set_default(subscriber);
     (log, guard)
+}
+
+/// A web config file in `dir` where each of `users` logs in with the
+/// password `pw` (basic auth, plain HTTP).
+pub fn basic_auth_web_config(dir: &std::path::Path, users: &[&str]) -> std::path::PathBuf {
+    let web = dir.join("web.yml");
+    let hash = bcrypt::hash("pw", 4).unwrap();
+    let lines: String = users.iter().map(|u| format!("  {u}: '{hash}'\n")).collect();
+    std::fs::write(&web, format!("basic_auth_users:\n{lines}")).unwrap();
+    web
+}
+
+/// A configuration file in `dir` with one account `acme` at `base_url`
+/// (its token in a file beside it), then `rest`.
+pub fn acme_config_file(dir: &std::path::Path, base_url: &str, rest: &str) -> std::path::PathBuf {
+    let token = dir.join("token");
+    std::fs::write(&token, TOKEN).unwrap();
+    let config = dir.join("config.yml");
+    std::fs::write(
+        &config,
+        format!(
+            "accounts:\n  - name: acme\n    base_url: {base_url}\n    token_file: {}\n{rest}",
+            token.display()
+        ),
+    )
+    .unwrap();
+    config
 }
