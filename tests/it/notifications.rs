@@ -115,22 +115,9 @@ async fn one_notification_per_account_and_alert_lists_its_sites_with_url_server_
         .with_state(recorded.clone());
     tokio::spawn(async move { axum::serve(listener, app).await });
 
-    let am_addr = format!("127.0.0.1:{}", prom::free_port());
     write(dir, "alertmanager.yml", &alertmanager_config(hook));
-    std::fs::create_dir(dir.join("am-data")).unwrap();
-    let mut am = prom::Server::spawn(
-        "alertmanager",
-        &alertmanager,
-        &[
-            "--config.file=alertmanager.yml".into(),
-            "--storage.path=am-data".into(),
-            format!("--web.listen-address={am_addr}"),
-            "--cluster.listen-address=".into(),
-        ],
-        am_addr.clone(),
-        dir,
-    );
-    am.wait_ready("/-/ready", Duration::from_secs(20)).await;
+    let mut am = prom::start_alertmanager(&alertmanager, dir).await;
+    let am_addr = am.addr.clone();
 
     let rules = prom::shorten_durations(&prom::read_repo_file(prom::RULES), "4s", "10s");
     write(dir, "rules.yml", &rules);
