@@ -184,15 +184,8 @@ impl App {
             move || crate::judge::run(Arc::clone(&store_j), chrono::Utc::now, stop.clone()),
         ));
 
-        let authenticates = server_options
-            .web_config
-            .as_ref()
-            .is_some_and(|w| w.auth.is_some() || w.client_certificates);
-        if config.access.is_some() && !authenticates {
-            tracing::warn!(
-                "access is configured but --web.config.file sets neither basic_auth_users nor client certificates: no request has a user, so every data surface answers 403"
-            );
-        }
+        // An access configuration no request can satisfy is one of the
+        // start warnings (config::preflight), logged by the caller.
         let access = AccessRules::new(config.access.clone());
         let mut handlers = Web::new(Arc::clone(&store), web.telemetry_path)
             .with_api_answer_bytes(server_options.limits.max_api_answer_bytes)

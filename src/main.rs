@@ -63,6 +63,12 @@ fn main() -> ExitCode {
             }
         },
     };
+    // What start warns about beyond the file: the same list, printed by the
+    // check and logged at start.
+    let start_warnings = config
+        .as_ref()
+        .map(|c| config::preflight::start_warnings(c, web_config.as_ref()))
+        .unwrap_or_default();
     if let Err(e) = cli::check_telemetry_path(&cli.telemetry_path) {
         eprintln!("error: {e}");
         return ExitCode::from(2);
@@ -78,6 +84,9 @@ fn main() -> ExitCode {
         for w in &warnings {
             eprintln!("warning: {w}");
         }
+        for w in &start_warnings {
+            eprintln!("warning: {w}");
+        }
         if let Some(w) = &web_config {
             println!("{}", w.summary());
         }
@@ -90,6 +99,9 @@ fn main() -> ExitCode {
                 );
                 for a in &c.accounts {
                     println!("  account {:?}: {}", a.name, a.base_url);
+                }
+                for line in config::preflight::summary(c) {
+                    println!("{line}");
                 }
                 let p = &c.policy;
                 println!(
@@ -132,7 +144,15 @@ fn main() -> ExitCode {
         },
     };
     let sources = Sources::from_process(cli.config_file.clone());
-    match runtime.block_on(run(config, sources, &warnings, web, server, hangups)) {
+    match runtime.block_on(run(
+        config,
+        sources,
+        &warnings,
+        &start_warnings,
+        web,
+        server,
+        hangups,
+    )) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => match e.downcast_ref::<AppError>() {
             // Like a bad flag: one line naming the address, exit 2.
@@ -247,6 +267,7 @@ async fn run(
     config: Option<config::Config>,
     sources: Sources,
     warnings: &[ConfigWarning],
+    start_warnings: &[config::preflight::StartWarning],
     web: WebOptions,
     server: ServerOptions,
     hangups: Hangups,
@@ -260,6 +281,9 @@ async fn run(
         }
     };
     for w in warnings {
+        w.log();
+    }
+    for w in start_warnings {
         w.log();
     }
     if let Some(w) = &server.web_config {

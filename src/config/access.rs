@@ -152,6 +152,15 @@ impl Access {
     }
 }
 
+impl Access {
+    /// Every user the rules name.
+    pub(crate) fn users(&self) -> impl Iterator<Item = &str> {
+        let mut users: Vec<&str> = self.users.keys().map(String::as_str).collect();
+        users.sort_unstable();
+        users.into_iter()
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -6,6 +6,7 @@
 
 pub mod access;
 pub mod policy;
+pub mod preflight;
 pub(crate) mod time_zone;
 pub mod web;
 
@@ -450,17 +451,18 @@ impl fmt::Display for ConfigWarning {
 }
 
 impl ConfigWarning {
-    /// Logs the warning with its fields.
+    /// Logs the warning with its fields, in the words `--config.check`
+    /// prints.
     pub fn log(&self) {
         match self {
             ConfigWarning::ApiRoot { at, host, .. } => {
-                tracing::warn!(key = %at, base_url = %host, "base_url named the API root; using its host");
+                tracing::warn!(key = %at, base_url = %host, "{self}");
             }
             ConfigWarning::EnvAccountIgnored { variables, file } => {
-                tracing::warn!(variables = %variables.join(","), file = %file, "environment account ignored: the configuration lists accounts");
+                tracing::warn!(variables = %variables.join(","), file = %file, "{self}");
             }
             ConfigWarning::ShortInterval { account, interval } => {
-                tracing::warn!(account = %account, interval = %humantime::format_duration(*interval), "poll interval under 60 s risks GridPane's rate limits");
+                tracing::warn!(account = %account, interval = %humantime::format_duration(*interval), "{self}");
             }
         }
     }
@@ -533,6 +535,15 @@ fn figment_error(e: figment::Error, sources: &Sources) -> ConfigError {
     };
     // A value that fails to decode is quoted by the error ("found unsigned
     // int `123...`"): never for a secret.
+    // A token at the top level is meant for an account: say where it goes,
+    // whatever its type (and never quote it).
+    let top_level_token = match &e.kind {
+        figment::error::Kind::UnknownField(found, _) => found == "token" && e.path.len() <= 1,
+        _ => e.path.len() == 1 && e.path.first().is_some_and(|k| k == "token"),
+    };
+    if top_level_token {
+        return ConfigError(format!("{source}: {TOP_LEVEL_TOKEN}"));
+    }
     let kind = if e.path.last().is_some_and(|k| k == "token") {
         "must be a string: put the token in quotes (the value is not shown)".to_string()
     } else {
@@ -543,6 +554,20 @@ fn figment_error(e: figment::Error, sources: &Sources) -> ConfigError {
     } else {
         ConfigError::at(&source, &key, kind)
     }
+}
+
+/// Where a top-level `token:` belongs.
+const TOP_LEVEL_TOKEN: &str =
+    "unknown key `token`: the token belongs under `accounts[]` (or in GRIDPANE_API_TOKEN_FILE)";
+
+/// A `token_file:` that holds what looks like a token rather than a path:
+/// long (a GridPane token runs to many dozens of characters), no path
+/// separator, the characters of a token, and no such file. Never echoed.
+fn looks_like_a_token(path: &Path) -> bool {
+    let Some(text) = path.to_str() else {
+        return false;
+    };
+    text.len() >= 40 && !text.contains(['/', '\\']) && check_token(text).is_ok() && !path.exists()
 }
 
 /// figment's words, except where they mislead: its list of known keys
@@ -694,6 +719,13 @@ fn validate(raw: RawConfig, sources: &Sources) -> Result<Loaded, ConfigError> {
                 }
                 check_token(t).map_err(|e| ConfigError::at(&file, &at("token"), e))?;
                 TokenSource::Inline(Secret::from(t))
+            }
+            (None, Some(path)) if looks_like_a_token(&path) => {
+                return Err(ConfigError::at(
+                    &file,
+                    &at("token_file"),
+                    "looks like a token, not a path (the value is not shown): put the token in a file and give its path here, or use `token:`",
+                ));
             }
             (None, Some(path)) => {
                 read_token_file(&path).map_err(|e| ConfigError::at(&file, &at("token_file"), e))?;

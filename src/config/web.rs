@@ -656,6 +656,13 @@ fn parse_basic(value: &HeaderValue) -> Option<(String, String)> {
     Some((user.to_string(), password.to_string()))
 }
 
+impl BasicAuth {
+    /// Whether the file defines `user` (its password is not checked).
+    pub(crate) fn has_user(&self, user: &str) -> bool {
+        self.users.contains_key(user)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

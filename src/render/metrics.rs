@@ -61,10 +61,11 @@ enum Fam {
     IntegrationInfo,
     IntegrationSites,
     SitesPending,
+    SiteStorageProblem,
 }
 
 /// Name and help of each [`Fam`], indexed by its discriminant.
-const SNAPSHOT_FAMILIES: [(&str, &str); 20] = [
+const SNAPSHOT_FAMILIES: [(&str, &str); 21] = [
     (
         "gridpane_site_info",
         from_poll!("A WordPress site hosted on GridPane, value 1"),
@@ -151,6 +152,12 @@ const SNAPSHOT_FAMILIES: [(&str, &str); 20] = [
         "gridpane_sites_pending",
         from_poll!(
             "Sites known from the schedules whose /site record the first sweep has not read yet; their on/off state is not exported until it is"
+        ),
+    ),
+    (
+        "gridpane_site_storage_problem",
+        from_poll!(
+            "A backup problem of one storage (local or remote) of the site, not muted, value 1: the problems of gridpane_site_problem that concern a storage, once per storage that has it"
         ),
     ),
 ];
@@ -265,6 +272,21 @@ fn walk_snapshots(
                     ],
                     1.0,
                 );
+            }
+            for storage in Storage::ALL {
+                for p in verdict.storage_problems(storage) {
+                    sink.push(
+                        Fam::SiteStorageProblem,
+                        &[
+                            ("account", account),
+                            ("site_id", site_id),
+                            ("storage", storage.as_str()),
+                            ("problem", p.as_str()),
+                            ("severity", p.severity().as_str()),
+                        ],
+                        1.0,
+                    );
+                }
             }
             for m in &verdict.muted {
                 if let Some(n) = muted_counts.get_mut(m.problem as usize) {

@@ -197,7 +197,8 @@ fn alerts_follow_the_mixin_conventions() {
         if !r.expr.contains("absent(") && !description.contains("{{ $labels.") {
             problems.push(format!("{n}: description names no object"));
         }
-        let per_site = r.expr.contains("site_id");
+        // The account rollup counts sites (by site_id) but names none.
+        let per_site = r.expr.contains("site_id") && !n.starts_with("GridPaneAccount");
         if per_site {
             for needed in ["$labels.site_url", "$labels.server_label"] {
                 if !description.contains(needed) {
@@ -305,7 +306,7 @@ pub(crate) const UNKNOWN_PROBLEMS: [&str; 3] =
 pub(crate) fn problem_alerts() -> BTreeMap<String, prom::Rule> {
     let mut out = BTreeMap::new();
     for r in prom::alert_rules() {
-        if !r.expr.contains("site_id") {
+        if !r.expr.contains("site_id") || !r.name.starts_with("GridPaneSite") {
             continue;
         }
         let mut problems = Vec::new();
@@ -316,7 +317,7 @@ pub(crate) fn problem_alerts() -> BTreeMap<String, prom::Rule> {
                 {
                     problems.extend(UNKNOWN_PROBLEMS.map(str::to_owned));
                 }
-                "gridpane_site_problem" => {
+                "gridpane_site_problem" | "gridpane_site_storage_problem" => {
                     let kinds: Vec<&str> = s
                         .matchers
                         .iter()
@@ -365,11 +366,44 @@ fn per_site_alerts_read_only_the_exporters_verdict_one_alert_per_problem() {
     for r in alerts.values() {
         // The alert keeps the problem as a label, for routing and silences.
         assert!(
-            r.expr.contains("max by (account, site_id, problem)"),
+            r.expr.contains("max by (account, site_id, problem)")
+                || r.expr
+                    .contains("max by (account, site_id, storage, problem)"),
             "{}: {}",
             r.name,
             r.expr
         );
+    }
+}
+
+/// Problems that concern one storage carry it as a label: those fixed to a
+/// storage by a static label, overdue and never-backed-up from
+/// gridpane_site_storage_problem, whose `storage` the alert keeps.
+#[test]
+fn alerts_on_a_storage_name_it_as_a_label() {
+    let alerts = problem_alerts();
+    for (problem, storage) in [
+        ("local_disabled", "local"),
+        ("local_not_scheduled", "local"),
+        ("remote_disabled", "remote"),
+        ("remote_not_set_up", "remote"),
+        ("integration_missing", "remote"),
+    ] {
+        let r = &alerts[problem];
+        assert_eq!(r.label("storage"), Some(storage), "{}", r.name);
+    }
+    for problem in ["never_backed_up", "backup_overdue"] {
+        let r = &alerts[problem];
+        assert!(
+            r.expr.contains(&format!(
+                "max by (account, site_id, storage, problem) (gridpane_site_storage_problem{{problem=\"{problem}\"}})"
+            )),
+            "{}: {}",
+            r.name,
+            r.expr
+        );
+        let description = r.annotation("description").unwrap_or_default();
+        assert!(description.contains("$labels.storage"), "{}", r.name);
     }
 }
 

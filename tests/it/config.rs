@@ -242,7 +242,7 @@ fn a_token_in_the_environment_gives_one_default_account() {
     assert_eq!(run.code, Some(0), "{}", run.stderr);
     assert_eq!(
         run.stdout,
-        "configuration OK: 1 account(s), poll interval 5m\n  account \"default\": https://my.gridpane.com/\npolicy: minimum retention 7 days, longest interval 7days, remote backups required, overdue after 2 periods + 1h, record read at most 7days ago, 0 group(s), 0 mute(s)\nweb: listen on 0.0.0.0:9878, metrics at /metrics\n"
+        "configuration OK: 1 account(s), poll interval 5m\n  account \"default\": https://my.gridpane.com/\nstate file: none (a restart serves no data until its first polls finish)\nper-site detail: off (retention and integrations from the bulk endpoints, no backup records read)\naccess rules: none (every viewer sees every account)\npolicy: minimum retention 7 days, longest interval 7days, remote backups required, overdue after 2 periods + 1h, record read at most 7days ago, 0 group(s), 0 mute(s)\nweb: listen on 0.0.0.0:9878, metrics at /metrics\n"
     );
     assert!(run.stderr.is_empty(), "{}", run.stderr);
     assert!(
@@ -633,7 +633,7 @@ fn the_warnings_of_the_check_are_logged_at_start() {
         &["--config.file", file.to_str().unwrap()],
         &[("GRIDPANE_API_TOKEN", "SECRET-ENV-TOKEN")],
         false,
-        &["environment account ignored", "base_url named the API root"],
+        &["is ignored because", "is GridPane's API root"],
     );
     let [ignored, api_root] = [&lines[0], &lines[1]].map(|l| l.clone().unwrap_or_default());
     assert!(

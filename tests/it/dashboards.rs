@@ -83,8 +83,9 @@ const NOT_YET_EMITTED: &[(&str, &str)] = &[(
 /// that it is taken off this list. (name, reason)
 const ABSENT_FROM_DEMO: &[(&str, &str)] = &[];
 
-/// Series that Prometheus makes itself, not the exporter.
-const SYNTHETIC: &[&str] = &["up"];
+/// Series that Prometheus makes itself, not the exporter (ALERTS: the
+/// account rollup counts the per-site alerts that fire).
+const SYNTHETIC: &[&str] = &["up", "ALERTS"];
 
 /// The exporter's own metrics without an `account` label: dashboards filter
 /// them by `job` and `instance` only.

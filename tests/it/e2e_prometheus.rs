@@ -320,7 +320,6 @@ async fn demo_fleet_through_prometheus_and_alertmanager() {
     tokio::spawn(async move { axum::serve(listener, app).await });
 
     // --- Alertmanager -------------------------------------------------------
-    let am_addr = format!("127.0.0.1:{}", prom::free_port());
     write(
         dir,
         "alertmanager.yml",
@@ -332,20 +331,8 @@ async fn demo_fleet_through_prometheus_and_alertmanager() {
             runbook_inhibit_rules()
         ),
     );
-    std::fs::create_dir(dir.join("am-data")).unwrap();
-    let mut am = prom::Server::spawn(
-        "alertmanager",
-        &alertmanager,
-        &[
-            "--config.file=alertmanager.yml".into(),
-            "--storage.path=am-data".into(),
-            format!("--web.listen-address={am_addr}"),
-            "--cluster.listen-address=".into(),
-        ],
-        am_addr.clone(),
-        dir,
-    );
-    am.wait_ready("/-/ready", Duration::from_secs(20)).await;
+    let mut am = prom::start_alertmanager(&alertmanager, dir).await;
+    let am_addr = am.addr.clone();
 
     // --- Prometheus ---------------------------------------------------------
     // The rule file as users load it, with every `for` and `keep_firing_for`

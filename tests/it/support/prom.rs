@@ -853,3 +853,24 @@ pub fn substitute(expr: &str, vars: &[(&str, &str)]) -> String {
     }
     out
 }
+
+/// A real Alertmanager (`program`) run in `dir` with the `alertmanager.yml`
+/// already written there, on a free port, without clustering, ready.
+pub async fn start_alertmanager(program: &Path, dir: &Path) -> Server {
+    let addr = format!("127.0.0.1:{}", free_port());
+    std::fs::create_dir_all(dir.join("am-data")).expect("create am-data");
+    let mut am = Server::spawn(
+        "alertmanager",
+        program,
+        &[
+            "--config.file=alertmanager.yml".into(),
+            "--storage.path=am-data".into(),
+            format!("--web.listen-address={addr}"),
+            "--cluster.listen-address=".into(),
+        ],
+        addr.clone(),
+        dir,
+    );
+    am.wait_ready("/-/ready", Duration::from_secs(20)).await;
+    am
+}
