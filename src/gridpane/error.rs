@@ -53,10 +53,13 @@ pub enum ApiError {
     TooManyItems { endpoint: Endpoint, limit: usize },
     #[error("{endpoint}: pagination did not end after {pages} pages")]
     Pagination { endpoint: Endpoint, pages: u32 },
-    /// A backup record with content in which no backup name was recognised;
-    /// `shape` holds its keys and kinds of values, never a value.
-    #[error("{endpoint}: no backup name recognised in a body of shape {shape}")]
-    UnknownShape { endpoint: Endpoint, shape: String },
+    /// A backup record that could not be read or understood, and why
+    /// (a bounded code; never a value of the body).
+    #[error("{endpoint}: backup record not understood: {}", reason.describe())]
+    Record {
+        endpoint: Endpoint,
+        reason: super::history::Unreadable,
+    },
     /// The token could not be had (read by the caller, e.g. from a file).
     /// `transient`: the token may well be fine, reading it failed for want
     /// of a resource, so the poll is worth retrying soon.
@@ -89,7 +92,7 @@ impl ApiError {
             ApiError::Unsuccessful { .. } => "unsuccessful",
             ApiError::TooLarge { .. } | ApiError::TooManyItems { .. } => "too_large",
             ApiError::Pagination { .. } => "pagination",
-            ApiError::UnknownShape { .. } => "unknown_shape",
+            ApiError::Record { reason, .. } => reason.as_str(),
         }
     }
 
@@ -119,7 +122,7 @@ impl ApiError {
             | ApiError::TooLarge { endpoint, .. }
             | ApiError::TooManyItems { endpoint, .. }
             | ApiError::Pagination { endpoint, .. }
-            | ApiError::UnknownShape { endpoint, .. } => Some(*endpoint),
+            | ApiError::Record { endpoint, .. } => Some(*endpoint),
         }
     }
 
@@ -152,8 +155,19 @@ impl ApiError {
         "pagination",
     ];
 
-    /// The reason only the per-site backup record gives: besides
-    /// [`ApiError::REASONS`] in `gridpane_site_detail_errors_total`, never
-    /// in `gridpane_poll_errors_total`.
-    pub(crate) const DETAIL_ONLY_REASONS: [&'static str; 1] = ["unknown_shape"];
+    /// The reasons only the per-site backup record gives
+    /// ([`super::history::Unreadable`] codes not in [`ApiError::REASONS`]):
+    /// besides those in `gridpane_site_detail_errors_total`, never in
+    /// `gridpane_poll_errors_total`.
+    pub(crate) const DETAIL_ONLY_REASONS: [&'static str; 9] = [
+        "html",
+        "empty",
+        "truncated",
+        "invalid_json",
+        "too_deep",
+        "unknown_shape",
+        "bad_name",
+        "future_name",
+        "other",
+    ];
 }

@@ -8,6 +8,7 @@ mod endpoint;
 mod error;
 pub mod history;
 pub(crate) mod lenient;
+pub mod record;
 mod secret;
 pub mod shape;
 pub mod wire;

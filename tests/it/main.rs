@@ -29,6 +29,7 @@ mod poller;
 mod render_cache;
 mod security;
 mod status_page;
+mod unknown;
 
 /// A suite file left out of the list above would compile into nothing and
 /// its tests would silently never run; one put in `tests/` directly would be
