@@ -17,4 +17,5 @@ pub use budget::{Budget, BudgetOptions};
 pub use client::{Client, ClientOptions, RequestTally, Sleeper, decode, http_client};
 pub use endpoint::Endpoint;
 pub use error::ApiError;
+pub use lenient::Field;
 pub use secret::{ExposeSecret, Secret};
