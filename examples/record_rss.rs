@@ -16,7 +16,7 @@ use std::time::Duration;
 use gridpane_backup_exporter::fake::{
     FakeGridPane, FakeHistory, FakeOptions, Fleet, FleetSpec, HostileRecord,
 };
-use gridpane_backup_exporter::gridpane::{BudgetOptions, Client, ClientOptions, Secret, history};
+use gridpane_backup_exporter::gridpane::{BudgetOptions, Client, ClientOptions, Secret, record};
 
 const TOKEN: &str = "record-rss-token";
 
@@ -61,7 +61,7 @@ fn main() {
         }
         "reader" => {
             let body = zeros();
-            let read = history::read(&body, utc, now);
+            let read = record::read(&body, utc, now);
             format!(
                 "reader on {} bytes: {:?}",
                 body.len(),

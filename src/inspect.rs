@@ -131,7 +131,9 @@ pub async fn run(
         {
             let bytes = serde_json::to_vec(body).unwrap_or_default();
             let now = chrono::Utc::now().timestamp();
-            out.push_str(&reader_report(history::read(&bytes, offset, now)));
+            out.push_str(&reader_report(crate::gridpane::record::read(
+                &bytes, offset, now,
+            )));
         }
     }
     out

@@ -190,7 +190,7 @@ mod property {
     use serde_json::{Value, json};
 
     use super::super::*;
-    use crate::gridpane::history::{self, Unreadable};
+    use crate::gridpane::history::Unreadable;
 
     /// A part of the answer, and whether it is well-formed.
     type Part = (Value, bool);
@@ -330,7 +330,7 @@ mod property {
                 None => serde_json::to_vec(&body).unwrap(),
             };
             let utc = chrono::FixedOffset::east_opt(0).unwrap();
-            let read = history::read(&bytes, utc, read_at);
+            let read = crate::gridpane::record::read(&bytes, utc, read_at);
 
             let (frequency, hour, minute) = row;
             let site = json!({"id": 1, "url": "one.example",

@@ -215,6 +215,15 @@ pub(crate) fn hostile_response(
     })
 }
 
+/// The time the fleet's backup records are rendered at.
+pub(crate) fn history_now(fleet: &super::Fleet) -> i64 {
+    fleet.history_now.unwrap_or_else(|| {
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_secs() as i64)
+    })
+}
+
 /// The body of `GET /backups/refresh/{id}`.
 pub(crate) fn refresh_json() -> Value {
     json!({ "success": true, "message": "Backups refreshed." })

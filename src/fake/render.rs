@@ -205,7 +205,7 @@ pub(crate) fn render(
         },
         Route::BackupHistory(id) => match fleet.site(id) {
             Some(site) => {
-                history::history_json(site, fleet.history_shape, super::server::history_now(fleet))
+                history::history_json(site, fleet.history_shape, history::history_now(fleet))
             }
             None => return not_found(),
         },

@@ -347,7 +347,7 @@ impl State {
                 super::history::hostile_response(
                     site,
                     self.fleet.history_shape,
-                    history_now(&self.fleet),
+                    super::history::history_now(&self.fleet),
                 )
             });
             if let Some(response) = hostile {
@@ -599,13 +599,4 @@ impl AsyncWrite for FakeIo {
     fn poll_shutdown(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
         Pin::new(&mut self.get_mut().tcp).poll_shutdown(cx)
     }
-}
-
-/// The time the fleet's backup records are rendered at.
-pub(crate) fn history_now(fleet: &super::Fleet) -> i64 {
-    fleet.history_now.unwrap_or_else(|| {
-        SystemTime::now()
-            .duration_since(UNIX_EPOCH)
-            .map_or(0, |d| d.as_secs() as i64)
-    })
 }

@@ -370,7 +370,7 @@ impl Client {
             let now = SystemTime::now()
                 .duration_since(UNIX_EPOCH)
                 .map_or(0, |d| d.as_secs() as i64);
-            history::read(body, offset, now).map_err(|reason| ApiError::Record {
+            super::record::read(body, offset, now).map_err(|reason| ApiError::Record {
                 endpoint: ep,
                 reason,
             })

@@ -1,6 +1,7 @@
 use std::time::Duration;
 
 use super::Endpoint;
+use super::history::Unreadable;
 
 /// Why a request to GridPane failed. Messages name the endpoint (the URL
 /// once the client has wrapped them in [`ApiError::At`]) and, for decode
@@ -58,7 +59,7 @@ pub enum ApiError {
     #[error("{endpoint}: backup record not understood: {}", reason.describe())]
     Record {
         endpoint: Endpoint,
-        reason: super::history::Unreadable,
+        reason: Unreadable,
     },
     /// The token could not be had (read by the caller, e.g. from a file).
     /// `transient`: the token may well be fine, reading it failed for want
@@ -71,6 +72,26 @@ pub enum ApiError {
 }
 
 impl ApiError {
+    /// Why a request for a backup record failed, as the record's reason.
+    pub fn unreadable(&self) -> Unreadable {
+        use ApiError as E;
+        match self.kind() {
+            E::Record { reason, .. } => *reason,
+            E::Auth { .. } | E::InvalidToken { .. } | E::Token { .. } => Unreadable::Auth,
+            E::RateLimited { .. } => Unreadable::RateLimited,
+            E::Timeout { .. } => Unreadable::Timeout,
+            E::Network { .. } => Unreadable::Network,
+            E::Http { status, .. } if *status >= 500 => Unreadable::Http5xx,
+            E::Http { .. } => Unreadable::Http4xx,
+            E::Redirect { .. } => Unreadable::Redirect,
+            E::Html { .. } => Unreadable::Html,
+            E::Decode { .. } => Unreadable::InvalidJson,
+            E::Unsuccessful { .. } => Unreadable::Unsuccessful,
+            E::TooLarge { .. } | E::TooManyItems { .. } => Unreadable::TooLarge,
+            E::Pagination { .. } | E::At { .. } => Unreadable::Other,
+        }
+    }
+
     /// A small, bounded label value for `gridpane_poll_errors_total{reason}`.
     pub fn reason(&self) -> &'static str {
         match self {
@@ -170,4 +191,20 @@ impl ApiError {
         "future_name",
         "other",
     ];
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_reason_is_counted_under_its_code() {
+        for u in Unreadable::ALL {
+            let code = u.as_str();
+            assert!(
+                ApiError::REASONS.contains(&code) || ApiError::DETAIL_ONLY_REASONS.contains(&code),
+                "{code}"
+            );
+        }
+    }
 }

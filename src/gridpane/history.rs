@@ -211,13 +211,6 @@ pub struct Found {
     pub backups: Vec<Backup>,
 }
 
-/// Reads one record's body ([`super::record::read`]): names in `offset`
-/// (UTC unless the account sets `time_zone`), judged against `now_unix`
-/// for names dated in the future.
-pub fn read(body: &[u8], offset: FixedOffset, now_unix: i64) -> Result<Found, Unreadable> {
-    super::record::read(body, offset, now_unix)
-}
-
 /// A backup name: the time (in `offset`) and the tag, if any.
 pub fn parse_name(s: &str, offset: FixedOffset) -> Option<(i64, Option<String>)> {
     let s = s.trim();
@@ -251,28 +244,6 @@ pub fn parse_name(s: &str, offset: FixedOffset) -> Option<(i64, Option<String>)>
     Some((at, tag))
 }
 
-impl Unreadable {
-    /// Why a request for the record failed, as a record's reason.
-    pub fn of(e: &super::ApiError) -> Unreadable {
-        use super::ApiError as E;
-        match e.kind() {
-            E::Record { reason, .. } => *reason,
-            E::Auth { .. } | E::InvalidToken { .. } | E::Token { .. } => Unreadable::Auth,
-            E::RateLimited { .. } => Unreadable::RateLimited,
-            E::Timeout { .. } => Unreadable::Timeout,
-            E::Network { .. } => Unreadable::Network,
-            E::Http { status, .. } if *status >= 500 => Unreadable::Http5xx,
-            E::Http { .. } => Unreadable::Http4xx,
-            E::Redirect { .. } => Unreadable::Redirect,
-            E::Html { .. } => Unreadable::Html,
-            E::Decode { .. } => Unreadable::InvalidJson,
-            E::Unsuccessful { .. } => Unreadable::Unsuccessful,
-            E::TooLarge { .. } | E::TooManyItems { .. } => Unreadable::TooLarge,
-            E::Pagination { .. } | E::At { .. } => Unreadable::Other,
-        }
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -304,18 +275,6 @@ mod tests {
         }
         let long = format!("2021-11-24 08:59 {}", "a".repeat(33));
         assert_eq!(parse_name(&long, utc()), None);
-    }
-
-    #[test]
-    fn every_reason_is_counted_under_its_code() {
-        for u in Unreadable::ALL {
-            let code = u.as_str();
-            assert!(
-                crate::gridpane::ApiError::REASONS.contains(&code)
-                    || crate::gridpane::ApiError::DETAIL_ONLY_REASONS.contains(&code),
-                "{code}"
-            );
-        }
     }
 
     #[test]

@@ -108,6 +108,18 @@ impl State {
     }
 }
 
+/// Visitor methods that stop the decode for `$reason`: the kinds of value
+/// a position does not take.
+macro_rules! refuse {
+    ($reason:expr; $($visit:ident($ty:ty)),+ $(,)?) => {
+        $(
+            fn $visit<E: de::Error>(self, _: $ty) -> Result<Self::Value, E> {
+                Err(self.0.fail($reason))
+            }
+        )+
+    };
+}
+
 /// Where names are read: under which source, as which type.
 #[derive(Clone, Copy)]
 struct Position {
@@ -218,21 +230,7 @@ impl<'de> Visitor<'de> for Envelope<'_> {
         })
     }
 
-    fn visit_bool<E: de::Error>(self, _: bool) -> Result<Outcome, E> {
-        Err(self.0.fail(Unreadable::UnknownShape))
-    }
-    fn visit_i64<E: de::Error>(self, _: i64) -> Result<Outcome, E> {
-        Err(self.0.fail(Unreadable::UnknownShape))
-    }
-    fn visit_u64<E: de::Error>(self, _: u64) -> Result<Outcome, E> {
-        Err(self.0.fail(Unreadable::UnknownShape))
-    }
-    fn visit_f64<E: de::Error>(self, _: f64) -> Result<Outcome, E> {
-        Err(self.0.fail(Unreadable::UnknownShape))
-    }
-    fn visit_str<E: de::Error>(self, _: &str) -> Result<Outcome, E> {
-        Err(self.0.fail(Unreadable::UnknownShape))
-    }
+    refuse!(Unreadable::UnknownShape; visit_bool(bool), visit_i64(i64), visit_u64(u64), visit_f64(f64), visit_str(&str));
 }
 
 /// A map key, borrowed from the body when it has no escapes.
@@ -349,21 +347,7 @@ impl<'de> Visitor<'de> for Sources<'_> {
     fn visit_unit<E: de::Error>(self) -> Result<(), E> {
         Err(self.0.fail(Unreadable::Empty))
     }
-    fn visit_bool<E: de::Error>(self, _: bool) -> Result<(), E> {
-        Err(self.0.fail(Unreadable::UnknownShape))
-    }
-    fn visit_u64<E: de::Error>(self, _: u64) -> Result<(), E> {
-        Err(self.0.fail(Unreadable::UnknownShape))
-    }
-    fn visit_i64<E: de::Error>(self, _: i64) -> Result<(), E> {
-        Err(self.0.fail(Unreadable::UnknownShape))
-    }
-    fn visit_f64<E: de::Error>(self, _: f64) -> Result<(), E> {
-        Err(self.0.fail(Unreadable::UnknownShape))
-    }
-    fn visit_str<E: de::Error>(self, _: &str) -> Result<(), E> {
-        Err(self.0.fail(Unreadable::UnknownShape))
-    }
+    refuse!(Unreadable::UnknownShape; visit_bool(bool), visit_u64(u64), visit_i64(i64), visit_f64(f64), visit_str(&str));
 }
 
 /// An empty list in place of an object (PHP's encoding of an empty
@@ -417,21 +401,7 @@ impl<'de> Visitor<'de> for Kinds<'_> {
     fn visit_unit<E: de::Error>(self) -> Result<(), E> {
         self.0.enter(3)
     }
-    fn visit_bool<E: de::Error>(self, _: bool) -> Result<(), E> {
-        Err(self.0.fail(Unreadable::UnknownShape))
-    }
-    fn visit_u64<E: de::Error>(self, _: u64) -> Result<(), E> {
-        Err(self.0.fail(Unreadable::UnknownShape))
-    }
-    fn visit_i64<E: de::Error>(self, _: i64) -> Result<(), E> {
-        Err(self.0.fail(Unreadable::UnknownShape))
-    }
-    fn visit_f64<E: de::Error>(self, _: f64) -> Result<(), E> {
-        Err(self.0.fail(Unreadable::UnknownShape))
-    }
-    fn visit_str<E: de::Error>(self, _: &str) -> Result<(), E> {
-        Err(self.0.fail(Unreadable::UnknownShape))
-    }
+    refuse!(Unreadable::UnknownShape; visit_bool(bool), visit_u64(u64), visit_i64(i64), visit_f64(f64), visit_str(&str));
 }
 
 /// The names of one source and type: a comma-separated string, a list of
@@ -467,18 +437,8 @@ impl<'de> Visitor<'de> for Names<'_> {
         Skip(self.0, 4).visit_map(map)?;
         Err(self.0.fail(Unreadable::UnknownShape))
     }
-    fn visit_bool<E: de::Error>(self, _: bool) -> Result<(), E> {
-        Err(self.0.fail(Unreadable::UnknownShape))
-    }
-    fn visit_u64<E: de::Error>(self, _: u64) -> Result<(), E> {
-        Err(self.0.fail(Unreadable::BadName))
-    }
-    fn visit_i64<E: de::Error>(self, _: i64) -> Result<(), E> {
-        Err(self.0.fail(Unreadable::BadName))
-    }
-    fn visit_f64<E: de::Error>(self, _: f64) -> Result<(), E> {
-        Err(self.0.fail(Unreadable::BadName))
-    }
+    refuse!(Unreadable::UnknownShape; visit_bool(bool));
+    refuse!(Unreadable::BadName; visit_u64(u64), visit_i64(i64), visit_f64(f64));
 }
 
 /// One item of a list of names: a name, or an object naming one.
@@ -522,18 +482,8 @@ impl<'de> Visitor<'de> for Item<'_> {
     fn visit_unit<E: de::Error>(self) -> Result<(), E> {
         Err(self.0.fail(Unreadable::UnknownShape))
     }
-    fn visit_bool<E: de::Error>(self, _: bool) -> Result<(), E> {
-        Err(self.0.fail(Unreadable::UnknownShape))
-    }
-    fn visit_u64<E: de::Error>(self, _: u64) -> Result<(), E> {
-        Err(self.0.fail(Unreadable::BadName))
-    }
-    fn visit_i64<E: de::Error>(self, _: i64) -> Result<(), E> {
-        Err(self.0.fail(Unreadable::BadName))
-    }
-    fn visit_f64<E: de::Error>(self, _: f64) -> Result<(), E> {
-        Err(self.0.fail(Unreadable::BadName))
-    }
+    refuse!(Unreadable::UnknownShape; visit_bool(bool));
+    refuse!(Unreadable::BadName; visit_u64(u64), visit_i64(i64), visit_f64(f64));
     fn visit_seq<A: SeqAccess<'de>>(self, seq: A) -> Result<(), A::Error> {
         Skip(self.0, 5).visit_seq(seq)?;
         Err(self.0.fail(Unreadable::UnknownShape))
@@ -563,21 +513,11 @@ impl<'de> Visitor<'de> for Text<'_> {
         self.0.enter(self.1)?;
         Ok(std::borrow::Cow::Owned(v.to_owned()))
     }
-    fn visit_u64<E: de::Error>(self, _: u64) -> Result<Self::Value, E> {
-        Err(self.0.fail(Unreadable::BadName))
-    }
-    fn visit_i64<E: de::Error>(self, _: i64) -> Result<Self::Value, E> {
-        Err(self.0.fail(Unreadable::BadName))
-    }
-    fn visit_f64<E: de::Error>(self, _: f64) -> Result<Self::Value, E> {
-        Err(self.0.fail(Unreadable::BadName))
-    }
+    refuse!(Unreadable::BadName; visit_u64(u64), visit_i64(i64), visit_f64(f64));
     fn visit_unit<E: de::Error>(self) -> Result<Self::Value, E> {
         Err(self.0.fail(Unreadable::UnknownShape))
     }
-    fn visit_bool<E: de::Error>(self, _: bool) -> Result<Self::Value, E> {
-        Err(self.0.fail(Unreadable::UnknownShape))
-    }
+    refuse!(Unreadable::UnknownShape; visit_bool(bool));
     fn visit_seq<A: SeqAccess<'de>>(self, seq: A) -> Result<Self::Value, A::Error> {
         Skip(self.0, self.1).visit_seq(seq)?;
         Err(self.0.fail(Unreadable::UnknownShape))

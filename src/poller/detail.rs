@@ -42,7 +42,6 @@ use crate::domain::{
     self, AccountSnapshot, BackupHistory, RecordFailure, RetentionDetail, SiteDetail,
 };
 use crate::gridpane::budget::WINDOW;
-use crate::gridpane::history::Unreadable;
 use crate::gridpane::{ApiError, Client};
 use crate::store::{AccountSlot, Store};
 
@@ -334,7 +333,7 @@ async fn fetch(
         Err(e) => {
             detail.record_failure = Some(RecordFailure {
                 at: unix_now(),
-                reason: Unreadable::of(&e),
+                reason: e.unreadable(),
             });
             Ok((detail, Some(e)))
         }

@@ -373,7 +373,11 @@ mod backup_record {
     }
 
     fn read(v: &Value, offset: FixedOffset) -> Result<history::Found, Unreadable> {
-        history::read(&serde_json::to_vec(v).unwrap(), offset, NOW)
+        gridpane_backup_exporter::gridpane::record::read(
+            &serde_json::to_vec(v).unwrap(),
+            offset,
+            NOW,
+        )
     }
 
     proptest! {
