@@ -129,7 +129,11 @@ pub async fn run(
         if ep == Endpoint::BackupHistory
             && let Ok(body) = &body
         {
-            out.push_str(&reader_report(history::read(body, offset)));
+            let bytes = serde_json::to_vec(body).unwrap_or_default();
+            let now = chrono::Utc::now().timestamp();
+            out.push_str(&reader_report(crate::gridpane::record::read(
+                &bytes, offset, now,
+            )));
         }
     }
     out
@@ -162,33 +166,29 @@ fn error_text(e: &ApiError) -> String {
 }
 
 /// What the reader found, in counts only.
-fn reader_report(read: Result<Found, history::UnknownShape>) -> String {
+fn reader_report(read: Result<Found, history::Unreadable>) -> String {
     let found = match read {
-        Err(_) => {
-            return "history reader: UNKNOWN SHAPE: no backup name recognised; the exporter counts this site as reason=\"unknown_shape\"\n".to_string();
+        Err(reason) => {
+            return format!(
+                "history reader: NOT UNDERSTOOD ({}): the exporter counts this site as reason=\"{}\" and its status is unknown\n",
+                reason.describe(),
+                reason.as_str()
+            );
         }
         Ok(f) => f,
     };
-    if found.backups.is_empty() && found.malformed == 0 {
-        return "history reader: no backups (an empty record)\n".to_string();
+    if found.backups.is_empty() {
+        return "history reader: no backups (a record that lists none)\n".to_string();
     }
     let count =
         |f: &dyn Fn(&history::Backup) -> bool| found.backups.iter().filter(|b| f(b)).count();
     format!(
-        "history reader: {} backups: {} local, {} remote, {} without a storage; {} automatic, {} manual, {} of unknown type; {} tagged; {} malformed name(s) skipped{}\n",
+        "history reader: {} backups: {} local, {} remote; {} automatic, {} manual; {} tagged\n",
         found.backups.len(),
         count(&|b| b.source.is_some_and(|s| s.is_local())),
         count(&|b| b.source.is_some_and(|s| !s.is_local())),
-        count(&|b| b.source.is_none()),
         count(&|b| b.kind == Some(BackupType::Automatic)),
         count(&|b| b.kind == Some(BackupType::Manual)),
-        count(&|b| b.kind.is_none()),
         count(&|b| b.tag.is_some()),
-        found.malformed,
-        if found.truncated {
-            "; the body was too large or deep to read whole"
-        } else {
-            ""
-        },
     )
 }

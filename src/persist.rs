@@ -252,6 +252,9 @@ pub(crate) fn collect(store: &Store) -> Vec<SavedAccount> {
 /// is impossible ([`possible_record`]), so that their sites are read again.
 pub(crate) fn sanitise(saved: Vec<SavedAccount>, now: f64, max_items: usize) -> Vec<SavedAccount> {
     let possible = |t: f64| t.is_finite() && t >= 0.0 && t <= now + MAX_CLOCK_SKEW_SECONDS;
+    // A backup's own time may be as far ahead as the record reader allows.
+    let backup_allowance = crate::gridpane::history::CLOCK_ALLOWANCE.as_secs_f64();
+    let possible_backup = |t: f64| t.is_finite() && t >= 0.0 && t <= now + backup_allowance;
     let mut names = HashSet::new();
     let mut kept = Vec::new();
     for mut account in saved {
@@ -294,7 +297,7 @@ pub(crate) fn sanitise(saved: Vec<SavedAccount>, now: f64, max_items: usize) -> 
         account.detail.retain(|_, d| {
             d.history
                 .as_ref()
-                .is_none_or(|h| possible_record(h, &possible))
+                .is_none_or(|h| possible_record(h, &possible, &possible_backup))
         });
         let dropped = details - account.detail.len();
         if dropped > 0 {
@@ -312,7 +315,7 @@ pub(crate) fn sanitise(saved: Vec<SavedAccount>, now: f64, max_items: usize) -> 
 
 /// The most backups one storage of a saved record may count: the record
 /// reader stops at this many values, so no record it read holds more.
-pub(crate) const MAX_SAVED_BACKUPS: u64 = crate::gridpane::history::MAX_NODES as u64;
+pub(crate) const MAX_SAVED_BACKUPS: u64 = crate::gridpane::record::MAX_NAMES as u64;
 
 /// A saved backup record that could be true: read at a possible time, and
 /// every backup time possible and at most [`MAX_SAVED_BACKUPS`] backups per
@@ -320,13 +323,14 @@ pub(crate) const MAX_SAVED_BACKUPS: u64 = crate::gridpane::history::MAX_NODES as
 fn possible_record(
     h: &crate::domain::history::BackupHistory,
     possible: &impl Fn(f64) -> bool,
+    possible_backup: &impl Fn(f64) -> bool,
 ) -> bool {
     possible(h.read_at)
         && h.refreshed_at.is_none_or(possible)
         && [h.local, h.remote, h.unattributed].iter().all(|b| {
             b.count <= MAX_SAVED_BACKUPS
-                && b.last.is_none_or(possible)
-                && b.last_automatic.is_none_or(possible)
+                && b.last.is_none_or(possible_backup)
+                && b.last_automatic.is_none_or(possible_backup)
         })
 }
 

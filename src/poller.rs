@@ -197,6 +197,16 @@ async fn poll<S: Source>(
                 waited_ms = tally.waited.as_millis() as u64,
                 "poll finished"
             );
+            let (flawed, kinds) = domain::schedule_flaws(&snapshot);
+            if flawed > 0 {
+                // Once per poll, for every such site together.
+                tracing::warn!(
+                    account = %slot.name,
+                    sites = flawed,
+                    what = %kinds.join(","),
+                    "schedule rows or on/off switches not understood; those sites' status is unknown (schedule_unreadable)"
+                );
+            }
             if unconfirmed > 0 {
                 tracing::warn!(
                     account = %slot.name,

@@ -110,7 +110,6 @@ mod tests {
                 b(250, Some(Source::AwsS3), Some(BackupType::Automatic)),
                 b(50, None, None),
             ],
-            ..Found::default()
         };
         let h = BackupHistory::from_found(&found, 400.0);
         assert_eq!(

@@ -20,6 +20,7 @@ pub use history::{BackupHistory, RecordFailure, StorageBackups};
 pub use pending::build_partial;
 pub use policy::Policy;
 pub use problem::*;
+pub(crate) use snapshot::schedule_flaws;
 pub use snapshot::*;
 
 /// Now, in unix seconds: how snapshots and detail record when they were
@@ -31,6 +32,8 @@ pub(crate) fn unix_now() -> f64 {
         .unwrap_or(0.0)
 }
 
+#[cfg(test)]
+mod schedule_tests;
 #[cfg(test)]
 mod tests;
 #[cfg(test)]

@@ -275,17 +275,7 @@ pub fn build_snapshot(account: &str, fetched_at: f64, fetched: Fetched) -> Accou
                 _ => continue,
             };
             if target.is_none() {
-                *target = Some(Schedule {
-                    id: row.id,
-                    frequency: Frequency::parse(row.bup_schedule.as_str()),
-                    hour: row.hour,
-                    minute: row.minute,
-                    day: row.day,
-                    service_id: row.service_id,
-                    service_name: row.service_name,
-                    integration_id: row.service_user_id,
-                    flaw: None,
-                });
+                *target = Some(schedule_of(row));
             }
         }
     }
@@ -369,6 +359,75 @@ pub fn build_snapshot(account: &str, fetched_at: f64, fetched: Fetched) -> Accou
         sites,
         integrations,
     }
+}
+
+/// A schedule row as the domain holds it, with what of it is not
+/// understood: an unknown frequency, an hour over 23, a minute over 59, a
+/// day outside 0-6 (weekly) or 1-28 (monthly), or any of them negative or
+/// not a number (the first found, in that order).
+fn schedule_of(row: wire::Schedule) -> Schedule {
+    use crate::gridpane::Field;
+    let frequency = Frequency::parse(row.bup_schedule.as_str());
+    let bad = |f: Field, max: u32| match f {
+        Field::Unreadable => true,
+        Field::Value(v) => v > max,
+        Field::Absent => false,
+    };
+    let day_ok = match (frequency, row.day) {
+        (_, Field::Unreadable) => false,
+        (Frequency::Weekly, Field::Value(d)) => d <= 6,
+        (Frequency::Monthly, Field::Value(d)) => (1..=28).contains(&d),
+        _ => true,
+    };
+    let flaw = if frequency == Frequency::Unknown {
+        Some(ScheduleFlaw::Frequency)
+    } else if bad(row.hour, 23) {
+        Some(ScheduleFlaw::Hour)
+    } else if bad(row.minute, 59) {
+        Some(ScheduleFlaw::Minute)
+    } else if !day_ok {
+        Some(ScheduleFlaw::Day)
+    } else {
+        None
+    };
+    Schedule {
+        id: row.id.unwrap_or(0),
+        frequency,
+        hour: row.hour.value(),
+        minute: row.minute.value(),
+        day: row.day.value(),
+        service_id: row.service_id,
+        service_name: row.service_name,
+        integration_id: row.service_user_id,
+        flaw,
+    }
+}
+
+/// The sites of a snapshot with a schedule row or a switch not understood,
+/// and what of them: for one log line per poll.
+pub(crate) fn schedule_flaws(snapshot: &AccountSnapshot) -> (usize, Vec<&'static str>) {
+    let mut sites = 0;
+    let mut kinds: Vec<&'static str> = Vec::new();
+    for site in snapshot.sites.iter().filter(|s| !s.pending) {
+        let mut flawed = false;
+        for settings in [&site.local, &site.remote] {
+            let Some(schedule) = &settings.schedule else {
+                continue;
+            };
+            let kind = match (schedule.flaw, settings.automatic) {
+                (Some(f), _) => f.as_str(),
+                (None, None) => "switch",
+                (None, Some(_)) => continue,
+            };
+            flawed = true;
+            if !kinds.contains(&kind) {
+                kinds.push(kind);
+            }
+        }
+        sites += usize::from(flawed);
+    }
+    kinds.sort_unstable();
+    (sites, kinds)
 }
 
 /// How long backups are kept; 0 days means keep all (+Inf).

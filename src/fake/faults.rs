@@ -116,6 +116,27 @@ pub(crate) fn huge_response(approx_bytes: usize) -> Response {
     )
 }
 
+/// About `approx_bytes` of `[0,0,0,...]`, produced lazily and sent chunked
+/// (no `Content-Length`): a record of zeros.
+pub(crate) fn zeros_response(approx_bytes: usize) -> Response {
+    const CHUNK: usize = 64 * 1024;
+    let chunks = approx_bytes / CHUNK + 1;
+    let stream = futures_util::stream::iter((0..=chunks).map(move |i| {
+        let part = match i {
+            0 => b"[0".to_vec(),
+            i if i == chunks => b"]".to_vec(),
+            _ => b",0".repeat(CHUNK / 2),
+        };
+        Ok::<Bytes, Infallible>(Bytes::from(part))
+    }));
+    let mut response = Response::new(Body::from_stream(stream));
+    response.headers_mut().insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/json"),
+    );
+    response
+}
+
 /// `{"data": [...]}` with `count` items of a few bytes each, produced lazily
 /// and sent chunked, marked as the only page.
 pub(crate) fn many_items_response(count: usize) -> Response {

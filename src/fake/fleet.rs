@@ -121,12 +121,51 @@ pub struct FakeIntegration {
 }
 
 /// How the fake lays out a backup record (`/backups/original/{id}`; the
-/// history module renders it).
+/// history module renders it). Every shape is by source, then by type.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub enum HistoryShape {
+    /// The production shape: one comma-separated string of names per type.
     #[default]
+    Production,
+    /// Lists of name strings in place of the strings.
     BySource,
-    List,
+    /// Lists of objects, each naming its backup in `name`.
+    Objects,
+}
+
+/// A backup record the exporter must not read as OK: each row of the
+/// hostile answers in docs/policy.md ("Unknown is never OK").
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum HostileRecord {
+    /// The site's real record, with a `generated_at` of now beside it and
+    /// its backups stopped this many days ago.
+    DateElsewhere { days: u32 },
+    /// The site's real record plus a name dated 2099-01-01 00:00.
+    FutureName,
+    /// `{"success": false, ...}`.
+    SuccessFalse,
+    /// `{"success": "false", ...}` beside the real backups.
+    SuccessFalseString,
+    /// 200 with an HTML page.
+    Html,
+    /// 204 with no body.
+    NoContent,
+    /// The first half of the real body.
+    Truncated,
+    /// The real record beside a value nested 40 deep.
+    Deep,
+    /// Names as epoch numbers.
+    Epoch,
+    /// Names as ISO-8601 times.
+    Iso,
+    /// `{}`.
+    EmptyObject,
+    /// `null`.
+    Null,
+    /// `[]`.
+    EmptyList,
+    /// About this many bytes of `[0,0,0,...]`, streamed without a length.
+    Zeros(usize),
 }
 
 /// What a site's backup record holds.
@@ -139,6 +178,8 @@ pub enum FakeHistory {
     Stopped { days: u32 },
     /// No backup at all.
     Never,
+    /// An answer that is not a readable record.
+    Hostile(HostileRecord),
 }
 
 /// A deliberate misconfiguration planted on a site.

@@ -1,14 +1,16 @@
 //! The fake's backup record: `GET /backups/original/{id}` and
-//! `GET /backups/refresh/{id}`. No public source shows GridPane's bodies;
-//! the two shapes served here are inferred (see docs/operations.md, "Backup
-//! history"), so that the reader is exercised on both:
+//! `GET /backups/refresh/{id}`, in the shape MainWP's production reader
+//! shows (`shared/gridpane-api.md`, "Backup history") by default:
 //!
-//! - [`HistoryShape::BySource`]: a map keyed by source, then by type,
-//!   holding lists of names:
-//!   `{"success": true, "backups": {"local": {"automatic": ["2026-11-30 03:15"], "manual": [...]}, "aws-s3": {...}}}`
-//! - [`HistoryShape::List`]: a list of objects, each with a name, a source
-//!   and a type; automatic names carry the tag `gp-automated`:
-//!   `{"success": true, "data": [{"name": "2026-11-30 03:15 gp-automated", "source": "local", "backup_type": "automatic"}]}`
+//! - [`HistoryShape::Production`]: by source, then by type, one string of
+//!   names separated by commas:
+//!   `{"success": true, "backups": {"local": {"automatic": "2026-11-29 03:15,2026-11-30 03:15", "manual": ""}, "aws-s3": {...}}}`
+//! - [`HistoryShape::BySource`]: the same with lists of names;
+//! - [`HistoryShape::Objects`]: the same with lists of objects naming their
+//!   backup in `name`; automatic names carry the tag `gp-automated`.
+//!
+//! A site whose history is [`FakeHistory::Hostile`] gets one of the answers
+//! the exporter must never read as OK ([`hostile_response`]).
 //!
 //! Backups follow each site's schedules back from the record's time (the
 //! wall clock unless [`super::Fleet::history_now`] is set), for the storages
@@ -18,7 +20,8 @@
 use chrono::DateTime;
 use serde_json::{Map, Value, json};
 
-use super::fleet::{FakeHistory, FakeSchedule, FakeSite, Frequency, HistoryShape};
+use super::faults;
+use super::fleet::{FakeHistory, FakeSchedule, FakeSite, Frequency, HistoryShape, HostileRecord};
 
 /// One backup of the record.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -39,8 +42,11 @@ const DAY: i64 = 86_400;
 pub fn backups(site: &FakeSite, now: i64) -> Vec<FakeBackup> {
     let end = match site.history {
         FakeHistory::Never => return Vec::new(),
-        FakeHistory::Regular => now,
-        FakeHistory::Stopped { days } => now - i64::from(days) * DAY,
+        FakeHistory::Stopped { days }
+        | FakeHistory::Hostile(HostileRecord::DateElsewhere { days }) => {
+            now - i64::from(days) * DAY
+        }
+        FakeHistory::Regular | FakeHistory::Hostile(_) => now,
     };
     let mut out = Vec::new();
     let storages = [
@@ -107,35 +113,115 @@ fn name(b: &FakeBackup, tagged: bool) -> String {
 
 /// The body of `GET /backups/original/{id}`.
 pub(crate) fn history_json(site: &FakeSite, shape: HistoryShape, now: i64) -> Value {
-    let backups = backups(site, now);
-    match shape {
-        HistoryShape::BySource => {
-            let mut by_source = Map::new();
-            for b in &backups {
-                let kind = if b.automatic { "automatic" } else { "manual" };
-                let source = by_source
-                    .entry(b.source.clone())
-                    .or_insert_with(|| json!({ "automatic": [], "manual": [] }));
-                if let Some(list) = source.get_mut(kind).and_then(Value::as_array_mut) {
-                    list.push(Value::from(name(b, false)));
-                }
-            }
-            json!({ "success": true, "backups": by_source })
-        }
-        HistoryShape::List => {
-            let data: Vec<Value> = backups
-                .iter()
-                .map(|b| {
-                    json!({
-                        "name": name(b, true),
-                        "source": b.source,
-                        "backup_type": if b.automatic { "automatic" } else { "manual" },
-                    })
-                })
-                .collect();
-            json!({ "success": true, "data": data })
+    let mut by_source = Map::new();
+    for b in &backups(site, now) {
+        let kind = if b.automatic { "automatic" } else { "manual" };
+        let source = by_source
+            .entry(b.source.clone())
+            .or_insert_with(|| json!({ "automatic": [], "manual": [] }));
+        if let Some(list) = source.get_mut(kind).and_then(Value::as_array_mut) {
+            list.push(match shape {
+                HistoryShape::Objects => json!({ "name": name(b, true), "size_mb": 512 }),
+                _ => Value::from(name(b, false)),
+            });
         }
     }
+    if shape == HistoryShape::Production {
+        for lists in by_source.values_mut().filter_map(Value::as_object_mut) {
+            for list in lists.values_mut() {
+                let names: Vec<&str> = list
+                    .as_array()
+                    .into_iter()
+                    .flatten()
+                    .filter_map(Value::as_str)
+                    .collect();
+                *list = Value::from(names.join(","));
+            }
+        }
+    }
+    json!({ "success": true, "backups": by_source })
+}
+
+/// The answer for a site whose record is hostile, `None` for the others.
+pub(crate) fn hostile_response(
+    site: &FakeSite,
+    shape: HistoryShape,
+    now: i64,
+) -> Option<axum::response::Response> {
+    let FakeHistory::Hostile(hostile) = site.history else {
+        return None;
+    };
+    let real = || history_json(site, shape, now);
+    let with = |key: &str, value: Value| {
+        let mut body = real();
+        if let Some(map) = body.as_object_mut() {
+            map.insert(key.to_string(), value);
+        }
+        body
+    };
+    let names = |of: fn(i64) -> Value| {
+        let list: Vec<Value> = backups(site, now).iter().map(|b| of(b.at)).collect();
+        json!({ "success": true, "backups": { "local": { "automatic": list, "manual": "" } } })
+    };
+    let json = |body: Value| faults::json_response(200, &body);
+    Some(match hostile {
+        HostileRecord::DateElsewhere { .. } => {
+            let at = DateTime::from_timestamp(now, 0)
+                .map(|t| t.format("%Y-%m-%d %H:%M").to_string())
+                .unwrap_or_default();
+            json(with("generated_at", Value::from(at)))
+        }
+        HostileRecord::FutureName => {
+            let mut body = real();
+            let local = &mut body["backups"]["local"]["automatic"];
+            *local = match local.take() {
+                Value::String(s) if !s.is_empty() => Value::from(format!("{s},2099-01-01 00:00")),
+                _ => Value::from("2099-01-01 00:00"),
+            };
+            json(body)
+        }
+        HostileRecord::SuccessFalse => json(faults::success_false()),
+        HostileRecord::SuccessFalseString => json(with("success", Value::from("false"))),
+        HostileRecord::Html => faults::bytes_response(
+            200,
+            b"<!DOCTYPE html><html><body>Maintenance</body></html>".to_vec(),
+            "text/html",
+        ),
+        HostileRecord::NoContent => faults::bytes_response(204, Vec::new(), "application/json"),
+        HostileRecord::Truncated => {
+            let mut bytes = faults::json_bytes(&real());
+            bytes.truncate(bytes.len() / 2);
+            faults::bytes_response(200, bytes, "application/json")
+        }
+        HostileRecord::Deep => {
+            let mut deep = json!([]);
+            for _ in 0..40 {
+                deep = json!([deep]);
+            }
+            json(with("meta", deep))
+        }
+        HostileRecord::Epoch => json(names(|at| Value::from(at.to_string()))),
+        HostileRecord::Iso => json(names(|at| {
+            Value::from(
+                DateTime::from_timestamp(at, 0)
+                    .map(|t| t.to_rfc3339())
+                    .unwrap_or_default(),
+            )
+        })),
+        HostileRecord::EmptyObject => json(json!({})),
+        HostileRecord::Null => json(Value::Null),
+        HostileRecord::EmptyList => json(json!([])),
+        HostileRecord::Zeros(bytes) => faults::zeros_response(bytes),
+    })
+}
+
+/// The time the fleet's backup records are rendered at.
+pub(crate) fn history_now(fleet: &super::Fleet) -> i64 {
+    fleet.history_now.unwrap_or_else(|| {
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_secs() as i64)
+    })
 }
 
 /// The body of `GET /backups/refresh/{id}`.

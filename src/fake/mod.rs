@@ -21,7 +21,7 @@ use std::time::Duration;
 pub use drift::SiteDrift;
 pub use fleet::{
     FakeHistory, FakeIntegration, FakeSchedule, FakeServer, FakeSite, Fleet, FleetSpec, Frequency,
-    HistoryShape, Problem,
+    HistoryShape, HostileRecord, Problem,
 };
 pub use server::FakeGridPane;
 

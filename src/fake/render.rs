@@ -205,12 +205,7 @@ pub(crate) fn render(
         },
         Route::BackupHistory(id) => match fleet.site(id) {
             Some(site) => {
-                let now = fleet.history_now.unwrap_or_else(|| {
-                    std::time::SystemTime::now()
-                        .duration_since(std::time::UNIX_EPOCH)
-                        .map_or(0, |d| d.as_secs() as i64)
-                });
-                history::history_json(site, fleet.history_shape, now)
+                history::history_json(site, fleet.history_shape, history::history_now(fleet))
             }
             None => return not_found(),
         },

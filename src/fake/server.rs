@@ -342,6 +342,18 @@ impl State {
         };
 
         let fault = self.take_fault(endpoint);
+        if let (None, Route::BackupHistory(id)) = (&fault, route) {
+            let hostile = self.fleet.site(id).and_then(|site| {
+                super::history::hostile_response(
+                    site,
+                    self.fleet.history_shape,
+                    super::history::history_now(&self.fleet),
+                )
+            });
+            if let Some(response) = hostile {
+                return response.into();
+            }
+        }
         let paging = Paging::from_query(
             &req.query,
             self.opts.default_per_page,

@@ -362,8 +362,10 @@ impl Client {
     }
 
     /// One site's backup record (`GET /backups/original/{id}`), read by the
-    /// tolerant reader with names in `offset`. A body with content in which
-    /// no backup name is recognised is [`ApiError::UnknownShape`].
+    /// bounded record reader ([`super::record`]) with names in `offset`:
+    /// the body is read up to [`super::record::MAX_RECORD_BYTES`] and never
+    /// held as a JSON tree. A record that cannot be understood is
+    /// [`ApiError::Record`], with its reason.
     pub async fn backup_history(
         &self,
         token: &Secret,
@@ -372,14 +374,23 @@ impl Client {
     ) -> Result<history::Found, ApiError> {
         let ep = Endpoint::BackupHistory;
         let path = format!("backups/original/{site_id}");
-        let body = self.raw(token, ep, &path, &[]).await?;
-        history::read(&body, offset).map_err(|e| ApiError::At {
-            url: self.shown_url(&path),
-            inner: Box::new(ApiError::UnknownShape {
+        let url = self.url(ep, &path, &[])?;
+        let limit = (super::record::MAX_RECORD_BYTES as u64).min(self.opts.max_body_bytes);
+        let decode = |body: &[u8]| {
+            let now = SystemTime::now()
+                .duration_since(UNIX_EPOCH)
+                .map_or(0, |d| d.as_secs() as i64);
+            super::record::read(body, offset, now).map_err(|reason| ApiError::Record {
                 endpoint: ep,
-                shape: e.shape,
-            }),
-        })
+                reason,
+            })
+        };
+        self.get_at(token, ep, &url, limit, decode)
+            .await
+            .map_err(|e| ApiError::At {
+                url: shown(&url),
+                inner: Box::new(e),
+            })
     }
 
     /// Asks GridPane to have the site's server re-list its backups
@@ -405,13 +416,6 @@ impl Client {
             .get_json(token, ep, path, query, self.opts.max_items)
             .await?;
         Ok(body.0)
-    }
-
-    /// The URL of `path` as errors show it.
-    fn shown_url(&self, path: &str) -> String {
-        self.api_root
-            .join(path)
-            .map_or_else(|_| path.to_string(), |url| shown(&url))
     }
 
     /// Every item of a paginated list endpoint, page after page, until a
@@ -468,6 +472,20 @@ impl Client {
         query: &[(&str, String)],
         items: usize,
     ) -> Result<T, ApiError> {
+        let url = self.url(ep, path, query)?;
+        let max_items = self.opts.max_items;
+        self.get_at(token, ep, &url, self.opts.max_body_bytes, |body| {
+            decode_capped(ep, body, items, max_items)
+        })
+        .await
+        .map_err(|e| ApiError::At {
+            url: shown(&url),
+            inner: Box::new(e),
+        })
+    }
+
+    /// The URL of `path` with `query`.
+    fn url(&self, ep: Endpoint, path: &str, query: &[(&str, String)]) -> Result<Url, ApiError> {
         let mut url = self.api_root.join(path).map_err(|e| ApiError::Network {
             endpoint: ep,
             message: format!("bad URL: {e}"),
@@ -476,20 +494,18 @@ impl Client {
             url.query_pairs_mut()
                 .extend_pairs(query.iter().map(|(k, v)| (*k, v.as_str())));
         }
-        self.get_json_at(token, ep, &url, items)
-            .await
-            .map_err(|e| ApiError::At {
-                url: shown(&url),
-                inner: Box::new(e),
-            })
+        Ok(url)
     }
 
-    async fn get_json_at<T: DeserializeOwned + Envelope>(
+    /// GETs `url` within the budget, with the usual retries, reading at
+    /// most `limit` bytes of the body, and decodes the body with `decode`.
+    async fn get_at<T>(
         &self,
         token: &Secret,
         ep: Endpoint,
         url: &Url,
-        items: usize,
+        limit: u64,
+        decode: impl Fn(&[u8]) -> Result<T, ApiError>,
     ) -> Result<T, ApiError> {
         // The header keeps its own copy (marked sensitive); the formatted
         // one is zeroed when dropped, like the token.
@@ -509,13 +525,13 @@ impl Client {
                 // Answered or given up (even by a cancelled poll): the
                 // request no longer waits for GridPane's count.
                 let _settle = Settle(&self.budget, ep, slot);
-                self.attempt(ep, url, bearer.clone(), slot).await
+                self.attempt(ep, url, bearer.clone(), slot, limit).await
             };
             honour_block = true;
             let retries_left = attempt <= self.opts.max_retries;
             match outcome {
                 Attempt::Done(body) => {
-                    return decode_capped(ep, &body, items, self.opts.max_items);
+                    return decode(&body);
                 }
                 Attempt::RateLimited(wait, account_wide) => {
                     // Every later request to this endpoint (or account)
@@ -571,7 +587,14 @@ impl Client {
         slot.id
     }
 
-    async fn attempt(&self, ep: Endpoint, url: &Url, bearer: HeaderValue, slot: u64) -> Attempt {
+    async fn attempt(
+        &self,
+        ep: Endpoint,
+        url: &Url,
+        bearer: HeaderValue,
+        slot: u64,
+        limit: u64,
+    ) -> Attempt {
         let sent = self
             .http
             .get(url.clone())
@@ -641,10 +664,7 @@ impl Client {
             .get(CONTENT_TYPE)
             .and_then(|v| v.to_str().ok())
             .map(str::to_string);
-        match self
-            .read_body(ep, url, resp, self.opts.max_body_bytes)
-            .await
-        {
+        match self.read_body(ep, url, resp, limit).await {
             // A JSON answer that mentions the text (an integration named
             // "Beep, Beep backups") is data, not a rate limit.
             Ok(body)

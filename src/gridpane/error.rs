@@ -1,6 +1,7 @@
 use std::time::Duration;
 
 use super::Endpoint;
+use super::history::Unreadable;
 
 /// Why a request to GridPane failed. Messages name the endpoint (the URL
 /// once the client has wrapped them in [`ApiError::At`]) and, for decode
@@ -53,10 +54,13 @@ pub enum ApiError {
     TooManyItems { endpoint: Endpoint, limit: usize },
     #[error("{endpoint}: pagination did not end after {pages} pages")]
     Pagination { endpoint: Endpoint, pages: u32 },
-    /// A backup record with content in which no backup name was recognised;
-    /// `shape` holds its keys and kinds of values, never a value.
-    #[error("{endpoint}: no backup name recognised in a body of shape {shape}")]
-    UnknownShape { endpoint: Endpoint, shape: String },
+    /// A backup record that could not be read or understood, and why
+    /// (a bounded code; never a value of the body).
+    #[error("{endpoint}: backup record not understood: {}", reason.describe())]
+    Record {
+        endpoint: Endpoint,
+        reason: Unreadable,
+    },
     /// The token could not be had (read by the caller, e.g. from a file).
     /// `transient`: the token may well be fine, reading it failed for want
     /// of a resource, so the poll is worth retrying soon.
@@ -68,6 +72,26 @@ pub enum ApiError {
 }
 
 impl ApiError {
+    /// Why a request for a backup record failed, as the record's reason.
+    pub fn unreadable(&self) -> Unreadable {
+        use ApiError as E;
+        match self.kind() {
+            E::Record { reason, .. } => *reason,
+            E::Auth { .. } | E::InvalidToken { .. } | E::Token { .. } => Unreadable::Auth,
+            E::RateLimited { .. } => Unreadable::RateLimited,
+            E::Timeout { .. } => Unreadable::Timeout,
+            E::Network { .. } => Unreadable::Network,
+            E::Http { status, .. } if *status >= 500 => Unreadable::Http5xx,
+            E::Http { .. } => Unreadable::Http4xx,
+            E::Redirect { .. } => Unreadable::Redirect,
+            E::Html { .. } => Unreadable::Html,
+            E::Decode { .. } => Unreadable::InvalidJson,
+            E::Unsuccessful { .. } => Unreadable::Unsuccessful,
+            E::TooLarge { .. } | E::TooManyItems { .. } => Unreadable::TooLarge,
+            E::Pagination { .. } | E::At { .. } => Unreadable::Other,
+        }
+    }
+
     /// A small, bounded label value for `gridpane_poll_errors_total{reason}`.
     pub fn reason(&self) -> &'static str {
         match self {
@@ -89,7 +113,7 @@ impl ApiError {
             ApiError::Unsuccessful { .. } => "unsuccessful",
             ApiError::TooLarge { .. } | ApiError::TooManyItems { .. } => "too_large",
             ApiError::Pagination { .. } => "pagination",
-            ApiError::UnknownShape { .. } => "unknown_shape",
+            ApiError::Record { reason, .. } => reason.as_str(),
         }
     }
 
@@ -119,7 +143,7 @@ impl ApiError {
             | ApiError::TooLarge { endpoint, .. }
             | ApiError::TooManyItems { endpoint, .. }
             | ApiError::Pagination { endpoint, .. }
-            | ApiError::UnknownShape { endpoint, .. } => Some(*endpoint),
+            | ApiError::Record { endpoint, .. } => Some(*endpoint),
         }
     }
 
@@ -152,8 +176,35 @@ impl ApiError {
         "pagination",
     ];
 
-    /// The reason only the per-site backup record gives: besides
-    /// [`ApiError::REASONS`] in `gridpane_site_detail_errors_total`, never
-    /// in `gridpane_poll_errors_total`.
-    pub(crate) const DETAIL_ONLY_REASONS: [&'static str; 1] = ["unknown_shape"];
+    /// The reasons only the per-site backup record gives
+    /// ([`super::history::Unreadable`] codes not in [`ApiError::REASONS`]):
+    /// besides those in `gridpane_site_detail_errors_total`, never in
+    /// `gridpane_poll_errors_total`.
+    pub(crate) const DETAIL_ONLY_REASONS: [&'static str; 9] = [
+        "html",
+        "empty",
+        "truncated",
+        "invalid_json",
+        "too_deep",
+        "unknown_shape",
+        "bad_name",
+        "future_name",
+        "other",
+    ];
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_reason_is_counted_under_its_code() {
+        for u in Unreadable::ALL {
+            let code = u.as_str();
+            assert!(
+                ApiError::REASONS.contains(&code) || ApiError::DETAIL_ONLY_REASONS.contains(&code),
+                "{code}"
+            );
+        }
+    }
 }

@@ -155,6 +155,107 @@ pub(crate) fn opt_u32<'de, D: Deserializer<'de>>(d: D) -> Result<Option<u32>, D:
         .transpose()
 }
 
+/// A small integer of a row that must not fail its list when it is not
+/// one (a schedule's hour, minute or day): the row is then not understood,
+/// a fact about its site.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum Field {
+    /// Absent, `null` or `""`.
+    #[default]
+    Absent,
+    Value(u32),
+    /// Negative, fractional, too large, not a number.
+    Unreadable,
+}
+
+impl Field {
+    pub fn value(self) -> Option<u32> {
+        match self {
+            Field::Value(v) => Some(v),
+            Field::Absent | Field::Unreadable => None,
+        }
+    }
+}
+
+/// A [`Field`]: never an error.
+pub(crate) fn field_u32<'de, D: Deserializer<'de>>(d: D) -> Result<Field, D::Error> {
+    let s = scalar(d)?;
+    Ok(match &s {
+        Scalar::Null => Field::Absent,
+        Scalar::Str(v) if v.trim().is_empty() => Field::Absent,
+        _ => to_u64(&s)
+            .and_then(|v| u32::try_from(v).ok())
+            .map_or(Field::Unreadable, Field::Value),
+    })
+}
+
+/// An optional id of a row that must not fail its list: `None` when it is
+/// absent or not an id.
+pub(crate) fn loose_id<'de, D: Deserializer<'de>>(d: D) -> Result<Option<u64>, D::Error> {
+    Ok(to_u64(&scalar(d)?))
+}
+
+/// An on/off switch: `None` when it is absent, `null`, `""` or anything that
+/// is neither on nor off (never an error: a switch not understood is a fact
+/// about its site).
+pub(crate) fn loose_bool<'de, D: Deserializer<'de>>(d: D) -> Result<Option<bool>, D::Error> {
+    Ok(to_bool(&scalar(d)?))
+}
+
+/// Rows of a list, each an object; an item that is not one is dropped
+/// (never the whole list). Items count against the item cap.
+pub(crate) fn rows_or_null<'de, D, T>(d: D) -> Result<Vec<T>, D::Error>
+where
+    D: Deserializer<'de>,
+    T: serde::Deserialize<'de>,
+{
+    Ok(vec_or_null::<D, Row<T>>(d)?
+        .into_iter()
+        .filter_map(|r| r.0)
+        .collect())
+}
+
+/// An object read as `T`; anything else read as `None`.
+struct Row<T>(Option<T>);
+
+impl<'de, T: serde::Deserialize<'de>> serde::Deserialize<'de> for Row<T> {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct RowVisitor<T>(PhantomData<T>);
+        impl<'de, T: serde::Deserialize<'de>> Visitor<'de> for RowVisitor<T> {
+            type Value = Row<T>;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("a row")
+            }
+            fn visit_map<A: MapAccess<'de>>(self, map: A) -> Result<Row<T>, A::Error> {
+                T::deserialize(de::value::MapAccessDeserializer::new(map)).map(|t| Row(Some(t)))
+            }
+            fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Row<T>, A::Error> {
+                while seq.next_element::<IgnoredAny>()?.is_some() {}
+                Ok(Row(None))
+            }
+            fn visit_unit<E>(self) -> Result<Row<T>, E> {
+                Ok(Row(None))
+            }
+            fn visit_bool<E>(self, _: bool) -> Result<Row<T>, E> {
+                Ok(Row(None))
+            }
+            fn visit_i64<E>(self, _: i64) -> Result<Row<T>, E> {
+                Ok(Row(None))
+            }
+            fn visit_u64<E>(self, _: u64) -> Result<Row<T>, E> {
+                Ok(Row(None))
+            }
+            fn visit_f64<E>(self, _: f64) -> Result<Row<T>, E> {
+                Ok(Row(None))
+            }
+            fn visit_str<E>(self, _: &str) -> Result<Row<T>, E> {
+                Ok(Row(None))
+            }
+        }
+        d.deserialize_any(RowVisitor(PhantomData))
+    }
+}
+
 /// An optional boolean in any of the forms the API sends.
 pub(crate) fn opt_bool<'de, D: Deserializer<'de>>(d: D) -> Result<Option<bool>, D::Error> {
     let s = scalar(d)?;
@@ -225,15 +326,6 @@ impl Keyword {
 impl fmt::Debug for Keyword {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         fmt::Debug::fmt(self.as_str(), f)
-    }
-}
-
-/// A required keyword; a number is accepted (and matches no word).
-pub(crate) fn keyword<'de, D: Deserializer<'de>>(d: D) -> Result<Keyword, D::Error> {
-    match scalar(d)? {
-        Scalar::Str(v) => Ok(Keyword::new(&v)),
-        Scalar::Unsigned(_) | Scalar::Signed(_) => Ok(Keyword::default()),
-        other => Err(invalid(&other, "a string")),
     }
 }
 

@@ -105,9 +105,11 @@ pub struct Site {
     /// `primary`, `staging`...; anything else is kept as it is.
     #[serde(rename = "type", default, deserialize_with = "lenient::loose_string")]
     pub site_type: Option<String>,
-    #[serde(default, deserialize_with = "lenient::opt_bool")]
+    /// `None` when absent, `null`, `""` or neither on nor off: the site's
+    /// storage is then not understood (`schedule_unreadable`).
+    #[serde(default, deserialize_with = "lenient::loose_bool")]
     pub local_bup: Option<bool>,
-    #[serde(default, deserialize_with = "lenient::opt_bool")]
+    #[serde(default, deserialize_with = "lenient::loose_bool")]
     pub remote_bup: Option<bool>,
     #[serde(default)]
     pub server: Option<ServerRef>,
@@ -129,27 +131,32 @@ pub struct SiteSchedules {
     pub url: Option<String>,
     #[serde(default, deserialize_with = "lenient::opt_u64")]
     pub server_id: Option<u64>,
-    #[serde(default, deserialize_with = "lenient::vec_or_null")]
+    /// Rows that are not objects are dropped; a row's odd values are facts
+    /// about its site, never an error of the whole list.
+    #[serde(default, deserialize_with = "lenient::rows_or_null")]
     pub schedule_backups: Vec<Schedule>,
 }
 
-/// One backup schedule row. There is no enabled flag in the API.
+/// One backup schedule row. There is no enabled flag in the API. Every
+/// field reads leniently: a bad row makes its site `schedule_unreadable`,
+/// never the account's poll fail.
 #[derive(Clone, Debug, Deserialize)]
 pub struct Schedule {
-    #[serde(deserialize_with = "lenient::id")]
-    pub id: u64,
-    /// `local` or `remote`.
-    #[serde(rename = "type", deserialize_with = "lenient::keyword")]
+    /// `None` when absent or not an id.
+    #[serde(default, deserialize_with = "lenient::loose_id")]
+    pub id: Option<u64>,
+    /// `local` or `remote`; a row of another type is not read.
+    #[serde(rename = "type", default, deserialize_with = "lenient::loose_keyword")]
     pub storage: Keyword,
     /// `hourly`, `daily`, `weekly` or `monthly`; empty when absent.
     #[serde(default, deserialize_with = "lenient::loose_keyword")]
     pub bup_schedule: Keyword,
-    #[serde(default, deserialize_with = "lenient::opt_u32")]
-    pub hour: Option<u32>,
-    #[serde(default, deserialize_with = "lenient::opt_u32")]
-    pub minute: Option<u32>,
-    #[serde(default, deserialize_with = "lenient::opt_u32")]
-    pub day: Option<u32>,
+    #[serde(default, deserialize_with = "lenient::field_u32")]
+    pub hour: lenient::Field,
+    #[serde(default, deserialize_with = "lenient::field_u32")]
+    pub minute: lenient::Field,
+    #[serde(default, deserialize_with = "lenient::field_u32")]
+    pub day: lenient::Field,
     #[serde(default, deserialize_with = "lenient::opt_u64")]
     pub service_id: Option<u64>,
     #[serde(default, deserialize_with = "lenient::loose_string")]

@@ -18,9 +18,12 @@
 //! `poll.detail.refresh_every` GridPane is first asked to refresh it
 //! (`GET /backups/refresh/{id}`, work on the customer's server) when the
 //! site's last refresh is older than that period. A failed or unreadable
-//! record is counted and keeps the history read before; the retention and
-//! integrations of the same turn are kept. A record of a shape the reader
-//! does not know is logged once per distinct shape (keys and kinds only).
+//! record is counted, kept on the site as its `record_failure` (with the
+//! history read well before, shown as the last good read; the site is
+//! `record_unreadable` until a read succeeds), and the retention and
+//! integrations of the same turn are kept. A record the reader does not
+//! understand is logged once per distinct reason (a bounded code, never a
+//! value of the body).
 //!
 //! On shutdown, results not yet published are dropped: the state file writer
 //! stops at the same signal and the process is ending, so nothing would read
@@ -35,7 +38,9 @@ use tokio::sync::watch;
 use tokio::time::Instant;
 
 use crate::config::{Account, DetailConfig, TokenSource};
-use crate::domain::{self, AccountSnapshot, BackupHistory, RetentionDetail, SiteDetail};
+use crate::domain::{
+    self, AccountSnapshot, BackupHistory, RecordFailure, RetentionDetail, SiteDetail,
+};
 use crate::gridpane::budget::WINDOW;
 use crate::gridpane::{ApiError, Client};
 use crate::store::{AccountSlot, Store};
@@ -44,9 +49,6 @@ use crate::domain::unix_now;
 
 /// After a failed site, the task pauses for this many of its slots.
 const ERROR_BACKOFF_SLOTS: u32 = 10;
-
-/// Distinct unknown record shapes logged per task; later ones are counted only.
-const MAX_SHAPES_LOGGED: usize = 32;
 
 /// Reading each site's backup record (`poll.detail.history`).
 #[derive(Clone, Copy, Debug)]
@@ -166,7 +168,7 @@ pub async fn run(
         every: publish_every,
     };
     let mut changes = store.subscribe();
-    let mut shapes_logged: HashSet<String> = HashSet::new();
+    let mut reasons_logged: HashSet<&'static str> = HashSet::new();
     // Refreshes asked this run, by site: kept even when the record read
     // after it failed, so a refresh is never repeated within its period.
     let mut refreshed: HashMap<u64, f64> = HashMap::new();
@@ -176,14 +178,12 @@ pub async fn run(
             .snapshot
             .as_deref()
             .and_then(|snap| next_site(snap, &state.detail, &attempted));
-        // The history read before: kept when this turn's read fails.
-        let previous = pick.and_then(|id| {
-            batch
-                .pending
-                .get(&id)
-                .or_else(|| state.detail.get(&id))
-                .and_then(|d| d.history.clone())
-        });
+        // The history read before, and whether the last read failed: kept
+        // when this turn's read fails or does not happen.
+        let previous = pick
+            .and_then(|id| batch.pending.get(&id).or_else(|| state.detail.get(&id)))
+            .map(|d| (d.history.clone(), d.record_failure))
+            .unwrap_or_default();
         drop(state);
         let Some(site_id) = pick else {
             // No sites yet: wait for a snapshot.
@@ -229,16 +229,17 @@ pub async fn run(
                 .entry(e.reason().to_string())
                 .or_default() += 1;
         });
-        if let ApiError::UnknownShape { shape, .. } = e.kind() {
-            // Not transient: the same shape comes back for every site, so
-            // it is logged once and the rolling order goes on at its pace.
-            if shapes_logged.len() < MAX_SHAPES_LOGGED && shapes_logged.insert(shape.clone()) {
+        if let ApiError::Record { reason, .. } = e.kind() {
+            // Not transient: the same answer comes back for many sites, so
+            // each reason is logged once and the rolling order goes on at
+            // its pace.
+            if reasons_logged.insert(reason.as_str()) {
                 tracing::warn!(
                     account = %slot.name,
                     site_id,
-                    reason = e.reason(),
-                    shape = %shape,
-                    "backup record of a shape the reader does not know; run `gridpane-backup-exporter inspect --site ID` and report its output"
+                    reason = reason.as_str(),
+                    "backup record not understood ({}); the site's status is unknown; run `gridpane-backup-exporter inspect --site ID` and report its output",
+                    reason.describe()
                 );
             }
             continue;
@@ -255,6 +256,10 @@ pub async fn run(
     }
 }
 
+/// The record read well before, if any, and the failure of the last read,
+/// if it failed.
+type Previous = (Option<BackupHistory>, Option<RecordFailure>);
+
 /// The detail requests of one site, each in its slot of the detail budget
 /// (`pace`: the spacing and the next free slot). With `history` (options and
 /// the history read before), the backup record too: its failure is
@@ -265,7 +270,7 @@ async fn fetch(
     token: &TokenSource,
     site_id: u64,
     pace: (Duration, &mut Instant),
-    history: Option<(HistoryOptions, Option<BackupHistory>)>,
+    history: Option<(HistoryOptions, Previous)>,
     refreshed: &mut HashMap<u64, f64>,
 ) -> Result<(SiteDetail, Option<ApiError>), ApiError> {
     let token = token.load()?;
@@ -297,10 +302,11 @@ async fn fetch(
         history: None,
         record_failure: None,
     };
-    let Some((opts, previous)) = history else {
+    let Some((opts, (previous, failure))) = history else {
         return Ok((detail, None));
     };
     detail.history = previous;
+    detail.record_failure = failure;
     let saved = detail.history.as_ref().and_then(|h| h.refreshed_at);
     let mut refreshed_at = refreshed.get(&site_id).copied().or(saved);
     if refresh_due(opts.refresh_every, refreshed_at, unix_now()) {
@@ -321,9 +327,16 @@ async fn fetch(
             let mut read = BackupHistory::from_found(&found, unix_now());
             read.refreshed_at = refreshed_at;
             detail.history = Some(read);
+            detail.record_failure = None;
             Ok((detail, None))
         }
-        Err(e) => Ok((detail, Some(e))),
+        Err(e) => {
+            detail.record_failure = Some(RecordFailure {
+                at: unix_now(),
+                reason: e.unreadable(),
+            });
+            Ok((detail, Some(e)))
+        }
     }
 }
 

@@ -10,6 +10,8 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+use gridpane_backup_exporter::gridpane::history::Unreadable;
+
 use gridpane_backup_exporter::config::{DetailConfig, PollConfig, Secret};
 use gridpane_backup_exporter::fake::{
     Endpoint as FakeEndpoint, FakeGridPane, FakeHistory, FakeOptions, Fault, FaultCount, Fleet,
@@ -595,15 +597,15 @@ async fn per_site_detail_covers_every_site_within_its_own_budget() {
 }
 
 /// One account polled once, with its per-site detail task running.
-struct DetailRun {
-    store: Arc<Store>,
+pub(crate) struct DetailRun {
+    pub(crate) store: Arc<Store>,
     /// The store's generation after the poll, before any detail.
     polled: u64,
     stop: tokio::sync::watch::Sender<bool>,
     task: tokio::task::JoinHandle<()>,
 }
 
-async fn detail_running(fake: &FakeGridPane, poll: &PollConfig) -> DetailRun {
+pub(crate) async fn detail_running(fake: &FakeGridPane, poll: &PollConfig) -> DetailRun {
     let acct = account("acme", fake, TOKEN);
     let client = Arc::new(Client::new(poll.client_options(&acct)).unwrap());
     let store = Arc::new(Store::new(["acme".to_string()]));
@@ -645,7 +647,7 @@ impl DetailRun {
             .collect()
     }
 
-    async fn stop(self) {
+    pub(crate) async fn stop(self) {
         self.stop.send(true).unwrap();
         self.task.await.unwrap();
     }
@@ -732,7 +734,7 @@ async fn at_the_defaults_per_site_detail_makes_at_most_one_generation_a_minute()
 }
 
 /// Per-site detail with GridPane's backup record read too.
-fn history_poll(refresh_every: Option<Duration>) -> PollConfig {
+pub(crate) fn history_poll(refresh_every: Option<Duration>) -> PollConfig {
     PollConfig {
         detail: DetailConfig {
             enabled: true,
@@ -758,7 +760,11 @@ fn requests_to(fake: &FakeGridPane, endpoint: FakeEndpoint) -> Vec<String> {
 async fn history_gives_each_site_the_newest_backup_per_storage_that_gridpanes_record_holds() {
     // The record's time: names are whole minutes in UTC.
     let now: i64 = 1_780_000_000;
-    for shape in [HistoryShape::BySource, HistoryShape::List] {
+    for shape in [
+        HistoryShape::Production,
+        HistoryShape::BySource,
+        HistoryShape::Objects,
+    ] {
         let fake = fake(fleet_of(3, 2, 12)).await;
         fake.update_fleet(|f| {
             f.history_shape = shape;
@@ -814,14 +820,14 @@ async fn history_gives_each_site_the_newest_backup_per_storage_that_gridpanes_re
 }
 
 #[tokio::test(start_paused = true)]
-async fn a_record_of_an_unknown_shape_is_counted_logged_once_by_shape_and_keeps_the_rest_of_the_detail()
- {
+async fn a_record_not_understood_is_counted_logged_once_by_reason_and_keeps_the_rest_of_the_detail()
+{
     let (log, _guard) = capture_logs();
     let fake = fake(fleet_of(3, 2, 12)).await;
     fake.set_fault(
         FakeEndpoint::BackupHistory,
         Fault::Body(
-            r#"{"success":true,"files":[{"path":"/srv/PLANTED-PATH","size":1234567}]}"#.into(),
+            r#"{"success":true,"backups":{"local":{"automatic":[{"path":"/srv/PLANTED-PATH","size":1234567}]}}}"#.into(),
         ),
         FaultCount::Always,
     );
@@ -831,6 +837,12 @@ async fn a_record_of_an_unknown_shape_is_counted_logged_once_by_shape_and_keeps_
     let state = run.store.accounts()[0].load();
     assert_eq!(state.detail.len(), sites, "retention and integrations kept");
     assert!(state.detail.values().all(|d| d.history.is_none()));
+    assert!(
+        state.detail.values().all(|d| d
+            .record_failure
+            .is_some_and(|f| f.reason == Unreadable::UnknownShape)),
+        "every site's record is unreadable, with its reason"
+    );
     let unknown = state.counters.detail_errors.get("unknown_shape").copied();
     assert!(
         unknown.is_some_and(|n| n >= sites as u64),
@@ -841,13 +853,10 @@ async fn a_record_of_an_unknown_shape_is_counted_logged_once_by_shape_and_keeps_
     let text = std::fs::read_to_string(log.path()).unwrap();
     let warned = text
         .lines()
-        .filter(|l| l.contains("a shape the reader does not know"))
+        .filter(|l| l.contains("backup record not understood"))
         .collect::<Vec<_>>();
     assert_eq!(warned.len(), 1, "{text}");
-    assert!(
-        warned[0].contains(r#"\"files\""#) || warned[0].contains(r#""files""#),
-        "{text}"
-    );
+    assert!(warned[0].contains("unknown_shape"), "{text}");
     assert!(
         !text.contains("PLANTED-PATH") && !text.contains("1234567"),
         "{text}"

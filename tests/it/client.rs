@@ -800,11 +800,12 @@ fn utc_plus(hours: i32) -> chrono::FixedOffset {
 }
 
 #[tokio::test]
-async fn the_backup_record_is_read_in_both_inferred_shapes_with_source_type_and_time_zone() {
+async fn the_backup_record_is_read_in_every_shape_the_fake_serves_with_source_type_and_time_zone() {
     let now: i64 = 1_780_000_000;
     for shape in [
+        gridpane_backup_exporter::fake::HistoryShape::Production,
         gridpane_backup_exporter::fake::HistoryShape::BySource,
-        gridpane_backup_exporter::fake::HistoryShape::List,
+        gridpane_backup_exporter::fake::HistoryShape::Objects,
     ] {
         let fake = fake(FleetSpec::demo()).await;
         fake.update_fleet(|f| {
@@ -856,7 +857,8 @@ async fn the_backup_record_is_read_in_both_inferred_shapes_with_source_type_and_
 }
 
 #[tokio::test]
-async fn an_unrecognised_record_is_an_unknown_shape_error_and_an_empty_one_no_backups() {
+async fn an_unreadable_record_is_an_error_with_its_reason_and_only_a_record_of_empty_lists_no_backups()
+ {
     let fake = fake(FleetSpec::demo()).await;
     let (c, _) = client(options(&fake));
     let site = fake.fleet().sites[0].id;
@@ -865,24 +867,30 @@ async fn an_unrecognised_record_is_an_unknown_shape_error_and_an_empty_one_no_ba
         fake.set_fault(FakeEndpoint::BackupHistory, fault, FaultCount::Times(1));
         c.backup_history(&token(), site, utc_plus(0)).await
     };
-    let body = r#"{"success":true,"data":{"files":[{"path":"/PLANTED/x.tar","bytes":98765}]}}"#;
+    let body = r#"{"success":true,"backups":{"local":{"automatic":[{"path":"/PLANTED/x.tar","bytes":98765}]}}}"#;
     let err = read(Fault::Body(body.into())).await.unwrap_err();
     assert_eq!(err.reason(), "unknown_shape");
     let text = err.to_string();
     assert!(
-        text.contains("\"files\"") && text.contains("<string>"),
-        "{text}"
-    );
-    assert!(
         !text.contains("PLANTED") && !text.contains("98765"),
         "{text}"
     );
-
+    for (says_nothing, reason) in [
+        (
+            r#"{"success":true,"data":{"local":{"automatic":[]}}}"#,
+            "empty",
+        ),
+        ("[]", "empty"),
+        ("{}", "empty"),
+        ("null", "empty"),
+        (r#"{"success":"false","backups":{}}"#, "unsuccessful"),
+    ] {
+        let err = read(Fault::Body(says_nothing.into())).await.unwrap_err();
+        assert_eq!(err.reason(), reason, "{says_nothing}");
+    }
     for empty in [
         r#"{"success":true,"backups":[]}"#,
-        r#"{"success":true,"data":{"local":{"automatic":[],"manual":[]}}}"#,
-        "[]",
-        "{}",
+        r#"{"success":true,"backups":{"local":{"automatic":"","manual":[]}}}"#,
     ] {
         let found = read(Fault::Body(empty.into())).await.unwrap();
         assert!(found.backups.is_empty(), "{empty}");

@@ -262,22 +262,19 @@ fn keys_of_an_integration_are_quoted_only_when_the_decoder_reads_them() {
 mod backup_record {
     use super::{MARK, any_json};
     use chrono::{FixedOffset, TimeZone, Utc};
-    use gridpane_backup_exporter::gridpane::history::{self, BackupType, Source};
+    use gridpane_backup_exporter::gridpane::history::{self, BackupType, Source, Unreadable};
     use gridpane_backup_exporter::gridpane::shape;
     use proptest::prelude::*;
     use serde_json::{Map, Value, json};
 
-    /// One backup as planted: minutes since 2020-01-01 UTC, its tag, and
-    /// what the body says of it.
+    /// One backup as planted: minutes since 2020-01-01 UTC, its tag, its
+    /// source and type, and how its list is written.
     #[derive(Clone, Debug)]
     struct Planted {
         minutes: u32,
         tag: Option<String>,
-        source: Option<Source>,
-        kind: Option<BackupType>,
-        /// 0: grouped under source and type keys; 1: an object with
-        /// fields; 2: a key of a map whose value qualifies it.
-        placement: u8,
+        source: Source,
+        kind: BackupType,
     }
 
     const SOURCES: [Source; 5] = [
@@ -288,27 +285,25 @@ mod backup_record {
         Source::Wasabi,
     ];
 
+    /// After every planted name: 2030-01-01.
+    const NOW: i64 = 1_893_456_000;
+
     fn planted() -> impl Strategy<Value = Planted> {
         (
             0u32..5_000_000,
-            // Tags that start with a digit are never a source or type word.
-            prop::option::of("[0-9][0-9A-Za-z]{0,31}"),
-            prop::option::of(0usize..5),
-            prop::option::of(any::<bool>()),
-            0u8..3,
+            prop::option::of("[0-9A-Za-z][0-9A-Za-z-]{0,31}"),
+            0usize..5,
+            any::<bool>(),
         )
-            .prop_map(|(minutes, tag, source, automatic, placement)| Planted {
+            .prop_map(|(minutes, tag, source, automatic)| Planted {
                 minutes,
                 tag,
-                source: source.map(|i| SOURCES[i]),
-                kind: automatic.map(|a| {
-                    if a {
-                        BackupType::Automatic
-                    } else {
-                        BackupType::Manual
-                    }
-                }),
-                placement,
+                source: SOURCES[source],
+                kind: if automatic {
+                    BackupType::Automatic
+                } else {
+                    BackupType::Manual
+                },
             })
     }
 
@@ -329,82 +324,46 @@ mod backup_record {
         }
     }
 
-    fn entry(map: &mut Map<String, Value>, key: &str) -> Value {
-        map.remove(key).unwrap_or_else(|| json!({}))
-    }
-
-    /// A body holding every planted backup, wrapped in `wrappers` (true: an
-    /// object key, false: a one-item list) and mixed with `noise`.
-    fn body(planted: &[Planted], offset: FixedOffset, wrappers: &[bool], noise: &Value) -> Value {
-        let mut root = Map::new();
-        root.insert("noise".into(), noise.clone());
-        for p in planted {
-            let n = name(p, offset);
-            let src = p.source.map_or("misc", Source::as_str);
-            let kind = p.kind.map(BackupType::as_str);
-            match p.placement {
-                0 => {
-                    let mut by_source = entry(&mut root, src);
-                    let lists = by_source.as_object_mut().unwrap();
-                    let list = lists
-                        .entry(kind.unwrap_or("all"))
-                        .or_insert_with(|| json!([]));
-                    list.as_array_mut().unwrap().push(json!(n));
-                    root.insert(src.into(), by_source);
-                }
-                1 => {
-                    let mut item = Map::new();
-                    item.insert("name".into(), json!(n));
-                    if let Some(s) = p.source {
-                        item.insert("source".into(), json!(s.as_str()));
-                    }
-                    if let Some(k) = kind {
-                        item.insert("backup_type".into(), json!(k));
-                    }
-                    let list = root.entry("list").or_insert_with(|| json!([]));
-                    list.as_array_mut().unwrap().push(Value::Object(item));
-                }
-                _ => {
-                    let mut qualifiers = Map::new();
-                    if let Some(s) = p.source {
-                        qualifiers.insert("source".into(), json!(s.as_str()));
-                    }
-                    if let Some(k) = kind {
-                        qualifiers.insert("type".into(), json!(k));
-                    }
-                    let keyed = root.entry("by_name").or_insert_with(|| json!({}));
-                    keyed
-                        .as_object_mut()
-                        .unwrap()
-                        .insert(n, Value::Object(qualifiers));
-                }
+    /// The production shape holding every planted backup; each list written
+    /// as `form` says: 0 a comma-separated string, 1 the same with spaces,
+    /// 2 a list of strings, 3 a list of named objects.
+    fn body(planted: &[Planted], offset: FixedOffset, form: u8, noise: &Value) -> Value {
+        let mut backups = Map::new();
+        for source in SOURCES {
+            let mut kinds = Map::new();
+            for kind in [BackupType::Automatic, BackupType::Manual] {
+                let names: Vec<String> = planted
+                    .iter()
+                    .filter(|p| p.source == source && p.kind == kind)
+                    .map(|p| name(p, offset))
+                    .collect();
+                let list = match form {
+                    0 => json!(names.join(",")),
+                    1 => json!(names.join(", ")),
+                    2 => json!(names),
+                    _ => Value::Array(
+                        names
+                            .iter()
+                            .map(|n| json!({"name": n, "size": noise}))
+                            .collect(),
+                    ),
+                };
+                kinds.insert(kind.as_str().into(), list);
             }
+            backups.insert(source.as_str().into(), Value::Object(kinds));
         }
-        let mut v = Value::Object(root);
-        for object in wrappers {
-            v = if *object {
-                json!({ "data": v })
-            } else {
-                json!([v])
-            };
-        }
-        json!({ "success": true, "result": v })
+        json!({ "success": true, "noise": noise, "backups": backups })
     }
 
-    /// Scalars that are never backup names, some of them hostile.
+    /// Values that are not names, some of them hostile, and none deep.
     fn noise() -> impl Strategy<Value = Value> {
         prop_oneof![
             Just(Value::Null),
             Just(json!({})),
             Just(json!([])),
             "[a-z ]{0,12}".prop_map(|s| json!(s)),
-            Just(json!("2021-13-01 00:00")),
-            Just(json!("2021-11-24 08:59:59")),
-            Just(json!("2021-11-24 08:59 tag with spaces")),
-            Just(json!("2021-11-24 08:59 tag_underscore")),
-            Just(json!(format!("2021-11-24 08:59 {}", "x".repeat(33)))),
-            Just(json!("2021-11-24 08:59 ünïcode")),
-            Just(json!("2021-11-24T08:59:00Z")),
+            Just(json!("2021-11-24 08:59")),
+            Just(json!({"generated_at": "2021-11-24 08:59"})),
         ]
     }
 
@@ -413,29 +372,29 @@ mod backup_record {
             .prop_map(|(h, m)| FixedOffset::east_opt(h * 3600 + h.signum() * m * 60).unwrap())
     }
 
+    fn read(v: &Value, offset: FixedOffset) -> Result<history::Found, Unreadable> {
+        gridpane_backup_exporter::gridpane::record::read(
+            &serde_json::to_vec(v).unwrap(),
+            offset,
+            NOW,
+        )
+    }
+
     proptest! {
         #[test]
-        fn every_planted_name_is_found_once_with_its_source_type_and_time_zone(
-            planted in prop::collection::vec(planted(), 1..12),
-            duplicate in any::<bool>(),
-            wrappers in prop::collection::vec(any::<bool>(), 0..5),
+        fn every_planted_name_is_found_with_its_source_type_and_time_zone_and_nothing_else(
+            planted in prop::collection::vec(planted(), 0..12),
+            form in 0u8..4,
             noise in noise(),
             offset in offset(),
         ) {
-            let mut planted = planted;
-            if duplicate {
-                // The same backup listed twice in the same way.
-                let again = planted[0].clone();
-                planted.push(again);
-            }
-            let v = body(&planted, offset, &wrappers, &noise);
-            let found = history::read(&v, offset).unwrap();
+            let v = body(&planted, offset, form, &noise);
+            let found = read(&v, offset).unwrap();
             let mut want: Vec<_> = planted
                 .iter()
-                .map(|p| (at(p), p.tag.clone(), p.source, p.kind))
+                .map(|p| (at(p), p.tag.clone(), Some(p.source), Some(p.kind)))
                 .collect();
             want.sort();
-            want.dedup();
             let mut got: Vec<_> = found
                 .backups
                 .iter()
@@ -446,28 +405,36 @@ mod backup_record {
         }
 
         #[test]
-        fn hostile_or_malformed_names_are_never_backups_and_make_an_unknown_shape(
-            noise in prop::collection::vec(noise(), 1..6),
+        fn names_not_in_gridpanes_form_make_the_record_unreadable(
+            bad in prop_oneof![
+                Just("2021-13-01 00:00".to_string()),
+                Just("2021-11-24 08:59:59".to_string()),
+                Just("2021-11-24 08:59 tag with spaces".to_string()),
+                Just("2021-11-24 08:59 tag_underscore".to_string()),
+                Just(format!("2021-11-24 08:59 {}", "x".repeat(33))),
+                Just("2021-11-24T08:59:00Z".to_string()),
+                "[0-9]{9,11}",
+            ],
+            form in 0u8..4,
         ) {
-            let v = json!({ "success": true, "backups": { "local": noise } });
-            let has_content = v["backups"]["local"]
-                .as_array()
-                .unwrap()
-                .iter()
-                .any(|n| !(n.is_null() || n == &json!({}) || n == &json!([])));
-            match history::read(&v, FixedOffset::east_opt(0).unwrap()) {
-                Ok(found) => {
-                    prop_assert!(found.backups.is_empty());
-                    prop_assert!(!has_content, "content read as no backups");
-                }
-                Err(e) => prop_assert!(has_content, "{}", e.shape),
+            let planted = [Planted { minutes: 0, tag: None, source: Source::Local, kind: BackupType::Automatic }];
+            let mut v = body(&planted, FixedOffset::east_opt(0).unwrap(), form, &Value::Null);
+            let list = &mut v["backups"]["local"]["automatic"];
+            match list {
+                Value::String(s) => s.push_str(&format!(",{bad}")),
+                Value::Array(items) if form == 2 => items.push(json!(bad)),
+                Value::Array(items) => items.push(json!({"name": bad})),
+                _ => unreachable!(),
             }
+            prop_assert_eq!(read(&v, FixedOffset::east_opt(0).unwrap()), Err(Unreadable::BadName));
         }
 
         #[test]
-        fn arbitrary_json_never_panics_the_reader_and_its_shape_quotes_no_value(v in any_json()) {
-            if let Err(e) = history::read(&v, FixedOffset::east_opt(0).unwrap()) {
-                prop_assert!(!e.shape.contains(MARK), "{}", e.shape);
+        fn arbitrary_json_never_panics_the_reader_nor_reads_a_backup_from_anywhere_else(v in any_json()) {
+            if let Ok(found) = read(&v, FixedOffset::east_opt(0).unwrap()) {
+                // Only the production shape reads; names only where it puts them.
+                prop_assert!(v.get("backups").is_some_and(|b| b.is_object() || b.as_array().is_some_and(|a| a.is_empty())));
+                prop_assert!(found.backups.iter().all(|b| b.source.is_some() && b.kind.is_some()));
             }
             prop_assert!(!shape::describe(&v).contains(MARK));
         }
@@ -486,20 +453,21 @@ mod backup_record {
     }
 
     #[test]
-    fn deep_and_wide_bodies_are_read_within_their_caps() {
+    fn deep_and_wide_bodies_stop_at_their_caps() {
         let mut deep = json!(["2021-11-24 08:59"]);
         for _ in 0..200 {
             deep = json!([deep]);
         }
-        let found = history::read(&deep, FixedOffset::east_opt(0).unwrap());
-        assert!(
-            matches!(found, Err(ref e) if !e.shape.is_empty()),
-            "{found:?}"
+        let wrapped = json!({"success": true, "x": deep, "backups": {}});
+        assert_eq!(
+            read(&wrapped, FixedOffset::east_opt(0).unwrap()),
+            Err(Unreadable::TooDeep)
         );
 
-        let wide = Value::Array(vec![json!("2021-11-24 08:59"); 300_000]);
-        let found = history::read(&wide, FixedOffset::east_opt(0).unwrap()).unwrap();
-        assert_eq!(found.backups.len(), 1, "one backup listed many times");
-        assert!(found.truncated);
+        let wide = json!({"success": true, "backups": {"local": {"automatic": vec!["2021-11-24 08:59"; 60_000]}}});
+        assert_eq!(
+            read(&wide, FixedOffset::east_opt(0).unwrap()),
+            Err(Unreadable::TooLarge)
+        );
     }
 }

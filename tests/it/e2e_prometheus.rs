@@ -689,7 +689,7 @@ async fn demo_fleet_through_prometheus_and_alertmanager() {
 // One policy, the same verdict on every surface
 // ---------------------------------------------------------------------------
 
-use gridpane_backup_exporter::fake::{FakeSchedule, FakeSite};
+use gridpane_backup_exporter::fake::{FakeHistory, FakeSchedule, FakeSite, HostileRecord};
 
 /// The minimum retention of [`policy_names_the_same_sites_on_the_page_the_api_the_metrics_and_the_alerts`].
 const POLICY_MIN_RETENTION_DAYS: u32 = 90;
@@ -723,6 +723,11 @@ fn period_seconds(f: Frequency) -> i64 {
 /// default `overdue_after` (2 periods) and `overdue_grace` (1 hour): no
 /// backup at all, or the newest too old.
 fn record_findings(site: &FakeSite, now: i64) -> Vec<&'static str> {
+    if matches!(site.history, FakeHistory::Hostile(h) if !matches!(h, HostileRecord::DateElsewhere { .. }))
+    {
+        // Not a record: its outcome is unknown, nothing else is judged.
+        return vec!["record_unreadable"];
+    }
     let record = gridpane_backup_exporter::fake::history::backups(site, now);
     let mut out = Vec::new();
     for (on, schedule, local) in [
@@ -834,6 +839,10 @@ fn statuses(fleet: &Fleet, active: &BTreeSet<SiteProblem>) -> BTreeMap<u64, &'st
             for (_, p) in active.iter().filter(|(id, _)| *id == site.id) {
                 if CRITICAL_PROBLEMS.contains(&p.as_str()) {
                     status = "problem";
+                } else if crate::alerts::UNKNOWN_PROBLEMS.contains(&p.as_str()) {
+                    if status != "problem" {
+                        status = "unknown";
+                    }
                 } else if status == "ok" {
                     status = "warning";
                 }
@@ -896,7 +905,21 @@ async fn policy_names_the_same_sites_on_the_page_the_api_the_metrics_and_the_ale
 
     // --- the fleet, and what the policy says of it ---------------------------
     let spec = FleetSpec::demo();
-    let fleet = Fleet::generate(&spec);
+    let mut fleet = Fleet::generate(&spec);
+    // One healthy primary site whose record GridPane answers with an HTML
+    // page: unknown on every surface, and its alert.
+    let unreadable = fleet
+        .sites
+        .iter()
+        .position(|s| {
+            s.problems.is_empty()
+                && s.site_type != "staging"
+                && s.history == FakeHistory::Regular
+                && s.local_retain_days >= POLICY_MIN_RETENTION_DAYS
+        })
+        .expect("a healthy primary site");
+    fleet.sites[unreadable].history = FakeHistory::Hostile(HostileRecord::Html);
+    let unreadable_id = fleet.sites[unreadable].id;
     let muted_site = fleet
         .site_with(Problem::RemoteNeverSetUp)
         .filter(|s| s.site_type != "staging")
@@ -930,7 +953,8 @@ async fn policy_names_the_same_sites_on_the_page_the_api_the_metrics_and_the_ale
             "no site has {code}: the record's problems would go unchecked"
         );
     }
-    for status in ["problem", "warning", "ok"] {
+    assert_eq!(expected_status[&unreadable_id], "unknown");
+    for status in ["problem", "unknown", "warning", "ok"] {
         assert!(
             expected_status.values().any(|s| *s == status),
             "no site is {status}: {expected_status:?}"
@@ -939,6 +963,7 @@ async fn policy_names_the_same_sites_on_the_page_the_api_the_metrics_and_the_ale
 
     // --- the exporter, configured as an operator would -----------------------
     let fake = crate::support::fake(spec).await;
+    fake.update_fleet(|f| f.sites[unreadable].history = FakeHistory::Hostile(HostileRecord::Html));
     let until = (chrono::Utc::now() + chrono::Duration::days(30)).format("%Y-%m-%d");
     let config_file = dir.join("config.yml");
     write(
@@ -969,7 +994,9 @@ async fn policy_names_the_same_sites_on_the_page_the_api_the_metrics_and_the_ale
     crate::support::wait_for(30, "every site's backup record", || async {
         let api = prom::get_json(&format!("{base}/api/v1/sites"), &[]).await;
         api["sites"].as_array().is_some_and(|s| {
-            s.len() == fleet.sites.len() && s.iter().all(|s| s["backups"].is_object())
+            s.len() == fleet.sites.len()
+                && s.iter()
+                    .all(|s| s["backups"].is_object() || s["record_error"].is_object())
         })
     })
     .await;
@@ -1002,7 +1029,7 @@ async fn policy_names_the_same_sites_on_the_page_the_api_the_metrics_and_the_ale
     // --- (a) the status page -------------------------------------------------
     let (code, _, html) = crate::support::status::get(&format!("{base}/")).await;
     assert_eq!(code, 200);
-    for status in ["problem", "warning", "ok"] {
+    for status in ["problem", "unknown", "warning", "ok"] {
         let want: BTreeSet<u64> = expected_status
             .iter()
             .filter(|(_, s)| **s == status)
@@ -1018,6 +1045,7 @@ async fn policy_names_the_same_sites_on_the_page_the_api_the_metrics_and_the_ale
     let mut page_pairs = BTreeSet::new();
     for code in CRITICAL_PROBLEMS
         .iter()
+        .chain(&crate::alerts::UNKNOWN_PROBLEMS)
         .chain(&["short_retention", "interval_too_long"])
     {
         let ids = page_sites(&base, &format!("problem={code}")).await;

@@ -35,6 +35,7 @@ mod reload;
 mod render_cache;
 mod security;
 mod status_page;
+mod unknown;
 
 /// A suite file left out of the list above would compile into nothing and
 /// its tests would silently never run; one put in `tests/` directly would be
