@@ -11,7 +11,7 @@ use serde::Serialize;
 
 use crate::domain::{
     self, AccountSnapshot, Assessed, BackupsVersion, Frequency, Integration, MutedProblem, Policy,
-    Problem, Schedule, Server, Site, Storage, StorageSettings,
+    Problem, Schedule, Server, Severity, Site, Storage, StorageSettings,
 };
 use crate::render::metrics::{REVISION, VERSION};
 use crate::store::{AccountState, Store};
@@ -85,11 +85,6 @@ impl View {
 }
 
 pub use crate::domain::Health;
-
-/// The status one problem alone gives a site.
-fn severity(p: Problem) -> Health {
-    Health::of([p])
-}
 
 /// One site with everything derived from it.
 pub struct SiteRow<'a> {
@@ -849,8 +844,9 @@ pub fn status(view: &View, now: DateTime<Utc>) -> StatusAnswer {
 pub struct ProblemEntry {
     pub code: &'static str,
     pub text: &'static str,
-    /// `problem`, `unknown` or `warning`.
-    pub severity: Health,
+    /// `critical`, `unknown` or `warning`: the words of /metrics'
+    /// `severity` label, never a site status.
+    pub severity: Severity,
 }
 
 fn problem_entries(problems: &[Problem]) -> Vec<ProblemEntry> {
@@ -859,7 +855,7 @@ fn problem_entries(problems: &[Problem]) -> Vec<ProblemEntry> {
         .map(|p| ProblemEntry {
             code: p.as_str(),
             text: p.describe(),
-            severity: severity(*p),
+            severity: p.severity(),
         })
         .collect()
 }

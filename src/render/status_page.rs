@@ -101,6 +101,7 @@ pub(crate) fn render(
         notes: view::notes(view, query),
         listing: table::listing(&rows, all, query, now),
         integrations: view::integrations(view, query),
+        unread: view::Unread::of(view, query),
         policy: policy::PolicySection::of(&view.policy, now),
     };
     let mut out = String::with_capacity(64 * 1024);
