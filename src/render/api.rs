@@ -86,6 +86,19 @@ impl View {
 
 pub use crate::domain::Health;
 
+/// The path of a site's page, `/site/<account>/<id>`, the account name
+/// percent-encoded as one path segment.
+pub(crate) fn site_path(account: &str, id: u64) -> String {
+    let mut url = match url::Url::parse("http://localhost/") {
+        Ok(u) => u,
+        Err(_) => return String::new(),
+    };
+    if let Ok(mut path) = url.path_segments_mut() {
+        path.push("site").push(account).push(&id.to_string());
+    }
+    url.path().to_string()
+}
+
 /// One site with everything derived from it.
 pub struct SiteRow<'a> {
     pub account: &'a str,
@@ -950,6 +963,8 @@ pub struct SiteEntry {
     pub account: String,
     pub id: u64,
     pub url: String,
+    /// The site's page on the exporter, from its root: `/site/<account>/<id>`.
+    pub page: String,
     pub server_id: Option<u64>,
     pub server_label: Option<String>,
     /// From the active problems only.
@@ -1030,6 +1045,7 @@ pub fn sites(
             account: r.account.to_string(),
             id: r.site.id,
             url: r.site.url.clone(),
+            page: site_path(r.account, r.site.id),
             server_id: r.site.server_id,
             server_label: r.server_label.map(str::to_string),
             status: r.health,

@@ -18,12 +18,14 @@ use chrono::{DateTime, Utc};
 mod filters;
 mod policy;
 mod query;
+mod site;
 mod sort;
 mod table;
 mod view;
 mod words;
 
 pub use query::{InvalidParam, Order, PageQuery, SortKey};
+pub use site::{SiteAnswer, SitePage, site_page};
 pub use sort::sort_rows;
 pub use words::{fmt_duration, fmt_relative, fmt_time};
 
