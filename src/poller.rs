@@ -229,7 +229,14 @@ async fn poll<S: Source>(
             Ok(())
         }
         Err(e) => {
-            let outcome = if slot.load().snapshot.is_some() {
+            let first = slot.load().snapshot.is_none();
+            // On the first poll, what to check; the message stands for the
+            // error in the log, the page and the API alike.
+            let message = match e.first_poll_hint().filter(|_| first) {
+                Some(hint) => format!("{e}; {hint}"),
+                None => e.to_string(),
+            };
+            let outcome = if !first {
                 "keeping the last good snapshot"
             } else {
                 "no snapshot yet: this account has no data to serve until a poll succeeds"
@@ -242,14 +249,14 @@ async fn poll<S: Source>(
                 account = %slot.name,
                 result = "error",
                 reason = e.reason(),
-                error = %e,
+                error = %message,
                 duration_ms = (duration * 1000.0).round() as u64,
                 requests,
                 rate_limited = tally.rate_limited.values().sum::<u64>(),
                 next_try_in_s = retry_in.map(|d| d.as_secs()),
                 "poll failed, {outcome}{next}"
             );
-            let error = PollError::new(&slot.name, e.reason(), &e);
+            let error = PollError::new(&slot.name, e.reason(), &message);
             store.update(slot, |s| record(s, Some(error)));
             Err(e)
         }

@@ -42,7 +42,7 @@ pub enum Problem {
 /// How bad a problem is.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
 #[serde(rename_all = "snake_case")]
-pub(crate) enum Severity {
+pub enum Severity {
     /// The site is not protected.
     Critical,
     /// Whether the site is protected cannot be established: a fact its
@@ -124,7 +124,7 @@ impl Problem {
         }
     }
 
-    pub(crate) fn severity(self) -> Severity {
+    pub fn severity(self) -> Severity {
         match self {
             Problem::ShortRetention | Problem::IntervalTooLong => Severity::Warning,
             Problem::RecordUnreadable | Problem::RecordStale | Problem::ScheduleUnreadable => {

@@ -839,7 +839,8 @@ fn describe_cause(kind: &str, e: &(dyn std::error::Error + 'static), server: &st
         }
         if io.is_some_and(|io| io.kind() == std::io::ErrorKind::ConnectionRefused) {
             hint = Some(format!(
-                "is base_url right? the exporter reached no server at {server}"
+                "{} the exporter reached no server at {server}",
+                super::error::BASE_URL_HINT
             ));
         } else if s.to_string().starts_with("dns error") {
             hint = Some(format!(

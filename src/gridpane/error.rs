@@ -71,6 +71,10 @@ pub enum ApiError {
     },
 }
 
+/// What a message says when GridPane may not be where `base_url` points:
+/// a refused connection, or a 404 on the first poll.
+pub(crate) const BASE_URL_HINT: &str = "is base_url right?";
+
 impl ApiError {
     /// Why a request for a backup record failed, as the record's reason.
     pub fn unreadable(&self) -> Unreadable {
@@ -89,6 +93,19 @@ impl ApiError {
             E::Unsuccessful { .. } => Unreadable::Unsuccessful,
             E::TooLarge { .. } | E::TooManyItems { .. } => Unreadable::TooLarge,
             E::Pagination { .. } | E::At { .. } => Unreadable::Other,
+        }
+    }
+
+    /// What to check when this error ends an account's first poll (no
+    /// data yet): a 404 from one of GridPane's own endpoints then means
+    /// `base_url` does not lead to its API, as a refused connection does.
+    /// Later, with the same `base_url` having answered, a 404 is GridPane's.
+    pub(crate) fn first_poll_hint(&self) -> Option<String> {
+        match self.kind() {
+            ApiError::Http { status: 404, .. } => Some(format!(
+                "{BASE_URL_HINT} the server answered but has no such GridPane API path"
+            )),
+            _ => None,
         }
     }
 

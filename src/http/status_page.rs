@@ -1,10 +1,11 @@
 //! The status page's routes: the page at `/` (built by
-//! [`crate::render::status_page`]) and its script.
+//! [`crate::render::status_page`]), a page per site at
+//! `/site/<account>/<id>`, and the page's script.
 
 use std::sync::Arc;
 
 use axum::Router;
-use axum::extract::{Extension, RawQuery, State};
+use axum::extract::{Extension, Path, RawQuery, State};
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
@@ -12,13 +13,17 @@ use chrono::Utc;
 
 use super::access::Viewer;
 use super::{Web, compression};
-use crate::render::status_page::{CONTENT_SECURITY_POLICY, SCRIPT, page};
+use crate::render::status_page::{CONTENT_SECURITY_POLICY, SCRIPT, SiteAnswer, page, site_page};
 
 pub(crate) fn routes() -> Router<Arc<Web>> {
     Router::new()
         // The page is rendered per request, so it is compressed per
         // request too, as it streams out.
         .route("/", get(page_handler).layer(compression()))
+        .route(
+            "/site/{account}/{id}",
+            get(site_handler).layer(compression()),
+        )
         .route("/static/status.js", get(script_handler))
 }
 
@@ -32,11 +37,35 @@ async fn page_handler(
 ) -> Response {
     let view = viewer.view(&web.store);
     let page = page(&view, raw.as_deref(), Utc::now(), &web.telemetry_path);
-    let (status, body) = if page.bad_request {
-        (StatusCode::BAD_REQUEST, page.html)
+    let status = if page.bad_request {
+        StatusCode::BAD_REQUEST
     } else {
-        (StatusCode::OK, page.html)
+        StatusCode::OK
     };
+    html_response(status, page.html)
+}
+
+/// One site's page. The path's parts are taken as text and judged by the
+/// page, so an id that is not a number gets the page's own words (400),
+/// and an account the viewer may not see answers as one that does not
+/// exist (404).
+async fn site_handler(
+    State(web): State<Arc<Web>>,
+    Extension(viewer): Extension<Viewer>,
+    Path((account, id)): Path<(String, String)>,
+) -> Response {
+    let view = viewer.view(&web.store);
+    let page = site_page(&view, &account, &id, Utc::now(), &web.telemetry_path);
+    let status = match page.status {
+        SiteAnswer::Found => StatusCode::OK,
+        SiteAnswer::BadRequest => StatusCode::BAD_REQUEST,
+        SiteAnswer::NotFound => StatusCode::NOT_FOUND,
+    };
+    html_response(status, page.html)
+}
+
+/// An HTML page with the page's headers.
+fn html_response(status: StatusCode, body: String) -> Response {
     let mut resp = (status, body).into_response();
     let h = resp.headers_mut();
     h.insert(

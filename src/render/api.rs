@@ -11,7 +11,7 @@ use serde::Serialize;
 
 use crate::domain::{
     self, AccountSnapshot, Assessed, BackupsVersion, Frequency, Integration, MutedProblem, Policy,
-    Problem, Schedule, Server, Site, Storage, StorageSettings,
+    Problem, Schedule, Server, Severity, Site, Storage, StorageSettings,
 };
 use crate::render::metrics::{REVISION, VERSION};
 use crate::store::{AccountState, Store};
@@ -86,9 +86,17 @@ impl View {
 
 pub use crate::domain::Health;
 
-/// The status one problem alone gives a site.
-fn severity(p: Problem) -> Health {
-    Health::of([p])
+/// The path of a site's page, `/site/<account>/<id>`, the account name
+/// percent-encoded as one path segment.
+pub(crate) fn site_path(account: &str, id: u64) -> String {
+    let mut url = match url::Url::parse("http://localhost/") {
+        Ok(u) => u,
+        Err(_) => return String::new(),
+    };
+    if let Ok(mut path) = url.path_segments_mut() {
+        path.push("site").push(account).push(&id.to_string());
+    }
+    url.path().to_string()
 }
 
 /// One site with everything derived from it.
@@ -849,8 +857,9 @@ pub fn status(view: &View, now: DateTime<Utc>) -> StatusAnswer {
 pub struct ProblemEntry {
     pub code: &'static str,
     pub text: &'static str,
-    /// `problem`, `unknown` or `warning`.
-    pub severity: Health,
+    /// `critical`, `unknown` or `warning`: the words of /metrics'
+    /// `severity` label, never a site status.
+    pub severity: Severity,
 }
 
 fn problem_entries(problems: &[Problem]) -> Vec<ProblemEntry> {
@@ -859,7 +868,7 @@ fn problem_entries(problems: &[Problem]) -> Vec<ProblemEntry> {
         .map(|p| ProblemEntry {
             code: p.as_str(),
             text: p.describe(),
-            severity: severity(*p),
+            severity: p.severity(),
         })
         .collect()
 }
@@ -954,6 +963,8 @@ pub struct SiteEntry {
     pub account: String,
     pub id: u64,
     pub url: String,
+    /// The site's page on the exporter, from its root: `/site/<account>/<id>`.
+    pub page: String,
     pub server_id: Option<u64>,
     pub server_label: Option<String>,
     /// From the active problems only.
@@ -1034,6 +1045,7 @@ pub fn sites(
             account: r.account.to_string(),
             id: r.site.id,
             url: r.site.url.clone(),
+            page: site_path(r.account, r.site.id),
             server_id: r.site.server_id,
             server_label: r.server_label.map(str::to_string),
             status: r.health,

@@ -18,12 +18,14 @@ use chrono::{DateTime, Utc};
 mod filters;
 mod policy;
 mod query;
+mod site;
 mod sort;
 mod table;
 mod view;
 mod words;
 
 pub use query::{InvalidParam, Order, PageQuery, SortKey};
+pub use site::{SiteAnswer, SitePage, site_page};
 pub use sort::sort_rows;
 pub use words::{fmt_duration, fmt_relative, fmt_time};
 
@@ -101,6 +103,7 @@ pub(crate) fn render(
         notes: view::notes(view, query),
         listing: table::listing(&rows, all, query, now),
         integrations: view::integrations(view, query),
+        unread: view::Unread::of(view, query),
         policy: policy::PolicySection::of(&view.policy, now),
     };
     let mut out = String::with_capacity(64 * 1024);

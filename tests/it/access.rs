@@ -304,6 +304,40 @@ async fn assert_a_hidden_account_answers_as_a_missing_one(ask: Ask<'_>) {
     }
 }
 
+/// A site page of an account alice may not see answers exactly like one of
+/// an account that does not exist: 404, the same words.
+async fn assert_a_hidden_accounts_site_page_answers_as_a_missing_one(ask: Ask<'_>) {
+    let (_, _, sites) = fetch(ask("bob", "/api/v1/sites"), "").await;
+    let sites: Value = serde_json::from_str(&sites).unwrap();
+    let site = &sites["sites"][0];
+    let id = site["id"].as_u64().unwrap();
+    let path = |account: &str| {
+        let mut url = url::Url::parse("http://localhost/").unwrap();
+        url.path_segments_mut()
+            .unwrap()
+            .push("site")
+            .push(account)
+            .push(&id.to_string());
+        url.path().to_string()
+    };
+    assert_eq!(site["page"].as_str(), Some(path(ORG_B).as_str()));
+    let html = |s: &str| {
+        s.replace('&', "&#38;")
+            .replace('<', "&#60;")
+            .replace('>', "&#62;")
+            .replace('"', "&#34;")
+            .replace('\'', "&#39;")
+    };
+    let missing = "no-such-account";
+    let hidden = fetch(ask("alice", &path(ORG_B)), "").await;
+    let absent = fetch(ask("alice", &path(missing)), "").await;
+    assert_eq!((hidden.0, absent.0), (404, 404), "{}", hidden.2);
+    assert_eq!(hidden.2.replace(&html(ORG_B), missing), absent.2);
+    let seen = fetch(ask("bob", &path(ORG_B)), "").await;
+    assert_eq!(seen.0, 200, "bob sees his own site's page");
+    assert_eq!(fetch(ask("nobody", &path(ORG_B)), "").await.0, 403);
+}
+
 /// Waits until both accounts have data and org B's last poll failed, so
 /// that the error texts are there to leak; returns B's error text.
 async fn with_b_failing(orgs: &Orgs, ask: Ask<'_>) -> String {
@@ -355,6 +389,7 @@ async fn assert_organisations_apart(orgs: &Orgs, ask: Ask<'_>) {
     assert!(page.contains("data-failed-account"), "the banner is shown");
     assert_each_user_sees_only_their_accounts(orgs, ask).await;
     assert_a_hidden_account_answers_as_a_missing_one(ask).await;
+    assert_a_hidden_accounts_site_page_answers_as_a_missing_one(ask).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

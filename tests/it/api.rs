@@ -290,6 +290,12 @@ fn sites_carry_the_derived_backup_state() {
             .collect()
     };
     assert_eq!(codes(&site(1002)), ["local_disabled"]);
+    assert_eq!(
+        site(1002)["problems"][0]["severity"],
+        json!("critical"),
+        "a problem's severity in the words of /metrics' severity label, never the status `problem`"
+    );
+    assert_eq!(site(1002)["status"], json!("problem"));
     assert_eq!(site(1002)["local"]["enabled"], json!(false));
     assert_eq!(site(1002)["local"]["automatic"], json!(false));
     assert_eq!(codes(&site(1003)), ["local_not_scheduled"]);

@@ -275,3 +275,112 @@ async fn the_status_page_works_in_headless_chromium() {
 
     app.shutdown().await;
 }
+
+/// What a measuring script appended to a page reports once it has loaded:
+/// the viewport's width, and how far the widest table reaches and how wide
+/// its scrolling box scrolls.
+const MEASURE: &str = r#"<script>
+addEventListener("load", () => {
+  const out = [];
+  for (const t of document.querySelectorAll("table")) {
+    const box = t.closest(".scroll") || t.parentElement;
+    out.push(t.id + ":" + Math.ceil(t.getBoundingClientRect().right) + ":" + box.scrollWidth + ":" + box.clientWidth);
+  }
+  document.body.setAttribute("data-measured", document.documentElement.clientWidth + "|" + out.join(","));
+});
+</script>"#;
+
+/// Loads `html` (the page as the exporter served it, with `script` as its
+/// `static/status.js`) from a file in `work`, with [`MEASURE`] appended,
+/// in a window `width` px wide; returns each table's id with its right
+/// edge, its box's scroll width and client width, and the viewport width.
+fn measure_tables(
+    binary: &Path,
+    work: &Path,
+    name: &str,
+    html: &str,
+    script: &str,
+    width: u32,
+) -> (u32, Vec<(String, u32, u32, u32)>) {
+    let dir = work.join(name);
+    std::fs::create_dir_all(dir.join("static")).unwrap();
+    std::fs::write(dir.join("static/status.js"), script).unwrap();
+    let page = dir.join("page.html");
+    std::fs::write(&page, html.replace("</body>", &format!("{MEASURE}</body>"))).unwrap();
+    let run = chromium(
+        binary,
+        work,
+        name,
+        &[
+            &format!("--window-size={width},1000"),
+            "--virtual-time-budget=3000",
+            "--dump-dom",
+            &format!("file://{}", page.display()),
+        ],
+    );
+    let measured = run
+        .stdout
+        .split("data-measured=\"")
+        .nth(1)
+        .and_then(|r| r.split('"').next())
+        .unwrap_or_else(|| panic!("the script measured nothing: {}", run.stderr));
+    let (viewport, tables) = measured.split_once('|').unwrap();
+    let tables = tables
+        .split(',')
+        .filter(|t| !t.is_empty())
+        .map(|t| {
+            let p: Vec<&str> = t.split(':').collect();
+            let n = |i: usize| p[i].parse::<u32>().unwrap();
+            (p[0].to_string(), n(1), n(2), n(3))
+        })
+        .collect();
+    (viewport.parse().unwrap(), tables)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_schedules_table_and_a_site_page_fit_a_1400_px_window() {
+    let Some(binary) = chromium_binary() else {
+        support::require(false, "chromium", "chromium");
+        return;
+    };
+    let (_fake, app) = support::start_demo().await;
+    let origin = format!("http://{}", app.addr);
+    let get = |path: String| {
+        let url = format!("{origin}{path}");
+        async move { reqwest::get(url).await.unwrap().text().await.unwrap() }
+    };
+    let page = get("/?per_page=1000".to_string()).await;
+    let script = get("/static/status.js".to_string()).await;
+    let sites: serde_json::Value =
+        serde_json::from_str(&get("/api/v1/sites".into()).await).unwrap();
+    // The site with the most to show: problems, a remote schedule.
+    let site = sites["sites"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .max_by_key(|s| s["problems"].as_array().map_or(0, Vec::len))
+        .unwrap();
+    let site_page = get(site["page"].as_str().unwrap().to_string()).await;
+    app.shutdown().await;
+
+    let work = tempfile::tempdir().unwrap();
+    let (work_path, binary2) = (work.path().to_path_buf(), binary.clone());
+    let (status, one) = tokio::task::spawn_blocking(move || {
+        (
+            measure_tables(&binary2, &work_path, "wide", &page, &script, 1400),
+            measure_tables(&binary2, &work_path, "site", &site_page, &script, 1400),
+        )
+    })
+    .await
+    .unwrap();
+    for (page, (viewport, tables)) in [("status page", status), ("site page", one)] {
+        assert!(viewport > 1300 && viewport <= 1400, "{page}: {viewport}");
+        assert!(!tables.is_empty(), "{page}: tables measured");
+        for (id, right, scroll, client) in tables {
+            assert!(
+                right <= viewport && scroll <= client,
+                "{page}: table {id:?} is wider than the window: its right edge at {right} px of {viewport}, its box scrolls {scroll} px in {client}"
+            );
+        }
+    }
+}

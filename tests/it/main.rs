@@ -34,6 +34,7 @@ mod probe;
 mod reload;
 mod render_cache;
 mod security;
+mod site_page;
 mod status_page;
 mod unknown;
 

@@ -399,6 +399,32 @@ async fn a_task_that_keeps_ending_is_restarted_with_doubling_backoff_then_the_ex
     running.stop().await;
 }
 
+#[tokio::test]
+async fn a_404_on_the_first_poll_asks_whether_base_url_is_right_and_a_later_one_does_not() {
+    let http_404 = || ApiError::Http {
+        endpoint: Endpoint::Servers,
+        status: 404,
+    };
+    let (store, slot) = acme();
+    let message = |slot: &AccountSlot| {
+        slot.load()
+            .last_poll
+            .as_ref()
+            .and_then(|p| p.error.as_ref())
+            .map(|e| e.message.clone())
+            .unwrap_or_default()
+    };
+    let source = Scripted::new(vec![Err(http_404()), Ok(fleet(&[1])), Err(http_404())]);
+    let _ = poller::poll_once(&source, &store, &slot).await;
+    assert_eq!(
+        message(&slot),
+        "account \"acme\": /server: HTTP 404; is base_url right? the server answered but has no such GridPane API path"
+    );
+    let _ = poller::poll_once(&source, &store, &slot).await;
+    let _ = poller::poll_once(&source, &store, &slot).await;
+    assert_eq!(message(&slot), "account \"acme\": /server: HTTP 404");
+}
+
 #[tokio::test(start_paused = true)]
 async fn a_failed_first_poll_is_retried_after_five_seconds_doubling_up_to_the_interval() {
     let (store, slot) = acme();

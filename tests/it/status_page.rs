@@ -50,7 +50,13 @@ fn before_the_first_poll_the_page_says_so_and_reloads_itself() {
         !html.contains("<table class=\"sites\""),
         "no schedule table without data"
     );
-    assert!(html.contains("<p class=\"empty\">No backup integrations.</p>"));
+    assert!(
+        !html.contains("No backup integrations"),
+        "no data is not \"no integrations\""
+    );
+    assert!(html.contains(
+        "<p class=\"empty\" data-unread-account=\"acme\">Account <strong>acme</strong>: not read yet, no poll of it has finished.</p>"
+    ));
 }
 
 #[test]
@@ -876,7 +882,7 @@ fn muted_problems_show_as_muted_expired_mutes_as_expired_and_each_card_leads_to_
     );
     assert!(
         muted.contains("data-muted=\"remote_not_set_up\"")
-            && muted.contains("muted until 2026-11-30 00:00 UTC: being &#60;migrated&#62;"),
+            && muted.contains("muted until the end of 2026-11-29: being &#60;migrated&#62;"),
         "{muted}"
     );
     assert!(

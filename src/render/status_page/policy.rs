@@ -3,7 +3,7 @@
 
 use chrono::{DateTime, Utc};
 
-use super::words::{fmt_time, rules_words};
+use super::words::{fmt_end, rules_words};
 use crate::domain::MutedProblem;
 use crate::domain::policy::{Policy, SiteRef};
 
@@ -20,7 +20,7 @@ impl<'a> MutedLine<'a> {
         MutedLine {
             code: m.problem.as_str(),
             text: m.problem.describe(),
-            until: fmt_time(m.until),
+            until: fmt_end(m.until),
             reason: &m.reason,
         }
     }
@@ -88,7 +88,7 @@ impl<'a> PolicySection<'a> {
                         None => "every problem".to_string(),
                         Some(ps) => ps.iter().map(|p| p.as_str()).collect::<Vec<_>>().join(", "),
                     },
-                    until: fmt_time(m.until),
+                    until: fmt_end(m.until),
                     reason: &m.reason,
                 })
                 .collect(),

@@ -120,6 +120,8 @@ pub(super) struct SiteLine<'a> {
     pub id: u64,
     pub account: &'a str,
     pub url: &'a str,
+    /// The site's page, relative to the status page.
+    pub page: String,
     pub problems: &'a [Problem],
     pub muted: Vec<MutedLine<'a>>,
     pub server: ServerCell<'a>,
@@ -231,7 +233,7 @@ pub(super) struct Retention {
 }
 
 impl<'a> SiteLine<'a> {
-    fn of(r: &'a SiteRow<'a>, now: DateTime<Utc>) -> SiteLine<'a> {
+    pub(super) fn of(r: &'a SiteRow<'a>, now: DateTime<Utc>) -> SiteLine<'a> {
         let server = match (r.server_label, r.site.server_id) {
             (Some(label), _) => ServerCell::Label {
                 label,
@@ -270,6 +272,7 @@ impl<'a> SiteLine<'a> {
             id: r.site.id,
             account: r.account,
             url: &r.site.url,
+            page: format!(".{}", api::site_path(r.account, r.site.id)),
             problems: &r.problems,
             muted: r.muted.iter().map(MutedLine::of).collect(),
             server,
@@ -289,7 +292,11 @@ impl<'a> SiteLine<'a> {
 }
 
 impl StorageCells {
-    fn of(row: &StorageRow<'_>, record: Option<&StorageBackups>, now: DateTime<Utc>) -> Self {
+    pub(super) fn of(
+        row: &StorageRow<'_>,
+        record: Option<&StorageBackups>,
+        now: DateTime<Utc>,
+    ) -> Self {
         let schedule = match row.schedule() {
             None => ScheduleCell::Missing(row.storage),
             Some(s) => ScheduleCell::Set {

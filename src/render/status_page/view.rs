@@ -61,6 +61,8 @@ pub(super) struct PageHtml<'a> {
     pub notes: Vec<AccountNote<'a>>,
     pub listing: Listing<'a>,
     pub integrations: Vec<IntegrationLine<'a>>,
+    /// The accounts in view whose integrations are not read yet.
+    pub unread: Unread<'a>,
     pub policy: PolicySection<'a>,
 }
 
@@ -295,6 +297,28 @@ pub(super) struct IntegrationLine<'a> {
     pub sites_href: Option<String>,
     /// The status's place in the order, for the script's sorting.
     pub rank: u8,
+}
+
+/// The accounts in view without data (no poll has finished), whose
+/// integrations are not known: never "no integrations".
+pub(super) struct Unread<'a> {
+    pub accounts: Vec<&'a str>,
+    /// An account in view has data.
+    pub any_read: bool,
+}
+
+impl<'a> Unread<'a> {
+    pub(super) fn of(view: &'a View, q: &PageQuery) -> Unread<'a> {
+        let (read, unread): (Vec<_>, Vec<_>) = view
+            .accounts
+            .iter()
+            .filter(|a| q.account.as_deref().is_none_or(|f| f == a.name))
+            .partition(|a| a.snapshot().is_some());
+        Unread {
+            accounts: unread.iter().map(|a| a.name.as_str()).collect(),
+            any_read: !read.is_empty(),
+        }
+    }
 }
 
 /// The integrations of the accounts in view: missing first, then unused,

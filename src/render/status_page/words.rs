@@ -13,6 +13,20 @@ pub fn fmt_time(t: DateTime<Utc>) -> String {
     t.format("%Y-%m-%d %H:%M UTC").to_string()
 }
 
+/// When a mute ends, in words: a mute ending at midnight UTC (a date
+/// `until: 2027-01-31`, which mutes through that day) ends at `the end of
+/// 2027-01-31`, not at `2027-02-01 00:00 UTC`; any other instant as
+/// [`fmt_time`] writes it.
+pub(crate) fn fmt_end(t: DateTime<Utc>) -> String {
+    match t.time() == chrono::NaiveTime::MIN {
+        true => match t.date_naive().pred_opt() {
+            Some(day) => format!("the end of {}", day.format("%Y-%m-%d")),
+            None => fmt_time(t),
+        },
+        false => fmt_time(t),
+    }
+}
+
 /// A duration in the largest two units: `45 s`, `3 min`, `2 h 5 min`, `3 d 4 h`.
 pub fn fmt_duration(secs: u64) -> String {
     let (d, h, m, s) = (
@@ -204,5 +218,13 @@ mod tests {
         assert_eq!(grouped(12_345_678), "12,345,678");
         assert_eq!(truncate("abc", 3), "abc");
         assert_eq!(truncate("ünïcode", 3), "ünï…");
+    }
+
+    #[test]
+    fn a_mute_until_a_date_ends_at_the_end_of_that_day_and_one_until_an_instant_at_it() {
+        let at = |raw: &str| raw.parse::<DateTime<Utc>>().unwrap_or_default();
+        assert_eq!(fmt_end(at("2027-02-01T00:00:00Z")), "the end of 2027-01-31");
+        assert_eq!(fmt_end(at("2027-02-01T05:30:00Z")), "2027-02-01 05:30 UTC");
+        assert_eq!(fmt_end(at("2027-02-01T00:00:01Z")), "2027-02-01 00:00 UTC");
     }
 }
