@@ -45,6 +45,7 @@ pub async fn start() -> std::io::Result<(FakeGridPane, Config)> {
             base_url,
             token: TokenSource::Inline(Secret::from(token)),
             time_zone: None,
+            remote_storage: Vec::new(),
         }],
         poll: PollConfig {
             interval: DEMO_INTERVAL,

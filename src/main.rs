@@ -72,6 +72,12 @@ fn main() -> ExitCode {
                 for a in &c.accounts {
                     println!("  account {:?}: {}", a.name, a.base_url);
                 }
+                for a in &c.accounts {
+                    for e in &a.remote_storage {
+                        let listing = &c.poll.remote_storage;
+                        println!("{}", config::remote_storage::summary(&a.name, e, listing));
+                    }
+                }
                 let p = &c.policy;
                 println!(
                     "policy: minimum retention {} days, longest interval {}, remote backups {}, overdue after {} periods + {}, {} group(s), {} mute(s)",

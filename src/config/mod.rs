@@ -6,6 +6,7 @@
 
 pub mod access;
 pub mod policy;
+pub mod remote_storage;
 pub(crate) mod time_zone;
 pub mod web;
 
@@ -180,6 +181,9 @@ pub struct Account {
     /// The UTC offset of the account's backup names (`time_zone`); `None`
     /// reads them as UTC.
     pub time_zone: Option<chrono::FixedOffset>,
+    /// The buckets its backups land in (`remote_storage`), listed to prove
+    /// them.
+    pub remote_storage: Vec<remote_storage::RemoteStorage>,
 }
 
 /// Polling and HTTP client settings, shared by all accounts.
@@ -216,6 +220,8 @@ pub struct PollConfig {
     pub max_site_removal_share: f64,
     /// Per-site detail requests (off by default).
     pub detail: DetailConfig,
+    /// How `accounts[].remote_storage` buckets are listed.
+    pub remote_storage: remote_storage::ListingConfig,
 }
 
 /// Per-site detail: `/backups/prune-schedule/{id}` and
@@ -288,6 +294,7 @@ impl Default for PollConfig {
             max_retries: 3,
             max_site_removal_share: 0.5,
             detail: DetailConfig::default(),
+            remote_storage: remote_storage::ListingConfig::default(),
         }
     }
 }
@@ -330,6 +337,8 @@ struct RawAccount {
     token_file: Option<PathBuf>,
     #[serde(default)]
     time_zone: Option<String>,
+    #[serde(default)]
+    remote_storage: Vec<remote_storage::RawRemoteStorage>,
 }
 
 /// A configuration error: one line, naming where and which key.
@@ -494,6 +503,10 @@ pub fn load_with_warnings(sources: &Sources) -> Result<Loaded, ConfigError> {
         let Some(rest) = name.strip_prefix(ENV_PREFIX) else {
             continue;
         };
+        // Keys of remote storage, read by the entry they belong to.
+        if name.starts_with(remote_storage::ENV_KEY_PREFIX) {
+            continue;
+        }
         let key = rest.to_ascii_lowercase().replace("__", ".");
         if key.is_empty() {
             continue;
@@ -642,6 +655,7 @@ fn validate(raw: RawConfig, sources: &Sources) -> Result<Loaded, ConfigError> {
         ));
     }
 
+    poll.remote_storage.validate(&file)?;
     let policy = policy::validate(raw.policy, &file)?;
     let mut warnings = Vec::new();
     let mut accounts = Vec::with_capacity(raw.accounts.len());
@@ -704,11 +718,19 @@ fn validate(raw: RawConfig, sources: &Sources) -> Result<Loaded, ConfigError> {
             .map(time_zone::parse_offset)
             .transpose()
             .map_err(|m| ConfigError::at(&file, &at("time_zone"), m))?;
+        let remote_storage = remote_storage::validate(
+            a.remote_storage,
+            &name,
+            &format!("accounts[{i}]"),
+            &file,
+            sources,
+        )?;
         accounts.push(Account {
             name,
             base_url,
             token,
             time_zone,
+            remote_storage,
         });
     }
 
@@ -823,6 +845,7 @@ fn account_from_env(
         base_url,
         token,
         time_zone: None,
+        remote_storage: Vec::new(),
     })
 }
 
@@ -992,6 +1015,7 @@ mod tests {
             base_url: Url::parse(url).unwrap(),
             token: TokenSource::Inline(Secret::from("t")),
             time_zone: None,
+            remote_storage: Vec::new(),
         };
         let config = Config {
             accounts: vec![
@@ -1022,6 +1046,7 @@ mod tests {
             base_url: Url::parse("https://my.gridpane.com").unwrap(),
             token: TokenSource::Inline(Secret::from("t")),
             time_zone: None,
+            remote_storage: Vec::new(),
         };
         let poll = PollConfig {
             requests_per_minute: 40,

@@ -12,6 +12,7 @@ use super::history::StorageBackups;
 use super::policy::{Policy, Rules, SiteContext};
 use super::problem::{Problem, ProblemSet};
 use super::snapshot::{AccountSnapshot, Site, Storage, StorageSettings};
+use crate::bucket::BucketEvidence;
 
 /// Automatic backups of this storage are on and scheduled. Where the site
 /// carries no flag, a schedule row counts as on.
@@ -116,6 +117,9 @@ pub(crate) struct StorageVerdict {
     pub overdue: bool,
     /// On, the record has been read, and it holds no backup of this storage.
     pub never_backed_up: bool,
+    /// Remote only: what the buckets of the `remote_storage` entry that
+    /// holds the site's integration say (`None`: no entry holds it).
+    pub copy: Option<super::copies::CopyProof>,
 }
 
 impl StorageVerdict {
@@ -149,6 +153,7 @@ impl StorageVerdict {
                     .retain_days
                     .is_some_and(|d| d > 0 && d < rules.min_retention_days),
             interval_too_long: enabled && interval_over(period, rules),
+            copy: None,
         }
     }
 }
@@ -224,11 +229,23 @@ pub(crate) struct SiteVerdict {
 }
 
 impl SiteVerdict {
+    #[cfg(test)]
     pub(crate) fn judge(
         at: &SiteContext<'_>,
         integration_ids: &HashSet<u64>,
         policy: &Policy,
         now: DateTime<Utc>,
+    ) -> SiteVerdict {
+        SiteVerdict::judge_with_copy(at, integration_ids, policy, now, None)
+    }
+
+    /// Like [`SiteVerdict::judge`], with the proof from the bucket.
+    pub(crate) fn judge_with_copy(
+        at: &SiteContext<'_>,
+        integration_ids: &HashSet<u64>,
+        policy: &Policy,
+        now: DateTime<Utc>,
+        copy: Option<super::copies::CopyProof>,
     ) -> SiteVerdict {
         let site = at.site;
         // A pending site: only what its schedule rows prove. Nothing is on,
@@ -255,7 +272,10 @@ impl SiteVerdict {
             },
         };
         let local = judge_storage(Storage::Local);
-        let remote = judge_storage(Storage::Remote);
+        let remote = StorageVerdict {
+            copy,
+            ..judge_storage(Storage::Remote)
+        };
         let integration_missing = integration_missing(site, integration_ids);
         let found = [
             (
@@ -350,6 +370,8 @@ impl SiteVerdict {
 #[derive(Clone, Debug, Default, PartialEq)]
 pub struct Assessment {
     sites: Vec<SiteVerdict>,
+    /// Per `remote_storage` entry, what its buckets hold against the sites.
+    copies: Vec<super::copies::StorageCopies>,
     /// The earliest instant after which time alone changes a verdict (an
     /// applied mute ends).
     next_change: Option<DateTime<Utc>>,
@@ -358,22 +380,44 @@ pub struct Assessment {
 impl Assessment {
     /// The one place a snapshot's sites are judged, under `policy` at `now`.
     pub fn of(snapshot: &AccountSnapshot, policy: &Policy, now: DateTime<Utc>) -> Assessment {
+        Assessment::with_evidence(snapshot, &BucketEvidence::default(), policy, now)
+    }
+
+    /// Like [`Assessment::of`], with what the account's buckets hold.
+    pub fn with_evidence(
+        snapshot: &AccountSnapshot,
+        evidence: &BucketEvidence,
+        policy: &Policy,
+        now: DateTime<Utc>,
+    ) -> Assessment {
+        let (proofs, copies) = super::copies::prove(snapshot, evidence);
         let ids = snapshot.integration_ids();
         let labels = snapshot.server_labels();
         let sites: Vec<SiteVerdict> = snapshot
             .sites
             .iter()
-            .map(|site| {
+            .zip(proofs)
+            .map(|(site, copy)| {
                 let at = SiteContext {
                     account: &snapshot.account,
                     site,
                     server_label: site.server_id.and_then(|id| labels.get(&id).copied()),
                 };
-                SiteVerdict::judge(&at, &ids, policy, now)
+                SiteVerdict::judge_with_copy(&at, &ids, policy, now, copy)
             })
             .collect();
         let next_change = sites.iter().flat_map(|v| &v.muted).map(|m| m.until).min();
-        Assessment { sites, next_change }
+        Assessment {
+            sites,
+            copies,
+            next_change,
+        }
+    }
+
+    /// Per `remote_storage` entry (in the evidence's order), what its
+    /// buckets hold against the sites.
+    pub(crate) fn copies(&self) -> &[super::copies::StorageCopies] {
+        &self.copies
     }
 
     /// One verdict per site, in the snapshot's site order.
@@ -395,6 +439,8 @@ impl Assessment {
 #[derive(Clone, Debug, PartialEq)]
 pub struct Assessed {
     snapshot: Arc<AccountSnapshot>,
+    /// What the account's buckets held when it was judged.
+    evidence: Arc<BucketEvidence>,
     assessment: Assessment,
 }
 
@@ -409,11 +455,31 @@ impl Assessed {
         policy: &Policy,
         now: DateTime<Utc>,
     ) -> Assessed {
-        let assessment = Assessment::of(&snapshot, policy, now);
+        Assessed::judge_with(snapshot, Arc::default(), policy, now)
+    }
+
+    /// The snapshot judged with what the account's buckets hold.
+    pub(crate) fn judge_with(
+        snapshot: Arc<AccountSnapshot>,
+        evidence: Arc<BucketEvidence>,
+        policy: &Policy,
+        now: DateTime<Utc>,
+    ) -> Assessed {
+        let assessment = Assessment::with_evidence(&snapshot, &evidence, policy, now);
         Assessed {
             snapshot,
+            evidence,
             assessment,
         }
+    }
+
+    /// What the account's buckets held when the snapshot was judged.
+    pub(crate) fn evidence(&self) -> &BucketEvidence {
+        &self.evidence
+    }
+
+    pub(crate) fn shared_evidence(&self) -> Arc<BucketEvidence> {
+        Arc::clone(&self.evidence)
     }
 
     pub fn snapshot(&self) -> &AccountSnapshot {
@@ -442,8 +508,10 @@ impl Assessed {
     pub(crate) fn with_verdicts(snapshot: AccountSnapshot, sites: Vec<SiteVerdict>) -> Assessed {
         Assessed {
             snapshot: Arc::new(snapshot),
+            evidence: Arc::default(),
             assessment: Assessment {
                 sites,
+                copies: Vec::new(),
                 next_change: None,
             },
         }

@@ -6,6 +6,7 @@
 
 pub(crate) mod assessment;
 pub(crate) mod calendar;
+pub(crate) mod copies;
 pub(crate) mod detail;
 pub(crate) mod history;
 pub(crate) mod pending;

@@ -2,6 +2,7 @@
 //! reader wants. They never call GridPane.
 
 pub mod api;
+pub(crate) mod copies;
 pub(crate) mod detail;
 pub mod metrics;
 pub mod status_page;

@@ -13,6 +13,7 @@ mod access;
 mod alerts;
 mod api;
 mod browser;
+mod bucket;
 mod budget;
 mod client;
 mod config;

@@ -3,6 +3,7 @@
 #![allow(dead_code)]
 
 pub mod prom;
+pub mod s3;
 pub mod status;
 
 use std::time::Duration;
@@ -39,6 +40,7 @@ pub fn account(name: &str, fake: &FakeGridPane, token: &str) -> Account {
         base_url: Url::parse(&fake.base_url()).unwrap(),
         token: TokenSource::Inline(Secret::from(token)),
         time_zone: None,
+        remote_storage: Vec::new(),
     }
 }
 
