@@ -8,6 +8,7 @@ use std::sync::Arc;
 use chrono::{DateTime, Utc};
 use serde::Serialize;
 
+use super::copies::CopyState;
 use super::history::StorageBackups;
 use super::policy::{Policy, Rules, SiteContext};
 use super::problem::{Problem, ProblemSet};
@@ -272,10 +273,17 @@ impl SiteVerdict {
             },
         };
         let local = judge_storage(Storage::Local);
-        let remote = StorageVerdict {
-            copy,
-            ..judge_storage(Storage::Remote)
-        };
+        let remote = judge_storage(Storage::Remote);
+        let copy = copy.map(|c| super::copies::CopyProof {
+            state: c.judge(
+                period(&site.remote),
+                rules.overdue_after,
+                rules.overdue_grace,
+            ),
+            ..c
+        });
+        let copy_state = copy.filter(|_| remote.enabled).map(|c| c.state);
+        let remote = StorageVerdict { copy, ..remote };
         let integration_missing = integration_missing(site, integration_ids);
         let found = [
             (
@@ -305,6 +313,14 @@ impl SiteVerdict {
                 Problem::IntervalTooLong,
                 local.interval_too_long || remote.interval_too_long,
             ),
+            (
+                Problem::RemoteCopyMissing,
+                copy_state == Some(CopyState::Missing),
+            ),
+            (
+                Problem::RemoteCopyStale,
+                copy_state == Some(CopyState::Stale),
+            ),
         ];
         let mut active = ProblemSet::default();
         let mut muted = Vec::new();
@@ -331,6 +347,10 @@ impl SiteVerdict {
             group: group.map(|g| Arc::clone(&g.name)),
             health: match Health::of(active.iter()) {
                 Health::Ok if pending => Health::Pending,
+                // FALLBACK until the domain has `Health::Unknown`: a site
+                // whose copy the bucket can neither prove nor disprove is
+                // never OK, and never "missing" (see copies.rs).
+                Health::Ok if copy_state == Some(CopyState::Unknown) => Health::Pending,
                 proven => proven,
             },
         }

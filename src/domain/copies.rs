@@ -6,6 +6,7 @@
 //! reads the result.
 
 use chrono::{DateTime, Utc};
+use serde::Serialize;
 
 use super::snapshot::AccountSnapshot;
 use crate::bucket::{BucketEvidence, IntegrationRef, Match, Matcher, Revisions, StorageEvidence};
@@ -13,7 +14,7 @@ use crate::bucket::{BucketEvidence, IntegrationRef, Match, Matcher, Revisions, S
 /// What the buckets of the entry that holds a site's remote backups say
 /// about it.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub(crate) struct CopyProof {
+pub struct CopyProof {
     /// The entry, as an index into the account's evidence.
     pub storage: usize,
     /// When the newest revision of the site landed; `None`: no revision
@@ -26,6 +27,63 @@ pub(crate) struct CopyProof {
     pub complete: bool,
     /// When the entry's last pass ended (`None`: not listed yet).
     pub listed_at: Option<DateTime<Utc>>,
+    /// What the proof says, under the site's rules ([`CopyProof::judge`]).
+    pub state: CopyState,
+}
+
+/// What the bucket proves about a site's remote backups.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum CopyState {
+    /// A revision of the site landed within what its schedule allows.
+    Verified,
+    /// The newest revision is older than its schedule allows.
+    Stale,
+    /// No revision of the site in any bucket, every one listed in full.
+    Missing,
+    /// Not proven either way: a bucket of the entry could not be listed
+    /// (or not yet), and what was listed holds nothing newer.
+    Unknown,
+}
+
+impl CopyState {
+    pub(crate) fn as_str(self) -> &'static str {
+        match self {
+            CopyState::Verified => "verified",
+            CopyState::Stale => "stale",
+            CopyState::Missing => "missing",
+            CopyState::Unknown => "unknown",
+        }
+    }
+}
+
+impl CopyProof {
+    /// The state of the proof for a remote schedule of `period` seconds:
+    /// stale once the newest revision is `overdue_after` periods plus
+    /// `overdue_grace` old at the time of the listing (judged at the
+    /// listing, like the record at its read: no time-driven flip between
+    /// passes). Only a complete listing proves a copy missing or stale.
+    pub(crate) fn judge(
+        &self,
+        period: Option<u64>,
+        overdue_after: f64,
+        grace: std::time::Duration,
+    ) -> CopyState {
+        let due = match (self.newest, period) {
+            (Some(newest), Some(p)) => {
+                let allowed = overdue_after * p as f64 + grace.as_secs_f64();
+                newest.checked_add_signed(chrono::Duration::milliseconds((allowed * 1000.0) as i64))
+            }
+            _ => None,
+        };
+        let late = matches!((due, self.listed_at), (Some(due), Some(at)) if at >= due);
+        match (self.newest, late, self.complete) {
+            (Some(_), false, _) => CopyState::Verified,
+            (Some(_), true, true) => CopyState::Stale,
+            (None, _, true) => CopyState::Missing,
+            (_, _, false) => CopyState::Unknown,
+        }
+    }
 }
 
 /// What one entry's buckets hold, against the snapshot's sites.
@@ -93,6 +151,7 @@ pub(crate) fn prove(
                 revisions: revisions.map_or(0, |r| r.count),
                 complete,
                 listed_at,
+                state: CopyState::Unknown,
             });
         }
         tallies.push(tally);
@@ -120,3 +179,6 @@ fn holds(storage: &StorageEvidence, snapshot: &AccountSnapshot, integration: Opt
 fn instant(unix: f64) -> Option<DateTime<Utc>> {
     DateTime::from_timestamp_millis((unix * 1000.0).round() as i64)
 }
+
+#[cfg(test)]
+mod tests;

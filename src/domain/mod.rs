@@ -16,6 +16,7 @@ pub(crate) mod snapshot;
 
 pub use assessment::*;
 pub use calendar::next_run;
+pub use copies::{CopyProof, CopyState};
 pub use detail::*;
 pub use history::{BackupHistory, StorageBackups};
 pub use pending::build_partial;

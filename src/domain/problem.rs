@@ -28,6 +28,13 @@ pub enum Problem {
     ShortRetention,
     /// A storage that is on runs less often than the policy's longest period.
     IntervalTooLong,
+    /// Remote backups are on, and no revision of the site is in any bucket
+    /// of the `remote_storage` entry that holds its integration, every one
+    /// of them listed in full.
+    RemoteCopyMissing,
+    /// The newest revision of the site in its bucket is older than the
+    /// policy allows for its remote schedule.
+    RemoteCopyStale,
 }
 
 /// How bad a problem is.
@@ -51,7 +58,7 @@ impl Severity {
 
 impl Problem {
     /// Every problem kind, most serious first (the order in which a site's problems are listed).
-    pub(crate) const ALL: [Problem; 9] = [
+    pub(crate) const ALL: [Problem; 11] = [
         Problem::LocalDisabled,
         Problem::LocalNotScheduled,
         Problem::RemoteDisabled,
@@ -61,6 +68,8 @@ impl Problem {
         Problem::BackupOverdue,
         Problem::ShortRetention,
         Problem::IntervalTooLong,
+        Problem::RemoteCopyMissing,
+        Problem::RemoteCopyStale,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -74,6 +83,8 @@ impl Problem {
             Problem::BackupOverdue => "backup_overdue",
             Problem::ShortRetention => "short_retention",
             Problem::IntervalTooLong => "interval_too_long",
+            Problem::RemoteCopyMissing => "remote_copy_missing",
+            Problem::RemoteCopyStale => "remote_copy_stale",
         }
     }
 
@@ -93,6 +104,10 @@ impl Problem {
             Problem::BackupOverdue => "the newest backup is older than its schedule allows",
             Problem::ShortRetention => "backups are kept for less than the policy's minimum",
             Problem::IntervalTooLong => "backups run less often than the policy requires",
+            Problem::RemoteCopyMissing => "the bucket holds no remote backup of the site",
+            Problem::RemoteCopyStale => {
+                "the newest remote backup in the bucket is older than its schedule allows"
+            }
         }
     }
 
@@ -114,9 +129,11 @@ impl Problem {
     pub(crate) fn storage(self) -> Option<Storage> {
         match self {
             Problem::LocalDisabled | Problem::LocalNotScheduled => Some(Storage::Local),
-            Problem::RemoteDisabled | Problem::RemoteNotSetUp | Problem::IntegrationMissing => {
-                Some(Storage::Remote)
-            }
+            Problem::RemoteDisabled
+            | Problem::RemoteNotSetUp
+            | Problem::IntegrationMissing
+            | Problem::RemoteCopyMissing
+            | Problem::RemoteCopyStale => Some(Storage::Remote),
             Problem::NeverBackedUp
             | Problem::BackupOverdue
             | Problem::ShortRetention

@@ -5,8 +5,10 @@ pub mod api;
 pub(crate) mod copies;
 pub(crate) mod detail;
 pub mod metrics;
+pub(crate) mod remote_copy;
 pub mod status_page;
 pub mod text;
+pub(crate) mod time;
 
 #[cfg(test)]
 mod tests {
