@@ -502,9 +502,11 @@ impl Reload {
             access_rules = new.access.is_some(),
             "configuration reloaded; policy and access rules applied"
         );
-        self.store
-            .set_policy(new.policy.clone(), chrono::Utc::now());
-        self.running.policy = new.policy;
+        let mut policy = new.policy;
+        // Whether records are read is the poll's (restart only).
+        policy.records_read = self.running.policy.records_read;
+        self.store.set_policy(policy.clone(), chrono::Utc::now());
+        self.running.policy = policy;
         if self.running.access != new.access {
             self.access.replace(new.access.clone());
             self.running.access = new.access;

@@ -86,6 +86,7 @@ mod tests {
                 remote: StorageSettings::default(),
                 pending: false,
                 history: None,
+                record_failure: None,
             }],
             integrations: Vec::new(),
         }

@@ -80,7 +80,7 @@ fn main() -> ExitCode {
                 }
                 let p = &c.policy;
                 println!(
-                    "policy: minimum retention {} days, longest interval {}, remote backups {}, overdue after {} periods + {}, {} group(s), {} mute(s)",
+                    "policy: minimum retention {} days, longest interval {}, remote backups {}, overdue after {} periods + {}, record read at most {} ago, {} group(s), {} mute(s)",
                     p.rules.min_retention_days,
                     humantime::format_duration(p.rules.max_interval),
                     if p.rules.require_remote {
@@ -90,6 +90,7 @@ fn main() -> ExitCode {
                     },
                     p.rules.overdue_after,
                     humantime::format_duration(p.rules.overdue_grace),
+                    humantime::format_duration(p.rules.record_max_age),
                     p.groups.len(),
                     p.mutes.len()
                 );

@@ -469,6 +469,7 @@ mod tests {
             remote: Default::default(),
             pending: false,
             history: None,
+            record_failure: None,
         }
     }
 

@@ -10,11 +10,12 @@ use tokio::sync::watch;
 
 use crate::config::TokenSource;
 use crate::domain::{self, Fetched, unix_now};
-use crate::gridpane::{ApiError, Client, RequestTally, Secret};
+use crate::gridpane::{ApiError, Client, RateLimitWait, RequestTally, Secret};
 use crate::store::{AccountSlot, AccountState, PollError, PollResult, Store, SweepStatus};
 
 pub mod detail;
 mod sweep;
+mod waits;
 pub use sweep::{SweepLimits, SweepingSource};
 
 /// What a poll knows before it ends: the bulk endpoints' answers and the
@@ -47,6 +48,11 @@ pub trait Source: Send + Sync + 'static {
     fn unconfirmed_removals(&self) -> usize {
         0
     }
+    /// The source's wait for GridPane's rate limit in progress, and its
+    /// changes; `None` for a source that never waits.
+    fn rate_limit_waits(&self) -> Option<watch::Receiver<Option<RateLimitWait>>> {
+        None
+    }
 }
 
 /// A shared source, so that a restarted poller goes on with the same one.
@@ -65,6 +71,9 @@ impl<S: Source> Source for Arc<S> {
     }
     fn unconfirmed_removals(&self) -> usize {
         S::unconfirmed_removals(self)
+    }
+    fn rate_limit_waits(&self) -> Option<watch::Receiver<Option<RateLimitWait>>> {
+        S::rate_limit_waits(self)
     }
 }
 
@@ -85,6 +94,10 @@ impl Source for GridPaneSource {
 
     fn take_tally(&self) -> RequestTally {
         self.client.take_tally()
+    }
+
+    fn rate_limit_waits(&self) -> Option<watch::Receiver<Option<RateLimitWait>>> {
+        Some(self.client.rate_limit_waits())
     }
 }
 
@@ -129,7 +142,8 @@ async fn poll<S: Source>(
     store.update(slot, |s| s.polling = true);
     let started = tokio::time::Instant::now();
     let publish = |partial: Partial| publish_partial(store, slot, partial);
-    let result = source.fetch_publishing(&publish).await;
+    let fetch = source.fetch_publishing(&publish);
+    let result = waits::showing_waits(fetch, source.rate_limit_waits(), store, slot).await;
     let duration = started.elapsed().as_secs_f64();
     let tally = source.take_tally();
     let unconfirmed = source.unconfirmed_removals();
@@ -139,6 +153,7 @@ async fn poll<S: Source>(
     let record = |s: &mut AccountState, error: Option<PollError>| {
         s.polling = false;
         s.publishing = false;
+        s.rate_limit_wait = None;
         s.ready = true;
         s.counters.polls += 1;
         if let Some(e) = &error {
@@ -192,6 +207,10 @@ async fn poll<S: Source>(
             store.replace_with(slot, |s| {
                 install(store, s, snapshot);
                 s.unconfirmed_removals = unconfirmed;
+                s.unconfirmed_since = match unconfirmed {
+                    0 => None,
+                    _ => Some(s.unconfirmed_since.unwrap_or(finished_at)),
+                };
                 // A successful poll ends the first sweep (it runs to its
                 // end in one poll).
                 s.sweep = None;
@@ -320,6 +339,11 @@ pub async fn run<S: Source>(
             s.next_poll_at = Some(unix_now() + delay.as_secs_f64())
         })
     };
+    // Since when the account has been polled: kept across restarts of
+    // its poller, for "never read" (the page, the API, the metrics).
+    store.update(&slot, |s| {
+        s.watched_since.get_or_insert_with(unix_now);
+    });
     let mut delay = start_after;
     if !delay.is_zero() {
         due_in(delay);

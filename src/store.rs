@@ -15,6 +15,7 @@ use chrono::{DateTime, Utc};
 
 use crate::bucket::BucketEvidence;
 use crate::domain::{AccountSnapshot, Assessed, Policy, SiteDetail};
+pub use crate::gridpane::RateLimitWait;
 
 /// The outcome of one poll.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -97,7 +98,31 @@ pub struct AccountState {
     /// What the account's buckets held at the last listing pass
     /// (`remote_storage`), judged with every snapshot; empty without it.
     pub evidence: Arc<BucketEvidence>,
+    /// Unix seconds when the exporter began polling the account (its
+    /// poller's first start); `None` until then.
+    pub watched_since: Option<f64>,
+    /// Unix seconds of the poll that began holding back
+    /// [`AccountState::unconfirmed_removals`]; `None` while none are held.
+    pub unconfirmed_since: Option<f64>,
+    /// The poll in progress waits for GridPane's rate limit.
+    pub rate_limit_wait: Option<RateLimitWait>,
 }
+
+/// An account that has never been read: no snapshot at all, neither from a
+/// poll nor from the state file.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct NeverPolled {
+    /// When the exporter began polling it (unix seconds), when known.
+    pub since: Option<f64>,
+    /// It has been so for [`NEVER_POLLED_CRITICAL_AFTER`] or longer: every
+    /// surface calls it critical.
+    pub critical: bool,
+}
+
+/// How long an account may go without a single successful poll before it
+/// is critical (`GridPaneAccountNeverPolled` fires after as long).
+pub const NEVER_POLLED_CRITICAL_AFTER: std::time::Duration =
+    std::time::Duration::from_secs(15 * 60);
 
 /// Where the first `/site` sweep of an account is, as of its last
 /// publication (the `sweep` entry of `/api/v1/status`).
@@ -119,6 +144,18 @@ impl AccountState {
     /// data it read so far (the first sweep, page by page).
     pub fn up(&self) -> bool {
         self.publishing || matches!(&self.last_poll, Some(p) if p.error.is_none())
+    }
+
+    /// The account has no data at all, and since when (as of `now_unix`).
+    pub fn never_polled(&self, now_unix: f64) -> Option<NeverPolled> {
+        if self.snapshot.is_some() {
+            return None;
+        }
+        let bound = NEVER_POLLED_CRITICAL_AFTER.as_secs_f64();
+        Some(NeverPolled {
+            since: self.watched_since,
+            critical: self.watched_since.is_some_and(|t| now_unix - t >= bound),
+        })
     }
 }
 

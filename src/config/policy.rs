@@ -24,6 +24,8 @@ pub(super) struct RawPolicy {
     overdue_after: Option<f64>,
     #[serde(with = "humantime_serde")]
     overdue_grace: Option<Duration>,
+    #[serde(with = "humantime_serde")]
+    record_max_age: Option<Duration>,
     groups: Vec<RawGroup>,
     mutes: Vec<RawMute>,
 }
@@ -35,6 +37,7 @@ struct RawRules {
     require_remote: Option<bool>,
     overdue_after: Option<f64>,
     overdue_grace: Option<Duration>,
+    record_max_age: Option<Duration>,
 }
 
 #[derive(Clone, Debug, Deserialize)]
@@ -53,6 +56,8 @@ struct RawGroup {
     overdue_after: Option<f64>,
     #[serde(default, with = "humantime_serde")]
     overdue_grace: Option<Duration>,
+    #[serde(default, with = "humantime_serde")]
+    record_max_age: Option<Duration>,
 }
 
 #[derive(Clone, Debug, Default, Deserialize)]
@@ -100,6 +105,7 @@ impl RawRules {
             require_remote: self.require_remote.unwrap_or(base.require_remote),
             overdue_after: self.overdue_after.unwrap_or(base.overdue_after),
             overdue_grace: self.overdue_grace.unwrap_or(base.overdue_grace),
+            record_max_age: self.record_max_age.unwrap_or(base.record_max_age),
         }
     }
 }
@@ -116,8 +122,18 @@ fn check(rules: &Rules, key: &str) -> Result<(), (String, String)> {
             "must be a number of schedule periods, at least 1".into(),
         ));
     }
+    if rules.record_max_age.is_zero() || rules.record_max_age > MAX_RECORD_AGE {
+        return Err((
+            format!("{key}record_max_age"),
+            "must be > 0 and at most 365d".into(),
+        ));
+    }
     Ok(())
 }
+
+/// The longest `record_max_age`: a record read a year ago says nothing
+/// about today's backups.
+const MAX_RECORD_AGE: Duration = Duration::from_secs(365 * 86_400);
 
 /// Checks the section and builds the policy. Errors name the key.
 pub(super) fn validate(raw: RawPolicy, file: &str) -> Result<Policy, ConfigError> {
@@ -128,6 +144,7 @@ pub(super) fn validate(raw: RawPolicy, file: &str) -> Result<Policy, ConfigError
         require_remote: raw.require_remote,
         overdue_after: raw.overdue_after,
         overdue_grace: raw.overdue_grace,
+        record_max_age: raw.record_max_age,
     }
     .over(Rules::default());
     check(&rules, "policy.").map_err(|(key, message)| err(key, message))?;
@@ -147,6 +164,7 @@ pub(super) fn validate(raw: RawPolicy, file: &str) -> Result<Policy, ConfigError
             require_remote: g.require_remote,
             overdue_after: g.overdue_after,
             overdue_grace: g.overdue_grace,
+            record_max_age: g.record_max_age,
         }
         .over(rules);
         check(&own, &at("")).map_err(|(key, message)| err(key, message))?;
@@ -227,6 +245,7 @@ pub(super) fn validate(raw: RawPolicy, file: &str) -> Result<Policy, ConfigError
         rules,
         groups,
         mutes,
+        records_read: false,
     })
 }
 

@@ -11,14 +11,48 @@ use serde::Serialize;
 use super::copies::CopyState;
 use super::history::StorageBackups;
 use super::policy::{Policy, Rules, SiteContext};
-use super::problem::{Problem, ProblemSet};
+use super::problem::{Problem, ProblemSet, Severity};
 use super::snapshot::{AccountSnapshot, Site, Storage, StorageSettings};
 use crate::bucket::BucketEvidence;
 
-/// Automatic backups of this storage are on and scheduled. Where the site
-/// carries no flag, a schedule row counts as on.
+/// Automatic backups of this storage are on and scheduled. Where the site's
+/// switch was not understood (`""`, `null`, absent), the storage is neither
+/// on nor off: its site is `schedule_unreadable`.
 pub(crate) fn schedule_enabled(settings: &StorageSettings) -> bool {
-    settings.schedule.is_some() && settings.automatic.unwrap_or(true)
+    settings.schedule.is_some() && settings.automatic == Some(true)
+}
+
+/// The storage's switch or schedule row holds something the exporter does
+/// not understand (an unknown frequency, an impossible hour, minute or day,
+/// a switch that is not on or off).
+/// Without a schedule row the storage is not scheduled whatever its switch
+/// says, so the switch alone matters only beside a row.
+pub(crate) fn schedule_not_understood(settings: &StorageSettings) -> bool {
+    settings
+        .schedule
+        .as_ref()
+        .is_some_and(|s| s.flaw.is_some() || settings.automatic.is_none())
+}
+
+/// How far ahead of the clock a record's read may be and still count: the
+/// same allowance the reader gives backup names
+/// ([`crate::gridpane::history::CLOCK_ALLOWANCE`]).
+const READ_CLOCK_ALLOWANCE_SECS: f64 = crate::gridpane::history::CLOCK_ALLOWANCE.as_secs() as f64;
+
+/// When a record last read well at `read_at` becomes stale under
+/// `record_max_age`; `None` when `read_at` is no time at all.
+fn stale_at(read_at: f64, rules: &Rules) -> Option<DateTime<Utc>> {
+    instant(read_at + rules.record_max_age.as_secs_f64())
+}
+
+/// The last good read of a record is too old to rest a verdict on: older
+/// than `record_max_age`, ahead of the clock, or no time at all.
+fn record_stale(read_at: f64, rules: &Rules, now: DateTime<Utc>) -> bool {
+    let now_unix = now.timestamp_millis() as f64 / 1000.0;
+    match stale_at(read_at, rules) {
+        Some(at) => now >= at || read_at > now_unix + READ_CLOCK_ALLOWANCE_SECS,
+        None => true,
+    }
 }
 
 /// `Some(true)` when the remote schedule points at an integration that is not
@@ -45,6 +79,10 @@ pub(crate) fn remote_configured(site: &Site, integration_ids: &HashSet<u64>) -> 
 pub enum Health {
     /// At least one critical problem: the site is not protected.
     Problem,
+    /// No critical problem, but a fact the verdict rests on was not read or
+    /// not understood (a problem of severity unknown): neither OK nor
+    /// "not protected".
+    Unknown,
     /// Only warnings: protected, but less than it should be.
     Warning,
     /// No problem proven yet, but the site's `/site` record has not been
@@ -54,27 +92,32 @@ pub enum Health {
 }
 
 impl Health {
-    pub(crate) const ALL: [Health; 4] = [
+    pub(crate) const ALL: [Health; 5] = [
         Health::Problem,
+        Health::Unknown,
         Health::Warning,
         Health::Pending,
         Health::Ok,
     ];
 
+    /// Any critical problem: [`Health::Problem`]; else any of severity
+    /// unknown: [`Health::Unknown`]; else any warning: [`Health::Warning`].
     pub(crate) fn of(problems: impl IntoIterator<Item = Problem>) -> Health {
-        let mut health = Health::Ok;
-        for p in problems {
-            if !p.is_warning() {
-                return Health::Problem;
-            }
-            health = Health::Warning;
-        }
-        health
+        problems
+            .into_iter()
+            .map(|p| match p.severity() {
+                Severity::Critical => Health::Problem,
+                Severity::Unknown => Health::Unknown,
+                Severity::Warning => Health::Warning,
+            })
+            .min()
+            .unwrap_or(Health::Ok)
     }
 
     pub fn as_str(self) -> &'static str {
         match self {
             Health::Problem => "problem",
+            Health::Unknown => "unknown",
             Health::Warning => "warning",
             Health::Pending => "pending",
             Health::Ok => "ok",
@@ -85,7 +128,8 @@ impl Health {
         Health::ALL.into_iter().find(|h| h.as_str() == name)
     }
 
-    /// Every status in words, for messages: "problem, warning, pending or ok".
+    /// Every status in words, for messages: "problem, unknown, warning,
+    /// pending or ok".
     pub(crate) fn names() -> String {
         let names: Vec<&str> = Health::ALL.iter().map(|h| h.as_str()).collect();
         match names.split_last() {
@@ -100,6 +144,8 @@ impl Health {
 pub(crate) struct StorageVerdict {
     /// A schedule row exists, on or off.
     pub scheduled: bool,
+    /// A schedule row exists and the site's switch says off.
+    pub off: bool,
     /// [`schedule_enabled`]: automatic backups are on and scheduled.
     pub enabled: bool,
     /// On, and kept for less than the site's `min_retention_days`
@@ -121,6 +167,8 @@ pub(crate) struct StorageVerdict {
     /// Remote only: what the buckets of the `remote_storage` entry that
     /// holds the site's integration say (`None`: no entry holds it).
     pub copy: Option<super::copies::CopyProof>,
+    /// [`schedule_not_understood`] (never for a pending site).
+    pub not_understood: bool,
 }
 
 impl StorageVerdict {
@@ -148,6 +196,7 @@ impl StorageVerdict {
             },
             never_backed_up: enabled && backups.is_some_and(|b| b.last.is_none()),
             scheduled: settings.schedule.is_some(),
+            off: settings.schedule.is_some() && settings.automatic == Some(false),
             enabled,
             short_retention: enabled
                 && settings
@@ -155,6 +204,7 @@ impl StorageVerdict {
                     .is_some_and(|d| d > 0 && d < rules.min_retention_days),
             interval_too_long: enabled && interval_over(period, rules),
             copy: None,
+            not_understood: schedule_not_understood(settings),
         }
     }
 }
@@ -227,6 +277,46 @@ pub(crate) struct SiteVerdict {
     pub group: Option<Arc<str>>,
     /// From the active problems only.
     pub health: Health,
+    /// When the site's record, read well and not stale now, becomes stale.
+    pub stale_at: Option<DateTime<Utc>>,
+}
+
+/// What the site's backup record allows the verdict to rest on.
+#[derive(Clone, Copy, Debug, Default)]
+struct RecordVerdict {
+    /// Records are read, and this site's has not been read yet.
+    awaited: bool,
+    /// The newest read of the record failed or was not understood.
+    unreadable: bool,
+    /// The last good read is older than `record_max_age` (or no time).
+    stale: bool,
+    /// When a good, fresh record becomes stale.
+    stale_at: Option<DateTime<Utc>>,
+}
+
+impl RecordVerdict {
+    fn judge(site: &Site, records_read: bool, rules: &Rules, now: DateTime<Utc>) -> RecordVerdict {
+        if site.pending {
+            return RecordVerdict::default();
+        }
+        let unreadable = site.record_failure.is_some();
+        match &site.history {
+            None => RecordVerdict {
+                awaited: records_read && !unreadable,
+                unreadable,
+                ..RecordVerdict::default()
+            },
+            Some(h) => {
+                let stale = !unreadable && record_stale(h.read_at, rules, now);
+                RecordVerdict {
+                    awaited: false,
+                    unreadable,
+                    stale,
+                    stale_at: stale_at(h.read_at, rules).filter(|_| !stale && !unreadable),
+                }
+            }
+        }
+    }
 }
 
 impl SiteVerdict {
@@ -284,17 +374,15 @@ impl SiteVerdict {
         });
         let copy_state = copy.filter(|_| remote.enabled).map(|c| c.state);
         let remote = StorageVerdict { copy, ..remote };
+        // Not listed yet since the process started, no bucket failed: like
+        // a record not read yet, pending rather than OK.
+        let copy_awaited = copy_state == Some(CopyState::Pending);
         let integration_missing = integration_missing(site, integration_ids);
+        let record = RecordVerdict::judge(site, policy.records_read, rules, now);
         let found = [
-            (
-                Problem::LocalDisabled,
-                !pending && local.scheduled && !local.enabled,
-            ),
+            (Problem::LocalDisabled, !pending && local.off),
             (Problem::LocalNotScheduled, !local.scheduled),
-            (
-                Problem::RemoteDisabled,
-                !pending && remote.scheduled && !remote.enabled,
-            ),
+            (Problem::RemoteDisabled, !pending && remote.off),
             (Problem::RemoteNotSetUp, !remote.scheduled),
             (
                 Problem::IntegrationMissing,
@@ -305,6 +393,12 @@ impl SiteVerdict {
                 local.never_backed_up || remote.never_backed_up,
             ),
             (Problem::BackupOverdue, local.overdue || remote.overdue),
+            (Problem::RecordUnreadable, record.unreadable),
+            (Problem::RecordStale, record.stale),
+            (
+                Problem::ScheduleUnreadable,
+                local.not_understood || (remote.not_understood && rules.require_remote),
+            ),
             (
                 Problem::ShortRetention,
                 local.short_retention || remote.short_retention,
@@ -320,6 +414,10 @@ impl SiteVerdict {
             (
                 Problem::RemoteCopyStale,
                 copy_state == Some(CopyState::Stale),
+            ),
+            (
+                Problem::RemoteCopyUnknown,
+                copy_state == Some(CopyState::Unknown),
             ),
         ];
         let mut active = ProblemSet::default();
@@ -346,13 +444,10 @@ impl SiteVerdict {
             muted,
             group: group.map(|g| Arc::clone(&g.name)),
             health: match Health::of(active.iter()) {
-                Health::Ok if pending => Health::Pending,
-                // FALLBACK until the domain has `Health::Unknown`: a site
-                // whose copy the bucket can neither prove nor disprove is
-                // never OK, and never "missing" (see copies.rs).
-                Health::Ok if copy_state == Some(CopyState::Unknown) => Health::Pending,
+                Health::Ok if pending || record.awaited || copy_awaited => Health::Pending,
                 proven => proven,
             },
+            stale_at: record.stale_at,
         }
     }
 
@@ -381,6 +476,7 @@ impl SiteVerdict {
             Problem::IntervalTooLong => v.interval_too_long,
             Problem::NeverBackedUp => v.never_backed_up,
             Problem::BackupOverdue => v.overdue,
+            Problem::ScheduleUnreadable => v.not_understood,
             p => p.storage() == Some(storage),
         })
     }
@@ -393,7 +489,7 @@ pub struct Assessment {
     /// Per `remote_storage` entry, what its buckets hold against the sites.
     copies: Vec<super::copies::StorageCopies>,
     /// The earliest instant after which time alone changes a verdict (an
-    /// applied mute ends).
+    /// applied mute ends, a record becomes stale).
     next_change: Option<DateTime<Utc>>,
 }
 
@@ -426,7 +522,9 @@ impl Assessment {
                 SiteVerdict::judge_with_copy(&at, &ids, policy, now, copy)
             })
             .collect();
-        let next_change = sites.iter().flat_map(|v| &v.muted).map(|m| m.until).min();
+        let mute_ends = sites.iter().flat_map(|v| &v.muted).map(|m| m.until);
+        let stale = sites.iter().filter_map(|v| v.stale_at);
+        let next_change = mute_ends.chain(stale).min();
         Assessment {
             sites,
             copies,
@@ -446,7 +544,8 @@ impl Assessment {
     }
 
     /// When the snapshot must be judged again although nothing else
-    /// changed: the end of the first mute that mutes a problem.
+    /// changed: the end of the first mute that mutes a problem, or the
+    /// first record that becomes stale.
     pub(crate) fn next_change(&self) -> Option<DateTime<Utc>> {
         self.next_change
     }

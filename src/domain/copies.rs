@@ -9,7 +9,9 @@ use chrono::{DateTime, Utc};
 use serde::Serialize;
 
 use super::snapshot::AccountSnapshot;
-use crate::bucket::{BucketEvidence, IntegrationRef, Match, Matcher, Revisions, StorageEvidence};
+use crate::bucket::{
+    BucketEvidence, IntegrationRef, ListOutcome, Match, Matcher, Revisions, StorageEvidence,
+};
 
 /// What the buckets of the entry that holds a site's remote backups say
 /// about it.
@@ -25,6 +27,9 @@ pub struct CopyProof {
     /// Every bucket of the entry was listed in full by its last pass: a
     /// revision not found is not there.
     pub complete: bool,
+    /// A bucket of the entry failed its last listing (403, timeout, a body
+    /// not understood, the key cap): what it holds is not known.
+    pub failed: bool,
     /// When the entry's last pass ended (`None`: not listed yet).
     pub listed_at: Option<DateTime<Utc>>,
     /// What the proof says, under the site's rules ([`CopyProof::judge`]).
@@ -41,9 +46,13 @@ pub enum CopyState {
     Stale,
     /// No revision of the site in any bucket, every one listed in full.
     Missing,
-    /// Not proven either way: a bucket of the entry could not be listed
-    /// (or not yet), and what was listed holds nothing newer.
+    /// Not proven either way: a bucket of the entry could not be listed,
+    /// and what was listed holds nothing within the schedule (the site is
+    /// `remote_copy_unknown`).
     Unknown,
+    /// Not proven either way yet: a bucket of the entry has not been listed
+    /// since the process started, and none failed (the site is pending).
+    Pending,
 }
 
 impl CopyState {
@@ -53,6 +62,7 @@ impl CopyState {
             CopyState::Stale => "stale",
             CopyState::Missing => "missing",
             CopyState::Unknown => "unknown",
+            CopyState::Pending => "pending",
         }
     }
 }
@@ -81,7 +91,8 @@ impl CopyProof {
             (Some(_), false, _) => CopyState::Verified,
             (Some(_), true, true) => CopyState::Stale,
             (None, _, true) => CopyState::Missing,
-            (_, _, false) => CopyState::Unknown,
+            (_, _, false) if self.failed => CopyState::Unknown,
+            (_, _, false) => CopyState::Pending,
         }
     }
 }
@@ -128,6 +139,10 @@ pub(crate) fn prove(
             }
         }
         let complete = storage.up();
+        let failed = storage
+            .buckets
+            .iter()
+            .any(|b| matches!(b.outcome, ListOutcome::Failed { .. }));
         let listed_at = storage.listed_at.and_then(instant);
         for (i, site) in snapshot.sites.iter().enumerate() {
             let Some(slot) = proofs.get_mut(i) else {
@@ -150,6 +165,7 @@ pub(crate) fn prove(
                 newest: revisions.and_then(|r| instant(r.newest)),
                 revisions: revisions.map_or(0, |r| r.count),
                 complete,
+                failed,
                 listed_at,
                 state: CopyState::Unknown,
             });

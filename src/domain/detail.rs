@@ -27,6 +27,10 @@ pub struct SiteDetail {
     /// until it has been read (and in state files written before).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub history: Option<super::history::BackupHistory>,
+    /// The newest read of the record failed or was not understood; `history`
+    /// then holds the last good read, if any. Cleared by a good read.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub record_failure: Option<super::history::RecordFailure>,
 }
 
 /// Lays per-site detail over a snapshot built from the bulk endpoints: what
@@ -41,8 +45,9 @@ pub fn apply_detail(snapshot: &mut AccountSnapshot, detail: &BTreeMap<u64, SiteD
         let Some(d) = detail.get(&site.id) else {
             continue;
         };
-        if d.history.is_some() {
+        if d.history.is_some() || d.record_failure.is_some() {
             site.history.clone_from(&d.history);
+            site.record_failure = d.record_failure;
         }
         for (settings, retention) in [(&mut site.local, &d.local), (&mut site.remote, &d.remote)] {
             if retention.prune_schedule.is_some() {

@@ -6,7 +6,16 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::gridpane::history::{BackupType, Found};
+use crate::gridpane::history::{BackupType, Found, Unreadable};
+
+/// The newest read of a site's backup record failed or was not understood.
+#[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
+pub struct RecordFailure {
+    /// Unix seconds of the failed read.
+    pub at: f64,
+    /// Why, as a bounded code ([`Unreadable::as_str`]).
+    pub reason: Unreadable,
+}
 
 /// The backups of one storage in a site's record.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Serialize, Deserialize)]

@@ -18,7 +18,7 @@ pub use assessment::*;
 pub use calendar::next_run;
 pub use copies::{CopyProof, CopyState};
 pub use detail::*;
-pub use history::{BackupHistory, StorageBackups};
+pub use history::{BackupHistory, RecordFailure, StorageBackups};
 pub use pending::build_partial;
 pub use policy::Policy;
 pub use problem::*;
@@ -35,3 +35,5 @@ pub(crate) fn unix_now() -> f64 {
 
 #[cfg(test)]
 mod tests;
+#[cfg(test)]
+mod unknown_tests;

@@ -28,6 +28,9 @@ pub struct Rules {
     /// schedule's periods old (plus `overdue_grace`) before it is overdue.
     pub overdue_after: f64,
     pub overdue_grace: Duration,
+    /// The last good read of a site's backup record may be this old before
+    /// the site's outcome is unknown (`record_stale`).
+    pub record_max_age: Duration,
 }
 
 impl Default for Rules {
@@ -38,6 +41,7 @@ impl Default for Rules {
             require_remote: true,
             overdue_after: 2.0,
             overdue_grace: Duration::from_secs(3_600),
+            record_max_age: Duration::from_secs(7 * 86_400),
         }
     }
 }
@@ -154,6 +158,10 @@ pub struct Policy {
     /// First match wins.
     pub groups: Vec<Group>,
     pub mutes: Vec<Mute>,
+    /// GridPane's backup record of every site is read
+    /// (`poll.detail.history`): a site whose record has not been read yet
+    /// is pending, never OK.
+    pub records_read: bool,
 }
 
 impl Policy {
@@ -194,6 +202,7 @@ impl Policy {
                     (!sites.is_empty()).then(|| Mute { sites, ..m.clone() })
                 })
                 .collect(),
+            records_read: self.records_read,
         }
     }
 
@@ -239,6 +248,7 @@ impl Policy {
                 require_remote: a.require_remote && b.require_remote,
                 overdue_after: a.overdue_after.max(b.overdue_after),
                 overdue_grace: a.overdue_grace.max(b.overdue_grace),
+                record_max_age: a.record_max_age.max(b.record_max_age),
             })
             .unwrap_or(self.rules);
         (group, rules)

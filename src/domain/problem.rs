@@ -24,10 +24,6 @@ pub enum Problem {
     /// The newest backup of a storage that is on is older than the policy
     /// allows for its schedule.
     BackupOverdue,
-    /// Local or remote backups are kept for less than the policy's minimum.
-    ShortRetention,
-    /// A storage that is on runs less often than the policy's longest period.
-    IntervalTooLong,
     /// Remote backups are on, and no revision of the site is in any bucket
     /// of the `remote_storage` entry that holds its integration, every one
     /// of them listed in full.
@@ -35,6 +31,23 @@ pub enum Problem {
     /// The newest revision of the site in its bucket is older than the
     /// policy allows for its remote schedule.
     RemoteCopyStale,
+    /// GridPane's record of the site's backups could not be read or
+    /// understood at its last read.
+    RecordUnreadable,
+    /// The last good read of the site's record is older than the policy's
+    /// `record_max_age`.
+    RecordStale,
+    /// A schedule row or an on/off switch of the site the exporter does not
+    /// understand.
+    ScheduleUnreadable,
+    /// Remote backups are on, a bucket of the `remote_storage` entry that
+    /// holds the site's integration could not be listed in full, and what
+    /// was listed holds no revision of the site within its schedule.
+    RemoteCopyUnknown,
+    /// Local or remote backups are kept for less than the policy's minimum.
+    ShortRetention,
+    /// A storage that is on runs less often than the policy's longest period.
+    IntervalTooLong,
 }
 
 /// How bad a problem is.
@@ -43,6 +56,9 @@ pub enum Problem {
 pub(crate) enum Severity {
     /// The site is not protected.
     Critical,
+    /// Whether the site is protected cannot be established: a fact its
+    /// verdict rests on was not read or not understood.
+    Unknown,
     /// The site is protected, less than it should be.
     Warning,
 }
@@ -51,6 +67,7 @@ impl Severity {
     pub fn as_str(self) -> &'static str {
         match self {
             Severity::Critical => "critical",
+            Severity::Unknown => "unknown",
             Severity::Warning => "warning",
         }
     }
@@ -58,7 +75,7 @@ impl Severity {
 
 impl Problem {
     /// Every problem kind, most serious first (the order in which a site's problems are listed).
-    pub(crate) const ALL: [Problem; 11] = [
+    pub(crate) const ALL: [Problem; 15] = [
         Problem::LocalDisabled,
         Problem::LocalNotScheduled,
         Problem::RemoteDisabled,
@@ -66,10 +83,14 @@ impl Problem {
         Problem::IntegrationMissing,
         Problem::NeverBackedUp,
         Problem::BackupOverdue,
-        Problem::ShortRetention,
-        Problem::IntervalTooLong,
         Problem::RemoteCopyMissing,
         Problem::RemoteCopyStale,
+        Problem::RecordUnreadable,
+        Problem::RecordStale,
+        Problem::ScheduleUnreadable,
+        Problem::RemoteCopyUnknown,
+        Problem::ShortRetention,
+        Problem::IntervalTooLong,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -81,10 +102,14 @@ impl Problem {
             Problem::IntegrationMissing => "integration_missing",
             Problem::NeverBackedUp => "never_backed_up",
             Problem::BackupOverdue => "backup_overdue",
+            Problem::RecordUnreadable => "record_unreadable",
+            Problem::RecordStale => "record_stale",
+            Problem::ScheduleUnreadable => "schedule_unreadable",
             Problem::ShortRetention => "short_retention",
             Problem::IntervalTooLong => "interval_too_long",
             Problem::RemoteCopyMissing => "remote_copy_missing",
             Problem::RemoteCopyStale => "remote_copy_stale",
+            Problem::RemoteCopyUnknown => "remote_copy_unknown",
         }
     }
 
@@ -102,11 +127,23 @@ impl Problem {
             Problem::IntegrationMissing => "remote schedule points at a deleted integration",
             Problem::NeverBackedUp => "GridPane's record holds no backup of a storage that is on",
             Problem::BackupOverdue => "the newest backup is older than its schedule allows",
+            Problem::RecordUnreadable => {
+                "GridPane's record of the site's backups could not be read or understood"
+            }
+            Problem::RecordStale => {
+                "the last good read of GridPane's record is older than the policy allows"
+            }
+            Problem::ScheduleUnreadable => {
+                "a schedule or an on/off switch of the site is not understood"
+            }
             Problem::ShortRetention => "backups are kept for less than the policy's minimum",
             Problem::IntervalTooLong => "backups run less often than the policy requires",
             Problem::RemoteCopyMissing => "the bucket holds no remote backup of the site",
             Problem::RemoteCopyStale => {
                 "the newest remote backup in the bucket is older than its schedule allows"
+            }
+            Problem::RemoteCopyUnknown => {
+                "a bucket that holds the site's remote backups could not be listed"
             }
         }
     }
@@ -114,18 +151,17 @@ impl Problem {
     pub(crate) fn severity(self) -> Severity {
         match self {
             Problem::ShortRetention | Problem::IntervalTooLong => Severity::Warning,
+            Problem::RecordUnreadable
+            | Problem::RecordStale
+            | Problem::ScheduleUnreadable
+            | Problem::RemoteCopyUnknown => Severity::Unknown,
             _ => Severity::Critical,
         }
     }
 
-    /// Problems leave a site unprotected; warnings weaken its protection.
-    pub(crate) fn is_warning(self) -> bool {
-        self.severity() == Severity::Warning
-    }
-
     /// Which storage the problem concerns; `None` for the problems that can
     /// concern either (short retention, long intervals, missing or overdue
-    /// backups).
+    /// backups, a record or schedule not understood).
     pub(crate) fn storage(self) -> Option<Storage> {
         match self {
             Problem::LocalDisabled | Problem::LocalNotScheduled => Some(Storage::Local),
@@ -133,9 +169,13 @@ impl Problem {
             | Problem::RemoteNotSetUp
             | Problem::IntegrationMissing
             | Problem::RemoteCopyMissing
-            | Problem::RemoteCopyStale => Some(Storage::Remote),
+            | Problem::RemoteCopyStale
+            | Problem::RemoteCopyUnknown => Some(Storage::Remote),
             Problem::NeverBackedUp
             | Problem::BackupOverdue
+            | Problem::RecordUnreadable
+            | Problem::RecordStale
+            | Problem::ScheduleUnreadable
             | Problem::ShortRetention
             | Problem::IntervalTooLong => None,
         }
@@ -178,5 +218,19 @@ impl FromIterator<Problem> for ProblemSet {
             set.insert(p);
         }
         set
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Counts kept per kind are indexed by the kind's value and read back
+    /// in [`Problem::ALL`]'s order: both orders must be the same.
+    #[test]
+    fn every_kind_sits_in_all_at_its_own_index() {
+        for (i, p) in Problem::ALL.into_iter().enumerate() {
+            assert_eq!(p as usize, i, "{p:?}");
+        }
     }
 }

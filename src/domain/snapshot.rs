@@ -111,6 +111,36 @@ pub struct Schedule {
     pub service_name: Option<String>,
     /// The backup integration a remote schedule uploads to.
     pub integration_id: Option<u64>,
+    /// What of the row the exporter does not understand, if anything: the
+    /// site is then `schedule_unreadable`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub flaw: Option<ScheduleFlaw>,
+}
+
+/// What of a schedule row the exporter does not understand.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ScheduleFlaw {
+    /// `bup_schedule` is not hourly, daily, weekly or monthly.
+    Frequency,
+    /// `hour` over 23, negative, or not a number.
+    Hour,
+    /// `minute` over 59, negative, or not a number.
+    Minute,
+    /// `day` outside 0-6 (weekly) or 1-28 (monthly), negative, or not a
+    /// number.
+    Day,
+}
+
+impl ScheduleFlaw {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ScheduleFlaw::Frequency => "frequency",
+            ScheduleFlaw::Hour => "hour",
+            ScheduleFlaw::Minute => "minute",
+            ScheduleFlaw::Day => "day",
+        }
+    }
 }
 
 /// One storage (local or remote) of one site.
@@ -147,6 +177,11 @@ pub struct Site {
     /// detail, which is laid over again on load.
     #[serde(skip)]
     pub history: Option<super::history::BackupHistory>,
+    /// The newest read of GridPane's backup record failed or was not
+    /// understood (laid over from the detail like `history`, which then
+    /// holds the last good read, if any).
+    #[serde(skip)]
+    pub record_failure: Option<super::history::RecordFailure>,
 }
 
 impl Site {
@@ -249,6 +284,7 @@ pub fn build_snapshot(account: &str, fetched_at: f64, fetched: Fetched) -> Accou
                     service_id: row.service_id,
                     service_name: row.service_name,
                     integration_id: row.service_user_id,
+                    flaw: None,
                 });
             }
         }
@@ -306,6 +342,7 @@ pub fn build_snapshot(account: &str, fetched_at: f64, fetched: Fetched) -> Accou
                 },
                 pending: false,
                 history: None,
+                record_failure: None,
             }
         })
         .collect();

@@ -19,7 +19,7 @@ fn site_problems(site: &Site, integration_ids: &HashSet<u64>) -> Vec<Problem> {
         .collect()
 }
 
-fn utc(s: &str) -> DateTime<Utc> {
+pub(super) fn utc(s: &str) -> DateTime<Utc> {
     DateTime::parse_from_rfc3339(s).unwrap().with_timezone(&Utc)
 }
 
@@ -99,6 +99,7 @@ fn schedule(
         service_id: None,
         service_name: None,
         integration_id: None,
+        flaw: None,
     }
 }
 
@@ -112,6 +113,7 @@ fn site(local: StorageSettings, remote: StorageSettings) -> Site {
         remote,
         pending: false,
         history: None,
+        record_failure: None,
     }
 }
 
@@ -237,8 +239,19 @@ fn a_schedule_row_with_its_flag_off_is_disabled() {
     let s = schedule(Frequency::Daily, Some(1), Some(0), None);
     assert!(!schedule_enabled(&settings(Some(false), Some(s.clone()))));
     assert!(schedule_enabled(&settings(Some(true), Some(s.clone()))));
-    assert!(schedule_enabled(&settings(None, Some(s))));
     assert!(!schedule_enabled(&settings(Some(true), None)));
+    assert!(!schedule_not_understood(&settings(None, None)));
+}
+
+#[test]
+fn a_switch_that_is_neither_on_nor_off_is_not_read_as_on() {
+    let s = schedule(Frequency::Daily, Some(1), Some(0), None);
+    let unread = settings(None, Some(s));
+    assert!(!schedule_enabled(&unread));
+    assert!(schedule_not_understood(&unread));
+    let v = site(unread.clone(), settings(Some(true), Some(remote_to(1))));
+    let ids: HashSet<u64> = [1].into();
+    assert_eq!(site_problems(&v, &ids), vec![Problem::ScheduleUnreadable]);
 }
 
 #[test]
@@ -344,6 +357,7 @@ fn detail_overrides_bulk_retention_only_where_it_says_something() {
             },
             integration_ids: vec![1],
             history: None,
+            record_failure: None,
         },
     )]);
     apply_detail(&mut snap, &detail);
@@ -368,7 +382,7 @@ use policy::{Group, Match, Mute, Rules, SiteRef};
 /// Sites 1..: a healthy one (daily, 30 days), a staging copy without remote
 /// backups, one with monthly local backups kept 10 days, one on server 2
 /// ("web-2") without remote backups.
-fn policy_fleet() -> AccountSnapshot {
+pub(super) fn policy_fleet() -> AccountSnapshot {
     let daily = schedule(Frequency::Daily, Some(1), Some(0), None);
     let healthy = site(
         settings(Some(true), Some(daily.clone())),
@@ -423,7 +437,7 @@ fn group(name: &str, matcher: Match, rules: Rules) -> Group {
 }
 
 /// Each site's active problems and status.
-fn judged(
+pub(super) fn judged(
     snap: &AccountSnapshot,
     policy: &Policy,
     now: DateTime<Utc>,
@@ -500,6 +514,7 @@ fn the_first_matching_group_sets_the_rules_and_is_named_in_the_verdict() {
             ),
         ],
         mutes: Vec::new(),
+        records_read: false,
     };
     let now = utc("2026-11-22T00:00:00Z");
     let a = Assessment::of(&snap, &policy, now);
@@ -681,6 +696,7 @@ fn a_pending_site_of_unknown_type_gets_only_the_problems_every_group_it_could_fa
         rules: Rules::default(),
         groups: vec![by_type.clone()],
         mutes: Vec::new(),
+        records_read: false,
     };
     let now = utc("2026-11-22T00:00:00Z");
     let a = Assessment::of(&pending_fleet(), &policy, now);
@@ -719,6 +735,7 @@ fn a_pending_site_of_unknown_type_gets_only_the_problems_every_group_it_could_fa
     let mut read = pending_fleet();
     read.sites[1].pending = false;
     read.sites[1].site_type = Some("primary".into());
+    read.sites[1].local.automatic = Some(true);
     let a = Assessment::of(&read, &policy, now);
     assert_eq!(
         a.sites()[1].problems().collect::<Vec<_>>(),
@@ -731,7 +748,7 @@ fn a_pending_site_of_unknown_type_gets_only_the_problems_every_group_it_could_fa
 
 /// A record read at `now` whose newest local and remote backups are the
 /// given instants (`None`: no backup of that storage).
-fn record(
+pub(super) fn record(
     now: DateTime<Utc>,
     local: Option<DateTime<Utc>>,
     remote: Option<DateTime<Utc>>,
@@ -750,7 +767,7 @@ fn record(
 }
 
 /// The healthy site of [`policy_fleet`] (daily local and remote backups).
-fn daily_site(history: Option<BackupHistory>) -> AccountSnapshot {
+pub(super) fn daily_site(history: Option<BackupHistory>) -> AccountSnapshot {
     let mut snap = policy_fleet();
     snap.sites.truncate(1);
     snap.sites[0].history = history;
@@ -870,7 +887,11 @@ fn a_backup_is_overdue_only_as_the_record_read_shows_it_and_a_mute_covers_it() {
         0,
         "a backup may have been taken since the record was read"
     );
-    assert_eq!(a.next_change(), None, "only a new read changes it");
+    assert_eq!(
+        a.next_change(),
+        Some(read + chrono::Duration::days(7)),
+        "only a new read changes it, or the record growing stale"
+    );
 
     let read_again = daily_site(Some(record(due, Some(last), Some(due))));
     assert_eq!(

@@ -246,6 +246,9 @@ struct Lanes {
 pub struct Slot {
     pub wait: Duration,
     pub id: u64,
+    /// Some of the wait is GridPane's: a 429, or its window spent (not
+    /// only the budget's own spacing).
+    pub blocked: bool,
 }
 
 /// What one response said about the budget.
@@ -311,6 +314,7 @@ impl Budget {
             {
                 at = at.max(block);
             }
+            let blocked = at > now;
             if let Some(t) = lane.gate(units, at).ready() {
                 at = at.max(t);
             }
@@ -323,7 +327,11 @@ impl Budget {
             lane.record(at, units, id);
             account.space(at, account_spacing);
             account.record(at, 1, id);
-            Slot { wait: at - now, id }
+            Slot {
+                wait: at - now,
+                id,
+                blocked,
+            }
         })
     }
 

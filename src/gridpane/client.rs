@@ -17,6 +17,7 @@ use super::endpoint::Endpoint;
 use super::error::ApiError;
 use super::history;
 use super::secret::{ExposeSecret as _, Secret};
+use super::wait::{RateLimitWait, Waits};
 use super::wire::{self, Envelope};
 
 /// What the client did since it was last asked: requests by endpoint and
@@ -84,6 +85,8 @@ pub struct Client {
     tally: Mutex<RequestTally>,
     budget: Arc<Budget>,
     sleeper: Sleeper,
+    /// Waits for GridPane's rate limit in progress.
+    waits: Waits,
 }
 
 enum Attempt {
@@ -166,6 +169,7 @@ impl Client {
             tally: Mutex::new(RequestTally::default()),
             budget,
             sleeper: tokio_sleeper(),
+            waits: Waits::default(),
         }
     }
 
@@ -189,6 +193,12 @@ impl Client {
     }
 
     /// Returns and resets what the client did since the last call.
+    /// The wait for GridPane's rate limit in progress (`None` when no
+    /// request waits for it), and its changes.
+    pub fn rate_limit_waits(&self) -> tokio::sync::watch::Receiver<Option<RateLimitWait>> {
+        self.waits.subscribe()
+    }
+
     pub fn take_tally(&self) -> RequestTally {
         match self.tally.lock() {
             Ok(mut t) => std::mem::take(&mut *t),
@@ -520,6 +530,7 @@ impl Client {
                         });
                     }
                     self.with_tally(|t| t.waited += wait);
+                    let _shown = self.waits.begin(&self.account, ep, wait, true);
                     (self.sleeper)(wait).await;
                     honour_block = false;
                 }
@@ -552,6 +563,9 @@ impl Client {
             .reserve_slot(ep, tokio::time::Instant::now(), honour_block);
         if !slot.wait.is_zero() {
             self.with_tally(|t| t.waited += slot.wait);
+            let _shown = slot
+                .blocked
+                .then(|| self.waits.begin(&self.account, ep, slot.wait, false));
             (self.sleeper)(slot.wait).await;
         }
         slot.id

@@ -1,6 +1,7 @@
 //! The GridPane API client: HTTP, auth, pagination, retries and lenient
 //! decoding. It knows nothing about metrics; it reports what it did as a
-//! [`RequestTally`] that the poller reads.
+//! [`RequestTally`] that the poller reads, and its waits for GridPane's rate
+//! limit as they happen ([`Client::rate_limit_waits`]).
 
 pub mod budget;
 mod client;
@@ -10,6 +11,7 @@ pub mod history;
 pub(crate) mod lenient;
 mod secret;
 pub mod shape;
+mod wait;
 pub mod wire;
 
 pub use budget::{Budget, BudgetOptions};
@@ -17,3 +19,4 @@ pub use client::{Client, ClientOptions, RequestTally, Sleeper, decode, http_clie
 pub use endpoint::Endpoint;
 pub use error::ApiError;
 pub use secret::{ExposeSecret, Secret};
+pub use wait::RateLimitWait;

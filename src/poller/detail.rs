@@ -295,6 +295,7 @@ async fn fetch(
         remote: retention(prune.remote),
         integration_ids,
         history: None,
+        record_failure: None,
     };
     let Some((opts, previous)) = history else {
         return Ok((detail, None));
@@ -358,6 +359,7 @@ mod tests {
                     remote: StorageSettings::default(),
                     pending: false,
                     history: None,
+                    record_failure: None,
                 })
                 .collect(),
         }

@@ -356,6 +356,12 @@ impl Source for SweepingSource {
     fn unconfirmed_removals(&self) -> usize {
         self.unconfirmed.load(Ordering::Relaxed)
     }
+
+    fn rate_limit_waits(
+        &self,
+    ) -> Option<tokio::sync::watch::Receiver<Option<crate::gridpane::RateLimitWait>>> {
+        Some(self.client.rate_limit_waits())
+    }
 }
 
 #[cfg(test)]

@@ -16,6 +16,8 @@ use crate::domain::{
 use crate::render::metrics::{REVISION, VERSION};
 use crate::store::{AccountState, Store};
 
+pub mod notes;
+
 // ---------------------------------------------------------------------------
 // Views shared with the status page.
 
@@ -84,12 +86,9 @@ impl View {
 
 pub use crate::domain::Health;
 
+/// The status one problem alone gives a site.
 fn severity(p: Problem) -> Health {
-    if p.is_warning() {
-        Health::Warning
-    } else {
-        Health::Problem
-    }
+    Health::of([p])
 }
 
 /// One site with everything derived from it.
@@ -130,6 +129,8 @@ pub struct StorageRow<'a> {
     pub overdue_at: Option<DateTime<Utc>>,
     /// Remote only: the proof from the bucket (`remote_storage`).
     pub copy: Option<super::remote_copy::CopyRow<'a>>,
+    /// Its switch or schedule row is not understood: neither on nor off.
+    pub not_understood: bool,
 }
 
 impl StorageRow<'_> {
@@ -201,6 +202,7 @@ pub(crate) fn site_rows<'a>(
                                 .get(proof.storage)
                                 .map_or("", |s| &*s.name),
                         }),
+                    not_understood: verdict.storage(storage).not_understood,
                 }
             };
             let server = site.server_id.and_then(|id| servers.get(&id));
@@ -323,6 +325,9 @@ pub struct Counts {
     pub sites_ok: usize,
     pub sites_with_warning: usize,
     pub sites_with_problem: usize,
+    /// Sites with no critical problem whose outcome cannot be established:
+    /// a fact their verdict rests on was not read or not understood.
+    pub sites_unknown: usize,
     /// Sites with no problem proven yet whose `/site` record is not read yet
     /// (the first sweep is running): neither OK nor not. Absent when 0.
     #[serde(skip_serializing_if = "is_zero")]
@@ -344,6 +349,7 @@ impl Default for Counts {
             sites_ok: 0,
             sites_with_warning: 0,
             sites_with_problem: 0,
+            sites_unknown: 0,
             sites_pending: 0,
             problems: Problem::ALL.iter().map(|p| (p.as_str(), 0)).collect(),
             problems_muted: Problem::ALL.iter().map(|p| (p.as_str(), 0)).collect(),
@@ -360,6 +366,7 @@ impl Counts {
                 Health::Ok => c.sites_ok += 1,
                 Health::Warning => c.sites_with_warning += 1,
                 Health::Problem => c.sites_with_problem += 1,
+                Health::Unknown => c.sites_unknown += 1,
                 Health::Pending => c.sites_pending += 1,
             }
             for p in &row.problems {
@@ -635,6 +642,7 @@ pub struct RulesEntry {
     pub require_remote: bool,
     pub overdue_after: f64,
     pub overdue_grace_seconds: u64,
+    pub record_max_age_seconds: u64,
 }
 
 impl From<&domain::policy::Rules> for RulesEntry {
@@ -645,6 +653,7 @@ impl From<&domain::policy::Rules> for RulesEntry {
             require_remote: r.require_remote,
             overdue_after: r.overdue_after,
             overdue_grace_seconds: r.overdue_grace.as_secs(),
+            record_max_age_seconds: r.record_max_age.as_secs(),
         }
     }
 }
@@ -728,6 +737,9 @@ pub struct AccountStatus {
     /// The first `/site` sweep, while it runs (absent otherwise).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub sweep: Option<crate::store::SweepStatus>,
+    /// Never read, sites held back, a rate-limit wait, a superseded failure.
+    #[serde(flatten)]
+    pub notes: notes::AccountNotes,
 }
 
 #[derive(Debug, Serialize)]
@@ -807,6 +819,7 @@ pub fn status(view: &View, now: DateTime<Utc>) -> StatusAnswer {
             next_poll_at_unix: next.map(|t| t.timestamp()),
             data,
             sweep: state.sweep,
+            notes: notes::AccountNotes::of(state, now.timestamp_millis() as f64 / 1000.0),
         });
     }
     StatusAnswer {
@@ -825,7 +838,7 @@ pub fn status(view: &View, now: DateTime<Utc>) -> StatusAnswer {
 pub struct ProblemEntry {
     pub code: &'static str,
     pub text: &'static str,
-    /// `problem` or `warning`.
+    /// `problem`, `unknown` or `warning`.
     pub severity: Health,
 }
 
@@ -850,6 +863,10 @@ pub struct ScheduleEntry {
     pub interval_seconds: Option<u64>,
     pub next_run: Option<String>,
     pub next_run_unix: Option<i64>,
+    /// What of the row is not understood (`frequency`, `hour`, `minute`,
+    /// `day`); absent when all of it is.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub not_understood: Option<&'static str>,
 }
 
 #[derive(Debug, Serialize)]
@@ -896,6 +913,7 @@ fn storage_entry(row: &StorageRow<'_>) -> StorageEntry {
             interval_seconds: sch.frequency.interval_seconds(),
             next_run: row.next_run.map(rfc3339),
             next_run_unix: row.next_run.map(|t| t.timestamp()),
+            not_understood: sch.flaw.map(domain::ScheduleFlaw::as_str),
         }),
         retention_days: s.retain_days,
         keep_all: s.retain_days == Some(0),
@@ -944,13 +962,34 @@ pub struct SiteEntry {
     pub integration_missing: Option<bool>,
     pub local: StorageEntry,
     pub remote: StorageEntry,
-    /// GridPane's backup record, when `poll.detail.history` has read it.
+    /// GridPane's backup record, when `poll.detail.history` has read it
+    /// well: the last good read.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub backups: Option<BackupsEntry>,
     /// The proof from the bucket next to GridPane's claim, when a
     /// `remote_storage` entry holds the site's integration.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub remote_copy: Option<super::remote_copy::RemoteCopyEntry>,
+    /// The newest read of the record failed or was not understood.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub record_error: Option<RecordErrorEntry>,
+}
+
+/// Why the newest read of a site's record is not understood.
+#[derive(Debug, Serialize)]
+pub struct RecordErrorEntry {
+    /// A bounded code (docs/api.md).
+    pub reason: &'static str,
+    pub text: &'static str,
+    pub at: Option<String>,
+}
+
+pub(crate) fn record_error_entry(f: &domain::RecordFailure) -> RecordErrorEntry {
+    RecordErrorEntry {
+        reason: f.reason.as_str(),
+        text: f.reason.describe(),
+        at: from_unix(f.at).map(rfc3339),
+    }
 }
 
 /// A problem a mute keeps out of the site's status.
@@ -1012,6 +1051,7 @@ pub fn sites(
             remote_copy: r.remote.copy.as_ref().map(|c| {
                 super::remote_copy::entry(c, r.site.history.as_ref().map(|h| &h.remote), now)
             }),
+            record_error: r.site.record_failure.as_ref().map(record_error_entry),
         })
         .collect();
     let (sites, page) = f.page(sites);

@@ -90,13 +90,13 @@ const SNAPSHOT_FAMILIES: [(&str, &str); 20] = [
     (
         "gridpane_site_problem",
         from_poll!(
-            "A backup problem of the site under the policy, not muted, value 1; severity is critical (not protected) or warning"
+            "A backup problem of the site under the policy, not muted, value 1; severity is critical (not protected), unknown (a fact the verdict rests on was not read or not understood) or warning"
         ),
     ),
     (
         "gridpane_sites_by_status",
         from_poll!(
-            "Sites by status under the policy: problem (not protected), warning, pending (not read yet) or ok"
+            "Sites by status under the policy: problem (not protected), unknown (outcome not established), warning, pending (not read yet) or ok"
         ),
     ),
     (
@@ -569,6 +569,10 @@ fn health_families(accounts: &[(&str, &AccountState)], now_unix: f64) -> Vec<Fam
         "gridpane_sites_unconfirmed_removals",
         "Sites still served although the last complete site list left them out in a drop that looked broken (every site, more than poll.max_site_removal_share, or against meta.total): their removal waits for the next complete list to confirm it.",
     );
+    let mut polled_since = Family::gauge(
+        "gridpane_polled_since_timestamp_seconds",
+        "When this exporter process began polling the account, unix seconds. With gridpane_last_successful_poll_timestamp_seconds absent, the account has never been read since then.",
+    );
 
     for (account, state) in accounts {
         let a = *account;
@@ -622,6 +626,9 @@ fn health_families(accounts: &[(&str, &AccountState)], now_unix: f64) -> Vec<Fam
             remaining.push(&[("account", a), ("scope", scope)], *v);
         }
         unconfirmed.push(&[("account", a)], state.unconfirmed_removals as f64);
+        if let Some(since) = state.watched_since {
+            polled_since.push(&[("account", a)], since);
+        }
     }
 
     let mut build = Family::gauge(
@@ -641,6 +648,7 @@ fn health_families(accounts: &[(&str, &AccountState)], now_unix: f64) -> Vec<Fam
         limited,
         remaining,
         unconfirmed,
+        polled_since,
         build,
     ]
 }
@@ -685,6 +693,10 @@ fn policy_families(policy: &Policy, now: DateTime<Utc>) -> Vec<Family> {
             (
                 "overdue_grace_seconds",
                 &rules.overdue_grace.as_secs().to_string(),
+            ),
+            (
+                "record_max_age_seconds",
+                &rules.record_max_age.as_secs().to_string(),
             ),
         ],
         1.0,

@@ -41,10 +41,20 @@ mod tests {
                 service_id: None,
                 service_name: None,
                 integration_id: Some(id),
+                flaw: None,
             }),
             retain_days: Some(retain_days),
             prune_schedule: None,
         }
+    }
+
+    /// The storage with its schedule at an hour that does not exist.
+    fn flawed(mut settings: StorageSettings) -> StorageSettings {
+        if let Some(s) = settings.schedule.as_mut() {
+            s.hour = Some(99);
+            s.flaw = Some(crate::domain::ScheduleFlaw::Hour);
+        }
+        settings
     }
 
     /// The one integration remote schedules upload to (id 1).
@@ -76,9 +86,19 @@ mod tests {
             (on(30), monthly),
             (on(30), on(30)),
             (on(30), on(30)),
+            (on(30), on(30)),
+            (on(30), on(30)),
+            (flawed(on(30)), on(30)),
+            // Remote copies: 14 missing and 15 stale in the listed entry's
+            // bucket, 16 unknown behind the entry whose bucket failed.
+            (on(30), storage(Some(true), Some(2), 30)),
+            (on(30), storage(Some(true), Some(2), 30)),
+            (on(30), storage(Some(true), Some(3), 30)),
         ];
         // GridPane's record, read on 2026-11-22: site 9's newest local
-        // backup is ten days old, site 10 has never been backed up.
+        // backup is ten days old, site 10 has never been backed up; site
+        // 11's newest read failed, site 12's last read is eight days old;
+        // site 13's local schedule runs at an impossible hour.
         let read_at = 1_795_305_600.0;
         let backups = |last: Option<f64>| crate::domain::StorageBackups {
             count: u64::from(last.is_some()),
@@ -94,7 +114,18 @@ mod tests {
         let history = |id: u64| match id {
             9 => Some(record(Some(read_at - 10.0 * 86_400.0), Some(read_at))),
             10 => Some(record(None, None)),
+            11 => Some(record(Some(read_at), Some(read_at))),
+            12 => Some(crate::domain::BackupHistory {
+                read_at: read_at - 8.0 * 86_400.0,
+                ..record(Some(read_at - 8.0 * 86_400.0), None)
+            }),
             _ => None,
+        };
+        let failure = |id: u64| {
+            (id == 11).then_some(crate::domain::RecordFailure {
+                at: read_at,
+                reason: crate::gridpane::history::Unreadable::Html,
+            })
         };
         AccountSnapshot {
             account: "acme".into(),
@@ -112,9 +143,69 @@ mod tests {
                     remote,
                     pending: false,
                     history: history(id),
+                    record_failure: failure(id),
                 })
                 .collect(),
-            integrations: s3(),
+            integrations: s3()
+                .into_iter()
+                .chain([2, 3].map(|id| Integration {
+                    id,
+                    name: format!("bucket {id}"),
+                    provider: "wasabi".into(),
+                    region: None,
+                }))
+                .collect(),
+        }
+    }
+
+    /// The fleet's buckets: an entry holding integration 2, listed, with a
+    /// revision of site 15 three days old; one holding integration 3 whose
+    /// bucket answered 403.
+    fn evidence() -> crate::bucket::BucketEvidence {
+        use crate::bucket::{IntegrationRef, ListOutcome, Revisions, StorageEvidence};
+        let listed_at = 1_795_305_600.0;
+        let entry = |name: &str, integration, outcome: ListOutcome, ids: &[(&str, f64)]| {
+            let mut e = StorageEvidence::new(
+                name,
+                vec![IntegrationRef::Id(integration)],
+                &[format!("{name}-bucket")],
+            );
+            e.listed_at = Some(listed_at);
+            for b in &mut e.buckets {
+                b.outcome = outcome.clone();
+                b.ids = Arc::new(
+                    ids.iter()
+                        .map(|(id, newest)| {
+                            (
+                                id.to_string(),
+                                Revisions {
+                                    newest: *newest,
+                                    count: 1,
+                                },
+                            )
+                        })
+                        .collect(),
+                );
+            }
+            e
+        };
+        crate::bucket::BucketEvidence {
+            storages: vec![
+                entry(
+                    "listed",
+                    2,
+                    ListOutcome::Listed,
+                    &[("site15-example", listed_at - 3.0 * 86_400.0)],
+                ),
+                entry(
+                    "failing",
+                    3,
+                    ListOutcome::Failed {
+                        reason: "forbidden",
+                    },
+                    &[],
+                ),
+            ],
         }
     }
 
@@ -147,7 +238,7 @@ mod tests {
     fn every_surface_says_what_the_assessment_says_not_what_it_would_judge_itself() {
         let snapshot = fleet();
         let now: DateTime<Utc> = "2026-11-22T00:00:00Z".parse().unwrap();
-        let own = Assessment::of(&snapshot, &Default::default(), now);
+        let own = Assessment::with_evidence(&snapshot, &evidence(), &Default::default(), now);
         let kinds: std::collections::BTreeSet<Problem> =
             own.sites().iter().flat_map(SiteVerdict::problems).collect();
         assert_eq!(kinds.len(), Problem::ALL.len(), "the fleet has every kind");
@@ -271,6 +362,7 @@ mod tests {
                         service_id: None,
                         service_name: None,
                         integration_id,
+                        flaw: None,
                     }),
                     retain_days,
                     prune_schedule: None,
@@ -314,6 +406,7 @@ mod tests {
                             remote,
                             pending: pending == 0,
                             history: history(record),
+                            record_failure: None,
                         },
                     )
                     .collect(),
@@ -411,6 +504,7 @@ mod tests {
                     rules,
                     groups,
                     mutes,
+                    records_read: false,
                 })
         }
 
@@ -458,6 +552,7 @@ mod tests {
 
                 for (h, card_id, api_n) in [
                     (Health::Problem, "problem", totals.sites_with_problem),
+                    (Health::Unknown, "unknown", totals.sites_unknown),
                     (Health::Warning, "warning", totals.sites_with_warning),
                     (Health::Pending, "pending", totals.sites_pending),
                     (Health::Ok, "ok", totals.sites_ok),

@@ -136,6 +136,7 @@ impl Orgs {
             rules: Rules::default(),
             groups: vec![group("ORGA", ORG_A), group("ORGB", ORG_B)],
             mutes: vec![mute(&self.a, "ORGA"), mute(&self.b, "ORGB")],
+            records_read: false,
         }
     }
 

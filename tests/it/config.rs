@@ -242,7 +242,7 @@ fn a_token_in_the_environment_gives_one_default_account() {
     assert_eq!(run.code, Some(0), "{}", run.stderr);
     assert_eq!(
         run.stdout,
-        "configuration OK: 1 account(s), poll interval 5m\n  account \"default\": https://my.gridpane.com/\npolicy: minimum retention 7 days, longest interval 7days, remote backups required, overdue after 2 periods + 1h, 0 group(s), 0 mute(s)\nweb: listen on 0.0.0.0:9878, metrics at /metrics\n"
+        "configuration OK: 1 account(s), poll interval 5m\n  account \"default\": https://my.gridpane.com/\npolicy: minimum retention 7 days, longest interval 7days, remote backups required, overdue after 2 periods + 1h, record read at most 7days ago, 0 group(s), 0 mute(s)\nweb: listen on 0.0.0.0:9878, metrics at /metrics\n"
     );
     assert!(run.stderr.is_empty(), "{}", run.stderr);
     assert!(
@@ -733,7 +733,7 @@ fn a_policy_with_groups_and_mutes_passes_the_check_and_is_summarised() {
     );
     assert!(
         run.stdout.contains(
-            "policy: minimum retention 30 days, longest interval 1day, remote backups required, overdue after 3 periods + 30m, 2 group(s), 2 mute(s)"
+            "policy: minimum retention 30 days, longest interval 1day, remote backups required, overdue after 3 periods + 30m, record read at most 7days ago, 2 group(s), 2 mute(s)"
         ),
         "{}",
         run.stdout
@@ -774,7 +774,7 @@ fn policy_errors_are_one_line_naming_the_key() {
     let cases = [
         (
             "  mutes:\n    - sites: [a.example]\n      problems: [remote_not_set_up, backups_missing]\n      until: 2027-01-31\n",
-            "config.yml: key \"policy.mutes[0].problems[1]\": unknown problem \"backups_missing\", expected one of local_disabled, local_not_scheduled, remote_disabled, remote_not_set_up, integration_missing, never_backed_up, backup_overdue, short_retention, interval_too_long",
+            "config.yml: key \"policy.mutes[0].problems[1]\": unknown problem \"backups_missing\", expected one of local_disabled, local_not_scheduled, remote_disabled, remote_not_set_up, integration_missing, never_backed_up, backup_overdue, remote_copy_missing, remote_copy_stale, record_unreadable, record_stale, schedule_unreadable, remote_copy_unknown, short_retention, interval_too_long",
         ),
         (
             "  mutes:\n    - sites: [a.example]\n",
@@ -812,7 +812,7 @@ fn policy_errors_are_one_line_naming_the_key() {
         ),
         (
             "  min_retention: 7\n",
-            "config.yml: key \"policy.min_retention\": unknown key `min_retention`, expected one of `min_retention_days`, `max_interval`, `require_remote`, `overdue_after`, `overdue_grace`, `groups`, `mutes`",
+            "config.yml: key \"policy.min_retention\": unknown key `min_retention`, expected one of `min_retention_days`, `max_interval`, `require_remote`, `overdue_after`, `overdue_grace`, `record_max_age`, `groups`, `mutes`",
         ),
         (
             "  overdue_after: 0.5\n",
@@ -821,6 +821,14 @@ fn policy_errors_are_one_line_naming_the_key() {
         (
             "  groups:\n    - name: s\n      match: { site_type: staging }\n      overdue_after: .nan\n",
             "config.yml: key \"policy.groups[0].overdue_after\": must be a number of schedule periods, at least 1",
+        ),
+        (
+            "  record_max_age: 0s\n",
+            "config.yml: key \"policy.record_max_age\": must be > 0 and at most 365d",
+        ),
+        (
+            "  groups:\n    - name: s\n      match: { site_type: staging }\n      record_max_age: 366d\n",
+            "config.yml: key \"policy.groups[0].record_max_age\": must be > 0 and at most 365d",
         ),
         (
             "  overdue_grace: 1\n",

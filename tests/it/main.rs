@@ -12,6 +12,7 @@ mod support;
 mod access;
 mod alerts;
 mod api;
+mod blind_spots;
 mod browser;
 mod bucket;
 mod budget;

@@ -145,7 +145,10 @@ fn counts_at_the_top_cover_sites_problems_and_each_kind() {
     assert!(html.contains(
         "id=\"count-warning\"><a href=\"?status=warning\"><span class=\"n\">1</span> with a warning"
     ));
-    assert!(html.contains("id=\"count-ok\"><a href=\"?status=ok\"><span class=\"n\">4</span> OK"));
+    assert!(html.contains(
+        "id=\"count-unknown\"><a href=\"?status=unknown\"><span class=\"n\">1</span> unknown"
+    ));
+    assert!(html.contains("id=\"count-ok\"><a href=\"?status=ok\"><span class=\"n\">3</span> OK"));
     for code in [
         "local_disabled",
         "local_not_scheduled",
@@ -153,6 +156,7 @@ fn counts_at_the_top_cover_sites_problems_and_each_kind() {
         "remote_not_set_up",
         "integration_missing",
         "short_retention",
+        "schedule_unreadable",
     ] {
         assert!(
             html.contains(&format!(
@@ -168,8 +172,8 @@ fn problems_are_listed_first_by_default() {
     let (_, html) = render(&acme_store(), "");
     assert_eq!(
         site_ids(&html),
-        vec![1002, 1005, 1003, 1006, 1004, 1007, 1009, 1001, 1008, 1010],
-        "problems, then warnings, then OK; by URL within each"
+        vec![1002, 1005, 1003, 1006, 1004, 1010, 1007, 1009, 1001, 1008],
+        "problems, then unknown, then warnings, then OK; by URL within each"
     );
     assert!(html.contains("<th scope=\"col\" aria-sort=\"ascending\" data-sort-key=\"status\"><a href=\"?order=desc\">Status ▲</a></th>"));
 }
@@ -203,9 +207,9 @@ fn every_column_sorts_both_ways() {
     let (_, html) = render(&store, "sort=local");
     let ids = site_ids(&html);
     assert_eq!(ids.first(), Some(&1009));
-    assert_eq!(&ids[8..], &[1002, 1003]);
+    assert_eq!(&ids[7..], &[1002, 1010, 1003]);
     let (_, html) = render(&store, "sort=local&order=desc");
-    assert_eq!(&site_ids(&html)[8..], &[1002, 1003]);
+    assert_eq!(&site_ids(&html)[7..], &[1002, 1010, 1003]);
     // Shortest retention first: the 2-day site.
     let (_, html) = render(&store, "sort=retention");
     assert_eq!(site_ids(&html).first(), Some(&1007));
@@ -231,7 +235,12 @@ fn filters_narrow_the_table() {
     assert_eq!(ids("").len(), 11);
     assert_eq!(ids("account=globex"), vec![2001]);
     assert_eq!(ids("server=20"), vec![1003, 1006, 1004, 1008]);
-    assert_eq!(ids("problems=1"), vec![1002, 1005, 1003, 1006, 1004, 1007]);
+    assert_eq!(
+        ids("problems=1"),
+        vec![1002, 1005, 1003, 1006, 1004, 1010, 1007]
+    );
+    assert_eq!(ids("status=unknown"), vec![1010]);
+    assert_eq!(ids("problem=schedule_unreadable"), vec![1010]);
     assert_eq!(ids("problem=short_retention"), vec![1007]);
     assert_eq!(
         ids("q=EXAMPLE.NET"),
@@ -311,6 +320,7 @@ fn big_store(sites: u64) -> Arc<Store> {
                     service_id: None,
                     service_name: None,
                     integration_id: None,
+                    flaw: None,
                 }),
                 retain_days: Some(30),
                 prune_schedule: Some(0),
@@ -318,6 +328,7 @@ fn big_store(sites: u64) -> Arc<Store> {
             remote: StorageSettings::default(),
             pending: false,
             history: None,
+            record_failure: None,
         })
         .collect();
     let store = support::status::store(&["acme"]);
@@ -538,7 +549,7 @@ async fn the_page_and_its_script_are_served_on_the_same_router_as_metrics() {
     );
     assert_eq!(h["cache-control"], "no-store");
     let body = resp.text().await.unwrap();
-    assert_eq!(site_ids(&body).len(), 6);
+    assert_eq!(site_ids(&body).len(), 7);
 
     let (status, ctype, script) = support::status::get(&format!("{base}/static/status.js")).await;
     assert_eq!(
@@ -653,7 +664,13 @@ fn without_any_data_the_summary_shows_no_counts_that_read_as_all_clear() {
         html.contains("id=\"no-data\"><strong>No data yet.</strong>"),
         "{html}"
     );
-    for card in ["count-sites", "count-problem", "count-warning", "count-ok"] {
+    for card in [
+        "count-sites",
+        "count-problem",
+        "count-unknown",
+        "count-warning",
+        "count-ok",
+    ] {
         assert!(!html.contains(card), "no {card} card without data");
     }
     assert!(
@@ -669,7 +686,10 @@ fn without_any_data_the_summary_shows_no_counts_that_read_as_all_clear() {
     assert!(html.contains(
         "id=\"counts-scope\">accounts with data only: 1 of 2 accounts has no data yet</span>"
     ));
-    assert!(html.contains("id=\"count-ok\"><a href=\"?status=ok\"><span class=\"n\">4</span> OK"));
+    assert!(html.contains(
+        "id=\"count-unknown\"><a href=\"?status=unknown\"><span class=\"n\">1</span> unknown"
+    ));
+    assert!(html.contains("id=\"count-ok\"><a href=\"?status=ok\"><span class=\"n\">3</span> OK"));
 }
 
 #[test]
@@ -723,7 +743,7 @@ fn frequency_and_next_run_are_columns_that_sort_and_filter() {
     assert_eq!(ids("frequency=hourly"), vec![1003]);
     assert_eq!(ids("enabled=off&storage=local"), vec![1002, 1003]);
     assert_eq!(ids("enabled=off&storage=remote"), vec![1005, 1004]);
-    assert_eq!(ids("enabled=on&storage=remote").len(), 8);
+    assert_eq!(ids("enabled=on&storage=remote").len(), 7);
     let (status, html) = render(&store, "frequency=yearly&enabled=maybe");
     assert_eq!(status, 400);
     assert!(html.contains("<code>frequency</code>"));

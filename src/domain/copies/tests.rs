@@ -26,6 +26,7 @@ fn daily_to(integration: u64) -> StorageSettings {
             service_id: None,
             service_name: None,
             integration_id: Some(integration),
+            flaw: None,
         }),
         retain_days: Some(30),
         prune_schedule: Some(0),
@@ -42,6 +43,7 @@ fn site(id: u64, url: &str, integration: u64) -> Site {
         remote: daily_to(integration),
         pending: false,
         history: None,
+        record_failure: None,
     }
 }
 
@@ -117,7 +119,12 @@ fn judged(snap: &AccountSnapshot, ev: &BucketEvidence, policy: &Policy) -> Asses
 fn copy_problems(a: &Assessment, i: usize) -> Vec<Problem> {
     a.sites()[i]
         .problems()
-        .filter(|p| matches!(p, Problem::RemoteCopyMissing | Problem::RemoteCopyStale))
+        .filter(|p| {
+            matches!(
+                p,
+                Problem::RemoteCopyMissing | Problem::RemoteCopyStale | Problem::RemoteCopyUnknown
+            )
+        })
         .collect()
 }
 
@@ -192,13 +199,23 @@ fn while_a_bucket_cannot_be_listed_a_site_without_a_revision_is_unknown_never_ok
     let a = judged(&snap, &ev, &Policy::default());
     for i in 0..2 {
         assert_eq!(a.sites()[i].remote.copy.unwrap().state, CopyState::Unknown);
-        assert_eq!(copy_problems(&a, i), []);
-        // FALLBACK until `Health::Unknown`: pending, never OK.
-        assert_eq!(a.sites()[i].health, Health::Pending);
+        assert_eq!(copy_problems(&a, i), [Problem::RemoteCopyUnknown]);
+        assert_eq!(a.sites()[i].health, Health::Unknown);
     }
+    assert_eq!(Problem::RemoteCopyUnknown.severity().as_str(), "unknown");
     // What was found fresh is proof enough.
     assert_eq!(a.sites()[2].remote.copy.unwrap().state, CopyState::Verified);
     assert_eq!(a.sites()[2].health, Health::Ok);
+}
+
+#[test]
+fn before_the_first_listing_a_site_without_a_revision_is_pending_never_ok_nor_unknown() {
+    let snap = snapshot(vec![site(1, "gone.example", 2700)]);
+    let ev = evidence(&[(ListOutcome::Listed, &[]), (ListOutcome::NotYet, &[])]);
+    let a = judged(&snap, &ev, &Policy::default());
+    assert_eq!(a.sites()[0].remote.copy.unwrap().state, CopyState::Pending);
+    assert_eq!(copy_problems(&a, 0), []);
+    assert_eq!(a.sites()[0].health, Health::Pending);
 }
 
 #[test]

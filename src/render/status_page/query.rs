@@ -363,9 +363,11 @@ impl PageQuery {
                 self.storages(row)
                     .any(|s| s.schedule().is_some_and(|sch| sch.frequency == f))
             })
-            && self
-                .enabled
-                .is_none_or(|on| self.storages(row).any(|s| s.enabled == on))
+            && self.enabled.is_none_or(|on| {
+                // A switch not understood is neither on nor off.
+                self.storages(row)
+                    .any(|s| s.enabled == on && (on || !s.not_understood))
+            })
             && self
                 .integration
                 .is_none_or(|id| row.remote.integration.as_ref().is_some_and(|i| i.id == id))

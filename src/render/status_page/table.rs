@@ -129,6 +129,17 @@ pub(super) struct SiteLine<'a> {
     pub integration: IntegrationCell<'a>,
     /// Each storage with a schedule.
     pub retention: Vec<Retention>,
+    /// The newest read of GridPane's record failed or was not understood.
+    pub record_error: Option<RecordError>,
+}
+
+/// Why the newest read of a site's record is not understood, and when the
+/// record was last read well.
+pub(super) struct RecordError {
+    pub reason: &'static str,
+    pub text: &'static str,
+    /// The last good read, if there was one.
+    pub last_good: Option<Time>,
 }
 
 pub(super) enum ServerCell<'a> {
@@ -167,6 +178,8 @@ pub(super) enum Pill {
     Checking,
     On,
     Off,
+    /// The switch or the row is not understood: neither on nor off.
+    NotUnderstood,
 }
 
 pub(super) enum NextRun {
@@ -267,6 +280,13 @@ impl<'a> SiteLine<'a> {
             remote: StorageCells::of(&r.remote, history.map(|h| &h.remote), now),
             integration,
             retention,
+            record_error: r.site.record_failure.map(|f| RecordError {
+                reason: f.reason.as_str(),
+                text: f.reason.describe(),
+                last_good: history
+                    .and_then(|h| api::from_unix(h.read_at))
+                    .map(|t| Time::new(t, now)),
+            }),
         }
     }
 }
@@ -278,6 +298,8 @@ impl StorageCells {
             Some(s) => ScheduleCell::Set {
                 pill: if row.pending {
                     Pill::Checking
+                } else if row.not_understood {
+                    Pill::NotUnderstood
                 } else if row.enabled {
                     Pill::On
                 } else {
@@ -290,6 +312,7 @@ impl StorageCells {
         let next = match (row.schedule(), row.enabled, row.next_run) {
             (None, _, _) => NextRun::NoSchedule,
             (Some(_), _, _) if row.pending => NextRun::Checking,
+            (Some(_), false, _) if row.not_understood => NextRun::Unknown,
             (Some(_), false, _) => NextRun::Off,
             (Some(_), true, Some(t)) => NextRun::At(Time::new(t, now)),
             (Some(_), true, None) => NextRun::Unknown,

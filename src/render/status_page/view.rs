@@ -15,11 +15,28 @@ use super::query::{InvalidParam, Order, PageQuery};
 use super::table::{IntegrationCell, Listing, NextRun, Pill, ScheduleCell, ServerCell};
 use super::words::{Time, fmt_relative, grouped};
 use super::{MAX_SEARCH_CHARS, STYLE, WAITING_REFRESH_SECONDS};
-use crate::domain::{Health, Problem, Storage};
+use crate::domain::{Health, Problem, Severity, Storage};
+use crate::render::api::notes;
 use crate::render::api::{
     self, AccountView, Counts, IntegrationRow, IntegrationStatus, SiteRow, View,
 };
 use crate::render::metrics::{REVISION, VERSION};
+
+/// The class a problem's line and count take on the page: `bad`
+/// (critical), `unknown` or `warn`.
+pub(super) trait Tone {
+    fn tone(&self) -> &'static str;
+}
+
+impl Tone for Problem {
+    fn tone(&self) -> &'static str {
+        match self.severity() {
+            Severity::Critical => "bad",
+            Severity::Unknown => "unknown",
+            Severity::Warning => "warn",
+        }
+    }
+}
 
 /// The whole page.
 #[derive(Template)]
@@ -70,6 +87,21 @@ pub(super) struct AccountLine<'a> {
     pub sweep: Option<SweepLine>,
     /// The first poll runs and there is no data yet.
     pub first_poll: bool,
+    /// No poll has ever succeeded, for so long that it is critical: since
+    /// when the exporter polls it.
+    pub never_read: Option<Time>,
+    /// Sites held back after a sharp drop of the site list, and since when.
+    pub held_back: Option<(String, Option<Time>)>,
+    /// A poll waits for GridPane's rate limit.
+    pub waiting: Option<WaitLine<'a>>,
+}
+
+/// A wait for GridPane's rate limit: its end to the second, and the
+/// endpoint whose request waits.
+pub(super) struct WaitLine<'a> {
+    pub until: Time,
+    pub endpoint: &'a str,
+    pub rate_limited: bool,
 }
 
 pub(super) enum LastPoll<'a> {
@@ -79,6 +111,8 @@ pub(super) enum LastPoll<'a> {
     Failed {
         ago: Option<String>,
         reason: &'a str,
+        /// Newer data is shown: no longer an alarm.
+        superseded: bool,
     },
 }
 
@@ -92,6 +126,8 @@ pub(super) struct FailedPoll<'a> {
     pub ago: Option<String>,
     pub message: &'a str,
     pub reason: &'a str,
+    /// The data shown is newer than the failure: history, not an alarm.
+    pub superseded: bool,
 }
 
 /// A first sweep in progress, its counts grouped by thousands.
@@ -112,6 +148,7 @@ pub(super) fn accounts<'a>(
         .map(|a| {
             let st = &a.state;
             let ago = |finished_at: f64| api::from_unix(finished_at).map(|t| fmt_relative(t, now));
+            let superseded = notes::failure_superseded(st);
             let last = match &st.last_poll {
                 None => LastPoll::InProgress,
                 Some(p) => match &p.error {
@@ -119,6 +156,7 @@ pub(super) fn accounts<'a>(
                     Some(e) => LastPoll::Failed {
                         ago: ago(p.finished_at),
                         reason: &e.reason,
+                        superseded,
                     },
                 },
             };
@@ -140,6 +178,25 @@ pub(super) fn accounts<'a>(
                     ago: ago(p.finished_at),
                     message: &e.message,
                     reason: &e.reason,
+                    superseded,
+                })
+            });
+            let now_unix = now.timestamp_millis() as f64 / 1000.0;
+            let never_read = st
+                .never_polled(now_unix)
+                .filter(|n| n.critical)
+                .and_then(|n| n.since)
+                .and_then(api::from_unix)
+                .map(|t| Time::new(t, now));
+            let held_back = notes::held_back(st).map(|(sites, since)| {
+                let since = since.and_then(api::from_unix).map(|t| Time::new(t, now));
+                (grouped(sites as u64), since)
+            });
+            let rate_limit_wait = st.rate_limit_wait.as_ref().and_then(|w| {
+                Some(WaitLine {
+                    until: Time::to_the_second(api::from_unix(w.until)?, now),
+                    endpoint: w.endpoint,
+                    rate_limited: w.rate_limited,
                 })
             });
             let sweep = st.sweep.as_ref().map(|sweep| SweepLine {
@@ -163,6 +220,9 @@ pub(super) fn accounts<'a>(
                 failed,
                 sweep,
                 first_poll: waiting(a),
+                never_read,
+                held_back,
+                waiting: rate_limit_wait,
             }
         })
         .collect()

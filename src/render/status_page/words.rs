@@ -130,10 +130,10 @@ pub(super) fn grouped(n: u64) -> String {
 }
 
 /// A policy's rules: `retention at least 7 days, a backup at least every
-/// 7 d, remote backups required`.
+/// 7 d, remote backups required, GridPane's record read within 7 d`.
 pub(super) fn rules_words(r: &Rules) -> String {
     format!(
-        "retention at least {} day{}, a backup at least every {}, remote backups {}",
+        "retention at least {} day{}, a backup at least every {}, remote backups {}, GridPane's record read within {}",
         r.min_retention_days,
         if r.min_retention_days == 1 { "" } else { "s" },
         fmt_duration(r.max_interval.as_secs()),
@@ -141,7 +141,8 @@ pub(super) fn rules_words(r: &Rules) -> String {
             "required"
         } else {
             "not required"
-        }
+        },
+        fmt_duration(r.record_max_age.as_secs())
     )
 }
 
@@ -161,6 +162,14 @@ impl Time {
             machine: api::rfc3339(t),
             text: fmt_time(t),
             relative: fmt_relative(t, now),
+        }
+    }
+
+    /// [`Time::new`], its text to the second: `2026-11-23 05:00:10 UTC`.
+    pub(super) fn to_the_second(t: DateTime<Utc>, now: DateTime<Utc>) -> Time {
+        Time {
+            text: t.format("%Y-%m-%d %H:%M:%S UTC").to_string(),
+            ..Time::new(t, now)
         }
     }
 }
