@@ -235,7 +235,7 @@ async fn handle(
 ) -> Response {
     let incoming = Incoming::new(&req);
     drop(req);
-    if incoming.path.trim_start_matches('/') == super::bucket::DEMO_BUCKET
+    if incoming.path.trim_matches('/') == super::bucket::DEMO_BUCKET
         && incoming.query.contains("list-type=2")
     {
         let body = super::bucket::listing(&shared.lock().fleet, chrono::Utc::now().timestamp());

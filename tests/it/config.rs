@@ -63,7 +63,7 @@ fn an_unknown_key_is_named_with_the_keys_that_exist() {
     assert_error(
         "accounts:\n  - name: a\n    token: x\npoll:\n  intervall: 5m\n",
         &[],
-        "config.yml: key \"poll.intervall\": unknown key `intervall`, expected one of `interval`, `timeout`, `connect_timeout`, `requests_per_minute`, `endpoint_units_per_minute`, `per_page`, `max_pages`, `max_body_bytes`, `max_items_per_account`, `max_retries`, `max_site_removal_share`, `detail`",
+        "config.yml: key \"poll.intervall\": unknown key `intervall`, expected one of `interval`, `timeout`, `connect_timeout`, `requests_per_minute`, `endpoint_units_per_minute`, `per_page`, `max_pages`, `max_body_bytes`, `max_items_per_account`, `max_retries`, `max_site_removal_share`, `detail`, `remote_storage`",
     );
     assert_error(
         "accounts:\n  - name: a\n    tokn: x\n",

@@ -15,6 +15,7 @@ mod api;
 mod blind_spots;
 mod browser;
 mod bucket;
+mod bucket_verdict;
 mod budget;
 mod client;
 mod config;
