@@ -68,7 +68,7 @@ fn an_unknown_key_is_named_with_the_keys_that_exist() {
     assert_error(
         "accounts:\n  - name: a\n    tokn: x\n",
         &[],
-        "config.yml: key \"accounts[0].tokn\": unknown key `tokn`, expected one of `name`, `base_url`, `token`, `token_file`, `time_zone`",
+        "config.yml: key \"accounts[0].tokn\": unknown key `tokn`, expected one of `name`, `base_url`, `token`, `token_file`, `time_zone`, `remote_storage`",
     );
 }
 
