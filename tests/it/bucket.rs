@@ -195,7 +195,14 @@ const GARBAGE: &str = "HTTP/1.1 200 OK\r\nContent-Type: application/xml\r\nConte
 #[tokio::test]
 async fn a_bucket_that_does_not_answer_times_out_after_its_retries() {
     let endpoint = stub("", None).await;
+    let started = std::time::Instant::now();
     let storage = pass_with(entry(&endpoint, &[BUCKET], SECRET_KEY), limits()).await;
+    // Two tries of 500 ms and a backoff, not the client's 30 s.
+    assert!(
+        started.elapsed() < Duration::from_secs(5),
+        "{:?}",
+        started.elapsed()
+    );
     assert_eq!(
         storage.buckets[0].outcome,
         ListOutcome::Failed { reason: "timeout" }
