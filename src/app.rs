@@ -39,6 +39,11 @@ pub enum AppError {
     },
     #[error("account \"{account}\": {source}")]
     Client { account: String, source: ApiError },
+    #[error("account \"{account}\": {source}")]
+    Bucket {
+        account: String,
+        source: crate::bucket::lister::ListerError,
+    },
 }
 
 #[derive(Clone, Debug)]
@@ -175,6 +180,8 @@ impl App {
             ));
         }
 
+        spawn_listers(&config, &store, &shutdown_rx, &mut tasks)?;
+
         let (store_j, stop) = (Arc::clone(&store), shutdown_rx.clone());
         tasks.spawn(supervise(
             Task::Judge,
@@ -251,6 +258,55 @@ impl App {
             self.tasks.abort_all();
         }
     }
+}
+
+/// One bucket lister per account with `remote_storage`, under
+/// [`supervise`]; the accounts' evidence starts as "not listed yet".
+fn spawn_listers(
+    config: &Config,
+    store: &Arc<Store>,
+    shutdown: &watch::Receiver<bool>,
+    tasks: &mut JoinSet<()>,
+) -> Result<(), AppError> {
+    use crate::bucket::lister::{self, Lister};
+    let listing = &config.poll.remote_storage;
+    let mut http = None;
+    for (account, slot) in config.accounts.iter().zip(store.accounts()) {
+        if account.remote_storage.is_empty() {
+            continue;
+        }
+        let bucket_error = |source| AppError::Bucket {
+            account: account.name.clone(),
+            source,
+        };
+        let client = match &http {
+            Some(c) => reqwest::Client::clone(c),
+            None => http
+                .insert(lister::http_client(listing).map_err(bucket_error)?)
+                .clone(),
+        };
+        let lister = Arc::new(
+            Lister::new(&account.name, &account.remote_storage, listing, client)
+                .map_err(bucket_error)?,
+        );
+        store.publish_evidence(slot, Arc::new(lister.not_yet()));
+        let (store_l, slot_l, stop) = (Arc::clone(store), Arc::clone(slot), shutdown.clone());
+        tasks.spawn(supervise(
+            Task::BucketLister,
+            Arc::clone(store),
+            None,
+            shutdown.clone(),
+            move || {
+                lister::run(
+                    Arc::clone(&lister),
+                    Arc::clone(&store_l),
+                    Arc::clone(&slot_l),
+                    stop.clone(),
+                )
+            },
+        ));
+    }
+    Ok(())
 }
 
 /// The first restart of a supervised task comes after this; each further
@@ -467,11 +523,12 @@ impl Reload {
 /// only at start.
 fn needs_restart(running: &Config, new: &Config) -> Vec<&'static str> {
     let same_accounts = running.accounts.len() == new.accounts.len()
-        && running
-            .accounts
-            .iter()
-            .zip(&new.accounts)
-            .all(|(a, b)| a.name == b.name && a.base_url == b.base_url && a.token == b.token);
+        && running.accounts.iter().zip(&new.accounts).all(|(a, b)| {
+            a.name == b.name
+                && a.base_url == b.base_url
+                && a.token == b.token
+                && a.remote_storage == b.remote_storage
+        });
     let mut keys = Vec::new();
     if !same_accounts {
         keys.push("accounts");

@@ -45,6 +45,7 @@ pub async fn start() -> std::io::Result<(FakeGridPane, Config)> {
             base_url,
             token: TokenSource::Inline(Secret::from(token)),
             time_zone: None,
+            remote_storage: vec![demo_bucket(&fake)?],
         }],
         poll: PollConfig {
             interval: DEMO_INTERVAL,
@@ -80,3 +81,29 @@ pub(crate) async fn start() -> std::io::Result<(NoDemo, Config)> {
 /// Stands in for the fake GridPane in a build without the `demo` feature.
 #[cfg(not(feature = "demo"))]
 pub(crate) struct NoDemo;
+
+/// The fake's own bucket, holding the demo fleet's remote integrations.
+#[cfg(feature = "demo")]
+fn demo_bucket(
+    fake: &FakeGridPane,
+) -> std::io::Result<crate::config::remote_storage::RemoteStorage> {
+    use crate::bucket::IntegrationRef;
+    use crate::config::{Secret, TokenSource};
+    let endpoint = url::Url::parse(&fake.base_url())
+        .map_err(|e| std::io::Error::other(format!("fake GridPane URL: {e}")))?;
+    Ok(crate::config::remote_storage::RemoteStorage {
+        name: "demo-bucket".to_string(),
+        endpoint,
+        path_style: true,
+        region: "us-east-1".to_string(),
+        access_key_id: TokenSource::Inline(Secret::from("demo")),
+        secret_access_key: TokenSource::Inline(Secret::from("demo")),
+        buckets: vec![crate::fake::bucket::DEMO_BUCKET.to_string()],
+        integrations: fake
+            .fleet()
+            .integrations
+            .iter()
+            .map(|i| IntegrationRef::Id(i.id))
+            .collect(),
+    })
+}

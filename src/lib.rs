@@ -6,6 +6,7 @@
 //! immutable [`domain`] snapshot in the [`store`] -> [`render`]ers -> [`http`].
 
 pub mod app;
+pub mod bucket;
 pub mod cli;
 pub mod config;
 pub mod demo;

@@ -103,6 +103,12 @@ fn main() -> ExitCode {
                 for line in config::preflight::summary(c) {
                     println!("{line}");
                 }
+                for a in &c.accounts {
+                    for e in &a.remote_storage {
+                        let listing = &c.poll.remote_storage;
+                        println!("{}", config::remote_storage::summary(&a.name, e, listing));
+                    }
+                }
                 let p = &c.policy;
                 println!(
                     "policy: minimum retention {} days, longest interval {}, remote backups {}, overdue after {} periods + {}, record read at most {} ago, {} group(s), {} mute(s)",

@@ -276,7 +276,7 @@ fn install(store: &Store, s: &mut AccountState, mut snapshot: domain::AccountSna
         }
         domain::apply_detail(&mut snapshot, &s.detail);
     }
-    s.snapshot = Some(Arc::new(store.assess(snapshot)));
+    s.snapshot = Some(Arc::new(store.assess(snapshot, &s.evidence)));
     s.ready = true;
 }
 

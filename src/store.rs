@@ -13,6 +13,7 @@ use tokio::sync::watch;
 
 use chrono::{DateTime, Utc};
 
+use crate::bucket::BucketEvidence;
 use crate::domain::{AccountSnapshot, Assessed, Policy, SiteDetail};
 pub use crate::gridpane::RateLimitWait;
 
@@ -94,6 +95,9 @@ pub struct AccountState {
     pub sweep: Option<SweepStatus>,
     /// The poll in progress has published what it read so far.
     pub publishing: bool,
+    /// What the account's buckets held at the last listing pass
+    /// (`remote_storage`), judged with every snapshot; empty without it.
+    pub evidence: Arc<BucketEvidence>,
     /// Unix seconds when the exporter began polling the account (its
     /// poller's first start); `None` until then.
     pub watched_since: Option<f64>,
@@ -209,15 +213,18 @@ pub enum Task {
     Judge,
     /// Reloads the configuration on SIGHUP.
     Reload,
+    /// An account's bucket lister (`remote_storage`).
+    BucketLister,
 }
 
 impl Task {
-    pub(crate) const ALL: [Task; 5] = [
+    pub(crate) const ALL: [Task; 6] = [
         Task::Poller,
         Task::Detail,
         Task::StateWriter,
         Task::Judge,
         Task::Reload,
+        Task::BucketLister,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -227,6 +234,7 @@ impl Task {
             Task::StateWriter => "state_writer",
             Task::Judge => "judge",
             Task::Reload => "reload",
+            Task::BucketLister => "bucket_lister",
         }
     }
 }
@@ -369,9 +377,38 @@ impl Store {
         }
     }
 
-    /// A snapshot judged under the policy in force, now.
-    pub(crate) fn assess(&self, snapshot: AccountSnapshot) -> Assessed {
-        Assessed::new(snapshot, &self.policy(), Utc::now())
+    /// A snapshot judged under the policy in force, now, with what the
+    /// account's buckets hold.
+    pub(crate) fn assess(
+        &self,
+        snapshot: AccountSnapshot,
+        evidence: &Arc<BucketEvidence>,
+    ) -> Assessed {
+        Assessed::judge_with(
+            Arc::new(snapshot),
+            Arc::clone(evidence),
+            &self.policy(),
+            Utc::now(),
+        )
+    }
+
+    /// Puts what a listing pass found in force for `slot`, and judges its
+    /// snapshot again with it.
+    pub fn publish_evidence(&self, slot: &AccountSlot, evidence: Arc<BucketEvidence>) {
+        let policy = self.policy();
+        slot.swap(|s| {
+            if let Some(a) = &s.snapshot {
+                let judged = Assessed::judge_with(
+                    a.shared_snapshot(),
+                    Arc::clone(&evidence),
+                    &policy,
+                    Utc::now(),
+                );
+                s.snapshot = Some(Arc::new(judged));
+            }
+            s.evidence = evidence;
+        });
+        self.generation.send_modify(|g| *g += 1);
     }
 
     /// Judges every account's snapshot again at `now` under the policy in
@@ -382,7 +419,12 @@ impl Store {
         for slot in &self.accounts {
             slot.swap(|s| {
                 if let Some(a) = &s.snapshot {
-                    s.snapshot = Some(Arc::new(Assessed::judge(a.shared_snapshot(), &policy, now)));
+                    s.snapshot = Some(Arc::new(Assessed::judge_with(
+                        a.shared_snapshot(),
+                        a.shared_evidence(),
+                        &policy,
+                        now,
+                    )));
                 }
             });
         }
@@ -450,7 +492,7 @@ impl Store {
         // that follows it, never lost to a verdict made before it. Scrapes
         // do not wait for the judging.
         slot.swap(|s| {
-            s.snapshot = Some(Arc::new(self.assess(snapshot)));
+            s.snapshot = Some(Arc::new(self.assess(snapshot, &s.evidence)));
             s.ready = true;
             f(s);
         });

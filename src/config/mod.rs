@@ -7,6 +7,7 @@
 pub mod access;
 pub mod policy;
 pub mod preflight;
+pub mod remote_storage;
 pub(crate) mod time_zone;
 pub mod web;
 
@@ -181,6 +182,9 @@ pub struct Account {
     /// The UTC offset of the account's backup names (`time_zone`); `None`
     /// reads them as UTC.
     pub time_zone: Option<chrono::FixedOffset>,
+    /// The buckets its backups land in (`remote_storage`), listed to prove
+    /// them.
+    pub remote_storage: Vec<remote_storage::RemoteStorage>,
 }
 
 /// Polling and HTTP client settings, shared by all accounts.
@@ -217,6 +221,8 @@ pub struct PollConfig {
     pub max_site_removal_share: f64,
     /// Per-site detail requests (off by default).
     pub detail: DetailConfig,
+    /// How `accounts[].remote_storage` buckets are listed.
+    pub remote_storage: remote_storage::ListingConfig,
 }
 
 /// Per-site detail: `/backups/prune-schedule/{id}` and
@@ -289,6 +295,7 @@ impl Default for PollConfig {
             max_retries: 3,
             max_site_removal_share: 0.5,
             detail: DetailConfig::default(),
+            remote_storage: remote_storage::ListingConfig::default(),
         }
     }
 }
@@ -331,6 +338,8 @@ struct RawAccount {
     token_file: Option<PathBuf>,
     #[serde(default)]
     time_zone: Option<String>,
+    #[serde(default)]
+    remote_storage: Vec<remote_storage::RawRemoteStorage>,
 }
 
 /// A configuration error: one line, naming where and which key.
@@ -496,6 +505,10 @@ pub fn load_with_warnings(sources: &Sources) -> Result<Loaded, ConfigError> {
         let Some(rest) = name.strip_prefix(ENV_PREFIX) else {
             continue;
         };
+        // Keys of remote storage, read by the entry they belong to.
+        if name.starts_with(remote_storage::ENV_KEY_PREFIX) {
+            continue;
+        }
         let key = rest.to_ascii_lowercase().replace("__", ".");
         if key.is_empty() {
             continue;
@@ -667,6 +680,7 @@ fn validate(raw: RawConfig, sources: &Sources) -> Result<Loaded, ConfigError> {
         ));
     }
 
+    poll.remote_storage.validate(&file)?;
     let mut policy = policy::validate(raw.policy, &file, chrono::Utc::now())?;
     // A site whose record is read is never OK before it has been.
     policy.records_read = poll.detail.history;
@@ -738,11 +752,19 @@ fn validate(raw: RawConfig, sources: &Sources) -> Result<Loaded, ConfigError> {
             .map(time_zone::parse_offset)
             .transpose()
             .map_err(|m| ConfigError::at(&file, &at("time_zone"), m))?;
+        let remote_storage = remote_storage::validate(
+            a.remote_storage,
+            &name,
+            &format!("accounts[{i}]"),
+            &file,
+            sources,
+        )?;
         accounts.push(Account {
             name,
             base_url,
             token,
             time_zone,
+            remote_storage,
         });
     }
 
@@ -858,6 +880,7 @@ fn account_from_env(
         base_url,
         token,
         time_zone: None,
+        remote_storage: Vec::new(),
     })
 }
 
@@ -1027,6 +1050,7 @@ mod tests {
             base_url: Url::parse(url).unwrap(),
             token: TokenSource::Inline(Secret::from("t")),
             time_zone: None,
+            remote_storage: Vec::new(),
         };
         let config = Config {
             accounts: vec![
@@ -1057,6 +1081,7 @@ mod tests {
             base_url: Url::parse("https://my.gridpane.com").unwrap(),
             token: TokenSource::Inline(Secret::from("t")),
             time_zone: None,
+            remote_storage: Vec::new(),
         };
         let poll = PollConfig {
             requests_per_minute: 40,

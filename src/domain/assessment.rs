@@ -8,10 +8,12 @@ use std::sync::Arc;
 use chrono::{DateTime, Utc};
 use serde::Serialize;
 
+use super::copies::CopyState;
 use super::history::StorageBackups;
 use super::policy::{Policy, Rules, SiteContext};
 use super::problem::{Problem, ProblemSet, Severity};
 use super::snapshot::{AccountSnapshot, Site, Storage, StorageSettings};
+use crate::bucket::BucketEvidence;
 
 /// Automatic backups of this storage are on and scheduled. Where the site's
 /// switch was not understood (`""`, `null`, absent), the storage is neither
@@ -162,6 +164,9 @@ pub(crate) struct StorageVerdict {
     pub overdue: bool,
     /// On, the record has been read, and it holds no backup of this storage.
     pub never_backed_up: bool,
+    /// Remote only: what the buckets of the `remote_storage` entry that
+    /// holds the site's integration say (`None`: no entry holds it).
+    pub copy: Option<super::copies::CopyProof>,
     /// [`schedule_not_understood`] (never for a pending site).
     pub not_understood: bool,
 }
@@ -198,6 +203,7 @@ impl StorageVerdict {
                     .retain_days
                     .is_some_and(|d| d > 0 && d < rules.min_retention_days),
             interval_too_long: enabled && interval_over(period, rules),
+            copy: None,
             not_understood: schedule_not_understood(settings),
         }
     }
@@ -314,11 +320,23 @@ impl RecordVerdict {
 }
 
 impl SiteVerdict {
+    #[cfg(test)]
     pub(crate) fn judge(
         at: &SiteContext<'_>,
         integration_ids: &HashSet<u64>,
         policy: &Policy,
         now: DateTime<Utc>,
+    ) -> SiteVerdict {
+        SiteVerdict::judge_with_copy(at, integration_ids, policy, now, None)
+    }
+
+    /// Like [`SiteVerdict::judge`], with the proof from the bucket.
+    pub(crate) fn judge_with_copy(
+        at: &SiteContext<'_>,
+        integration_ids: &HashSet<u64>,
+        policy: &Policy,
+        now: DateTime<Utc>,
+        copy: Option<super::copies::CopyProof>,
     ) -> SiteVerdict {
         let site = at.site;
         // A pending site: only what its schedule rows prove. Nothing is on,
@@ -346,6 +364,19 @@ impl SiteVerdict {
         };
         let local = judge_storage(Storage::Local);
         let remote = judge_storage(Storage::Remote);
+        let copy = copy.map(|c| super::copies::CopyProof {
+            state: c.judge(
+                period(&site.remote),
+                rules.overdue_after,
+                rules.overdue_grace,
+            ),
+            ..c
+        });
+        let copy_state = copy.filter(|_| remote.enabled).map(|c| c.state);
+        let remote = StorageVerdict { copy, ..remote };
+        // Not listed yet since the process started, no bucket failed: like
+        // a record not read yet, pending rather than OK.
+        let copy_awaited = copy_state == Some(CopyState::Pending);
         let integration_missing = integration_missing(site, integration_ids);
         let record = RecordVerdict::judge(site, policy.records_read, rules, now);
         let found = [
@@ -376,6 +407,18 @@ impl SiteVerdict {
                 Problem::IntervalTooLong,
                 local.interval_too_long || remote.interval_too_long,
             ),
+            (
+                Problem::RemoteCopyMissing,
+                copy_state == Some(CopyState::Missing),
+            ),
+            (
+                Problem::RemoteCopyStale,
+                copy_state == Some(CopyState::Stale),
+            ),
+            (
+                Problem::RemoteCopyUnknown,
+                copy_state == Some(CopyState::Unknown),
+            ),
         ];
         let mut active = ProblemSet::default();
         let mut muted = Vec::new();
@@ -401,7 +444,7 @@ impl SiteVerdict {
             muted,
             group: group.map(|g| Arc::clone(&g.name)),
             health: match Health::of(active.iter()) {
-                Health::Ok if pending || record.awaited => Health::Pending,
+                Health::Ok if pending || record.awaited || copy_awaited => Health::Pending,
                 proven => proven,
             },
             stale_at: record.stale_at,
@@ -443,6 +486,8 @@ impl SiteVerdict {
 #[derive(Clone, Debug, Default, PartialEq)]
 pub struct Assessment {
     sites: Vec<SiteVerdict>,
+    /// Per `remote_storage` entry, what its buckets hold against the sites.
+    copies: Vec<super::copies::StorageCopies>,
     /// The earliest instant after which time alone changes a verdict (an
     /// applied mute ends, a record becomes stale).
     next_change: Option<DateTime<Utc>>,
@@ -451,24 +496,46 @@ pub struct Assessment {
 impl Assessment {
     /// The one place a snapshot's sites are judged, under `policy` at `now`.
     pub fn of(snapshot: &AccountSnapshot, policy: &Policy, now: DateTime<Utc>) -> Assessment {
+        Assessment::with_evidence(snapshot, &BucketEvidence::default(), policy, now)
+    }
+
+    /// Like [`Assessment::of`], with what the account's buckets hold.
+    pub fn with_evidence(
+        snapshot: &AccountSnapshot,
+        evidence: &BucketEvidence,
+        policy: &Policy,
+        now: DateTime<Utc>,
+    ) -> Assessment {
+        let (proofs, copies) = super::copies::prove(snapshot, evidence);
         let ids = snapshot.integration_ids();
         let labels = snapshot.server_labels();
         let sites: Vec<SiteVerdict> = snapshot
             .sites
             .iter()
-            .map(|site| {
+            .zip(proofs)
+            .map(|(site, copy)| {
                 let at = SiteContext {
                     account: &snapshot.account,
                     site,
                     server_label: site.server_id.and_then(|id| labels.get(&id).copied()),
                 };
-                SiteVerdict::judge(&at, &ids, policy, now)
+                SiteVerdict::judge_with_copy(&at, &ids, policy, now, copy)
             })
             .collect();
         let mute_ends = sites.iter().flat_map(|v| &v.muted).map(|m| m.until);
         let stale = sites.iter().filter_map(|v| v.stale_at);
         let next_change = mute_ends.chain(stale).min();
-        Assessment { sites, next_change }
+        Assessment {
+            sites,
+            copies,
+            next_change,
+        }
+    }
+
+    /// Per `remote_storage` entry (in the evidence's order), what its
+    /// buckets hold against the sites.
+    pub(crate) fn copies(&self) -> &[super::copies::StorageCopies] {
+        &self.copies
     }
 
     /// One verdict per site, in the snapshot's site order.
@@ -491,6 +558,8 @@ impl Assessment {
 #[derive(Clone, Debug, PartialEq)]
 pub struct Assessed {
     snapshot: Arc<AccountSnapshot>,
+    /// What the account's buckets held when it was judged.
+    evidence: Arc<BucketEvidence>,
     assessment: Assessment,
 }
 
@@ -505,11 +574,31 @@ impl Assessed {
         policy: &Policy,
         now: DateTime<Utc>,
     ) -> Assessed {
-        let assessment = Assessment::of(&snapshot, policy, now);
+        Assessed::judge_with(snapshot, Arc::default(), policy, now)
+    }
+
+    /// The snapshot judged with what the account's buckets hold.
+    pub(crate) fn judge_with(
+        snapshot: Arc<AccountSnapshot>,
+        evidence: Arc<BucketEvidence>,
+        policy: &Policy,
+        now: DateTime<Utc>,
+    ) -> Assessed {
+        let assessment = Assessment::with_evidence(&snapshot, &evidence, policy, now);
         Assessed {
             snapshot,
+            evidence,
             assessment,
         }
+    }
+
+    /// What the account's buckets held when the snapshot was judged.
+    pub(crate) fn evidence(&self) -> &BucketEvidence {
+        &self.evidence
+    }
+
+    pub(crate) fn shared_evidence(&self) -> Arc<BucketEvidence> {
+        Arc::clone(&self.evidence)
     }
 
     pub fn snapshot(&self) -> &AccountSnapshot {
@@ -538,8 +627,10 @@ impl Assessed {
     pub(crate) fn with_verdicts(snapshot: AccountSnapshot, sites: Vec<SiteVerdict>) -> Assessed {
         Assessed {
             snapshot: Arc::new(snapshot),
+            evidence: Arc::default(),
             assessment: Assessment {
                 sites,
+                copies: Vec::new(),
                 next_change: None,
             },
         }

@@ -6,6 +6,7 @@
 
 pub(crate) mod assessment;
 pub(crate) mod calendar;
+pub(crate) mod copies;
 pub(crate) mod detail;
 pub(crate) mod history;
 pub(crate) mod pending;
@@ -15,6 +16,7 @@ pub(crate) mod snapshot;
 
 pub use assessment::*;
 pub use calendar::next_run;
+pub use copies::{CopyProof, CopyState};
 pub use detail::*;
 pub use history::{BackupHistory, RecordFailure, StorageBackups};
 pub use pending::build_partial;

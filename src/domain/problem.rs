@@ -24,6 +24,13 @@ pub enum Problem {
     /// The newest backup of a storage that is on is older than the policy
     /// allows for its schedule.
     BackupOverdue,
+    /// Remote backups are on, and no revision of the site is in any bucket
+    /// of the `remote_storage` entry that holds its integration, every one
+    /// of them listed in full.
+    RemoteCopyMissing,
+    /// The newest revision of the site in its bucket is older than the
+    /// policy allows for its remote schedule.
+    RemoteCopyStale,
     /// GridPane's record of the site's backups could not be read or
     /// understood at its last read.
     RecordUnreadable,
@@ -33,6 +40,10 @@ pub enum Problem {
     /// A schedule row or an on/off switch of the site the exporter does not
     /// understand.
     ScheduleUnreadable,
+    /// Remote backups are on, a bucket of the `remote_storage` entry that
+    /// holds the site's integration could not be listed in full, and what
+    /// was listed holds no revision of the site within its schedule.
+    RemoteCopyUnknown,
     /// Local or remote backups are kept for less than the policy's minimum.
     ShortRetention,
     /// A storage that is on runs less often than the policy's longest period.
@@ -64,7 +75,7 @@ impl Severity {
 
 impl Problem {
     /// Every problem kind, most serious first (the order in which a site's problems are listed).
-    pub(crate) const ALL: [Problem; 12] = [
+    pub(crate) const ALL: [Problem; 15] = [
         Problem::LocalDisabled,
         Problem::LocalNotScheduled,
         Problem::RemoteDisabled,
@@ -72,9 +83,12 @@ impl Problem {
         Problem::IntegrationMissing,
         Problem::NeverBackedUp,
         Problem::BackupOverdue,
+        Problem::RemoteCopyMissing,
+        Problem::RemoteCopyStale,
         Problem::RecordUnreadable,
         Problem::RecordStale,
         Problem::ScheduleUnreadable,
+        Problem::RemoteCopyUnknown,
         Problem::ShortRetention,
         Problem::IntervalTooLong,
     ];
@@ -93,6 +107,9 @@ impl Problem {
             Problem::ScheduleUnreadable => "schedule_unreadable",
             Problem::ShortRetention => "short_retention",
             Problem::IntervalTooLong => "interval_too_long",
+            Problem::RemoteCopyMissing => "remote_copy_missing",
+            Problem::RemoteCopyStale => "remote_copy_stale",
+            Problem::RemoteCopyUnknown => "remote_copy_unknown",
         }
     }
 
@@ -121,15 +138,23 @@ impl Problem {
             }
             Problem::ShortRetention => "backups are kept for less than the policy's minimum",
             Problem::IntervalTooLong => "backups run less often than the policy requires",
+            Problem::RemoteCopyMissing => "the bucket holds no remote backup of the site",
+            Problem::RemoteCopyStale => {
+                "the newest remote backup in the bucket is older than its schedule allows"
+            }
+            Problem::RemoteCopyUnknown => {
+                "a bucket that holds the site's remote backups could not be listed"
+            }
         }
     }
 
     pub fn severity(self) -> Severity {
         match self {
             Problem::ShortRetention | Problem::IntervalTooLong => Severity::Warning,
-            Problem::RecordUnreadable | Problem::RecordStale | Problem::ScheduleUnreadable => {
-                Severity::Unknown
-            }
+            Problem::RecordUnreadable
+            | Problem::RecordStale
+            | Problem::ScheduleUnreadable
+            | Problem::RemoteCopyUnknown => Severity::Unknown,
             _ => Severity::Critical,
         }
     }
@@ -140,9 +165,12 @@ impl Problem {
     pub(crate) fn storage(self) -> Option<Storage> {
         match self {
             Problem::LocalDisabled | Problem::LocalNotScheduled => Some(Storage::Local),
-            Problem::RemoteDisabled | Problem::RemoteNotSetUp | Problem::IntegrationMissing => {
-                Some(Storage::Remote)
-            }
+            Problem::RemoteDisabled
+            | Problem::RemoteNotSetUp
+            | Problem::IntegrationMissing
+            | Problem::RemoteCopyMissing
+            | Problem::RemoteCopyStale
+            | Problem::RemoteCopyUnknown => Some(Storage::Remote),
             Problem::NeverBackedUp
             | Problem::BackupOverdue
             | Problem::RecordUnreadable
@@ -190,5 +218,19 @@ impl FromIterator<Problem> for ProblemSet {
             set.insert(p);
         }
         set
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Counts kept per kind are indexed by the kind's value and read back
+    /// in [`Problem::ALL`]'s order: both orders must be the same.
+    #[test]
+    fn every_kind_sits_in_all_at_its_own_index() {
+        for (i, p) in Problem::ALL.into_iter().enumerate() {
+            assert_eq!(p as usize, i, "{p:?}");
+        }
     }
 }

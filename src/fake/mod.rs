@@ -8,6 +8,7 @@
 //! The JSON is built from `serde_json::Value` on purpose: nothing here depends
 //! on the client's decoding types.
 
+pub mod bucket;
 mod drift;
 mod faults;
 pub mod fleet;

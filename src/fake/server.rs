@@ -13,6 +13,7 @@ use axum::Router;
 use axum::extract::connect_info::Connected;
 use axum::extract::{ConnectInfo, Request, State as AxumState};
 use axum::http::{HeaderMap, HeaderName, HeaderValue, Method, header};
+use axum::response::IntoResponse as _;
 use axum::response::Response;
 use axum::serve::{IncomingStream, Listener};
 use serde_json::json;
@@ -234,6 +235,12 @@ async fn handle(
 ) -> Response {
     let incoming = Incoming::new(&req);
     drop(req);
+    if incoming.path.trim_matches('/') == super::bucket::DEMO_BUCKET
+        && incoming.query.contains("list-type=2")
+    {
+        let body = super::bucket::listing(&shared.lock().fleet, chrono::Utc::now().timestamp());
+        return ([(header::CONTENT_TYPE, "application/xml")], body).into_response();
+    }
     let outcome = {
         let mut state = shared.lock();
         let route = Route::parse(&incoming.path);

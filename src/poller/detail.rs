@@ -131,7 +131,7 @@ impl Batch {
             domain::apply_detail(&mut next_snap, &pending);
             let mut map = BTreeMap::clone(&s.detail);
             map.append(&mut pending);
-            s.snapshot = Some(Arc::new(store.assess(next_snap)));
+            s.snapshot = Some(Arc::new(store.assess(next_snap, &s.evidence)));
             s.detail = Arc::new(map);
         });
     }

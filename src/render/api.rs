@@ -6,7 +6,7 @@
 use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
 
-use chrono::{DateTime, SecondsFormat, Utc};
+use chrono::{DateTime, Utc};
 use serde::Serialize;
 
 use crate::domain::{
@@ -135,6 +135,8 @@ pub struct StorageRow<'a> {
     /// When the newest backup becomes (or became) overdue: on, with a
     /// schedule and a backup in GridPane's record.
     pub overdue_at: Option<DateTime<Utc>>,
+    /// Remote only: the proof from the bucket (`remote_storage`).
+    pub copy: Option<super::remote_copy::CopyRow<'a>>,
     /// Its switch or schedule row is not understood: neither on nor off.
     pub not_understood: bool,
 }
@@ -197,6 +199,17 @@ pub(crate) fn site_rows<'a>(
                     integration,
                     problems: verdict.storage_problems(storage).collect(),
                     overdue_at: verdict.storage(storage).overdue_at,
+                    copy: verdict
+                        .storage(storage)
+                        .copy
+                        .map(|proof| super::remote_copy::CopyRow {
+                            proof,
+                            storage: snap
+                                .evidence()
+                                .storages
+                                .get(proof.storage)
+                                .map_or("", |s| &*s.name),
+                        }),
                     not_understood: verdict.storage(storage).not_understood,
                 }
             };
@@ -379,25 +392,8 @@ impl Counts {
     }
 }
 
-// ---------------------------------------------------------------------------
-// Time helpers.
-
-/// Unix seconds (as the store keeps them) to a time; `None` if not finite.
-pub(crate) fn from_unix(secs: f64) -> Option<DateTime<Utc>> {
-    if !secs.is_finite() {
-        return None;
-    }
-    DateTime::from_timestamp_millis((secs * 1000.0).round() as i64)
-}
-
-pub(crate) fn rfc3339(t: DateTime<Utc>) -> String {
-    t.to_rfc3339_opts(SecondsFormat::Secs, true)
-}
-
-/// Whole seconds from `then` to `now`, never negative.
-pub(crate) fn age_seconds(then: DateTime<Utc>, now: DateTime<Utc>) -> i64 {
-    (now - then).num_seconds().max(0)
-}
+// Time helpers, shared with the proof from the bucket.
+pub(crate) use super::time::{age_seconds, from_unix, rfc3339};
 
 // ---------------------------------------------------------------------------
 // Query parameters.
@@ -988,6 +984,10 @@ pub struct SiteEntry {
     /// well: the last good read.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub backups: Option<BackupsEntry>,
+    /// The proof from the bucket next to GridPane's claim, when a
+    /// `remote_storage` entry holds the site's integration.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub remote_copy: Option<super::remote_copy::RemoteCopyEntry>,
     /// The newest read of the record failed or was not understood.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub record_error: Option<RecordErrorEntry>,
@@ -1067,6 +1067,9 @@ pub fn sites(
             local: storage_entry(&r.local),
             remote: storage_entry(&r.remote),
             backups: backups_entry(r.site.history.as_ref(), now),
+            remote_copy: r.remote.copy.as_ref().map(|c| {
+                super::remote_copy::entry(c, r.site.history.as_ref().map(|h| &h.remote), now)
+            }),
             record_error: r.site.record_failure.as_ref().map(record_error_entry),
         })
         .collect();

@@ -758,6 +758,7 @@ pub fn render_tail(
     write_families(&health_families(states, now_unix), &mut out);
     write_families(&policy_families(policy, now), &mut out);
     write_families(&super::detail::detail_families(states, now_unix), &mut out);
+    write_families(&super::copies::copy_families(states), &mut out);
     out.extend_from_slice(extra);
     out
 }

@@ -2,10 +2,13 @@
 //! reader wants. They never call GridPane.
 
 pub mod api;
+pub(crate) mod copies;
 pub(crate) mod detail;
 pub mod metrics;
+pub(crate) mod remote_copy;
 pub mod status_page;
 pub mod text;
+pub(crate) mod time;
 
 #[cfg(test)]
 mod tests {
@@ -86,6 +89,11 @@ mod tests {
             (on(30), on(30)),
             (on(30), on(30)),
             (flawed(on(30)), on(30)),
+            // Remote copies: 14 missing and 15 stale in the listed entry's
+            // bucket, 16 unknown behind the entry whose bucket failed.
+            (on(30), storage(Some(true), Some(2), 30)),
+            (on(30), storage(Some(true), Some(2), 30)),
+            (on(30), storage(Some(true), Some(3), 30)),
         ];
         // GridPane's record, read on 2026-11-22: site 9's newest local
         // backup is ten days old, site 10 has never been backed up; site
@@ -138,7 +146,66 @@ mod tests {
                     record_failure: failure(id),
                 })
                 .collect(),
-            integrations: s3(),
+            integrations: s3()
+                .into_iter()
+                .chain([2, 3].map(|id| Integration {
+                    id,
+                    name: format!("bucket {id}"),
+                    provider: "wasabi".into(),
+                    region: None,
+                }))
+                .collect(),
+        }
+    }
+
+    /// The fleet's buckets: an entry holding integration 2, listed, with a
+    /// revision of site 15 three days old; one holding integration 3 whose
+    /// bucket answered 403.
+    fn evidence() -> crate::bucket::BucketEvidence {
+        use crate::bucket::{IntegrationRef, ListOutcome, Revisions, StorageEvidence};
+        let listed_at = 1_795_305_600.0;
+        let entry = |name: &str, integration, outcome: ListOutcome, ids: &[(&str, f64)]| {
+            let mut e = StorageEvidence::new(
+                name,
+                vec![IntegrationRef::Id(integration)],
+                &[format!("{name}-bucket")],
+            );
+            e.listed_at = Some(listed_at);
+            for b in &mut e.buckets {
+                b.outcome = outcome.clone();
+                b.ids = Arc::new(
+                    ids.iter()
+                        .map(|(id, newest)| {
+                            (
+                                id.to_string(),
+                                Revisions {
+                                    newest: *newest,
+                                    count: 1,
+                                },
+                            )
+                        })
+                        .collect(),
+                );
+            }
+            e
+        };
+        crate::bucket::BucketEvidence {
+            storages: vec![
+                entry(
+                    "listed",
+                    2,
+                    ListOutcome::Listed,
+                    &[("site15-example", listed_at - 3.0 * 86_400.0)],
+                ),
+                entry(
+                    "failing",
+                    3,
+                    ListOutcome::Failed {
+                        reason: "forbidden",
+                    },
+                    &[],
+                ),
+            ],
         }
     }
 
@@ -171,7 +238,7 @@ mod tests {
     fn every_surface_says_what_the_assessment_says_not_what_it_would_judge_itself() {
         let snapshot = fleet();
         let now: DateTime<Utc> = "2026-11-22T00:00:00Z".parse().unwrap();
-        let own = Assessment::of(&snapshot, &Default::default(), now);
+        let own = Assessment::with_evidence(&snapshot, &evidence(), &Default::default(), now);
         let kinds: std::collections::BTreeSet<Problem> =
             own.sites().iter().flat_map(SiteVerdict::problems).collect();
         assert_eq!(kinds.len(), Problem::ALL.len(), "the fleet has every kind");

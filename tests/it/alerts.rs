@@ -295,8 +295,12 @@ fn the_only_thresholds_left_in_the_rules_are_data_and_probe_staleness() {
 
 /// The problem kinds of severity `unknown` (docs/policy.md): one alert,
 /// GridPaneSiteBackupStatusUnknown, reads them all by their severity.
-pub(crate) const UNKNOWN_PROBLEMS: [&str; 3] =
-    ["record_unreadable", "record_stale", "schedule_unreadable"];
+pub(crate) const UNKNOWN_PROBLEMS: [&str; 4] = [
+    "record_unreadable",
+    "record_stale",
+    "schedule_unreadable",
+    "remote_copy_unknown",
+];
 
 /// The per-site alerts by the `problem` of `gridpane_site_problem` each
 /// reads. Panics unless every alert about sites reads that metric for

@@ -63,12 +63,12 @@ fn an_unknown_key_is_named_with_the_keys_that_exist() {
     assert_error(
         "accounts:\n  - name: a\n    token: x\npoll:\n  intervall: 5m\n",
         &[],
-        "config.yml: key \"poll.intervall\": unknown key `intervall`, expected one of `interval`, `timeout`, `connect_timeout`, `requests_per_minute`, `endpoint_units_per_minute`, `per_page`, `max_pages`, `max_body_bytes`, `max_items_per_account`, `max_retries`, `max_site_removal_share`, `detail`",
+        "config.yml: key \"poll.intervall\": unknown key `intervall`, expected one of `interval`, `timeout`, `connect_timeout`, `requests_per_minute`, `endpoint_units_per_minute`, `per_page`, `max_pages`, `max_body_bytes`, `max_items_per_account`, `max_retries`, `max_site_removal_share`, `detail`, `remote_storage`",
     );
     assert_error(
         "accounts:\n  - name: a\n    tokn: x\n",
         &[],
-        "config.yml: key \"accounts[0].tokn\": unknown key `tokn`, expected one of `name`, `base_url`, `token`, `token_file`, `time_zone`",
+        "config.yml: key \"accounts[0].tokn\": unknown key `tokn`, expected one of `name`, `base_url`, `token`, `token_file`, `time_zone`, `remote_storage`",
     );
 }
 
@@ -774,7 +774,7 @@ fn policy_errors_are_one_line_naming_the_key() {
     let cases = [
         (
             "  mutes:\n    - sites: [a.example]\n      problems: [remote_not_set_up, backups_missing]\n      until: 2027-01-31\n",
-            "config.yml: key \"policy.mutes[0].problems[1]\": unknown problem \"backups_missing\", expected one of local_disabled, local_not_scheduled, remote_disabled, remote_not_set_up, integration_missing, never_backed_up, backup_overdue, record_unreadable, record_stale, schedule_unreadable, short_retention, interval_too_long",
+            "config.yml: key \"policy.mutes[0].problems[1]\": unknown problem \"backups_missing\", expected one of local_disabled, local_not_scheduled, remote_disabled, remote_not_set_up, integration_missing, never_backed_up, backup_overdue, remote_copy_missing, remote_copy_stale, record_unreadable, record_stale, schedule_unreadable, remote_copy_unknown, short_retention, interval_too_long",
         ),
         (
             "  mutes:\n    - sites: [a.example]\n",

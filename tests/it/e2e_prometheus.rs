@@ -76,12 +76,6 @@ const MAY_BE_EMPTY: &[(&str, &str, &str, &str)] = &[
     (
         "gridpane-backups",
         "What each source says, per site",
-        "C",
-        "the bucket listing's metric is not emitted yet (dashboards::NOT_YET_EMITTED)",
-    ),
-    (
-        "gridpane-backups",
-        "What each source says, per site",
         "D",
         "no probe runs here; probe:: checks the server's columns with one",
     ),

@@ -456,7 +456,7 @@ fn sigterm_stops_the_demo_exporter_cleanly_within_five_seconds() {
             "--web.listen-address",
             &format!("127.0.0.1:{port}"),
         ])
-        .stderr(Stdio::null())
+        .stderr(Stdio::piped())
         .spawn()
         .unwrap();
     let deadline = std::time::Instant::now() + Duration::from_secs(10);
@@ -494,6 +494,15 @@ fn sigterm_stops_the_demo_exporter_cleanly_within_five_seconds() {
         std::thread::sleep(Duration::from_millis(20));
     };
     assert_eq!(status.code(), Some(0));
+    // Cleanly: every background task (pollers, detail, bucket listers,
+    // the state writer...) stopped by itself, none was aborted at the end
+    // of the grace period.
+    let mut log = String::new();
+    std::io::Read::read_to_string(&mut child.stderr.take().unwrap(), &mut log).unwrap();
+    assert!(
+        !log.contains("shutdown grace period over"),
+        "a task had to be aborted: {log}"
+    );
 }
 
 /// 1,500 accounts on one fake, 60 s interval: the fake, the running

@@ -14,6 +14,8 @@ mod alerts;
 mod api;
 mod blind_spots;
 mod browser;
+mod bucket;
+mod bucket_verdict;
 mod budget;
 mod client;
 mod config;

@@ -79,11 +79,18 @@ fn site_line(alert: &Value) -> String {
         p if p.is_empty() => String::new(),
         p => format!(": {p}"),
     };
+    // Line breaks in a label become one space: no label adds lines.
+    let one_line = |s: String| {
+        s.split(['\r', '\n'])
+            .filter(|p| !p.is_empty())
+            .collect::<Vec<_>>()
+            .join(" ")
+    };
     format!(
         "- {} (site {}) on server {}{storage}{problem}; runbook {}",
-        l("site_url"),
+        one_line(l("site_url")),
         l("site_id"),
-        l("server_label"),
+        one_line(l("server_label")),
         alert["annotations"]["runbook_url"]
             .as_str()
             .unwrap_or_default()

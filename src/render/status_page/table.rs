@@ -9,6 +9,7 @@ use super::query::{Order, PageQuery, SortKey};
 use super::words::{Time, engine_words, fmt_relative, prune_words, retention_words, schedule_when};
 use crate::domain::{Health, Problem, Storage, StorageBackups};
 use crate::render::api::{self, SiteRow, StorageRow};
+use crate::render::remote_copy::CopyRow;
 
 pub(super) enum Listing<'a> {
     /// No account has a site to list.
@@ -159,6 +160,8 @@ pub(super) enum ServerCell<'a> {
 pub(super) struct StorageCells {
     pub schedule: ScheduleCell,
     pub record: Option<RecordLine>,
+    /// Remote only: the proof from the bucket.
+    pub copy: Option<CopyLine>,
     pub next: NextRun,
 }
 
@@ -324,7 +327,33 @@ impl StorageCells {
         StorageCells {
             schedule,
             record: record.map(|s| RecordLine::of(s, row.storage, now)),
+            copy: row.copy.as_ref().map(|c| CopyLine::of(c, now)),
             next,
+        }
+    }
+}
+
+/// The status page's line under the remote schedule.
+pub(super) struct CopyLine {
+    pub state: &'static str,
+    pub storage: String,
+    /// The newest revision, RFC 3339 and relative.
+    pub newest: Option<(String, String)>,
+    pub revisions: u64,
+    /// How long ago the buckets were listed.
+    pub listed: Option<String>,
+}
+
+impl CopyLine {
+    fn of(row: &CopyRow<'_>, now: DateTime<Utc>) -> CopyLine {
+        let relative = fmt_relative;
+        let p = &row.proof;
+        CopyLine {
+            state: p.state.as_str(),
+            storage: row.storage.to_string(),
+            newest: p.newest.map(|t| (api::rfc3339(t), relative(t, now))),
+            revisions: p.revisions,
+            listed: p.listed_at.map(|t| relative(t, now)),
         }
     }
 }

@@ -4,6 +4,7 @@
 
 pub mod gridpane_dir;
 pub mod prom;
+pub mod s3;
 pub mod status;
 
 use std::time::Duration;
@@ -40,6 +41,7 @@ pub fn account(name: &str, fake: &FakeGridPane, token: &str) -> Account {
         base_url: Url::parse(&fake.base_url()).unwrap(),
         token: TokenSource::Inline(Secret::from(token)),
         time_zone: None,
+        remote_storage: Vec::new(),
     }
 }
 
@@ -163,7 +165,23 @@ pub async fn start_demo() -> (FakeGridPane, App) {
     let (fake, config) = demo::start().await.unwrap();
     let app = start_config(config).await;
     wait_first_poll(&app).await;
+    wait_demo_bucket(&app).await;
     (fake, app)
+}
+
+/// The demo's bucket (the fake's own) has been listed in full once, so
+/// that its verdicts are the same on every run.
+pub async fn wait_demo_bucket(app: &App) {
+    wait_for(60, "the first listing of the demo's bucket", || async {
+        metric(
+            app,
+            "gridpane_remote_storage_up{account=\"demo\",remote_storage=\"demo-bucket\"}",
+        )
+        .await
+        .as_deref()
+            == Some("1")
+    })
+    .await;
 }
 
 /// The heading of docs/metrics.md's section on the `probe` subcommand's

@@ -216,13 +216,16 @@ pub async fn start_demo_exporter(dir: &Path) -> Server {
     let deadline = std::time::Instant::now() + Duration::from_secs(30);
     loop {
         if let Ok((200, text)) = get(&s.url("/metrics")).await {
-            if text.contains("\ngridpane_site_detail_age_seconds{") {
+            // And the first listing of its bucket.
+            if text.contains("\ngridpane_site_detail_age_seconds{")
+                && text.contains("\ngridpane_remote_copy_newest_timestamp_seconds{")
+            {
                 break;
             }
         }
         assert!(
             std::time::Instant::now() < deadline,
-            "the demo's per-site detail never arrived"
+            "the demo's per-site detail or bucket listing never arrived"
         );
         tokio::time::sleep(Duration::from_millis(200)).await;
     }

@@ -1,0 +1,106 @@
+//! Series of the proof from the bucket (`remote_storage`): per entry,
+//! whether its buckets were listed, when, with how many requests and
+//! errors, and what they hold that no site claims; per judged site, its
+//! newest revision and how many there are. Read from the evidence and the
+//! assessment in the store; nothing here lists or matches.
+
+use super::text::Family;
+use crate::bucket::ListError;
+use crate::store::AccountState;
+
+/// The remote storage families of every account.
+pub(crate) fn copy_families(accounts: &[(&str, &AccountState)]) -> Vec<Family> {
+    let mut up = Family::gauge(
+        "gridpane_remote_storage_up",
+        "1 if the last listing pass read every bucket of this remote_storage entry in full, else 0 (0 before the first pass). Buckets are listed in the background, not on scrape.",
+    );
+    let mut last_success = Family::gauge(
+        "gridpane_remote_storage_last_successful_listing_timestamp_seconds",
+        "When the last listing pass that read every bucket of this entry in full ended, unix seconds.",
+    );
+    let mut keys = Family::gauge(
+        "gridpane_remote_storage_keys",
+        "Keys under snapshots/ read from this entry's buckets by the last listing pass.",
+    );
+    let mut requests = Family::counter(
+        "gridpane_remote_storage_requests_total",
+        "ListObjectsV2 requests sent to this entry's buckets, retries included.",
+    );
+    let mut errors = Family::counter(
+        "gridpane_remote_storage_errors_total",
+        "Failed ListObjectsV2 requests (retried ones included) and stopped listings of this entry's buckets, by reason.",
+    );
+    let mut orphans = Family::gauge(
+        "gridpane_remote_copy_orphans",
+        "Snapshot ids in this entry's buckets that no current site matches: backups of deleted sites that still cost money.",
+    );
+    let mut ambiguous = Family::gauge(
+        "gridpane_remote_copy_ambiguous",
+        "Snapshot ids in this entry's buckets that fit several sites and so prove none.",
+    );
+    let mut newest = Family::gauge(
+        "gridpane_remote_copy_newest_timestamp_seconds",
+        "When the newest revision of the site found in the buckets of its remote_storage entry landed (LastModified), unix seconds; absent when none was found.",
+    );
+    let mut revisions = Family::gauge(
+        "gridpane_remote_copy_revisions",
+        "Revisions of the site found in the buckets of its remote_storage entry (0: none).",
+    );
+    for (account, state) in accounts {
+        let a = *account;
+        for storage in &state.evidence.storages {
+            let labels = [("account", a), ("remote_storage", &*storage.name)];
+            up.push(&labels, f64::from(u8::from(storage.up())));
+            if let Some(t) = storage.last_success {
+                last_success.push(&labels, t);
+            }
+            keys.push(
+                &labels,
+                storage.buckets.iter().map(|b| b.keys).sum::<u64>() as f64,
+            );
+            requests.push(&labels, storage.requests as f64);
+            for reason in ListError::REASONS {
+                let n = storage.errors.get(reason).copied().unwrap_or(0);
+                errors.push(&[labels[0], labels[1], ("reason", reason)], n as f64);
+            }
+        }
+        let Some(assessed) = &state.snapshot else {
+            continue;
+        };
+        let judged_with = &assessed.evidence().storages;
+        for (storage, tally) in judged_with.iter().zip(assessed.assessment().copies()) {
+            let labels = [("account", a), ("remote_storage", &*storage.name)];
+            orphans.push(&labels, tally.orphans as f64);
+            ambiguous.push(&labels, tally.ambiguous as f64);
+        }
+        for (site, verdict) in assessed.sites() {
+            let Some(copy) = &verdict.remote.copy else {
+                continue;
+            };
+            let Some(storage) = judged_with.get(copy.storage) else {
+                continue;
+            };
+            let id = site.id.to_string();
+            let labels = [
+                ("account", a),
+                ("site_id", id.as_str()),
+                ("remote_storage", &*storage.name),
+            ];
+            if let Some(t) = copy.newest {
+                newest.push(&labels, t.timestamp_millis() as f64 / 1000.0);
+            }
+            revisions.push(&labels, copy.revisions as f64);
+        }
+    }
+    vec![
+        up,
+        last_success,
+        keys,
+        requests,
+        errors,
+        orphans,
+        ambiguous,
+        newest,
+        revisions,
+    ]
+}
