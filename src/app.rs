@@ -19,6 +19,7 @@ use tokio::time::Instant;
 
 use crate::config::access::Access;
 use crate::config::{self, Config, Sources};
+use crate::domain::Policy;
 use crate::gridpane::{ApiError, Budget, Client, http_client};
 use crate::http::access::AccessRules;
 use crate::http::{self, Web};
@@ -54,6 +55,16 @@ pub struct WebOptions {
     pub disable_exposition_cache: bool,
 }
 
+/// The policy as the store judges under it: with the backup record read
+/// (`poll.detail.history`, a restart-only setting of `running`), a site
+/// whose record has not been read yet is never OK. Set here, where every
+/// configuration is put in force, whether it was loaded from a file or
+/// built in code (`--demo`).
+fn policy_in_force(mut policy: Policy, running: &Config) -> Policy {
+    policy.records_read = running.poll.detail.enabled && running.poll.detail.history;
+    policy
+}
+
 /// A running exporter.
 pub struct App {
     pub addr: SocketAddr,
@@ -75,7 +86,10 @@ impl App {
         server_options: ServerOptions,
     ) -> Result<App, AppError> {
         let store = Arc::new(Store::new(config.accounts.iter().map(|a| a.name.clone())));
-        store.set_policy(config.policy.clone(), chrono::Utc::now());
+        store.set_policy(
+            policy_in_force(config.policy.clone(), &config),
+            chrono::Utc::now(),
+        );
         let (shutdown, shutdown_rx) = watch::channel(false);
         let mut tasks = JoinSet::new();
 
@@ -506,9 +520,8 @@ impl Reload {
             access_rules = new.access.is_some(),
             "configuration reloaded; policy and access rules applied"
         );
-        let mut policy = new.policy;
         // Whether records are read is the poll's (restart only).
-        policy.records_read = self.running.policy.records_read;
+        let policy = policy_in_force(new.policy, &self.running);
         self.store.set_policy(policy.clone(), chrono::Utc::now());
         self.running.policy = policy;
         if self.running.access != new.access {

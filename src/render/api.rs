@@ -336,8 +336,9 @@ pub struct Counts {
     /// Sites with no critical problem whose outcome cannot be established:
     /// a fact their verdict rests on was not read or not understood.
     pub sites_unknown: usize,
-    /// Sites with no problem proven yet whose `/site` record is not read yet
-    /// (the first sweep is running): neither OK nor not. Absent when 0.
+    /// Sites with no problem proven yet whose `/site` record (during a
+    /// first sweep) or backup record (with `poll.detail.history`) is not
+    /// read yet: neither OK nor not. Absent when 0.
     #[serde(skip_serializing_if = "is_zero")]
     pub sites_pending: usize,
     /// Problem code -> sites with that problem; every code, zeros included.
