@@ -212,7 +212,9 @@ async fn a_site_page_on_the_demo_shows_a_verified_a_stale_and_a_missing_copy_bes
             "{state}: {html}"
         );
         assert!(
-            html.contains(&format!("<dd id=\"copy-state\">{state}:")),
+            html.contains(&format!(
+                "<dd id=\"copy-state\" class=\"copy {state}\">{state}:"
+            )),
             "{state}: {html}"
         );
         let storage = copy["remote_storage"].as_str().unwrap();
