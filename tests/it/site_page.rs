@@ -36,7 +36,9 @@ fn a_site_page_shows_its_schedules_record_problems_and_when_it_was_read() {
     let local = &html[html.find("<tr data-storage=\"local\">").unwrap()..];
     let local = &local[..local.find("</tr>").unwrap()];
     assert!(
-        local.contains("<span class=\"pill on\">On</span> <span class=\"freq\">daily</span>"),
+        local.contains(
+            "<span class=\"pill on\">On</span> <span class=\"freq\" data-frequency=\"daily\">daily</span>"
+        ),
         "{local}"
     );
     assert!(
@@ -183,4 +185,70 @@ async fn an_unknown_account_or_site_is_404_and_an_id_that_is_not_a_number_400() 
             "{path}"
         );
     }
+}
+
+#[tokio::test]
+async fn a_site_page_on_the_demo_shows_a_verified_a_stale_and_a_missing_copy_beside_the_claim() {
+    let (_fake, app) = support::start_demo().await;
+    let (_, body) = support::get(&app, "/api/v1/sites").await;
+    let sites: serde_json::Value = serde_json::from_str(&body).unwrap();
+    let sites = sites["sites"].as_array().unwrap();
+    for state in ["verified", "stale", "missing"] {
+        // The first site the API says is in this state: the page must say
+        // the same, from the same verdict.
+        let site = sites
+            .iter()
+            .find(|s| s["remote_copy"]["state"] == state)
+            .unwrap_or_else(|| panic!("the demo has no {state} copy: {body}"));
+        let copy = &site["remote_copy"];
+        let (status, html) = support::get(&app, site["page"].as_str().unwrap()).await;
+        assert_eq!(status, 200, "{html}");
+        assert!(
+            !html.contains("No <code>remote_storage</code> entry holds"),
+            "{state}: the fixed text instead of the proof: {html}"
+        );
+        assert!(
+            html.contains(&format!("id=\"bucket\" data-copy=\"{state}\"")),
+            "{state}: {html}"
+        );
+        assert!(
+            html.contains(&format!(
+                "<dd id=\"copy-state\" class=\"copy {state}\">{state}:"
+            )),
+            "{state}: {html}"
+        );
+        let storage = copy["remote_storage"].as_str().unwrap();
+        assert!(
+            html.contains(&format!("<code>remote_storage</code> {storage}</dd>")),
+            "{state}: {html}"
+        );
+        let revisions = copy["revisions"].as_u64().unwrap();
+        match copy["newest"].as_str() {
+            Some(newest) => assert!(
+                html.contains(&format!(
+                    "<dd id=\"copy-newest\"><time datetime=\"{newest}\">{newest}</time> ("
+                )) && html.contains(&format!(") · {revisions} revisions</dd>")),
+                "{state}: {html}"
+            ),
+            None => assert!(
+                html.contains(&format!(
+                    "<dd id=\"copy-newest\">no revision found · {revisions} revisions</dd>"
+                )),
+                "{state}: {html}"
+            ),
+        }
+        match copy["claimed_last"].as_str() {
+            Some(claimed) => assert!(
+                html.contains(&format!(
+                    "newest remote backup <time datetime=\"{claimed}\">{claimed}</time> ("
+                )),
+                "{state}: {html}"
+            ),
+            None => assert!(
+                html.contains("<dd id=\"copy-claimed\">GridPane's record"),
+                "{state}: {html}"
+            ),
+        }
+    }
+    app.shutdown().await;
 }

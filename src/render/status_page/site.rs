@@ -8,7 +8,8 @@ use chrono::{DateTime, Utc};
 
 use super::STYLE;
 use super::table::{
-    IntegrationCell, NextRun, Pill, ScheduleCell, ServerCell, SiteLine, StorageCells,
+    CopyLine, IntegrationCell, NextRun, Pill, RecordLine, ScheduleCell, ServerCell, SiteLine,
+    StorageCells,
 };
 use super::view::Tone;
 use super::words::{Time, prune_words, retention_words};
@@ -69,6 +70,14 @@ struct SiteView<'a> {
     storages: Vec<StorageLine>,
     /// Backups the record names without a storage.
     unattributed: Option<Backups>,
+    /// The proof from the bucket, as the schedules table's bucket line
+    /// reads it; `None`: no `remote_storage` entry judges the site.
+    copy: Option<CopyLine>,
+    /// Claimed: the newest remote backup in GridPane's record, as the
+    /// schedules table's record line reads it (`None`: record not read).
+    claimed: Option<Option<(String, String)>>,
+    /// The verdict counts the bucket's proof only with remote backups on.
+    remote_on: bool,
     /// A PromQL query for the server's proof of this site (the probe's).
     promql: String,
 }
@@ -221,6 +230,9 @@ impl<'a> SiteView<'a> {
             unattributed: history
                 .filter(|h| !h.unattributed.is_empty())
                 .map(|h| Backups::of(&h.unattributed, now)),
+            copy: row.remote.copy.as_ref().map(|c| CopyLine::of(c, now)),
+            claimed: history.map(|h| RecordLine::of(&h.remote, Storage::Remote, now).last),
+            remote_on: row.remote.enabled,
             promql: promql(row.account, row.site.id, &row.site.url),
         }
     }

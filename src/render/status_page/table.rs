@@ -201,7 +201,7 @@ pub(super) struct RecordLine {
 }
 
 impl RecordLine {
-    fn of(s: &StorageBackups, storage: Storage, now: DateTime<Utc>) -> RecordLine {
+    pub(super) fn of(s: &StorageBackups, storage: Storage, now: DateTime<Utc>) -> RecordLine {
         RecordLine {
             storage: storage.as_str(),
             last: s
@@ -345,7 +345,7 @@ pub(super) struct CopyLine {
 }
 
 impl CopyLine {
-    fn of(row: &CopyRow<'_>, now: DateTime<Utc>) -> CopyLine {
+    pub(super) fn of(row: &CopyRow<'_>, now: DateTime<Utc>) -> CopyLine {
         let relative = fmt_relative;
         let p = &row.proof;
         CopyLine {
