@@ -20,14 +20,11 @@ target=${CARGO_TARGET_DIR:-$root/target}
 echo "building release example..." >&2
 cargo build --release --locked --quiet --example bench_bucket
 bench=$target/release/examples/bench_bucket
+# shellcheck source=common.sh
+. "$root/scripts/bench/common.sh"
 work=$(mktemp -d /tmp/gridpane-bucket.XXXXXX)
 pids=()
-cleanup() {
-    for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
-    for p in "${pids[@]}"; do wait "$p" 2>/dev/null || true; done
-    rm -rf "$work"
-}
-trap cleanup EXIT
+trap bench_cleanup EXIT
 key=AKIABENCHKEYID000001
 secret=benchsecretkey00000000000000000000000001
 "$bench" fill "$work/s3" "$sites" "$revisions"
