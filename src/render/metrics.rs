@@ -14,6 +14,7 @@ use flate2::Crc;
 use flate2::write::DeflateEncoder;
 use tokio::sync::OnceCell;
 
+use super::copies::JudgedCopies;
 use super::text::{Family, decimal, write_families, write_header, write_sample};
 use crate::domain::{
     self, AccountSnapshot, Assessed, Assessment, Health, Policy, Problem, Storage,
@@ -753,12 +754,39 @@ pub fn render_tail(
     extra: &[u8],
     now: DateTime<Utc>,
 ) -> Vec<u8> {
+    let judged: Vec<&Assessed> = states
+        .iter()
+        .filter_map(|(_, s)| s.snapshot.as_deref())
+        .collect();
+    tail(states, policy, &JudgedCopies::render(&judged), extra, now)
+}
+
+/// Like [`render_tail`], with the copy series judged with the snapshots
+/// taken from `entry` (rendered with it) instead of rendered now.
+pub fn render_tail_cached(
+    states: &[(&str, &AccountState)],
+    policy: &Policy,
+    entry: &CachedSnapshot,
+    extra: &[u8],
+    now: DateTime<Utc>,
+) -> Vec<u8> {
+    tail(states, policy, &entry.copies, extra, now)
+}
+
+fn tail(
+    states: &[(&str, &AccountState)],
+    policy: &Policy,
+    copies: &JudgedCopies,
+    extra: &[u8],
+    now: DateTime<Utc>,
+) -> Vec<u8> {
     let now_unix = now.timestamp_millis() as f64 / 1000.0;
     let mut out = Vec::with_capacity(8 * 1024 + extra.len());
     write_families(&health_families(states, now_unix), &mut out);
     write_families(&policy_families(policy, now), &mut out);
     write_families(&super::detail::detail_families(states, now_unix), &mut out);
-    write_families(&super::copies::copy_families(states), &mut out);
+    write_families(&super::copies::storage_families(states), &mut out);
+    copies.write(&mut out);
     out.extend_from_slice(extra);
     out
 }
@@ -884,6 +912,9 @@ pub struct CachedSnapshot {
     sources: Vec<Option<Weak<Assessed>>>,
     rendered_at: DateTime<Utc>,
     text: SnapshotText,
+    /// The copy series judged with the same snapshots: served in the tail
+    /// (their place in the exposition), rendered with the text.
+    copies: JudgedCopies,
     gzip: OnceCell<GzipHead>,
 }
 
@@ -961,6 +992,7 @@ impl CachedSnapshot {
                 .max()
                 .unwrap_or(DateTime::UNIX_EPOCH),
             text,
+            copies: JudgedCopies::merged(parts.iter().map(|p| &p.copies)),
             gzip: OnceCell::new(),
         }
     }
@@ -1039,19 +1071,25 @@ impl ExpositionCache {
             None => Buffers::default(),
         };
         let render = move || {
-            render_into(
-                &judged_from(snapshots.iter().map(Arc::as_ref)),
-                now,
-                buffers,
+            let refs: Vec<&Assessed> = snapshots.iter().map(Arc::as_ref).collect();
+            (
+                render_into(&judged_from(refs.iter().copied()), now, buffers),
+                JudgedCopies::render(&refs),
             )
         };
         // Rendering a large fleet takes a while: keep it off the workers
         // that answer other requests.
-        let text = match tokio::task::spawn_blocking(render).await {
-            Ok(text) => text,
+        let (text, copies) = match tokio::task::spawn_blocking(render).await {
+            Ok(rendered) => rendered,
             Err(_) => {
-                let refs = judged_from(states.iter().filter_map(|s| s.snapshot.as_deref()));
-                render_into(&refs, now, Buffers::default())
+                let refs: Vec<&Assessed> = states
+                    .iter()
+                    .filter_map(|s| s.snapshot.as_deref())
+                    .collect();
+                (
+                    render_into(&judged_from(refs.iter().copied()), now, Buffers::default()),
+                    JudgedCopies::render(&refs),
+                )
             }
         };
         let entry = Arc::new(CachedSnapshot {
@@ -1061,6 +1099,7 @@ impl ExpositionCache {
                 .collect(),
             rendered_at: now,
             text,
+            copies,
             gzip: OnceCell::new(),
         });
         self.set(Some(Arc::clone(&entry)));

@@ -97,6 +97,7 @@ pub(crate) fn decimal(buf: &mut [u8; 20], n: u64) -> &str {
 
 /// A family being built from labelled values, its samples written as they
 /// come: what the health, policy and detail series use.
+#[derive(Clone, Debug)]
 pub(crate) struct Family {
     name: &'static str,
     help: &'static str,
@@ -123,6 +124,11 @@ impl Family {
 
     pub(crate) fn push(&mut self, labels: &[(&str, &str)], value: f64) {
         write_sample(&mut self.samples, self.name, labels, value);
+    }
+
+    /// Appends the samples of `other` (the same family, rendered apart).
+    pub(crate) fn extend(&mut self, other: &Family) {
+        self.samples.extend_from_slice(&other.samples);
     }
 }
 

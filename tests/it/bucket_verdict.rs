@@ -214,3 +214,45 @@ async fn while_a_bucket_cannot_be_listed_a_site_without_a_revision_is_unknown_an
         Some("0")
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_per_site_copy_series_are_rendered_once_with_the_cached_snapshot_not_on_each_scrape() {
+    use gridpane_backup_exporter::render::metrics::{self, ExpositionCache};
+    let Some(s3) = S3Server::start() else { return };
+    s3.bucket(BUCKET);
+    let (_fake, app, sites) = exporter(&s3, &[BUCKET], |sites| {
+        let dashed = sites[0].url.replace('.', "-");
+        s3.put(BUCKET, &format!("snapshots/{dashed}/1"), HOUR);
+    })
+    .await;
+    listed(&app, sites.last().unwrap()).await;
+    let states: Vec<_> = app.store.accounts().iter().map(|a| a.load()).collect();
+    let now = chrono::Utc::now();
+    let (entry, at) = ExpositionCache::new().get(&states, || now).await;
+    let loaded = metrics::load_states(&app.store);
+    let health: Vec<_> = loaded
+        .iter()
+        .map(|(n, s)| (n.as_str(), s.as_ref()))
+        .collect();
+    let policy = app.store.policy();
+    let cached = metrics::render_tail_cached(&health, &policy, &entry, b"", at);
+    let fresh = metrics::render_tail(&health, &policy, b"", at);
+    assert_eq!(
+        String::from_utf8_lossy(&cached),
+        String::from_utf8_lossy(&fresh)
+    );
+    let series = format!(
+        "gridpane_remote_copy_revisions{{account=\"demo\",site_id=\"{}\"",
+        sites[0].id
+    );
+    assert!(
+        String::from_utf8_lossy(&fresh).contains(&series),
+        "{series}"
+    );
+    // A scrape with no account state at all still serves them: they are
+    // the cached entry's, not rendered from the states of the scrape.
+    let bare = String::from_utf8_lossy(&metrics::render_tail_cached(&[], &policy, &entry, b"", at))
+        .into_owned();
+    assert!(bare.contains(&series), "{bare}");
+    assert!(!bare.contains("gridpane_remote_storage_up"), "{bare}");
+}

@@ -76,7 +76,13 @@ async fn cached_body(cache: &ExpositionCache, store: &Store, now: DateTime<Utc>)
         .map(|(n, s)| (n.as_str(), s.as_ref()))
         .collect();
     let mut body = entry.text().to_vec();
-    body.extend_from_slice(&metrics::render_tail(&health, &Default::default(), b"", at));
+    body.extend_from_slice(&metrics::render_tail_cached(
+        &health,
+        &Default::default(),
+        &entry,
+        b"",
+        at,
+    ));
     body
 }
 
