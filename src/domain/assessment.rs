@@ -169,6 +169,8 @@ pub(crate) struct StorageVerdict {
     pub copy: Option<super::copies::CopyProof>,
     /// [`schedule_not_understood`] (never for a pending site).
     pub not_understood: bool,
+    /// How long the storage keeps its backups (GridPane's `0`: keep all).
+    pub retention: super::Retention,
 }
 
 impl StorageVerdict {
@@ -188,7 +190,9 @@ impl StorageVerdict {
             ),
             _ => None,
         };
+        let retention = super::Retention::of(settings.retain_days);
         StorageVerdict {
+            retention,
             overdue_at,
             overdue: match (overdue_at, record.and_then(|(_, read_at)| instant(read_at))) {
                 (Some(due), Some(read)) => read >= due,
@@ -198,10 +202,7 @@ impl StorageVerdict {
             scheduled: settings.schedule.is_some(),
             off: settings.schedule.is_some() && settings.automatic == Some(false),
             enabled,
-            short_retention: enabled
-                && settings
-                    .retain_days
-                    .is_some_and(|d| d > 0 && d < rules.min_retention_days),
+            short_retention: enabled && retention.shorter_than(rules.min_retention_days),
             interval_too_long: enabled && interval_over(period, rules),
             copy: None,
             not_understood: schedule_not_understood(settings),

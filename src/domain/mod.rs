@@ -12,6 +12,7 @@ pub(crate) mod history;
 pub(crate) mod pending;
 pub mod policy;
 pub(crate) mod problem;
+pub(crate) mod retention;
 pub(crate) mod snapshot;
 
 pub use assessment::*;
@@ -22,6 +23,7 @@ pub use history::{BackupHistory, RecordFailure, StorageBackups};
 pub use pending::build_partial;
 pub use policy::Policy;
 pub use problem::*;
+pub use retention::Retention;
 pub(crate) use snapshot::schedule_flaws;
 pub use snapshot::*;
 

@@ -230,8 +230,9 @@ fn intervals_are_the_nominal_periods() {
 
 #[test]
 fn keep_all_retention_is_infinite() {
-    assert_eq!(retention_seconds(0), f64::INFINITY);
-    assert_eq!(retention_seconds(30), 2_592_000.0);
+    assert_eq!(Retention::of(Some(0)).seconds(), Some(f64::INFINITY));
+    assert_eq!(Retention::of(Some(30)).seconds(), Some(2_592_000.0));
+    assert_eq!(Retention::of(None).seconds(), None);
 }
 
 #[test]

@@ -139,6 +139,8 @@ pub struct StorageRow<'a> {
     pub copy: Option<super::remote_copy::CopyRow<'a>>,
     /// Its switch or schedule row is not understood: neither on nor off.
     pub not_understood: bool,
+    /// How long the storage keeps its backups, keep-all judged.
+    pub retention: domain::Retention,
 }
 
 impl StorageRow<'_> {
@@ -211,6 +213,7 @@ pub(crate) fn site_rows<'a>(
                                 .map_or("", |s| &*s.name),
                         }),
                     not_understood: verdict.storage(storage).not_understood,
+                    retention: verdict.storage(storage).retention,
                 }
             };
             let server = site.server_id.and_then(|id| servers.get(&id));
@@ -932,7 +935,7 @@ fn storage_entry(row: &StorageRow<'_>) -> StorageEntry {
             not_understood: sch.flaw.map(domain::ScheduleFlaw::as_str),
         }),
         retention_days: s.retain_days,
-        keep_all: s.retain_days == Some(0),
+        keep_all: row.retention.keep_all(),
         prune_schedule: s.prune_schedule,
         integration: row.integration.as_ref().map(|i| IntegrationRefEntry {
             id: i.id,

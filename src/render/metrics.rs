@@ -351,8 +351,8 @@ fn walk_snapshots(
                         sink.push(Fam::NextRun, &labels, at.timestamp() as f64);
                     }
                 }
-                if let Some(days) = settings.retain_days {
-                    sink.push(Fam::Retention, &labels, domain::retention_seconds(days));
+                if let Some(secs) = verdict.storage(storage).retention.seconds() {
+                    sink.push(Fam::Retention, &labels, secs);
                 }
                 if let Some(p) = settings.prune_schedule {
                     sink.push(Fam::Prune, &labels, f64::from(p));

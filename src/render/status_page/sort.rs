@@ -6,6 +6,7 @@ use std::cmp::Ordering;
 use chrono::{DateTime, Utc};
 
 use super::query::{Order, SortKey};
+use crate::domain::Retention;
 use crate::render::api::{SiteRow, StorageRow};
 
 /// Compares two optional values with `None` last in either order.
@@ -25,12 +26,12 @@ fn next_if_on(row: &StorageRow<'_>) -> Option<DateTime<Utc>> {
 
 /// The shorter retention of the storages that are on; keep-all counts as
 /// forever.
-fn effective_retention(row: &SiteRow<'_>) -> Option<u64> {
+fn effective_retention(row: &SiteRow<'_>) -> Option<Retention> {
     [&row.local, &row.remote]
         .into_iter()
         .filter(|s| s.enabled)
-        .filter_map(|s| s.settings.retain_days)
-        .map(|d| if d == 0 { u64::MAX } else { u64::from(d) })
+        .map(|s| s.retention)
+        .filter(|r| *r != Retention::Unknown)
         .min()
 }
 

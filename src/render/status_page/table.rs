@@ -266,7 +266,7 @@ impl<'a> SiteLine<'a> {
             .map(|s| Retention {
                 short: s.problems.contains(&Problem::ShortRetention),
                 storage: s.storage.as_str(),
-                words: retention_words(s.settings.retain_days),
+                words: retention_words(s.retention),
                 prune: s.settings.prune_schedule.and_then(prune_words),
             })
             .collect();
