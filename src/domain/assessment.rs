@@ -174,6 +174,18 @@ pub(crate) struct StorageVerdict {
 }
 
 impl StorageVerdict {
+    /// The next run after `now`, for a storage that runs (on and
+    /// scheduled) only: what every surface shows as its next run. Computed
+    /// at `now`, as it moves with the clock and the verdict does not.
+    pub(crate) fn next_run(
+        &self,
+        settings: &StorageSettings,
+        now: DateTime<Utc>,
+    ) -> Option<DateTime<Utc>> {
+        let schedule = settings.schedule.as_ref().filter(|_| self.enabled)?;
+        super::next_run(schedule, now)
+    }
+
     /// `record`: the storage's backups in the site's record and when it was
     /// read, `None` when the record has not been read.
     fn judge(

@@ -126,8 +126,10 @@ pub struct StorageRow<'a> {
     pub enabled: bool,
     /// The site is pending: whether this storage is on is not known yet.
     pub pending: bool,
-    /// Computed for any schedule, on or off.
+    /// The next run of a storage that runs ([`domain::StorageVerdict::next_run`]).
     pub next_run: Option<DateTime<Utc>>,
+    /// The API's documented `schedule.next_run`: for any schedule, on or off.
+    pub schedule_next_run: Option<DateTime<Utc>>,
     /// Remote only: the integration the schedule uploads to.
     pub integration: Option<IntegrationRef<'a>>,
     /// The site's problems that concern this storage.
@@ -194,7 +196,8 @@ pub(crate) fn site_rows<'a>(
                     settings,
                     enabled: verdict.storage(storage).enabled,
                     pending: site.pending,
-                    next_run: settings
+                    next_run: verdict.storage(storage).next_run(settings, now),
+                    schedule_next_run: settings
                         .schedule
                         .as_ref()
                         .and_then(|s| domain::next_run(s, now)),
@@ -930,8 +933,8 @@ fn storage_entry(row: &StorageRow<'_>) -> StorageEntry {
             minute: sch.minute,
             day: sch.day,
             interval_seconds: sch.frequency.interval_seconds(),
-            next_run: row.next_run.map(rfc3339),
-            next_run_unix: row.next_run.map(|t| t.timestamp()),
+            next_run: row.schedule_next_run.map(rfc3339),
+            next_run_unix: row.schedule_next_run.map(|t| t.timestamp()),
             not_understood: sch.flaw.map(domain::ScheduleFlaw::as_str),
         }),
         retention_days: s.retain_days,

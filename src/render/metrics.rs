@@ -15,9 +15,7 @@ use flate2::write::DeflateEncoder;
 use tokio::sync::OnceCell;
 
 use super::text::{Family, decimal, write_families, write_header, write_sample};
-use crate::domain::{
-    self, AccountSnapshot, Assessed, Assessment, Health, Policy, Problem, Storage,
-};
+use crate::domain::{AccountSnapshot, Assessed, Assessment, Health, Policy, Problem, Storage};
 use crate::gridpane::{ApiError, Endpoint};
 use crate::store::{AccountState, Store, Task, TaskHealth};
 
@@ -343,8 +341,7 @@ fn walk_snapshots(
                     if let Some(secs) = schedule.frequency.interval_seconds() {
                         sink.push(Fam::Interval, &labels, secs as f64);
                     }
-                    let on = verdict.storage(storage).enabled;
-                    if let Some(at) = domain::next_run(schedule, now).filter(|_| on) {
+                    if let Some(at) = verdict.storage(storage).next_run(settings, now) {
                         if earliest_next_run.is_none_or(|e| at < e) {
                             earliest_next_run = Some(at);
                         }

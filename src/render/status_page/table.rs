@@ -316,6 +316,7 @@ impl StorageCells {
                 when: schedule_when(s),
             },
         };
+        // `next_run` is set only while the storage runs (the verdict's rule).
         let next = match (row.schedule(), row.enabled, row.next_run) {
             (None, _, _) => NextRun::NoSchedule,
             (Some(_), _, _) if row.pending => NextRun::Checking,
