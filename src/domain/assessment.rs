@@ -292,6 +292,9 @@ pub(crate) struct SiteVerdict {
     pub health: Health,
     /// When the site's record, read well and not stale now, becomes stale.
     pub stale_at: Option<DateTime<Utc>>,
+    /// The site is pending: whether its storages are on (and its remote
+    /// configured) is not known yet, so no surface says on or off.
+    pub switches_unknown: bool,
 }
 
 /// What the site's backup record allows the verdict to rest on.
@@ -372,6 +375,8 @@ impl SiteVerdict {
                 // Too rare whether on or off: if off, a worse problem shows
                 // once the record is read.
                 interval_too_long: interval_over(period(site.storage(storage)), rules),
+                // What the schedule listing says, as for a site read.
+                retention: super::Retention::of(site.storage(storage).retain_days),
                 ..StorageVerdict::default()
             },
         };
@@ -461,6 +466,7 @@ impl SiteVerdict {
                 proven => proven,
             },
             stale_at: record.stale_at,
+            switches_unknown: pending,
         }
     }
 

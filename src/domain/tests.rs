@@ -938,3 +938,33 @@ fn the_backup_record_is_laid_over_the_site_from_its_detail() {
         [Problem::NeverBackedUp]
     );
 }
+
+#[test]
+fn a_pending_site_keeps_the_retention_its_listing_gives_and_hides_its_switches() {
+    let mut s = site(
+        settings(
+            Some(true),
+            Some(schedule(Frequency::Daily, Some(3), Some(0), None)),
+        ),
+        settings(None, None),
+    );
+    s.pending = true;
+    s.local.retain_days = Some(0);
+    let at = super::policy::SiteContext {
+        account: "",
+        site: &s,
+        server_label: None,
+    };
+    let v = SiteVerdict::judge(&at, &HashSet::new(), &Policy::default(), Utc::now());
+    assert_eq!(v.local.retention, Retention::KeepAll);
+    assert_eq!(v.remote.retention, Retention::Days(30));
+    assert!(v.switches_unknown);
+    s.pending = false;
+    let at = super::policy::SiteContext {
+        account: "",
+        site: &s,
+        server_label: None,
+    };
+    let v = SiteVerdict::judge(&at, &HashSet::new(), &Policy::default(), Utc::now());
+    assert!(!v.switches_unknown);
+}

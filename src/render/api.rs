@@ -195,7 +195,7 @@ pub(crate) fn site_rows<'a>(
                     storage,
                     settings,
                     enabled: verdict.storage(storage).enabled,
-                    pending: site.pending,
+                    pending: verdict.switches_unknown,
                     next_run: verdict.storage(storage).next_run(settings, now),
                     schedule_next_run: settings
                         .schedule

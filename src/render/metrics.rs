@@ -299,7 +299,7 @@ fn walk_snapshots(
             }
             // A pending site's on/off state is unknown: no series says it.
             pending += usize::from(site.pending);
-            if !site.pending {
+            if !verdict.switches_unknown {
                 sink.push(
                     Fam::RemoteConfigured,
                     &[("account", account), ("site_id", site_id)],
@@ -320,7 +320,7 @@ fn walk_snapshots(
                     ("site_id", site_id),
                     ("storage", storage.as_str()),
                 ];
-                if !site.pending {
+                if !verdict.switches_unknown {
                     sink.push(
                         Fam::Enabled,
                         &labels,
