@@ -507,6 +507,9 @@ pub struct Assessment {
     sites: Vec<SiteVerdict>,
     /// Per `remote_storage` entry, what its buckets hold against the sites.
     copies: Vec<super::copies::StorageCopies>,
+    /// Each integration of the account, and each one schedules name that it
+    /// no longer has, judged ([`super::integrations::judge`]).
+    integrations: Vec<super::integrations::IntegrationVerdict>,
     /// The earliest instant after which time alone changes a verdict (an
     /// applied mute ends, a record becomes stale).
     next_change: Option<DateTime<Utc>>,
@@ -547,6 +550,7 @@ impl Assessment {
         Assessment {
             sites,
             copies,
+            integrations: super::integrations::judge(snapshot),
             next_change,
         }
     }
@@ -555,6 +559,12 @@ impl Assessment {
     /// buckets hold against the sites.
     pub(crate) fn copies(&self) -> &[super::copies::StorageCopies] {
         &self.copies
+    }
+
+    /// The account's integrations in the snapshot's order, then the
+    /// missing ones in id order.
+    pub(crate) fn integrations(&self) -> &[super::integrations::IntegrationVerdict] {
+        &self.integrations
     }
 
     /// One verdict per site, in the snapshot's site order.
@@ -645,13 +655,14 @@ impl Assessed {
     /// surfaces read the assessment and which judge again.
     pub(crate) fn with_verdicts(snapshot: AccountSnapshot, sites: Vec<SiteVerdict>) -> Assessed {
         Assessed {
-            snapshot: Arc::new(snapshot),
             evidence: Arc::default(),
             assessment: Assessment {
+                integrations: super::integrations::judge(&snapshot),
                 sites,
                 copies: Vec::new(),
                 next_change: None,
             },
+            snapshot: Arc::new(snapshot),
         }
     }
 }

@@ -968,3 +968,30 @@ fn a_pending_site_keeps_the_retention_its_listing_gives_and_hides_its_switches()
     let v = SiteVerdict::judge(&at, &HashSet::new(), &Policy::default(), Utc::now());
     assert!(!v.switches_unknown);
 }
+
+#[test]
+fn integrations_are_judged_in_use_unused_or_missing_in_the_assessment() {
+    let mut snap = policy_fleet();
+    snap.integrations.push(Integration {
+        id: 9,
+        name: "idle".into(),
+        provider: "wasabi".into(),
+        region: None,
+    });
+    if let Some(s) = snap.sites.get_mut(1) {
+        s.remote = settings(Some(false), Some(remote_to(5)));
+    }
+    let got: Vec<_> = Assessment::of(&snap, &Policy::default(), utc("2026-11-22T00:00:00Z"))
+        .integrations()
+        .iter()
+        .map(|v| (v.id, v.known, v.sites, v.status))
+        .collect();
+    assert_eq!(
+        got,
+        vec![
+            (1, Some(0), 2, IntegrationStatus::InUse),
+            (9, Some(1), 0, IntegrationStatus::Unused),
+            (5, None, 1, IntegrationStatus::Missing),
+        ]
+    );
+}

@@ -78,7 +78,7 @@ impl View {
     pub(crate) fn integration_rows(&self) -> Vec<IntegrationRow<'_>> {
         self.accounts
             .iter()
-            .filter_map(|a| a.snapshot().map(|s| (a.name.as_str(), s)))
+            .filter_map(|a| a.assessed().map(|s| (a.name.as_str(), s)))
             .flat_map(|(name, snap)| integration_rows(name, snap))
             .collect()
     }
@@ -247,25 +247,7 @@ impl<'a> SiteRow<'a> {
     }
 }
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize)]
-#[serde(rename_all = "snake_case")]
-pub enum IntegrationStatus {
-    /// Remote schedules point at it, but the account no longer has it.
-    Missing,
-    /// In the account, but no remote schedule uses it.
-    Unused,
-    InUse,
-}
-
-impl IntegrationStatus {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            IntegrationStatus::Missing => "missing",
-            IntegrationStatus::Unused => "unused",
-            IntegrationStatus::InUse => "in_use",
-        }
-    }
-}
+pub use crate::domain::IntegrationStatus;
 
 pub(crate) struct IntegrationRow<'a> {
     pub account: &'a str,
@@ -287,49 +269,36 @@ impl IntegrationRow<'_> {
     }
 }
 
-/// The account's integrations in id order, then the missing ones in id order.
+/// The account's integrations in id order, then the missing ones in id
+/// order, as the assessment judged them.
 pub(crate) fn integration_rows<'a>(
     account: &'a str,
-    snap: &'a AccountSnapshot,
+    snap: &'a Assessed,
 ) -> Vec<IntegrationRow<'a>> {
-    let usage = snap.integration_usage();
-    let known = snap.integration_ids();
-    let mut rows: Vec<IntegrationRow<'a>> = snap
-        .integrations
+    snap.assessment()
+        .integrations()
         .iter()
-        .map(|i| {
-            let sites = usage.get(&i.id).copied().unwrap_or(0);
+        .map(|v| {
+            let integration = v.known.and_then(|i| snap.integrations.get(i));
             IntegrationRow {
                 account,
-                id: i.id,
-                integration: Some(i),
-                provider_hint: None,
-                sites,
-                status: if sites > 0 {
-                    IntegrationStatus::InUse
-                } else {
-                    IntegrationStatus::Unused
+                id: v.id,
+                integration,
+                // For a missing one: the provider a schedule names.
+                provider_hint: match integration {
+                    Some(_) => None,
+                    None => snap
+                        .sites
+                        .iter()
+                        .filter_map(|s| s.remote.schedule.as_ref())
+                        .find(|s| s.integration_id == Some(v.id))
+                        .and_then(|s| s.service_name.as_deref()),
                 },
+                sites: v.sites,
+                status: v.status,
             }
         })
-        .collect();
-    for (id, sites) in usage.iter().filter(|(id, _)| !known.contains(id)) {
-        let provider_hint = snap
-            .sites
-            .iter()
-            .filter_map(|s| s.remote.schedule.as_ref())
-            .find(|s| s.integration_id == Some(*id))
-            .and_then(|s| s.service_name.as_deref());
-        rows.push(IntegrationRow {
-            account,
-            id: *id,
-            integration: None,
-            provider_hint,
-            sites: *sites,
-            status: IntegrationStatus::Missing,
-        });
-    }
-    rows
+        .collect()
 }
 
 /// Site counts, by health and by problem kind.
