@@ -169,9 +169,23 @@ pub(crate) struct StorageVerdict {
     pub copy: Option<super::copies::CopyProof>,
     /// [`schedule_not_understood`] (never for a pending site).
     pub not_understood: bool,
+    /// How long the storage keeps its backups (GridPane's `0`: keep all).
+    pub retention: super::Retention,
 }
 
 impl StorageVerdict {
+    /// The next run after `now`, for a storage that runs (on and
+    /// scheduled) only: what every surface shows as its next run. Computed
+    /// at `now`, as it moves with the clock and the verdict does not.
+    pub(crate) fn next_run(
+        &self,
+        settings: &StorageSettings,
+        now: DateTime<Utc>,
+    ) -> Option<DateTime<Utc>> {
+        let schedule = settings.schedule.as_ref().filter(|_| self.enabled)?;
+        super::next_run(schedule, now)
+    }
+
     /// `record`: the storage's backups in the site's record and when it was
     /// read, `None` when the record has not been read.
     fn judge(
@@ -188,7 +202,9 @@ impl StorageVerdict {
             ),
             _ => None,
         };
+        let retention = super::Retention::of(settings.retain_days);
         StorageVerdict {
+            retention,
             overdue_at,
             overdue: match (overdue_at, record.and_then(|(_, read_at)| instant(read_at))) {
                 (Some(due), Some(read)) => read >= due,
@@ -198,10 +214,7 @@ impl StorageVerdict {
             scheduled: settings.schedule.is_some(),
             off: settings.schedule.is_some() && settings.automatic == Some(false),
             enabled,
-            short_retention: enabled
-                && settings
-                    .retain_days
-                    .is_some_and(|d| d > 0 && d < rules.min_retention_days),
+            short_retention: enabled && retention.shorter_than(rules.min_retention_days),
             interval_too_long: enabled && interval_over(period, rules),
             copy: None,
             not_understood: schedule_not_understood(settings),
@@ -279,6 +292,9 @@ pub(crate) struct SiteVerdict {
     pub health: Health,
     /// When the site's record, read well and not stale now, becomes stale.
     pub stale_at: Option<DateTime<Utc>>,
+    /// The site is pending: whether its storages are on (and its remote
+    /// configured) is not known yet, so no surface says on or off.
+    pub switches_unknown: bool,
 }
 
 /// What the site's backup record allows the verdict to rest on.
@@ -359,6 +375,8 @@ impl SiteVerdict {
                 // Too rare whether on or off: if off, a worse problem shows
                 // once the record is read.
                 interval_too_long: interval_over(period(site.storage(storage)), rules),
+                // What the schedule listing says, as for a site read.
+                retention: super::Retention::of(site.storage(storage).retain_days),
                 ..StorageVerdict::default()
             },
         };
@@ -448,6 +466,7 @@ impl SiteVerdict {
                 proven => proven,
             },
             stale_at: record.stale_at,
+            switches_unknown: pending,
         }
     }
 
@@ -488,6 +507,9 @@ pub struct Assessment {
     sites: Vec<SiteVerdict>,
     /// Per `remote_storage` entry, what its buckets hold against the sites.
     copies: Vec<super::copies::StorageCopies>,
+    /// Each integration of the account, and each one schedules name that it
+    /// no longer has, judged ([`super::integrations::judge`]).
+    integrations: Vec<super::integrations::IntegrationVerdict>,
     /// The earliest instant after which time alone changes a verdict (an
     /// applied mute ends, a record becomes stale).
     next_change: Option<DateTime<Utc>>,
@@ -528,6 +550,7 @@ impl Assessment {
         Assessment {
             sites,
             copies,
+            integrations: super::integrations::judge(snapshot),
             next_change,
         }
     }
@@ -536,6 +559,12 @@ impl Assessment {
     /// buckets hold against the sites.
     pub(crate) fn copies(&self) -> &[super::copies::StorageCopies] {
         &self.copies
+    }
+
+    /// The account's integrations in the snapshot's order, then the
+    /// missing ones in id order.
+    pub(crate) fn integrations(&self) -> &[super::integrations::IntegrationVerdict] {
+        &self.integrations
     }
 
     /// One verdict per site, in the snapshot's site order.
@@ -626,13 +655,14 @@ impl Assessed {
     /// surfaces read the assessment and which judge again.
     pub(crate) fn with_verdicts(snapshot: AccountSnapshot, sites: Vec<SiteVerdict>) -> Assessed {
         Assessed {
-            snapshot: Arc::new(snapshot),
             evidence: Arc::default(),
             assessment: Assessment {
+                integrations: super::integrations::judge(&snapshot),
                 sites,
                 copies: Vec::new(),
                 next_change: None,
             },
+            snapshot: Arc::new(snapshot),
         }
     }
 }

@@ -9,9 +9,11 @@ pub(crate) mod calendar;
 pub(crate) mod copies;
 pub(crate) mod detail;
 pub(crate) mod history;
+pub(crate) mod integrations;
 pub(crate) mod pending;
 pub mod policy;
 pub(crate) mod problem;
+pub(crate) mod retention;
 pub(crate) mod snapshot;
 
 pub use assessment::*;
@@ -19,9 +21,11 @@ pub use calendar::next_run;
 pub use copies::{CopyProof, CopyState};
 pub use detail::*;
 pub use history::{BackupHistory, RecordFailure, StorageBackups};
+pub use integrations::IntegrationStatus;
 pub use pending::build_partial;
 pub use policy::Policy;
 pub use problem::*;
+pub use retention::Retention;
 pub(crate) use snapshot::schedule_flaws;
 pub use snapshot::*;
 

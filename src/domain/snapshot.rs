@@ -429,12 +429,3 @@ pub(crate) fn schedule_flaws(snapshot: &AccountSnapshot) -> (usize, Vec<&'static
     kinds.sort_unstable();
     (sites, kinds)
 }
-
-/// How long backups are kept; 0 days means keep all (+Inf).
-pub(crate) fn retention_seconds(retain_days: u32) -> f64 {
-    if retain_days == 0 {
-        f64::INFINITY
-    } else {
-        f64::from(retain_days) * 86_400.0
-    }
-}

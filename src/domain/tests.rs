@@ -230,8 +230,9 @@ fn intervals_are_the_nominal_periods() {
 
 #[test]
 fn keep_all_retention_is_infinite() {
-    assert_eq!(retention_seconds(0), f64::INFINITY);
-    assert_eq!(retention_seconds(30), 2_592_000.0);
+    assert_eq!(Retention::of(Some(0)).seconds(), Some(f64::INFINITY));
+    assert_eq!(Retention::of(Some(30)).seconds(), Some(2_592_000.0));
+    assert_eq!(Retention::of(None).seconds(), None);
 }
 
 #[test]
@@ -935,5 +936,62 @@ fn the_backup_record_is_laid_over_the_site_from_its_detail() {
     assert_eq!(
         judged(&snap, &Policy::default(), now)[0].0,
         [Problem::NeverBackedUp]
+    );
+}
+
+#[test]
+fn a_pending_site_keeps_the_retention_its_listing_gives_and_hides_its_switches() {
+    let mut s = site(
+        settings(
+            Some(true),
+            Some(schedule(Frequency::Daily, Some(3), Some(0), None)),
+        ),
+        settings(None, None),
+    );
+    s.pending = true;
+    s.local.retain_days = Some(0);
+    let at = super::policy::SiteContext {
+        account: "",
+        site: &s,
+        server_label: None,
+    };
+    let v = SiteVerdict::judge(&at, &HashSet::new(), &Policy::default(), Utc::now());
+    assert_eq!(v.local.retention, Retention::KeepAll);
+    assert_eq!(v.remote.retention, Retention::Days(30));
+    assert!(v.switches_unknown);
+    s.pending = false;
+    let at = super::policy::SiteContext {
+        account: "",
+        site: &s,
+        server_label: None,
+    };
+    let v = SiteVerdict::judge(&at, &HashSet::new(), &Policy::default(), Utc::now());
+    assert!(!v.switches_unknown);
+}
+
+#[test]
+fn integrations_are_judged_in_use_unused_or_missing_in_the_assessment() {
+    let mut snap = policy_fleet();
+    snap.integrations.push(Integration {
+        id: 9,
+        name: "idle".into(),
+        provider: "wasabi".into(),
+        region: None,
+    });
+    if let Some(s) = snap.sites.get_mut(1) {
+        s.remote = settings(Some(false), Some(remote_to(5)));
+    }
+    let got: Vec<_> = Assessment::of(&snap, &Policy::default(), utc("2026-11-22T00:00:00Z"))
+        .integrations()
+        .iter()
+        .map(|v| (v.id, v.known, v.sites, v.status))
+        .collect();
+    assert_eq!(
+        got,
+        vec![
+            (1, Some(0), 2, IntegrationStatus::InUse),
+            (9, Some(1), 0, IntegrationStatus::Unused),
+            (5, None, 1, IntegrationStatus::Missing),
+        ]
     );
 }

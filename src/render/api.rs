@@ -78,7 +78,7 @@ impl View {
     pub(crate) fn integration_rows(&self) -> Vec<IntegrationRow<'_>> {
         self.accounts
             .iter()
-            .filter_map(|a| a.snapshot().map(|s| (a.name.as_str(), s)))
+            .filter_map(|a| a.assessed().map(|s| (a.name.as_str(), s)))
             .flat_map(|(name, snap)| integration_rows(name, snap))
             .collect()
     }
@@ -126,8 +126,10 @@ pub struct StorageRow<'a> {
     pub enabled: bool,
     /// The site is pending: whether this storage is on is not known yet.
     pub pending: bool,
-    /// Computed for any schedule, on or off.
+    /// The next run of a storage that runs ([`domain::StorageVerdict::next_run`]).
     pub next_run: Option<DateTime<Utc>>,
+    /// The API's documented `schedule.next_run`: for any schedule, on or off.
+    pub schedule_next_run: Option<DateTime<Utc>>,
     /// Remote only: the integration the schedule uploads to.
     pub integration: Option<IntegrationRef<'a>>,
     /// The site's problems that concern this storage.
@@ -139,6 +141,8 @@ pub struct StorageRow<'a> {
     pub copy: Option<super::remote_copy::CopyRow<'a>>,
     /// Its switch or schedule row is not understood: neither on nor off.
     pub not_understood: bool,
+    /// How long the storage keeps its backups, keep-all judged.
+    pub retention: domain::Retention,
 }
 
 impl StorageRow<'_> {
@@ -191,8 +195,9 @@ pub(crate) fn site_rows<'a>(
                     storage,
                     settings,
                     enabled: verdict.storage(storage).enabled,
-                    pending: site.pending,
-                    next_run: settings
+                    pending: verdict.switches_unknown,
+                    next_run: verdict.storage(storage).next_run(settings, now),
+                    schedule_next_run: settings
                         .schedule
                         .as_ref()
                         .and_then(|s| domain::next_run(s, now)),
@@ -211,6 +216,7 @@ pub(crate) fn site_rows<'a>(
                                 .map_or("", |s| &*s.name),
                         }),
                     not_understood: verdict.storage(storage).not_understood,
+                    retention: verdict.storage(storage).retention,
                 }
             };
             let server = site.server_id.and_then(|id| servers.get(&id));
@@ -241,25 +247,7 @@ impl<'a> SiteRow<'a> {
     }
 }
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize)]
-#[serde(rename_all = "snake_case")]
-pub enum IntegrationStatus {
-    /// Remote schedules point at it, but the account no longer has it.
-    Missing,
-    /// In the account, but no remote schedule uses it.
-    Unused,
-    InUse,
-}
-
-impl IntegrationStatus {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            IntegrationStatus::Missing => "missing",
-            IntegrationStatus::Unused => "unused",
-            IntegrationStatus::InUse => "in_use",
-        }
-    }
-}
+pub use crate::domain::IntegrationStatus;
 
 pub(crate) struct IntegrationRow<'a> {
     pub account: &'a str,
@@ -281,49 +269,36 @@ impl IntegrationRow<'_> {
     }
 }
 
-/// The account's integrations in id order, then the missing ones in id order.
+/// The account's integrations in id order, then the missing ones in id
+/// order, as the assessment judged them.
 pub(crate) fn integration_rows<'a>(
     account: &'a str,
-    snap: &'a AccountSnapshot,
+    snap: &'a Assessed,
 ) -> Vec<IntegrationRow<'a>> {
-    let usage = snap.integration_usage();
-    let known = snap.integration_ids();
-    let mut rows: Vec<IntegrationRow<'a>> = snap
-        .integrations
+    snap.assessment()
+        .integrations()
         .iter()
-        .map(|i| {
-            let sites = usage.get(&i.id).copied().unwrap_or(0);
+        .map(|v| {
+            let integration = v.known.and_then(|i| snap.integrations.get(i));
             IntegrationRow {
                 account,
-                id: i.id,
-                integration: Some(i),
-                provider_hint: None,
-                sites,
-                status: if sites > 0 {
-                    IntegrationStatus::InUse
-                } else {
-                    IntegrationStatus::Unused
+                id: v.id,
+                integration,
+                // For a missing one: the provider a schedule names.
+                provider_hint: match integration {
+                    Some(_) => None,
+                    None => snap
+                        .sites
+                        .iter()
+                        .filter_map(|s| s.remote.schedule.as_ref())
+                        .find(|s| s.integration_id == Some(v.id))
+                        .and_then(|s| s.service_name.as_deref()),
                 },
+                sites: v.sites,
+                status: v.status,
             }
         })
-        .collect();
-    for (id, sites) in usage.iter().filter(|(id, _)| !known.contains(id)) {
-        let provider_hint = snap
-            .sites
-            .iter()
-            .filter_map(|s| s.remote.schedule.as_ref())
-            .find(|s| s.integration_id == Some(*id))
-            .and_then(|s| s.service_name.as_deref());
-        rows.push(IntegrationRow {
-            account,
-            id: *id,
-            integration: None,
-            provider_hint,
-            sites: *sites,
-            status: IntegrationStatus::Missing,
-        });
-    }
-    rows
+        .collect()
 }
 
 /// Site counts, by health and by problem kind.
@@ -928,12 +903,12 @@ fn storage_entry(row: &StorageRow<'_>) -> StorageEntry {
             minute: sch.minute,
             day: sch.day,
             interval_seconds: sch.frequency.interval_seconds(),
-            next_run: row.next_run.map(rfc3339),
-            next_run_unix: row.next_run.map(|t| t.timestamp()),
+            next_run: row.schedule_next_run.map(rfc3339),
+            next_run_unix: row.schedule_next_run.map(|t| t.timestamp()),
             not_understood: sch.flaw.map(domain::ScheduleFlaw::as_str),
         }),
         retention_days: s.retain_days,
-        keep_all: s.retain_days == Some(0),
+        keep_all: row.retention.keep_all(),
         prune_schedule: s.prune_schedule,
         integration: row.integration.as_ref().map(|i| IntegrationRefEntry {
             id: i.id,

@@ -16,9 +16,7 @@ use tokio::sync::OnceCell;
 
 use super::copies::JudgedCopies;
 use super::text::{Family, decimal, write_families, write_header, write_sample};
-use crate::domain::{
-    self, AccountSnapshot, Assessed, Assessment, Health, Policy, Problem, Storage,
-};
+use crate::domain::{AccountSnapshot, Assessed, Assessment, Health, Policy, Problem, Storage};
 use crate::gridpane::{ApiError, Endpoint};
 use crate::store::{AccountState, Store, Task, TaskHealth};
 
@@ -302,7 +300,7 @@ fn walk_snapshots(
             }
             // A pending site's on/off state is unknown: no series says it.
             pending += usize::from(site.pending);
-            if !site.pending {
+            if !verdict.switches_unknown {
                 sink.push(
                     Fam::RemoteConfigured,
                     &[("account", account), ("site_id", site_id)],
@@ -323,7 +321,7 @@ fn walk_snapshots(
                     ("site_id", site_id),
                     ("storage", storage.as_str()),
                 ];
-                if !site.pending {
+                if !verdict.switches_unknown {
                     sink.push(
                         Fam::Enabled,
                         &labels,
@@ -344,16 +342,15 @@ fn walk_snapshots(
                     if let Some(secs) = schedule.frequency.interval_seconds() {
                         sink.push(Fam::Interval, &labels, secs as f64);
                     }
-                    let on = verdict.storage(storage).enabled;
-                    if let Some(at) = domain::next_run(schedule, now).filter(|_| on) {
+                    if let Some(at) = verdict.storage(storage).next_run(settings, now) {
                         if earliest_next_run.is_none_or(|e| at < e) {
                             earliest_next_run = Some(at);
                         }
                         sink.push(Fam::NextRun, &labels, at.timestamp() as f64);
                     }
                 }
-                if let Some(days) = settings.retain_days {
-                    sink.push(Fam::Retention, &labels, domain::retention_seconds(days));
+                if let Some(secs) = verdict.storage(storage).retention.seconds() {
+                    sink.push(Fam::Retention, &labels, secs);
                 }
                 if let Some(p) = settings.prune_schedule {
                     sink.push(Fam::Prune, &labels, f64::from(p));

@@ -317,6 +317,37 @@ mod tests {
         }
     }
 
+    /// What a site's switches and retention say comes from its verdict:
+    /// a verdict that hides the switches and keeps all shows so on every
+    /// surface, whatever the snapshot's own site says.
+    #[test]
+    fn surfaces_hide_switches_and_show_keep_all_as_the_verdict_says() {
+        let snapshot = fleet();
+        let now: DateTime<Utc> = "2026-11-22T00:00:00Z".parse().unwrap();
+        let own = Assessment::with_evidence(&snapshot, &evidence(), &Default::default(), now);
+        let mut verdicts = own.sites().to_vec();
+        let id = snapshot.sites[0].id;
+        verdicts[0].switches_unknown = true;
+        verdicts[0].local.retention = crate::domain::Retention::KeepAll;
+        let assessed = Assessed::with_verdicts(snapshot, verdicts);
+        let store = Store::new(["acme".to_string()]);
+        let slot = Arc::clone(&store.accounts()[0]);
+        store.replace_with(&slot, |s| s.snapshot = Some(Arc::new(assessed)));
+
+        let exposition = String::from_utf8(metrics::render(&store, b"", now)).unwrap();
+        let labels = format!("account=\"acme\",site_id=\"{id}\"");
+        assert!(!exposition.contains(&format!("gridpane_backup_schedule_enabled{{{labels},")));
+        assert!(!exposition.contains(&format!("gridpane_backup_remote_configured{{{labels}}}")));
+        assert!(exposition.contains(&format!(
+            "\ngridpane_backup_retention_seconds{{{labels},storage=\"local\"}} inf\n"
+        )));
+        let view = api::View::load(&store);
+        let answer = api::sites(&view, None, now).unwrap();
+        let entry = answer.sites.iter().find(|e| e.id == id).unwrap();
+        assert!(entry.local.pending && entry.remote.pending);
+        assert!(entry.local.keep_all);
+    }
+
     mod agreement {
         use std::sync::Arc;
         use std::time::Duration;

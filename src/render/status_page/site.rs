@@ -208,7 +208,7 @@ impl<'a> SiteView<'a> {
                 StorageLine {
                     name: storage.as_str(),
                     cells: StorageCells::of(r, record, now),
-                    retention: retention_words(r.settings.retain_days),
+                    retention: retention_words(r.retention),
                     prune: r.settings.prune_schedule.and_then(prune_words),
                     short: r.problems.contains(&Problem::ShortRetention),
                     due_by: r.overdue_at.map(|t| Time::new(t, now)),

@@ -3,9 +3,8 @@
 
 use std::cmp::Ordering;
 
-use chrono::{DateTime, Utc};
-
 use super::query::{Order, SortKey};
+use crate::domain::Retention;
 use crate::render::api::{SiteRow, StorageRow};
 
 /// Compares two optional values with `None` last in either order.
@@ -18,19 +17,14 @@ fn cmp_some_first<T: Ord>(a: Option<T>, b: Option<T>, order: Order) -> Ordering 
     }
 }
 
-/// The next run of a storage that will run; `None` when it is off.
-fn next_if_on(row: &StorageRow<'_>) -> Option<DateTime<Utc>> {
-    row.next_run.filter(|_| row.enabled)
-}
-
 /// The shorter retention of the storages that are on; keep-all counts as
 /// forever.
-fn effective_retention(row: &SiteRow<'_>) -> Option<u64> {
+fn effective_retention(row: &SiteRow<'_>) -> Option<Retention> {
     [&row.local, &row.remote]
         .into_iter()
         .filter(|s| s.enabled)
-        .filter_map(|s| s.settings.retain_days)
-        .map(|d| if d == 0 { u64::MAX } else { u64::from(d) })
+        .map(|s| s.retention)
+        .filter(|r| *r != Retention::Unknown)
         .min()
 }
 
@@ -68,8 +62,8 @@ pub fn sort_rows(rows: &mut [SiteRow<'_>], key: SortKey, order: Order) {
             SortKey::RemoteFrequency => {
                 cmp_some_first(frequency_of(&a.remote), frequency_of(&b.remote), order)
             }
-            SortKey::Local => cmp_some_first(next_if_on(&a.local), next_if_on(&b.local), order),
-            SortKey::Remote => cmp_some_first(next_if_on(&a.remote), next_if_on(&b.remote), order),
+            SortKey::Local => cmp_some_first(a.local.next_run, b.local.next_run, order),
+            SortKey::Remote => cmp_some_first(a.remote.next_run, b.remote.next_run, order),
             SortKey::Integration => cmp_some_first(integration_name(a), integration_name(b), order),
             SortKey::Retention => {
                 cmp_some_first(effective_retention(a), effective_retention(b), order)

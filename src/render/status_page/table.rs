@@ -266,7 +266,7 @@ impl<'a> SiteLine<'a> {
             .map(|s| Retention {
                 short: s.problems.contains(&Problem::ShortRetention),
                 storage: s.storage.as_str(),
-                words: retention_words(s.settings.retain_days),
+                words: retention_words(s.retention),
                 prune: s.settings.prune_schedule.and_then(prune_words),
             })
             .collect();
@@ -316,6 +316,7 @@ impl StorageCells {
                 when: schedule_when(s),
             },
         };
+        // `next_run` is set only while the storage runs (the verdict's rule).
         let next = match (row.schedule(), row.enabled, row.next_run) {
             (None, _, _) => NextRun::NoSchedule,
             (Some(_), _, _) if row.pending => NextRun::Checking,

@@ -5,7 +5,7 @@
 use chrono::{DateTime, Utc};
 
 use crate::domain::policy::Rules;
-use crate::domain::{BackupsVersion, Frequency, Schedule};
+use crate::domain::{BackupsVersion, Frequency, Retention, Schedule};
 use crate::render::api;
 
 /// `2026-11-23 05:00 UTC`
@@ -110,12 +110,12 @@ pub(super) fn engine_words(v: BackupsVersion) -> Option<&'static str> {
     }
 }
 
-pub(super) fn retention_words(days: Option<u32>) -> String {
-    match days {
-        None => "unknown".to_string(),
-        Some(0) => "keep all".to_string(),
-        Some(1) => "1 day".to_string(),
-        Some(d) => format!("{d} days"),
+pub(super) fn retention_words(retention: Retention) -> String {
+    match retention {
+        Retention::Unknown => "unknown".to_string(),
+        Retention::KeepAll => "keep all".to_string(),
+        Retention::Days(1) => "1 day".to_string(),
+        Retention::Days(d) => format!("{d} days"),
     }
 }
 
