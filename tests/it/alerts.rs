@@ -392,6 +392,8 @@ fn alerts_on_a_storage_name_it_as_a_label() {
         ("remote_disabled", "remote"),
         ("remote_not_set_up", "remote"),
         ("integration_missing", "remote"),
+        ("remote_copy_missing", "remote"),
+        ("remote_copy_stale", "remote"),
     ] {
         let r = &alerts[problem];
         assert_eq!(r.label("storage"), Some(storage), "{}", r.name);
