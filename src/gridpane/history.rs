@@ -7,7 +7,7 @@
 //! 03:00,2026-12-07 03:00", "manual": ""}, "aws-s3": {...}}}`: under each
 //! source, `automatic` and `manual` list backup names, each
 //! `YYYY-MM-DD HH:MM`, optionally followed by a space and a tag (letters,
-//! digits and dashes, at most 32 characters). [`super::record`] reads it;
+//! digits and dashes, at most 32 characters). The streaming reader in `record.rs` reads it;
 //! names count only in those positions.
 
 use chrono::{FixedOffset, NaiveDateTime, TimeZone as _};
