@@ -82,7 +82,7 @@ pub(crate) fn render(
     let totals = Counts::of(&rows);
     let accounts = view::accounts(view, &rows, now);
     let all = rows.len();
-    rows.retain(|r| query.keeps(r));
+    rows.retain(|r| query.filter.keeps(r));
     sort_rows(&mut rows, query.sort, query.order);
 
     let html = PageHtml {
