@@ -25,7 +25,7 @@ pub(crate) use filter::{SPACE_IN_NUMBER, query_pairs, strict_params};
 pub use integrations::{IntegrationEntry, IntegrationsAnswer, integrations};
 pub use routes::ListRoute;
 pub(crate) use routes::{build, index};
-pub use sites::{SchedulesAnswer, SitesAnswer, schedules, sites};
+pub use sites::{SchedulesAnswer, SiteEntry, SitesAnswer, StorageEntry, schedules, sites};
 pub use status::{StatusAnswer, status};
 pub use view::{AccountView, Counts, SiteRow, StorageRow, View};
 pub(crate) use view::{IntegrationRow, site_path, site_rows};

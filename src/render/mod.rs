@@ -348,6 +348,43 @@ mod tests {
         assert!(entry.local.keep_all);
     }
 
+    /// The API's site-level `pending`, an integration's `missing` and a
+    /// schedule's documented `next_run` come from the verdict, and so does
+    /// the page's deleted integration: a verdict saying the site is
+    /// pending, its integration missing and its local storage unscheduled
+    /// shows so, whatever the snapshot's own site says.
+    #[test]
+    fn the_api_and_the_page_say_pending_and_missing_and_next_run_as_the_verdict_says() {
+        let snapshot = fleet();
+        let now: DateTime<Utc> = "2026-11-22T00:00:00Z".parse().unwrap();
+        let own = Assessment::with_evidence(&snapshot, &evidence(), &Default::default(), now);
+        let mut verdicts = own.sites().to_vec();
+        let id = snapshot.sites[0].id;
+        assert!(!snapshot.sites[0].pending, "the snapshot's site is read");
+        verdicts[0].switches_unknown = true;
+        verdicts[0].integration_missing = Some(true);
+        verdicts[0].local.scheduled = false;
+        let assessed = Assessed::with_verdicts(snapshot, verdicts);
+        let store = Store::new(["acme".to_string()]);
+        let slot = Arc::clone(&store.accounts()[0]);
+        store.replace_with(&slot, |s| s.snapshot = Some(Arc::new(assessed)));
+
+        let view = api::View::load(&store);
+        let answer = api::sites(&view, None, now).unwrap();
+        let entry = answer.sites.iter().find(|e| e.id == id).unwrap();
+        assert!(entry.pending, "the site is pending as its verdict says");
+        let integration = entry.remote.integration.as_ref().unwrap();
+        assert!(integration.missing, "the integration is missing as judged");
+        let next_run = |e: &api::StorageEntry| e.schedule.as_ref().unwrap().next_run.clone();
+        assert_eq!(next_run(&entry.local), None, "not scheduled, as judged");
+        assert!(next_run(&entry.remote).is_some());
+
+        let html = status_page::page(&view, Some("per_page=1000"), now, "/metrics").html;
+        let start = html.find(&format!("data-site-id=\"{id}\" ")).unwrap();
+        let row = &html[start..start + html[start..].find("</tr>").unwrap()];
+        assert!(row.contains("deleted integration #1"), "{row}");
+    }
+
     mod agreement {
         use std::sync::Arc;
         use std::time::Duration;
