@@ -182,8 +182,7 @@ impl StorageVerdict {
         settings: &StorageSettings,
         now: DateTime<Utc>,
     ) -> Option<DateTime<Utc>> {
-        let schedule = settings.schedule.as_ref().filter(|_| self.enabled)?;
-        super::next_run(schedule, now)
+        next_run_if(self.enabled, settings, now)
     }
 
     /// The next run after `now` of the storage's schedule row, on or off:
@@ -195,8 +194,7 @@ impl StorageVerdict {
         settings: &StorageSettings,
         now: DateTime<Utc>,
     ) -> Option<DateTime<Utc>> {
-        let schedule = settings.schedule.as_ref().filter(|_| self.scheduled)?;
-        super::next_run(schedule, now)
+        next_run_if(self.scheduled, settings, now)
     }
 
     /// `record`: the storage's backups in the site's record and when it was
@@ -233,6 +231,16 @@ impl StorageVerdict {
             not_understood: schedule_not_understood(settings),
         }
     }
+}
+
+/// The next run of the storage's schedule after `now`, if `shown`.
+fn next_run_if(
+    shown: bool,
+    settings: &StorageSettings,
+    now: DateTime<Utc>,
+) -> Option<DateTime<Utc>> {
+    let schedule = settings.schedule.as_ref().filter(|_| shown)?;
+    super::next_run(schedule, now)
 }
 
 /// The nominal period of the storage's schedule, in seconds.
