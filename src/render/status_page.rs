@@ -4,7 +4,8 @@
 //! view can be bookmarked; `static/status.js` only enhances it.
 //!
 //! Where its parts are, under `status_page/`: `query.rs` (the parameters,
-//! and which sites a view keeps), `sort.rs` (the table's order), `words.rs`
+//! read leniently into the API's filter, which keeps a view's sites),
+//! `sort.rs` (the table's order), `words.rs`
 //! (times, durations, schedules and retention in words); what the templates
 //! read, as plain values: `view.rs` (the page, accounts, summary and
 //! integrations), `filters.rs`, `table.rs` (the schedules table) and
