@@ -21,7 +21,7 @@ use super::access::Viewer;
 use super::{Web, accepts_gzip, gzip};
 use crate::config::access::Scope;
 use crate::domain::Assessed;
-use crate::render::api::{Endpoint, ParamError, View, build, index, status, strict_params};
+use crate::render::api::{ListRoute, ParamError, View, build, index, status, strict_params};
 
 pub(crate) fn routes() -> Router<Arc<Web>> {
     Router::new()
@@ -81,7 +81,7 @@ pub(crate) struct SharedAnswers {
 
 #[derive(Debug)]
 struct SharedAnswer {
-    endpoint: Endpoint,
+    endpoint: ListRoute,
     query: Option<String>,
     /// The accounts it was built for: an answer serves only viewers who
     /// may see exactly these.
@@ -109,7 +109,7 @@ struct SharedAnswer {
 impl SharedAnswer {
     fn serves(
         &self,
-        endpoint: Endpoint,
+        endpoint: ListRoute,
         query: Option<&str>,
         scope: &Scope,
         view: &View,
@@ -188,7 +188,7 @@ impl SharedAnswers {
 
     fn find(
         &self,
-        endpoint: Endpoint,
+        endpoint: ListRoute,
         query: Option<&str>,
         scope: &Scope,
         view: &View,
@@ -238,7 +238,7 @@ impl SharedAnswers {
 pub async fn shared_answer(
     web: &Web,
     viewer: &Viewer,
-    endpoint: Endpoint,
+    endpoint: ListRoute,
     query: Option<&str>,
     headers: &HeaderMap,
 ) -> Response {
@@ -382,7 +382,7 @@ async fn sites_handler(
     RawQuery(raw): RawQuery,
     headers: HeaderMap,
 ) -> Response {
-    shared_answer(&web, &viewer, Endpoint::Sites, raw.as_deref(), &headers).await
+    shared_answer(&web, &viewer, ListRoute::Sites, raw.as_deref(), &headers).await
 }
 
 async fn schedules_handler(
@@ -391,7 +391,14 @@ async fn schedules_handler(
     RawQuery(raw): RawQuery,
     headers: HeaderMap,
 ) -> Response {
-    shared_answer(&web, &viewer, Endpoint::Schedules, raw.as_deref(), &headers).await
+    shared_answer(
+        &web,
+        &viewer,
+        ListRoute::Schedules,
+        raw.as_deref(),
+        &headers,
+    )
+    .await
 }
 
 async fn integrations_handler(
@@ -403,7 +410,7 @@ async fn integrations_handler(
     shared_answer(
         &web,
         &viewer,
-        Endpoint::Integrations,
+        ListRoute::Integrations,
         raw.as_deref(),
         &headers,
     )
