@@ -26,7 +26,7 @@ use crate::http::{self, Web};
 use crate::persist;
 use crate::poller::{self, Source, SweepLimits, SweepingSource};
 use crate::server::{self, ServerOptions};
-use crate::store::{AccountSlot, POLLER_STOPPED, PollError, PollResult, Store, Task};
+use crate::store::{AccountSlot, Install, POLLER_STOPPED, PollError, PollResult, Store, Task};
 
 /// How long in-flight responses get after a stop signal.
 pub(crate) const SHUTDOWN_GRACE: Duration = Duration::from_secs(4);
@@ -303,7 +303,8 @@ fn spawn_listers(
             Lister::new(&account.name, &account.remote_storage, listing, client)
                 .map_err(bucket_error)?,
         );
-        store.publish_evidence(slot, Arc::new(lister.not_yet()));
+        let not_yet = Install::evidence(Arc::new(lister.not_yet()), chrono::Utc::now());
+        store.install(slot, not_yet, |_| {});
         let (store_l, slot_l, stop) = (Arc::clone(store), Arc::clone(slot), shutdown.clone());
         tasks.spawn(supervise(
             Task::BucketLister,

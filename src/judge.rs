@@ -72,6 +72,7 @@ mod tests {
     use super::*;
     use crate::domain::policy::{Mute, SiteRef};
     use crate::domain::{AccountSnapshot, Health, Problem, Site, StorageSettings};
+    use crate::store::Install;
 
     fn snapshot() -> AccountSnapshot {
         AccountSnapshot {
@@ -129,13 +130,7 @@ mod tests {
             .finish();
         let _logs = tracing::subscriber::set_default(subscriber);
         let slot = Arc::clone(&store.accounts()[0]);
-        store.replace_with(&slot, |s| {
-            s.snapshot = Some(Arc::new(crate::domain::Assessed::new(
-                snapshot(),
-                &store.policy(),
-                start,
-            )))
-        });
+        store.install(&slot, Install::snapshot(snapshot(), start), |_| {});
         assert_eq!(verdict(&store), (Health::Ok, 2), "both problems muted");
         assert_eq!(
             store.next_change(),

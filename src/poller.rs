@@ -6,12 +6,13 @@ use std::future::Future;
 use std::sync::Arc;
 use std::time::Duration;
 
+use chrono::Utc;
 use tokio::sync::watch;
 
 use crate::config::TokenSource;
 use crate::domain::{self, Fetched, unix_now};
 use crate::gridpane::{ApiError, Client, RateLimitWait, RequestTally, Secret};
-use crate::store::{AccountSlot, AccountState, PollError, PollResult, Store, SweepStatus};
+use crate::store::{AccountSlot, AccountState, Install, PollError, PollResult, Store, SweepStatus};
 
 pub mod detail;
 mod sweep;
@@ -214,8 +215,7 @@ async fn poll<S: Source>(
                     "the site list dropped suspiciously; the missing sites are kept until the next complete sweep confirms their removal"
                 );
             }
-            store.replace_with(slot, |s| {
-                install(store, s, snapshot);
+            store.install(slot, Install::snapshot(snapshot, Utc::now()), |s| {
                 s.unconfirmed_removals = unconfirmed;
                 s.unconfirmed_since = match unconfirmed {
                     0 => None,
@@ -263,23 +263,6 @@ async fn poll<S: Source>(
     }
 }
 
-/// Makes `snapshot` the account's, assessed. Per-site detail stays laid
-/// over new bulk data; detail of sites no longer listed goes with them.
-fn install(store: &Store, s: &mut AccountState, mut snapshot: domain::AccountSnapshot) {
-    if !s.detail.is_empty() {
-        let listed: std::collections::HashSet<u64> =
-            snapshot.sites.iter().map(|site| site.id).collect();
-        if s.detail.keys().any(|id| !listed.contains(id)) {
-            let mut kept = std::collections::BTreeMap::clone(&s.detail);
-            kept.retain(|id, _| listed.contains(id));
-            s.detail = Arc::new(kept);
-        }
-        domain::apply_detail(&mut snapshot, &s.detail);
-    }
-    s.snapshot = Some(Arc::new(store.assess(snapshot, &s.evidence)));
-    s.ready = true;
-}
-
 /// Publishes what a poll knows before its end: the account is ready and up
 /// from the first publication on, and sites not read yet are pending.
 fn publish_partial(store: &Store, slot: &AccountSlot, partial: Partial) {
@@ -301,8 +284,7 @@ fn publish_partial(store: &Store, slot: &AccountSlot, partial: Partial) {
         pages_read = sweep.pages_read,
         "published the first sweep so far"
     );
-    store.replace_with(slot, |s| {
-        install(store, s, snapshot);
+    store.install(slot, Install::snapshot(snapshot, Utc::now()), |s| {
         s.publishing = true;
         s.sweep = Some(sweep);
     });

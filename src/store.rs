@@ -1,8 +1,10 @@
-//! The snapshot store: per account, the last good snapshot and the health of
-//! its polling. Pollers write it by swapping whole states; renderers only
-//! read it. Nothing here talks to GridPane.
+//! The snapshot store: per account, the last good snapshot with its verdict,
+//! and the health of its polling. One write judges ([`Store::install`]: a
+//! snapshot, per-site detail or bucket evidence, judged under the policy in
+//! force at the `now` it is given); every other write ([`Store::update`])
+//! judges nothing. Renderers only read it. Nothing here talks to GridPane.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashSet};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
 
@@ -356,8 +358,8 @@ impl Store {
 
     /// After a snapshot changed: a mute by site id without an account that
     /// became ambiguous (or stopped being) is put in force as such, logged,
-    /// and every snapshot judged again.
-    fn refresh_ambiguity(&self) {
+    /// and every snapshot judged again at `now`.
+    fn refresh_ambiguity(&self, now: DateTime<Utc>) {
         let changed = {
             let _writing = lock(&self.policy_writer);
             let policy = self.policy();
@@ -373,42 +375,8 @@ impl Store {
             changed
         };
         if changed {
-            self.rejudge(Utc::now());
+            self.rejudge(now);
         }
-    }
-
-    /// A snapshot judged under the policy in force, now, with what the
-    /// account's buckets hold.
-    pub(crate) fn assess(
-        &self,
-        snapshot: AccountSnapshot,
-        evidence: &Arc<BucketEvidence>,
-    ) -> Assessed {
-        Assessed::judge_with(
-            Arc::new(snapshot),
-            Arc::clone(evidence),
-            &self.policy(),
-            Utc::now(),
-        )
-    }
-
-    /// Puts what a listing pass found in force for `slot`, and judges its
-    /// snapshot again with it.
-    pub fn publish_evidence(&self, slot: &AccountSlot, evidence: Arc<BucketEvidence>) {
-        let policy = self.policy();
-        slot.swap(|s| {
-            if let Some(a) = &s.snapshot {
-                let judged = Assessed::judge_with(
-                    a.shared_snapshot(),
-                    Arc::clone(&evidence),
-                    &policy,
-                    Utc::now(),
-                );
-                s.snapshot = Some(Arc::new(judged));
-            }
-            s.evidence = evidence;
-        });
-        self.generation.send_modify(|g| *g += 1);
     }
 
     /// Judges every account's snapshot again at `now` under the policy in
@@ -466,39 +434,160 @@ impl Store {
         *self.generation.borrow()
     }
 
-    /// Updates an account's state without touching its snapshot.
+    /// Changes an account's state without judging anything: its polling
+    /// flags, counters and timings.
     pub fn update(&self, slot: &AccountSlot, f: impl FnOnce(&mut AccountState)) {
         slot.swap(f);
     }
 
-    /// Changes an account's state, snapshot included, under the slot's lock,
-    /// and announces a new generation (for changes built from the current
-    /// state, such as per-site detail laid over the snapshot).
-    pub fn replace_with(&self, slot: &AccountSlot, f: impl FnOnce(&mut AccountState)) {
-        slot.swap(f);
-        self.generation.send_modify(|g| *g += 1);
-        self.refresh_ambiguity();
-    }
-
-    /// Replaces an account's snapshot (a successful poll, or saved state).
-    pub fn replace_snapshot(
+    /// The one write that judges: lays what `install` brings over the
+    /// account's snapshot and judges it under the policy in force at
+    /// `install.now`, then lets `also` set the state's other fields in the
+    /// same turn (a poll's counters and flags; it is handed the state, never
+    /// the store). Announces a new generation.
+    pub fn install(
         &self,
         slot: &AccountSlot,
-        snapshot: AccountSnapshot,
-        f: impl FnOnce(&mut AccountState),
+        install: Install,
+        also: impl FnOnce(&mut AccountState),
     ) {
+        let Install {
+            snapshot,
+            detail,
+            evidence,
+            now,
+        } = install;
+        let sites_changed = snapshot.is_some();
+        let evidence_came = evidence.is_some();
         // Judged in the writer's turn, like a rejudge: a policy reloaded
         // meanwhile is then either read here or applied by the rejudge
         // that follows it, never lost to a verdict made before it. Scrapes
         // do not wait for the judging.
         slot.swap(|s| {
-            s.snapshot = Some(Arc::new(self.assess(snapshot, &s.evidence)));
-            s.ready = true;
-            f(s);
+            if let Some(evidence) = evidence {
+                s.evidence = evidence;
+            }
+            let laid = match snapshot {
+                Some(snapshot) => {
+                    s.ready = true;
+                    Some(lay_over_new(s, snapshot, detail))
+                }
+                None => lay_over_current(s, detail).or_else(|| {
+                    let current = s.snapshot.as_ref().filter(|_| evidence_came)?;
+                    Some(current.shared_snapshot())
+                }),
+            };
+            if let Some(snapshot) = laid {
+                s.snapshot = Some(Arc::new(Assessed::judge_with(
+                    snapshot,
+                    Arc::clone(&s.evidence),
+                    &self.policy(),
+                    now,
+                )));
+            }
+            also(s);
         });
         self.generation.send_modify(|g| *g += 1);
-        self.refresh_ambiguity();
+        if sites_changed {
+            self.refresh_ambiguity(now);
+        }
     }
+}
+
+/// What one [`Store::install`] brings to an account before it is judged.
+#[derive(Debug)]
+pub struct Install {
+    /// A new snapshot (a poll, saved state); `None` keeps the current one.
+    snapshot: Option<AccountSnapshot>,
+    /// Per-site detail laid over the snapshot beside the account's own
+    /// (newer wins); detail of sites the snapshot does not list is dropped.
+    detail: BTreeMap<u64, SiteDetail>,
+    /// What the account's buckets hold, when a listing pass found it.
+    evidence: Option<Arc<BucketEvidence>>,
+    /// The instant the verdict is made at.
+    now: DateTime<Utc>,
+}
+
+impl Install {
+    /// A new snapshot, with the account's per-site detail laid over it.
+    pub fn snapshot(snapshot: AccountSnapshot, now: DateTime<Utc>) -> Install {
+        Install {
+            snapshot: Some(snapshot),
+            detail: BTreeMap::new(),
+            evidence: None,
+            now,
+        }
+    }
+
+    /// Per-site detail laid over the current snapshot; nothing without one.
+    pub fn detail(detail: BTreeMap<u64, SiteDetail>, now: DateTime<Utc>) -> Install {
+        Install {
+            snapshot: None,
+            detail,
+            evidence: None,
+            now,
+        }
+    }
+
+    /// What a listing pass found, put in force and judged with the current
+    /// snapshot.
+    pub fn evidence(evidence: Arc<BucketEvidence>, now: DateTime<Utc>) -> Install {
+        Install {
+            snapshot: None,
+            detail: BTreeMap::new(),
+            evidence: Some(evidence),
+            now,
+        }
+    }
+
+    /// With per-site detail besides (saved state: a snapshot and its
+    /// detail).
+    pub fn with_detail(self, detail: BTreeMap<u64, SiteDetail>) -> Install {
+        Install { detail, ..self }
+    }
+}
+
+/// A new snapshot for `s`, with the account's detail and `detail` laid over
+/// it; the account's detail keeps only the sites it lists.
+fn lay_over_new(
+    s: &mut AccountState,
+    mut snapshot: AccountSnapshot,
+    mut detail: BTreeMap<u64, SiteDetail>,
+) -> Arc<AccountSnapshot> {
+    if s.detail.is_empty() && detail.is_empty() {
+        return Arc::new(snapshot);
+    }
+    let listed: HashSet<u64> = snapshot.sites.iter().map(|site| site.id).collect();
+    detail.retain(|id, _| listed.contains(id));
+    if !detail.is_empty() || s.detail.keys().any(|id| !listed.contains(id)) {
+        let mut kept = BTreeMap::clone(&s.detail);
+        kept.retain(|id, _| listed.contains(id));
+        kept.append(&mut detail);
+        s.detail = Arc::new(kept);
+    }
+    crate::domain::apply_detail(&mut snapshot, &s.detail);
+    Arc::new(snapshot)
+}
+
+/// `s`'s current snapshot with `detail` laid over it (the sites it lists),
+/// added to the account's detail; `None` when there is no snapshot or none
+/// of `detail` is for a site it lists.
+fn lay_over_current(
+    s: &mut AccountState,
+    mut detail: BTreeMap<u64, SiteDetail>,
+) -> Option<Arc<AccountSnapshot>> {
+    let current = s.snapshot.as_ref()?;
+    let listed: HashSet<u64> = current.sites.iter().map(|site| site.id).collect();
+    detail.retain(|id, _| listed.contains(id));
+    if detail.is_empty() {
+        return None;
+    }
+    let mut next = AccountSnapshot::clone(current.snapshot());
+    crate::domain::apply_detail(&mut next, &detail);
+    let mut map = BTreeMap::clone(&s.detail);
+    map.append(&mut detail);
+    s.detail = Arc::new(map);
+    Some(Arc::new(next))
 }
 
 /// Warns of each mute that is ambiguous: it mutes none of the sites whose
@@ -551,7 +640,8 @@ mod tests {
                         if t % 2 == 0 {
                             store.update(slot, add_one);
                         } else {
-                            store.replace_with(slot, add_one);
+                            let nothing = Install::detail(BTreeMap::new(), Utc::now());
+                            store.install(slot, nothing, add_one);
                         }
                         // Readers go on meanwhile.
                         assert!(slot.load().counters.polls <= THREADS * EACH);
@@ -580,5 +670,85 @@ mod tests {
         assert_eq!(slot.load().counters.polls, 1);
         store.update(&slot, |s| s.counters.polls += 1);
         assert_eq!(slot.load().counters.polls, 2);
+    }
+
+    fn one_site(account: &str) -> AccountSnapshot {
+        use crate::domain::{Site, StorageSettings};
+        AccountSnapshot {
+            account: account.into(),
+            fetched_at: 0.0,
+            servers: Vec::new(),
+            sites: vec![Site {
+                id: 1,
+                url: "shop.example".into(),
+                server_id: None,
+                site_type: None,
+                local: StorageSettings::default(),
+                remote: StorageSettings::default(),
+                pending: false,
+                history: None,
+                record_failure: None,
+            }],
+            integrations: Vec::new(),
+        }
+    }
+
+    fn stale(slot: &AccountSlot) -> bool {
+        let state = slot.load();
+        let Some(assessed) = state.snapshot.as_ref() else {
+            panic!("no snapshot installed");
+        };
+        assessed.assessment().sites()[0]
+            .problems()
+            .any(|p| p == crate::domain::Problem::RecordStale)
+    }
+
+    /// The store's one judging write judges at the instant it is handed,
+    /// not at the clock's: a record read just inside `record_max_age` of
+    /// that instant is fresh, one read just outside it is stale, whether
+    /// the detail comes with a new snapshot or over the current one.
+    #[test]
+    fn an_install_judges_at_the_now_it_is_given() {
+        use crate::domain::BackupHistory;
+        use crate::domain::policy::Rules;
+        let store = Store::new(["a".to_string()]);
+        let slot = Arc::clone(&store.accounts()[0]);
+        // Long ago, so that the wall clock would find every record stale.
+        let read: DateTime<Utc> = "2020-01-01T00:00:00Z".parse().unwrap_or_default();
+        let max_age = chrono::Duration::from_std(Rules::default().record_max_age).unwrap();
+        let detail = BTreeMap::from([(
+            1,
+            SiteDetail {
+                fetched_at: read.timestamp() as f64,
+                history: Some(BackupHistory {
+                    read_at: read.timestamp() as f64,
+                    ..BackupHistory::default()
+                }),
+                ..SiteDetail::default()
+            },
+        )]);
+        let just_inside = read + max_age - chrono::Duration::seconds(1);
+        let just_outside = read + max_age;
+
+        let first = Install::snapshot(one_site("a"), just_inside).with_detail(detail.clone());
+        store.install(&slot, first, |_| {});
+        assert!(!stale(&slot), "fresh at the instant given");
+        store.install(
+            &slot,
+            Install::snapshot(one_site("a"), just_outside),
+            |_| {},
+        );
+        assert!(
+            stale(&slot),
+            "the account's detail, judged at a later instant"
+        );
+
+        let other = Store::new(["a".to_string()]);
+        let slot = Arc::clone(&other.accounts()[0]);
+        other.install(&slot, Install::snapshot(one_site("a"), just_inside), |_| {});
+        other.install(&slot, Install::detail(detail.clone(), just_inside), |_| {});
+        assert!(!stale(&slot), "detail over the current snapshot, fresh");
+        other.install(&slot, Install::detail(detail, just_outside), |_| {});
+        assert!(stale(&slot), "detail over the current snapshot, stale");
     }
 }

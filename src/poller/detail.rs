@@ -33,17 +33,15 @@ use std::collections::{BTreeMap, HashMap, HashSet};
 use std::sync::Arc;
 use std::time::Duration;
 
-use chrono::{FixedOffset, Offset as _};
+use chrono::{FixedOffset, Offset as _, Utc};
 use tokio::sync::watch;
 use tokio::time::Instant;
 
 use crate::config::{Account, DetailConfig, TokenSource};
-use crate::domain::{
-    self, AccountSnapshot, BackupHistory, RecordFailure, RetentionDetail, SiteDetail,
-};
+use crate::domain::{AccountSnapshot, BackupHistory, RecordFailure, RetentionDetail, SiteDetail};
 use crate::gridpane::budget::WINDOW;
 use crate::gridpane::{ApiError, Client};
-use crate::store::{AccountSlot, Store};
+use crate::store::{AccountSlot, Install, Store};
 
 use crate::domain::unix_now;
 
@@ -115,25 +113,12 @@ impl Batch {
     /// leave `attempted`: their detail's age orders them from now on.
     fn publish(&mut self, store: &Store, slot: &AccountSlot, attempted: &mut HashMap<u64, f64>) {
         self.due = None;
-        let mut pending = std::mem::take(&mut self.pending);
+        let pending = std::mem::take(&mut self.pending);
         if pending.is_empty() {
             return;
         }
         attempted.retain(|id, _| !pending.contains_key(id));
-        store.replace_with(slot, |s| {
-            let Some(snap) = &s.snapshot else { return };
-            let listed: HashSet<u64> = snap.sites.iter().map(|site| site.id).collect();
-            pending.retain(|id, _| listed.contains(id));
-            if pending.is_empty() {
-                return;
-            }
-            let mut next_snap = AccountSnapshot::clone(snap.snapshot());
-            domain::apply_detail(&mut next_snap, &pending);
-            let mut map = BTreeMap::clone(&s.detail);
-            map.append(&mut pending);
-            s.snapshot = Some(Arc::new(store.assess(next_snap, &s.evidence)));
-            s.detail = Arc::new(map);
-        });
+        store.install(slot, Install::detail(pending, Utc::now()), |_| {});
     }
 }
 
@@ -423,7 +408,7 @@ mod tests {
     async fn a_batch_lays_only_the_sites_the_snapshot_still_lists_in_one_generation() {
         let store = Store::new(["a".to_string()]);
         let slot = Arc::clone(&store.accounts()[0]);
-        store.replace_snapshot(&slot, snap(&[1, 2]), |_| {});
+        store.install(&slot, Install::snapshot(snap(&[1, 2]), Utc::now()), |_| {});
         let before = store.generation();
         let mut batch = Batch {
             pending: BTreeMap::new(),

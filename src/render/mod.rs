@@ -247,7 +247,7 @@ mod tests {
         let assessed = Assessed::with_verdicts(snapshot, verdicts.clone());
         let store = Store::new(["acme".to_string()]);
         let slot = Arc::clone(&store.accounts()[0]);
-        store.replace_with(&slot, |s| s.snapshot = Some(Arc::new(assessed)));
+        store.update(&slot, |s| s.snapshot = Some(Arc::new(assessed)));
 
         let exposition = String::from_utf8(metrics::render(&store, b"", now)).unwrap();
         let view = api::View::load(&store);
@@ -332,7 +332,7 @@ mod tests {
         let assessed = Assessed::with_verdicts(snapshot, verdicts);
         let store = Store::new(["acme".to_string()]);
         let slot = Arc::clone(&store.accounts()[0]);
-        store.replace_with(&slot, |s| s.snapshot = Some(Arc::new(assessed)));
+        store.update(&slot, |s| s.snapshot = Some(Arc::new(assessed)));
 
         let exposition = String::from_utf8(metrics::render(&store, b"", now)).unwrap();
         let labels = format!("account=\"acme\",site_id=\"{id}\"");
@@ -573,8 +573,8 @@ mod tests {
                 let store = Store::new(["acme".to_string()]);
                 store.set_policy(policy, now());
                 let slot = Arc::clone(&store.accounts()[0]);
-                let assessed = crate::domain::Assessed::new(snapshot, &store.policy(), now());
-                store.replace_with(&slot, |s| s.snapshot = Some(Arc::new(assessed)));
+                let install = crate::store::Install::snapshot(snapshot, now());
+                store.install(&slot, install, |_| {});
 
                 let exposition = String::from_utf8(metrics::render(&store, b"", now())).unwrap();
                 let view = api::View::load(&store);
