@@ -1,5 +1,7 @@
 //! Judges every snapshot again when time alone changes a verdict (a mute
-//! ends), whether or not polls succeed, and logs each mute's end once.
+//! ends), whether or not polls succeed, and logs each mute's end once. It
+//! judges through the store, at the instant its clock gives; a new snapshot
+//! is judged where the store installs it.
 
 use std::collections::HashSet;
 use std::sync::Arc;

@@ -1,6 +1,9 @@
 //! One poller per account: fetch from GridPane on an interval, build an
-//! immutable snapshot, swap it into the store. A failed poll keeps the last
-//! good snapshot and records why.
+//! immutable snapshot, hand it to the store's one judging write
+//! (`Store::install`, with the instant to judge at). A failed poll keeps the
+//! last good snapshot and records why. Its options are plain values app.rs
+//! builds from the configuration (a [`Token`], [`SweepLimits`],
+//! [`detail::DetailOptions`]).
 
 use std::future::Future;
 use std::sync::Arc;
@@ -9,7 +12,6 @@ use std::time::Duration;
 use chrono::Utc;
 use tokio::sync::watch;
 
-use crate::config::TokenSource;
 use crate::domain::{self, Fetched, unix_now};
 use crate::gridpane::{ApiError, Client, RateLimitWait, RequestTally, Secret};
 use crate::store::{AccountSlot, AccountState, Install, PollError, PollResult, Store, SweepStatus};
@@ -78,10 +80,27 @@ impl<S: Source> Source for Arc<S> {
     }
 }
 
+/// How a poll gets the account's token: read for each poll (a file's token
+/// may change between polls) and dropped at its end. app.rs builds it from
+/// the configuration.
+#[derive(Clone)]
+pub struct Token(Arc<dyn Fn() -> Result<Secret, ApiError> + Send + Sync>);
+
+impl Token {
+    pub fn new(load: impl Fn() -> Result<Secret, ApiError> + Send + Sync + 'static) -> Token {
+        Token(Arc::new(load))
+    }
+
+    /// Reads the token now. Errors name where it is, never what it holds.
+    pub fn load(&self) -> Result<Secret, ApiError> {
+        (self.0)()
+    }
+}
+
 /// The real source: the account's client and token.
 pub struct GridPaneSource {
     pub client: Client,
-    pub token: TokenSource,
+    pub token: Token,
 }
 
 impl Source for GridPaneSource {

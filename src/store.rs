@@ -4,7 +4,7 @@
 //! force at the `now` it is given); every other write ([`Store::update`])
 //! judges nothing. Renderers only read it. Nothing here talks to GridPane.
 
-use std::collections::{BTreeMap, HashSet};
+use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
 
@@ -16,8 +16,12 @@ use tokio::sync::watch;
 use chrono::{DateTime, Utc};
 
 use crate::bucket::BucketEvidence;
-use crate::domain::{AccountSnapshot, Assessed, Policy, SiteDetail};
+use crate::domain::{Assessed, Policy, SiteDetail};
 pub use crate::gridpane::RateLimitWait;
+
+mod install;
+pub use install::Install;
+use install::{lay_over_current, lay_over_new};
 
 /// The outcome of one poll.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -494,102 +498,6 @@ impl Store {
     }
 }
 
-/// What one [`Store::install`] brings to an account before it is judged.
-#[derive(Debug)]
-pub struct Install {
-    /// A new snapshot (a poll, saved state); `None` keeps the current one.
-    snapshot: Option<AccountSnapshot>,
-    /// Per-site detail laid over the snapshot beside the account's own
-    /// (newer wins); detail of sites the snapshot does not list is dropped.
-    detail: BTreeMap<u64, SiteDetail>,
-    /// What the account's buckets hold, when a listing pass found it.
-    evidence: Option<Arc<BucketEvidence>>,
-    /// The instant the verdict is made at.
-    now: DateTime<Utc>,
-}
-
-impl Install {
-    /// A new snapshot, with the account's per-site detail laid over it.
-    pub fn snapshot(snapshot: AccountSnapshot, now: DateTime<Utc>) -> Install {
-        Install {
-            snapshot: Some(snapshot),
-            detail: BTreeMap::new(),
-            evidence: None,
-            now,
-        }
-    }
-
-    /// Per-site detail laid over the current snapshot; nothing without one.
-    pub fn detail(detail: BTreeMap<u64, SiteDetail>, now: DateTime<Utc>) -> Install {
-        Install {
-            snapshot: None,
-            detail,
-            evidence: None,
-            now,
-        }
-    }
-
-    /// What a listing pass found, put in force and judged with the current
-    /// snapshot.
-    pub fn evidence(evidence: Arc<BucketEvidence>, now: DateTime<Utc>) -> Install {
-        Install {
-            snapshot: None,
-            detail: BTreeMap::new(),
-            evidence: Some(evidence),
-            now,
-        }
-    }
-
-    /// With per-site detail besides (saved state: a snapshot and its
-    /// detail).
-    pub fn with_detail(self, detail: BTreeMap<u64, SiteDetail>) -> Install {
-        Install { detail, ..self }
-    }
-}
-
-/// A new snapshot for `s`, with the account's detail and `detail` laid over
-/// it; the account's detail keeps only the sites it lists.
-fn lay_over_new(
-    s: &mut AccountState,
-    mut snapshot: AccountSnapshot,
-    mut detail: BTreeMap<u64, SiteDetail>,
-) -> Arc<AccountSnapshot> {
-    if s.detail.is_empty() && detail.is_empty() {
-        return Arc::new(snapshot);
-    }
-    let listed: HashSet<u64> = snapshot.sites.iter().map(|site| site.id).collect();
-    detail.retain(|id, _| listed.contains(id));
-    if !detail.is_empty() || s.detail.keys().any(|id| !listed.contains(id)) {
-        let mut kept = BTreeMap::clone(&s.detail);
-        kept.retain(|id, _| listed.contains(id));
-        kept.append(&mut detail);
-        s.detail = Arc::new(kept);
-    }
-    crate::domain::apply_detail(&mut snapshot, &s.detail);
-    Arc::new(snapshot)
-}
-
-/// `s`'s current snapshot with `detail` laid over it (the sites it lists),
-/// added to the account's detail; `None` when there is no snapshot or none
-/// of `detail` is for a site it lists.
-fn lay_over_current(
-    s: &mut AccountState,
-    mut detail: BTreeMap<u64, SiteDetail>,
-) -> Option<Arc<AccountSnapshot>> {
-    let current = s.snapshot.as_ref()?;
-    let listed: HashSet<u64> = current.sites.iter().map(|site| site.id).collect();
-    detail.retain(|id, _| listed.contains(id));
-    if detail.is_empty() {
-        return None;
-    }
-    let mut next = AccountSnapshot::clone(current.snapshot());
-    crate::domain::apply_detail(&mut next, &detail);
-    let mut map = BTreeMap::clone(&s.detail);
-    map.append(&mut detail);
-    s.detail = Arc::new(map);
-    Some(Arc::new(next))
-}
-
 /// Warns of each mute that is ambiguous: it mutes none of the sites whose
 /// ids it names without an account.
 fn log_ambiguity(policy: &Policy) {
@@ -615,6 +523,7 @@ fn lock<T>(m: &std::sync::Mutex<T>) -> std::sync::MutexGuard<'_, T> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::domain::AccountSnapshot;
 
     /// Writers each build on the state the previous one stored: none of
     /// their changes is lost, however they interleave.

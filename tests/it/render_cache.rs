@@ -25,7 +25,7 @@ async fn snapshot_of(account: &str, spec: FleetSpec) -> AccountSnapshot {
     let opts = fast_poll().client_options(&account_for(&fake));
     let source = GridPaneSource {
         client: Client::new(opts).unwrap(),
-        token: TokenSource::Inline(Secret::from(TOKEN)),
+        token: TokenSource::Inline(Secret::from(TOKEN)).into(),
     };
     domain::build_snapshot(account, 1_795_000_000.0, source.fetch().await.unwrap())
 }
