@@ -73,27 +73,11 @@ fn log_ended(policy: &Policy, now: DateTime<Utc>, logged: &mut HashSet<String>) 
 mod tests {
     use super::*;
     use crate::domain::policy::{Mute, SiteRef};
-    use crate::domain::{AccountSnapshot, Health, Problem, Site, StorageSettings};
+    use crate::domain::{AccountSnapshot, Health, Problem};
     use crate::store::Install;
 
     fn snapshot() -> AccountSnapshot {
-        AccountSnapshot {
-            account: "acme".into(),
-            fetched_at: 0.0,
-            servers: Vec::new(),
-            sites: vec![Site {
-                id: 1,
-                url: "shop.example".into(),
-                server_id: None,
-                site_type: None,
-                local: StorageSettings::default(),
-                remote: StorageSettings::default(),
-                pending: false,
-                history: None,
-                record_failure: None,
-            }],
-            integrations: Vec::new(),
-        }
+        crate::store::bare_snapshot("acme", [(1, "shop.example".to_string())])
     }
 
     fn verdict(store: &Store) -> (Health, usize) {

@@ -520,6 +520,36 @@ fn lock<T>(m: &std::sync::Mutex<T>) -> std::sync::MutexGuard<'_, T> {
     }
 }
 
+/// A snapshot of `sites` (id, URL) with nothing set up, for the tests of
+/// the store and of what writes to it.
+#[cfg(test)]
+pub(crate) fn bare_snapshot(
+    account: &str,
+    sites: impl IntoIterator<Item = (u64, String)>,
+) -> crate::domain::AccountSnapshot {
+    use crate::domain::{Site, StorageSettings};
+    crate::domain::AccountSnapshot {
+        account: account.into(),
+        fetched_at: 0.0,
+        servers: Vec::new(),
+        sites: sites
+            .into_iter()
+            .map(|(id, url)| Site {
+                id,
+                url,
+                server_id: None,
+                site_type: None,
+                local: StorageSettings::default(),
+                remote: StorageSettings::default(),
+                pending: false,
+                history: None,
+                record_failure: None,
+            })
+            .collect(),
+        integrations: Vec::new(),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -582,24 +612,7 @@ mod tests {
     }
 
     fn one_site(account: &str) -> AccountSnapshot {
-        use crate::domain::{Site, StorageSettings};
-        AccountSnapshot {
-            account: account.into(),
-            fetched_at: 0.0,
-            servers: Vec::new(),
-            sites: vec![Site {
-                id: 1,
-                url: "shop.example".into(),
-                server_id: None,
-                site_type: None,
-                local: StorageSettings::default(),
-                remote: StorageSettings::default(),
-                pending: false,
-                history: None,
-                record_failure: None,
-            }],
-            integrations: Vec::new(),
-        }
+        bare_snapshot(account, [(1, "shop.example".to_string())])
     }
 
     fn stale(slot: &AccountSlot) -> bool {

@@ -344,29 +344,9 @@ pub(crate) fn refresh_due(every: Option<Duration>, last: Option<f64>, now: f64) 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::domain::{Site, StorageSettings};
 
     fn snap(ids: &[u64]) -> AccountSnapshot {
-        AccountSnapshot {
-            account: "a".into(),
-            fetched_at: 0.0,
-            servers: Vec::new(),
-            integrations: Vec::new(),
-            sites: ids
-                .iter()
-                .map(|id| Site {
-                    id: *id,
-                    url: format!("s{id}"),
-                    server_id: None,
-                    site_type: None,
-                    local: StorageSettings::default(),
-                    remote: StorageSettings::default(),
-                    pending: false,
-                    history: None,
-                    record_failure: None,
-                })
-                .collect(),
-        }
+        crate::store::bare_snapshot("a", ids.iter().map(|id| (*id, format!("s{id}"))))
     }
 
     fn detailed(at: f64) -> SiteDetail {
