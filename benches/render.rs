@@ -24,7 +24,7 @@ use gridpane_backup_exporter::render::api::View;
 use gridpane_backup_exporter::render::metrics::{self, GzipHead};
 use gridpane_backup_exporter::render::status_page;
 use gridpane_backup_exporter::render::text;
-use gridpane_backup_exporter::store::{AccountState, Counters, PollResult, Store};
+use gridpane_backup_exporter::store::{AccountState, Counters, Install, PollResult, Store};
 
 /// Raw response bodies of one poll, as GridPane sends them.
 struct Bodies {
@@ -139,7 +139,11 @@ fn benches(c: &mut Criterion) {
         let snapshot = decode_and_build(&bodies);
         let store = Store::new(["bench".to_string()]);
         if let Some(slot) = store.account("bench").cloned() {
-            store.replace_snapshot(&slot, snapshot.clone(), |_| {});
+            store.install(
+                &slot,
+                Install::snapshot(snapshot.clone(), Utc::now()),
+                |_| {},
+            );
         }
         let view = View::load(&store);
         match instructions.as_deref() {

@@ -213,7 +213,8 @@ mod tests {
     fn serving(assessed: Assessed) -> Store {
         let store = Store::new(["acme".to_string()]);
         let slot = Arc::clone(&store.accounts()[0]);
-        store.replace_with(&slot, |s| s.snapshot = Some(Arc::new(assessed)));
+        // A verdict set by hand: written as it is, not judged again.
+        store.update(&slot, |s| s.snapshot = Some(Arc::new(assessed)));
         store
     }
 
@@ -620,8 +621,8 @@ mod tests {
                 let store = Store::new(["acme".to_string()]);
                 store.set_policy(policy, now());
                 let slot = Arc::clone(&store.accounts()[0]);
-                let assessed = crate::domain::Assessed::new(snapshot, &store.policy(), now());
-                store.replace_with(&slot, |s| s.snapshot = Some(Arc::new(assessed)));
+                let install = crate::store::Install::snapshot(snapshot, now());
+                store.install(&slot, install, |_| {});
 
                 let exposition = String::from_utf8(metrics::render(&store, b"", now())).unwrap();
                 let view = api::View::load(&store);

@@ -621,12 +621,10 @@ pub(crate) async fn detail_running(fake: &FakeGridPane, poll: &PollConfig) -> De
     let (stop, stopped) = tokio::sync::watch::channel(false);
     let task = tokio::spawn(poller::detail::run(
         client,
-        acct.token.clone(),
+        acct.token.clone().into(),
         Arc::clone(&store),
         slot,
-        poll.detail.requests_per_minute,
-        poll.detail.publish_every,
-        poller::detail::HistoryOptions::of(&poll.detail, &acct),
+        poller::detail::DetailOptions::of(&poll.detail, &acct),
         stopped,
     ));
     DetailRun {

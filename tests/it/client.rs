@@ -124,7 +124,7 @@ async fn the_drifting_demo_fleet_decodes_into_the_fleet_it_was_made_from() {
     let (client, _) = client(options(&fake));
     let source = GridPaneSource {
         client,
-        token: TokenSource::Inline(token()),
+        token: TokenSource::Inline(token()).into(),
     };
     let fetched = source.fetch().await.unwrap();
     let snap = domain::build_snapshot("demo", 0.0, fetched);
@@ -567,7 +567,7 @@ async fn provider_secrets_and_the_token_appear_nowhere_the_client_returns_or_log
     let slot = store.accounts()[0].clone();
     let source = GridPaneSource {
         client,
-        token: TokenSource::Inline(token()),
+        token: TokenSource::Inline(token()).into(),
     };
     poller::poll_once(&source, &store, &slot).await.unwrap();
     fake.set_fault(

@@ -241,7 +241,7 @@ async fn the_demo_exposition_matches_the_golden_file() {
     };
     let source = GridPaneSource {
         client: Client::new(opts).unwrap(),
-        token: TokenSource::Inline(Secret::from(TOKEN)),
+        token: TokenSource::Inline(Secret::from(TOKEN)).into(),
     };
     let snapshot = domain::build_snapshot("demo", 1_795_000_000.0, source.fetch().await.unwrap());
     let now = Utc.with_ymd_and_hms(2026, 11, 22, 12, 0, 0).unwrap();

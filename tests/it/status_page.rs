@@ -964,11 +964,9 @@ fn the_page_matches_the_golden_file() {
     use gridpane_backup_exporter::render::metrics::{REVISION, VERSION};
 
     let hostile = "<b>\"beta\"</b> & 'co'";
-    let record = support::status::acme_with_backup_record(1001);
     let store = support::status::store(&["acme", hostile]);
-    let acme = store.account("acme").unwrap().clone();
-    let state = record.accounts()[0].load();
-    store.replace_with(&acme, |s| *s = (*state).clone());
+    Setup::ok(&store, "acme", acme());
+    Setup::backup_record(&store, "acme", 1001);
     Setup::failed_without_data(&store, hostile);
     store.set_policy(
         Policy {
