@@ -9,13 +9,15 @@ use std::time::Duration;
 use tokio::sync::watch;
 
 use crate::config::TokenSource;
-use crate::domain::{self, Fetched, unix_now};
+use crate::domain::{self, unix_now};
 use crate::gridpane::{ApiError, Client, RateLimitWait, RequestTally, Secret};
 use crate::store::{AccountSlot, AccountState, PollError, PollResult, Store, SweepStatus};
 
+mod build;
 pub mod detail;
 mod sweep;
 mod waits;
+pub use build::{Fetched, build_snapshot};
 pub use sweep::{SweepLimits, SweepingSource};
 
 /// What a poll knows before it ends: the bulk endpoints' answers and the
@@ -184,7 +186,7 @@ async fn poll<S: Source>(
 
     match result {
         Ok(fetched) => {
-            let snapshot = domain::build_snapshot(&slot.name, finished_at, fetched);
+            let snapshot = build_snapshot(&slot.name, finished_at, fetched);
             tracing::info!(
                 account = %slot.name,
                 result = "ok",
@@ -284,7 +286,7 @@ fn install(store: &Store, s: &mut AccountState, mut snapshot: domain::AccountSna
 /// from the first publication on, and sites not read yet are pending.
 fn publish_partial(store: &Store, slot: &AccountSlot, partial: Partial) {
     let previous = slot.load().snapshot.clone();
-    let snapshot = domain::build_partial(
+    let snapshot = build::build_partial(
         &slot.name,
         unix_now(),
         partial.fetched,

@@ -38,8 +38,8 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
+use super::Fetched;
 use crate::config::TokenSource;
-use crate::domain::Fetched;
 use crate::gridpane::{ApiError, Client, Endpoint, RequestTally, wire};
 
 use super::{Partial, Publish, Source};

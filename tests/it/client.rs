@@ -127,7 +127,7 @@ async fn the_drifting_demo_fleet_decodes_into_the_fleet_it_was_made_from() {
         token: TokenSource::Inline(token()),
     };
     let fetched = source.fetch().await.unwrap();
-    let snap = domain::build_snapshot("demo", 0.0, fetched);
+    let snap = poller::build_snapshot("demo", 0.0, fetched);
     let fleet = fake.fleet();
 
     assert_eq!(snap.sites.len(), fleet.sites.len());

@@ -13,7 +13,7 @@ use gridpane_backup_exporter::fake::{
     Endpoint, FakeGridPane, Fault, FaultCount, FleetSpec, Problem,
 };
 use gridpane_backup_exporter::gridpane::{Client, ClientOptions};
-use gridpane_backup_exporter::poller::{GridPaneSource, Source};
+use gridpane_backup_exporter::poller::{self, GridPaneSource, Source};
 use gridpane_backup_exporter::render::metrics;
 use support::*;
 
@@ -243,7 +243,7 @@ async fn the_demo_exposition_matches_the_golden_file() {
         client: Client::new(opts).unwrap(),
         token: TokenSource::Inline(Secret::from(TOKEN)),
     };
-    let snapshot = domain::build_snapshot("demo", 1_795_000_000.0, source.fetch().await.unwrap());
+    let snapshot = poller::build_snapshot("demo", 1_795_000_000.0, source.fetch().await.unwrap());
     let now = Utc.with_ymd_and_hms(2026, 11, 22, 12, 0, 0).unwrap();
     let rendered = String::from_utf8(metrics::snapshot_text(&[&snapshot], now).to_vec()).unwrap();
 

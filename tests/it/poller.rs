@@ -9,9 +9,9 @@ use std::time::Duration;
 
 use gridpane_backup_exporter::app;
 use gridpane_backup_exporter::config::PollConfig;
-use gridpane_backup_exporter::domain::Fetched;
 use gridpane_backup_exporter::fake::FakeGridPane;
 use gridpane_backup_exporter::gridpane::{ApiError, Client, Endpoint, RequestTally};
+use gridpane_backup_exporter::poller::Fetched;
 use gridpane_backup_exporter::poller::{self, Source, SweepLimits, SweepingSource};
 use gridpane_backup_exporter::render::metrics;
 use gridpane_backup_exporter::store::{AccountSlot, Store, Task};
