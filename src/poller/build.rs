@@ -19,7 +19,7 @@ use std::collections::HashSet;
 
 use crate::domain::{
     AccountSnapshot, BackupHistory, BackupsVersion, Frequency, Integration, Schedule, ScheduleFlaw,
-    Server, Site, Storage, StorageSettings,
+    Server, Site, StorageSettings,
 };
 use crate::gridpane::history::{BackupType, Found};
 use crate::gridpane::{Field, wire};
