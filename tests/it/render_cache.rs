@@ -9,7 +9,7 @@ use std::sync::Arc;
 
 use chrono::{DateTime, Duration, TimeZone, Utc};
 use gridpane_backup_exporter::config::{Secret, TokenSource};
-use gridpane_backup_exporter::domain::{self, AccountSnapshot};
+use gridpane_backup_exporter::domain::AccountSnapshot;
 use gridpane_backup_exporter::fake::FleetSpec;
 use gridpane_backup_exporter::gridpane::Client;
 use gridpane_backup_exporter::poller::{self, GridPaneSource, Source};
