@@ -1,6 +1,7 @@
 //! One poller per account: fetch from GridPane on an interval, build an
-//! immutable snapshot, swap it into the store. A failed poll keeps the last
-//! good snapshot and records why.
+//! immutable snapshot from the answers (`build.rs`: the only place wire
+//! types become domain values), swap it into the store. A failed poll keeps
+//! the last good snapshot and records why.
 
 use std::future::Future;
 use std::sync::Arc;
