@@ -39,15 +39,9 @@ type FirstSchedules = (Option<Schedule>, Option<Schedule>);
 /// Builds the snapshot. The site list is authoritative: schedules of sites
 /// it does not list are dropped. When a site has several rows of one storage
 /// type, the first one is kept.
-pub fn build_snapshot(account: &str, fetched_at: f64, fetched: Fetched) -> AccountSnapshot {
-    let Fetched {
-        sites,
-        servers,
-        schedules,
-        integrations,
-    } = fetched;
-    let sites = listed(sites);
-    assemble(account, fetched_at, sites, schedules, servers, integrations)
+pub fn build_snapshot(account: &str, fetched_at: f64, mut fetched: Fetched) -> AccountSnapshot {
+    let sites = listed(std::mem::take(&mut fetched.sites));
+    assemble(account, fetched_at, sites, fetched)
 }
 
 /// The snapshot to publish in the middle of a first sweep: the `/site`
@@ -57,16 +51,10 @@ pub fn build_snapshot(account: &str, fetched_at: f64, fetched: Fetched) -> Accou
 pub(crate) fn build_partial(
     account: &str,
     fetched_at: f64,
-    fetched: Fetched,
+    mut fetched: Fetched,
     previous: Option<&AccountSnapshot>,
 ) -> AccountSnapshot {
-    let Fetched {
-        sites,
-        servers,
-        schedules,
-        integrations,
-    } = fetched;
-    let mut sites = listed(sites);
+    let mut sites = listed(std::mem::take(&mut fetched.sites));
     let mut have: HashSet<u64> = sites.iter().map(|s| s.id).collect();
     if let Some(previous) = previous {
         for site in previous.sites.iter().filter(|s| !s.pending) {
@@ -75,7 +63,7 @@ pub(crate) fn build_partial(
             }
         }
     }
-    for entry in &schedules {
+    for entry in &fetched.schedules {
         if have.insert(entry.site_id) {
             let url = entry.url.clone();
             sites.push(Site {
@@ -85,7 +73,7 @@ pub(crate) fn build_partial(
         }
     }
     sites.sort_by_key(|s| s.id);
-    assemble(account, fetched_at, sites, schedules, servers, integrations)
+    assemble(account, fetched_at, sites, fetched)
 }
 
 /// The listed sites in id order, the first of each id (as GridPane lists
@@ -158,15 +146,20 @@ fn site_type_of(site_type: Option<String>) -> Option<String> {
 }
 
 /// The snapshot of `sites` (in id order, one per id) with their schedules,
-/// the servers and the integrations.
+/// and the servers and integrations of `fetched` (whose own sites are not
+/// read).
 fn assemble(
     account: &str,
     fetched_at: f64,
     mut sites: Vec<Site>,
-    schedules: Vec<wire::SiteSchedules>,
-    servers: Vec<wire::Server>,
-    integrations: Vec<wire::Integration>,
+    fetched: Fetched,
 ) -> AccountSnapshot {
+    let Fetched {
+        schedules,
+        servers,
+        integrations,
+        ..
+    } = fetched;
     // Sites and schedules are joined by walking both in site id order, not
     // through a hash map: at 100k sites, random lookups into a table that
     // outgrows the CPU caches cost more than the rest of the build. Both
