@@ -17,9 +17,10 @@ use std::time::Duration;
 
 use chrono::{TimeZone, Utc};
 use criterion::{BenchmarkId, Criterion, Throughput, criterion_group, criterion_main};
-use gridpane_backup_exporter::domain::{self, AccountSnapshot, Fetched, Policy};
+use gridpane_backup_exporter::domain::{self, AccountSnapshot, Policy};
 use gridpane_backup_exporter::fake::{FakeGridPane, FakeOptions, Fleet, FleetSpec};
 use gridpane_backup_exporter::gridpane::wire;
+use gridpane_backup_exporter::poller::{self, Fetched};
 use gridpane_backup_exporter::render::api::View;
 use gridpane_backup_exporter::render::metrics::{self, GzipHead};
 use gridpane_backup_exporter::render::status_page;
@@ -104,7 +105,7 @@ fn decode_and_build(b: &Bodies) -> AccountSnapshot {
         let p: wire::Page<wire::Site> = serde_json::from_slice(page).expect("sites");
         sites.extend(p.data);
     }
-    domain::build_snapshot(
+    poller::build_snapshot(
         "bench",
         1_795_000_000.0,
         Fetched {

@@ -1,5 +1,6 @@
 //! One poller per account: fetch from GridPane on an interval, build an
-//! immutable snapshot, hand it to the store's one judging write
+//! immutable snapshot from the answers (`build.rs`: the only place wire
+//! types become domain values), hand it to the store's one judging write
 //! (`Store::install`, with the instant to judge at). A failed poll keeps the
 //! last good snapshot and records why. Its options are plain values app.rs
 //! builds from the configuration (a [`Token`], [`SweepLimits`],
@@ -12,13 +13,15 @@ use std::time::Duration;
 use chrono::Utc;
 use tokio::sync::watch;
 
-use crate::domain::{self, Fetched, unix_now};
+use crate::domain::{self, unix_now};
 use crate::gridpane::{ApiError, Client, RateLimitWait, RequestTally, Secret};
 use crate::store::{AccountSlot, AccountState, Install, PollError, PollResult, Store, SweepStatus};
 
+mod build;
 pub mod detail;
 mod sweep;
 mod waits;
+pub use build::{Fetched, build_snapshot};
 pub use sweep::{SweepLimits, SweepingSource};
 
 /// What a poll knows before it ends: the bulk endpoints' answers and the
@@ -204,7 +207,7 @@ async fn poll<S: Source>(
 
     match result {
         Ok(fetched) => {
-            let snapshot = domain::build_snapshot(&slot.name, finished_at, fetched);
+            let snapshot = build_snapshot(&slot.name, finished_at, fetched);
             tracing::info!(
                 account = %slot.name,
                 result = "ok",
@@ -286,7 +289,7 @@ async fn poll<S: Source>(
 /// from the first publication on, and sites not read yet are pending.
 fn publish_partial(store: &Store, slot: &AccountSlot, partial: Partial) {
     let previous = slot.load().snapshot.clone();
-    let snapshot = domain::build_partial(
+    let snapshot = build::build_partial(
         &slot.name,
         unix_now(),
         partial.fetched,

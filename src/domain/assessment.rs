@@ -34,10 +34,11 @@ pub(crate) fn schedule_not_understood(settings: &StorageSettings) -> bool {
         .is_some_and(|s| s.flaw.is_some() || settings.automatic.is_none())
 }
 
-/// How far ahead of the clock a record's read may be and still count: the
-/// same allowance the reader gives backup names
-/// ([`crate::gridpane::history::CLOCK_ALLOWANCE`]).
-const READ_CLOCK_ALLOWANCE_SECS: f64 = crate::gridpane::history::CLOCK_ALLOWANCE.as_secs() as f64;
+/// How far ahead of the clock a record's read may be and still count: one
+/// hour, the allowance the client's reader gives backup names (the poller's
+/// snapshot builder tests that the two agree).
+pub(crate) const READ_CLOCK_ALLOWANCE: std::time::Duration = std::time::Duration::from_secs(3_600);
+const READ_CLOCK_ALLOWANCE_SECS: f64 = READ_CLOCK_ALLOWANCE.as_secs() as f64;
 
 /// When a record last read well at `read_at` becomes stale under
 /// `record_max_age`; `None` when `read_at` is no time at all.

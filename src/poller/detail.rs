@@ -315,7 +315,7 @@ async fn fetch(
     tokio::time::sleep_until(slot()).await;
     match client.backup_history(&token, site_id, opts.offset).await {
         Ok(found) => {
-            let mut read = BackupHistory::from_found(&found, unix_now());
+            let mut read = super::build::history_of(&found, unix_now());
             read.refreshed_at = refreshed_at;
             detail.history = Some(read);
             detail.record_failure = None;

@@ -38,7 +38,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
-use crate::domain::Fetched;
+use super::Fetched;
 use crate::gridpane::{ApiError, Client, Endpoint, RequestTally, wire};
 
 use super::{Partial, Publish, Source, Token};

@@ -9,10 +9,10 @@ use std::sync::Arc;
 
 use chrono::{DateTime, Duration, TimeZone, Utc};
 use gridpane_backup_exporter::config::{Secret, TokenSource};
-use gridpane_backup_exporter::domain::{self, AccountSnapshot};
+use gridpane_backup_exporter::domain::AccountSnapshot;
 use gridpane_backup_exporter::fake::FleetSpec;
 use gridpane_backup_exporter::gridpane::Client;
-use gridpane_backup_exporter::poller::{GridPaneSource, Source};
+use gridpane_backup_exporter::poller::{self, GridPaneSource, Source};
 use gridpane_backup_exporter::render::metrics::{self, CachedSnapshot, ExpositionCache, GzipHead};
 use gridpane_backup_exporter::store::{AccountState, Install, Store};
 use rand::{Rng, SeedableRng};
@@ -27,7 +27,7 @@ async fn snapshot_of(account: &str, spec: FleetSpec) -> AccountSnapshot {
         client: Client::new(opts).unwrap(),
         token: TokenSource::Inline(Secret::from(TOKEN)).into(),
     };
-    domain::build_snapshot(account, 1_795_000_000.0, source.fetch().await.unwrap())
+    poller::build_snapshot(account, 1_795_000_000.0, source.fetch().await.unwrap())
 }
 
 fn account_for(
