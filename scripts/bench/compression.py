@@ -2,7 +2,8 @@
 """Gzip answers of the JSON API and the status page, exporter builds side by side.
 
 For each round, each exporter binary given is started in turn against one
-fake GridPane fleet and, --settle seconds after it is ready,
+fake GridPane fleet and, --settle seconds after its fleet is complete
+(every site read, none pending: the state a user sees),
 `wrk -t2 -c8 --latency -H 'Accept-Encoding: gzip'` runs against each
 target (--target, repeatable; by default the whole site list, a 100-site
 page of it and the status page): requests/s, p50 and p99. Then the
@@ -84,9 +85,24 @@ def gzip_bytes(url):
     return int(out[0])
 
 
-def run(binary, config, work, targets, duration, settle):
-    """Starts the exporter, loads each target; per target (rps, p50, p99,
-    refused, bytes), and RSS at ready, after the runs, and peak (MiB)."""
+def complete(base, sites):
+    """Whether /metrics shows all `sites` sites, none pending."""
+    out = subprocess.run(["curl", "-fs", f"{base}/metrics"], capture_output=True,
+                         check=False).stdout.decode("utf-8", "replace")
+
+    def total(name):
+        return sum(float(line.rsplit(" ", 1)[1]) for line in out.splitlines()
+                   if line.startswith(name + "{"))
+    try:
+        return total("gridpane_sites") == sites and total("gridpane_sites_pending") == 0
+    except (ValueError, IndexError):
+        return False
+
+
+def run(binary, config, work, targets, duration, settle, sites):
+    """Starts the exporter, waits for its complete fleet, loads each target;
+    per target (rps, p50, p99, refused, bytes), and RSS once complete,
+    after the runs, and peak (MiB)."""
     port = free_port()
     log = open(os.path.join(work, "exporter.log"), "w")
     proc = subprocess.Popen(
@@ -100,6 +116,10 @@ def run(binary, config, work, targets, duration, settle):
             if proc.poll() is not None or time.monotonic() > deadline:
                 sys.exit(f"{binary} did not become ready")
             time.sleep(0.1)
+        while not complete(base, sites):
+            if proc.poll() is not None or time.monotonic() > deadline + 300:
+                sys.exit(f"{binary}: fleet not complete")
+            time.sleep(0.2)
         at_ready = status_kib(proc.pid, "VmRSS") / 1024
         # Measured on a settled exporter, not while it is still starting.
         time.sleep(settle)
@@ -127,7 +147,7 @@ def main():
     ap.add_argument("--rounds", type=int, default=3)
     ap.add_argument("--duration", default="10s", help="of each wrk run")
     ap.add_argument("--settle", type=float, default=5,
-                    help="seconds between ready and the first run")
+                    help="seconds between a complete fleet and the first run")
     ap.add_argument("--target", action="append",
                     help="a path to load (repeatable; default: " + ", ".join(DEFAULT_TARGETS) + ")")
     ap.add_argument("exporters", nargs="+", help="name=path of an exporter binary")
@@ -155,7 +175,7 @@ def main():
             order = builds if r % 2 == 0 else builds[::-1]
             for name, binary in order:
                 print(f"== round {r + 1}: {name}", file=sys.stderr)
-                results, mem = run(binary, config, work, targets, a.duration, a.settle)
+                results, mem = run(binary, config, work, targets, a.duration, a.settle, a.sites)
                 for t, v in results.items():
                     loads[name][t].append(v)
                 memory[name].append(mem)
@@ -178,7 +198,7 @@ def main():
             ratio = med(v, 0) / med(loads[first][t], 0)
             print(f"| `{t}` | {name} | {med(v, 4):.0f} | {med(v, 0):.1f} | {med(v, 1):.2f} "
                   f"| {med(v, 2):.2f} | {med(v, 3):.0f} | {ratio:.2f} |")
-    print("\n| build | RSS at ready MiB | RSS after the runs MiB | peak RSS MiB |")
+    print("\n| build | RSS once complete MiB | RSS after the runs MiB | peak RSS MiB |")
     print("|---|---:|---:|---:|")
     for name, _ in builds:
         m = memory[name]

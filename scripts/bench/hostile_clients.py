@@ -16,7 +16,9 @@ For each exporter binary given, against one fake GridPane fleet:
            authenticate, half do not (401); the half-sent ones send the
            first bytes of a TLS handshake. The scrape authenticates.
 
-Every connection count and every wait is bounded; the script stops its
+Each exporter is loaded once its fleet is complete (every site read, none
+pending: the state a user sees, not ready while the first sweep still
+runs). Every connection count and every wait is bounded; the script stops its
 threads, the exporters and the fleet before it exits. Prints a markdown
 table.
 
@@ -101,8 +103,9 @@ class Exporter:
         self.log.close()
 
 
-def get(exp, path, ctx, timeout):
-    """GET on a fresh connection: (status, body length)."""
+def get(exp, path, ctx, timeout, body=None):
+    """GET on a fresh connection: (status, body length); the body itself
+    goes into the list `body` when one is given."""
     if ctx is None:
         conn = http.client.HTTPConnection(HOST, exp.port, timeout=timeout)
     else:
@@ -110,9 +113,35 @@ def get(exp, path, ctx, timeout):
     try:
         conn.request("GET", path, headers={"Authorization": AUTH} if ctx else {})
         resp = conn.getresponse()
-        return resp.status, len(resp.read())
+        data = resp.read()
+        if body is not None:
+            body.append(data)
+        return resp.status, len(data)
     finally:
         conn.close()
+
+
+def series_sum(text, name):
+    """The sum of a metric's samples in an exposition."""
+    return sum(float(line.rsplit(" ", 1)[1]) for line in text.splitlines()
+               if line.startswith(name + "{"))
+
+
+def wait_complete(exp, ctx, sites, seconds=900):
+    """Until /metrics shows all `sites` sites, none pending."""
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        body = []
+        try:
+            if get(exp, "/metrics", ctx, 30, body)[0] == 200:
+                text = body[0].decode("utf-8", "replace")
+                if (series_sum(text, "gridpane_sites") == sites
+                        and series_sum(text, "gridpane_sites_pending") == 0):
+                    return
+        except (OSError, ValueError, IndexError):
+            pass
+        time.sleep(0.2)
+    sys.exit(f"fleet of {sites} sites not complete in time")
 
 
 def hold_unread(exp, clients, hold, gzip):
@@ -255,6 +284,7 @@ def main():
             print(f"== {name}", file=sys.stderr)
             exp = Exporter(binary, config, work)
             exp.wait_ready(None)
+            wait_complete(exp, None, a.sites)
             size = get(exp, "/api/v1/sites", None, 60)[1]
             base, peak = hold_unread(exp, a.clients, a.hold, a.gzip)
             exp.stop()
@@ -263,10 +293,12 @@ def main():
                 continue
             exp = Exporter(binary, config, work)
             exp.wait_ready(None)
+            wait_complete(exp, None, a.sites)
             plain = lockout(exp, None, a.idle, a.half, a.give_up)
             exp.stop()
             exp = Exporter(binary, config, work, web)
             exp.wait_ready(ctx)
+            wait_complete(exp, ctx, a.sites)
             tls = lockout(exp, ctx, a.idle, a.half, a.give_up)
             exp.stop()
             rows.append((name, size / 2**20, base, peak, plain, tls))
