@@ -151,7 +151,8 @@ pub enum Command {
     /// Call GridPane's read-only endpoints once (the bulk ones, and the
     /// per-site ones for one site) and print each answer's shape with every
     /// value redacted, and what the backup record reader found in it: safe
-    /// to paste into an issue.
+    /// to paste into an issue. With --remote-storage NAME, a look at that
+    /// entry's buckets instead.
     Inspect(InspectArgs),
     /// Run on a GridPane server: read its local backups and its
     /// backups.monitoring.log (never writing under the GridPane folder) and
