@@ -151,7 +151,8 @@ pub enum Command {
     /// Call GridPane's read-only endpoints once (the bulk ones, and the
     /// per-site ones for one site) and print each answer's shape with every
     /// value redacted, and what the backup record reader found in it: safe
-    /// to paste into an issue.
+    /// to paste into an issue. With --remote-storage NAME, a look at that
+    /// entry's buckets instead.
     Inspect(InspectArgs),
     /// Run on a GridPane server: read its local backups and its
     /// backups.monitoring.log (never writing under the GridPane folder) and
@@ -179,6 +180,15 @@ pub struct InspectArgs {
     /// server re-list its backups (work on that server).
     #[arg(long)]
     pub refresh: bool,
+
+    /// Instead, look at the buckets of the account's remote_storage entry
+    /// NAME: list each once, match its snapshot ids to the account's sites
+    /// and print what matched, what is ambiguous or orphaned, and the
+    /// sites it judges without a revision (never a key). Without
+    /// --account, the one account with such an entry. Exits 1 when a
+    /// bucket cannot be listed.
+    #[arg(long = "remote-storage", value_name = "NAME", conflicts_with_all = ["site", "refresh"])]
+    pub remote_storage: Option<String>,
 }
 
 #[derive(Debug, Args)]
@@ -405,5 +415,22 @@ mod tests {
             other => panic!("not inspect: {other:?}"),
         }
         assert!(Cli::try_parse_from(["x", "inspect", "--site=abc"]).is_err());
+    }
+
+    #[test]
+    fn inspect_looks_at_a_remote_storage_entry_instead_of_a_site() {
+        let cli = Cli::try_parse_from(["x", "inspect", "--remote-storage", "wasabi-main"]).unwrap();
+        match cli.command {
+            Some(Command::Inspect(a)) => {
+                assert_eq!(a.remote_storage.as_deref(), Some("wasabi-main"));
+            }
+            other => panic!("not inspect: {other:?}"),
+        }
+        for other in ["--site=42", "--refresh"] {
+            assert!(
+                Cli::try_parse_from(["x", "inspect", "--remote-storage=w", other]).is_err(),
+                "{other}"
+            );
+        }
     }
 }

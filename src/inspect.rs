@@ -4,6 +4,12 @@
 //! redacted ([`crate::gridpane::shape`]), and what the backup record reader
 //! found. Its output can be pasted into an issue: it holds keys, kinds of
 //! values, list lengths and counts, never a value, an id or a credential.
+//! With `--remote-storage NAME`, a look at that entry's buckets instead
+//! ([`storage`]), which names buckets, snapshot ids and sites.
+
+mod storage;
+
+pub use storage::{Look, remote_storage, run as look_at_buckets};
 
 use std::fmt::Write as _;
 
@@ -32,6 +38,20 @@ pub enum InspectError {
     NoSuchAccount(String),
     #[error("account \"{account}\": {source}")]
     Client { account: String, source: ApiError },
+    #[error("account \"{account}\" has no remote_storage entry named \"{name}\" ({known})")]
+    NoSuchStorage {
+        account: String,
+        name: String,
+        known: String,
+    },
+    #[error("no account has a remote_storage entry named \"{0}\"")]
+    NoAccountHasStorage(String),
+    #[error(
+        "accounts {accounts} each have a remote_storage entry named \"{name}\": choose one with --account"
+    )]
+    SeveralAccountsHaveStorage { name: String, accounts: String },
+    #[error(transparent)]
+    Lister(#[from] crate::bucket::lister::ListerError),
 }
 
 /// The account to inspect: the one named, or the first configured.

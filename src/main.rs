@@ -228,21 +228,34 @@ fn runtime(mut builder: tokio::runtime::Builder) -> Result<tokio::runtime::Runti
     })
 }
 
-/// `inspect`: prints the redacted shapes; exit 2 on a configuration error.
+/// `inspect`: prints the redacted shapes, or with `--remote-storage` the
+/// look at a bucket; exit 2 on a configuration error, 1 when a bucket
+/// cannot be listed.
 fn inspect(args: &InspectArgs) -> ExitCode {
     logging::init(cli::LogLevel::Error, cli::LogFormat::Logfmt);
     let sources = Sources::from_process(args.config_file.clone());
     let prepared = config::load_with_warnings(&sources)
         .map_err(|e| e.to_string())
         .and_then(|loaded| {
-            let account = inspect::account(&loaded.config, args.account.as_deref())
-                .map_err(|e| e.to_string())?
-                .clone();
+            let (account, entry) = match &args.remote_storage {
+                Some(name) => {
+                    let (account, entry) =
+                        inspect::remote_storage(&loaded.config, args.account.as_deref(), name)
+                            .map_err(|e| e.to_string())?;
+                    (account.clone(), Some(entry.clone()))
+                }
+                None => (
+                    inspect::account(&loaded.config, args.account.as_deref())
+                        .map_err(|e| e.to_string())?
+                        .clone(),
+                    None,
+                ),
+            };
             let client = inspect::client(&loaded.config, &account).map_err(|e| e.to_string())?;
             let token = account.token.load().map_err(|e| e.to_string())?;
-            Ok((loaded.config, account, client, token))
+            Ok((loaded.config, account, entry, client, token))
         });
-    let (config, account, client, token) = match prepared {
+    let (config, account, entry, client, token) = match prepared {
         Ok(p) => p,
         Err(e) => {
             eprintln!("error: {e}");
@@ -253,6 +266,28 @@ fn inspect(args: &InspectArgs) -> ExitCode {
         Ok(r) => r,
         Err(code) => return code,
     };
+    if let Some(entry) = entry {
+        let look = runtime.block_on(inspect::look_at_buckets(
+            &config, &account, &entry, &client, &token,
+        ));
+        return match look {
+            Ok(look) => {
+                print!("{}", look.report);
+                if look.ok {
+                    ExitCode::SUCCESS
+                } else {
+                    eprintln!(
+                        "error: a bucket could not be listed or the sites could not be read (see above)"
+                    );
+                    ExitCode::FAILURE
+                }
+            }
+            Err(e) => {
+                eprintln!("error: {e}");
+                ExitCode::FAILURE
+            }
+        };
+    }
     let opts = inspect::InspectOptions {
         site: args.site,
         refresh: args.refresh,

@@ -13,7 +13,7 @@ use tokio::sync::watch;
 
 use super::client::{Keys, ListError};
 use super::index::{BucketEvidence, BucketListing, ListOutcome, StorageEvidence};
-use super::listing::{Limits, Pacer, list_bucket};
+use super::listing::{Limits, Listed, Pacer, list_bucket};
 use crate::config::remote_storage::{ListingConfig, RemoteStorage};
 use crate::domain::unix_now;
 use crate::store::{AccountSlot, Install, Store};
@@ -30,6 +30,10 @@ pub enum ListerError {
     #[error("cannot build the S3 HTTP client: {0}")]
     Http(String),
 }
+
+/// One entry's buckets listed once: each bucket's name with what its
+/// listing found, in order; `Err`: the entry's keys could not be read.
+pub type EntryListing<'a> = Result<Vec<(&'a str, Listed)>, ListError>;
 
 struct Entry {
     config: RemoteStorage,
@@ -141,9 +145,35 @@ impl Lister {
         BucketEvidence { storages }
     }
 
+    /// Each bucket of every entry listed once, in order, without
+    /// publishing anything: what `inspect --remote-storage` shows. Per
+    /// entry, each bucket's name with what its listing found, or why the
+    /// entry's keys could not be read.
+    pub async fn list_once(&self) -> Vec<EntryListing<'_>> {
+        let mut out = Vec::with_capacity(self.entries.len());
+        for entry in &self.entries {
+            out.push(self.list_buckets(entry).await);
+        }
+        out
+    }
+
+    /// Each bucket of `entry` listed once, paced as one entry.
+    async fn list_buckets<'e>(&self, entry: &'e Entry) -> EntryListing<'e> {
+        let keys = keys(&entry.config)?;
+        let mut pacer = Pacer::default();
+        let mut out = Vec::with_capacity(entry.buckets.len());
+        for (bucket, bucket_name) in entry.buckets.iter().zip(&entry.config.buckets) {
+            let started = tokio::time::Instant::now();
+            let listed = list_bucket(&self.http, bucket, &keys, &self.limits, &mut pacer).await;
+            tracing::debug!(account = %self.account, remote_storage = %entry.config.name, bucket = %bucket_name, keys = listed.keys, ids = listed.ids.len(), requests = listed.requests, duration_ms = started.elapsed().as_millis() as u64, "bucket listed");
+            out.push((bucket_name.as_str(), listed));
+        }
+        Ok(out)
+    }
+
     async fn list_entry(&self, entry: &Entry, mut evidence: StorageEvidence) -> StorageEvidence {
         let name = entry.config.name.as_str();
-        evidence.buckets = match keys(&entry.config) {
+        evidence.buckets = match self.list_buckets(entry).await {
             Err(e) => {
                 tracing::warn!(account = %self.account, remote_storage = name, reason = e.reason(), error = %e, "cannot list remote storage");
                 *evidence.errors.entry(e.reason()).or_default() += 1;
@@ -157,34 +187,24 @@ impl Lister {
                     })
                     .collect()
             }
-            Ok(keys) => {
-                let mut pacer = Pacer::default();
-                let mut out = Vec::with_capacity(entry.buckets.len());
-                for (bucket, bucket_name) in entry.buckets.iter().zip(&entry.config.buckets) {
-                    let started = tokio::time::Instant::now();
-                    let listed =
-                        list_bucket(&self.http, bucket, &keys, &self.limits, &mut pacer).await;
+            Ok(listings) => listings
+                .into_iter()
+                .map(|(bucket_name, listed)| {
                     evidence.requests += listed.requests;
                     for reason in &listed.errors {
                         *evidence.errors.entry(reason).or_default() += 1;
                     }
-                    let outcome = match &listed.stopped {
-                        None => ListOutcome::Listed,
-                        Some(e) => {
-                            tracing::warn!(account = %self.account, remote_storage = name, bucket = %bucket_name, reason = e.reason(), error = %e, keys = listed.keys, "bucket listing stopped");
-                            ListOutcome::Failed { reason: e.reason() }
-                        }
-                    };
-                    tracing::debug!(account = %self.account, remote_storage = name, bucket = %bucket_name, keys = listed.keys, ids = listed.ids.len(), requests = listed.requests, duration_ms = started.elapsed().as_millis() as u64, "bucket listed");
-                    out.push(BucketListing {
-                        name: bucket_name.clone(),
-                        outcome,
+                    if let Some(e) = &listed.stopped {
+                        tracing::warn!(account = %self.account, remote_storage = name, bucket = %bucket_name, reason = e.reason(), error = %e, keys = listed.keys, "bucket listing stopped");
+                    }
+                    BucketListing {
+                        name: bucket_name.to_string(),
+                        outcome: listed.outcome(),
                         keys: listed.keys,
                         ids: Arc::new(listed.ids),
-                    });
-                }
-                out
-            }
+                    }
+                })
+                .collect(),
         };
         let now = unix_now();
         evidence.listed_at = Some(now);

@@ -11,7 +11,7 @@ use rusty_s3::Bucket;
 use tokio::time::Instant;
 
 use super::client::{Keys, ListError, Page, list_page};
-use super::index::Revisions;
+use super::index::{ListOutcome, Revisions};
 
 /// Where Duplicacy keeps its revision files.
 pub const PREFIX: &str = "snapshots/";
@@ -145,6 +145,14 @@ pub(crate) async fn list_bucket(
 }
 
 impl Listed {
+    /// How the listing went, as the evidence keeps it.
+    pub fn outcome(&self) -> ListOutcome {
+        match &self.stopped {
+            None => ListOutcome::Listed,
+            Some(e) => ListOutcome::Failed { reason: e.reason() },
+        }
+    }
+
     fn stop(&mut self, e: ListError, open: Option<&str>) {
         if let Some(id) = open {
             self.ids.remove(id);

@@ -32,11 +32,9 @@ impl Matcher {
     pub fn new<'a>(urls: impl IntoIterator<Item = &'a str>) -> Matcher {
         let mut m = Matcher::default();
         for (index, url) in urls.into_iter().enumerate() {
-            let dotted = url.trim().to_ascii_lowercase();
-            if dotted.is_empty() {
+            let Some((dotted, dashed)) = forms(url) else {
                 continue;
-            }
-            let dashed = dotted.replace('.', "-");
+            };
             for (map, key) in [(&mut m.dotted, dotted), (&mut m.dashed, dashed)] {
                 map.entry(key)
                     .and_modify(|seen| {
@@ -53,8 +51,8 @@ impl Matcher {
     /// The site a snapshot id is a backup of.
     pub fn find(&self, snapshot_id: &str) -> Match {
         let id = snapshot_id.to_ascii_lowercase();
-        let url = without_server_prefix(&id);
-        let found = if url.contains('.') {
+        let (url, dotted) = url_of(&id);
+        let found = if dotted {
             self.dotted.get(url)
         } else {
             self.dashed.get(url)
@@ -65,6 +63,39 @@ impl Matcher {
             None => Match::Orphan,
         }
     }
+}
+
+/// Every site a snapshot id fits (indices into `urls`, in order): for an
+/// id [`Matcher::find`] calls ambiguous, the sites it could be a backup of.
+/// Reads every URL: for a look at a bucket, not for each listing.
+pub fn candidates<'a>(snapshot_id: &str, urls: impl IntoIterator<Item = &'a str>) -> Vec<usize> {
+    let id = snapshot_id.to_ascii_lowercase();
+    let (url, dotted) = url_of(&id);
+    urls.into_iter()
+        .enumerate()
+        .filter(|(_, site)| {
+            forms(site).is_some_and(|(d, dashed)| if dotted { d == url } else { dashed == url })
+        })
+        .map(|(index, _)| index)
+        .collect()
+}
+
+/// A site URL's two forms, lowercased: as it is, and with dots turned into
+/// dashes. `None` for an empty URL.
+fn forms(url: &str) -> Option<(String, String)> {
+    let dotted = url.trim().to_ascii_lowercase();
+    if dotted.is_empty() {
+        return None;
+    }
+    let dashed = dotted.replace('.', "-");
+    Some((dotted, dashed))
+}
+
+/// The URL part of a lowercased snapshot id, and whether it is the dotted
+/// form (which names one URL exactly) rather than the dashed one.
+fn url_of(id: &str) -> (&str, bool) {
+    let url = without_server_prefix(id);
+    (url, url.contains('.'))
 }
 
 /// `gridpane-<uuid>-rest` -> `rest`; anything else as it is. The UUID is
@@ -138,6 +169,21 @@ mod tests {
         // A prefix that is not a UUID stays part of the id.
         assert_eq!(m.find("gridpane-nope-example.com"), Match::Orphan);
         assert_eq!(m.find(""), Match::Orphan);
+    }
+
+    #[test]
+    fn the_candidates_of_an_ambiguous_id_are_every_site_it_fits() {
+        let urls = ["my-site.com", "other.org", "My.Site.com"];
+        let m = Matcher::new(urls);
+        assert_eq!(m.find("my-site-com"), Match::Ambiguous);
+        assert_eq!(candidates("my-site-com", urls), vec![0, 2]);
+        assert_eq!(
+            candidates(&format!("gridpane-{UUID}-MY-SITE-COM"), urls),
+            vec![0, 2]
+        );
+        assert_eq!(candidates("my.site.com", urls), vec![2]);
+        assert_eq!(candidates("other-org", urls), vec![1]);
+        assert!(candidates("deleted-com", urls).is_empty());
     }
 
     #[test]

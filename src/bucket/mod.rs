@@ -25,4 +25,4 @@ pub use index::{
     BucketEvidence, BucketListing, IntegrationRef, ListOutcome, Revisions, StorageEvidence,
 };
 pub use listing::{Limits, Listed, PREFIX};
-pub use matching::{Match, Matcher};
+pub use matching::{Match, Matcher, candidates};

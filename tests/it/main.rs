@@ -28,6 +28,7 @@ mod exporter;
 mod fake_server;
 mod faults;
 mod hostile_names;
+mod inspect_bucket;
 mod mutes;
 mod notifications;
 mod persist;
