@@ -17,8 +17,9 @@ use crate::bucket::{
 };
 use crate::config::remote_storage::{self, RemoteStorage};
 use crate::config::{Account, Config};
-use crate::domain::{AccountSnapshot, build_snapshot, copies, unix_now};
+use crate::domain::{AccountSnapshot, copies, unix_now};
 use crate::gridpane::{ApiError, Client, Secret};
+use crate::poller::build_snapshot;
 
 use super::InspectError;
 
