@@ -120,3 +120,6 @@ pub(crate) fn render_states(
     out.extend_from_slice(&tail);
     out
 }
+
+#[cfg(test)]
+mod tests;
