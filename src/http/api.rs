@@ -32,7 +32,7 @@ pub(crate) fn routes() -> Router<Arc<Web>> {
         .route("/api/v1/{*rest}", get(not_found_handler))
         // Answers built per request (status, the index, refusals) are
         // compressed as they stream out; the shared list answers carry
-        // their own cached gzip (see `SharedAnswer::gzip`).
+        // their own cached gzip (see `SharedAnswer::gzip` in `render::cache::answers`).
         .layer(super::compression().compress_when(SizeAbove::new(GZIP_ABOVE + 1).and(NotShared)))
 }
 
