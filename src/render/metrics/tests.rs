@@ -3,59 +3,35 @@
 use chrono::{DateTime, Utc};
 
 use super::snapshot_text;
-use crate::domain::{
-    AccountSnapshot, Assessed, Assessment, Frequency, Integration, Schedule, Site, StorageSettings,
-};
+use crate::domain::{AccountSnapshot, Assessed, Assessment};
 
-/// Remote backups scheduled daily to `integration`.
-fn to(integration: u64) -> StorageSettings {
-    StorageSettings {
-        automatic: Some(true),
-        schedule: Some(Schedule {
-            id: 1,
-            frequency: Frequency::Daily,
-            hour: Some(3),
-            minute: Some(0),
-            day: None,
-            service_id: None,
-            service_name: None,
-            integration_id: Some(integration),
-            flaw: None,
-        }),
-        retain_days: Some(30),
-        prune_schedule: None,
-    }
-}
-
-/// Two sites uploading to integration 1, one to integration 9, which the
-/// account no longer has.
+/// Two sites uploading daily to integration 1, one to integration 9,
+/// which the account no longer has; every storage kept 30 days. Written
+/// as the state file holds a snapshot.
 fn snapshot() -> AccountSnapshot {
-    AccountSnapshot {
-        account: "acme".into(),
-        fetched_at: 1_700_000_000.0,
-        servers: Vec::new(),
-        sites: [1, 1, 9]
-            .into_iter()
-            .zip(1..)
-            .map(|(integration, id)| Site {
-                id,
-                url: format!("site{id}.example"),
-                server_id: None,
-                site_type: None,
-                local: to(integration),
-                remote: to(integration),
-                pending: false,
-                history: None,
-                record_failure: None,
-            })
-            .collect(),
-        integrations: vec![Integration {
-            id: 1,
-            name: "s3".into(),
-            provider: "aws-s3".into(),
-            region: None,
-        }],
-    }
+    let site = |id: u64, integration: u64| {
+        let storage = serde_json::json!({
+            "automatic": true,
+            "schedule": {
+                "id": 1, "frequency": "daily", "hour": 3, "minute": 0, "day": null,
+                "service_id": null, "service_name": null, "integration_id": integration
+            },
+            "retain_days": 30,
+            "prune_schedule": null
+        });
+        serde_json::json!({
+            "id": id, "url": format!("site{id}.example"), "server_id": null,
+            "local": storage, "remote": storage
+        })
+    };
+    serde_json::from_value(serde_json::json!({
+        "account": "acme",
+        "fetched_at": 1_700_000_000.0,
+        "servers": [],
+        "sites": [site(1, 1), site(2, 1), site(3, 9)],
+        "integrations": [{"id": 1, "name": "s3", "provider": "aws-s3", "region": null}]
+    }))
+    .unwrap()
 }
 
 fn now() -> DateTime<Utc> {
