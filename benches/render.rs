@@ -19,14 +19,15 @@ use std::time::Duration;
 
 use chrono::{TimeZone, Utc};
 use criterion::{BenchmarkId, Criterion, Throughput, criterion_group, criterion_main};
-use gridpane_backup_exporter::domain::{self, AccountSnapshot, Fetched, Policy};
+use gridpane_backup_exporter::domain::{self, AccountSnapshot, Policy};
 use gridpane_backup_exporter::fake::{FakeGridPane, FakeOptions, Fleet, FleetSpec};
 use gridpane_backup_exporter::gridpane::wire;
+use gridpane_backup_exporter::poller::{self, Fetched};
 use gridpane_backup_exporter::render::api::View;
 use gridpane_backup_exporter::render::metrics::{self, GzipHead};
 use gridpane_backup_exporter::render::status_page;
 use gridpane_backup_exporter::render::text;
-use gridpane_backup_exporter::store::{AccountState, Counters, PollResult, Store};
+use gridpane_backup_exporter::store::{AccountState, Counters, Install, PollResult, Store};
 
 /// Raw response bodies of one poll, as GridPane sends them.
 struct Bodies {
@@ -106,7 +107,7 @@ fn decode_and_build(b: &Bodies) -> AccountSnapshot {
         let p: wire::Page<wire::Site> = serde_json::from_slice(page).expect("sites");
         sites.extend(p.data);
     }
-    domain::build_snapshot(
+    poller::build_snapshot(
         "bench",
         1_795_000_000.0,
         Fetched {
@@ -141,7 +142,11 @@ fn benches(c: &mut Criterion) {
         let snapshot = decode_and_build(&bodies);
         let store = Store::new(["bench".to_string()]);
         if let Some(slot) = store.account("bench").cloned() {
-            store.replace_snapshot(&slot, snapshot.clone(), |_| {});
+            store.install(
+                &slot,
+                Install::snapshot(snapshot.clone(), Utc::now()),
+                |_| {},
+            );
         }
         let view = View::load(&store);
         // Judged once, as the store judges a snapshot it takes in: what

@@ -12,6 +12,14 @@
 //!       resident set before and after the pass (VmHWM, MiB).
 //!   bench_bucket idle ENDPOINT ACCESS_KEY SECRET_KEY
 //!       the same process without the pass: the baseline peak.
+//!   bench_bucket serve PORT_FILE [SITES] [REVISIONS]
+//!       a ListObjectsV2 server on a free loopback port (written to
+//!       PORT_FILE) holding the same keys in memory, sorted, that pages by
+//!       key as AWS S3 does: each page is found by binary search from its
+//!       continuation token, so a page costs the same in a bucket of any
+//!       size. s3s-fs walks and sorts its whole folder for every page; this
+//!       server stands in for a provider, to time the exporter's side of a
+//!       400k-key pass. Signatures are not checked.
 
 use std::time::{Duration, Instant, SystemTime};
 
@@ -75,6 +83,95 @@ fn fill(root: &str, sites: u32, revisions: u32) -> std::io::Result<()> {
     Ok(())
 }
 
+/// Every key of the bucket `fill` writes, sorted as S3 sorts (by bytes),
+/// each with its LastModified (RFC 3339, as S3 writes it).
+fn keys(sites: u32, revisions: u32) -> Vec<(String, String)> {
+    let now = chrono::Utc::now();
+    let mut keys = Vec::with_capacity((sites * revisions) as usize);
+    for s in 0..sites {
+        for r in 1..=revisions {
+            let when = now - chrono::Duration::days(i64::from(revisions + 1 - r));
+            keys.push((
+                format!("snapshots/site-{s:05}-example-com/{r}"),
+                when.format("%Y-%m-%dT%H:%M:%S.000Z").to_string(),
+            ));
+        }
+    }
+    keys.sort();
+    keys
+}
+
+/// One ListObjectsV2 page: up to 1,000 keys after the continuation token
+/// (or start-after), under the prefix.
+fn page(keys: &[(String, String)], query: &std::collections::HashMap<String, String>) -> String {
+    let prefix = query.get("prefix").map_or("", String::as_str);
+    let after = query
+        .get("continuation-token")
+        .or_else(|| query.get("start-after"));
+    let start = match after {
+        Some(token) => keys.partition_point(|(k, _)| k.as_str() <= token.as_str()),
+        None => keys.partition_point(|(k, _)| k.as_str() < prefix),
+    };
+    let max = query
+        .get("max-keys")
+        .and_then(|m| m.parse::<usize>().ok())
+        .unwrap_or(1000)
+        .min(1000);
+    let rest = keys.get(start..).unwrap_or_default();
+    let taken: Vec<_> = rest
+        .iter()
+        .take_while(|(k, _)| k.starts_with(prefix))
+        .take(max)
+        .collect();
+    let truncated = rest
+        .get(taken.len())
+        .is_some_and(|(k, _)| k.starts_with(prefix));
+    let mut out = String::with_capacity(200 + taken.len() * 200);
+    out.push_str(r#"<?xml version="1.0" encoding="UTF-8"?><ListBucketResult xmlns="http://s3.amazonaws.com/doc/2006-03-01/">"#);
+    out.push_str(&format!("<Name>{BUCKET}</Name><Prefix>{prefix}</Prefix><KeyCount>{}</KeyCount><MaxKeys>{max}</MaxKeys><IsTruncated>{truncated}</IsTruncated>", taken.len()));
+    for (key, when) in &taken {
+        out.push_str(&format!(
+            "<Contents><Key>{key}</Key><LastModified>{when}</LastModified><ETag>\"d41d8cd98f00b204e9800998ecf8427e\"</ETag><Size>550</Size><StorageClass>STANDARD</StorageClass></Contents>"
+        ));
+    }
+    if truncated {
+        if let Some((last, _)) = taken.last() {
+            out.push_str(&format!(
+                "<NextContinuationToken>{last}</NextContinuationToken>"
+            ));
+        }
+    }
+    out.push_str("</ListBucketResult>");
+    out
+}
+
+fn serve(port_file: &str, sites: u32, revisions: u32) -> Result<(), Box<dyn std::error::Error>> {
+    use axum::extract::{Query, State};
+    use std::collections::HashMap;
+    use std::sync::Arc;
+    let keys = Arc::new(keys(sites, revisions));
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()?;
+    runtime.block_on(async move {
+        let list = axum::routing::get(
+            |State(keys): State<Arc<Vec<(String, String)>>>,
+             Query(query): Query<HashMap<String, String>>| async move {
+                ([("content-type", "application/xml")], page(&keys, &query))
+            },
+        );
+        // Path-style, with or without the slash after the bucket.
+        let app = axum::Router::new()
+            .route(&format!("/{BUCKET}"), list.clone())
+            .route(&format!("/{BUCKET}/"), list)
+            .with_state(keys);
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
+        std::fs::write(port_file, listener.local_addr()?.port().to_string())?;
+        axum::serve(listener, app).await?;
+        Ok(())
+    })
+}
+
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     let args: Vec<String> = std::env::args().skip(1).collect();
     let arg = |i: usize| args.get(i).cloned().unwrap_or_default();
@@ -83,6 +180,11 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         let sites = arg(2).parse().unwrap_or(10_000);
         let revisions = arg(3).parse().unwrap_or(40);
         return Ok(fill(&arg(1), sites, revisions)?);
+    }
+    if mode == "serve" {
+        let sites = arg(2).parse().unwrap_or(10_000);
+        let revisions = arg(3).parse().unwrap_or(40);
+        return serve(&arg(1), sites, revisions);
     }
     let entry = RemoteStorage {
         name: "bench".to_string(),

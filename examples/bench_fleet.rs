@@ -11,7 +11,7 @@ use std::time::Duration;
 
 use clap::Parser;
 use gridpane_backup_exporter::fake::{
-    Endpoint, FakeGridPane, FakeOptions, Fault, FaultCount, Fleet, FleetSpec, RateLimit,
+    FakeEndpoint, FakeGridPane, FakeOptions, Fault, FaultCount, Fleet, FleetSpec, RateLimit,
 };
 
 #[derive(Debug, Parser)]
@@ -59,7 +59,11 @@ async fn main() -> anyhow::Result<()> {
     let token = opts.token.clone();
     let fake = FakeGridPane::start(fleet, opts).await?;
     if let Some(items) = args.site_page_items {
-        fake.set_fault(Endpoint::Sites, Fault::ManyItems(items), FaultCount::Always);
+        fake.set_fault(
+            FakeEndpoint::Sites,
+            Fault::ManyItems(items),
+            FaultCount::Always,
+        );
     }
     let mut yaml = format!(
         "accounts:\n  - name: bench\n    base_url: {}\n    token: {token}\n\

@@ -24,9 +24,10 @@ use crate::gridpane::{ApiError, Budget, Client, http_client};
 use crate::http::access::AccessRules;
 use crate::http::{self, Web};
 use crate::persist;
-use crate::poller::{self, Source, SweepLimits, SweepingSource};
+use crate::poller::detail::{DetailOptions, HistoryOptions};
+use crate::poller::{self, Source, SweepLimits, SweepingSource, Token};
 use crate::server::{self, ServerOptions};
-use crate::store::{AccountSlot, POLLER_STOPPED, PollError, PollResult, Store, Task};
+use crate::store::{AccountSlot, Install, POLLER_STOPPED, PollError, PollResult, Store, Task};
 
 /// How long in-flight responses get after a stop signal.
 pub(crate) const SHUTDOWN_GRACE: Duration = Duration::from_secs(4);
@@ -63,6 +64,39 @@ pub struct WebOptions {
 fn policy_in_force(mut policy: Policy, running: &Config) -> Policy {
     policy.records_read = running.poll.detail.enabled && running.poll.detail.history;
     policy
+}
+
+/// The poller's options, built from the configuration here: the poller
+/// reads no configuration type.
+impl From<config::TokenSource> for Token {
+    fn from(source: config::TokenSource) -> Token {
+        Token::new(move || source.load().map_err(ApiError::from))
+    }
+}
+
+impl SweepLimits {
+    /// The guards `poll` sets.
+    pub fn from_poll(poll: &config::PollConfig) -> Self {
+        SweepLimits {
+            max_removal_share: poll.max_site_removal_share,
+            max_sites: poll.max_items_per_account,
+        }
+    }
+}
+
+impl DetailOptions {
+    /// `account`'s per-site detail under `detail` (`poll.detail`).
+    pub fn of(detail: &config::DetailConfig, account: &config::Account) -> DetailOptions {
+        use chrono::Offset as _;
+        DetailOptions {
+            requests_per_minute: detail.requests_per_minute,
+            publish_every: detail.publish_every,
+            history: detail.history.then(|| HistoryOptions {
+                offset: account.time_zone.unwrap_or_else(|| chrono::Utc.fix()),
+                refresh_every: detail.refresh_every,
+            }),
+        }
+    }
 }
 
 /// A running exporter.
@@ -139,19 +173,21 @@ impl App {
                 .with_account(&account.name)
                 .with_budget(budget);
             let client = Arc::new(client);
+            let token = Token::from(account.token.clone());
             sources.push((
                 SweepingSource::new(
                     Arc::clone(&client),
-                    account.token.clone(),
+                    token.clone(),
                     config.poll.interval,
                     SweepLimits::from_poll(&config.poll),
                 ),
                 client,
-                account.token.clone(),
+                token,
+                DetailOptions::of(&config.poll.detail, account),
             ));
         }
         let count = sources.len();
-        for (index, ((source, client, token), slot)) in sources
+        for (index, ((source, client, token, options), slot)) in sources
             .into_iter()
             .zip(store.accounts().iter().cloned())
             .enumerate()
@@ -159,11 +195,6 @@ impl App {
             if config.poll.detail.enabled {
                 let (store_d, slot_d, stop) =
                     (Arc::clone(&store), Arc::clone(&slot), shutdown_rx.clone());
-                let per_minute = config.poll.detail.requests_per_minute;
-                let publish_every = config.poll.detail.publish_every;
-                let history = config.accounts.get(index).and_then(|account| {
-                    poller::detail::HistoryOptions::of(&config.poll.detail, account)
-                });
                 tasks.spawn(supervise(
                     Task::Detail,
                     Arc::clone(&store),
@@ -175,9 +206,7 @@ impl App {
                             token.clone(),
                             Arc::clone(&store_d),
                             Arc::clone(&slot_d),
-                            per_minute,
-                            publish_every,
-                            history,
+                            options,
                             stop.clone(),
                         )
                     },
@@ -303,7 +332,8 @@ fn spawn_listers(
             Lister::new(&account.name, &account.remote_storage, listing, client)
                 .map_err(bucket_error)?,
         );
-        store.publish_evidence(slot, Arc::new(lister.not_yet()));
+        let not_yet = Install::evidence(Arc::new(lister.not_yet()), chrono::Utc::now());
+        store.install(slot, not_yet, |_| {});
         let (store_l, slot_l, stop) = (Arc::clone(store), Arc::clone(slot), shutdown.clone());
         tasks.spawn(supervise(
             Task::BucketLister,

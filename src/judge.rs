@@ -1,5 +1,7 @@
 //! Judges every snapshot again when time alone changes a verdict (a mute
-//! ends), whether or not polls succeed, and logs each mute's end once.
+//! ends), whether or not polls succeed, and logs each mute's end once. It
+//! judges through the store, at the instant its clock gives; a new snapshot
+//! is judged where the store installs it.
 
 use std::collections::HashSet;
 use std::sync::Arc;
@@ -71,26 +73,11 @@ fn log_ended(policy: &Policy, now: DateTime<Utc>, logged: &mut HashSet<String>) 
 mod tests {
     use super::*;
     use crate::domain::policy::{Mute, SiteRef};
-    use crate::domain::{AccountSnapshot, Health, Problem, Site, StorageSettings};
+    use crate::domain::{AccountSnapshot, Health, Problem};
+    use crate::store::Install;
 
     fn snapshot() -> AccountSnapshot {
-        AccountSnapshot {
-            account: "acme".into(),
-            fetched_at: 0.0,
-            servers: Vec::new(),
-            sites: vec![Site {
-                id: 1,
-                url: "shop.example".into(),
-                server_id: None,
-                site_type: None,
-                local: StorageSettings::default(),
-                remote: StorageSettings::default(),
-                pending: false,
-                history: None,
-                record_failure: None,
-            }],
-            integrations: Vec::new(),
-        }
+        crate::store::bare_snapshot("acme", [(1, "shop.example".to_string())])
     }
 
     fn verdict(store: &Store) -> (Health, usize) {
@@ -129,13 +116,7 @@ mod tests {
             .finish();
         let _logs = tracing::subscriber::set_default(subscriber);
         let slot = Arc::clone(&store.accounts()[0]);
-        store.replace_with(&slot, |s| {
-            s.snapshot = Some(Arc::new(crate::domain::Assessed::new(
-                snapshot(),
-                &store.policy(),
-                start,
-            )))
-        });
+        store.install(&slot, Install::snapshot(snapshot(), start), |_| {});
         assert_eq!(verdict(&store), (Health::Ok, 2), "both problems muted");
         assert_eq!(
             store.next_change(),

@@ -25,11 +25,12 @@ use std::io::{Read as _, Write as _};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
+use chrono::Utc;
 use serde::{Deserialize, Serialize};
 use tokio::sync::watch;
 
 use crate::domain::{AccountSnapshot, SiteDetail};
-use crate::store::Store;
+use crate::store::{Install, Store};
 
 /// The format version; a file of another version is ignored.
 pub(crate) const STATE_VERSION: u32 = 1;
@@ -369,15 +370,12 @@ pub(crate) fn restore(store: &Store, path: &Path, max_items: usize) -> usize {
             tracing::info!(account = %account.snapshot.account, "state file account no longer configured, dropped");
             continue;
         };
-        let SavedAccount {
-            mut snapshot,
-            detail,
-        } = account;
-        // The backup record is saved with the detail only: lay it over again.
-        crate::domain::apply_detail(&mut snapshot, &detail);
+        let SavedAccount { snapshot, detail } = account;
         let fetched_at = snapshot.fetched_at;
         let sites = snapshot.sites.len();
-        store.replace_snapshot(slot, snapshot, |s| s.detail = Arc::new(detail));
+        // The backup record is saved with the detail only: laid over again.
+        let install = Install::snapshot(snapshot, Utc::now()).with_detail(detail);
+        store.install(slot, install, |_| {});
         tracing::info!(account = %slot.name, sites, fetched_at, "restored the last good snapshot from the state file");
         restored += 1;
     }

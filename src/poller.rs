@@ -1,21 +1,27 @@
 //! One poller per account: fetch from GridPane on an interval, build an
-//! immutable snapshot, swap it into the store. A failed poll keeps the last
-//! good snapshot and records why.
+//! immutable snapshot from the answers (`build.rs`: the only place wire
+//! types become domain values), hand it to the store's one judging write
+//! (`Store::install`, with the instant to judge at). A failed poll keeps the
+//! last good snapshot and records why. Its options are plain values app.rs
+//! builds from the configuration (a [`Token`], [`SweepLimits`],
+//! [`detail::DetailOptions`]).
 
 use std::future::Future;
 use std::sync::Arc;
 use std::time::Duration;
 
+use chrono::Utc;
 use tokio::sync::watch;
 
-use crate::config::TokenSource;
-use crate::domain::{self, Fetched, unix_now};
+use crate::domain::{self, unix_now};
 use crate::gridpane::{ApiError, Client, RateLimitWait, RequestTally, Secret};
-use crate::store::{AccountSlot, AccountState, PollError, PollResult, Store, SweepStatus};
+use crate::store::{AccountSlot, AccountState, Install, PollError, PollResult, Store, SweepStatus};
 
+mod build;
 pub mod detail;
 mod sweep;
 mod waits;
+pub use build::{Fetched, build_snapshot};
 pub use sweep::{SweepLimits, SweepingSource};
 
 /// What a poll knows before it ends: the bulk endpoints' answers and the
@@ -77,10 +83,27 @@ impl<S: Source> Source for Arc<S> {
     }
 }
 
+/// How a poll gets the account's token: read for each poll (a file's token
+/// may change between polls) and dropped at its end. app.rs builds it from
+/// the configuration.
+#[derive(Clone)]
+pub struct Token(Arc<dyn Fn() -> Result<Secret, ApiError> + Send + Sync>);
+
+impl Token {
+    pub fn new(load: impl Fn() -> Result<Secret, ApiError> + Send + Sync + 'static) -> Token {
+        Token(Arc::new(load))
+    }
+
+    /// Reads the token now. Errors name where it is, never what it holds.
+    pub fn load(&self) -> Result<Secret, ApiError> {
+        (self.0)()
+    }
+}
+
 /// The real source: the account's client and token.
 pub struct GridPaneSource {
     pub client: Client,
-    pub token: TokenSource,
+    pub token: Token,
 }
 
 impl Source for GridPaneSource {
@@ -184,7 +207,7 @@ async fn poll<S: Source>(
 
     match result {
         Ok(fetched) => {
-            let snapshot = domain::build_snapshot(&slot.name, finished_at, fetched);
+            let snapshot = build_snapshot(&slot.name, finished_at, fetched);
             tracing::info!(
                 account = %slot.name,
                 result = "ok",
@@ -214,8 +237,7 @@ async fn poll<S: Source>(
                     "the site list dropped suspiciously; the missing sites are kept until the next complete sweep confirms their removal"
                 );
             }
-            store.replace_with(slot, |s| {
-                install(store, s, snapshot);
+            store.install(slot, Install::snapshot(snapshot, Utc::now()), |s| {
                 s.unconfirmed_removals = unconfirmed;
                 s.unconfirmed_since = match unconfirmed {
                     0 => None,
@@ -263,28 +285,11 @@ async fn poll<S: Source>(
     }
 }
 
-/// Makes `snapshot` the account's, assessed. Per-site detail stays laid
-/// over new bulk data; detail of sites no longer listed goes with them.
-fn install(store: &Store, s: &mut AccountState, mut snapshot: domain::AccountSnapshot) {
-    if !s.detail.is_empty() {
-        let listed: std::collections::HashSet<u64> =
-            snapshot.sites.iter().map(|site| site.id).collect();
-        if s.detail.keys().any(|id| !listed.contains(id)) {
-            let mut kept = std::collections::BTreeMap::clone(&s.detail);
-            kept.retain(|id, _| listed.contains(id));
-            s.detail = Arc::new(kept);
-        }
-        domain::apply_detail(&mut snapshot, &s.detail);
-    }
-    s.snapshot = Some(Arc::new(store.assess(snapshot, &s.evidence)));
-    s.ready = true;
-}
-
 /// Publishes what a poll knows before its end: the account is ready and up
 /// from the first publication on, and sites not read yet are pending.
 fn publish_partial(store: &Store, slot: &AccountSlot, partial: Partial) {
     let previous = slot.load().snapshot.clone();
-    let snapshot = domain::build_partial(
+    let snapshot = build::build_partial(
         &slot.name,
         unix_now(),
         partial.fetched,
@@ -301,8 +306,7 @@ fn publish_partial(store: &Store, slot: &AccountSlot, partial: Partial) {
         pages_read = sweep.pages_read,
         "published the first sweep so far"
     );
-    store.replace_with(slot, |s| {
-        install(store, s, snapshot);
+    store.install(slot, Install::snapshot(snapshot, Utc::now()), |s| {
         s.publishing = true;
         s.sweep = Some(sweep);
     });

@@ -1,6 +1,8 @@
-//! The snapshot store: per account, the last good snapshot and the health of
-//! its polling. Pollers write it by swapping whole states; renderers only
-//! read it. Nothing here talks to GridPane.
+//! The snapshot store: per account, the last good snapshot with its verdict,
+//! and the health of its polling. One write judges ([`Store::install`]: a
+//! snapshot, per-site detail or bucket evidence, judged under the policy in
+//! force at the `now` it is given); every other write ([`Store::update`])
+//! judges nothing. Renderers only read it. Nothing here talks to GridPane.
 
 use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
@@ -14,8 +16,12 @@ use tokio::sync::watch;
 use chrono::{DateTime, Utc};
 
 use crate::bucket::BucketEvidence;
-use crate::domain::{AccountSnapshot, Assessed, Policy, SiteDetail};
+use crate::domain::{Assessed, Policy, SiteDetail};
 pub use crate::gridpane::RateLimitWait;
+
+mod install;
+pub use install::Install;
+use install::{lay_over_current, lay_over_new};
 
 /// The outcome of one poll.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -356,8 +362,8 @@ impl Store {
 
     /// After a snapshot changed: a mute by site id without an account that
     /// became ambiguous (or stopped being) is put in force as such, logged,
-    /// and every snapshot judged again.
-    fn refresh_ambiguity(&self) {
+    /// and every snapshot judged again at `now`.
+    fn refresh_ambiguity(&self, now: DateTime<Utc>) {
         let changed = {
             let _writing = lock(&self.policy_writer);
             let policy = self.policy();
@@ -373,42 +379,8 @@ impl Store {
             changed
         };
         if changed {
-            self.rejudge(Utc::now());
+            self.rejudge(now);
         }
-    }
-
-    /// A snapshot judged under the policy in force, now, with what the
-    /// account's buckets hold.
-    pub(crate) fn assess(
-        &self,
-        snapshot: AccountSnapshot,
-        evidence: &Arc<BucketEvidence>,
-    ) -> Assessed {
-        Assessed::judge_with(
-            Arc::new(snapshot),
-            Arc::clone(evidence),
-            &self.policy(),
-            Utc::now(),
-        )
-    }
-
-    /// Puts what a listing pass found in force for `slot`, and judges its
-    /// snapshot again with it.
-    pub fn publish_evidence(&self, slot: &AccountSlot, evidence: Arc<BucketEvidence>) {
-        let policy = self.policy();
-        slot.swap(|s| {
-            if let Some(a) = &s.snapshot {
-                let judged = Assessed::judge_with(
-                    a.shared_snapshot(),
-                    Arc::clone(&evidence),
-                    &policy,
-                    Utc::now(),
-                );
-                s.snapshot = Some(Arc::new(judged));
-            }
-            s.evidence = evidence;
-        });
-        self.generation.send_modify(|g| *g += 1);
     }
 
     /// Judges every account's snapshot again at `now` under the policy in
@@ -466,38 +438,63 @@ impl Store {
         *self.generation.borrow()
     }
 
-    /// Updates an account's state without touching its snapshot.
+    /// Changes an account's state without judging anything: its polling
+    /// flags, counters and timings.
     pub fn update(&self, slot: &AccountSlot, f: impl FnOnce(&mut AccountState)) {
         slot.swap(f);
     }
 
-    /// Changes an account's state, snapshot included, under the slot's lock,
-    /// and announces a new generation (for changes built from the current
-    /// state, such as per-site detail laid over the snapshot).
-    pub fn replace_with(&self, slot: &AccountSlot, f: impl FnOnce(&mut AccountState)) {
-        slot.swap(f);
-        self.generation.send_modify(|g| *g += 1);
-        self.refresh_ambiguity();
-    }
-
-    /// Replaces an account's snapshot (a successful poll, or saved state).
-    pub fn replace_snapshot(
+    /// The one write that judges: lays what `install` brings over the
+    /// account's snapshot and judges it under the policy in force at
+    /// `install.now`, then lets `also` set the state's other fields in the
+    /// same turn (a poll's counters and flags; it is handed the state, never
+    /// the store). Announces a new generation.
+    pub fn install(
         &self,
         slot: &AccountSlot,
-        snapshot: AccountSnapshot,
-        f: impl FnOnce(&mut AccountState),
+        install: Install,
+        also: impl FnOnce(&mut AccountState),
     ) {
+        let Install {
+            snapshot,
+            detail,
+            evidence,
+            now,
+        } = install;
+        let sites_changed = snapshot.is_some();
+        let evidence_came = evidence.is_some();
         // Judged in the writer's turn, like a rejudge: a policy reloaded
         // meanwhile is then either read here or applied by the rejudge
         // that follows it, never lost to a verdict made before it. Scrapes
         // do not wait for the judging.
         slot.swap(|s| {
-            s.snapshot = Some(Arc::new(self.assess(snapshot, &s.evidence)));
-            s.ready = true;
-            f(s);
+            if let Some(evidence) = evidence {
+                s.evidence = evidence;
+            }
+            let laid = match snapshot {
+                Some(snapshot) => {
+                    s.ready = true;
+                    Some(lay_over_new(s, snapshot, detail))
+                }
+                None => lay_over_current(s, detail).or_else(|| {
+                    let current = s.snapshot.as_ref().filter(|_| evidence_came)?;
+                    Some(current.shared_snapshot())
+                }),
+            };
+            if let Some(snapshot) = laid {
+                s.snapshot = Some(Arc::new(Assessed::judge_with(
+                    snapshot,
+                    Arc::clone(&s.evidence),
+                    &self.policy(),
+                    now,
+                )));
+            }
+            also(s);
         });
         self.generation.send_modify(|g| *g += 1);
-        self.refresh_ambiguity();
+        if sites_changed {
+            self.refresh_ambiguity(now);
+        }
     }
 }
 
@@ -523,9 +520,40 @@ fn lock<T>(m: &std::sync::Mutex<T>) -> std::sync::MutexGuard<'_, T> {
     }
 }
 
+/// A snapshot of `sites` (id, URL) with nothing set up, for the tests of
+/// the store and of what writes to it.
+#[cfg(test)]
+pub(crate) fn bare_snapshot(
+    account: &str,
+    sites: impl IntoIterator<Item = (u64, String)>,
+) -> crate::domain::AccountSnapshot {
+    use crate::domain::{Site, StorageSettings};
+    crate::domain::AccountSnapshot {
+        account: account.into(),
+        fetched_at: 0.0,
+        servers: Vec::new(),
+        sites: sites
+            .into_iter()
+            .map(|(id, url)| Site {
+                id,
+                url,
+                server_id: None,
+                site_type: None,
+                local: StorageSettings::default(),
+                remote: StorageSettings::default(),
+                pending: false,
+                history: None,
+                record_failure: None,
+            })
+            .collect(),
+        integrations: Vec::new(),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::domain::AccountSnapshot;
 
     /// Writers each build on the state the previous one stored: none of
     /// their changes is lost, however they interleave.
@@ -551,7 +579,8 @@ mod tests {
                         if t % 2 == 0 {
                             store.update(slot, add_one);
                         } else {
-                            store.replace_with(slot, add_one);
+                            let nothing = Install::detail(BTreeMap::new(), Utc::now());
+                            store.install(slot, nothing, add_one);
                         }
                         // Readers go on meanwhile.
                         assert!(slot.load().counters.polls <= THREADS * EACH);
@@ -580,5 +609,68 @@ mod tests {
         assert_eq!(slot.load().counters.polls, 1);
         store.update(&slot, |s| s.counters.polls += 1);
         assert_eq!(slot.load().counters.polls, 2);
+    }
+
+    fn one_site(account: &str) -> AccountSnapshot {
+        bare_snapshot(account, [(1, "shop.example".to_string())])
+    }
+
+    fn stale(slot: &AccountSlot) -> bool {
+        let state = slot.load();
+        let Some(assessed) = state.snapshot.as_ref() else {
+            panic!("no snapshot installed");
+        };
+        assessed.assessment().sites()[0]
+            .problems()
+            .any(|p| p == crate::domain::Problem::RecordStale)
+    }
+
+    /// The store's one judging write judges at the instant it is handed,
+    /// not at the clock's: a record read just inside `record_max_age` of
+    /// that instant is fresh, one read just outside it is stale, whether
+    /// the detail comes with a new snapshot or over the current one.
+    #[test]
+    fn an_install_judges_at_the_now_it_is_given() {
+        use crate::domain::BackupHistory;
+        use crate::domain::policy::Rules;
+        let store = Store::new(["a".to_string()]);
+        let slot = Arc::clone(&store.accounts()[0]);
+        // Long ago, so that the wall clock would find every record stale.
+        let read: DateTime<Utc> = "2020-01-01T00:00:00Z".parse().unwrap_or_default();
+        let max_age = chrono::Duration::from_std(Rules::default().record_max_age).unwrap();
+        let detail = BTreeMap::from([(
+            1,
+            SiteDetail {
+                fetched_at: read.timestamp() as f64,
+                history: Some(BackupHistory {
+                    read_at: read.timestamp() as f64,
+                    ..BackupHistory::default()
+                }),
+                ..SiteDetail::default()
+            },
+        )]);
+        let just_inside = read + max_age - chrono::Duration::seconds(1);
+        let just_outside = read + max_age;
+
+        let first = Install::snapshot(one_site("a"), just_inside).with_detail(detail.clone());
+        store.install(&slot, first, |_| {});
+        assert!(!stale(&slot), "fresh at the instant given");
+        store.install(
+            &slot,
+            Install::snapshot(one_site("a"), just_outside),
+            |_| {},
+        );
+        assert!(
+            stale(&slot),
+            "the account's detail, judged at a later instant"
+        );
+
+        let other = Store::new(["a".to_string()]);
+        let slot = Arc::clone(&other.accounts()[0]);
+        other.install(&slot, Install::snapshot(one_site("a"), just_inside), |_| {});
+        other.install(&slot, Install::detail(detail.clone(), just_inside), |_| {});
+        assert!(!stale(&slot), "detail over the current snapshot, fresh");
+        other.install(&slot, Install::detail(detail, just_outside), |_| {});
+        assert!(stale(&slot), "detail over the current snapshot, stale");
     }
 }

@@ -3,7 +3,9 @@
 # SITES/20 sites each (one fake GridPane, polled 20 times), 20 basic-auth
 # users, and the users' scrapes interleaved by wrk (each request as the next
 # user). For each case, requests/s (plain and gzip) and the exporter's RSS
-# after the runs. Prints a markdown table.
+# after the runs. Prints a markdown table. Each case is measured once every
+# user's view is complete (`wait_complete`: all their sites read, none
+# pending), not at ready, while the first sweep may still run.
 #
 #   scripts/bench/access.sh                  # 10k sites, 5 s per wrk run
 #   SITES=1000 DURATION=3s scripts/bench/access.sh
@@ -111,6 +113,16 @@ for case in none 1 2 20 20x; do
         kill -0 "$pid" 2>/dev/null || { cat "$work/exporter.log" >&2; exit 1; }
         sleep 0.1
     done
+    for ((u = 1; u <= ACCOUNTS; u++)); do
+        case $case in
+            none | 1) seen=$ACCOUNTS ;;
+            2) seen=$(( ACCOUNTS / 2 )) ;;
+            20) seen=1 ;;
+            20x) seen=$(( ACCOUNTS - 1 )) ;;
+        esac
+        wait_complete "$PORT" $(( seen * per_account )) "$pid" -u "$(printf 'u%02d' "$u"):bench"
+        [[ $case == none ]] && break
+    done
     ready_rss=$(mem_of "$pid" VmRSS)
     bytes=$(curl -fs -u u01:bench "http://127.0.0.1:$PORT/metrics" | wc -c)
     plain=$(load 0)
@@ -129,6 +141,6 @@ for case in none 1 2 20 20x; do
 done
 
 echo
-echo "| rules | distinct sets | one user's body bytes | plain requests/s | gzip requests/s | RSS at ready MiB | RSS after the runs MiB | peak RSS MiB |"
+echo "| rules | distinct sets | one user's body bytes | plain requests/s | gzip requests/s | RSS once complete MiB | RSS after the runs MiB | peak RSS MiB |"
 echo "|---|---:|---:|---:|---:|---:|---:|---:|"
 printf '%s\n' "${rows[@]}"

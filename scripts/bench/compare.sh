@@ -37,7 +37,7 @@ for tool in wrk curl; do
     command -v "$tool" >/dev/null || { echo "missing: $tool" >&2; exit 2; }
 done
 
-. "$(dirname "$0")/common.sh"   # wrk_summary
+. "$(dirname "$0")/common.sh"   # wrk_summary, wait_complete
 work=$(mktemp -d /tmp/gridpane-compare.XXXXXX)
 pids=()
 cleanup() {
@@ -62,20 +62,6 @@ wait_ready() { # pid
     return 1
 }
 
-sum_of() { awk -v m="$1" 'index($0, m) == 1 { s += $NF } END { print s + 0 }'; }
-complete() { # pid: until every site is read and none is pending
-    local i body
-    for ((i = 0; i < 3000; i++)); do
-        body=$(curl -fs "http://127.0.0.1:$EXPORTER_PORT/metrics" || true)
-        if [[ $(sum_of 'gridpane_sites{' <<< "$body") == "$SITES" && $(sum_of 'gridpane_sites_pending{' <<< "$body") == 0 ]]; then
-            return 0
-        fi
-        sleep 0.1
-    done
-    echo "fleet not complete after 300 s" >&2
-    return 1
-}
-
 # wrk: prints "rps p50 p99" (latencies in ms).
 load() { # gzip(0/1)
     local hdr=()
@@ -95,7 +81,7 @@ launch() {
     exp=$!
     pids+=("$exp")
     wait_ready "$exp"
-    complete "$exp"
+    wait_complete "$EXPORTER_PORT" "$SITES" "$exp"
 }
 
 # One round of one build: appends "label key value" lines to $work/results.

@@ -16,7 +16,7 @@ use super::index::{BucketEvidence, BucketListing, ListOutcome, StorageEvidence};
 use super::listing::{Limits, Pacer, list_bucket};
 use crate::config::remote_storage::{ListingConfig, RemoteStorage};
 use crate::domain::unix_now;
-use crate::store::{AccountSlot, Store};
+use crate::store::{AccountSlot, Install, Store};
 
 /// Why a lister could not be built.
 #[derive(Debug, thiserror::Error)]
@@ -223,7 +223,8 @@ pub async fn run(
             e = lister.pass(&previous) => e,
             _ = shutdown.wait_for(|stop| *stop) => return,
         };
-        store.publish_evidence(&slot, Arc::new(evidence));
+        let found = Install::evidence(Arc::new(evidence), chrono::Utc::now());
+        store.install(&slot, found, |_| {});
         tokio::select! {
             _ = tokio::time::sleep_until(started + lister.interval) => {}
             _ = shutdown.wait_for(|stop| *stop) => return,

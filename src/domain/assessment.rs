@@ -34,10 +34,11 @@ pub(crate) fn schedule_not_understood(settings: &StorageSettings) -> bool {
         .is_some_and(|s| s.flaw.is_some() || settings.automatic.is_none())
 }
 
-/// How far ahead of the clock a record's read may be and still count: the
-/// same allowance the reader gives backup names
-/// ([`crate::gridpane::history::CLOCK_ALLOWANCE`]).
-const READ_CLOCK_ALLOWANCE_SECS: f64 = crate::gridpane::history::CLOCK_ALLOWANCE.as_secs() as f64;
+/// How far ahead of the clock a record's read may be and still count: one
+/// hour, the allowance the client's reader gives backup names (the poller's
+/// snapshot builder tests that the two agree).
+pub(crate) const READ_CLOCK_ALLOWANCE: std::time::Duration = std::time::Duration::from_secs(3_600);
+const READ_CLOCK_ALLOWANCE_SECS: f64 = READ_CLOCK_ALLOWANCE.as_secs() as f64;
 
 /// When a record last read well at `read_at` becomes stale under
 /// `record_max_age`; `None` when `read_at` is no time at all.
@@ -182,8 +183,19 @@ impl StorageVerdict {
         settings: &StorageSettings,
         now: DateTime<Utc>,
     ) -> Option<DateTime<Utc>> {
-        let schedule = settings.schedule.as_ref().filter(|_| self.enabled)?;
-        super::next_run(schedule, now)
+        next_run_if(self.enabled, settings, now)
+    }
+
+    /// The next run after `now` of the storage's schedule row, on or off:
+    /// the JSON API's documented `schedule.next_run` (docs/api.md), which
+    /// says when a schedule switched off would run. No surface shows it as
+    /// the storage's next run: that is [`StorageVerdict::next_run`].
+    pub(crate) fn schedule_next_run(
+        &self,
+        settings: &StorageSettings,
+        now: DateTime<Utc>,
+    ) -> Option<DateTime<Utc>> {
+        next_run_if(self.scheduled, settings, now)
     }
 
     /// `record`: the storage's backups in the site's record and when it was
@@ -220,6 +232,16 @@ impl StorageVerdict {
             not_understood: schedule_not_understood(settings),
         }
     }
+}
+
+/// The next run of the storage's schedule after `now`, if `shown`.
+fn next_run_if(
+    shown: bool,
+    settings: &StorageSettings,
+    now: DateTime<Utc>,
+) -> Option<DateTime<Utc>> {
+    let schedule = settings.schedule.as_ref().filter(|_| shown)?;
+    super::next_run(schedule, now)
 }
 
 /// The nominal period of the storage's schedule, in seconds.
@@ -475,6 +497,18 @@ impl SiteVerdict {
             Storage::Local => &self.local,
             Storage::Remote => &self.remote,
         }
+    }
+
+    /// The site's retention: the shortest of its storages that are on
+    /// (keep-all counts as forever); `None` when none is on or none of
+    /// those says how long it keeps its backups.
+    pub(crate) fn retention(&self) -> Option<super::Retention> {
+        [&self.local, &self.remote]
+            .into_iter()
+            .filter(|s| s.enabled)
+            .map(|s| s.retention)
+            .filter(|r| *r != super::Retention::Unknown)
+            .min()
     }
 
     /// The site's active problems, most serious first.

@@ -1,8 +1,10 @@
-//! The domain: the normalised account snapshot built from the API's
-//! responses ([`snapshot`]), the schedule calendar ([`calendar`]), per-site
-//! detail laid over it ([`detail`]) and the assessment of every site
-//! ([`assessment`]), computed once per snapshot; [`pending`] builds the
-//! snapshots published while the first `/site` sweep runs.
+//! The domain: the normalised account snapshot in its own types
+//! ([`snapshot`]; the poller builds it from the API's answers), the schedule
+//! calendar ([`calendar`]), per-site detail laid over it ([`detail`],
+//! GridPane's backup record and why one could not be read: [`history`]) and
+//! the assessment of every site ([`assessment`]), computed once per
+//! snapshot; [`pending`] says which sites the first `/site` sweep has not
+//! read yet. It names nothing of the client.
 
 pub(crate) mod assessment;
 pub(crate) mod calendar;
@@ -20,9 +22,8 @@ pub use assessment::*;
 pub use calendar::next_run;
 pub use copies::{CopyProof, CopyState};
 pub use detail::*;
-pub use history::{BackupHistory, RecordFailure, StorageBackups};
+pub use history::{BackupHistory, RecordFailure, StorageBackups, Unreadable};
 pub use integrations::IntegrationStatus;
-pub use pending::build_partial;
 pub use policy::Policy;
 pub use problem::*;
 pub use retention::Retention;
@@ -38,8 +39,6 @@ pub(crate) fn unix_now() -> f64 {
         .unwrap_or(0.0)
 }
 
-#[cfg(test)]
-mod schedule_tests;
 #[cfg(test)]
 mod tests;
 #[cfg(test)]

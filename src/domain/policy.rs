@@ -79,15 +79,21 @@ impl Match {
     /// Every condition but the site type holds.
     fn matches_whatever_type(&self, at: &SiteContext<'_>) -> bool {
         self.account.as_deref().is_none_or(|a| a == at.account)
-            && self.server.as_deref().is_none_or(|s| {
-                at.server_label == Some(s)
-                    || at.site.server_id.is_some_and(|id| id.to_string() == s)
-            })
+            && self
+                .server
+                .as_deref()
+                .is_none_or(|s| names_server(s, at.site.server_id, at.server_label))
             && self
                 .url
                 .as_ref()
                 .is_none_or(|glob| glob.matches(&at.site.url.to_ascii_lowercase()))
     }
+}
+
+/// Whether `name`, as a group's or a filter's `server` gives it, names the
+/// server with this id and label: by its label, or by its id in digits.
+pub(crate) fn names_server(name: &str, id: Option<u64>, label: Option<&str>) -> bool {
+    label == Some(name) || id.is_some_and(|id| id.to_string() == name)
 }
 
 /// A named group of sites with its own rules.

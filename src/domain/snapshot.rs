@@ -1,11 +1,11 @@
-//! The normalised account snapshot, built from the API's responses. A
-//! snapshot is immutable once built; the poller swaps whole snapshots.
+//! The normalised account snapshot: servers, sites with their local and
+//! remote settings, integrations, in the domain's own types (the poller
+//! builds it from the API's answers). A snapshot is immutable once built;
+//! the poller swaps whole snapshots.
 
 use std::collections::{BTreeMap, HashMap, HashSet};
 
 use serde::{Deserialize, Serialize};
-
-use crate::gridpane::wire;
 
 /// Where backups are kept.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
@@ -168,7 +168,7 @@ pub struct Site {
     pub remote: StorageSettings,
     /// Known only from the bulk endpoints: the site's `/site` record (its
     /// on/off flags and retention) has not been read yet, so nothing that
-    /// needs it is known (the pending module builds such sites).
+    /// needs it is known (the poller builds such sites while a first sweep runs).
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub pending: bool,
     /// GridPane's backup record of the site, laid over from its per-site
@@ -234,172 +234,6 @@ impl AccountSnapshot {
             }
         }
         usage
-    }
-}
-
-/// What the API answered in one poll, before normalising.
-#[derive(Clone)]
-pub struct Fetched {
-    pub sites: Vec<wire::Site>,
-    pub servers: Vec<wire::Server>,
-    pub schedules: Vec<wire::SiteSchedules>,
-    pub integrations: Vec<wire::Integration>,
-}
-
-/// A site's first local and first remote schedule row.
-type FirstSchedules = (Option<Schedule>, Option<Schedule>);
-
-/// Builds the snapshot. The site list is authoritative: schedules of sites
-/// it does not list are dropped. When a site has several rows of one storage
-/// type, the first one is kept.
-pub fn build_snapshot(account: &str, fetched_at: f64, fetched: Fetched) -> AccountSnapshot {
-    // Sites and schedules are joined by walking both in site id order, not
-    // through a hash map: at 100k sites, random lookups into a table that
-    // outgrows the CPU caches cost more than the rest of the build. Both
-    // sorts are stable (the first entry for an id wins, as GridPane lists
-    // it) and close to linear on input that is already in id order.
-    let mut entries = fetched.schedules;
-    entries.sort_by_key(|e| e.site_id);
-    let mut by_site: Vec<(u64, FirstSchedules)> = Vec::with_capacity(entries.len());
-    for entry in entries {
-        if by_site.last().is_none_or(|(id, _)| *id != entry.site_id) {
-            by_site.push((entry.site_id, (None, None)));
-        }
-        let Some((_, slot)) = by_site.last_mut() else {
-            continue;
-        };
-        for row in entry.schedule_backups {
-            let target = match row.storage.as_str() {
-                "local" => &mut slot.0,
-                "remote" => &mut slot.1,
-                _ => continue,
-            };
-            if target.is_none() {
-                *target = Some(schedule_of(row));
-            }
-        }
-    }
-
-    let mut servers: Vec<Server> = fetched
-        .servers
-        .into_iter()
-        .map(|s| Server {
-            id: s.id,
-            label: s.label.unwrap_or_else(|| s.id.to_string()),
-            region: s.region,
-            backups_version: match s.update_backups {
-                Some(true) => BackupsVersion::V2,
-                Some(false) => BackupsVersion::V1,
-                None => BackupsVersion::Unknown,
-            },
-        })
-        .collect();
-    servers.sort_by_key(|s| s.id);
-    servers.dedup_by_key(|s| s.id);
-
-    let mut listed = fetched.sites;
-    listed.sort_by_key(|s| s.id);
-    listed.dedup_by_key(|s| s.id);
-    let mut schedules = by_site.into_iter().peekable();
-    let sites: Vec<Site> = listed
-        .into_iter()
-        .map(|s| {
-            while schedules.next_if(|(id, _)| *id < s.id).is_some() {}
-            let (local_schedule, remote_schedule) = schedules
-                .next_if(|(id, _)| *id == s.id)
-                .map(|(_, slots)| slots)
-                .unwrap_or_default();
-            let customizer = s.site_customizer.unwrap_or_default();
-            Site {
-                id: s.id,
-                url: s.url,
-                server_id: s.server_id.or(s.server.and_then(|r| r.id)),
-                site_type: s
-                    .site_type
-                    .map(|t| t.trim().to_ascii_lowercase())
-                    .filter(|t| !t.is_empty()),
-                local: StorageSettings {
-                    automatic: s.local_bup,
-                    schedule: local_schedule,
-                    retain_days: customizer.local_retain_days,
-                    prune_schedule: customizer.local_prune_schedule,
-                },
-                remote: StorageSettings {
-                    automatic: s.remote_bup,
-                    schedule: remote_schedule,
-                    retain_days: customizer.remote_retain_days,
-                    prune_schedule: customizer.remote_prune_schedule,
-                },
-                pending: false,
-                history: None,
-                record_failure: None,
-            }
-        })
-        .collect();
-
-    let mut integrations: Vec<Integration> = fetched
-        .integrations
-        .into_iter()
-        .map(|i| Integration {
-            id: i.id,
-            name: i.integration_name.unwrap_or_else(|| i.id.to_string()),
-            provider: i
-                .integrated_service
-                .unwrap_or_else(|| "unknown".to_string()),
-            region: i.region,
-        })
-        .collect();
-    integrations.sort_by_key(|i| i.id);
-    integrations.dedup_by_key(|i| i.id);
-
-    AccountSnapshot {
-        account: account.to_string(),
-        fetched_at,
-        servers,
-        sites,
-        integrations,
-    }
-}
-
-/// A schedule row as the domain holds it, with what of it is not
-/// understood: an unknown frequency, an hour over 23, a minute over 59, a
-/// day outside 0-6 (weekly) or 1-28 (monthly), or any of them negative or
-/// not a number (the first found, in that order).
-fn schedule_of(row: wire::Schedule) -> Schedule {
-    use crate::gridpane::Field;
-    let frequency = Frequency::parse(row.bup_schedule.as_str());
-    let bad = |f: Field, max: u32| match f {
-        Field::Unreadable => true,
-        Field::Value(v) => v > max,
-        Field::Absent => false,
-    };
-    let day_ok = match (frequency, row.day) {
-        (_, Field::Unreadable) => false,
-        (Frequency::Weekly, Field::Value(d)) => d <= 6,
-        (Frequency::Monthly, Field::Value(d)) => (1..=28).contains(&d),
-        _ => true,
-    };
-    let flaw = if frequency == Frequency::Unknown {
-        Some(ScheduleFlaw::Frequency)
-    } else if bad(row.hour, 23) {
-        Some(ScheduleFlaw::Hour)
-    } else if bad(row.minute, 59) {
-        Some(ScheduleFlaw::Minute)
-    } else if !day_ok {
-        Some(ScheduleFlaw::Day)
-    } else {
-        None
-    };
-    Schedule {
-        id: row.id.unwrap_or(0),
-        frequency,
-        hour: row.hour.value(),
-        minute: row.minute.value(),
-        day: row.day.value(),
-        service_id: row.service_id,
-        service_name: row.service_name,
-        integration_id: row.service_user_id,
-        flaw,
     }
 }
 

@@ -1,4 +1,4 @@
-//! Tests of the snapshot builder, the calendar and the assessment.
+//! Tests of the snapshot, the calendar and the assessment.
 
 use std::collections::{BTreeMap, HashSet};
 
@@ -21,67 +21,6 @@ fn site_problems(site: &Site, integration_ids: &HashSet<u64>) -> Vec<Problem> {
 
 pub(super) fn utc(s: &str) -> DateTime<Utc> {
     DateTime::parse_from_rfc3339(s).unwrap().with_timezone(&Utc)
-}
-
-#[test]
-fn sites_meet_their_schedules_whatever_order_either_list_comes_in() {
-    fn wire<T: serde::de::DeserializeOwned>(v: serde_json::Value) -> T {
-        serde_json::from_value(v).unwrap()
-    }
-    let row = |id: u64, kind: &str, every: &str| serde_json::json!({"id": id, "type": kind, "bup_schedule": every});
-    let entry = |site: u64, rows: Vec<serde_json::Value>| {
-        wire(serde_json::json!({"site_id": site, "schedule_backups": rows}))
-    };
-    let fetched = Fetched {
-        sites: [(5, "five"), (1, "one"), (3, "three"), (1, "one again")]
-            .into_iter()
-            .map(|(id, url)| wire(serde_json::json!({"id": id, "url": url})))
-            .collect(),
-        servers: Vec::new(),
-        schedules: vec![
-            entry(3, vec![row(30, "remote", "daily")]),
-            entry(1, vec![row(10, "local", "hourly")]),
-            entry(9, vec![row(90, "local", "daily")]),
-            entry(
-                1,
-                vec![row(11, "local", "weekly"), row(12, "remote", "monthly")],
-            ),
-            entry(
-                5,
-                vec![row(50, "cloud", "daily"), row(51, " Remote ", "WEEKLY")],
-            ),
-        ],
-        integrations: Vec::new(),
-    };
-    let snap = build_snapshot("a", 0.0, fetched);
-    type Row<'a> = (
-        u64,
-        &'a str,
-        Option<(u64, Frequency)>,
-        Option<(u64, Frequency)>,
-    );
-    let got: Vec<Row> = snap
-        .sites
-        .iter()
-        .map(|s| {
-            let pick = |st: &StorageSettings| st.schedule.as_ref().map(|x| (x.id, x.frequency));
-            (s.id, s.url.as_str(), pick(&s.local), pick(&s.remote))
-        })
-        .collect();
-    assert_eq!(
-        got,
-        vec![
-            (
-                1,
-                "one",
-                Some((10, Frequency::Hourly)),
-                Some((12, Frequency::Monthly))
-            ),
-            (3, "three", None, Some((30, Frequency::Daily))),
-            (5, "five", None, Some((51, Frequency::Weekly))),
-        ],
-        "the first row of each storage wins, unlisted sites' schedules are dropped"
-    );
 }
 
 fn schedule(
@@ -621,18 +560,7 @@ fn a_mute_keeps_its_problems_out_of_the_status_until_it_ends() {
 }
 
 #[test]
-fn the_site_type_is_read_from_the_site_list_and_missing_from_old_state() {
-    let wire: crate::gridpane::wire::Site =
-        serde_json::from_value(serde_json::json!({"id": 1, "url": "a", "type": " Staging "}))
-            .unwrap();
-    let fetched = Fetched {
-        sites: vec![wire],
-        servers: Vec::new(),
-        schedules: Vec::new(),
-        integrations: Vec::new(),
-    };
-    let snap = build_snapshot("a", 0.0, fetched);
-    assert_eq!(snap.sites[0].site_type.as_deref(), Some("staging"));
+fn a_site_from_a_state_file_written_before_site_types_has_none() {
     let old: Site = serde_json::from_value(serde_json::json!({
         "id": 1, "url": "a", "server_id": null,
         "local": {"automatic": null, "schedule": null, "retain_days": null, "prune_schedule": null},

@@ -64,7 +64,7 @@ pub struct FakeSite {
     pub local_prune_schedule: u8,
     /// 0..=3, see the API notes.
     pub remote_prune_schedule: u8,
-    pub problems: Vec<Problem>,
+    pub problems: Vec<SiteFault>,
     /// What GridPane's backup record holds for the site.
     pub history: FakeHistory,
 }
@@ -72,7 +72,7 @@ pub struct FakeSite {
 #[derive(Clone, Debug)]
 pub struct FakeSchedule {
     pub id: u64,
-    pub frequency: Frequency,
+    pub frequency: FakeFrequency,
     pub hour: u8,
     pub minute: u8,
     /// Weekly: 0..=6 (0 = Sunday). Monthly: 1..=28. Otherwise `None`.
@@ -84,28 +84,28 @@ pub struct FakeSchedule {
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Frequency {
+pub enum FakeFrequency {
     Hourly,
     Daily,
     Weekly,
     Monthly,
 }
 
-impl Frequency {
-    pub const ALL: [Frequency; 4] = [
-        Frequency::Hourly,
-        Frequency::Daily,
-        Frequency::Weekly,
-        Frequency::Monthly,
+impl FakeFrequency {
+    pub const ALL: [FakeFrequency; 4] = [
+        FakeFrequency::Hourly,
+        FakeFrequency::Daily,
+        FakeFrequency::Weekly,
+        FakeFrequency::Monthly,
     ];
 
     /// The `bup_schedule` string.
     pub fn as_str(self) -> &'static str {
         match self {
-            Frequency::Hourly => "hourly",
-            Frequency::Daily => "daily",
-            Frequency::Weekly => "weekly",
-            Frequency::Monthly => "monthly",
+            FakeFrequency::Hourly => "hourly",
+            FakeFrequency::Daily => "daily",
+            FakeFrequency::Weekly => "weekly",
+            FakeFrequency::Monthly => "monthly",
         }
     }
 }
@@ -184,7 +184,7 @@ pub enum FakeHistory {
 
 /// A deliberate misconfiguration planted on a site.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
-pub enum Problem {
+pub enum SiteFault {
     /// `local_bup` false, but a local schedule row still exists.
     LocalOff,
     /// `remote_bup` false, but a remote schedule row still exists.
@@ -207,16 +207,16 @@ pub enum Problem {
 /// The problems of the first sites, in site order. Sites are numbered so
 /// that neighbouring ids alternate in parity, which puts the two
 /// `NoSchedule` sites (4 and 7) on different forms.
-const PROBLEM_SLOTS: [Problem; 9] = [
-    Problem::LocalOff,
-    Problem::RemoteOff,
-    Problem::RemoteNeverSetUp,
-    Problem::IntegrationDeleted,
-    Problem::NoSchedule,
-    Problem::ShortRetention,
-    Problem::HostileName,
-    Problem::NoSchedule,
-    Problem::HostileName,
+const PROBLEM_SLOTS: [SiteFault; 9] = [
+    SiteFault::LocalOff,
+    SiteFault::RemoteOff,
+    SiteFault::RemoteNeverSetUp,
+    SiteFault::IntegrationDeleted,
+    SiteFault::NoSchedule,
+    SiteFault::ShortRetention,
+    SiteFault::HostileName,
+    SiteFault::NoSchedule,
+    SiteFault::HostileName,
 ];
 
 /// The first healthy site keeps all backups (retain days 0).
@@ -339,10 +339,12 @@ impl Fleet {
             let problem = PROBLEM_SLOTS.get(i).copied();
             let hostile = PROBLEM_SLOTS[..i.min(PROBLEM_SLOTS.len())]
                 .iter()
-                .filter(|p| **p == Problem::HostileName)
+                .filter(|p| **p == SiteFault::HostileName)
                 .count();
             let url = match problem {
-                Some(Problem::HostileName) => HOSTILE_URLS[hostile % HOSTILE_URLS.len()].to_owned(),
+                Some(SiteFault::HostileName) => {
+                    HOSTILE_URLS[hostile % HOSTILE_URLS.len()].to_owned()
+                }
                 _ => format!(
                     "{}-{}.{}",
                     SITE_WORDS[rng.random_range(0..SITE_WORDS.len())],
@@ -355,12 +357,12 @@ impl Fleet {
                 .map_or(0, |s| s.id);
 
             let local_frequency = if i < ROTATION_SLOTS {
-                Frequency::ALL[i % 4]
+                FakeFrequency::ALL[i % 4]
             } else {
                 random_frequency(&mut rng)
             };
             let remote_frequency = if i < ROTATION_SLOTS {
-                Frequency::ALL[(i + 1) % 4]
+                FakeFrequency::ALL[(i + 1) % 4]
             } else {
                 random_frequency(&mut rng)
             };
@@ -394,27 +396,27 @@ impl Fleet {
                     .map_or(FakeHistory::Regular, |(_, h)| *h),
             };
             match problem {
-                Some(Problem::LocalOff) => site.local_bup = false,
-                Some(Problem::RemoteOff) => site.remote_bup = false,
-                Some(Problem::RemoteNeverSetUp) => {
+                Some(SiteFault::LocalOff) => site.local_bup = false,
+                Some(SiteFault::RemoteOff) => site.remote_bup = false,
+                Some(SiteFault::RemoteNeverSetUp) => {
                     site.remote_bup = false;
                     site.remote_schedule = None;
                 }
-                Some(Problem::IntegrationDeleted) => {
+                Some(SiteFault::IntegrationDeleted) => {
                     if let Some(remote) = site.remote_schedule.as_mut() {
                         remote.service_id = Some(6);
                         remote.service_name = Some("wasabi".to_owned());
                         remote.integration_id = Some(deleted_integration_id);
                     }
                 }
-                Some(Problem::NoSchedule) => {
+                Some(SiteFault::NoSchedule) => {
                     site.local_schedule = None;
                     site.remote_schedule = None;
                 }
-                Some(Problem::ShortRetention) => {
+                Some(SiteFault::ShortRetention) => {
                     site.local_retain_days = rng.random_range(1..=2);
                 }
-                Some(Problem::HostileName) | None => {}
+                Some(SiteFault::HostileName) | None => {}
             }
             if i == KEEP_ALL_SLOT {
                 site.local_retain_days = 0;
@@ -433,7 +435,7 @@ impl Fleet {
     }
 
     /// The first site that has this problem.
-    pub fn site_with(&self, p: Problem) -> Option<&FakeSite> {
+    pub fn site_with(&self, p: SiteFault) -> Option<&FakeSite> {
         self.sites.iter().find(|s| s.problems.contains(&p))
     }
 
@@ -459,27 +461,27 @@ impl Fleet {
 }
 
 /// Mostly daily, as on real fleets.
-fn random_frequency(rng: &mut StdRng) -> Frequency {
+fn random_frequency(rng: &mut StdRng) -> FakeFrequency {
     match rng.random_range(0..10) {
-        0 => Frequency::Hourly,
-        1 | 2 => Frequency::Weekly,
-        3 => Frequency::Monthly,
-        _ => Frequency::Daily,
+        0 => FakeFrequency::Hourly,
+        1 | 2 => FakeFrequency::Weekly,
+        3 => FakeFrequency::Monthly,
+        _ => FakeFrequency::Daily,
     }
 }
 
 fn random_schedule(
     rng: &mut StdRng,
     id: u64,
-    frequency: Frequency,
+    frequency: FakeFrequency,
     remote: Option<(u64, String, u64)>,
 ) -> FakeSchedule {
     let hour = rng.random_range(0..24);
     let minute = 5 * rng.random_range(0..12);
     let day = match frequency {
-        Frequency::Weekly => Some(rng.random_range(0..=6)),
-        Frequency::Monthly => Some(rng.random_range(1..=28)),
-        Frequency::Hourly | Frequency::Daily => None,
+        FakeFrequency::Weekly => Some(rng.random_range(0..=6)),
+        FakeFrequency::Monthly => Some(rng.random_range(1..=28)),
+        FakeFrequency::Hourly | FakeFrequency::Daily => None,
     };
     let (service_id, service_name, integration_id) = match remote {
         Some((service_id, name, integration)) => (Some(service_id), Some(name), Some(integration)),

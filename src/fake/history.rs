@@ -21,7 +21,9 @@ use chrono::DateTime;
 use serde_json::{Map, Value, json};
 
 use super::faults;
-use super::fleet::{FakeHistory, FakeSchedule, FakeSite, Frequency, HistoryShape, HostileRecord};
+use super::fleet::{
+    FakeFrequency, FakeHistory, FakeSchedule, FakeSite, HistoryShape, HostileRecord,
+};
 
 /// One backup of the record.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -85,13 +87,13 @@ pub fn backups(site: &FakeSite, now: i64) -> Vec<FakeBackup> {
 /// The last [`KEPT`] runs of a schedule at or before `end`.
 fn runs(s: &FakeSchedule, end: i64) -> impl Iterator<Item = i64> {
     let (period, offset) = match s.frequency {
-        Frequency::Hourly => (3_600, i64::from(s.minute) * 60),
-        Frequency::Daily => (DAY, i64::from(s.hour) * 3_600 + i64::from(s.minute) * 60),
-        Frequency::Weekly => (
+        FakeFrequency::Hourly => (3_600, i64::from(s.minute) * 60),
+        FakeFrequency::Daily => (DAY, i64::from(s.hour) * 3_600 + i64::from(s.minute) * 60),
+        FakeFrequency::Weekly => (
             7 * DAY,
             i64::from(s.hour) * 3_600 + i64::from(s.minute) * 60,
         ),
-        Frequency::Monthly => (
+        FakeFrequency::Monthly => (
             30 * DAY,
             i64::from(s.hour) * 3_600 + i64::from(s.minute) * 60,
         ),

@@ -2,7 +2,7 @@
 //!
 //! It serves the response shapes described in `gridpane-api.md`, including
 //! the type drift seen in the wild, from a deterministic [`Fleet`]. Tests
-//! inject [`Fault`]s per [`Endpoint`] and read back what the client sent with
+//! inject [`Fault`]s per [`FakeEndpoint`] and read back what the client sent with
 //! [`FakeGridPane::requests`]. The `--demo` mode serves [`FleetSpec::demo`].
 //!
 //! The JSON is built from `serde_json::Value` on purpose: nothing here depends
@@ -21,8 +21,8 @@ use std::time::Duration;
 
 pub use drift::SiteDrift;
 pub use fleet::{
-    FakeHistory, FakeIntegration, FakeSchedule, FakeServer, FakeSite, Fleet, FleetSpec, Frequency,
-    HistoryShape, HostileRecord, Problem,
+    FakeFrequency, FakeHistory, FakeIntegration, FakeSchedule, FakeServer, FakeSite, Fleet,
+    FleetSpec, HistoryShape, HostileRecord, SiteFault,
 };
 pub use server::FakeGridPane;
 
@@ -63,7 +63,7 @@ impl FakeOptions {
     }
 }
 
-/// Fixed one-minute windows: one per [`Endpoint`] counted in units, one for
+/// Fixed one-minute windows: one per [`FakeEndpoint`] counted in units, one for
 /// the whole account counted in requests.
 #[derive(Clone, Debug)]
 pub struct RateLimit {
@@ -86,9 +86,9 @@ impl RateLimit {
 }
 
 /// A rate-limit bucket and fault target. The `/backups/schedules/site/{id}`
-/// and `/backups/schedules/server/{id}` variants count as [`Endpoint::Schedules`].
+/// and `/backups/schedules/server/{id}` variants count as [`FakeEndpoint::Schedules`].
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
-pub enum Endpoint {
+pub enum FakeEndpoint {
     Sites,
     Servers,
     Schedules,
@@ -158,7 +158,7 @@ pub enum FaultCount {
 /// refused. `endpoint` is `None` for unknown routes.
 #[derive(Clone, Debug)]
 pub struct RequestRecord {
-    pub endpoint: Option<Endpoint>,
+    pub endpoint: Option<FakeEndpoint>,
     pub method: String,
     pub path: String,
     pub query: String,

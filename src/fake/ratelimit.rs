@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use tokio::time::Instant;
 
-use super::{Endpoint, RateLimit};
+use super::{FakeEndpoint, RateLimit};
 
 const WINDOW: Duration = Duration::from_secs(60);
 
@@ -53,7 +53,7 @@ pub(crate) struct Decision {
 
 #[derive(Debug, Default)]
 pub(crate) struct Limiter {
-    endpoints: HashMap<Endpoint, Option<Window>>,
+    endpoints: HashMap<FakeEndpoint, Option<Window>>,
     account: Option<Window>,
 }
 
@@ -63,7 +63,7 @@ impl Limiter {
     pub(crate) fn charge(
         &mut self,
         limit: &RateLimit,
-        endpoint: Endpoint,
+        endpoint: FakeEndpoint,
         cost: u32,
         now: Instant,
     ) -> Decision {
@@ -110,11 +110,16 @@ mod tests {
         let mut limiter = Limiter::default();
         let t0 = Instant::now();
         for n in 1..=6 {
-            let d = limiter.charge(&limit(), Endpoint::Sites, 2, t0);
+            let d = limiter.charge(&limit(), FakeEndpoint::Sites, 2, t0);
             assert!(d.allowed);
             assert_eq!(d.endpoint_remaining, 12 - 2 * n);
         }
-        let refused = limiter.charge(&limit(), Endpoint::Sites, 2, t0 + Duration::from_secs(33));
+        let refused = limiter.charge(
+            &limit(),
+            FakeEndpoint::Sites,
+            2,
+            t0 + Duration::from_secs(33),
+        );
         assert!(!refused.allowed);
         assert_eq!(refused.retry_after_secs, 27);
         assert_eq!(refused.total_remaining, 54);
@@ -125,10 +130,22 @@ mod tests {
         let mut limiter = Limiter::default();
         let t0 = Instant::now();
         for _ in 0..12 {
-            assert!(limiter.charge(&limit(), Endpoint::Servers, 1, t0).allowed);
+            assert!(
+                limiter
+                    .charge(&limit(), FakeEndpoint::Servers, 1, t0)
+                    .allowed
+            );
         }
-        assert!(!limiter.charge(&limit(), Endpoint::Servers, 1, t0).allowed);
-        assert!(limiter.charge(&limit(), Endpoint::Schedules, 1, t0).allowed);
+        assert!(
+            !limiter
+                .charge(&limit(), FakeEndpoint::Servers, 1, t0)
+                .allowed
+        );
+        assert!(
+            limiter
+                .charge(&limit(), FakeEndpoint::Schedules, 1, t0)
+                .allowed
+        );
     }
 
     #[test]
@@ -136,11 +153,15 @@ mod tests {
         let mut limiter = Limiter::default();
         let t0 = Instant::now();
         for _ in 0..6 {
-            limiter.charge(&limit(), Endpoint::Sites, 2, t0);
+            limiter.charge(&limit(), FakeEndpoint::Sites, 2, t0);
         }
         let late = t0 + Duration::from_millis(59_999);
-        assert!(!limiter.charge(&limit(), Endpoint::Sites, 2, late).allowed);
-        let reset = limiter.charge(&limit(), Endpoint::Sites, 2, t0 + WINDOW);
+        assert!(
+            !limiter
+                .charge(&limit(), FakeEndpoint::Sites, 2, late)
+                .allowed
+        );
+        let reset = limiter.charge(&limit(), FakeEndpoint::Sites, 2, t0 + WINDOW);
         assert!(reset.allowed);
         assert_eq!(reset.endpoint_remaining, 10);
     }
@@ -150,12 +171,12 @@ mod tests {
         let mut limiter = Limiter::default();
         let t0 = Instant::now();
         let all = [
-            Endpoint::Sites,
-            Endpoint::Servers,
-            Endpoint::Schedules,
-            Endpoint::BackupIntegrations,
-            Endpoint::UserIntegrations,
-            Endpoint::Domains,
+            FakeEndpoint::Sites,
+            FakeEndpoint::Servers,
+            FakeEndpoint::Schedules,
+            FakeEndpoint::BackupIntegrations,
+            FakeEndpoint::UserIntegrations,
+            FakeEndpoint::Domains,
         ];
         for n in 0..60 {
             let d = limiter.charge(&limit(), all[n % all.len()], 1, t0);
@@ -163,7 +184,7 @@ mod tests {
         }
         let refused = limiter.charge(
             &limit(),
-            Endpoint::PruneSchedule,
+            FakeEndpoint::PruneSchedule,
             1,
             t0 + Duration::from_secs(10),
         );
@@ -176,17 +197,17 @@ mod tests {
     async fn paused_clock_drives_the_window() {
         let mut limiter = Limiter::default();
         for _ in 0..12 {
-            limiter.charge(&limit(), Endpoint::ServerDetail, 1, Instant::now());
+            limiter.charge(&limit(), FakeEndpoint::ServerDetail, 1, Instant::now());
         }
         assert!(
             !limiter
-                .charge(&limit(), Endpoint::ServerDetail, 1, Instant::now())
+                .charge(&limit(), FakeEndpoint::ServerDetail, 1, Instant::now())
                 .allowed
         );
         tokio::time::advance(WINDOW).await;
         assert!(
             limiter
-                .charge(&limit(), Endpoint::ServerDetail, 1, Instant::now())
+                .charge(&limit(), FakeEndpoint::ServerDetail, 1, Instant::now())
                 .allowed
         );
     }

@@ -7,7 +7,7 @@ use serde_json::{Map, Value, json};
 use super::drift::{self, SiteDrift};
 use super::fleet::{FakeIntegration, FakeSchedule, FakeServer, FakeSite, Fleet};
 use super::history;
-use super::{Endpoint, SECRET_SECRET_SENTINEL, SECRET_TOKEN_SENTINEL};
+use super::{FakeEndpoint, SECRET_SECRET_SENTINEL, SECRET_TOKEN_SENTINEL};
 
 /// `meta.last_page` under [`super::Fault::EndlessPagination`].
 pub(crate) const ENDLESS_LAST_PAGE: u64 = 1_000_000;
@@ -59,22 +59,22 @@ impl Route {
         Some(route)
     }
 
-    pub(crate) fn endpoint(self) -> Endpoint {
+    pub(crate) fn endpoint(self) -> FakeEndpoint {
         match self {
-            Route::Sites => Endpoint::Sites,
-            Route::Servers => Endpoint::Servers,
-            Route::Domains => Endpoint::Domains,
-            Route::SiteDetail(_) => Endpoint::SiteDetail,
-            Route::ServerDetail(_) => Endpoint::ServerDetail,
+            Route::Sites => FakeEndpoint::Sites,
+            Route::Servers => FakeEndpoint::Servers,
+            Route::Domains => FakeEndpoint::Domains,
+            Route::SiteDetail(_) => FakeEndpoint::SiteDetail,
+            Route::ServerDetail(_) => FakeEndpoint::ServerDetail,
             Route::Schedules | Route::SchedulesForSite(_) | Route::SchedulesForServer(_) => {
-                Endpoint::Schedules
+                FakeEndpoint::Schedules
             }
-            Route::BackupIntegrations => Endpoint::BackupIntegrations,
-            Route::SiteIntegrations(_) => Endpoint::SiteIntegrations,
-            Route::UserIntegrations => Endpoint::UserIntegrations,
-            Route::PruneSchedule(_) => Endpoint::PruneSchedule,
-            Route::BackupHistory(_) => Endpoint::BackupHistory,
-            Route::BackupRefresh(_) => Endpoint::BackupRefresh,
+            Route::BackupIntegrations => FakeEndpoint::BackupIntegrations,
+            Route::SiteIntegrations(_) => FakeEndpoint::SiteIntegrations,
+            Route::UserIntegrations => FakeEndpoint::UserIntegrations,
+            Route::PruneSchedule(_) => FakeEndpoint::PruneSchedule,
+            Route::BackupHistory(_) => FakeEndpoint::BackupHistory,
+            Route::BackupRefresh(_) => FakeEndpoint::BackupRefresh,
         }
     }
 }

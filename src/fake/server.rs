@@ -25,7 +25,7 @@ use super::faults::{self, TOO_FAST};
 use super::fleet::Fleet;
 use super::ratelimit::{Decision, Limiter};
 use super::render::{self, Paging, Route};
-use super::{Endpoint, FakeOptions, Fault, FaultCount, RateLimit, RequestRecord};
+use super::{FakeEndpoint, FakeOptions, Fault, FaultCount, RateLimit, RequestRecord};
 
 /// Older records are dropped beyond this, so a long `--demo` run stays small.
 const MAX_RECORDS: usize = 10_000;
@@ -46,7 +46,7 @@ struct Shared {
 struct State {
     fleet: Fleet,
     opts: FakeOptions,
-    faults: HashMap<Endpoint, (Fault, FaultCount)>,
+    faults: HashMap<FakeEndpoint, (Fault, FaultCount)>,
     requests: VecDeque<RequestRecord>,
     limiter: Limiter,
     rate_limited: u64,
@@ -106,7 +106,7 @@ impl FakeGridPane {
     }
 
     /// Replaces any fault on `endpoint`. `Times(0)` just clears it.
-    pub fn set_fault(&self, endpoint: Endpoint, fault: Fault, count: FaultCount) {
+    pub fn set_fault(&self, endpoint: FakeEndpoint, fault: Fault, count: FaultCount) {
         let mut state = self.shared.lock();
         match count {
             FaultCount::Times(0) => {
@@ -289,7 +289,7 @@ impl State {
         self.requests.push_back(record);
     }
 
-    fn take_fault(&mut self, endpoint: Endpoint) -> Option<Fault> {
+    fn take_fault(&mut self, endpoint: FakeEndpoint) -> Option<Fault> {
         let (fault, count) = self.faults.get_mut(&endpoint)?;
         let fault = fault.clone();
         match count {

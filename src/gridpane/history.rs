@@ -21,123 +21,9 @@ pub(crate) const MAX_TAG_CHARS: usize = 32;
 /// backup is in 26322 days".
 pub const CLOCK_ALLOWANCE: std::time::Duration = std::time::Duration::from_secs(3_600);
 
-/// Why a site's backup record could not be read or understood: a bounded
-/// code, kept with the site and shown on every surface.
-#[derive(
-    Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize, serde::Deserialize,
-)]
-#[serde(rename_all = "snake_case")]
-pub enum Unreadable {
-    /// GridPane rejected the token.
-    Auth,
-    /// HTTP 4xx.
-    Http4xx,
-    /// HTTP 5xx.
-    Http5xx,
-    /// A redirect, not followed.
-    Redirect,
-    /// No answer in time.
-    Timeout,
-    /// No connection, or it broke.
-    Network,
-    /// Still rate limited after the retries.
-    RateLimited,
-    /// An HTML page instead of JSON.
-    Html,
-    /// A body that says nothing: empty (a 204), `{}`, `null`, `[]`, or an
-    /// envelope without `backups`.
-    Empty,
-    /// `success` false, `"false"` or `0`, or an error envelope.
-    Unsuccessful,
-    /// JSON that ends early.
-    Truncated,
-    /// Not JSON.
-    InvalidJson,
-    /// Nested deeper than the reader's cap.
-    TooDeep,
-    /// More bytes or items than the reader's caps.
-    TooLarge,
-    /// JSON of a shape the reader does not know.
-    UnknownShape,
-    /// A name that is not GridPane's `YYYY-MM-DD HH:MM[ tag]` (an epoch
-    /// number, an ISO-8601 time).
-    BadName,
-    /// A name dated more than [`CLOCK_ALLOWANCE`] ahead of the clock.
-    FutureName,
-    /// A code this version does not know (a state file from another).
-    #[serde(other)]
-    Other,
-}
-
-impl Unreadable {
-    /// Every code, for documentation and for counters at zero.
-    pub const ALL: [Unreadable; 18] = [
-        Unreadable::Auth,
-        Unreadable::Http4xx,
-        Unreadable::Http5xx,
-        Unreadable::Redirect,
-        Unreadable::Timeout,
-        Unreadable::Network,
-        Unreadable::RateLimited,
-        Unreadable::Html,
-        Unreadable::Empty,
-        Unreadable::Unsuccessful,
-        Unreadable::Truncated,
-        Unreadable::InvalidJson,
-        Unreadable::TooDeep,
-        Unreadable::TooLarge,
-        Unreadable::UnknownShape,
-        Unreadable::BadName,
-        Unreadable::FutureName,
-        Unreadable::Other,
-    ];
-
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Unreadable::Auth => "auth",
-            Unreadable::Http4xx => "http_4xx",
-            Unreadable::Http5xx => "http_5xx",
-            Unreadable::Redirect => "redirect",
-            Unreadable::Timeout => "timeout",
-            Unreadable::Network => "network",
-            Unreadable::RateLimited => "rate_limited",
-            Unreadable::Html => "html",
-            Unreadable::Empty => "empty",
-            Unreadable::Unsuccessful => "unsuccessful",
-            Unreadable::Truncated => "truncated",
-            Unreadable::InvalidJson => "invalid_json",
-            Unreadable::TooDeep => "too_deep",
-            Unreadable::TooLarge => "too_large",
-            Unreadable::UnknownShape => "unknown_shape",
-            Unreadable::BadName => "bad_name",
-            Unreadable::FutureName => "future_name",
-            Unreadable::Other => "other",
-        }
-    }
-
-    /// The words the status page shows.
-    pub fn describe(self) -> &'static str {
-        match self {
-            Unreadable::Auth => "GridPane rejected the token",
-            Unreadable::Http4xx | Unreadable::Http5xx => "GridPane answered with an HTTP error",
-            Unreadable::Redirect => "GridPane answered with a redirect",
-            Unreadable::Timeout => "GridPane did not answer in time",
-            Unreadable::Network => "GridPane could not be reached",
-            Unreadable::RateLimited => "GridPane kept rate limiting the request",
-            Unreadable::Html => "an HTML page instead of JSON",
-            Unreadable::Empty => "an answer that says nothing",
-            Unreadable::Unsuccessful => "GridPane answered success: false",
-            Unreadable::Truncated => "JSON that ends early",
-            Unreadable::InvalidJson => "not JSON",
-            Unreadable::TooDeep => "JSON nested deeper than the reader reads",
-            Unreadable::TooLarge => "more than the reader reads",
-            Unreadable::UnknownShape => "JSON of a shape the reader does not know",
-            Unreadable::BadName => "a backup name not in GridPane's form",
-            Unreadable::FutureName => "a backup dated in the future",
-            Unreadable::Other => "not understood",
-        }
-    }
-}
+/// Why a record could not be read: the domain's bounded code, which the
+/// verdict keeps with the site (the reader and [`super::ApiError`] give it).
+pub use crate::domain::Unreadable;
 
 /// Where a backup is kept.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -275,12 +161,5 @@ mod tests {
         }
         let long = format!("2021-11-24 08:59 {}", "a".repeat(33));
         assert_eq!(parse_name(&long, utc()), None);
-    }
-
-    #[test]
-    fn every_reason_has_a_distinct_code() {
-        let codes: std::collections::BTreeSet<&str> =
-            Unreadable::ALL.iter().map(|u| u.as_str()).collect();
-        assert_eq!(codes.len(), Unreadable::ALL.len());
     }
 }

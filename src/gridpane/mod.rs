@@ -1,7 +1,13 @@
-//! The GridPane API client: HTTP, auth, pagination, retries and lenient
-//! decoding. It knows nothing about metrics; it reports what it did as a
-//! [`RequestTally`] that the poller reads, and its waits for GridPane's rate
-//! limit as they happen ([`Client::rate_limit_waits`]).
+//! The GridPane API client: one fetch per route and pagination
+//! (`client.rs`), each GET with its auth, retries and errors
+//! (`client/transport.rs`), the rate-limit headers (`client/rate_limit.rs`)
+//! and lenient decoding (`client/decode.rs`, `wire.rs`, `lenient.rs`); the
+//! request budget, the backup record's reader. It knows nothing about
+//! metrics or the domain's snapshot (the poller builds that from the wire
+//! types); it reports what it did as a [`RequestTally`] that the poller
+//! reads, and its waits for GridPane's rate limit as they happen
+//! ([`Client::rate_limit_waits`]). Why a backup record is unreadable is the
+//! domain's code ([`history::Unreadable`]), which the verdict keeps.
 
 pub mod budget;
 mod client;

@@ -18,7 +18,7 @@ use tower_http::compression::predicate::{Predicate, SizeAbove};
 use super::access::Viewer;
 use super::{Web, accepts_gzip, gzip};
 use crate::domain::Assessed;
-use crate::render::api::{Endpoint, ParamError, View, build, index, status, strict_params};
+use crate::render::api::{ListRoute, ParamError, View, build, index, status, strict_params};
 use crate::render::cache::AnswerKey;
 
 pub(crate) fn routes() -> Router<Arc<Web>> {
@@ -61,7 +61,7 @@ const GZIP_ABOVE: u16 = 1024;
 pub(crate) use crate::render::cache::DEFAULT_ANSWER_BYTES;
 
 /// The list answers, kept by endpoint ([`crate::render::cache::answers`]).
-pub(crate) type SharedAnswers = crate::render::cache::SharedAnswers<Endpoint>;
+pub(crate) type SharedAnswers = crate::render::cache::SharedAnswers<ListRoute>;
 
 /// Answers a list endpoint from the shared answers, building (and sharing)
 /// the answer when none serves. The body of the response is the shared
@@ -69,7 +69,7 @@ pub(crate) type SharedAnswers = crate::render::cache::SharedAnswers<Endpoint>;
 pub async fn shared_answer(
     web: &Web,
     viewer: &Viewer,
-    endpoint: Endpoint,
+    endpoint: ListRoute,
     query: Option<&str>,
     headers: &HeaderMap,
 ) -> Response {
@@ -208,7 +208,7 @@ async fn sites_handler(
     RawQuery(raw): RawQuery,
     headers: HeaderMap,
 ) -> Response {
-    shared_answer(&web, &viewer, Endpoint::Sites, raw.as_deref(), &headers).await
+    shared_answer(&web, &viewer, ListRoute::Sites, raw.as_deref(), &headers).await
 }
 
 async fn schedules_handler(
@@ -217,7 +217,14 @@ async fn schedules_handler(
     RawQuery(raw): RawQuery,
     headers: HeaderMap,
 ) -> Response {
-    shared_answer(&web, &viewer, Endpoint::Schedules, raw.as_deref(), &headers).await
+    shared_answer(
+        &web,
+        &viewer,
+        ListRoute::Schedules,
+        raw.as_deref(),
+        &headers,
+    )
+    .await
 }
 
 async fn integrations_handler(
@@ -229,7 +236,7 @@ async fn integrations_handler(
     shared_answer(
         &web,
         &viewer,
-        Endpoint::Integrations,
+        ListRoute::Integrations,
         raw.as_deref(),
         &headers,
     )

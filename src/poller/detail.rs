@@ -33,17 +33,16 @@ use std::collections::{BTreeMap, HashMap, HashSet};
 use std::sync::Arc;
 use std::time::Duration;
 
-use chrono::{FixedOffset, Offset as _};
+use chrono::{FixedOffset, Utc};
 use tokio::sync::watch;
 use tokio::time::Instant;
 
-use crate::config::{Account, DetailConfig, TokenSource};
-use crate::domain::{
-    self, AccountSnapshot, BackupHistory, RecordFailure, RetentionDetail, SiteDetail,
-};
+use crate::domain::{AccountSnapshot, BackupHistory, RecordFailure, RetentionDetail, SiteDetail};
 use crate::gridpane::budget::WINDOW;
 use crate::gridpane::{ApiError, Client};
-use crate::store::{AccountSlot, Store};
+use crate::store::{AccountSlot, Install, Store};
+
+use super::Token;
 
 use crate::domain::unix_now;
 
@@ -59,14 +58,16 @@ pub struct HistoryOptions {
     pub refresh_every: Option<Duration>,
 }
 
-impl HistoryOptions {
-    /// `account`'s history options, `None` unless `poll.detail.history`.
-    pub fn of(detail: &DetailConfig, account: &Account) -> Option<HistoryOptions> {
-        detail.history.then(|| HistoryOptions {
-            offset: account.time_zone.unwrap_or_else(|| chrono::Utc.fix()),
-            refresh_every: detail.refresh_every,
-        })
-    }
+/// How the task paces and publishes (`poll.detail`); app.rs builds it from
+/// the configuration.
+#[derive(Clone, Copy, Debug)]
+pub struct DetailOptions {
+    /// The task's own budget, within the account's.
+    pub requests_per_minute: u32,
+    /// Results are laid over the snapshot together, at most this often.
+    pub publish_every: Duration,
+    /// Each site's backup record too; `None` without `poll.detail.history`.
+    pub history: Option<HistoryOptions>,
 }
 
 /// The site to detail next: never detailed (or attempted) first, then the
@@ -115,25 +116,12 @@ impl Batch {
     /// leave `attempted`: their detail's age orders them from now on.
     fn publish(&mut self, store: &Store, slot: &AccountSlot, attempted: &mut HashMap<u64, f64>) {
         self.due = None;
-        let mut pending = std::mem::take(&mut self.pending);
+        let pending = std::mem::take(&mut self.pending);
         if pending.is_empty() {
             return;
         }
         attempted.retain(|id, _| !pending.contains_key(id));
-        store.replace_with(slot, |s| {
-            let Some(snap) = &s.snapshot else { return };
-            let listed: HashSet<u64> = snap.sites.iter().map(|site| site.id).collect();
-            pending.retain(|id, _| listed.contains(id));
-            if pending.is_empty() {
-                return;
-            }
-            let mut next_snap = AccountSnapshot::clone(snap.snapshot());
-            domain::apply_detail(&mut next_snap, &pending);
-            let mut map = BTreeMap::clone(&s.detail);
-            map.append(&mut pending);
-            s.snapshot = Some(Arc::new(store.assess(next_snap, &s.evidence)));
-            s.detail = Arc::new(map);
-        });
+        store.install(slot, Install::detail(pending, Utc::now()), |_| {});
     }
 }
 
@@ -146,18 +134,21 @@ async fn until(due: Option<Instant>) {
 }
 
 /// Refreshes per-site detail until `shutdown`, publishing results at most
-/// once per `publish_every`; with `history`, each site's backup record too.
-#[allow(clippy::too_many_arguments)]
+/// once per `options.publish_every`; with `options.history`, each site's
+/// backup record too.
 pub async fn run(
     client: Arc<Client>,
-    token: TokenSource,
+    token: Token,
     store: Arc<Store>,
     slot: Arc<AccountSlot>,
-    requests_per_minute: u32,
-    publish_every: Duration,
-    history: Option<HistoryOptions>,
+    options: DetailOptions,
     mut shutdown: watch::Receiver<bool>,
 ) {
+    let DetailOptions {
+        requests_per_minute,
+        publish_every,
+        history,
+    } = options;
     let spacing = WINDOW / requests_per_minute.max(1);
     let mut next = Instant::now();
     // Sites tried and not yet published, so the rolling order moves on.
@@ -267,7 +258,7 @@ type Previous = (Option<BackupHistory>, Option<RecordFailure>);
 /// `refreshed`: the refreshes asked this run, by site.
 async fn fetch(
     client: &Client,
-    token: &TokenSource,
+    token: &Token,
     site_id: u64,
     pace: (Duration, &mut Instant),
     history: Option<(HistoryOptions, Previous)>,
@@ -324,7 +315,7 @@ async fn fetch(
     tokio::time::sleep_until(slot()).await;
     match client.backup_history(&token, site_id, opts.offset).await {
         Ok(found) => {
-            let mut read = BackupHistory::from_found(&found, unix_now());
+            let mut read = super::build::history_of(&found, unix_now());
             read.refreshed_at = refreshed_at;
             detail.history = Some(read);
             detail.record_failure = None;
@@ -353,29 +344,9 @@ pub(crate) fn refresh_due(every: Option<Duration>, last: Option<f64>, now: f64) 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::domain::{Site, StorageSettings};
 
     fn snap(ids: &[u64]) -> AccountSnapshot {
-        AccountSnapshot {
-            account: "a".into(),
-            fetched_at: 0.0,
-            servers: Vec::new(),
-            integrations: Vec::new(),
-            sites: ids
-                .iter()
-                .map(|id| Site {
-                    id: *id,
-                    url: format!("s{id}"),
-                    server_id: None,
-                    site_type: None,
-                    local: StorageSettings::default(),
-                    remote: StorageSettings::default(),
-                    pending: false,
-                    history: None,
-                    record_failure: None,
-                })
-                .collect(),
-        }
+        crate::store::bare_snapshot("a", ids.iter().map(|id| (*id, format!("s{id}"))))
     }
 
     fn detailed(at: f64) -> SiteDetail {
@@ -423,7 +394,7 @@ mod tests {
     async fn a_batch_lays_only_the_sites_the_snapshot_still_lists_in_one_generation() {
         let store = Store::new(["a".to_string()]);
         let slot = Arc::clone(&store.accounts()[0]);
-        store.replace_snapshot(&slot, snap(&[1, 2]), |_| {});
+        store.install(&slot, Install::snapshot(snap(&[1, 2]), Utc::now()), |_| {});
         let before = store.generation();
         let mut batch = Batch {
             pending: BTreeMap::new(),
@@ -453,7 +424,7 @@ mod tests {
     /// The README's table, "Did the backups run?".
     #[test]
     fn a_full_pass_at_the_default_budget_takes_what_the_readme_table_says() {
-        let rpm = DetailConfig::default().requests_per_minute;
+        let rpm = crate::config::DetailConfig::default().requests_per_minute;
         let minutes = |sites, history| full_pass(sites, rpm, history).as_secs() / 60;
         assert_eq!(minutes(100, false), 20);
         assert_eq!(minutes(100, true), 30);

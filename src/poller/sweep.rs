@@ -38,11 +38,10 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
-use crate::config::TokenSource;
-use crate::domain::Fetched;
+use super::Fetched;
 use crate::gridpane::{ApiError, Client, Endpoint, RequestTally, wire};
 
-use super::{Partial, Publish, Source};
+use super::{Partial, Publish, Source, Token};
 use crate::store::SweepStatus;
 
 struct Sweep {
@@ -190,7 +189,7 @@ impl Sweep {
 /// The account's client and token, and the `/site` sweep in progress.
 pub struct SweepingSource {
     client: Arc<Client>,
-    token: TokenSource,
+    token: Token,
     slice: Duration,
     sweep: tokio::sync::Mutex<Sweep>,
     /// [`Sweep::unconfirmed`] after the last page read.
@@ -206,27 +205,18 @@ pub struct SweepLimits {
     pub max_sites: usize,
 }
 
-impl SweepLimits {
-    pub fn from_poll(poll: &crate::config::PollConfig) -> Self {
-        SweepLimits {
-            max_removal_share: poll.max_site_removal_share,
-            max_sites: poll.max_items_per_account,
-        }
-    }
-}
-
 impl SweepingSource {
     /// `slice`: how long one poll may spend on `/site` pages once a complete
     /// list exists (the poll interval in production).
     pub fn new(
         client: Arc<Client>,
-        token: TokenSource,
+        token: impl Into<Token>,
         slice: Duration,
         limits: SweepLimits,
     ) -> Self {
         SweepingSource {
             client,
-            token,
+            token: token.into(),
             slice,
             sweep: tokio::sync::Mutex::new(Sweep::new(limits.max_removal_share, limits.max_sites)),
             unconfirmed: AtomicUsize::new(0),

@@ -210,6 +210,33 @@ mod tests {
         }
     }
 
+    /// A store whose one account, acme, serves `assessed`.
+    fn serving(assessed: Assessed) -> Store {
+        let store = Store::new(["acme".to_string()]);
+        let slot = Arc::clone(&store.accounts()[0]);
+        // A verdict set by hand: written as it is, not judged again.
+        store.update(&slot, |s| s.snapshot = Some(Arc::new(assessed)));
+        store
+    }
+
+    /// The fleet served with its own verdicts but the first site's,
+    /// which `edit` changes; that site's id, and the time it was judged at.
+    fn first_verdict_edited(edit: impl FnOnce(&mut SiteVerdict)) -> (Store, u64, DateTime<Utc>) {
+        let snapshot = fleet();
+        let now: DateTime<Utc> = "2026-11-22T00:00:00Z".parse().unwrap();
+        let own = Assessment::with_evidence(&snapshot, &evidence(), &Default::default(), now);
+        let mut verdicts = own.sites().to_vec();
+        let id = snapshot.sites[0].id;
+        if let Some(first) = verdicts.first_mut() {
+            edit(first);
+        }
+        (
+            serving(Assessed::with_verdicts(snapshot, verdicts)),
+            id,
+            now,
+        )
+    }
+
     /// What the page says of one site: its status and its problems.
     fn page_row(html: &str, id: u64) -> (String, Vec<String>) {
         let start = html
@@ -246,9 +273,7 @@ mod tests {
         let mut verdicts = own.sites()[1..].to_vec();
         verdicts.push(verdicts[0].clone());
         let assessed = Assessed::with_verdicts(snapshot, verdicts.clone());
-        let store = Store::new(["acme".to_string()]);
-        let slot = Arc::clone(&store.accounts()[0]);
-        store.replace_with(&slot, |s| s.snapshot = Some(Arc::new(assessed)));
+        let store = serving(assessed);
 
         let exposition = String::from_utf8(metrics::render(&store, b"", now)).unwrap();
         let view = api::View::load(&store);
@@ -323,17 +348,10 @@ mod tests {
     /// surface, whatever the snapshot's own site says.
     #[test]
     fn surfaces_hide_switches_and_show_keep_all_as_the_verdict_says() {
-        let snapshot = fleet();
-        let now: DateTime<Utc> = "2026-11-22T00:00:00Z".parse().unwrap();
-        let own = Assessment::with_evidence(&snapshot, &evidence(), &Default::default(), now);
-        let mut verdicts = own.sites().to_vec();
-        let id = snapshot.sites[0].id;
-        verdicts[0].switches_unknown = true;
-        verdicts[0].local.retention = crate::domain::Retention::KeepAll;
-        let assessed = Assessed::with_verdicts(snapshot, verdicts);
-        let store = Store::new(["acme".to_string()]);
-        let slot = Arc::clone(&store.accounts()[0]);
-        store.replace_with(&slot, |s| s.snapshot = Some(Arc::new(assessed)));
+        let (store, id, now) = first_verdict_edited(|v| {
+            v.switches_unknown = true;
+            v.local.retention = crate::domain::Retention::KeepAll;
+        });
 
         let exposition = String::from_utf8(metrics::render(&store, b"", now)).unwrap();
         let labels = format!("account=\"acme\",site_id=\"{id}\"");
@@ -347,6 +365,36 @@ mod tests {
         let entry = answer.sites.iter().find(|e| e.id == id).unwrap();
         assert!(entry.local.pending && entry.remote.pending);
         assert!(entry.local.keep_all);
+    }
+
+    /// The API's site-level `pending`, an integration's `missing` and a
+    /// schedule's documented `next_run` come from the verdict, and so does
+    /// the page's deleted integration: a verdict saying the site is
+    /// pending, its integration missing and its local storage unscheduled
+    /// shows so, whatever the snapshot's own site says.
+    #[test]
+    fn the_api_and_the_page_say_pending_and_missing_and_next_run_as_the_verdict_says() {
+        assert!(!fleet().sites[0].pending, "the snapshot's site is read");
+        let (store, id, now) = first_verdict_edited(|v| {
+            v.switches_unknown = true;
+            v.integration_missing = Some(true);
+            v.local.scheduled = false;
+        });
+
+        let view = api::View::load(&store);
+        let answer = api::sites(&view, None, now).unwrap();
+        let entry = answer.sites.iter().find(|e| e.id == id).unwrap();
+        assert!(entry.pending, "the site is pending as its verdict says");
+        let integration = entry.remote.integration.as_ref().unwrap();
+        assert!(integration.missing, "the integration is missing as judged");
+        let next_run = |e: &api::StorageEntry| e.schedule.as_ref().unwrap().next_run.clone();
+        assert_eq!(next_run(&entry.local), None, "not scheduled, as judged");
+        assert!(next_run(&entry.remote).is_some());
+
+        let html = status_page::page(&view, Some("per_page=1000"), now, "/metrics").html;
+        let start = html.find(&format!("data-site-id=\"{id}\" ")).unwrap();
+        let row = &html[start..start + html[start..].find("</tr>").unwrap()];
+        assert!(row.contains("deleted integration #1"), "{row}");
     }
 
     mod agreement {
@@ -574,8 +622,8 @@ mod tests {
                 let store = Store::new(["acme".to_string()]);
                 store.set_policy(policy, now());
                 let slot = Arc::clone(&store.accounts()[0]);
-                let assessed = crate::domain::Assessed::new(snapshot, &store.policy(), now());
-                store.replace_with(&slot, |s| s.snapshot = Some(Arc::new(assessed)));
+                let install = crate::store::Install::snapshot(snapshot, now());
+                store.install(&slot, install, |_| {});
 
                 let exposition = String::from_utf8(metrics::render(&store, b"", now())).unwrap();
                 let view = api::View::load(&store);

@@ -4,7 +4,8 @@
 //! view can be bookmarked; `static/status.js` only enhances it.
 //!
 //! Where its parts are, under `status_page/`: `query.rs` (the parameters,
-//! and which sites a view keeps), `sort.rs` (the table's order), `words.rs`
+//! read leniently into the API's filter, which keeps a view's sites),
+//! `sort.rs` (the table's order), `words.rs`
 //! (times, durations, schedules and retention in words); what the templates
 //! read, as plain values: `view.rs` (the page, accounts, summary and
 //! integrations), `filters.rs`, `table.rs` (the schedules table) and
@@ -82,7 +83,7 @@ pub(crate) fn render(
     let totals = Counts::of(&rows);
     let accounts = view::accounts(view, &rows, now);
     let all = rows.len();
-    rows.retain(|r| query.keeps(r));
+    rows.retain(|r| query.filter.keeps(r));
     sort_rows(&mut rows, query.sort, query.order);
 
     let html = PageHtml {

@@ -15,7 +15,7 @@ use gridpane_backup_exporter::config::access::{Access, AccessRule};
 use gridpane_backup_exporter::config::web as web_config;
 use gridpane_backup_exporter::domain::Policy;
 use gridpane_backup_exporter::fake::{
-    Endpoint, FakeGridPane, FakeOptions, Fault, FaultCount, Fleet,
+    FakeEndpoint, FakeGridPane, FakeOptions, Fault, FaultCount, Fleet,
 };
 use gridpane_backup_exporter::server::ServerOptions;
 use serde_json::Value;
@@ -352,8 +352,11 @@ async fn with_b_failing(orgs: &Orgs, ask: Ask<'_>) -> String {
             .is_some_and(|a| a.len() == 2 && a.iter().all(|a| !a["data"].is_null()))
     })
     .await;
-    orgs.b
-        .set_fault(Endpoint::Servers, Fault::Status(500), FaultCount::Always);
+    orgs.b.set_fault(
+        FakeEndpoint::Servers,
+        Fault::Status(500),
+        FaultCount::Always,
+    );
     let b_error = || async {
         status().await["accounts"]
             .as_array()

@@ -13,7 +13,7 @@ use gridpane_backup_exporter::fake::{SECRET_SECRET_SENTINEL, SECRET_TOKEN_SENTIN
 use gridpane_backup_exporter::http::Web;
 use gridpane_backup_exporter::http::access::Viewer;
 use gridpane_backup_exporter::http::api::shared_answer;
-use gridpane_backup_exporter::render::api::{self, Endpoint, View};
+use gridpane_backup_exporter::render::api::{self, ListRoute, View};
 use gridpane_backup_exporter::render::metrics::REVISION;
 use gridpane_backup_exporter::store::Store;
 use serde_json::{Value, json};
@@ -646,7 +646,7 @@ async fn answers_built_per_request_are_gzipped_and_shared_ones_never_twice() {
     let store = three_accounts();
     let (_, all) = shared(
         &Web::new(Arc::clone(&store), "/metrics".to_string()),
-        Endpoint::Sites,
+        ListRoute::Sites,
         None,
         false,
     )
@@ -747,7 +747,7 @@ async fn on_the_demo_no_site_is_ok_before_its_backup_record_is_read() {
 }
 
 /// A list answer through the handler's path, and its body.
-async fn shared(web: &Web, endpoint: Endpoint, query: Option<&str>, gzip: bool) -> (u16, Bytes) {
+async fn shared(web: &Web, endpoint: ListRoute, query: Option<&str>, gzip: bool) -> (u16, Bytes) {
     let mut headers = HeaderMap::new();
     if gzip {
         headers.insert("accept-encoding", HeaderValue::from_static("gzip"));
@@ -767,9 +767,9 @@ async fn requests_for_the_same_snapshots_and_query_share_one_body() {
     let store = three_accounts();
     let web = Web::new(Arc::clone(&store), "/metrics".to_string());
     for (endpoint, query) in [
-        (Endpoint::Sites, None),
-        (Endpoint::Schedules, Some("account=acme")),
-        (Endpoint::Integrations, None),
+        (ListRoute::Sites, None),
+        (ListRoute::Schedules, Some("account=acme")),
+        (ListRoute::Integrations, None),
     ] {
         for gzip in [false, true] {
             let (_, first) = shared(&web, endpoint, query, gzip).await;
@@ -782,8 +782,8 @@ async fn requests_for_the_same_snapshots_and_query_share_one_body() {
             );
         }
     }
-    let (_, all) = shared(&web, Endpoint::Sites, None, false).await;
-    let (_, acme_only) = shared(&web, Endpoint::Sites, Some("account=acme&limit=2"), false).await;
+    let (_, all) = shared(&web, ListRoute::Sites, None, false).await;
+    let (_, acme_only) = shared(&web, ListRoute::Sites, Some("account=acme&limit=2"), false).await;
     assert_ne!(
         all.as_ptr(),
         acme_only.as_ptr(),
@@ -798,7 +798,7 @@ async fn requests_for_the_same_snapshots_and_query_share_one_body() {
     let mut acme2 = acme();
     acme2.sites.truncate(1);
     Setup::ok(&store, "acme", acme2);
-    let (_, after) = shared(&web, Endpoint::Sites, Some("account=acme&limit=2"), false).await;
+    let (_, after) = shared(&web, ListRoute::Sites, Some("account=acme&limit=2"), false).await;
     assert_eq!(serde_json::from_slice::<Value>(&after).unwrap()["count"], 1);
 }
 
@@ -815,7 +815,7 @@ async fn a_shared_answer_never_serves_a_viewer_of_other_accounts() {
             let resp = shared_answer(
                 web,
                 &viewer,
-                Endpoint::Sites,
+                ListRoute::Sites,
                 Some("account=client-a"),
                 &HeaderMap::new(),
             )
@@ -829,7 +829,7 @@ async fn a_shared_answer_never_serves_a_viewer_of_other_accounts() {
     };
     assert_eq!(ask(viewer("client-a")).await.0, 200);
     let (status, body) = ask(viewer("client-b")).await;
-    let (_, nonexistent) = shared(&web, Endpoint::Sites, Some("account=client-z"), false).await;
+    let (_, nonexistent) = shared(&web, ListRoute::Sites, Some("account=client-z"), false).await;
     assert_eq!(status, 400, "{body}");
     assert_eq!(
         body,
@@ -845,7 +845,7 @@ async fn answer_bodies_held_at_once_stay_within_the_budget() {
     let store = three_accounts();
     let (_, all) = shared(
         &Web::new(Arc::clone(&store), "/metrics".to_string()),
-        Endpoint::Sites,
+        ListRoute::Sites,
         None,
         false,
     )
@@ -858,26 +858,26 @@ async fn answer_bodies_held_at_once_stay_within_the_budget() {
     let stalled = shared_answer(
         &web,
         &Viewer::everyone(),
-        Endpoint::Sites,
+        ListRoute::Sites,
         None,
         &HeaderMap::new(),
     )
     .await;
     assert_eq!(stalled.status().as_u16(), 200);
     // ...which others asking the same share...
-    assert_eq!(shared(&web, Endpoint::Sites, None, false).await.0, 200);
+    assert_eq!(shared(&web, ListRoute::Sites, None, false).await.0, 200);
     // ...but a second full-size answer has no room.
-    let (status, _) = shared(&web, Endpoint::Sites, Some("limit=100000"), false).await;
+    let (status, _) = shared(&web, ListRoute::Sites, Some("limit=100000"), false).await;
     assert_eq!(status, 503, "a second full-size answer found room");
     // Small answers still fit.
     assert_eq!(
-        shared(&web, Endpoint::Integrations, None, false).await.0,
+        shared(&web, ListRoute::Integrations, None, false).await.0,
         200
     );
 
     drop(stalled);
     assert_eq!(
-        shared(&web, Endpoint::Sites, Some("limit=100000"), false)
+        shared(&web, ListRoute::Sites, Some("limit=100000"), false)
             .await
             .0,
         200,

@@ -11,7 +11,7 @@ use std::time::Duration;
 use chrono::{DateTime, Utc};
 use gridpane_backup_exporter::app;
 use gridpane_backup_exporter::config::PollConfig;
-use gridpane_backup_exporter::fake::{Endpoint as FakeEndpoint, FakeGridPane, Fault, FaultCount};
+use gridpane_backup_exporter::fake::{FakeEndpoint, FakeGridPane, Fault, FaultCount};
 use gridpane_backup_exporter::gridpane::{Client, Sleeper};
 use gridpane_backup_exporter::poller::{self, SweepLimits, SweepingSource};
 use gridpane_backup_exporter::render::api::{self, View};

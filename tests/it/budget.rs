@@ -14,8 +14,8 @@ use gridpane_backup_exporter::gridpane::history::Unreadable;
 
 use gridpane_backup_exporter::config::{DetailConfig, PollConfig, Secret};
 use gridpane_backup_exporter::fake::{
-    Endpoint as FakeEndpoint, FakeGridPane, FakeHistory, FakeOptions, Fault, FaultCount, Fleet,
-    FleetSpec, HistoryShape, Problem, RateLimit,
+    FakeEndpoint, FakeGridPane, FakeHistory, FakeOptions, Fault, FaultCount, Fleet, FleetSpec,
+    HistoryShape, RateLimit, SiteFault,
 };
 use gridpane_backup_exporter::gridpane::budget::{self, Budget, BudgetOptions};
 use gridpane_backup_exporter::gridpane::{Client, ClientOptions, Endpoint, Sleeper};
@@ -573,7 +573,7 @@ async fn per_site_detail_covers_every_site_within_its_own_budget() {
             &format!("gridpane_site_backup_integrations{{account=\"demo\",site_id=\"{id}\"}}"),
         )
     };
-    let deleted = fleet.site_with(Problem::IntegrationDeleted).unwrap().id;
+    let deleted = fleet.site_with(SiteFault::IntegrationDeleted).unwrap().id;
     assert_eq!(
         attached(deleted).as_deref(),
         Some("0"),
@@ -581,7 +581,7 @@ async fn per_site_detail_covers_every_site_within_its_own_budget() {
     );
     let healthy = fleet.sites.iter().find(|s| s.problems.is_empty()).unwrap();
     assert_eq!(attached(healthy.id).as_deref(), Some("1"));
-    let short = fleet.site_with(Problem::ShortRetention).unwrap();
+    let short = fleet.site_with(SiteFault::ShortRetention).unwrap();
     assert_eq!(
         value(
             &text,
@@ -621,12 +621,10 @@ pub(crate) async fn detail_running(fake: &FakeGridPane, poll: &PollConfig) -> De
     let (stop, stopped) = tokio::sync::watch::channel(false);
     let task = tokio::spawn(poller::detail::run(
         client,
-        acct.token.clone(),
+        acct.token.clone().into(),
         Arc::clone(&store),
         slot,
-        poll.detail.requests_per_minute,
-        poll.detail.publish_every,
-        poller::detail::HistoryOptions::of(&poll.detail, &acct),
+        poller::detail::DetailOptions::of(&poll.detail, &acct),
         stopped,
     ));
     DetailRun {

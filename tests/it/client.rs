@@ -9,8 +9,8 @@ use std::time::Duration;
 use gridpane_backup_exporter::config::{Secret, TokenSource};
 use gridpane_backup_exporter::domain::{self, Frequency, Storage};
 use gridpane_backup_exporter::fake::{
-    Endpoint as FakeEndpoint, FakeGridPane, FakeOptions, Fault, FaultCount, Fleet, FleetSpec,
-    Problem, SECRET_SECRET_SENTINEL, SECRET_TOKEN_SENTINEL,
+    FakeEndpoint, FakeGridPane, FakeOptions, Fault, FaultCount, Fleet, FleetSpec,
+    SECRET_SECRET_SENTINEL, SECRET_TOKEN_SENTINEL, SiteFault,
 };
 use gridpane_backup_exporter::gridpane::budget::BudgetOptions;
 use gridpane_backup_exporter::gridpane::{ApiError, Client, ClientOptions, Sleeper};
@@ -124,10 +124,10 @@ async fn the_drifting_demo_fleet_decodes_into_the_fleet_it_was_made_from() {
     let (client, _) = client(options(&fake));
     let source = GridPaneSource {
         client,
-        token: TokenSource::Inline(token()),
+        token: TokenSource::Inline(token()).into(),
     };
     let fetched = source.fetch().await.unwrap();
-    let snap = domain::build_snapshot("demo", 0.0, fetched);
+    let snap = poller::build_snapshot("demo", 0.0, fetched);
     let fleet = fake.fleet();
 
     assert_eq!(snap.sites.len(), fleet.sites.len());
@@ -555,7 +555,7 @@ async fn provider_secrets_and_the_token_appear_nowhere_the_client_returns_or_log
     let fake = fake(FleetSpec::demo()).await;
     assert!(
         fake.fleet()
-            .site_with(Problem::IntegrationDeleted)
+            .site_with(SiteFault::IntegrationDeleted)
             .is_some()
     );
     let (client, _) = client(options(&fake));
@@ -567,7 +567,7 @@ async fn provider_secrets_and_the_token_appear_nowhere_the_client_returns_or_log
     let slot = store.accounts()[0].clone();
     let source = GridPaneSource {
         client,
-        token: TokenSource::Inline(token()),
+        token: TokenSource::Inline(token()).into(),
     };
     poller::poll_once(&source, &store, &slot).await.unwrap();
     fake.set_fault(

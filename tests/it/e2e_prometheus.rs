@@ -23,7 +23,7 @@ use axum::Router;
 use axum::body::Bytes;
 use axum::extract::State;
 use axum::routing::post;
-use gridpane_backup_exporter::fake::{Fleet, FleetSpec, Frequency, Problem};
+use gridpane_backup_exporter::fake::{FakeFrequency, Fleet, FleetSpec, SiteFault};
 use serde_json::Value;
 
 /// Scrape and rule evaluation interval of the test's Prometheus.
@@ -169,23 +169,23 @@ fn planted_problems(fleet: &Fleet) -> BTreeSet<(String, String)> {
         };
         for p in &site.problems {
             match p {
-                Problem::LocalOff => add("local_disabled"),
-                Problem::RemoteOff => add("remote_disabled"),
-                Problem::RemoteNeverSetUp => add("remote_not_set_up"),
-                Problem::IntegrationDeleted => add("integration_missing"),
-                Problem::NoSchedule => {
+                SiteFault::LocalOff => add("local_disabled"),
+                SiteFault::RemoteOff => add("remote_disabled"),
+                SiteFault::RemoteNeverSetUp => add("remote_not_set_up"),
+                SiteFault::IntegrationDeleted => add("integration_missing"),
+                SiteFault::NoSchedule => {
                     add("local_not_scheduled");
                     add("remote_not_set_up");
                 }
-                Problem::ShortRetention => add("short_retention"),
-                Problem::HostileName => {}
+                SiteFault::ShortRetention => add("short_retention"),
+                SiteFault::HostileName => {}
             }
         }
         // A monthly schedule that is on is longer than the default 7 days.
         let monthly = |on: bool, s: &Option<gridpane_backup_exporter::fake::FakeSchedule>| {
             on && s
                 .as_ref()
-                .is_some_and(|s| s.frequency == Frequency::Monthly)
+                .is_some_and(|s| s.frequency == FakeFrequency::Monthly)
         };
         if monthly(site.local_bup, &site.local_schedule)
             || monthly(site.remote_bup, &site.remote_schedule)
@@ -632,7 +632,7 @@ async fn demo_fleet_through_prometheus_and_alertmanager() {
     for site in fleet
         .sites
         .iter()
-        .filter(|s| s.problems.contains(&Problem::HostileName))
+        .filter(|s| s.problems.contains(&SiteFault::HostileName))
     {
         if deliverable.values().any(|r| r.url == site.url) {
             assert!(
@@ -704,12 +704,12 @@ const CRITICAL_PROBLEMS: &[&str] = &[
 type SiteProblem = (u64, String);
 
 /// Seconds in a schedule period, as docs/api.md gives `interval_seconds`.
-fn period_seconds(f: Frequency) -> i64 {
+fn period_seconds(f: FakeFrequency) -> i64 {
     match f {
-        Frequency::Hourly => 3_600,
-        Frequency::Daily => 86_400,
-        Frequency::Weekly => 7 * 86_400,
-        Frequency::Monthly => 30 * 86_400,
+        FakeFrequency::Hourly => 3_600,
+        FakeFrequency::Daily => 86_400,
+        FakeFrequency::Weekly => 7 * 86_400,
+        FakeFrequency::Monthly => 30 * 86_400,
     }
 }
 
@@ -771,7 +771,7 @@ fn fleet_findings(
     let monthly = |on: bool, s: &Option<FakeSchedule>| {
         on && s
             .as_ref()
-            .is_some_and(|s| s.frequency == Frequency::Monthly)
+            .is_some_and(|s| s.frequency == FakeFrequency::Monthly)
     };
     let deleted_integration = site
         .remote_schedule
@@ -915,7 +915,7 @@ async fn policy_names_the_same_sites_on_the_page_the_api_the_metrics_and_the_ale
     fleet.sites[unreadable].history = FakeHistory::Hostile(HostileRecord::Html);
     let unreadable_id = fleet.sites[unreadable].id;
     let muted_site = fleet
-        .site_with(Problem::RemoteNeverSetUp)
+        .site_with(SiteFault::RemoteNeverSetUp)
         .filter(|s| s.site_type != "staging")
         .expect("a primary site without remote backups");
     let muted: SiteProblem = (muted_site.id, MUTED_PROBLEM.to_owned());

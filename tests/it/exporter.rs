@@ -8,12 +8,12 @@ use std::time::Duration;
 use chrono::{TimeZone, Utc};
 use gridpane_backup_exporter::app::App;
 use gridpane_backup_exporter::config::{PollConfig, Secret, TokenSource};
-use gridpane_backup_exporter::domain;
+use gridpane_backup_exporter::domain::{Assessed, Policy};
 use gridpane_backup_exporter::fake::{
-    Endpoint, FakeGridPane, Fault, FaultCount, FleetSpec, Problem,
+    FakeEndpoint, FakeGridPane, Fault, FaultCount, FleetSpec, SiteFault,
 };
 use gridpane_backup_exporter::gridpane::{Client, ClientOptions};
-use gridpane_backup_exporter::poller::{GridPaneSource, Source};
+use gridpane_backup_exporter::poller::{self, GridPaneSource, Source};
 use gridpane_backup_exporter::render::metrics;
 use support::*;
 
@@ -89,17 +89,17 @@ async fn metrics_carry_every_contract_metric_with_the_values_the_fleet_implies()
             ),
         )
     };
-    let id = |p: Problem| fleet.site_with(p).unwrap().id;
+    let id = |p: SiteFault| fleet.site_with(p).unwrap().id;
 
-    let local_off = id(Problem::LocalOff);
+    let local_off = id(SiteFault::LocalOff);
     assert_eq!(enabled(local_off, "local").as_deref(), Some("0"));
     assert_eq!(enabled(local_off, "remote").as_deref(), Some("1"));
 
-    let remote_off = id(Problem::RemoteOff);
+    let remote_off = id(SiteFault::RemoteOff);
     assert_eq!(enabled(remote_off, "remote").as_deref(), Some("0"));
     assert_eq!(configured(remote_off).as_deref(), Some("0"));
 
-    let never = id(Problem::RemoteNeverSetUp);
+    let never = id(SiteFault::RemoteNeverSetUp);
     assert_eq!(enabled(never, "remote").as_deref(), Some("0"));
     assert_eq!(configured(never).as_deref(), Some("0"));
     assert_eq!(
@@ -108,7 +108,7 @@ async fn metrics_carry_every_contract_metric_with_the_values_the_fleet_implies()
         "no remote schedule, nothing to point at"
     );
 
-    let deleted = id(Problem::IntegrationDeleted);
+    let deleted = id(SiteFault::IntegrationDeleted);
     assert_eq!(
         enabled(deleted, "remote").as_deref(),
         Some("1"),
@@ -120,13 +120,13 @@ async fn metrics_carry_every_contract_metric_with_the_values_the_fleet_implies()
     for site in fleet
         .sites
         .iter()
-        .filter(|s| s.problems.contains(&Problem::NoSchedule))
+        .filter(|s| s.problems.contains(&SiteFault::NoSchedule))
     {
         assert_eq!(enabled(site.id, "local").as_deref(), Some("0"));
         assert_eq!(enabled(site.id, "remote").as_deref(), Some("0"));
     }
 
-    let short = fleet.site_with(Problem::ShortRetention).unwrap();
+    let short = fleet.site_with(SiteFault::ShortRetention).unwrap();
     let seconds = (short.local_retain_days * 86_400).to_string();
     assert_eq!(
         value(
@@ -241,13 +241,13 @@ async fn the_demo_exposition_matches_the_golden_file() {
     };
     let source = GridPaneSource {
         client: Client::new(opts).unwrap(),
-        token: TokenSource::Inline(Secret::from(TOKEN)),
+        token: TokenSource::Inline(Secret::from(TOKEN)).into(),
     };
-    let snapshot = domain::build_snapshot("demo", 1_795_000_000.0, source.fetch().await.unwrap());
+    let snapshot = poller::build_snapshot("demo", 1_795_000_000.0, source.fetch().await.unwrap());
     let now = Utc.with_ymd_and_hms(2026, 11, 22, 12, 0, 0).unwrap();
     // Judged as the store judges it: the assessment's entry, with the
     // policy (the default here) and the time.
-    let assessed = domain::Assessed::new(snapshot, &domain::Policy::default(), now);
+    let assessed = Assessed::new(snapshot, &Policy::default(), now);
     let rendered = String::from_utf8(metrics::snapshot_text(&[&assessed], now).to_vec()).unwrap();
 
     let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/demo.prom");
@@ -274,7 +274,7 @@ async fn an_upstream_failure_keeps_the_last_values_with_up_zero_then_recovers() 
         Some("1")
     );
 
-    fake.set_fault(Endpoint::Sites, Fault::Status(502), FaultCount::Always);
+    fake.set_fault(FakeEndpoint::Sites, Fault::Status(502), FaultCount::Always);
     wait_for(10, "up 0", || async {
         value(
             &get(&app, "/metrics").await.1,
@@ -348,7 +348,7 @@ async fn a_removed_site_disappears_after_the_next_successful_poll() {
 async fn readiness_is_503_until_the_first_poll_has_finished() {
     let fake = fake(fleet_of(3, 1, 3)).await;
     fake.set_fault(
-        Endpoint::Schedules,
+        FakeEndpoint::Schedules,
         Fault::Delay(Duration::from_millis(1500)),
         FaultCount::Times(1),
     );

@@ -4,8 +4,9 @@ use std::collections::HashSet;
 use std::time::{Duration, Instant};
 
 use gridpane_backup_exporter::fake::{
-    Endpoint, FakeGridPane, FakeOptions, FakeSchedule, FakeSite, Fault, FaultCount, Fleet,
-    FleetSpec, Frequency, Problem, RateLimit, SECRET_SECRET_SENTINEL, SECRET_TOKEN_SENTINEL,
+    FakeEndpoint, FakeFrequency, FakeGridPane, FakeOptions, FakeSchedule, FakeSite, Fault,
+    FaultCount, Fleet, FleetSpec, RateLimit, SECRET_SECRET_SENTINEL, SECRET_TOKEN_SENTINEL,
+    SiteFault,
 };
 use reqwest::StatusCode;
 use reqwest::header::HeaderMap;
@@ -256,7 +257,7 @@ async fn single_site_carries_schedules_and_vps_services() {
     );
 
     let none = fleet
-        .site_with(Problem::NoSchedule)
+        .site_with(SiteFault::NoSchedule)
         .expect("NoSchedule site");
     let data = get(&fake, &format!("/site/{}", none.id)).await.json()["data"].clone();
     let site = if data.is_array() {
@@ -284,7 +285,7 @@ async fn schedules_list_every_site_except_even_ids_without_rows() {
     for site in fleet
         .sites
         .iter()
-        .filter(|s| s.problems.contains(&Problem::NoSchedule))
+        .filter(|s| s.problems.contains(&SiteFault::NoSchedule))
     {
         match listed.iter().position(|id| *id == site.id) {
             Some(i) => {
@@ -353,7 +354,7 @@ async fn schedules_can_be_filtered_by_site_and_server() {
     assert!(
         fake.requests()
             .iter()
-            .all(|r| r.endpoint == Some(Endpoint::Schedules))
+            .all(|r| r.endpoint == Some(FakeEndpoint::Schedules))
     );
 }
 
@@ -375,7 +376,7 @@ async fn prune_schedule_reports_the_sites_retention() {
     let fake = start(&FleetSpec::demo()).await;
     let site = fake
         .fleet()
-        .site_with(Problem::ShortRetention)
+        .site_with(SiteFault::ShortRetention)
         .cloned()
         .expect("short retention");
     let body = get(&fake, &format!("/backups/prune-schedule/{}", site.id))
@@ -405,7 +406,7 @@ async fn site_integrations_list_only_an_existing_remote_integration() {
         .as_ref()
         .and_then(|s| s.integration_id);
     assert_eq!(body["integrations"][0]["id"].as_u64(), expected);
-    for problem in [Problem::IntegrationDeleted, Problem::RemoteNeverSetUp] {
+    for problem in [SiteFault::IntegrationDeleted, SiteFault::RemoteNeverSetUp] {
         let site = fleet.site_with(problem).expect("problem site");
         let body = get(&fake, &format!("/backups/integrations/{}", site.id))
             .await
@@ -513,8 +514,12 @@ async fn integration_endpoints_carry_the_sentinels() {
 #[tokio::test]
 async fn status_fault_serves_html_for_502_and_json_for_500() {
     let fake = start(&spec(3)).await;
-    fake.set_fault(Endpoint::Sites, Fault::Status(502), FaultCount::Always);
-    fake.set_fault(Endpoint::Servers, Fault::Status(500), FaultCount::Always);
+    fake.set_fault(FakeEndpoint::Sites, Fault::Status(502), FaultCount::Always);
+    fake.set_fault(
+        FakeEndpoint::Servers,
+        Fault::Status(500),
+        FaultCount::Always,
+    );
     let reply = get(&fake, "/site").await;
     assert_eq!(reply.status, StatusCode::BAD_GATEWAY);
     assert!(reply.text.contains("<html>"));
@@ -528,7 +533,7 @@ async fn status_fault_serves_html_for_502_and_json_for_500() {
 async fn fault_applies_n_times_then_clears() {
     let fake = start(&spec(3)).await;
     fake.set_fault(
-        Endpoint::Schedules,
+        FakeEndpoint::Schedules,
         Fault::Status(503),
         FaultCount::Times(2),
     );
@@ -554,7 +559,11 @@ async fn fault_applies_n_times_then_clears() {
 #[tokio::test]
 async fn always_fault_persists_until_cleared() {
     let fake = start(&spec(3)).await;
-    fake.set_fault(Endpoint::Servers, Fault::Unauthorized, FaultCount::Always);
+    fake.set_fault(
+        FakeEndpoint::Servers,
+        Fault::Unauthorized,
+        FaultCount::Always,
+    );
     for _ in 0..3 {
         let reply = get(&fake, "/server").await;
         assert_eq!(reply.status, StatusCode::UNAUTHORIZED);
@@ -568,7 +577,7 @@ async fn always_fault_persists_until_cleared() {
 async fn rate_limited_fault_sends_429_with_endpoint_headers() {
     let fake = start(&spec(3)).await;
     fake.set_fault(
-        Endpoint::Sites,
+        FakeEndpoint::Sites,
         Fault::RateLimited {
             retry_after_endpoint_secs: 27,
         },
@@ -593,7 +602,7 @@ async fn body_only_rate_limit_has_no_rate_limit_headers() {
     )
     .await;
     fake.set_fault(
-        Endpoint::Sites,
+        FakeEndpoint::Sites,
         Fault::RateLimitedBodyOnly,
         FaultCount::Times(1),
     );
@@ -614,7 +623,7 @@ async fn truncated_json_does_not_parse() {
     let fake = start(&spec(3)).await;
     let whole = get(&fake, "/backups/schedules").await.text;
     fake.set_fault(
-        Endpoint::Schedules,
+        FakeEndpoint::Schedules,
         Fault::TruncatedJson,
         FaultCount::Times(1),
     );
@@ -628,7 +637,7 @@ async fn truncated_json_does_not_parse() {
 async fn success_false_comes_with_a_200() {
     let fake = start(&spec(3)).await;
     fake.set_fault(
-        Endpoint::BackupIntegrations,
+        FakeEndpoint::BackupIntegrations,
         Fault::SuccessFalse,
         FaultCount::Times(1),
     );
@@ -641,9 +650,9 @@ async fn success_false_comes_with_a_200() {
 #[tokio::test]
 async fn wrong_types_turn_list_data_into_a_string_and_ids_into_objects() {
     let fake = start(&spec(3)).await;
-    fake.set_fault(Endpoint::Sites, Fault::WrongTypes, FaultCount::Always);
+    fake.set_fault(FakeEndpoint::Sites, Fault::WrongTypes, FaultCount::Always);
     fake.set_fault(
-        Endpoint::BackupIntegrations,
+        FakeEndpoint::BackupIntegrations,
         Fault::WrongTypes,
         FaultCount::Always,
     );
@@ -656,11 +665,15 @@ async fn wrong_types_turn_list_data_into_a_string_and_ids_into_objects() {
 async fn missing_fields_drop_ids_and_urls() {
     let fake = start(&spec(3)).await;
     fake.set_fault(
-        Endpoint::Schedules,
+        FakeEndpoint::Schedules,
         Fault::MissingFields,
         FaultCount::Times(1),
     );
-    fake.set_fault(Endpoint::Sites, Fault::MissingFields, FaultCount::Times(1));
+    fake.set_fault(
+        FakeEndpoint::Sites,
+        Fault::MissingFields,
+        FaultCount::Times(1),
+    );
     let body = get(&fake, "/backups/schedules").await.json();
     let first = &body["data"][0];
     assert!(first.get("url").is_none());
@@ -674,7 +687,7 @@ async fn missing_fields_drop_ids_and_urls() {
 async fn delay_fault_holds_the_response() {
     let fake = start(&spec(3)).await;
     fake.set_fault(
-        Endpoint::Servers,
+        FakeEndpoint::Servers,
         Fault::Delay(Duration::from_millis(300)),
         FaultCount::Times(1),
     );
@@ -689,7 +702,7 @@ async fn delay_fault_holds_the_response() {
 async fn huge_body_streams_about_the_requested_size() {
     let fake = start(&spec(3)).await;
     fake.set_fault(
-        Endpoint::Sites,
+        FakeEndpoint::Sites,
         Fault::HugeBody(2_000_000),
         FaultCount::Times(1),
     );
@@ -711,7 +724,7 @@ async fn trickle_sends_the_correct_body_slowly() {
     let path = format!("/backups/prune-schedule/{site}");
     let whole = get(&fake, &path).await.text;
     fake.set_fault(
-        Endpoint::PruneSchedule,
+        FakeEndpoint::PruneSchedule,
         Fault::Trickle { bytes_per_sec: 400 },
         FaultCount::Times(1),
     );
@@ -727,7 +740,7 @@ async fn endless_pagination_always_has_a_next_page() {
     let fake = start(&spec(20)).await;
     let first = get(&fake, "/site").await.json();
     fake.set_fault(
-        Endpoint::Sites,
+        FakeEndpoint::Sites,
         Fault::EndlessPagination,
         FaultCount::Always,
     );
@@ -741,7 +754,7 @@ async fn endless_pagination_always_has_a_next_page() {
     );
 
     fake.set_fault(
-        Endpoint::Schedules,
+        FakeEndpoint::Schedules,
         Fault::EndlessPagination,
         FaultCount::Always,
     );
@@ -753,7 +766,7 @@ async fn endless_pagination_always_has_a_next_page() {
 #[tokio::test]
 async fn refused_connection_gets_no_response_then_recovers() {
     let fake = start(&spec(3)).await;
-    fake.set_fault(Endpoint::Sites, Fault::Refuse, FaultCount::Times(1));
+    fake.set_fault(FakeEndpoint::Sites, Fault::Refuse, FaultCount::Times(1));
     let url = format!("{}{API}/site", fake.base_url());
     let client = reqwest::Client::new();
     let refused = client.get(&url).bearer_auth("demo-token").send().await;
@@ -861,7 +874,7 @@ async fn requests_are_recorded_with_auth_accept_and_user_agent() {
     let records = fake.requests();
     assert_eq!(records.len(), 2);
     let first = &records[0];
-    assert_eq!(first.endpoint, Some(Endpoint::Sites));
+    assert_eq!(first.endpoint, Some(FakeEndpoint::Sites));
     assert_eq!(first.method, "GET");
     assert_eq!(first.path, "/oauth/api/v1/site");
     assert_eq!(first.query, "per_page=2&page=1");
@@ -969,13 +982,13 @@ fn different_seeds_give_different_fleets() {
 fn demo_fleet_has_every_problem_on_distinct_sites() {
     let fleet = Fleet::generate(&FleetSpec::demo());
     let problems = [
-        Problem::LocalOff,
-        Problem::RemoteOff,
-        Problem::RemoteNeverSetUp,
-        Problem::IntegrationDeleted,
-        Problem::NoSchedule,
-        Problem::ShortRetention,
-        Problem::HostileName,
+        SiteFault::LocalOff,
+        SiteFault::RemoteOff,
+        SiteFault::RemoteNeverSetUp,
+        SiteFault::IntegrationDeleted,
+        SiteFault::NoSchedule,
+        SiteFault::ShortRetention,
+        SiteFault::HostileName,
     ];
     let mut owners = HashSet::new();
     for p in problems {
@@ -986,16 +999,16 @@ fn demo_fleet_has_every_problem_on_distinct_sites() {
     }
     assert!(fleet.sites.iter().all(|s| s.problems.len() <= 1));
 
-    let local_off = fleet.site_with(Problem::LocalOff).expect("LocalOff");
+    let local_off = fleet.site_with(SiteFault::LocalOff).expect("LocalOff");
     assert!(!local_off.local_bup && local_off.local_schedule.is_some());
-    let remote_off = fleet.site_with(Problem::RemoteOff).expect("RemoteOff");
+    let remote_off = fleet.site_with(SiteFault::RemoteOff).expect("RemoteOff");
     assert!(!remote_off.remote_bup && remote_off.remote_schedule.is_some());
     let never = fleet
-        .site_with(Problem::RemoteNeverSetUp)
+        .site_with(SiteFault::RemoteNeverSetUp)
         .expect("RemoteNeverSetUp");
     assert!(!never.remote_bup && never.remote_schedule.is_none());
     let deleted = fleet
-        .site_with(Problem::IntegrationDeleted)
+        .site_with(SiteFault::IntegrationDeleted)
         .expect("IntegrationDeleted");
     let target = deleted
         .remote_schedule
@@ -1003,10 +1016,10 @@ fn demo_fleet_has_every_problem_on_distinct_sites() {
         .and_then(|s| s.integration_id)
         .expect("target");
     assert!(fleet.integration(target).is_none());
-    let none = fleet.site_with(Problem::NoSchedule).expect("NoSchedule");
+    let none = fleet.site_with(SiteFault::NoSchedule).expect("NoSchedule");
     assert!(none.local_bup && none.local_schedule.is_none() && none.remote_schedule.is_none());
     let short = fleet
-        .site_with(Problem::ShortRetention)
+        .site_with(SiteFault::ShortRetention)
         .expect("ShortRetention");
     assert!((1..=2).contains(&short.local_retain_days));
 }
@@ -1019,7 +1032,7 @@ fn every_problem_appears_in_a_fleet_of_twenty() {
             servers: 2,
             sites: 20,
         });
-        let found: HashSet<Problem> = fleet
+        let found: HashSet<SiteFault> = fleet
             .sites
             .iter()
             .flat_map(|s| s.problems.clone())
@@ -1083,14 +1096,14 @@ fn every_frequency_appears_locally_and_remotely_with_valid_days() {
         [|s| s.local_schedule.clone(), |s| s.remote_schedule.clone()];
     for pick in picks {
         let schedules: Vec<_> = fleet.sites.iter().filter_map(pick).collect();
-        for f in Frequency::ALL {
+        for f in FakeFrequency::ALL {
             assert!(schedules.iter().any(|s| s.frequency == f), "{f:?}");
         }
         for s in &schedules {
             match s.frequency {
-                Frequency::Weekly => assert!(s.day.is_some_and(|d| d <= 6)),
-                Frequency::Monthly => assert!(s.day.is_some_and(|d| (1..=28).contains(&d))),
-                Frequency::Hourly | Frequency::Daily => assert!(s.day.is_none()),
+                FakeFrequency::Weekly => assert!(s.day.is_some_and(|d| d <= 6)),
+                FakeFrequency::Monthly => assert!(s.day.is_some_and(|d| (1..=28).contains(&d))),
+                FakeFrequency::Hourly | FakeFrequency::Daily => assert!(s.day.is_none()),
             }
             assert!(s.hour < 24 && s.minute < 60);
         }
@@ -1114,7 +1127,7 @@ fn hostile_names_hold_quotes_backslashes_newlines_unicode_and_html() {
     let hostile: Vec<&str> = fleet
         .sites
         .iter()
-        .filter(|s| s.problems.contains(&Problem::HostileName))
+        .filter(|s| s.problems.contains(&SiteFault::HostileName))
         .map(|s| s.url.as_str())
         .collect();
     assert!(hostile.len() >= 2);
@@ -1168,7 +1181,7 @@ async fn odd_query_strings_and_ids_never_break_the_server() {
         assert!(reply.json().is_object(), "{path}");
     }
     fake.set_fault(
-        Endpoint::Sites,
+        FakeEndpoint::Sites,
         Fault::EndlessPagination,
         FaultCount::Always,
     );

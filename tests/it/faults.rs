@@ -9,7 +9,7 @@ use std::time::Duration;
 
 use gridpane_backup_exporter::app::App;
 use gridpane_backup_exporter::config::PollConfig;
-use gridpane_backup_exporter::fake::{Endpoint, FakeGridPane, Fault, FaultCount, FleetSpec};
+use gridpane_backup_exporter::fake::{FakeEndpoint, FakeGridPane, Fault, FaultCount, FleetSpec};
 use support::*;
 
 fn poll() -> PollConfig {
@@ -63,7 +63,7 @@ async fn healthy_app(fake: &FakeGridPane) -> App {
 }
 
 /// Injects `fault` on `endpoint` and checks the whole contract.
-async fn survives(endpoint: Endpoint, fault: Fault, reason: &str) {
+async fn survives(endpoint: FakeEndpoint, fault: Fault, reason: &str) {
     let fake = fake(FleetSpec {
         seed: 5,
         servers: 2,
@@ -119,23 +119,28 @@ async fn survives(endpoint: Endpoint, fault: Fault, reason: &str) {
 
 #[tokio::test]
 async fn a_500_is_survived() {
-    survives(Endpoint::Sites, Fault::Status(500), "http_5xx").await;
+    survives(FakeEndpoint::Sites, Fault::Status(500), "http_5xx").await;
 }
 
 #[tokio::test]
 async fn a_502_from_the_proxy_is_survived() {
-    survives(Endpoint::Schedules, Fault::Status(502), "http_5xx").await;
+    survives(FakeEndpoint::Schedules, Fault::Status(502), "http_5xx").await;
 }
 
 #[tokio::test]
 async fn a_503_is_survived() {
-    survives(Endpoint::BackupIntegrations, Fault::Status(503), "http_5xx").await;
+    survives(
+        FakeEndpoint::BackupIntegrations,
+        Fault::Status(503),
+        "http_5xx",
+    )
+    .await;
 }
 
 #[tokio::test]
 async fn a_timeout_is_survived() {
     survives(
-        Endpoint::Servers,
+        FakeEndpoint::Servers,
         Fault::Delay(Duration::from_secs(3)),
         "timeout",
     )
@@ -144,28 +149,28 @@ async fn a_timeout_is_survived() {
 
 #[tokio::test]
 async fn a_connection_closed_without_an_answer_is_survived() {
-    survives(Endpoint::Sites, Fault::Refuse, "network").await;
+    survives(FakeEndpoint::Sites, Fault::Refuse, "network").await;
 }
 
 #[tokio::test]
 async fn truncated_json_is_survived() {
-    survives(Endpoint::Schedules, Fault::TruncatedJson, "decode").await;
+    survives(FakeEndpoint::Schedules, Fault::TruncatedJson, "decode").await;
 }
 
 #[tokio::test]
 async fn wrong_types_are_survived() {
-    survives(Endpoint::Sites, Fault::WrongTypes, "decode").await;
+    survives(FakeEndpoint::Sites, Fault::WrongTypes, "decode").await;
 }
 
 #[tokio::test]
 async fn missing_fields_are_survived() {
-    survives(Endpoint::Servers, Fault::MissingFields, "decode").await;
+    survives(FakeEndpoint::Servers, Fault::MissingFields, "decode").await;
 }
 
 #[tokio::test]
 async fn success_false_inside_a_200_is_survived() {
     survives(
-        Endpoint::BackupIntegrations,
+        FakeEndpoint::BackupIntegrations,
         Fault::SuccessFalse,
         "unsuccessful",
     )
@@ -175,7 +180,7 @@ async fn success_false_inside_a_200_is_survived() {
 #[tokio::test]
 async fn a_fifty_megabyte_body_is_rejected_without_being_buffered() {
     survives(
-        Endpoint::Sites,
+        FakeEndpoint::Sites,
         Fault::HugeBody(50 * 1024 * 1024),
         "too_large",
     )
@@ -185,7 +190,7 @@ async fn a_fifty_megabyte_body_is_rejected_without_being_buffered() {
 #[tokio::test]
 async fn an_upstream_that_trickles_bytes_is_survived() {
     survives(
-        Endpoint::Schedules,
+        FakeEndpoint::Schedules,
         Fault::Trickle { bytes_per_sec: 200 },
         "timeout",
     )
@@ -194,12 +199,12 @@ async fn an_upstream_that_trickles_bytes_is_survived() {
 
 #[tokio::test]
 async fn pagination_that_never_ends_is_survived() {
-    survives(Endpoint::Sites, Fault::EndlessPagination, "pagination").await;
+    survives(FakeEndpoint::Sites, Fault::EndlessPagination, "pagination").await;
 }
 
 #[tokio::test]
 async fn a_revoked_token_is_survived() {
-    survives(Endpoint::Schedules, Fault::Unauthorized, "auth").await;
+    survives(FakeEndpoint::Schedules, Fault::Unauthorized, "auth").await;
 }
 
 #[tokio::test]
@@ -214,7 +219,7 @@ async fn a_429_storm_is_survived_without_a_retry_storm() {
     let (_, before) = get(&app, "/metrics").await;
     fake.clear_requests();
     fake.set_fault(
-        Endpoint::Schedules,
+        FakeEndpoint::Schedules,
         Fault::RateLimited {
             retry_after_endpoint_secs: 1,
         },
@@ -228,7 +233,7 @@ async fn a_429_storm_is_survived_without_a_retry_storm() {
     let storm: Vec<_> = fake
         .requests()
         .into_iter()
-        .filter(|r| r.endpoint == Some(Endpoint::Schedules))
+        .filter(|r| r.endpoint == Some(FakeEndpoint::Schedules))
         .collect();
     // Polls come every 300 ms, but each 429 blocks the endpoint for at least
     // the second it asks for: about 4 requests in 3.5 s, never 12.

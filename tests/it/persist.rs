@@ -10,7 +10,7 @@ use std::time::Duration;
 
 use gridpane_backup_exporter::app::App;
 use gridpane_backup_exporter::config::Config;
-use gridpane_backup_exporter::fake::{Endpoint, FakeGridPane, Fault, FaultCount, FleetSpec};
+use gridpane_backup_exporter::fake::{FakeEndpoint, FakeGridPane, Fault, FaultCount, FleetSpec};
 use gridpane_backup_exporter::persist;
 use support::*;
 
@@ -39,7 +39,7 @@ fn small() -> FleetSpec {
 /// Blocks the first poll for a while, so tests see what is served before it.
 fn hold_first_poll(fake: &FakeGridPane) {
     fake.set_fault(
-        Endpoint::Schedules,
+        FakeEndpoint::Schedules,
         Fault::Delay(Duration::from_secs(2)),
         FaultCount::Times(1),
     );

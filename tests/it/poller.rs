@@ -9,9 +9,9 @@ use std::time::Duration;
 
 use gridpane_backup_exporter::app;
 use gridpane_backup_exporter::config::PollConfig;
-use gridpane_backup_exporter::domain::Fetched;
 use gridpane_backup_exporter::fake::FakeGridPane;
 use gridpane_backup_exporter::gridpane::{ApiError, Client, Endpoint, RequestTally};
+use gridpane_backup_exporter::poller::Fetched;
 use gridpane_backup_exporter::poller::{self, Source, SweepLimits, SweepingSource};
 use gridpane_backup_exporter::render::metrics;
 use gridpane_backup_exporter::store::{AccountSlot, Store, Task};
@@ -709,8 +709,8 @@ async fn a_first_poll_that_panics_still_makes_the_account_ready_with_up_zero() {
 /// problem but a hostile name, and no backups on that run less than weekly),
 /// and whether each storage is on (flag on and a schedule row).
 fn fleet_truth(fleet: &gridpane_backup_exporter::fake::Fleet) -> HashMap<u64, [bool; 3]> {
-    use gridpane_backup_exporter::fake::Problem;
-    use gridpane_backup_exporter::fake::fleet::Frequency;
+    use gridpane_backup_exporter::fake::SiteFault;
+    use gridpane_backup_exporter::fake::fleet::FakeFrequency;
     fleet
         .sites
         .iter()
@@ -721,9 +721,9 @@ fn fleet_truth(fleet: &gridpane_backup_exporter::fake::Fleet) -> HashMap<u64, [b
                 |on: bool, schedule: &Option<gridpane_backup_exporter::fake::FakeSchedule>| {
                     on && schedule
                         .as_ref()
-                        .is_some_and(|s| s.frequency == Frequency::Monthly)
+                        .is_some_and(|s| s.frequency == FakeFrequency::Monthly)
                 };
-            let ok = s.problems.iter().all(|p| *p == Problem::HostileName)
+            let ok = s.problems.iter().all(|p| *p == SiteFault::HostileName)
                 && !monthly(local, &s.local_schedule)
                 && !monthly(remote, &s.remote_schedule);
             (s.id, [ok, local, remote])
@@ -776,7 +776,7 @@ async fn across_a_first_sweep_no_surface_says_ok_or_on_before_the_fleet_does() {
     let served = || {
         fake.requests()
             .iter()
-            .filter(|r| r.endpoint == Some(gridpane_backup_exporter::fake::Endpoint::Sites))
+            .filter(|r| r.endpoint == Some(gridpane_backup_exporter::fake::FakeEndpoint::Sites))
             .count()
     };
     let polled = loop {
@@ -963,7 +963,7 @@ async fn a_first_sweep_publishes_before_the_server_pages_are_read() {
     // Many servers take many pages; here their one page takes 4 s.
     let fake = fake(fleet_of(5, 2, 10)).await;
     fake.set_fault(
-        gridpane_backup_exporter::fake::Endpoint::Servers,
+        gridpane_backup_exporter::fake::FakeEndpoint::Servers,
         gridpane_backup_exporter::fake::Fault::Delay(Duration::from_secs(4)),
         gridpane_backup_exporter::fake::FaultCount::Always,
     );

@@ -608,13 +608,13 @@ fn the_probe_units_pass_systemd_analyze_verify() {
 
 /// Nominal seconds of a fake schedule's frequency, as the exporter exports
 /// them.
-fn period(f: gridpane_backup_exporter::fake::Frequency) -> u64 {
-    use gridpane_backup_exporter::fake::Frequency;
+fn period(f: gridpane_backup_exporter::fake::FakeFrequency) -> u64 {
+    use gridpane_backup_exporter::fake::FakeFrequency;
     match f {
-        Frequency::Hourly => 3600,
-        Frequency::Daily => 86_400,
-        Frequency::Weekly => 604_800,
-        Frequency::Monthly => 2_592_000,
+        FakeFrequency::Hourly => 3600,
+        FakeFrequency::Daily => 86_400,
+        FakeFrequency::Weekly => 604_800,
+        FakeFrequency::Monthly => 2_592_000,
     }
 }
 
@@ -630,7 +630,7 @@ async fn instant_query(prom: &str, q: &str) -> Vec<serde_json::Value> {
 /// revisions stopped, and the dashboard's server columns have data.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_site_whose_local_revisions_stopped_raises_the_joined_alert_in_prometheus() {
-    use gridpane_backup_exporter::fake::{Fleet, FleetSpec, Problem};
+    use gridpane_backup_exporter::fake::{Fleet, FleetSpec, SiteFault};
     let Some(prometheus) = prom::prometheus() else {
         return;
     };
@@ -646,7 +646,7 @@ async fn a_site_whose_local_revisions_stopped_raises_the_joined_alert_in_prometh
         .sites
         .iter()
         .filter(|s| s.local_bup && s.local_schedule.is_some())
-        .filter(|s| !s.problems.contains(&Problem::HostileName))
+        .filter(|s| !s.problems.contains(&SiteFault::HostileName))
         .take(4)
         .collect();
     assert_eq!(sites.len(), 4);

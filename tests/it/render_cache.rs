@@ -9,13 +9,13 @@ use std::sync::Arc;
 
 use chrono::{DateTime, Duration, TimeZone, Utc};
 use gridpane_backup_exporter::config::{Secret, TokenSource};
-use gridpane_backup_exporter::domain::{self, AccountSnapshot, Assessed, Policy};
+use gridpane_backup_exporter::domain::{AccountSnapshot, Assessed, Policy};
 use gridpane_backup_exporter::fake::FleetSpec;
 use gridpane_backup_exporter::gridpane::Client;
-use gridpane_backup_exporter::poller::{GridPaneSource, Source};
+use gridpane_backup_exporter::poller::{self, GridPaneSource, Source};
 use gridpane_backup_exporter::render::cache::{CachedSnapshot, ExpositionCache};
 use gridpane_backup_exporter::render::metrics::{self, GzipHead};
-use gridpane_backup_exporter::store::{AccountState, Store};
+use gridpane_backup_exporter::store::{AccountState, Install, Store};
 use rand::{Rng, SeedableRng};
 use support::*;
 
@@ -26,9 +26,9 @@ async fn snapshot_of(account: &str, spec: FleetSpec) -> AccountSnapshot {
     let opts = fast_poll().client_options(&account_for(&fake));
     let source = GridPaneSource {
         client: Client::new(opts).unwrap(),
-        token: TokenSource::Inline(Secret::from(TOKEN)),
+        token: TokenSource::Inline(Secret::from(TOKEN)).into(),
     };
-    domain::build_snapshot(account, 1_795_000_000.0, source.fetch().await.unwrap())
+    poller::build_snapshot(account, 1_795_000_000.0, source.fetch().await.unwrap())
 }
 
 fn account_for(
@@ -53,10 +53,14 @@ async fn store_with_snapshots() -> Store {
         "client-x".to_string(),
     ]);
     let slots = store.accounts().to_vec();
-    store.replace_snapshot(&slots[0], snapshot_of("agency", spec(7, 60)).await, |_| {});
-    store.replace_snapshot(
+    store.install(
+        &slots[0],
+        Install::snapshot(snapshot_of("agency", spec(7, 60)).await, Utc::now()),
+        |_| {},
+    );
+    store.install(
         &slots[2],
-        snapshot_of("client-x", spec(8, 25)).await,
+        Install::snapshot(snapshot_of("client-x", spec(8, 25)).await, Utc::now()),
         |_| {},
     );
     store
@@ -193,7 +197,7 @@ async fn a_poll_that_replaces_a_snapshot_makes_the_cache_render_again() {
 
     // A successful one replaces the snapshot: one site fewer.
     let smaller = snapshot_of("agency", spec(7, 59)).await;
-    store.replace_snapshot(&slot, smaller, |_| {});
+    store.install(&slot, Install::snapshot(smaller, Utc::now()), |_| {});
     let (after, _) = cache.get(&states(&store), || now).await;
     assert!(!Arc::ptr_eq(&before, &after));
     assert_eq!(
@@ -253,7 +257,11 @@ async fn the_cache_renders_a_new_snapshot_into_the_buffers_of_the_stale_entry() 
 
     // The same fleet, polled again: a new snapshot of the same size.
     let slot = store.accounts()[0].clone();
-    store.replace_snapshot(&slot, snapshot_of("agency", spec(7, 60)).await, |_| {});
+    store.install(
+        &slot,
+        Install::snapshot(snapshot_of("agency", spec(7, 60)).await, Utc::now()),
+        |_| {},
+    );
     let (after, _) = cache.get(&states(&store), || now).await;
     assert_eq!(chunk_addresses(after.text()), addresses);
     assert_eq!(

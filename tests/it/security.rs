@@ -12,7 +12,7 @@ use std::time::{Duration, Instant};
 use gridpane_backup_exporter::app::App;
 use gridpane_backup_exporter::config::Config;
 use gridpane_backup_exporter::fake::{
-    Endpoint, FakeGridPane, FakeOptions, Fault, FaultCount, Fleet, FleetSpec,
+    FakeEndpoint, FakeGridPane, FakeOptions, Fault, FaultCount, Fleet, FleetSpec,
     SECRET_SECRET_SENTINEL, SECRET_TOKEN_SENTINEL,
 };
 use gridpane_backup_exporter::server::{Limits, ServerOptions};
@@ -865,17 +865,17 @@ async fn secrets_appear_in_no_log_line_metric_page_answer_or_state_file() {
     for (format, token_in) in [("logfmt", "config"), ("json", "env")] {
         // Failures too, so that error paths are logged: a bad answer, a 401.
         fake.set_fault(
-            Endpoint::BackupIntegrations,
+            FakeEndpoint::BackupIntegrations,
             Fault::WrongTypes,
             FaultCount::Times(1),
         );
         fake.set_fault(
-            Endpoint::Schedules,
+            FakeEndpoint::Schedules,
             Fault::Unauthorized,
             FaultCount::Times(1),
         );
         fake.set_fault(
-            Endpoint::SiteIntegrations,
+            FakeEndpoint::SiteIntegrations,
             Fault::Status(500),
             FaultCount::Times(1),
         );
@@ -942,7 +942,7 @@ async fn inspect_prints_shapes_and_what_the_reader_found_but_no_value_from_any_b
     });
     let fake = FakeGridPane::start(fleet.clone(), opts).await.unwrap();
     fake.set_fault(
-        Endpoint::BackupHistory,
+        FakeEndpoint::BackupHistory,
         Fault::Body(PLANTED_HISTORY.to_string()),
         FaultCount::Times(1),
     );

@@ -12,7 +12,7 @@ use reqwest::header::HeaderMap;
 use gridpane_backup_exporter::domain::{
     AccountSnapshot, Frequency, Schedule, Site, Storage, StorageSettings,
 };
-use gridpane_backup_exporter::render::api::{ServerFilter, View};
+use gridpane_backup_exporter::render::api::{ServerFilter, SiteFilter, View};
 use gridpane_backup_exporter::render::status_page::{self, PageQuery, SortKey};
 use gridpane_backup_exporter::store::Store;
 use support::status::{Setup, acme, acme_store, now, site_ids};
@@ -285,16 +285,21 @@ fn what_the_filter_form_sends_for_empty_fields_counts_as_no_filter() {
 #[test]
 fn a_filtered_view_has_an_address_that_gives_it_back() {
     let query = PageQuery {
-        account: Some("a b&c".to_string()),
-        server: Some(ServerFilter("web 02".to_string())),
-        problems_only: true,
-        status: Some(gridpane_backup_exporter::domain::Health::Warning),
-        problem: Some(gridpane_backup_exporter::domain::Problem::RemoteDisabled),
-        storage: Some(Storage::Remote),
-        frequency: Some(Frequency::Weekly),
-        enabled: Some(false),
-        integration: Some(999),
-        q: Some("<é&\"x".to_string()),
+        filter: SiteFilter {
+            account: Some("a b&c".to_string()),
+            server: Some(ServerFilter("web 02".to_string())),
+            problems_only: true,
+            status: Some(gridpane_backup_exporter::domain::Health::Warning),
+            problem: Some(gridpane_backup_exporter::domain::Problem::RemoteDisabled),
+            storage: Some(Storage::Remote),
+            frequency: Some(Frequency::Weekly),
+            enabled: Some(false),
+            integration: Some(999),
+            q: Some("<é&\"x".to_string()),
+            // The API's own: the page neither reads nor writes them.
+            server_id: None,
+            site_id: None,
+        },
         sort: SortKey::Retention,
         order: status_page::Order::Desc,
         page: 3,
@@ -959,11 +964,9 @@ fn the_page_matches_the_golden_file() {
     use gridpane_backup_exporter::render::metrics::{REVISION, VERSION};
 
     let hostile = "<b>\"beta\"</b> & 'co'";
-    let record = support::status::acme_with_backup_record(1001);
     let store = support::status::store(&["acme", hostile]);
-    let acme = store.account("acme").unwrap().clone();
-    let state = record.accounts()[0].load();
-    store.replace_with(&acme, |s| *s = (*state).clone());
+    Setup::ok(&store, "acme", acme());
+    Setup::backup_record(&store, "acme", 1001);
     Setup::failed_without_data(&store, hostile);
     store.set_policy(
         Policy {

@@ -52,13 +52,13 @@ pub(super) struct Filters<'a> {
 pub(super) fn filters<'a>(view: &'a View, q: &'a PageQuery) -> Filters<'a> {
     let several = view.accounts.len() > 1;
 
-    let mut account = vec![choice("", "All accounts", q.account.is_none())];
+    let mut account = vec![choice("", "All accounts", q.filter.account.is_none())];
     for a in &view.accounts {
-        let selected = q.account.as_deref() == Some(&a.name);
+        let selected = q.filter.account.as_deref() == Some(&a.name);
         account.push(choice(a.name.as_str(), a.name.as_str(), selected));
     }
 
-    let mut server = vec![choice("", "All servers", q.server.is_none())];
+    let mut server = vec![choice("", "All servers", q.filter.server.is_none())];
     let mut servers: Vec<(String, u64, &str)> = Vec::new();
     for a in &view.accounts {
         if let Some(snap) = a.snapshot() {
@@ -78,19 +78,20 @@ pub(super) fn filters<'a>(view: &'a View, q: &'a PageQuery) -> Filters<'a> {
     let mut listed = false;
     for (label, id, server_label) in servers {
         let selected = q
+            .filter
             .server
             .as_ref()
-            .is_some_and(|f| f.0 == id.to_string() || f.0 == server_label);
+            .is_some_and(|f| f.names(Some(id), Some(server_label)));
         let selected = selected && !listed;
         listed |= selected;
         server.push(choice(id.to_string(), label, selected));
     }
-    if let (Some(f), false) = (&q.server, listed) {
+    if let (Some(f), false) = (&q.filter.server, listed) {
         let label = format!("{} (not found)", truncate(&f.0, 60));
         server.push(choice(f.0.as_str(), label, true));
     }
 
-    let mut integration = vec![choice("", "Any", q.integration.is_none())];
+    let mut integration = vec![choice("", "Any", q.filter.integration.is_none())];
     let mut integrations: Vec<(String, u64)> = view
         .integration_rows()
         .iter()
@@ -112,43 +113,43 @@ pub(super) fn filters<'a>(view: &'a View, q: &'a PageQuery) -> Filters<'a> {
     integrations.dedup_by_key(|(_, id)| *id);
     let mut listed = false;
     for (name, id) in integrations {
-        let selected = q.integration == Some(id);
+        let selected = q.filter.integration == Some(id);
         listed |= selected;
         integration.push(choice(id.to_string(), name, selected));
     }
-    if let (Some(id), false) = (q.integration, listed) {
+    if let (Some(id), false) = (q.filter.integration, listed) {
         let label = format!("integration #{id} (not used)");
         integration.push(choice(id.to_string(), label, true));
     }
 
-    let mut status = vec![choice("", "Any", q.status.is_none())];
+    let mut status = vec![choice("", "Any", q.filter.status.is_none())];
     status.extend(
         Health::ALL
             .into_iter()
-            .map(|h| choice(h.as_str(), h.as_str(), q.status == Some(h))),
+            .map(|h| choice(h.as_str(), h.as_str(), q.filter.status == Some(h))),
     );
-    let mut problem = vec![choice("", "Any", q.problem.is_none())];
+    let mut problem = vec![choice("", "Any", q.filter.problem.is_none())];
     problem.extend(
         Problem::ALL
             .into_iter()
-            .map(|p| choice(p.as_str(), p.describe(), q.problem == Some(p))),
+            .map(|p| choice(p.as_str(), p.describe(), q.filter.problem == Some(p))),
     );
-    let mut storage = vec![choice("", "local or remote", q.storage.is_none())];
+    let mut storage = vec![choice("", "local or remote", q.filter.storage.is_none())];
     storage.extend(
         Storage::ALL
             .into_iter()
-            .map(|s| choice(s.as_str(), s.as_str(), q.storage == Some(s))),
+            .map(|s| choice(s.as_str(), s.as_str(), q.filter.storage == Some(s))),
     );
-    let mut frequency = vec![choice("", "Any", q.frequency.is_none())];
+    let mut frequency = vec![choice("", "Any", q.filter.frequency.is_none())];
     frequency.extend(
         FREQUENCIES
             .into_iter()
-            .map(|f| choice(f.as_str(), f.as_str(), q.frequency == Some(f))),
+            .map(|f| choice(f.as_str(), f.as_str(), q.filter.frequency == Some(f))),
     );
     let enabled = vec![
-        choice("", "Either", q.enabled.is_none()),
-        choice("on", "On", q.enabled == Some(true)),
-        choice("off", "Off", q.enabled == Some(false)),
+        choice("", "Either", q.filter.enabled.is_none()),
+        choice("on", "On", q.filter.enabled == Some(true)),
+        choice("off", "Off", q.filter.enabled == Some(false)),
     ];
     let sort = SortKey::ALL
         .into_iter()
@@ -185,8 +186,8 @@ pub(super) fn filters<'a>(view: &'a View, q: &'a PageQuery) -> Filters<'a> {
         storage,
         frequency,
         enabled,
-        problems_only: q.problems_only,
-        q: q.q.as_deref().unwrap_or(""),
+        problems_only: q.filter.problems_only,
+        q: q.filter.q.as_deref().unwrap_or(""),
         sort,
         order,
         per_page,

@@ -1,10 +1,12 @@
-//! The page's query parameters: parsing them (a bad value is reported and
-//! its default used), the address of a view, and which rows a view keeps.
+//! The page's query parameters: parsing them leniently (a bad value is
+//! reported and its default used), and the address of a view. Which rows a
+//! view keeps is the API's filter ([`SiteFilter::keeps`]), which the page
+//! fills from its parameters.
 
 use std::cmp::Ordering;
 
 use crate::domain::{Frequency, Problem, Storage};
-use crate::render::api::{self, Health, ServerFilter, SiteRow, StorageRow, View};
+use crate::render::api::{self, Health, ServerFilter, SiteFilter, View};
 
 use super::words::truncate;
 use super::{DEFAULT_PER_PAGE, MAX_PER_PAGE, MAX_SEARCH_CHARS};
@@ -99,24 +101,10 @@ impl Order {
 /// The page's query parameters, every one optional.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct PageQuery {
-    pub account: Option<String>,
-    /// A server id or label.
-    pub server: Option<ServerFilter>,
-    /// Only sites with a problem or a warning.
-    pub problems_only: bool,
-    /// Only sites with this status.
-    pub status: Option<Health>,
-    pub problem: Option<Problem>,
-    /// The storage `frequency` and `enabled` look at; both when `None`.
-    pub storage: Option<Storage>,
-    /// Only sites with a schedule of this frequency.
-    pub frequency: Option<Frequency>,
-    /// Only sites whose automatic backups are on (`true`) or off.
-    pub enabled: Option<bool>,
-    /// Only sites whose remote schedule names this integration id.
-    pub integration: Option<u64>,
-    /// Case-insensitive substring of the site URL.
-    pub q: Option<String>,
+    /// The sites the view keeps: `account`, `server`, `problems`, `status`,
+    /// `problem`, `storage`, `frequency`, `enabled`, `integration`, `q`
+    /// (never the API's `server_id` or `site_id`).
+    pub filter: SiteFilter,
     pub sort: SortKey,
     pub order: Order,
     pub page: usize,
@@ -126,16 +114,7 @@ pub struct PageQuery {
 impl Default for PageQuery {
     fn default() -> Self {
         PageQuery {
-            account: None,
-            server: None,
-            problems_only: false,
-            status: None,
-            problem: None,
-            storage: None,
-            frequency: None,
-            enabled: None,
-            integration: None,
-            q: None,
+            filter: SiteFilter::default(),
             sort: SortKey::Status,
             order: Order::Asc,
             page: 1,
@@ -168,6 +147,7 @@ impl PageQuery {
     /// reported and replaced by its default, so the page still renders.
     pub fn parse(raw: Option<&str>) -> (PageQuery, Vec<InvalidParam>) {
         let mut q = PageQuery::default();
+        let filter = &mut q.filter;
         let mut invalid = Vec::new();
         let mut seen: Vec<String> = Vec::new();
         let mut bad = |parameter: &'static str, message: String| {
@@ -192,40 +172,40 @@ impl PageQuery {
             }
             let shown = truncate(&value, 60);
             match name.as_str() {
-                "account" => q.account = Some(value),
-                "server" => q.server = Some(ServerFilter(value)),
+                "account" => filter.account = Some(value),
+                "server" => filter.server = Some(ServerFilter(value)),
                 "problems" => match yes_no(&value) {
-                    Some(b) => q.problems_only = b,
+                    Some(b) => filter.problems_only = b,
                     None => bad("problems", format!("\"{shown}\" is not 1 or 0")),
                 },
                 "enabled" => match yes_no(&value) {
-                    Some(b) => q.enabled = Some(b),
+                    Some(b) => filter.enabled = Some(b),
                     None => bad("enabled", format!("\"{shown}\" is not on or off")),
                 },
                 "storage" => match Storage::ALL.into_iter().find(|s| s.as_str() == value) {
-                    Some(st) => q.storage = Some(st),
+                    Some(st) => filter.storage = Some(st),
                     None => bad("storage", format!("\"{shown}\" is not local or remote")),
                 },
                 "frequency" => match FREQUENCIES.into_iter().find(|f| f.as_str() == value) {
-                    Some(f) => q.frequency = Some(f),
+                    Some(f) => filter.frequency = Some(f),
                     None => bad(
                         "frequency",
                         format!("\"{shown}\" is not hourly, daily, weekly, monthly or unknown"),
                     ),
                 },
                 "integration" => match positive(&value, usize::MAX) {
-                    Some(_) => q.integration = value.parse().ok(),
+                    Some(_) => filter.integration = value.parse().ok(),
                     None => bad(
                         "integration",
                         format!("\"{shown}\" is not an integration id"),
                     ),
                 },
                 "status" => match Health::parse(&value) {
-                    Some(h) => q.status = Some(h),
+                    Some(h) => filter.status = Some(h),
                     None => bad("status", format!("\"{shown}\" is not {}", Health::names())),
                 },
                 "problem" => match Problem::parse(&value) {
-                    Some(p) => q.problem = Some(p),
+                    Some(p) => filter.problem = Some(p),
                     None => bad("problem", format!("\"{shown}\" is not a problem kind")),
                 },
                 "q" => {
@@ -235,7 +215,7 @@ impl PageQuery {
                             format!("the search is longer than {MAX_SEARCH_CHARS} characters"),
                         );
                     } else {
-                        q.q = Some(value);
+                        filter.q = Some(value);
                     }
                 }
                 "sort" => match SortKey::parse(&value) {
@@ -266,13 +246,13 @@ impl PageQuery {
 
     /// Drops an `account` filter naming no configured account.
     pub(crate) fn check(&mut self, view: &View, invalid: &mut Vec<InvalidParam>) {
-        if let Some(a) = &self.account {
+        if let Some(a) = &self.filter.account {
             if view.account(a).is_none() {
                 invalid.push(InvalidParam {
                     parameter: "account",
                     message: format!("no account named \"{}\" is configured", truncate(a, 60)),
                 });
-                self.account = None;
+                self.filter.account = None;
             }
         }
     }
@@ -282,34 +262,34 @@ impl PageQuery {
     pub fn href(&self) -> String {
         let d = PageQuery::default();
         let mut s = url::form_urlencoded::Serializer::new(String::new());
-        if let Some(a) = &self.account {
+        if let Some(a) = &self.filter.account {
             s.append_pair("account", a);
         }
-        if let Some(server) = &self.server {
+        if let Some(server) = &self.filter.server {
             s.append_pair("server", &server.0);
         }
-        if self.problems_only {
+        if self.filter.problems_only {
             s.append_pair("problems", "1");
         }
-        if let Some(h) = self.status {
+        if let Some(h) = self.filter.status {
             s.append_pair("status", h.as_str());
         }
-        if let Some(p) = self.problem {
+        if let Some(p) = self.filter.problem {
             s.append_pair("problem", p.as_str());
         }
-        if let Some(st) = self.storage {
+        if let Some(st) = self.filter.storage {
             s.append_pair("storage", st.as_str());
         }
-        if let Some(f) = self.frequency {
+        if let Some(f) = self.filter.frequency {
             s.append_pair("frequency", f.as_str());
         }
-        if let Some(on) = self.enabled {
+        if let Some(on) = self.filter.enabled {
             s.append_pair("enabled", if on { "on" } else { "off" });
         }
-        if let Some(id) = self.integration {
+        if let Some(id) = self.filter.integration {
             s.append_pair("integration", &id.to_string());
         }
-        if let Some(q) = &self.q {
+        if let Some(q) = &self.filter.q {
             s.append_pair("q", q);
         }
         if self.sort != d.sort {
@@ -335,46 +315,7 @@ impl PageQuery {
     }
 
     pub(super) fn is_filtered(&self) -> bool {
-        self.account.is_some()
-            || self.server.is_some()
-            || self.problems_only
-            || self.status.is_some()
-            || self.problem.is_some()
-            || self.frequency.is_some()
-            || self.enabled.is_some()
-            || self.integration.is_some()
-            || self.q.is_some()
-    }
-
-    /// The storages `frequency` and `enabled` look at: any of them may match.
-    fn storages<'r, 'a>(&self, row: &'r SiteRow<'a>) -> impl Iterator<Item = &'r StorageRow<'a>> {
-        [&row.local, &row.remote]
-            .into_iter()
-            .filter(|s| self.storage.is_none_or(|st| st == s.storage))
-    }
-
-    pub(super) fn keeps(&self, row: &SiteRow<'_>) -> bool {
-        self.account.as_deref().is_none_or(|a| a == row.account)
-            && self.server.as_ref().is_none_or(|s| s.keeps(row))
-            && (!self.problems_only || row.health != Health::Ok)
-            && self.status.is_none_or(|h| row.health == h)
-            && self.problem.is_none_or(|p| row.problems.contains(&p))
-            && self.frequency.is_none_or(|f| {
-                self.storages(row)
-                    .any(|s| s.schedule().is_some_and(|sch| sch.frequency == f))
-            })
-            && self.enabled.is_none_or(|on| {
-                // A switch not understood is neither on nor off.
-                self.storages(row)
-                    .any(|s| s.enabled == on && (on || !s.not_understood))
-            })
-            && self
-                .integration
-                .is_none_or(|id| row.remote.integration.as_ref().is_some_and(|i| i.id == id))
-            && self
-                .q
-                .as_deref()
-                .is_none_or(|q| row.site.url.to_lowercase().contains(&q.to_lowercase()))
+        self.filter.is_set()
     }
 }
 

@@ -4,7 +4,6 @@
 use std::cmp::Ordering;
 
 use super::query::{Order, SortKey};
-use crate::domain::Retention;
 use crate::render::api::{SiteRow, StorageRow};
 
 /// Compares two optional values with `None` last in either order.
@@ -17,17 +16,6 @@ fn cmp_some_first<T: Ord>(a: Option<T>, b: Option<T>, order: Order) -> Ordering 
     }
 }
 
-/// The shorter retention of the storages that are on; keep-all counts as
-/// forever.
-fn effective_retention(row: &SiteRow<'_>) -> Option<Retention> {
-    [&row.local, &row.remote]
-        .into_iter()
-        .filter(|s| s.enabled)
-        .map(|s| s.retention)
-        .filter(|r| *r != Retention::Unknown)
-        .min()
-}
-
 /// How often a storage's schedule runs (shortest first); `None` without a
 /// schedule or with an unknown frequency.
 fn frequency_of(row: &StorageRow<'_>) -> Option<u64> {
@@ -35,10 +23,13 @@ fn frequency_of(row: &StorageRow<'_>) -> Option<u64> {
 }
 
 fn integration_name(row: &SiteRow<'_>) -> Option<String> {
-    row.remote.integration.as_ref().map(|i| match i.found {
-        Some(found) => found.name.to_lowercase(),
-        None => String::new(),
-    })
+    row.remote
+        .integration
+        .as_ref()
+        .map(|i| match i.found.filter(|_| !i.missing) {
+            Some(found) => found.name.to_lowercase(),
+            None => String::new(),
+        })
 }
 
 pub fn sort_rows(rows: &mut [SiteRow<'_>], key: SortKey, order: Order) {
@@ -65,9 +56,7 @@ pub fn sort_rows(rows: &mut [SiteRow<'_>], key: SortKey, order: Order) {
             SortKey::Local => cmp_some_first(a.local.next_run, b.local.next_run, order),
             SortKey::Remote => cmp_some_first(a.remote.next_run, b.remote.next_run, order),
             SortKey::Integration => cmp_some_first(integration_name(a), integration_name(b), order),
-            SortKey::Retention => {
-                cmp_some_first(effective_retention(a), effective_retention(b), order)
-            }
+            SortKey::Retention => cmp_some_first(a.retention, b.retention, order),
         };
         primary
             .then_with(|| a.site.url.to_lowercase().cmp(&b.site.url.to_lowercase()))

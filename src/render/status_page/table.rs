@@ -249,7 +249,7 @@ impl<'a> SiteLine<'a> {
         let integration = match &r.remote.integration {
             None if r.remote.schedule().is_some() => IntegrationCell::NoneNamed,
             None => IntegrationCell::NoRemote,
-            Some(i) => match i.found {
+            Some(i) => match i.found.filter(|_| !i.missing) {
                 Some(found) => IntegrationCell::Found {
                     name: &found.name,
                     provider: i.provider(),

@@ -18,7 +18,7 @@ use super::{MAX_SEARCH_CHARS, STYLE, WAITING_REFRESH_SECONDS};
 use crate::domain::{Health, Problem, Severity, Storage};
 use crate::render::api::notes;
 use crate::render::api::{
-    self, AccountView, Counts, IntegrationRow, IntegrationStatus, SiteRow, View,
+    self, AccountView, Counts, IntegrationRow, IntegrationStatus, SiteFilter, SiteRow, View,
 };
 use crate::render::metrics::{REVISION, VERSION};
 
@@ -240,7 +240,7 @@ pub(super) enum AccountNote<'a> {
 pub(super) fn notes<'a>(view: &'a View, q: &PageQuery) -> Vec<AccountNote<'a>> {
     view.accounts
         .iter()
-        .filter(|a| q.account.as_deref().is_none_or(|f| f == a.name))
+        .filter(|a| q.filter.account.as_deref().is_none_or(|f| f == a.name))
         .filter_map(|a| match a.snapshot() {
             Some(s) if s.sites.is_empty() => Some(AccountNote::NoSites(&a.name)),
             Some(_) => None,
@@ -312,7 +312,7 @@ impl<'a> Unread<'a> {
         let (read, unread): (Vec<_>, Vec<_>) = view
             .accounts
             .iter()
-            .filter(|a| q.account.as_deref().is_none_or(|f| f == a.name))
+            .filter(|a| q.filter.account.as_deref().is_none_or(|f| f == a.name))
             .partition(|a| a.snapshot().is_some());
         Unread {
             accounts: unread.iter().map(|a| a.name.as_str()).collect(),
@@ -327,7 +327,7 @@ pub(super) fn integrations<'a>(view: &'a View, q: &PageQuery) -> Vec<Integration
     let mut rows: Vec<IntegrationRow<'_>> = view
         .integration_rows()
         .into_iter()
-        .filter(|r| q.account.as_deref().is_none_or(|a| a == r.account))
+        .filter(|r| q.filter.keeps_integration(view, r))
         .collect();
     rows.sort_by(|a, b| {
         a.status
@@ -354,8 +354,11 @@ pub(super) fn integrations<'a>(view: &'a View, q: &PageQuery) -> Vec<Integration
             sites: r.sites,
             sites_href: (r.sites > 0).then(|| {
                 PageQuery {
-                    account: Some(r.account.to_string()),
-                    integration: Some(r.id),
+                    filter: SiteFilter {
+                        account: Some(r.account.to_string()),
+                        integration: Some(r.id),
+                        ..SiteFilter::default()
+                    },
                     ..PageQuery::default()
                 }
                 .href()
