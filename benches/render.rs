@@ -1,6 +1,8 @@
 //! In-process costs at fleet scale: decoding a poll's responses into a
-//! snapshot, rendering the exposition, gzipping it, and what a cached
-//! scrape still renders; and the status page's default view.
+//! snapshot, judging it, rendering the exposition from the assessed
+//! snapshot (as the cache renders it: the verdicts are read, not made),
+//! gzipping it, and what a cached scrape still renders; and the status
+//! page's default view.
 //!
 //! ```sh
 //! cargo bench --bench render                          # 1k, 10k and 100k sites
@@ -147,12 +149,16 @@ fn benches(c: &mut Criterion) {
             );
         }
         let view = View::load(&store);
+        // Judged once, as the store judges a snapshot it takes in: what
+        // every render reads.
+        let assessed = domain::Assessed::new(snapshot.clone(), &Policy::default(), now);
+        let judged = [&assessed];
         match instructions.as_deref() {
             Some("decode") => counted(|| decode_and_build(&bodies)),
             // The cache's steady state: the last render's buffers, unshared.
             Some("render") => {
-                let previous = metrics::snapshot_text(&[&snapshot], now);
-                counted(|| metrics::snapshot_text_recycled(&[&snapshot], now, previous));
+                let previous = metrics::snapshot_text(&judged, now);
+                counted(|| metrics::snapshot_text_recycled(&judged, now, previous));
             }
             Some("status_page") => counted(|| status_page::page(&view, None, now, "/metrics")),
             _ => {}
@@ -160,7 +166,7 @@ fn benches(c: &mut Criterion) {
         if instructions.is_some() {
             continue;
         }
-        let text = metrics::snapshot_text(&[&snapshot], now);
+        let text = metrics::snapshot_text(&judged, now);
         let body_bytes: usize = bodies.sites.iter().map(Vec::len).sum::<usize>()
             + bodies.servers.iter().map(Vec::len).sum::<usize>()
             + bodies.schedules.len()
@@ -183,26 +189,26 @@ fn benches(c: &mut Criterion) {
         g.bench_function(BenchmarkId::new("poll_decode_and_build", sites), |b| {
             b.iter(|| black_box(decode_and_build(&bodies)))
         });
-        // Judging every site, once per snapshot when it enters the store;
-        // `render_text` (bare snapshots) includes it, the cache does not.
+        // Judging every site, once per snapshot when it enters the store
+        // (and when the policy changes or a mute ends); no render does.
         g.bench_function(BenchmarkId::new("assess", sites), |b| {
             b.iter(|| black_box(domain::Assessment::of(&snapshot, &Policy::default(), now)))
         });
         g.bench_function(BenchmarkId::new("render_text", sites), |b| {
-            b.iter(|| black_box(metrics::snapshot_text(&[&snapshot], now)))
+            b.iter(|| black_box(metrics::snapshot_text(&judged, now)))
         });
         // What the cache does after its first render: every family's buffer
         // sized from the previous render.
         g.bench_function(BenchmarkId::new("render_text_resized", sites), |b| {
-            b.iter(|| black_box(metrics::snapshot_text_sized(&[&snapshot], now, Some(&text))))
+            b.iter(|| black_box(metrics::snapshot_text_sized(&judged, now, Some(&text))))
         });
         // What the cache does when no response still holds the last render:
         // the same buffers are written again.
-        let mut previous = Some(metrics::snapshot_text(&[&snapshot], now));
+        let mut previous = Some(metrics::snapshot_text(&judged, now));
         g.bench_function(BenchmarkId::new("render_text_recycled", sites), |b| {
             b.iter(|| {
                 if let Some(p) = previous.take() {
-                    let out = metrics::snapshot_text_recycled(&[&snapshot], now, p);
+                    let out = metrics::snapshot_text_recycled(&judged, now, p);
                     previous = Some(black_box(out));
                 }
             })

@@ -699,6 +699,15 @@ impl Assessed {
             snapshot: Arc::new(snapshot),
         }
     }
+
+    /// The same, with each integration's site count as `sites` gives it
+    /// rather than as judged: to show that surfaces read the count.
+    pub(crate) fn with_integration_sites(mut self, sites: impl Fn(u64) -> usize) -> Assessed {
+        for v in &mut self.assessment.integrations {
+            v.sites = sites(v.id);
+        }
+        self
+    }
 }
 
 impl std::ops::Deref for Assessed {

@@ -19,8 +19,9 @@ pub mod access;
 pub mod api;
 mod status_page;
 
-use self::access::{AccessRules, Expositions, Viewer};
+use self::access::{AccessRules, Viewer};
 use self::api::SharedAnswers;
+use crate::render::cache::Expositions;
 use crate::render::{metrics, text};
 use crate::store::Store;
 
@@ -199,7 +200,7 @@ async fn cached_exposition(
         .map(|(n, s)| (n.as_str(), s.as_ref()))
         .collect();
     let policy = viewer.policy(&web.store, &states);
-    let tail = metrics::render_tail_cached(&health, &policy, &entry, &web.extra(), now);
+    let tail = entry.render_tail(&health, &policy, &web.extra(), now);
     let mut parts: Vec<bytes::Bytes> = if gzipped {
         let head = entry.gzip().await;
         vec![head.bytes.clone(), bytes::Bytes::from(head.finish(&tail))]

@@ -2,6 +2,7 @@
 //! reader wants. They never call GridPane.
 
 pub mod api;
+pub mod cache;
 pub(crate) mod copies;
 pub(crate) mod detail;
 pub mod metrics;

@@ -217,7 +217,8 @@ async fn while_a_bucket_cannot_be_listed_a_site_without_a_revision_is_unknown_an
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_per_site_copy_series_are_rendered_once_with_the_cached_snapshot_not_on_each_scrape() {
-    use gridpane_backup_exporter::render::metrics::{self, ExpositionCache};
+    use gridpane_backup_exporter::render::cache::ExpositionCache;
+    use gridpane_backup_exporter::render::metrics;
     let Some(s3) = S3Server::start() else { return };
     s3.bucket(BUCKET);
     let (_fake, app, sites) = exporter(&s3, &[BUCKET], |sites| {
@@ -235,7 +236,7 @@ async fn the_per_site_copy_series_are_rendered_once_with_the_cached_snapshot_not
         .map(|(n, s)| (n.as_str(), s.as_ref()))
         .collect();
     let policy = app.store.policy();
-    let cached = metrics::render_tail_cached(&health, &policy, &entry, b"", at);
+    let cached = entry.render_tail(&health, &policy, b"", at);
     let fresh = metrics::render_tail(&health, &policy, b"", at);
     assert_eq!(
         String::from_utf8_lossy(&cached),
@@ -251,8 +252,7 @@ async fn the_per_site_copy_series_are_rendered_once_with_the_cached_snapshot_not
     );
     // A scrape with no account state at all still serves them: they are
     // the cached entry's, not rendered from the states of the scrape.
-    let bare = String::from_utf8_lossy(&metrics::render_tail_cached(&[], &policy, &entry, b"", at))
-        .into_owned();
+    let bare = String::from_utf8_lossy(&entry.render_tail(&[], &policy, b"", at)).into_owned();
     assert!(bare.contains(&series), "{bare}");
     assert!(!bare.contains("gridpane_remote_storage_up"), "{bare}");
 }

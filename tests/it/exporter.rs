@@ -8,6 +8,7 @@ use std::time::Duration;
 use chrono::{TimeZone, Utc};
 use gridpane_backup_exporter::app::App;
 use gridpane_backup_exporter::config::{PollConfig, Secret, TokenSource};
+use gridpane_backup_exporter::domain::{Assessed, Policy};
 use gridpane_backup_exporter::fake::{
     FakeEndpoint, FakeGridPane, Fault, FaultCount, FleetSpec, SiteFault,
 };
@@ -244,7 +245,10 @@ async fn the_demo_exposition_matches_the_golden_file() {
     };
     let snapshot = poller::build_snapshot("demo", 1_795_000_000.0, source.fetch().await.unwrap());
     let now = Utc.with_ymd_and_hms(2026, 11, 22, 12, 0, 0).unwrap();
-    let rendered = String::from_utf8(metrics::snapshot_text(&[&snapshot], now).to_vec()).unwrap();
+    // Judged as the store judges it: the assessment's entry, with the
+    // policy (the default here) and the time.
+    let assessed = Assessed::new(snapshot, &Policy::default(), now);
+    let rendered = String::from_utf8(metrics::snapshot_text(&[&assessed], now).to_vec()).unwrap();
 
     let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/demo.prom");
     if std::env::var("UPDATE_GOLDEN").as_deref() == Ok("1") {

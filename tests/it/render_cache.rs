@@ -9,11 +9,12 @@ use std::sync::Arc;
 
 use chrono::{DateTime, Duration, TimeZone, Utc};
 use gridpane_backup_exporter::config::{Secret, TokenSource};
-use gridpane_backup_exporter::domain::AccountSnapshot;
+use gridpane_backup_exporter::domain::{AccountSnapshot, Assessed, Policy};
 use gridpane_backup_exporter::fake::FleetSpec;
 use gridpane_backup_exporter::gridpane::Client;
 use gridpane_backup_exporter::poller::{self, GridPaneSource, Source};
-use gridpane_backup_exporter::render::metrics::{self, CachedSnapshot, ExpositionCache, GzipHead};
+use gridpane_backup_exporter::render::cache::{CachedSnapshot, ExpositionCache};
+use gridpane_backup_exporter::render::metrics::{self, GzipHead};
 use gridpane_backup_exporter::store::{AccountState, Install, Store};
 use rand::{Rng, SeedableRng};
 use support::*;
@@ -80,13 +81,7 @@ async fn cached_body(cache: &ExpositionCache, store: &Store, now: DateTime<Utc>)
         .map(|(n, s)| (n.as_str(), s.as_ref()))
         .collect();
     let mut body = entry.text().to_vec();
-    body.extend_from_slice(&metrics::render_tail_cached(
-        &health,
-        &Default::default(),
-        &entry,
-        b"",
-        at,
-    ));
+    body.extend_from_slice(&entry.render_tail(&health, &Default::default(), b"", at));
     body
 }
 
@@ -217,9 +212,12 @@ fn chunk_addresses(text: &metrics::SnapshotText) -> Vec<usize> {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_render_into_the_unshared_buffers_of_the_last_one_reuses_them_and_gives_the_same_bytes() {
-    let first = snapshot_of("agency", spec(7, 60)).await;
-    let smaller = snapshot_of("agency", spec(7, 59)).await;
     let now = Utc.with_ymd_and_hms(2026, 11, 22, 12, 0, 30).unwrap();
+    // Judged as the store judges them: the assessment's entry, with a
+    // policy and the time.
+    let policy = Policy::default();
+    let first = Assessed::new(snapshot_of("agency", spec(7, 60)).await, &policy, now);
+    let smaller = Assessed::new(snapshot_of("agency", spec(7, 59)).await, &policy, now);
 
     // The same data again: every family fills its old buffer exactly.
     let text = metrics::snapshot_text(&[&first], now);
