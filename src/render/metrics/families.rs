@@ -1,6 +1,6 @@
 //! The families of the snapshot part of the exposition: their names and
 //! help texts, in output order. All are gauges, built from the snapshots
-//! and their assessment ([`super::walk`]).
+//! and their assessment by the walk (walk.rs).
 
 /// Help text of a family derived from the snapshots.
 macro_rules! from_poll {
