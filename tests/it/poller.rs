@@ -983,3 +983,38 @@ async fn a_first_sweep_publishes_before_the_server_pages_are_read() {
         "{metrics}"
     );
 }
+
+/// Fast pages and a slow publication: each publication builds and judges the
+/// whole fleet read so far, so a first sweep whose pages come faster than it
+/// can publish them publishes a few times (at most a tenth of its time), not
+/// after every page, and still ends with every site.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_first_sweep_of_fast_pages_does_not_publish_after_every_page() {
+    let fake = fake(fleet_of(21, 2, 200)).await;
+    let source = sweeping(
+        &fake,
+        &PollConfig {
+            per_page: 5,
+            ..support::fast_poll()
+        },
+    );
+    let publications = std::sync::atomic::AtomicUsize::new(0);
+    let fetched = source
+        .fetch_publishing(&|_| {
+            publications.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+            // A publication of a large fleet: judging and serving it.
+            std::thread::sleep(Duration::from_millis(20));
+        })
+        .await
+        .unwrap();
+    assert_eq!(fetched.sites.len(), 200, "every site, after 40 pages");
+    let published = publications.load(std::sync::atomic::Ordering::Relaxed);
+    assert!(
+        published >= 2,
+        "the bulk answers and the servers are published at once: {published}"
+    );
+    assert!(
+        published <= 20,
+        "not after each of the 40 pages: {published} publications"
+    );
+}
