@@ -527,24 +527,14 @@ pub(crate) fn bare_snapshot(
     account: &str,
     sites: impl IntoIterator<Item = (u64, String)>,
 ) -> crate::domain::AccountSnapshot {
-    use crate::domain::{Site, StorageSettings};
+    use crate::domain::Site;
     crate::domain::AccountSnapshot {
         account: account.into(),
         fetched_at: 0.0,
         servers: Vec::new(),
         sites: sites
             .into_iter()
-            .map(|(id, url)| Site {
-                id,
-                url,
-                server_id: None,
-                site_type: None,
-                local: StorageSettings::default(),
-                remote: StorageSettings::default(),
-                pending: false,
-                history: None,
-                record_failure: None,
-            })
+            .map(|(id, url)| Site::unscheduled(id, Some(url), None))
             .collect(),
         integrations: Vec::new(),
     }

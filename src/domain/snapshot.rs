@@ -185,6 +185,22 @@ pub struct Site {
 }
 
 impl Site {
+    /// A site of which only its id, URL (the id when absent) and server are
+    /// known: nothing scheduled, nothing read.
+    pub fn unscheduled(id: u64, url: Option<String>, server_id: Option<u64>) -> Site {
+        Site {
+            id,
+            url: url.unwrap_or_else(|| id.to_string()),
+            server_id,
+            site_type: None,
+            local: StorageSettings::default(),
+            remote: StorageSettings::default(),
+            pending: false,
+            history: None,
+            record_failure: None,
+        }
+    }
+
     pub fn storage(&self, storage: Storage) -> &StorageSettings {
         match storage {
             Storage::Local => &self.local,

@@ -68,7 +68,7 @@ pub(crate) fn build_partial(
             let url = entry.url.clone();
             sites.push(Site {
                 pending: true,
-                ..unscheduled(entry.site_id, url, entry.server_id)
+                ..Site::unscheduled(entry.site_id, url, entry.server_id)
             });
         }
     }
@@ -88,7 +88,7 @@ fn listed(mut sites: Vec<wire::Site>) -> Vec<Site> {
 fn site_of(s: wire::Site) -> Site {
     let customizer = s.site_customizer.unwrap_or_default();
     let server_id = s.server_id.or(s.server.and_then(|r| r.id));
-    let mut site = unscheduled(s.id, Some(s.url), server_id);
+    let mut site = Site::unscheduled(s.id, Some(s.url), server_id);
     site.site_type = site_type_of(s.site_type);
     site.local.automatic = s.local_bup;
     site.local.retain_days = customizer.local_retain_days;
@@ -116,22 +116,6 @@ fn known(site: &Site) -> Site {
         site_type: site_type_of(site.site_type.clone()),
         local: storage(&site.local),
         remote: storage(&site.remote),
-        pending: false,
-        history: None,
-        record_failure: None,
-    }
-}
-
-/// A site of which only its id, URL (the id when absent) and server are
-/// known.
-fn unscheduled(id: u64, url: Option<String>, server_id: Option<u64>) -> Site {
-    Site {
-        id,
-        url: url.unwrap_or_else(|| id.to_string()),
-        server_id,
-        site_type: None,
-        local: StorageSettings::default(),
-        remote: StorageSettings::default(),
         pending: false,
         history: None,
         record_failure: None,

@@ -255,6 +255,7 @@ impl SweepingSource {
 
     /// Hands `publish` the bulk answers with the sites read so far, while
     /// no sweep has completed yet.
+    ///
     /// `after_page`: a page's publication, which waits while the last one's
     /// share of the time ([`PUBLISH_SHARE`]) has not passed.
     fn publish_first(
@@ -268,8 +269,13 @@ impl SweepingSource {
             return;
         }
         let started = Instant::now();
-        let held = |at: &Option<Instant>| at.is_some_and(|at| started < at);
-        if after_page && sweep.publish_after.lock().is_ok_and(|at| held(&at)) {
+        let held = || {
+            sweep
+                .publish_after
+                .lock()
+                .is_ok_and(|at| at.is_some_and(|at| started < at))
+        };
+        if after_page && held() {
             return;
         }
         publish(Partial {
